@@ -1,0 +1,37 @@
+# `make run` starts a local mock (SQLite, sandbox channels, no services); `make test` runs the suite.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+export GATEWAY_DATA_DIR ?= .gateway
+export GATEWAY_ADMIN_TOKEN ?= dev-admin-token
+# A local mock's webhook receiver is usually on localhost.
+export GATEWAY_ALLOW_PRIVATE_WEBHOOK_URLS ?= true
+
+.PHONY: run test openapi lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/gateway migrate
+	$(BIN)/gateway demo
+	$(BIN)/gateway serve --host 127.0.0.1 --port 8000
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+openapi: $(STAMP)
+	$(BIN)/gateway openapi > openapi/openapi.json
+
+lint: $(STAMP)
+	$(BIN)/ruff check gateway channels migrations tests
+
+clean:
+	rm -rf $(VENV) .gateway .pytest_cache

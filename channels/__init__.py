@@ -1,0 +1,1 @@
+"""Channel adapters: one package per provider protocol, found through the ``gateway.channels`` entry points."""

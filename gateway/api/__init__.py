@@ -1,0 +1,1 @@
+"""HTTP interface: one module per resource. Controllers translate HTTP; services hold the logic."""

@@ -1,0 +1,177 @@
+"""The operator's API under /admin (Authorization: Bearer <GATEWAY_ADMIN_TOKEN>); absent when no token is set."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+import msgspec
+from litestar import Controller, delete, get, patch, post
+from litestar.params import FromPath, Parameter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.models import Tenant, TrafficAccount
+from gateway.pagination import MAX_LIMIT, Cursor
+from gateway.schemas import Out, Page, Schema
+from gateway.services.tenants import TenantService
+from gateway.services.traffic_accounts import TrafficAccountService, credentials_of
+
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+
+
+class TenantIn(Schema):
+    name: Name
+
+
+class TenantOut(Out):
+    id: UUID
+    name: str
+    created_at: datetime.datetime
+
+    @classmethod
+    def of(cls, tenant: Tenant) -> TenantOut:
+        return cls(tenant.id, tenant.name, tenant.created_at)
+
+
+class CustomerIn(Schema):
+    email: Annotated[str, msgspec.Meta(pattern=r"^[^@\s]+@[^@\s]+$", max_length=320)]
+    password: Annotated[str, msgspec.Meta(max_length=1024)]
+
+
+class CustomerOut(Out):
+    id: UUID
+    email: str
+
+
+class ApiKeyIn(Schema):
+    name: Name
+
+
+class ApiKeyOut(Out):
+    id: UUID
+    name: str
+    key: str  # shown this once; only a digest is stored
+
+
+class TrafficAccountIn(Schema):
+    name: Name
+    channel: str
+    sandbox: bool = False
+    settings: dict[str, Any] = {}
+
+
+class TrafficAccountPatch(Schema):
+    name: Name | None = None
+    sandbox: bool | None = None
+    settings: dict[str, Any] | None = None  # JSON merge patch: given keys replace, null removes
+
+
+class AdminTrafficAccountOut(Out):
+    id: UUID
+    tenant_id: UUID
+    name: str
+    channel: str
+    sandbox: bool
+    settings: dict[str, Any]  # the non-secret settings
+    credentials: list[str]  # names of the credentials that are set; their values are never returned
+    created_at: datetime.datetime
+    updated_at: datetime.datetime
+
+    @classmethod
+    def of(cls, a: TrafficAccount) -> AdminTrafficAccountOut:
+        return cls(
+            a.id,
+            a.tenant_id,
+            a.name,
+            a.channel,
+            a.sandbox,
+            a.settings,
+            sorted(credentials_of(a)),
+            a.created_at,
+            a.updated_at,
+        )
+
+
+class TenantController(Controller):
+    path = "/admin/tenants"
+    tags = ["admin"]
+
+    @post("/", summary="Create a tenant")
+    async def create_tenant(self, db_session: AsyncSession, data: TenantIn) -> TenantOut:
+        return TenantOut.of(await TenantService(db_session).create(data.name))
+
+    @get("/", summary="Tenants, in creation order")
+    async def list_tenants(
+        self,
+        db_session: AsyncSession,
+        limit: int = Parameter(query="limit", default=100, ge=1, le=MAX_LIMIT),
+        cursor: str | None = Parameter(query="cursor", default=None),
+    ) -> Page[TenantOut]:
+        tenants, next_cursor = await TenantService(db_session).page(limit, Cursor.decode(cursor))
+        return Page([TenantOut.of(t) for t in tenants], next_cursor.encode() if next_cursor else None)
+
+    @get("/{tenant_id:uuid}", summary="One tenant")
+    async def get_tenant(self, db_session: AsyncSession, tenant_id: FromPath[UUID]) -> TenantOut:
+        return TenantOut.of(await TenantService(db_session).get(tenant_id))
+
+    @delete("/{tenant_id:uuid}", summary="Delete a tenant and everything it owns")
+    async def delete_tenant(self, db_session: AsyncSession, tenant_id: FromPath[UUID]) -> None:
+        await TenantService(db_session).delete(tenant_id)
+
+    @post("/{tenant_id:uuid}/customers", summary="Create a customer (login user) of a tenant")
+    async def create_customer(
+        self, db_session: AsyncSession, tenant_id: FromPath[UUID], data: CustomerIn
+    ) -> CustomerOut:
+        customer = await TenantService(db_session).create_customer(tenant_id, data.email, data.password)
+        return CustomerOut(customer.id, customer.email)
+
+    @post("/{tenant_id:uuid}/api-keys", summary="Create an API key; the key is in this answer only")
+    async def create_api_key(self, db_session: AsyncSession, tenant_id: FromPath[UUID], data: ApiKeyIn) -> ApiKeyOut:
+        row, key = await TenantService(db_session).create_api_key(tenant_id, data.name)
+        return ApiKeyOut(row.id, row.name, key)
+
+    @delete("/{tenant_id:uuid}/api-keys/{key_id:uuid}", summary="Revoke an API key")
+    async def revoke_api_key(self, db_session: AsyncSession, tenant_id: FromPath[UUID], key_id: FromPath[UUID]) -> None:
+        await TenantService(db_session).revoke_api_key(tenant_id, key_id)
+
+
+class AdminTrafficAccountController(Controller):
+    path = "/admin/tenants/{tenant_id:uuid}/traffic-accounts"
+    tags = ["admin"]
+
+    @post("/", summary="Create a traffic account")
+    async def create_account(
+        self, db_session: AsyncSession, tenant_id: FromPath[UUID], data: TrafficAccountIn
+    ) -> AdminTrafficAccountOut:
+        await TenantService(db_session).get(tenant_id)
+        account = await TrafficAccountService(db_session).create(
+            tenant_id, data.name, data.channel, data.sandbox, data.settings
+        )
+        return AdminTrafficAccountOut.of(account)
+
+    @get("/", summary="The tenant's traffic accounts")
+    async def list_accounts(self, db_session: AsyncSession, tenant_id: FromPath[UUID]) -> list[AdminTrafficAccountOut]:
+        await TenantService(db_session).get(tenant_id)
+        return [AdminTrafficAccountOut.of(a) for a in await TrafficAccountService(db_session).list(tenant_id)]
+
+    @get("/{account_id:uuid}", summary="One traffic account")
+    async def get_account(
+        self, db_session: AsyncSession, tenant_id: FromPath[UUID], account_id: FromPath[UUID]
+    ) -> AdminTrafficAccountOut:
+        return AdminTrafficAccountOut.of(await TrafficAccountService(db_session).get(tenant_id, account_id))
+
+    @patch("/{account_id:uuid}", summary="Change name, sandbox flag or settings (merge patch)")
+    async def update_account(
+        self, db_session: AsyncSession, tenant_id: FromPath[UUID], account_id: FromPath[UUID], data: TrafficAccountPatch
+    ) -> AdminTrafficAccountOut:
+        account = await TrafficAccountService(db_session).update(
+            tenant_id, account_id, name=data.name, sandbox=data.sandbox, settings_patch=data.settings
+        )
+        return AdminTrafficAccountOut.of(account)
+
+    @delete("/{account_id:uuid}", summary="Delete a traffic account")
+    async def delete_account(
+        self, db_session: AsyncSession, tenant_id: FromPath[UUID], account_id: FromPath[UUID]
+    ) -> None:
+        await TrafficAccountService(db_session).delete(tenant_id, account_id)

@@ -1,0 +1,62 @@
+"""Customer login and password change."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Annotated
+
+import msgspec
+from litestar import Controller, Request, post
+from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.auth import Principal
+from gateway.problems import Problem
+from gateway.schemas import Out, Schema
+from gateway.services.login import LoginService
+
+Text = Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]
+
+
+class LoginRequest(Schema):
+    email: Annotated[str, msgspec.Meta(min_length=3, max_length=320)]
+    password: Text
+
+
+class LoginResponse(Out):
+    token: str
+    expires_at: datetime.datetime
+
+
+class PasswordChange(Schema):
+    old_password: Text
+    new_password: Text
+
+
+def _service(request: Request, db_session: AsyncSession) -> LoginService:
+    return LoginService(db_session, request.app.state.settings, request.app.state.token_issuer)
+
+
+class LoginController(Controller):
+    path = "/Customer"
+    tags = ["customers"]
+
+    @post("/login", status_code=HTTP_200_OK, summary="Log in and get a JWT")
+    async def login(self, request: Request, db_session: AsyncSession, data: LoginRequest) -> LoginResponse:
+        token, expires_at = await _service(request, db_session).login(data.email, data.password)
+        return LoginResponse(token=token, expires_at=expires_at)
+
+
+class PasswordController(Controller):
+    path = "/Customer"
+    tags = ["customers"]
+
+    @post("/password", status_code=HTTP_204_NO_CONTENT, summary="Change the password; earlier tokens stop working")
+    async def change_password(
+        self, request: Request, db_session: AsyncSession, principal: Principal, data: PasswordChange
+    ) -> None:
+        if principal.customer_id is None:
+            raise Problem(
+                403, "customer_token_required", "Changing a password needs a customer's token, not an API key."
+            )
+        await _service(request, db_session).change_password(principal.customer_id, data.old_password, data.new_password)

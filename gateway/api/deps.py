@@ -1,0 +1,31 @@
+"""Dependencies and guards shared by the API modules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request
+from litestar.connection import ASGIConnection
+
+from gateway.auth import Principal
+from gateway.problems import Problem
+from gateway.settings import Settings
+
+API_VERSIONS = ("v1", "v1.0", "v1.1")
+API_PREFIX = "/api/{version:str}"
+
+
+def version_guard(connection: ASGIConnection, _handler: Any) -> None:
+    version = str(connection.path_params.get("version", "")).lower()
+    if version not in API_VERSIONS:
+        raise Problem(
+            404, "unknown_api_version", f"API version {version!r} does not exist; use one of {', '.join(API_VERSIONS)}."
+        )
+
+
+def provide_principal(request: Request) -> Principal:
+    return request.user
+
+
+def provide_settings(request: Request) -> Settings:
+    return request.app.state.settings

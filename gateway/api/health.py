@@ -1,0 +1,25 @@
+"""GET /health: 200 when the database answers and its schema is current, else 503."""
+
+from __future__ import annotations
+
+from litestar import Request, get
+from litestar.response import Response
+
+from gateway.db import SchemaBehind, check_schema
+from gateway.schemas import Out
+
+
+class Health(Out):
+    status: str
+    database: str
+
+
+@get("/health", tags=["operations"], summary="Liveness and readiness")
+async def health(request: Request) -> Response[Health]:
+    try:
+        await check_schema(request.app.state.engine)
+    except SchemaBehind as error:
+        return Response(Health("unavailable", str(error)), status_code=503)
+    except Exception as error:  # noqa: BLE001  (any failure to reach the database means not ready)
+        return Response(Health("unavailable", f"database unreachable: {type(error).__name__}"), status_code=503)
+    return Response(Health("ok", "ok"), status_code=200)

@@ -1,0 +1,91 @@
+"""WhatsApp message templates of a traffic account (seed 000; Meta's template format)."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any, ClassVar, Literal
+from uuid import UUID
+
+import msgspec
+from litestar import Controller, delete, get, post
+from litestar.params import FromPath, Parameter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.auth import Principal
+from gateway.models import MessageTemplate
+from gateway.schemas import Out, Schema
+from gateway.services.templates import TemplateService
+
+
+class TemplateLanguage(Schema):
+    code: str
+
+
+class TemplateIn(Schema):
+    language: TemplateLanguage
+    category: Literal["MARKETING", "UTILITY", "AUTHENTICATION"]
+    components: list[dict[str, Any]]
+
+    __field_hints__: ClassVar[dict[str, str]] = {
+        "language": 'must be an object like {"code": "en_US"}; a plain string is not accepted'
+    }
+
+
+class TemplateOut(Out):
+    id: UUID
+    traffic_account_id: UUID
+    name: str
+    language: TemplateLanguage
+    category: str
+    components: list[dict[str, Any]]
+    status: str
+    created_at: datetime.datetime
+    updated_at: datetime.datetime
+
+    @classmethod
+    def of(cls, t: MessageTemplate) -> TemplateOut:
+        return cls(
+            t.id,
+            t.traffic_account_id,
+            t.name,
+            TemplateLanguage(t.language),
+            t.category,
+            t.components,
+            t.status,
+            t.created_at,
+            t.updated_at,
+        )
+
+
+class TemplateController(Controller):
+    path = "/trafficAccounts/{account_id:uuid}/WhatsAppTemplates"
+    tags = ["whatsapp templates"]
+
+    @get("/", summary="The traffic account's templates")
+    async def list_templates(
+        self, db_session: AsyncSession, principal: Principal, account_id: FromPath[UUID]
+    ) -> list[TemplateOut]:
+        return [TemplateOut.of(t) for t in await TemplateService(db_session).list(principal.tenant_id, account_id)]
+
+    @post("/{name:str}", summary="Create a template (approved at once on a sandbox traffic account)")
+    async def create_template(
+        self,
+        db_session: AsyncSession,
+        principal: Principal,
+        account_id: FromPath[UUID],
+        name: FromPath[str],
+        data: TemplateIn,
+    ) -> TemplateOut:
+        body = msgspec.to_builtins(data)
+        return TemplateOut.of(await TemplateService(db_session).create(principal.tenant_id, account_id, name, body))
+
+    @delete("/{name:str}", summary="Delete a template in every language, or in one with ?language=")
+    async def delete_template(
+        self,
+        db_session: AsyncSession,
+        principal: Principal,
+        account_id: FromPath[UUID],
+        name: FromPath[str],
+        language: str | None = Parameter(query="language", default=None),
+    ) -> None:
+        await TemplateService(db_session).delete(principal.tenant_id, account_id, name, language)

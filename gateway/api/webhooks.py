@@ -1,0 +1,164 @@
+"""Webhook CRUD (seed 000) and the webhook <-> traffic account links."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+import msgspec
+from litestar import Controller, Request, delete, get, post, put
+from litestar.params import FromPath, Parameter
+from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.auth import Principal
+from gateway.schemas import Out, Schema
+from gateway.services.webhooks import WebhookInput, WebhookService, WebhookView
+from gateway.validation import parse, parse_json
+
+Trigger = Literal["Delivered", "Failed", "Read", "UserMessage"]
+
+
+class WebhookIn(Schema):
+    url: Annotated[str, msgspec.Meta(min_length=1, max_length=2048)]
+    webhook_triggers: Annotated[list[Trigger], msgspec.Meta(min_length=1)]
+    description: Annotated[str, msgspec.Meta(max_length=500)] = ""
+    headers: dict[str, str] = {}
+    link_traffic_account_ids: list[UUID] | None = None
+
+    def input(self) -> WebhookInput:
+        return WebhookInput(
+            self.url, self.description, self.webhook_triggers, self.headers, self.link_traffic_account_ids
+        )
+
+
+class WebhookReplace(WebhookIn):
+    """PUT replaces the whole webhook; ``linkTrafficAccountIds`` left out keeps the links as they are."""
+
+    enabled: bool | None = None
+
+
+class WebhookOut(Out):
+    id: UUID
+    url: str
+    description: str
+    webhook_triggers: list[str]
+    headers: dict[str, str]
+    link_traffic_account_ids: list[UUID]
+    enabled: bool
+    created_at: datetime.datetime
+    updated_at: datetime.datetime
+
+    @classmethod
+    def of(cls, view: WebhookView) -> WebhookOut:
+        w = view.webhook
+        return cls(
+            w.id, w.url, w.description, w.triggers, view.headers, view.linked, w.enabled, w.created_at, w.updated_at
+        )
+
+
+class CreatedWebhookOut(WebhookOut):
+    secret: str  # the signing secret (whsec_...), for verifying deliveries
+
+
+class WebhookSecretOut(Out):
+    secret: str
+
+
+class WebhookLink(Schema):
+    webhook_id: UUID
+    traffic_account_id: UUID
+
+
+class WebhookLinkOut(Out):
+    webhook_id: UUID
+    traffic_account_id: UUID
+
+
+def _service(request: Request, db_session: AsyncSession) -> WebhookService:
+    return WebhookService(db_session, request.app.state.settings.allow_private_webhook_urls)
+
+
+class WebhookController(Controller):
+    path = "/Webhook"
+    tags = ["webhooks"]
+
+    @get("/", summary="The tenant's webhooks")
+    async def list_webhooks(self, request: Request, db_session: AsyncSession, principal: Principal) -> list[WebhookOut]:
+        return [WebhookOut.of(view) for view in await _service(request, db_session).list(principal.tenant_id)]
+
+    @post("/", summary="Create a webhook; the answer carries its signing secret")
+    async def create_webhook(
+        self, request: Request, db_session: AsyncSession, principal: Principal, data: WebhookIn
+    ) -> CreatedWebhookOut:
+        view, secret = await _service(request, db_session).create(principal.tenant_id, data.input())
+        return CreatedWebhookOut(**msgspec.structs.asdict(WebhookOut.of(view)), secret=secret)
+
+    @get("/{webhook_id:uuid}", summary="One webhook")
+    async def get_webhook(
+        self, request: Request, db_session: AsyncSession, principal: Principal, webhook_id: FromPath[UUID]
+    ) -> WebhookOut:
+        service = _service(request, db_session)
+        return WebhookOut.of(await service.view(await service.get(principal.tenant_id, webhook_id)))
+
+    @put("/{webhook_id:uuid}", summary="Replace a webhook (triggers given replace the old ones)")
+    async def replace_webhook(
+        self,
+        request: Request,
+        db_session: AsyncSession,
+        principal: Principal,
+        webhook_id: FromPath[UUID],
+        data: WebhookReplace,
+    ) -> WebhookOut:
+        view = await _service(request, db_session).replace(principal.tenant_id, webhook_id, data.input(), data.enabled)
+        return WebhookOut.of(view)
+
+    @delete("/{webhook_id:uuid}", summary="Delete a webhook (409 while linked, unless forceDelete=true)")
+    async def delete_webhook(
+        self,
+        request: Request,
+        db_session: AsyncSession,
+        principal: Principal,
+        webhook_id: FromPath[UUID],
+        force_delete: bool = Parameter(query="forceDelete", default=False),
+    ) -> None:
+        await _service(request, db_session).delete(principal.tenant_id, webhook_id, force_delete)
+
+    @get("/{webhook_id:uuid}/secret", summary="The webhook's signing secret")
+    async def get_secret(
+        self, request: Request, db_session: AsyncSession, principal: Principal, webhook_id: FromPath[UUID]
+    ) -> WebhookSecretOut:
+        return WebhookSecretOut((await _service(request, db_session).get(principal.tenant_id, webhook_id)).secret)
+
+
+class WebhookTrafficAccountController(Controller):
+    path = "/WebhookTrafficAccount"
+    tags = ["webhooks"]
+
+    @post("/ApplyWebhookForTrafficAccount", status_code=HTTP_200_OK, summary="Link a webhook to a traffic account")
+    async def apply(
+        self, request: Request, db_session: AsyncSession, principal: Principal, data: WebhookLink
+    ) -> WebhookLinkOut:
+        await _service(request, db_session).link(principal.tenant_id, data.webhook_id, data.traffic_account_id)
+        return WebhookLinkOut(data.webhook_id, data.traffic_account_id)
+
+    @delete(
+        "/DeleteWebhookForTrafficAccount",
+        status_code=HTTP_204_NO_CONTENT,
+        summary="Unlink a webhook from a traffic account (ids in the JSON body or the query)",
+    )
+    async def remove(
+        self,
+        request: Request,
+        db_session: AsyncSession,
+        principal: Principal,
+        webhook_id: str | None = Parameter(query="webhookId", default=None),
+        traffic_account_id: str | None = Parameter(query="trafficAccountId", default=None),
+    ) -> None:
+        if (body := await request.body()).strip():
+            link = parse_json(body, WebhookLink)
+        else:
+            query = {"webhookId": webhook_id, "trafficAccountId": traffic_account_id}
+            link = parse({key: value for key, value in query.items() if value is not None}, WebhookLink)
+        await _service(request, db_session).unlink(principal.tenant_id, link.webhook_id, link.traffic_account_id)

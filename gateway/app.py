@@ -1,0 +1,124 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig, SQLAlchemyPlugin
+from litestar import Litestar, Router
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.middleware.base import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.types import Receive, Scope, Send
+
+from gateway.api import admin, customers, templates, traffic_accounts, webhooks
+from gateway.api.deps import API_PREFIX, provide_principal, version_guard
+from gateway.api.health import health
+from gateway.auth import API_KEY_HEADER, CustomerAuthMiddleware, TokenIssuer, admin_guard
+from gateway.crypto import configure_encryption
+from gateway.db import check_schema, create_engine, session_maker
+from gateway.paths import PathNormaliser
+from gateway.problems import EXCEPTION_HANDLERS, problem_details_plugin
+from gateway.schemas import format_timestamp
+from gateway.settings import Settings
+
+log = logging.getLogger(__name__)
+VERSION = "0.1.0"
+
+
+class Gateway(Litestar):
+    """Litestar, with the customer API's fixed path segments matched case-insensitively."""
+
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self.normalise_path = PathNormaliser("/api/", (route.path for route in self.routes))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            path = self.normalise_path(scope["path"])
+            if path != scope["path"]:
+                scope["path"] = path
+                scope["raw_path"] = path.encode()
+        await super().__call__(scope, receive, send)
+
+
+def create_app(settings: Settings | None = None) -> Gateway:
+    settings = settings or Settings.from_env()
+    configure_encryption(settings.secret_keys)
+    engine = create_engine(settings.database_url)
+    db_config = SQLAlchemyAsyncConfig(
+        engine_instance=engine,
+        session_maker=session_maker(engine),
+        session_dependency_key="db_session",
+        create_all=False,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        await check_schema(engine)  # refuses to start on a schema that is behind
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    customer_api = Router(
+        path=API_PREFIX,
+        guards=[version_guard],
+        middleware=[DefineMiddleware(CustomerAuthMiddleware)],
+        dependencies={"principal": Provide(provide_principal, sync_to_thread=False)},
+        security=[{"bearer": []}, {"apiKey": []}],
+        route_handlers=[
+            customers.PasswordController,
+            traffic_accounts.TrafficAccountController,
+            webhooks.WebhookController,
+            webhooks.WebhookTrafficAccountController,
+            templates.TemplateController,
+        ],
+    )
+    public_api = Router(path=API_PREFIX, guards=[version_guard], route_handlers=[customers.LoginController])
+    handlers: list = [health, public_api, customer_api]
+    if settings.admin_token:
+        handlers.append(
+            Router(
+                path="/",
+                guards=[admin_guard],
+                security=[{"adminToken": []}],
+                route_handlers=[admin.TenantController, admin.AdminTrafficAccountController],
+            )
+        )
+
+    return Gateway(
+        route_handlers=handlers,
+        lifespan=[lifespan],
+        plugins=[SQLAlchemyPlugin(config=db_config), problem_details_plugin()],
+        exception_handlers=EXCEPTION_HANDLERS,
+        type_encoders={datetime.datetime: format_timestamp},
+        request_max_body_size=settings.max_body_bytes,
+        state=State(
+            {
+                "settings": settings,
+                "engine": engine,
+                "db_config": db_config,
+                "token_issuer": TokenIssuer(settings.jwt_keys, settings.token_lifetime_seconds),
+            }
+        ),
+        openapi_config=OpenAPIConfig(
+            title="Omnichannel gateway",
+            version=VERSION,
+            description="The Chat API (customers, messages, webhooks, traffic accounts, WhatsApp templates) and the operator API.",
+            path="/schema",
+            components=Components(
+                security_schemes={
+                    "bearer": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT"),
+                    "apiKey": SecurityScheme(type="apiKey", name=API_KEY_HEADER, security_scheme_in="header"),
+                    "adminToken": SecurityScheme(type="http", scheme="bearer", description="GATEWAY_ADMIN_TOKEN"),
+                }
+            ),
+        ),
+        debug=False,
+    )

@@ -1,0 +1,118 @@
+"""Who is calling: customers (JWT or API key) on /api, the operator (admin token) on /admin.
+
+Litestar's JWTAuth takes a single secret; we need a key list with ``kid`` for rotation, tokens
+revoked by a password change, and API keys as a second scheme, so the middleware is our own
+(on Litestar's AbstractAuthenticationMiddleware).
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import hmac
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import jwt
+from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig
+from litestar.connection import ASGIConnection
+from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
+from litestar.middleware.base import DefineMiddleware
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.crypto import api_key_digest
+from gateway.models import ApiKey, Customer
+from gateway.problems import Problem
+from gateway.settings import Settings
+
+API_KEY_HEADER = "X-Mitto-API-Key"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The authenticated caller of a customer endpoint."""
+
+    tenant_id: UUID
+    customer_id: UUID | None = None  # set when authenticated by a customer's token
+    api_key_id: UUID | None = None  # set when authenticated by an API key
+
+
+def key_id(secret: str) -> str:
+    """The ``kid`` of a signing key: derived from it, so GATEWAY_JWT_KEYS needs no ids of its own."""
+    return hashlib.sha256(secret.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True, slots=True)
+class TokenIssuer:
+    keys: tuple[str, ...]
+    lifetime_seconds: int
+
+    def issue(self, customer: Customer, now: datetime.datetime | None = None) -> tuple[str, datetime.datetime]:
+        now = now or datetime.datetime.now(datetime.UTC)
+        expires = now + datetime.timedelta(seconds=self.lifetime_seconds)
+        claims = {
+            "sub": str(customer.id),
+            "tenant": str(customer.tenant_id),
+            "ver": customer.token_version,
+            "iat": int(now.timestamp()),
+            "exp": int(expires.timestamp()),
+        }
+        token = jwt.encode(claims, self.keys[0], algorithm="HS256", headers={"kid": key_id(self.keys[0])})
+        return token, expires.replace(microsecond=0)
+
+    def verify(self, token: str) -> dict[str, Any]:
+        """The claims of a token signed by any configured key; raises jwt.InvalidTokenError otherwise."""
+        kid = jwt.get_unverified_header(token).get("kid")
+        secret = next((key for key in self.keys if hmac.compare_digest(key_id(key), str(kid))), None)
+        if secret is None:
+            raise jwt.InvalidTokenError("unknown signing key")
+        return jwt.decode(
+            token, secret, algorithms=["HS256"], options={"require": ["exp", "iat", "sub", "tenant", "ver"]}
+        )
+
+
+def unauthorized(detail: str) -> Problem:
+    return Problem(401, "unauthorized", detail, headers={"WWW-Authenticate": 'Bearer realm="gateway"'})
+
+
+class CustomerAuthMiddleware(AbstractAuthenticationMiddleware):
+    """Accepts ``Authorization: Bearer <jwt>`` or ``X-Mitto-API-Key: <key>``."""
+
+    async def authenticate_request(self, connection: ASGIConnection) -> AuthenticationResult:
+        state = connection.app.state
+        db_config: SQLAlchemyAsyncConfig = state.db_config
+        # The same session the handler gets as ``db_session``.
+        session: AsyncSession = db_config.provide_session(state, connection.scope)
+        if api_key := connection.headers.get(API_KEY_HEADER):
+            key = await session.scalar(
+                select(ApiKey).where(ApiKey.digest == api_key_digest(api_key), ApiKey.revoked_at.is_(None))
+            )
+            if key is None:
+                raise unauthorized("The API key is not valid or has been revoked.")
+            return AuthenticationResult(user=Principal(tenant_id=key.tenant_id, api_key_id=key.id), auth=key)
+        scheme, _, token = connection.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise unauthorized(f"Authenticate with `Authorization: Bearer <token>` or `{API_KEY_HEADER}: <key>`.")
+        issuer: TokenIssuer = state.token_issuer
+        try:
+            claims = issuer.verify(token.strip())
+            customer_id, tenant_id = UUID(claims["sub"]), UUID(claims["tenant"])
+        except (jwt.InvalidTokenError, ValueError, TypeError):
+            raise unauthorized("The token is not valid or has expired.") from None
+        customer = await session.get(Customer, customer_id)
+        if customer is None or customer.tenant_id != tenant_id or customer.token_version != claims["ver"]:
+            raise unauthorized("The token has been revoked.")
+        return AuthenticationResult(user=Principal(tenant_id=tenant_id, customer_id=customer_id), auth=claims)
+
+
+def customer_auth(settings: Settings) -> DefineMiddleware:
+    return DefineMiddleware(CustomerAuthMiddleware)
+
+
+def admin_guard(connection: ASGIConnection, _handler: Any) -> None:
+    expected: str = connection.app.state.settings.admin_token
+    scheme, _, token = connection.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected.encode()):
+        raise unauthorized("The admin API needs `Authorization: Bearer <GATEWAY_ADMIN_TOKEN>`.")

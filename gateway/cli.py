@@ -1,0 +1,198 @@
+"""The ``gateway`` command: migrate, serve, and the operator's tenant operations, printing JSON."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+from uuid import UUID
+
+import click
+import msgspec
+
+from gateway.settings import Settings, SettingsError
+
+T = TypeVar("T")
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except SettingsError as error:
+        raise click.ClickException(str(error)) from None
+
+
+def _print(value: Any) -> None:
+    from gateway.schemas import format_timestamp
+
+    click.echo(
+        msgspec.json.encode(value, enc_hook=lambda v: format_timestamp(v) if hasattr(v, "astimezone") else str(v))
+    )
+
+
+def _with_session(work: Callable[[Any], Awaitable[T]]) -> T:
+    """Run ``work(session)`` against the configured database, turning API problems into CLI errors."""
+    from gateway.crypto import configure_encryption
+    from gateway.db import SchemaBehind, check_schema, create_engine, session_maker
+    from gateway.problems import Problem
+
+    settings = _settings()
+    configure_encryption(settings.secret_keys)
+
+    async def run() -> T:
+        engine = create_engine(settings.database_url)
+        try:
+            await check_schema(engine)
+            async with session_maker(engine)() as session:
+                return await work(session)
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(run())
+    except SchemaBehind as error:
+        raise click.ClickException(str(error)) from None
+    except Problem as error:
+        raise click.ClickException(f"{error.detail} {json.dumps((error.extra or {}).get('errors', []))}") from None
+
+
+@click.group()
+def main() -> None:
+    """Omnichannel messaging gateway."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@main.command()
+def migrate() -> None:
+    """Bring the database schema to the newest revision."""
+    from gateway.migrate import upgrade
+
+    settings = _settings()
+    upgrade(settings)
+    click.echo(f"database at the newest schema revision ({settings.database_url.split('@')[-1]})", err=True)
+
+
+@main.command()
+@click.option("--host", default=None, help="Interface to bind (GATEWAY_HOST, default 127.0.0.1).")
+@click.option("--port", default=None, type=int, help="Port (GATEWAY_PORT, default 8000).")
+@click.option("--workers", default=1, show_default=True, help="Server processes.")
+def serve(host: str | None, port: int | None, workers: int) -> None:
+    """Serve the HTTP API."""
+    import uvicorn
+
+    settings = _settings()
+    uvicorn.run(
+        "gateway.app:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+        proxy_headers=True,
+        log_level="info",
+    )
+
+
+@main.command()
+def openapi() -> None:
+    """Print the OpenAPI document the app serves at /schema."""
+    from gateway.openapi import openapi_json
+
+    sys.stdout.write(openapi_json())
+
+
+@main.command()
+def demo() -> None:
+    """Create the demo tenant of a local mock once, and print its credentials."""
+    from gateway.demo import ensure_demo
+
+    _print(_with_session(ensure_demo))
+
+
+@main.group()
+def tenant() -> None:
+    """Tenants."""
+
+
+@tenant.command("create")
+@click.option("--name", required=True)
+def tenant_create(name: str) -> None:
+    from gateway.api.admin import TenantOut
+    from gateway.services.tenants import TenantService
+
+    async def work(session: Any) -> Any:
+        return TenantOut.of(await TenantService(session).create(name))
+
+    _print(_with_session(work))
+
+
+@main.group()
+def customer() -> None:
+    """Customers (login users) of a tenant."""
+
+
+@customer.command("create")
+@click.option("--tenant", "tenant_id", required=True, type=click.UUID)
+@click.option("--email", required=True)
+@click.password_option(confirmation_prompt=False, envvar="GATEWAY_CUSTOMER_PASSWORD")
+def customer_create(tenant_id: UUID, email: str, password: str) -> None:
+    from gateway.api.admin import CustomerOut
+    from gateway.services.tenants import TenantService
+
+    async def work(session: Any) -> Any:
+        created = await TenantService(session).create_customer(tenant_id, email, password)
+        return CustomerOut(created.id, created.email)
+
+    _print(_with_session(work))
+
+
+@main.group("api-key")
+def api_key() -> None:
+    """API keys of a tenant."""
+
+
+@api_key.command("create")
+@click.option("--tenant", "tenant_id", required=True, type=click.UUID)
+@click.option("--name", required=True)
+def api_key_create(tenant_id: UUID, name: str) -> None:
+    from gateway.api.admin import ApiKeyOut
+    from gateway.services.tenants import TenantService
+
+    async def work(session: Any) -> Any:
+        row, key = await TenantService(session).create_api_key(tenant_id, name)
+        return ApiKeyOut(row.id, row.name, key)
+
+    _print(_with_session(work))
+
+
+@main.group("traffic-account")
+def traffic_account() -> None:
+    """Traffic accounts of a tenant."""
+
+
+@traffic_account.command("create")
+@click.option("--tenant", "tenant_id", required=True, type=click.UUID)
+@click.option("--name", required=True)
+@click.option("--channel", required=True)
+@click.option("--sandbox/--live", default=False, show_default=True)
+@click.option("--settings", "settings_json", default="{}", help="Provider settings as a JSON object.")
+def traffic_account_create(tenant_id: UUID, name: str, channel: str, sandbox: bool, settings_json: str) -> None:
+    from gateway.api.admin import AdminTrafficAccountOut
+    from gateway.services.tenants import TenantService
+    from gateway.services.traffic_accounts import TrafficAccountService
+
+    try:
+        provider_settings = json.loads(settings_json)
+    except json.JSONDecodeError as error:
+        raise click.BadParameter(f"not valid JSON: {error}", param_hint="--settings") from None
+    if not isinstance(provider_settings, dict):
+        raise click.BadParameter("must be a JSON object", param_hint="--settings")
+
+    async def work(session: Any) -> Any:
+        await TenantService(session).get(tenant_id)
+        account = await TrafficAccountService(session).create(tenant_id, name, channel, sandbox, provider_settings)
+        return AdminTrafficAccountOut.of(account)
+
+    _print(_with_session(work))

@@ -1,0 +1,96 @@
+"""Database tables. Every row that belongs to a tenant carries ``tenant_id``; services always filter on it."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+from uuid import UUID
+
+from advanced_alchemy.base import UUIDAuditBase, UUIDBase
+from advanced_alchemy.types import DateTimeUTC, JsonB
+from advanced_alchemy.types.encrypted_string import EncryptedText
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from gateway.crypto import RotatingFernetBackend, encryption_keys
+
+
+def _encrypted() -> EncryptedText:
+    return EncryptedText(key=encryption_keys, backend=RotatingFernetBackend)
+
+
+def _tenant_fk() -> Mapped[UUID]:
+    return mapped_column(ForeignKey("tenant.id", ondelete="CASCADE"), index=True)
+
+
+class Tenant(UUIDAuditBase):
+    __tablename__ = "tenant"
+    name: Mapped[str] = mapped_column(String(200))
+
+
+class Customer(UUIDAuditBase):
+    __tablename__ = "customer"
+    tenant_id: Mapped[UUID] = _tenant_fk()
+    email: Mapped[str] = mapped_column(String(320), unique=True)  # stored lower-cased
+    password_hash: Mapped[str] = mapped_column(String(200))
+    # Part of every token; bumping it (password change) makes all earlier tokens invalid.
+    token_version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class ApiKey(UUIDAuditBase):
+    __tablename__ = "api_key"
+    tenant_id: Mapped[UUID] = _tenant_fk()
+    name: Mapped[str] = mapped_column(String(200))
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))  # first characters, so an operator can tell keys apart
+    revoked_at: Mapped[datetime.datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+
+
+class TrafficAccount(UUIDAuditBase):
+    __tablename__ = "traffic_account"
+    tenant_id: Mapped[UUID] = _tenant_fk()
+    name: Mapped[str] = mapped_column(String(200))
+    channel: Mapped[str] = mapped_column(String(32))
+    sandbox: Mapped[bool] = mapped_column(Boolean, default=False)
+    settings: Mapped[dict[str, Any]] = mapped_column(JsonB, default=dict)  # the non-secret settings
+    credentials: Mapped[str] = mapped_column(_encrypted())  # JSON object of the secret settings
+
+
+class Webhook(UUIDAuditBase):
+    __tablename__ = "webhook"
+    tenant_id: Mapped[UUID] = _tenant_fk()
+    url: Mapped[str] = mapped_column(String(2048))
+    description: Mapped[str] = mapped_column(String(500), default="")
+    triggers: Mapped[list[str]] = mapped_column(JsonB, default=list)
+    headers: Mapped[str] = mapped_column(_encrypted())  # JSON object; often holds the receiver's own auth
+    secret: Mapped[str] = mapped_column(_encrypted())
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class WebhookTrafficAccount(UUIDBase):
+    __tablename__ = "webhook_traffic_account"
+    __table_args__ = (UniqueConstraint("webhook_id", "traffic_account_id"),)
+    tenant_id: Mapped[UUID] = _tenant_fk()
+    webhook_id: Mapped[UUID] = mapped_column(ForeignKey("webhook.id", ondelete="CASCADE"))
+    traffic_account_id: Mapped[UUID] = mapped_column(ForeignKey("traffic_account.id", ondelete="CASCADE"), index=True)
+
+
+class MessageTemplate(UUIDAuditBase):
+    __tablename__ = "message_template"
+    __table_args__ = (UniqueConstraint("traffic_account_id", "name", "language"),)
+    tenant_id: Mapped[UUID] = _tenant_fk()
+    traffic_account_id: Mapped[UUID] = mapped_column(ForeignKey("traffic_account.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(512))
+    language: Mapped[str] = mapped_column(String(16))
+    category: Mapped[str] = mapped_column(String(32))
+    components: Mapped[list[dict[str, Any]]] = mapped_column(JsonB)
+    status: Mapped[str] = mapped_column(String(32))  # APPROVED, PENDING or REJECTED, as Meta reports it
+
+
+class LoginFailure(UUIDBase):
+    """One failed login, kept for the lockout window; counted per email across all processes."""
+
+    __tablename__ = "login_failure"
+    __table_args__ = (Index("ix_login_failure_email_at", "email", "failed_at"),)
+    email: Mapped[str] = mapped_column(String(320))
+    failed_at: Mapped[datetime.datetime] = mapped_column(DateTimeUTC(timezone=True))

@@ -1,0 +1,40 @@
+"""Refusing URLs that point into private networks (SSRF), resolving the name as the sender would."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from urllib.parse import urlsplit
+
+
+async def url_problem(url: str, *, allow_private: bool) -> str | None:
+    """Why ``url`` can't be used as a webhook target, or None when it can."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return "must be an absolute http(s) URL"
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        return "must be an absolute http(s) URL"
+    if parts.username or parts.password:
+        return "must not carry credentials; use custom headers instead"
+    if allow_private:
+        return None
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(
+            parts.hostname, port or (443 if parts.scheme == "https" else 80), type=socket.SOCK_STREAM
+        )
+    except (socket.gaierror, UnicodeError):
+        return f"host {parts.hostname!r} could not be resolved"
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0].split("%")[0])
+        if not is_public(address):
+            return f"resolves to {address}, a private, loopback or link-local address; such targets are refused"
+    return None
+
+
+def is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_global and not address.is_multicast

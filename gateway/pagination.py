@@ -1,0 +1,54 @@
+"""Cursor pagination in creation order: stable under inserts, no offsets."""
+
+from __future__ import annotations
+
+import base64
+import datetime
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from uuid import UUID
+
+from sqlalchemy import Select, and_, or_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from channels.base import FieldError
+from gateway.problems import invalid
+
+T = TypeVar("T")
+MAX_LIMIT = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """Position after the row with this (created_at, id)."""
+
+    created_at: datetime.datetime
+    id: UUID
+
+    def encode(self) -> str:
+        return base64.urlsafe_b64encode(f"{self.created_at.isoformat()}|{self.id}".encode()).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, text: str | None) -> Cursor | None:
+        if not text:
+            return None
+        try:
+            raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
+            created, _, id_ = raw.partition("|")
+            return cls(datetime.datetime.fromisoformat(created), UUID(id_))
+        except (ValueError, UnicodeDecodeError):
+            raise invalid([FieldError("cursor", "is not a cursor this API returned")]) from None
+
+
+async def page_query(
+    session: AsyncSession, query: Select[Any], model: Any, limit: int, cursor: Cursor | None
+) -> tuple[list[Any], Cursor | None]:
+    """One page of ``query`` ordered by (created_at, id), and the cursor of the next page if there is one."""
+    if cursor is not None:
+        query = query.where(
+            or_(model.created_at > cursor.created_at, and_(model.created_at == cursor.created_at, model.id > cursor.id))
+        )
+    rows = list(await session.scalars(query.order_by(model.created_at, model.id).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (Cursor(rows[-1].created_at, rows[-1].id) if more else None)

@@ -1,0 +1,126 @@
+"""Errors as ``application/problem+json`` (RFC 9457) with a stable ``code``; validation errors name every field.
+
+Built on Litestar's ProblemDetailsPlugin: every exception the app can raise is mapped to ``Problem``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from http import HTTPStatus
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.plugins.problem_details import (
+    ProblemDetailsConfig,
+    ProblemDetailsException,
+    ProblemDetailsPlugin,
+)
+
+from channels.base import FieldError
+
+log = logging.getLogger(__name__)
+
+PROBLEM_TYPE_PREFIX = "urn:gateway:problem:"
+_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "body_too_large",
+    415: "unsupported_media_type",
+    422: "unprocessable",
+    429: "too_many_requests",
+    500: "internal_error",
+    503: "unavailable",
+}
+
+
+class Problem(ProblemDetailsException):
+    """An error answer: ``raise Problem(404, "not_found", "No webhook with this id")``."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        detail: str,
+        *,
+        errors: Iterable[FieldError] = (),
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        extra: dict[str, Any] = {"code": code}
+        if errors := list(errors):
+            extra["errors"] = [{"field": error.field, "message": error.message} for error in errors]
+        super().__init__(
+            detail=detail,
+            status_code=status,
+            headers=headers,
+            extra=extra,
+            type_=PROBLEM_TYPE_PREFIX + code,
+            title=HTTPStatus(status).phrase,
+        )
+
+
+def invalid(errors: Iterable[FieldError], detail: str = "The request is not valid.") -> Problem:
+    return Problem(400, "validation_error", detail, errors=errors)
+
+
+def not_found(what: str, field: str | None = None) -> Problem:
+    errors = [FieldError(field, f"no {what} with this id")] if field else []
+    return Problem(404, "not_found", f"No {what} with this id.", errors=errors)
+
+
+def _from_validation(request: Request, exc: ValidationException) -> Problem:
+    from gateway.validation import body_errors  # here, as validation builds on this module
+
+    errors = body_errors(request) or [
+        FieldError(item.get("key") or item.get("source") or "body", item.get("message", "is not valid"))
+        for item in (exc.extra if isinstance(exc.extra, list) else [])
+    ]
+    if not errors and "JSON" in str(exc.detail):
+        errors = [FieldError("body", "is not valid JSON")]
+    return invalid(errors)
+
+
+def _from_http(request: Request, exc: HTTPException) -> Problem:
+    status = exc.status_code
+    if status == 400 and "JSON" in str(exc.detail):  # Litestar's answer to a body that doesn't parse
+        return invalid([FieldError("body", f"is not valid JSON: {exc.detail}")])
+    detail = exc.detail if exc.detail and exc.detail != HTTPStatus(status).phrase else _default_detail(status)
+    return Problem(
+        status, _CODES.get(status, HTTPStatus(status).phrase.lower().replace(" ", "_")), detail, headers=exc.headers
+    )
+
+
+def _default_detail(status: int) -> str:
+    return {
+        404: "No such resource.",
+        405: "This method is not allowed on this resource.",
+        413: "The request body is larger than the limit (GATEWAY_MAX_BODY_BYTES).",
+    }.get(status, HTTPStatus(status).description)
+
+
+def _from_unexpected(request: Request, exc: Exception) -> Problem:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return Problem(500, "internal_error", "An unexpected error occurred; it has been logged.")
+
+
+def _handler(convert: Any) -> Any:
+    def handle(request: Request, exc: Exception) -> Response:
+        return convert(request, exc).to_response(request)
+
+    return handle
+
+
+def problem_details_plugin() -> ProblemDetailsPlugin:
+    return ProblemDetailsPlugin(ProblemDetailsConfig())
+
+
+EXCEPTION_HANDLERS = {
+    ValidationException: _handler(_from_validation),
+    HTTPException: _handler(_from_http),
+    Exception: _handler(_from_unexpected),
+}

@@ -1,0 +1,32 @@
+"""Shared wire-format pieces: camelCase Structs and the timestamp format of the Chat API."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Generic, TypeVar
+
+import msgspec
+
+T = TypeVar("T")
+
+
+class Schema(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    """Request bodies: camelCase names; an unknown field is an error that names it."""
+
+
+class Out(msgspec.Struct, rename="camel"):
+    """Response bodies: camelCase names, fields always present (null rather than missing)."""
+
+
+class Page(Out, Generic[T]):
+    """A page of a list ordered by creation; pass ``nextCursor`` back as ``cursor`` for the next one."""
+
+    items: list[T]
+    next_cursor: str | None
+
+
+def format_timestamp(value: datetime.datetime) -> str:
+    """``2021-07-15T11:50:57.8954350Z``: UTC with seven fractional digits, as the Chat API writes them."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=datetime.UTC)
+    return value.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"

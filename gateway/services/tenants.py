@@ -1,0 +1,89 @@
+"""Operator operations: tenants, their customers and their API keys."""
+
+from __future__ import annotations
+
+import datetime
+from uuid import UUID, uuid4
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from channels.base import FieldError
+from gateway.crypto import api_key_digest, hash_password, new_api_key
+from gateway.models import ApiKey, Customer, Tenant
+from gateway.pagination import Cursor, page_query
+from gateway.problems import Problem, invalid, not_found
+from gateway.repositories import ApiKeyRepository, CustomerRepository, TenantRepository
+
+MIN_PASSWORD_LENGTH = 10
+
+
+class TenantService:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.tenants = TenantRepository(session=session)
+
+    async def create(self, name: str, tenant_id: UUID | None = None) -> Tenant:
+        tenant = await self.tenants.add(Tenant(id=tenant_id or uuid4(), name=name))
+        await self.session.commit()
+        return tenant
+
+    async def page(self, limit: int, cursor: Cursor | None) -> tuple[list[Tenant], Cursor | None]:
+        return await page_query(self.session, select(Tenant), Tenant, limit, cursor)
+
+    async def get(self, tenant_id: UUID) -> Tenant:
+        tenant = await self.tenants.get_one_or_none(id=tenant_id)
+        if tenant is None:
+            raise not_found("tenant")
+        return tenant
+
+    async def get_by_name(self, name: str) -> Tenant | None:
+        return await self.tenants.get_one_or_none(name=name)
+
+    async def delete(self, tenant_id: UUID) -> None:
+        """Everything of the tenant goes with it (ON DELETE CASCADE)."""
+        await self.get(tenant_id)
+        await self.tenants.delete(tenant_id)
+        await self.session.commit()
+
+    async def create_customer(self, tenant_id: UUID, email: str, password: str) -> Customer:
+        await self.get(tenant_id)
+        email = email.strip().lower()
+        errors = password_errors("password", password)
+        if await CustomerRepository(session=self.session).exists(email=email):
+            raise Problem(
+                409,
+                "email_taken",
+                "A customer with this email exists already.",
+                errors=[FieldError("email", "is already in use")],
+            )
+        if errors:
+            raise invalid(errors)
+        customer = Customer(tenant_id=tenant_id, email=email, password_hash=await hash_password(password))
+        await CustomerRepository(session=self.session).add(customer)
+        await self.session.commit()
+        return customer
+
+    async def create_api_key(self, tenant_id: UUID, name: str) -> tuple[ApiKey, str]:
+        """The key itself is returned this once; only its digest is stored."""
+        await self.get(tenant_id)
+        key = new_api_key()
+        row = await ApiKeyRepository(session=self.session).add(
+            ApiKey(tenant_id=tenant_id, name=name, digest=api_key_digest(key), prefix=key[:10])
+        )
+        await self.session.commit()
+        return row, key
+
+    async def revoke_api_key(self, tenant_id: UUID, key_id: UUID) -> None:
+        key = await ApiKeyRepository(session=self.session).get_owned(tenant_id, key_id)
+        if key is None:
+            raise not_found("API key")
+        if key.revoked_at is None:
+            key.revoked_at = datetime.datetime.now(datetime.UTC)
+            await self.session.commit()
+
+
+def password_errors(field: str, password: str) -> list[FieldError]:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return [FieldError(field, f"must be at least {MIN_PASSWORD_LENGTH} characters")]
+    return []

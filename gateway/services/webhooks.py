@@ -1,0 +1,195 @@
+"""Webhook configuration and its links to traffic accounts (delivery is the webhook worker's job)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from uuid import UUID
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from channels.base import FieldError
+from gateway.crypto import new_webhook_secret
+from gateway.models import TrafficAccount, Webhook, WebhookTrafficAccount
+from gateway.netguard import url_problem
+from gateway.problems import Problem, invalid, not_found
+from gateway.repositories import WebhookRepository
+from gateway.services.traffic_accounts import TrafficAccountService
+
+TRIGGERS = ("Delivered", "Failed", "Read", "UserMessage")
+MAX_HEADERS = 20
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$")
+# Set by the delivery worker itself; a custom header must not override them.
+RESERVED_HEADERS = {
+    "host",
+    "content-length",
+    "content-type",
+    "transfer-encoding",
+    "connection",
+    "user-agent",
+    "webhook-id",
+    "webhook-timestamp",
+    "webhook-signature",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookInput:
+    url: str
+    description: str
+    triggers: Sequence[str]
+    headers: dict[str, str]
+    link_ids: Sequence[UUID] | None  # None: leave the links as they are
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookView:
+    webhook: Webhook
+    headers: dict[str, str]
+    linked: list[UUID]
+
+
+class WebhookService:
+    def __init__(self, session: AsyncSession, allow_private_urls: bool) -> None:
+        self.session = session
+        self.allow_private_urls = allow_private_urls
+        self.webhooks = WebhookRepository(session=session)
+
+    async def create(self, tenant_id: UUID, data: WebhookInput) -> tuple[WebhookView, str]:
+        await self._validate(tenant_id, data)
+        secret = new_webhook_secret()
+        webhook = Webhook(
+            tenant_id=tenant_id,
+            url=data.url,
+            description=data.description,
+            triggers=_unique(data.triggers),
+            headers=json.dumps(data.headers),
+            secret=secret,
+            enabled=True,
+        )
+        await self.webhooks.add(webhook)
+        await self._set_links(tenant_id, webhook.id, data.link_ids or [])
+        await self.session.commit()
+        return await self.view(webhook), secret
+
+    async def replace(self, tenant_id: UUID, webhook_id: UUID, data: WebhookInput, enabled: bool | None) -> WebhookView:
+        webhook = await self.get(tenant_id, webhook_id)
+        await self._validate(tenant_id, data)
+        webhook.url, webhook.description = data.url, data.description
+        webhook.triggers, webhook.headers = _unique(data.triggers), json.dumps(data.headers)
+        if enabled is not None:
+            webhook.enabled = enabled
+        if data.link_ids is not None:
+            await self._set_links(tenant_id, webhook.id, data.link_ids)
+        await self.session.commit()
+        return await self.view(webhook)
+
+    async def list(self, tenant_id: UUID) -> list[WebhookView]:
+        webhooks = await self.session.scalars(
+            select(Webhook).where(Webhook.tenant_id == tenant_id).order_by(Webhook.created_at, Webhook.id)
+        )
+        return [await self.view(webhook) for webhook in webhooks]
+
+    async def get(self, tenant_id: UUID, webhook_id: UUID, field: str | None = None) -> Webhook:
+        webhook = await self.webhooks.get_owned(tenant_id, webhook_id)
+        if webhook is None:
+            raise not_found("webhook", field)
+        return webhook
+
+    async def view(self, webhook: Webhook) -> WebhookView:
+        linked = await self.session.scalars(
+            select(WebhookTrafficAccount.traffic_account_id)
+            .where(WebhookTrafficAccount.webhook_id == webhook.id)
+            .order_by(WebhookTrafficAccount.traffic_account_id)
+        )
+        return WebhookView(webhook, json.loads(webhook.headers), list(linked))
+
+    async def delete(self, tenant_id: UUID, webhook_id: UUID, force: bool) -> None:
+        webhook = await self.get(tenant_id, webhook_id)
+        linked = (await self.view(webhook)).linked
+        if linked and not force:
+            raise Problem(
+                409,
+                "webhook_linked",
+                f"The webhook is linked to {len(linked)} traffic account(s); unlink them or pass forceDelete=true.",
+            )
+        await self.webhooks.delete(webhook.id)  # links go with it (ON DELETE CASCADE)
+        await self.session.commit()
+
+    async def link(self, tenant_id: UUID, webhook_id: UUID, account_id: UUID) -> None:
+        await self.get(tenant_id, webhook_id, "webhookId")
+        await TrafficAccountService(self.session).get(tenant_id, account_id, "trafficAccountId")
+        exists = await self.session.scalar(
+            select(WebhookTrafficAccount.id).where(
+                WebhookTrafficAccount.webhook_id == webhook_id, WebhookTrafficAccount.traffic_account_id == account_id
+            )
+        )
+        if exists is None:
+            self.session.add(
+                WebhookTrafficAccount(tenant_id=tenant_id, webhook_id=webhook_id, traffic_account_id=account_id)
+            )
+            try:
+                await self.session.commit()
+            except IntegrityError:  # a concurrent request linked the same pair first: linking twice is harmless
+                await self.session.rollback()
+
+    async def unlink(self, tenant_id: UUID, webhook_id: UUID, account_id: UUID) -> None:
+        await self.get(tenant_id, webhook_id, "webhookId")
+        await TrafficAccountService(self.session).get(tenant_id, account_id, "trafficAccountId")
+        await self.session.execute(
+            delete(WebhookTrafficAccount).where(
+                WebhookTrafficAccount.webhook_id == webhook_id, WebhookTrafficAccount.traffic_account_id == account_id
+            )
+        )
+        await self.session.commit()
+
+    async def _validate(self, tenant_id: UUID, data: WebhookInput) -> None:
+        errors: list[FieldError] = []
+        if problem := await url_problem(data.url, allow_private=self.allow_private_urls):
+            errors.append(FieldError("url", problem))
+        errors += header_errors(data.headers)
+        if errors:
+            raise invalid(errors)
+        if data.link_ids:
+            owned = set(
+                await self.session.scalars(
+                    select(TrafficAccount.id).where(
+                        TrafficAccount.tenant_id == tenant_id, TrafficAccount.id.in_(data.link_ids)
+                    )
+                )
+            )
+            if missing := [
+                FieldError(f"linkTrafficAccountIds[{index}]", "no traffic account with this id")
+                for index, account_id in enumerate(data.link_ids)
+                if account_id not in owned
+            ]:
+                raise Problem(404, "not_found", "No traffic account with this id.", errors=missing)
+
+    async def _set_links(self, tenant_id: UUID, webhook_id: UUID, account_ids: Sequence[UUID]) -> None:
+        await self.session.execute(delete(WebhookTrafficAccount).where(WebhookTrafficAccount.webhook_id == webhook_id))
+        self.session.add_all(
+            WebhookTrafficAccount(tenant_id=tenant_id, webhook_id=webhook_id, traffic_account_id=account_id)
+            for account_id in dict.fromkeys(account_ids)
+        )
+
+
+def header_errors(headers: dict[str, str]) -> list[FieldError]:
+    errors = []
+    if len(headers) > MAX_HEADERS:
+        errors.append(FieldError("headers", f"at most {MAX_HEADERS} custom headers"))
+    for name, value in headers.items():
+        if not _HEADER_NAME.match(name):
+            errors.append(FieldError(f"headers.{name}", "is not a valid HTTP header name"))
+        elif name.lower() in RESERVED_HEADERS:
+            errors.append(FieldError(f"headers.{name}", "is set by the gateway and can't be overridden"))
+        if any(char in value for char in "\r\n\0") or len(value) > 4096:
+            errors.append(FieldError(f"headers.{name}", "must be one line of at most 4096 characters"))
+    return errors
+
+
+def _unique(values: Sequence[str]) -> list[str]:
+    return list(dict.fromkeys(values))

@@ -1,0 +1,132 @@
+"""Settings, read once from GATEWAY_* environment variables (every one is listed in the README)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+class SettingsError(ValueError):
+    """A GATEWAY_* variable holds a value we can't use."""
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(f"GATEWAY_{name}")
+    return default if value is None or value.strip() == "" else value.strip()
+
+
+def _bool(name: str, default: bool) -> bool:
+    value = _env(name)
+    if value is None:
+        return default
+    if value.lower() in {"1", "true", "yes", "on"}:
+        return True
+    if value.lower() in {"0", "false", "no", "off"}:
+        return False
+    raise SettingsError(f"GATEWAY_{name} must be true or false, got {value!r}")
+
+
+def _int(name: str, default: int, minimum: int = 1) -> int:
+    value = _env(name)
+    if value is None:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise SettingsError(f"GATEWAY_{name} must be an integer, got {value!r}") from None
+    if number < minimum:
+        raise SettingsError(f"GATEWAY_{name} must be at least {minimum}, got {number}")
+    return number
+
+
+def _list(name: str) -> list[str]:
+    value = _env(name)
+    return [item.strip() for item in value.split(",") if item.strip()] if value else []
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the plain URLs people paste and pick the async driver we ship."""
+    for plain, driver in (
+        ("postgres://", "postgresql+asyncpg://"),
+        ("postgresql://", "postgresql+asyncpg://"),
+        ("sqlite://", "sqlite+aiosqlite://"),
+    ):
+        if url.startswith(plain):
+            return driver + url[len(plain) :]
+    if url.startswith(("postgresql+asyncpg://", "sqlite+aiosqlite://")):
+        return url
+    raise SettingsError(f"GATEWAY_DATABASE_URL must be a postgresql:// or sqlite:// URL, got {url!r}")
+
+
+def _instance_secret(data_dir: Path) -> bytes:
+    """A random secret kept in the data directory, so a local mock works with no configuration
+    and keeps its tokens and encrypted credentials valid across restarts."""
+    path = data_dir / "instance.secret"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+    return path.read_text().strip().encode()
+
+
+def _derived(secret: bytes, label: str) -> str:
+    return hmac.new(secret, label.encode(), hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str
+    jwt_keys: tuple[str, ...]
+    secret_keys: tuple[str, ...]
+    redis_url: str | None = None
+    admin_token: str | None = None
+    token_lifetime_seconds: int = 3600
+    allow_private_webhook_urls: bool = False
+    max_body_bytes: int = 5 * 1024 * 1024
+    login_max_failures: int = 5
+    login_window_seconds: int = 900
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: Path = field(default_factory=lambda: Path(".gateway"))
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        data_dir = Path(_env("DATA_DIR", ".gateway"))
+        jwt_keys = _list("JWT_KEYS")
+        secret_keys = _list("SECRET_KEY")
+        if not jwt_keys or not secret_keys:
+            log.warning(
+                "GATEWAY_JWT_KEYS or GATEWAY_SECRET_KEY is not set: using a generated secret in %s. "
+                "Set both in production.",
+                data_dir / "instance.secret",
+            )
+            instance = _instance_secret(data_dir)
+            jwt_keys = jwt_keys or [_derived(instance, "jwt")]
+            secret_keys = secret_keys or [_derived(instance, "encryption")]
+        return cls(
+            database_url=normalise_database_url(_env("DATABASE_URL", f"sqlite:///{data_dir}/gateway.db")),
+            redis_url=_env("REDIS_URL"),
+            jwt_keys=tuple(jwt_keys),
+            secret_keys=tuple(secret_keys),
+            admin_token=_env("ADMIN_TOKEN"),
+            token_lifetime_seconds=_int("TOKEN_LIFETIME", 3600),
+            allow_private_webhook_urls=_bool("ALLOW_PRIVATE_WEBHOOK_URLS", False),
+            max_body_bytes=_int("MAX_BODY_BYTES", 5 * 1024 * 1024),
+            login_max_failures=_int("LOGIN_MAX_FAILURES", 5),
+            login_window_seconds=_int("LOGIN_WINDOW", 900),
+            host=_env("HOST", "127.0.0.1"),
+            port=_int("PORT", 8000),
+            data_dir=data_dir,
+        )
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")

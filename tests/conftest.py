@@ -1,0 +1,163 @@
+"""Test set-up: every API test runs against SQLite and against the machine's Postgres.
+
+Postgres is mandatory in CI (CI=true): a missing server fails the run. Elsewhere the Postgres
+half is skipped with a reason that says so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from litestar.testing import AsyncTestClient
+
+from gateway.app import create_app
+from gateway.migrate import upgrade
+from gateway.settings import Settings
+
+POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+ADMIN_TOKEN = "test-admin-token"
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def _postgres_unavailable(reason: str) -> None:
+    if IN_CI:
+        pytest.fail(f"Postgres is required in CI: {reason}")
+    pytest.skip(f"Postgres not reachable at {POSTGRES_ADMIN_URL}: {reason}")
+
+
+async def _pg_execute(sql: str) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=5)
+    try:
+        await connection.execute(sql)
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh database of its own for this test session, dropped at the end."""
+    name = f"gateway_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    try:
+        asyncio.run(_pg_execute(f'CREATE DATABASE "{name}"'))
+    except Exception as error:  # noqa: BLE001
+        _postgres_unavailable(f"{type(error).__name__}: {error}")
+    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
+    url = f"{base}/{name}"
+    upgrade(make_settings(url))
+    yield url
+    asyncio.run(_pg_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'gateway.db'}"
+    upgrade(make_settings(url))
+    return url
+
+
+def make_settings(database_url: str, **overrides: Any) -> Settings:
+    from gateway.settings import normalise_database_url
+
+    values: dict[str, Any] = {
+        "database_url": normalise_database_url(database_url),
+        "jwt_keys": ("test-jwt-key-1",),
+        "secret_keys": ("test-secret-key-1",),
+        "admin_token": ADMIN_TOKEN,
+        "allow_private_webhook_urls": False,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    return request.getfixturevalue(f"{request.param}_url")
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return make_settings(database_url)
+
+
+@pytest.fixture
+async def client(settings: Settings) -> AsyncIterator[AsyncTestClient]:
+    async with AsyncTestClient(app=create_app(settings)) as test_client:
+        yield test_client
+
+
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+@dataclass
+class TenantFixture:
+    """A tenant made through the admin API, with a logged-in customer and an API key."""
+
+    id: str
+    email: str
+    password: str
+    token: str
+    api_key: str
+    accounts: dict[str, str] = field(default_factory=dict)  # channel -> sandbox traffic account id
+
+    @property
+    def bearer(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    @property
+    def key(self) -> dict[str, str]:
+        return {"X-Mitto-API-Key": self.api_key}
+
+
+async def new_tenant(client: AsyncTestClient, channels: tuple[str, ...] = ("sms", "whatsapp")) -> TenantFixture:
+    tenant = (await client.post("/admin/tenants", json={"name": "acme"}, headers=ADMIN)).json()
+    email, password = f"user-{uuid.uuid4().hex[:10]}@example.com", "correct horse battery"
+    created = await client.post(
+        f"/admin/tenants/{tenant['id']}/customers", json={"email": email, "password": password}, headers=ADMIN
+    )
+    assert created.status_code == 201, created.text
+    key = (await client.post(f"/admin/tenants/{tenant['id']}/api-keys", json={"name": "ci"}, headers=ADMIN)).json()[
+        "key"
+    ]
+    login = await client.post("/api/v1/Customer/login", json={"email": email, "password": password})
+    assert login.status_code == 200, login.text
+    result = TenantFixture(tenant["id"], email, password, login.json()["token"], key)
+    for channel in channels:
+        account = await client.post(
+            f"/admin/tenants/{tenant['id']}/traffic-accounts",
+            json={"name": f"{channel} sandbox", "channel": channel, "sandbox": True},
+            headers=ADMIN,
+        )
+        assert account.status_code == 201, account.text
+        result.accounts[channel] = account.json()["id"]
+    return result
+
+
+@pytest.fixture
+async def tenant(client: AsyncTestClient) -> TenantFixture:
+    return await new_tenant(client)
+
+
+@pytest.fixture
+async def other_tenant(client: AsyncTestClient) -> TenantFixture:
+    return await new_tenant(client)
+
+
+def assert_problem(response: Any, status: int, code: str, *fields: str) -> dict[str, Any]:
+    """The response is a problem+json with this status and code, naming at least these fields."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json"), response.headers
+    body = response.json()
+    assert body["status"] == status and body["code"] == code, body
+    assert body["type"].endswith(code) and body["title"] and body["detail"], body
+    named = {error["field"] for error in body.get("errors", [])}
+    missing = set(fields) - named
+    assert not missing, f"fields {missing} not named in {body}"
+    return body
