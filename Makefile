@@ -25,6 +25,7 @@ run: $(STAMP)
 	$(BIN)/gateway serve --host 127.0.0.1 --port 8000
 
 test: $(STAMP)
+	$(BIN)/ruff check gateway channels migrations tests
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 openapi: $(STAMP)

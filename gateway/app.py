@@ -110,7 +110,11 @@ def create_app(settings: Settings | None = None) -> Gateway:
         openapi_config=OpenAPIConfig(
             title="Omnichannel gateway",
             version=VERSION,
-            description="The Chat API (customers, messages, webhooks, traffic accounts, WhatsApp templates) and the operator API.",
+            description=(
+                "The Chat API (customers, messages, webhooks, traffic accounts, WhatsApp templates) and the operator "
+                "API. `{version}` is v1, v1.0 or v1.1; fixed path segments match case-insensitively and in singular "
+                "or plural form (`Message`/`Messages`)."
+            ),
             path="/schema",
             components=Components(
                 security_schemes={

@@ -59,6 +59,10 @@ def _with_session(work: Callable[[Any], Awaitable[T]]) -> T:
         raise click.ClickException(f"{error.detail} {json.dumps((error.extra or {}).get('errors', []))}") from None
 
 
+async def _noop(_session: Any) -> None:
+    return None
+
+
 @click.group()
 def main() -> None:
     """Omnichannel messaging gateway."""
@@ -84,6 +88,7 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
     import uvicorn
 
     settings = _settings()
+    _with_session(_noop)  # fails with a clear message when the schema is behind, before any worker starts
     uvicorn.run(
         "gateway.app:create_app",
         factory=True,

@@ -12,7 +12,7 @@ def openapi_json() -> str:
 
     # Fixed settings: the document must not depend on the environment it is generated in.
     settings = Settings(
-        database_url="sqlite+aiosqlite:///:memory:", jwt_keys=("x",), secret_keys=("x",), admin_token="x"
+        database_url="sqlite+aiosqlite:///:memory:", jwt_keys=("x" * 32,), secret_keys=("x",), admin_token="x"
     )
     schema = create_app(settings).openapi_schema.to_schema()
     return json.dumps(schema, indent=2, sort_keys=True) + "\n"

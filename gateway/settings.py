@@ -51,6 +51,22 @@ def _list(name: str) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()] if value else []
 
 
+MIN_JWT_KEY_LENGTH = 32  # HS256 keys shorter than the hash output are brute-forceable (RFC 7518 3.2)
+
+
+def check_jwt_keys(keys: tuple[str, ...] | list[str]) -> None:
+    """At least one key, and every key long enough; the message never shows a key."""
+    if not keys:
+        raise SettingsError("GATEWAY_JWT_KEYS must hold at least one key")
+    for position, key in enumerate(keys, start=1):
+        if not isinstance(key, str) or len(key) < MIN_JWT_KEY_LENGTH:
+            length = len(key) if isinstance(key, str) else 0
+            raise SettingsError(
+                f"GATEWAY_JWT_KEYS: every key must be at least {MIN_JWT_KEY_LENGTH} characters; "
+                f"key {position} has {length}"
+            )
+
+
 def normalise_database_url(url: str) -> str:
     """Accept the plain URLs people paste and pick the async driver we ship."""
     for plain, driver in (
@@ -97,11 +113,16 @@ class Settings:
     port: int = 8000
     data_dir: Path = field(default_factory=lambda: Path(".gateway"))
 
+    def __post_init__(self) -> None:
+        check_jwt_keys(self.jwt_keys)
+
     @classmethod
     def from_env(cls) -> Settings:
         data_dir = Path(_env("DATA_DIR", ".gateway"))
         jwt_keys = _list("JWT_KEYS")
         secret_keys = _list("SECRET_KEY")
+        if jwt_keys:
+            check_jwt_keys(jwt_keys)
         if not jwt_keys or not secret_keys:
             log.warning(
                 "GATEWAY_JWT_KEYS or GATEWAY_SECRET_KEY is not set: using a generated secret in %s. "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 from advanced_alchemy.base import orm_registry
 from alembic import context
@@ -38,4 +39,10 @@ async def _run_online() -> None:
 
 if context.is_offline_mode():
     raise SystemExit("offline (SQL script) migrations are not supported; run `gateway migrate`")
-asyncio.run(_run_online())
+try:
+    asyncio.get_running_loop()
+except RuntimeError:
+    asyncio.run(_run_online())
+else:  # called from async code (tests, an embedding app): a thread with a loop of its own
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, _run_online()).result()

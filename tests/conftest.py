@@ -68,8 +68,8 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
 
     values: dict[str, Any] = {
         "database_url": normalise_database_url(database_url),
-        "jwt_keys": ("test-jwt-key-1",),
-        "secret_keys": ("test-secret-key-1",),
+        "jwt_keys": ("test-jwt-key-1-0123456789abcdefghij",),
+        "secret_keys": ("test-secret-key-1-0123456789abcdefgh",),
         "admin_token": ADMIN_TOKEN,
         "allow_private_webhook_urls": False,
     }

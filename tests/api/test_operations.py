@@ -1,0 +1,83 @@
+"""Operations: the schema check at start-up, /health, migrations against the models, the committed OpenAPI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from alembic import command
+from litestar.testing import AsyncTestClient
+
+from gateway.app import create_app
+from gateway.db import SchemaBehind, alembic_config
+from gateway.migrate import downgrade, upgrade
+from gateway.openapi import openapi_json
+from tests.conftest import make_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_committed_openapi_is_current():
+    committed = (ROOT / "openapi" / "openapi.json").read_text()
+    assert committed == openapi_json(), "openapi/openapi.json is stale: run `make openapi`"
+
+
+def test_models_match_migrations(database_url):
+    """A model change without its migration fails here (tables, columns, indexes, constraints)."""
+    command.check(alembic_config(make_settings(database_url)))
+
+
+async def test_app_refuses_to_start_on_an_unmigrated_database(tmp_path):
+    settings = make_settings(f"sqlite:///{tmp_path / 'empty.db'}")
+    with pytest.raises(BaseException) as raised:  # Litestar's lifespan wraps it in an exception group
+        async with AsyncTestClient(app=create_app(settings)):
+            pass
+    group = raised.value
+    found = group.exceptions if isinstance(group, BaseExceptionGroup) else (group,)
+    assert any(isinstance(error, SchemaBehind) and "run `gateway migrate`" in str(error) for error in found), found
+
+
+def test_serve_refuses_to_start_on_an_unmigrated_database(tmp_path):
+    env = {
+        **os.environ,
+        "GATEWAY_DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}",
+        "GATEWAY_DATA_DIR": str(tmp_path),
+    }
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "gateway"), "serve", "--port", "8999"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "run `gateway migrate`" in result.stderr
+    assert "Uvicorn running" not in result.stderr
+
+
+async def test_health_is_503_when_the_schema_falls_behind(tmp_path):
+    settings = make_settings(f"sqlite:///{tmp_path / 'gateway.db'}")
+    upgrade(settings)
+    async with AsyncTestClient(app=create_app(settings)) as client:
+        assert (await client.get("/health")).status_code == 200
+        downgrade(settings, "base")
+        response = await client.get("/health")
+        assert response.status_code == 503
+        assert "gateway migrate" in response.json()["database"]
+        upgrade(settings)
+        assert (await client.get("/health")).status_code == 200
+
+
+async def test_health_is_503_when_the_database_is_unreachable(tmp_path):
+    settings = make_settings(f"sqlite:///{tmp_path / 'gateway.db'}")
+    upgrade(settings)
+    async with AsyncTestClient(app=create_app(settings)) as client:
+        await client.app.state.engine.dispose()
+        (tmp_path / "gateway.db").unlink()
+        (tmp_path / "gateway.db").mkdir()  # a directory where the file was: SQLite can't open it
+        response = await client.get("/health")
+        assert response.status_code == 503
+        assert response.json()["status"] == "unavailable"
