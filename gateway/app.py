@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,7 +23,6 @@ from gateway.crypto import configure_encryption
 from gateway.db import check_schema, create_engine, session_maker
 from gateway.paths import PathNormaliser
 from gateway.problems import EXCEPTION_HANDLERS, problem_details_plugin
-from gateway.schemas import format_timestamp
 from gateway.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -97,7 +95,6 @@ def create_app(settings: Settings | None = None) -> Gateway:
         lifespan=[lifespan],
         plugins=[SQLAlchemyPlugin(config=db_config), problem_details_plugin()],
         exception_handlers=EXCEPTION_HANDLERS,
-        type_encoders={datetime.datetime: format_timestamp},
         request_max_body_size=settings.max_body_bytes,
         state=State(
             {

@@ -15,7 +15,18 @@ class Schema(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
 
 
 class Out(msgspec.Struct, rename="camel"):
-    """Response bodies: camelCase names, fields always present (null rather than missing)."""
+    """Response bodies: camelCase names, fields always present (null rather than missing).
+
+    Timestamps are rendered here, as the Chat API writes them: msgspec encodes ``datetime`` itself
+    (six digits, no ``Z``) before any Litestar type encoder could, so each datetime field becomes its
+    string form when the response object is made. The schema still says ``date-time``.
+    """
+
+    def __post_init__(self) -> None:
+        for name in self.__struct_fields__:
+            value = getattr(self, name)
+            if isinstance(value, datetime.datetime):
+                setattr(self, name, format_timestamp(value))
 
 
 class Page(Out, Generic[T]):
