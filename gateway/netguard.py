@@ -8,22 +8,28 @@ import socket
 from urllib.parse import urlsplit
 
 
-async def url_problem(url: str, *, allow_private: bool) -> str | None:
-    """Why ``url`` can't be used as a webhook target, or None when it can."""
+def url_syntax_problem(url: str) -> str | None:
+    """Why ``url`` is not an absolute http(s) URL we can call, or None (no name is resolved)."""
     try:
         parts = urlsplit(url)
-        port = parts.port
+        parts.port  # noqa: B018  (raises on a bad port)
     except ValueError:
         return "must be an absolute http(s) URL"
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         return "must be an absolute http(s) URL"
     if parts.username or parts.password:
         return "must not carry credentials; use custom headers instead"
-    if allow_private:
-        return None
+    return None
+
+
+async def url_problem(url: str, *, allow_private: bool) -> str | None:
+    """Why ``url`` can't be used as a webhook target, or None when it can."""
+    if (problem := url_syntax_problem(url)) or allow_private:
+        return problem
+    parts = urlsplit(url)
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(
-            parts.hostname, port or (443 if parts.scheme == "https" else 80), type=socket.SOCK_STREAM
+            parts.hostname, parts.port or (443 if parts.scheme == "https" else 80), type=socket.SOCK_STREAM
         )
     except (socket.gaierror, UnicodeError):
         return f"host {parts.hostname!r} could not be resolved"

@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import datetime
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import msgspec
+
+from channels.base import FieldError
 
 T = TypeVar("T")
 
 
 class Schema(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
     """Request bodies: camelCase names; an unknown field is an error that names it."""
+
+    @classmethod
+    def rule_errors(cls, raw: dict[str, Any]) -> list[FieldError]:
+        """Problems beyond types, checked on the raw body when decoding fails too, so that one answer
+        names type errors and rule errors together. Services run the same checks on good bodies."""
+        return []
 
 
 class Out(msgspec.Struct, rename="camel"):

@@ -35,7 +35,6 @@ def struct_errors(struct_type: type[msgspec.Struct], raw: Any, prefix: str = "")
     if not isinstance(raw, dict):
         return [FieldError(prefix or "body", "must be a JSON object")]
     fields = {field.encode_name: field for field in msgspec.structs.fields(struct_type)}
-    hints: dict[str, str] = getattr(struct_type, "__field_hints__", {})
     errors: list[FieldError] = []
     if struct_type.__struct_config__.forbid_unknown_fields:
         errors += [FieldError(_join(prefix, key), "is not a known field") for key in raw if key not in fields]
@@ -52,10 +51,10 @@ def struct_errors(struct_type: type[msgspec.Struct], raw: Any, prefix: str = "")
         try:
             msgspec.convert(raw[name], type=field.type, strict=True)
         except msgspec.ValidationError as error:
-            found = msgspec_error(error, path)
-            if name in hints:  # a Struct can explain a common mistake better than msgspec's message
-                found = FieldError(found.field, f"{hints[name]} ({found.message})")
-            errors.append(found)
+            errors.append(msgspec_error(error, path))
+    if rules := getattr(struct_type, "rule_errors", None):
+        named = {error.field for error in errors}
+        errors += [error for error in rules(raw) if error.field not in named]
     return errors
 
 

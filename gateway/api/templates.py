@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
@@ -22,13 +22,14 @@ class TemplateLanguage(Schema):
 
 
 class TemplateIn(Schema):
-    language: TemplateLanguage
-    category: Literal["MARKETING", "UTILITY", "AUTHENTICATION"]
-    components: list[dict[str, Any]]
+    """Meta's template format. The fields are taken as they come and checked by the channel's template
+    rules in one pass, so that one answer names every problem (a string ``language`` included)."""
 
-    __field_hints__: ClassVar[dict[str, str]] = {
-        "language": 'must be an object like {"code": "en_US"}; a plain string is not accepted'
-    }
+    language: Annotated[Any, msgspec.Meta(description='An object such as {"code": "en_US"}; a plain string is refused')]
+    category: Annotated[Any, msgspec.Meta(description="MARKETING, UTILITY or AUTHENTICATION")]
+    components: Annotated[
+        Any, msgspec.Meta(description="HEADER, BODY, FOOTER and BUTTONS components, as Meta takes them")
+    ]
 
 
 class TemplateOut(Out):

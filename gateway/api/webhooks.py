@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
@@ -12,20 +12,34 @@ from litestar.params import FromPath, Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from channels.base import FieldError
 from gateway.auth import Principal
+from gateway.netguard import url_syntax_problem
 from gateway.schemas import Out, Schema
-from gateway.services.webhooks import WebhookInput, WebhookService, WebhookView
+from gateway.services.webhooks import TRIGGERS, WebhookInput, WebhookService, WebhookView, header_errors, trigger_errors
 from gateway.validation import parse, parse_json
-
-Trigger = Literal["Delivered", "Failed", "Read", "UserMessage"]
 
 
 class WebhookIn(Schema):
     url: Annotated[str, msgspec.Meta(min_length=1, max_length=2048)]
-    webhook_triggers: Annotated[list[Trigger], msgspec.Meta(min_length=1)]
+    # Checked by the service together with the URL and headers, so one answer names every problem.
+    webhook_triggers: Annotated[
+        list[str], msgspec.Meta(description=f"One or more of {', '.join(TRIGGERS)}", examples=[["Delivered", "Failed"]])
+    ]
     description: Annotated[str, msgspec.Meta(max_length=500)] = ""
     headers: dict[str, str] = {}
     link_traffic_account_ids: list[UUID] | None = None
+
+    @classmethod
+    def rule_errors(cls, raw: dict[str, Any]) -> list[FieldError]:
+        errors = []
+        if isinstance(url := raw.get("url"), str) and (problem := url_syntax_problem(url)):
+            errors.append(FieldError("url", problem))
+        if isinstance(triggers := raw.get("webhookTriggers"), list) and all(isinstance(t, str) for t in triggers):
+            errors += trigger_errors(triggers)
+        if isinstance(headers := raw.get("headers"), dict):
+            errors += header_errors({name: value for name, value in headers.items() if isinstance(value, str)})
+        return errors
 
     def input(self) -> WebhookInput:
         return WebhookInput(

@@ -148,7 +148,7 @@ class WebhookService:
         await self.session.commit()
 
     async def _validate(self, tenant_id: UUID, data: WebhookInput) -> None:
-        errors: list[FieldError] = []
+        errors = trigger_errors(data.triggers)
         if problem := await url_problem(data.url, allow_private=self.allow_private_urls):
             errors.append(FieldError("url", problem))
         errors += header_errors(data.headers)
@@ -175,6 +175,16 @@ class WebhookService:
             WebhookTrafficAccount(tenant_id=tenant_id, webhook_id=webhook_id, traffic_account_id=account_id)
             for account_id in dict.fromkeys(account_ids)
         )
+
+
+def trigger_errors(triggers: Sequence[str]) -> list[FieldError]:
+    if not triggers:
+        return [FieldError("webhookTriggers", f"needs at least one of {', '.join(TRIGGERS)}")]
+    return [
+        FieldError(f"webhookTriggers[{index}]", f"unknown trigger {trigger!r}; one of {', '.join(TRIGGERS)}")
+        for index, trigger in enumerate(triggers)
+        if trigger not in TRIGGERS
+    ]
 
 
 def header_errors(headers: dict[str, str]) -> list[FieldError]:

@@ -6,22 +6,84 @@ from __future__ import annotations
 import base64
 import re
 import uuid
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import pytest
+from argon2 import PasswordHasher
 from litestar.testing import AsyncTestClient
 from sqlalchemy import bindparam, text
 
 from gateway.app import create_app
-from gateway.models import Webhook
-from tests.conftest import ADMIN, assert_problem, make_settings, new_tenant
+from gateway.db import session_maker
+from gateway.models import Customer, Webhook
+from tests.conftest import ADMIN, TenantFixture, assert_problem, make_settings
 
+T = TypeVar("T")
 WEBHOOKS = "/api/v1/Webhook"
 APPLY = "/api/v1/WebhookTrafficAccount/ApplyWebhookForTrafficAccount"
 UNLINK = "/api/v1/WebhookTrafficAccount/DeleteWebhookForTrafficAccount"
 PUBLIC_URL = "https://93.184.216.34/hook"  # a public IP literal: no DNS, and nothing is ever sent to it
-TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,7})?Z$")  # UTC
-CHAT_API_TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}Z$")  # DESIGN.md: seven digits
+TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}Z$")  # DESIGN.md: UTC, seven digits
+
+
+_PASSWORD = "correct horse battery"
+_PASSWORD_HASH = PasswordHasher().hash(_PASSWORD)
+
+
+async def fast_tenant(client: AsyncTestClient, channels: tuple[str, ...] = ("sms", "whatsapp")) -> TenantFixture:
+    """Like conftest's ``new_tenant`` (admin API for the tenant, its API key and sandbox accounts), but the
+    customer row gets a precomputed argon2 hash and its token comes from the app's own issuer: hashing and
+    verifying a password for every test would dominate this file's run time. Login has tests of its own."""
+    tenant = (await client.post("/admin/tenants", json={"name": "acme"}, headers=ADMIN)).json()
+    key = await client.post(f"/admin/tenants/{tenant['id']}/api-keys", json={"name": "ci"}, headers=ADMIN)
+    assert key.status_code == 201, key.text
+    email = f"user-{uuid.uuid4().hex[:10]}@example.com"
+    customer = Customer(tenant_id=uuid.UUID(tenant["id"]), email=email, password_hash=_PASSWORD_HASH)
+
+    async def add() -> None:
+        async with session_maker(client.app.state.engine)() as session:
+            session.add(customer)
+            await session.commit()
+
+    in_app_loop(client, add)
+    token, _ = client.app.state.token_issuer.issue(customer)
+    result = TenantFixture(tenant["id"], email, _PASSWORD, token, key.json()["key"])
+    for channel in channels:
+        account = await client.post(
+            f"/admin/tenants/{tenant['id']}/traffic-accounts",
+            json={"name": f"{channel} sandbox", "channel": channel, "sandbox": True},
+            headers=ADMIN,
+        )
+        assert account.status_code == 201, account.text
+        result.accounts[channel] = account.json()["id"]
+    return result
+
+
+@pytest.fixture
+async def tenant(client: AsyncTestClient) -> TenantFixture:
+    return await fast_tenant(client)
+
+
+@pytest.fixture
+async def other_tenant(client: AsyncTestClient) -> TenantFixture:
+    return await fast_tenant(client)
+
+
+def in_app_loop(client: AsyncTestClient, work: Callable[[], Awaitable[T]]) -> T:
+    """Run ``work`` on the test client's event loop: the app's engine and its pooled connections live there."""
+    return client.blocking_portal.call(work)
+
+
+def sql(client: AsyncTestClient, query: str, webhook_id: str) -> Any:
+    """One row of a raw SQL query about a webhook, as the database holds it (no column types: nothing decrypted)."""
+    statement = text(query).bindparams(bindparam("id", type_=Webhook.__table__.c.id.type))
+
+    async def run() -> Any:
+        async with client.app.state.engine.connect() as connection:
+            return (await connection.execute(statement, {"id": uuid.UUID(webhook_id)})).one()
+
+    return in_app_loop(client, run)
 
 
 def body(**overrides: Any) -> dict[str, Any]:
@@ -41,22 +103,14 @@ async def create(client: AsyncTestClient, tenant: Any, **overrides: Any) -> dict
     return response.json()
 
 
-async def raw_row(client: AsyncTestClient, webhook_id: str) -> tuple[Any, Any]:
+def raw_row(client: AsyncTestClient, webhook_id: str) -> tuple[Any, Any]:
     """The stored secret and headers columns as the database holds them, bypassing the ORM types."""
-    query = text("SELECT secret, headers FROM webhook WHERE id = :id").bindparams(
-        bindparam("id", type_=Webhook.__table__.c.id.type)
-    )
-    async with client.app.state.engine.connect() as connection:
-        row = (await connection.execute(query, {"id": uuid.UUID(webhook_id)})).one()
+    row = sql(client, "SELECT secret, headers FROM webhook WHERE id = :id", webhook_id)
     return row[0], row[1]
 
 
-async def link_count(client: AsyncTestClient, webhook_id: str) -> int:
-    query = text("SELECT count(*) FROM webhook_traffic_account WHERE webhook_id = :id").bindparams(
-        bindparam("id", type_=Webhook.__table__.c.id.type)
-    )
-    async with client.app.state.engine.connect() as connection:
-        return (await connection.execute(query, {"id": uuid.UUID(webhook_id)})).scalar_one()
+def link_count(client: AsyncTestClient, webhook_id: str) -> int:
+    return sql(client, "SELECT count(*) FROM webhook_traffic_account WHERE webhook_id = :id", webhook_id)[0]
 
 
 def field_names(response: Any) -> set[str]:
@@ -98,18 +152,6 @@ async def test_create_returns_the_webhook_and_its_secret(client, tenant):
     assert len(base64.b64decode(secret[len("whsec_") :], validate=True)) == 24
 
 
-@pytest.mark.xfail(
-    reason="BUG: responses built from msgspec Structs encode datetimes natively (6 fractional digits); "
-    "the app's type_encoders/format_timestamp is never applied, so timestamps don't have the seven "
-    "fractional digits DESIGN.md requires",
-    strict=True,
-)
-async def test_timestamps_have_seven_fractional_digits(client, tenant):
-    created = await create(client, tenant)
-    assert CHAT_API_TIMESTAMP.match(created["createdAt"]), created["createdAt"]
-    assert CHAT_API_TIMESTAMP.match(created["updatedAt"]), created["updatedAt"]
-
-
 async def test_each_webhook_gets_its_own_secret(client, tenant):
     first, second = await create(client, tenant), await create(client, tenant)
     assert first["secret"] != second["secret"]
@@ -148,7 +190,7 @@ async def test_list_is_in_creation_order(client, tenant):
 
 async def test_secret_and_headers_are_encrypted_at_rest(client, tenant):
     created = await create(client, tenant)
-    stored_secret, stored_headers = await raw_row(client, created["id"])
+    stored_secret, stored_headers = raw_row(client, created["id"])
     stored_secret, stored_headers = str(stored_secret), str(stored_headers)
     assert stored_secret != created["secret"]
     assert created["secret"] not in stored_secret
@@ -176,10 +218,13 @@ async def test_unknown_id_and_bad_uuid(client, tenant):
     assert_problem(missing, 404, "not_found")
     missing_secret = await client.get(f"{WEBHOOKS}/{uuid.uuid4()}/secret", headers=tenant.bearer)
     assert_problem(missing_secret, 404, "not_found")
-    bad = await client.get(f"{WEBHOOKS}/not-a-uuid", headers=tenant.bearer)
-    assert bad.status_code in (400, 404), bad.text
-    assert bad.headers["content-type"].startswith("application/problem+json")
-    assert bad.status_code != 500
+    # A malformed id in the path names no route: a problem+json 404, never a 500 (bad UUIDs in bodies and
+    # query strings are 400s, see the link tests).
+    for method in ("GET", "PUT", "DELETE"):
+        bad = await client.request(
+            method, f"{WEBHOOKS}/not-a-uuid", json=body() if method == "PUT" else None, headers=tenant.bearer
+        )
+        assert_problem(bad, 404, "not_found")
 
 
 # --------------------------------------------------------------------------
@@ -187,22 +232,19 @@ async def test_unknown_id_and_bad_uuid(client, tenant):
 # --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("trigger", ["Delivered", "Failed", "Read", "UserMessage"])
-async def test_each_trigger_is_accepted(client, tenant, trigger):
-    created = await create(client, tenant, webhookTriggers=[trigger])
-    assert created["webhookTriggers"] == [trigger]
-
-
-async def test_all_triggers_together(client, tenant):
-    triggers = ["Delivered", "Failed", "Read", "UserMessage"]
+async def test_each_trigger_is_accepted(client, tenant):
+    for trigger in ("Delivered", "Failed", "Read", "UserMessage"):
+        created = await create(client, tenant, webhookTriggers=[trigger])
+        assert created["webhookTriggers"] == [trigger]
+    triggers = ["UserMessage", "Read", "Failed", "Delivered"]
     assert (await create(client, tenant, webhookTriggers=triggers))["webhookTriggers"] == triggers
 
 
-@pytest.mark.parametrize("bad", ["Sent", "delivered", "", "*"])
-async def test_unknown_trigger_is_named(client, tenant, bad):
-    response = await client.post(WEBHOOKS, json=body(webhookTriggers=["Read", bad]), headers=tenant.bearer)
-    problem = assert_problem(response, 400, "validation_error", "webhookTriggers[1]")
-    assert "webhookTriggers[0]" not in field_names(response), problem
+async def test_unknown_trigger_is_named(client, tenant):
+    for bad in ("Sent", "delivered", "", "*", 3):
+        response = await client.post(WEBHOOKS, json=body(webhookTriggers=["Read", bad]), headers=tenant.bearer)
+        problem = assert_problem(response, 400, "validation_error", "webhookTriggers[1]")
+        assert field_names(response) == {"webhookTriggers[1]"}, (bad, problem)
     assert (await client.get(WEBHOOKS, headers=tenant.bearer)).json() == []
 
 
@@ -227,7 +269,8 @@ async def test_several_type_errors_are_all_named(client, tenant):
         json={"url": 5, "webhookTriggers": ["Nope"], "headers": {"X-A": 1}, "description": ["x"]},
         headers=tenant.bearer,
     )
-    assert_problem(response, 400, "validation_error", "url", "webhookTriggers[0]", "headers", "description")
+    assert_problem(response, 400, "validation_error", "url", "webhookTriggers[0]", "description")
+    assert any(name.startswith("headers") for name in field_names(response)), response.json()
 
 
 async def test_several_rule_errors_are_all_named(client, tenant):
@@ -255,9 +298,8 @@ async def test_url_and_header_errors_together(client, tenant):
 # --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "url",
-    [
+async def test_url_must_be_absolute_http(client, tenant):
+    for url in (
         "ftp://example.com/hook",
         "/relative/hook",
         "example.com/hook",
@@ -265,11 +307,11 @@ async def test_url_and_header_errors_together(client, tenant):
         "https:///nohost",
         "javascript:alert(1)",
         "http://example.com:99999/",
-    ],
-)
-async def test_url_must_be_absolute_http(client, tenant, url):
-    response = await client.post(WEBHOOKS, json=body(url=url), headers=tenant.bearer)
-    assert_problem(response, 400, "validation_error", "url")
+    ):
+        response = await client.post(WEBHOOKS, json=body(url=url), headers=tenant.bearer)
+        problem = assert_problem(response, 400, "validation_error", "url")
+        assert problem["errors"] == [{"field": "url", "message": "must be an absolute http(s) URL"}], url
+    assert (await client.get(WEBHOOKS, headers=tenant.bearer)).json() == []
 
 
 async def test_url_missing_or_empty(client, tenant):
@@ -302,11 +344,12 @@ PRIVATE_URLS = [
 ]
 
 
-@pytest.mark.parametrize("url", PRIVATE_URLS)
-async def test_private_addresses_are_refused_by_default(client, tenant, url):
-    response = await client.post(WEBHOOKS, json=body(url=url), headers=tenant.bearer)
-    problem = assert_problem(response, 400, "validation_error", "url")
-    assert "refused" in next(e["message"] for e in problem["errors"] if e["field"] == "url")
+async def test_private_addresses_are_refused_by_default(client, tenant):
+    for url in PRIVATE_URLS:
+        response = await client.post(WEBHOOKS, json=body(url=url), headers=tenant.bearer)
+        problem = assert_problem(response, 400, "validation_error", "url")
+        assert field_names(response) == {"url"}, (url, problem)
+        assert "refused" in problem["errors"][0]["message"], (url, problem)
     assert (await client.get(WEBHOOKS, headers=tenant.bearer)).json() == []
 
 
@@ -319,9 +362,9 @@ async def test_private_address_is_refused_on_replace_too(client, tenant):
     assert (await client.get(f"{WEBHOOKS}/{created['id']}", headers=tenant.bearer)).json()["url"] == PUBLIC_URL
 
 
-@pytest.mark.parametrize("url", ["https://93.184.216.34/hook", "http://[2606:4700:4700::1111]:8080/x?a=1"])
-async def test_public_ip_literals_are_accepted(client, tenant, url):
-    assert (await create(client, tenant, url=url))["url"] == url
+async def test_public_ip_literals_are_accepted(client, tenant):
+    for url in ("https://93.184.216.34/hook", "http://[2606:4700:4700::1111]:8080/x?a=1"):
+        assert (await create(client, tenant, url=url))["url"] == url
 
 
 async def test_unresolvable_host_is_refused(client, tenant):
@@ -352,9 +395,8 @@ async def test_private_addresses_allowed_by_setting(database_url, client, tenant
 # --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
+async def test_reserved_header_is_refused(client, tenant):
+    for name in (
         "webhook-signature",
         "Webhook-Id",
         "webhook-timestamp",
@@ -364,24 +406,25 @@ async def test_private_addresses_allowed_by_setting(database_url, client, tenant
         "Transfer-Encoding",
         "Connection",
         "User-Agent",
-    ],
-)
-async def test_reserved_header_is_refused(client, tenant, name):
-    response = await client.post(WEBHOOKS, json=body(headers={"X-Fine": "1", name: "x"}), headers=tenant.bearer)
-    problem = assert_problem(response, 400, "validation_error", f"headers.{name}")
-    assert field_names(response) == {f"headers.{name}"}, problem
+    ):
+        response = await client.post(WEBHOOKS, json=body(headers={"X-Fine": "1", name: "x"}), headers=tenant.bearer)
+        problem = assert_problem(response, 400, "validation_error", f"headers.{name}")
+        assert field_names(response) == {f"headers.{name}"}, problem
+    assert (await client.get(WEBHOOKS, headers=tenant.bearer)).json() == []
 
 
-@pytest.mark.parametrize("name", ["bad name", "X-Bad:Colon", "", "X-Ünïcode", "a" * 101, "X(1)"])
-async def test_invalid_header_name_is_refused(client, tenant, name):
-    response = await client.post(WEBHOOKS, json=body(headers={name: "x"}), headers=tenant.bearer)
-    assert_problem(response, 400, "validation_error", f"headers.{name}")
+async def test_invalid_header_name_is_refused(client, tenant):
+    for name in ("bad name", "X-Bad:Colon", "", "X-Ünïcode", "a" * 101, "X(1)"):
+        response = await client.post(WEBHOOKS, json=body(headers={name: "x"}), headers=tenant.bearer)
+        assert_problem(response, 400, "validation_error", f"headers.{name}")
+    assert (await create(client, tenant, headers={"a" * 100: "x"}))["headers"] == {"a" * 100: "x"}
 
 
-@pytest.mark.parametrize("value", ["a\r\nX-Injected: 1", "line\nbreak", "carriage\rreturn", "nul\0byte", "v" * 4097])
-async def test_header_value_must_be_one_line(client, tenant, value):
-    response = await client.post(WEBHOOKS, json=body(headers={"X-Token": value}), headers=tenant.bearer)
-    assert_problem(response, 400, "validation_error", "headers.X-Token")
+async def test_header_value_must_be_one_line(client, tenant):
+    for value in ("a\r\nX-Injected: 1", "line\nbreak", "carriage\rreturn", "nul\0byte", "v" * 4097):
+        response = await client.post(WEBHOOKS, json=body(headers={"X-Token": value}), headers=tenant.bearer)
+        assert_problem(response, 400, "validation_error", "headers.X-Token")
+    assert (await create(client, tenant, headers={"X-Token": "v" * 4096}))["headers"] == {"X-Token": "v" * 4096}
 
 
 async def test_too_many_headers(client, tenant):
@@ -454,7 +497,7 @@ async def test_put_with_empty_links_unlinks_all(client, tenant):
     )
     assert response.status_code == 200, response.text
     assert response.json()["linkTrafficAccountIds"] == []
-    assert await link_count(client, created["id"]) == 0
+    assert link_count(client, created["id"]) == 0
 
 
 async def test_put_enabled(client, tenant):
@@ -517,7 +560,7 @@ async def test_delete_linked_webhook_needs_force(client, tenant):
     forced = await client.delete(f"{url}?forceDelete=true", headers=tenant.bearer)
     assert forced.status_code == 204, forced.text
     assert_problem(await client.get(url, headers=tenant.bearer), 404, "not_found")
-    assert await link_count(client, created["id"]) == 0
+    assert link_count(client, created["id"]) == 0
     # the traffic account itself is untouched
     account = await client.get(f"/api/v1/trafficAccounts/{tenant.accounts['sms']}", headers=tenant.bearer)
     assert account.status_code == 200, account.text
@@ -549,7 +592,7 @@ async def test_apply_links_and_is_idempotent(client, tenant):
         assert response.json() == link
     webhook = (await client.get(f"{WEBHOOKS}/{created['id']}", headers=tenant.bearer)).json()
     assert webhook["linkTrafficAccountIds"] == [sms]
-    assert await link_count(client, created["id"]) == 1
+    assert link_count(client, created["id"]) == 1
 
 
 async def test_apply_second_account(client, tenant):
@@ -577,8 +620,8 @@ async def test_apply_unknown_webhook_or_account(client, tenant, other_tenant):
         )
         problem = assert_problem(response, 404, "not_found", "trafficAccountId")
         assert "webhookId" not in field_names(response), problem
-    assert await link_count(client, created["id"]) == 0
-    assert await link_count(client, theirs["id"]) == 0
+    assert link_count(client, created["id"]) == 0
+    assert link_count(client, theirs["id"]) == 0
 
 
 async def test_apply_validation(client, tenant):
@@ -646,15 +689,19 @@ async def test_unlink_other_tenants_ids(client, tenant, other_tenant):
     theirs = await create(client, other_tenant, linkTrafficAccountIds=[other_tenant.accounts["sms"]])
     mine = await create(client, tenant, linkTrafficAccountIds=[tenant.accounts["sms"]])
     response = await client.delete(
-        UNLINK, params={"webhookId": theirs["id"], "trafficAccountId": other_tenant.accounts["sms"]}, headers=tenant.bearer
+        UNLINK,
+        params={"webhookId": theirs["id"], "trafficAccountId": other_tenant.accounts["sms"]},
+        headers=tenant.bearer,
     )
     assert_problem(response, 404, "not_found", "webhookId")
     response = await client.delete(
-        UNLINK, params={"webhookId": mine["id"], "trafficAccountId": other_tenant.accounts["sms"]}, headers=tenant.bearer
+        UNLINK,
+        params={"webhookId": mine["id"], "trafficAccountId": other_tenant.accounts["sms"]},
+        headers=tenant.bearer,
     )
     assert_problem(response, 404, "not_found", "trafficAccountId")
-    assert await link_count(client, theirs["id"]) == 1
-    assert await link_count(client, mine["id"]) == 1
+    assert link_count(client, theirs["id"]) == 1
+    assert link_count(client, mine["id"]) == 1
 
 
 async def test_link_ids_of_another_tenant_on_create(client, tenant, other_tenant):
@@ -690,7 +737,7 @@ async def test_duplicate_link_ids_make_one_link(client, tenant):
     sms = tenant.accounts["sms"]
     created = await create(client, tenant, linkTrafficAccountIds=[sms, sms])
     assert created["linkTrafficAccountIds"] == [sms]
-    assert await link_count(client, created["id"]) == 1
+    assert link_count(client, created["id"]) == 1
 
 
 async def test_deleting_a_traffic_account_unlinks_it(client, tenant):
@@ -736,13 +783,9 @@ async def test_each_tenant_lists_only_its_own(client, tenant, other_tenant):
 
 
 async def test_deleting_a_tenant_deletes_its_webhooks(client):
-    doomed = await new_tenant(client, channels=("sms",))
+    doomed = await fast_tenant(client, channels=("sms",))
     created = await create(client, doomed, linkTrafficAccountIds=[doomed.accounts["sms"]])
     response = await client.delete(f"/admin/tenants/{doomed.id}", headers=ADMIN)
     assert response.status_code == 204, response.text
-    query = text("SELECT count(*) FROM webhook WHERE id = :id").bindparams(
-        bindparam("id", type_=Webhook.__table__.c.id.type)
-    )
-    async with client.app.state.engine.connect() as connection:
-        assert (await connection.execute(query, {"id": uuid.UUID(created["id"])})).scalar_one() == 0
-    assert await link_count(client, created["id"]) == 0
+    assert (sql(client, "SELECT count(*) FROM webhook WHERE id = :id", created["id"]))[0] == 0
+    assert link_count(client, created["id"]) == 0
