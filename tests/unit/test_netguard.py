@@ -223,3 +223,19 @@ async def test_credentials_in_the_url_are_refused(url, allow_private):
 
 async def test_scheme_is_case_insensitive():
     assert await url_problem("HTTPS://93.184.216.34/hook", allow_private=False) is None
+
+
+@pytest.mark.parametrize(
+    ("address", "public"),
+    [
+        ("64:ff9b::7f00:1", False),  # NAT64 of 127.0.0.1
+        ("64:ff9b::a00:1", False),  # NAT64 of 10.0.0.1
+        ("64:ff9b::808:808", True),  # NAT64 of 8.8.8.8
+        ("2002:7f00:1::", False),  # 6to4 of 127.0.0.1
+        ("2002:c0a8:101::1", False),  # 6to4 of 192.168.1.1
+        ("::127.0.0.1", False),  # IPv4-compatible
+        ("::1", False),
+    ],
+)
+def test_ipv6_forms_carrying_an_ipv4_address_are_judged_by_it(address, public):
+    assert is_public(ipaddress.ip_address(address)) is public
