@@ -11,7 +11,7 @@ from http import HTTPStatus
 from typing import Any
 
 from litestar import Request, Response
-from litestar.exceptions import HTTPException, ValidationException
+from litestar.exceptions import HTTPException, SerializationException, ValidationException
 from litestar.plugins.problem_details import (
     ProblemDetailsConfig,
     ProblemDetailsException,
@@ -77,7 +77,9 @@ def _from_validation(request: Request, exc: ValidationException) -> Problem:
     from gateway.validation import body_errors  # here, as validation builds on this module
 
     errors = body_errors(request) or [
-        FieldError(item.get("key") or item.get("source") or "body", item.get("message", "is not valid"))
+        FieldError(
+            _wire_name(request, item.get("key")) or item.get("source") or "body", item.get("message", "is not valid")
+        )
         for item in (exc.extra if isinstance(exc.extra, list) else [])
     ]
     if not errors and "JSON" in str(exc.detail):
@@ -85,9 +87,30 @@ def _from_validation(request: Request, exc: ValidationException) -> Problem:
     return invalid(errors)
 
 
+def _wire_name(request: Request, key: str | None) -> str | None:
+    """A handler parameter as the client spells it: ``force_delete`` -> the ``forceDelete`` query key,
+    the ``webhook_id`` path segment -> ``webhookId``."""
+    if not key:
+        return key
+    try:
+        parameter = request.route_handler.parsed_fn_signature.parameters.get(key)
+    except Exception:  # noqa: BLE001  (no route handler: keep litestar's name)
+        return key
+    kwarg = getattr(parameter, "kwarg_definition", None)
+    alias = getattr(kwarg, "query", None) or getattr(kwarg, "header", None) or getattr(kwarg, "cookie", None)
+    if alias:
+        return alias
+    if key in request.path_params:
+        head, *rest = key.split("_")
+        return head + "".join(part.title() for part in rest)
+    return key
+
+
 def _from_http(request: Request, exc: HTTPException) -> Problem:
     status = exc.status_code
-    if status == 400 and "JSON" in str(exc.detail):  # Litestar's answer to a body that doesn't parse
+    # Litestar's answer to a body that doesn't parse: a ClientException raised from a SerializationException
+    # (msgspec's message doesn't always say "JSON", e.g. "Input data was truncated").
+    if status == 400 and (isinstance(exc.__cause__, SerializationException) or "JSON" in str(exc.detail)):
         return invalid([FieldError("body", f"is not valid JSON: {exc.detail}")])
     detail = exc.detail if exc.detail and exc.detail != HTTPStatus(status).phrase else _default_detail(status)
     return Problem(

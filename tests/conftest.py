@@ -41,6 +41,18 @@ async def _pg_execute(sql: str) -> None:
         await connection.close()
 
 
+@pytest.fixture(autouse=True)
+def cheap_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2id at its smallest cost: the suite hashes and verifies passwords hundreds of times (~0.1 s
+    each at the production cost). Each hash stores its parameters, so verification still runs the real
+    argon2 code path; tests/unit/test_crypto.py checks the production parameters."""
+    from argon2 import PasswordHasher
+
+    from gateway import crypto
+
+    monkeypatch.setattr(crypto, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A fresh database of its own for this test session, dropped at the end."""

@@ -111,33 +111,33 @@ class TenantController(Controller):
         tenants, next_cursor = await TenantService(db_session).page(limit, Cursor.decode(cursor))
         return Page([TenantOut.of(t) for t in tenants], next_cursor.encode() if next_cursor else None)
 
-    @get("/{tenant_id:uuid}", summary="One tenant")
+    @get("/{tenant_id:str}", summary="One tenant")
     async def get_tenant(self, db_session: AsyncSession, tenant_id: FromPath[UUID]) -> TenantOut:
         return TenantOut.of(await TenantService(db_session).get(tenant_id))
 
-    @delete("/{tenant_id:uuid}", summary="Delete a tenant and everything it owns")
+    @delete("/{tenant_id:str}", summary="Delete a tenant and everything it owns")
     async def delete_tenant(self, db_session: AsyncSession, tenant_id: FromPath[UUID]) -> None:
         await TenantService(db_session).delete(tenant_id)
 
-    @post("/{tenant_id:uuid}/customers", summary="Create a customer (login user) of a tenant")
+    @post("/{tenant_id:str}/customers", summary="Create a customer (login user) of a tenant")
     async def create_customer(
         self, db_session: AsyncSession, tenant_id: FromPath[UUID], data: CustomerIn
     ) -> CustomerOut:
         customer = await TenantService(db_session).create_customer(tenant_id, data.email, data.password)
         return CustomerOut(customer.id, customer.email)
 
-    @post("/{tenant_id:uuid}/api-keys", summary="Create an API key; the key is in this answer only")
+    @post("/{tenant_id:str}/api-keys", summary="Create an API key; the key is in this answer only")
     async def create_api_key(self, db_session: AsyncSession, tenant_id: FromPath[UUID], data: ApiKeyIn) -> ApiKeyOut:
         row, key = await TenantService(db_session).create_api_key(tenant_id, data.name)
         return ApiKeyOut(row.id, row.name, key)
 
-    @delete("/{tenant_id:uuid}/api-keys/{key_id:uuid}", summary="Revoke an API key")
+    @delete("/{tenant_id:str}/api-keys/{key_id:str}", summary="Revoke an API key")
     async def revoke_api_key(self, db_session: AsyncSession, tenant_id: FromPath[UUID], key_id: FromPath[UUID]) -> None:
         await TenantService(db_session).revoke_api_key(tenant_id, key_id)
 
 
 class AdminTrafficAccountController(Controller):
-    path = "/admin/tenants/{tenant_id:uuid}/traffic-accounts"
+    path = "/admin/tenants/{tenant_id:str}/traffic-accounts"
     tags = ["admin"]
 
     @post("/", summary="Create a traffic account")
@@ -155,13 +155,13 @@ class AdminTrafficAccountController(Controller):
         await TenantService(db_session).get(tenant_id)
         return [AdminTrafficAccountOut.of(a) for a in await TrafficAccountService(db_session).list(tenant_id)]
 
-    @get("/{account_id:uuid}", summary="One traffic account")
+    @get("/{account_id:str}", summary="One traffic account")
     async def get_account(
         self, db_session: AsyncSession, tenant_id: FromPath[UUID], account_id: FromPath[UUID]
     ) -> AdminTrafficAccountOut:
         return AdminTrafficAccountOut.of(await TrafficAccountService(db_session).get(tenant_id, account_id))
 
-    @patch("/{account_id:uuid}", summary="Change name, sandbox flag or settings (merge patch)")
+    @patch("/{account_id:str}", summary="Change name, sandbox flag or settings (merge patch)")
     async def update_account(
         self, db_session: AsyncSession, tenant_id: FromPath[UUID], account_id: FromPath[UUID], data: TrafficAccountPatch
     ) -> AdminTrafficAccountOut:
@@ -170,7 +170,7 @@ class AdminTrafficAccountController(Controller):
         )
         return AdminTrafficAccountOut.of(account)
 
-    @delete("/{account_id:uuid}", summary="Delete a traffic account")
+    @delete("/{account_id:str}", summary="Delete a traffic account")
     async def delete_account(
         self, db_session: AsyncSession, tenant_id: FromPath[UUID], account_id: FromPath[UUID]
     ) -> None:

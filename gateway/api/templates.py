@@ -59,7 +59,7 @@ class TemplateOut(Out):
 
 
 class TemplateController(Controller):
-    path = "/trafficAccounts/{account_id:uuid}/WhatsAppTemplates"
+    path = "/trafficAccounts/{account_id:str}/WhatsAppTemplates"
     tags = ["whatsapp templates"]
 
     @get("/", summary="The traffic account's templates")

@@ -36,7 +36,7 @@ class TrafficAccountController(Controller):
     async def list_accounts(self, db_session: AsyncSession, principal: Principal) -> list[TrafficAccountOut]:
         return [TrafficAccountOut.of(a) for a in await TrafficAccountService(db_session).list(principal.tenant_id)]
 
-    @get("/{account_id:uuid}", summary="One traffic account")
+    @get("/{account_id:str}", summary="One traffic account")
     async def get_account(
         self, db_session: AsyncSession, principal: Principal, account_id: FromPath[UUID]
     ) -> TrafficAccountOut:

@@ -109,14 +109,14 @@ class WebhookController(Controller):
         view, secret = await _service(request, db_session).create(principal.tenant_id, data.input())
         return CreatedWebhookOut(**msgspec.structs.asdict(WebhookOut.of(view)), secret=secret)
 
-    @get("/{webhook_id:uuid}", summary="One webhook")
+    @get("/{webhook_id:str}", summary="One webhook")
     async def get_webhook(
         self, request: Request, db_session: AsyncSession, principal: Principal, webhook_id: FromPath[UUID]
     ) -> WebhookOut:
         service = _service(request, db_session)
         return WebhookOut.of(await service.view(await service.get(principal.tenant_id, webhook_id)))
 
-    @put("/{webhook_id:uuid}", summary="Replace a webhook (triggers given replace the old ones)")
+    @put("/{webhook_id:str}", summary="Replace a webhook (triggers given replace the old ones)")
     async def replace_webhook(
         self,
         request: Request,
@@ -128,7 +128,7 @@ class WebhookController(Controller):
         view = await _service(request, db_session).replace(principal.tenant_id, webhook_id, data.input(), data.enabled)
         return WebhookOut.of(view)
 
-    @delete("/{webhook_id:uuid}", summary="Delete a webhook (409 while linked, unless forceDelete=true)")
+    @delete("/{webhook_id:str}", summary="Delete a webhook (409 while linked, unless forceDelete=true)")
     async def delete_webhook(
         self,
         request: Request,
@@ -139,7 +139,7 @@ class WebhookController(Controller):
     ) -> None:
         await _service(request, db_session).delete(principal.tenant_id, webhook_id, force_delete)
 
-    @get("/{webhook_id:uuid}/secret", summary="The webhook's signing secret")
+    @get("/{webhook_id:str}/secret", summary="The webhook's signing secret")
     async def get_secret(
         self, request: Request, db_session: AsyncSession, principal: Principal, webhook_id: FromPath[UUID]
     ) -> WebhookSecretOut:

@@ -25,7 +25,7 @@ OTHER_KEY = "an-attackers-key-0123456789abcdefghijklmn"
 LOGIN = "/api/v1/Customer/login"
 PASSWORD = "/api/v1/Customer/password"
 ACCOUNTS = "/api/v1/trafficAccounts"
-TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{7}Z$")
+TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{7}Z$")  # the Chat API's format
 NEW_PASSWORD = "a brand new passphrase"
 
 
@@ -47,12 +47,17 @@ async def login(client: AsyncTestClient, email: str, password: str, path: str = 
 
 async def shift_failures(client: AsyncTestClient, email: str, seconds: int) -> int:
     """Move the recorded login failures of ``email`` ``seconds`` into the past; how many were moved."""
-    async with AsyncSession(client.app.state.engine) as session:
-        rows = list(await session.scalars(select(LoginFailure).where(LoginFailure.email == email)))
-        for row in rows:
-            row.failed_at -= datetime.timedelta(seconds=seconds)
-        await session.commit()
-    return len(rows)
+
+    async def shift() -> int:
+        async with AsyncSession(client.app.state.engine) as session:
+            rows = list(await session.scalars(select(LoginFailure).where(LoginFailure.email == email)))
+            for row in rows:
+                row.failed_at -= datetime.timedelta(seconds=seconds)
+            await session.commit()
+        return len(rows)
+
+    # In the app's event loop: the engine's pooled (asyncpg) connections belong to it.
+    return client.blocking_portal.call(shift)
 
 
 # --- login -----------------------------------------------------------------------------------------
@@ -293,23 +298,23 @@ async def test_password_change_needs_a_customer_token(client, tenant):
 # --- token checks ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "headers",
-    [
-        {},
-        {"Authorization": "Bearer"},
-        {"Authorization": "Bearer   "},
-        {"Authorization": "Basic dXNlcjpwYXNz"},
-        {"Authorization": "not-a-jwt"},
-        {"Authorization": "Bearer not-a-jwt"},
-        {"X-Mitto-API-Key": ""},
-    ],
-    ids=["none", "bearer-empty", "bearer-blank", "basic", "no-scheme", "garbage-token", "empty-api-key"],
-)
-async def test_missing_or_malformed_credentials(client, tenant, headers):
-    response = await client.get(ACCOUNTS, headers=headers)
-    assert_problem(response, 401, "unauthorized")
-    assert response.headers["www-authenticate"].startswith("Bearer"), response.headers
+MALFORMED_CREDENTIALS = {
+    "none": {},
+    "bearer-empty": {"Authorization": "Bearer"},
+    "bearer-blank": {"Authorization": "Bearer   "},
+    "basic": {"Authorization": "Basic dXNlcjpwYXNz"},
+    "no-scheme": {"Authorization": "not-a-jwt"},
+    "garbage-token": {"Authorization": "Bearer not-a-jwt"},
+    "empty-api-key": {"X-Mitto-API-Key": ""},
+}
+
+
+async def test_missing_or_malformed_credentials(client):
+    for name, headers in MALFORMED_CREDENTIALS.items():
+        response = await client.get(ACCOUNTS, headers=headers)
+        assert response.status_code == 401, (name, response.text)
+        assert_problem(response, 401, "unauthorized")
+        assert response.headers["www-authenticate"].startswith("Bearer"), (name, response.headers)
 
 
 def craft(template: str, key: str = KEY_A, *, headers: dict | None = None, algorithm: str = "HS256", **changes):
@@ -319,28 +324,23 @@ def craft(template: str, key: str = KEY_A, *, headers: dict | None = None, algor
     return jwt.encode(claims, key, algorithm=algorithm, headers=header)
 
 
-async def test_crafted_token_control(client, tenant):
-    """The crafting below produces tokens the gateway accepts when nothing is wrong with them."""
-    now = int(datetime.datetime.now(datetime.UTC).timestamp())
-    token = craft(tenant.token, iat=now - 60, exp=now + 60)
-    assert token != tenant.token
-    assert (await client.get(ACCOUNTS, headers=bearer(token))).status_code == 200
-
-
 async def test_expired_token(client, tenant):
     now = int(datetime.datetime.now(datetime.UTC).timestamp())
+    # Control: the crafting makes tokens the gateway accepts when nothing is wrong with them.
+    fresh = craft(tenant.token, iat=now - 60, exp=now + 60)
+    assert fresh != tenant.token
+    assert (await client.get(ACCOUNTS, headers=bearer(fresh))).status_code == 200
+
     expired = craft(tenant.token, iat=now - 3700, exp=now - 100)
     response = await client.get(ACCOUNTS, headers=bearer(expired))
     assert_problem(response, 401, "unauthorized")
     assert response.headers["www-authenticate"].startswith("Bearer")
 
-
-async def test_token_without_exp_is_refused(client, tenant):
+    # A token without an expiry is refused too.
     claims = {k: v for k, v in claims_of(tenant.token).items() if k != "exp"}
-    token = jwt.encode(
-        claims, KEY_A, algorithm="HS256", headers={"kid": jwt.get_unverified_header(tenant.token)["kid"]}
-    )
-    assert_problem(await client.get(ACCOUNTS, headers=bearer(token)), 401, "unauthorized")
+    kid = jwt.get_unverified_header(tenant.token)["kid"]
+    endless = jwt.encode(claims, KEY_A, algorithm="HS256", headers={"kid": kid})
+    assert_problem(await client.get(ACCOUNTS, headers=bearer(endless)), 401, "unauthorized")
 
 
 def _tamper_payload(token: str, **changes) -> str:
@@ -439,6 +439,7 @@ def test_settings_accept_32_character_jwt_keys():
 
 def test_settings_from_env_refuse_short_jwt_keys(monkeypatch, tmp_path):
     monkeypatch.setenv("GATEWAY_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("GATEWAY_DATABASE_URL", f"sqlite:///{tmp_path}/gateway.db")
     monkeypatch.setenv("GATEWAY_SECRET_KEY", "s" * 40)
     monkeypatch.setenv("GATEWAY_JWT_KEYS", f"{KEY_B}, tooshort")
     with pytest.raises(SettingsError, match="GATEWAY_JWT_KEYS") as raised:
@@ -497,41 +498,35 @@ async def test_revoked_and_unknown_api_keys(client, tenant, other_tenant):
 # --- paths and versions ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("version", ["v1", "v1.0", "v1.1", "V1", "V1.1"])
-async def test_api_versions(client, tenant, version):
-    response = await login(client, tenant.email, tenant.password, f"/api/{version}/Customer/login")
-    assert response.status_code == 200, response.text
-    listed = await client.get(f"/api/{version}/trafficAccounts", headers=tenant.bearer)
-    assert listed.status_code == 200, listed.text
-    assert {a["id"] for a in listed.json()} == set(tenant.accounts.values())
+async def test_api_versions(client, tenant):
+    for version in ("v1", "v1.0", "v1.1", "V1", "V1.1"):
+        response = await login(client, tenant.email, tenant.password, f"/api/{version}/Customer/login")
+        assert response.status_code == 200, (version, response.text)
+        listed = await client.get(f"/api/{version}/trafficAccounts", headers=tenant.bearer)
+        assert listed.status_code == 200, (version, listed.text)
+        assert {a["id"] for a in listed.json()} == set(tenant.accounts.values()), version
 
 
-@pytest.mark.parametrize("version", ["v2", "v1.2", "v0", "1", "latest"])
-async def test_unknown_api_version(client, tenant, version):
-    assert_problem(
-        await client.get(f"/api/{version}/trafficAccounts", headers=tenant.bearer), 404, "unknown_api_version"
-    )
-    assert_problem(
-        await login(client, tenant.email, tenant.password, f"/api/{version}/Customer/login"),
-        404,
-        "unknown_api_version",
-    )
+async def test_unknown_api_version(client, tenant):
+    for version in ("v2", "v1.2", "v0", "1", "latest"):
+        listed = await client.get(f"/api/{version}/trafficAccounts", headers=tenant.bearer)
+        assert listed.status_code == 404, (version, listed.text)
+        assert_problem(listed, 404, "unknown_api_version")
+        response = await login(client, tenant.email, tenant.password, f"/api/{version}/Customer/login")
+        assert response.status_code == 404, (version, response.text)
+        assert_problem(response, 404, "unknown_api_version")
 
 
-@pytest.mark.parametrize(
-    "path",
-    [
-        "/api/v1/Customer/login",
+async def test_login_path_spellings(client, tenant):
+    for path in (
         "/api/v1/customers/LOGIN",
         "/api/V1.1/Customers/login",
         "/api/v1.0/CUSTOMER/Login",
         "/api/v1/customer/login",
-    ],
-)
-async def test_login_path_spellings(client, tenant, path):
-    response = await login(client, tenant.email, tenant.password, path)
-    assert response.status_code == 200, response.text
-    assert claims_of(response.json()["token"])["sub"] == claims_of(tenant.token)["sub"]
+    ):
+        response = await login(client, tenant.email, tenant.password, path)
+        assert response.status_code == 200, (path, response.text)
+        assert claims_of(response.json()["token"])["sub"] == claims_of(tenant.token)["sub"], path
 
 
 async def test_password_path_spellings(client, tenant):
@@ -567,7 +562,5 @@ async def test_fixed_segments_are_case_insensitive_and_singular_or_plural(client
         response = await client.get(path, headers=tenant.key)
         assert response.status_code == 200 and response.json()["id"] == webhook_id, (path, response.text)
 
-
-async def test_unknown_customer_api_path_is_a_404_problem(client, tenant):
-    response = await client.get("/api/v1/trafficAccountz", headers=tenant.bearer)
-    assert_problem(response, 404, "not_found")
+    # A fixed segment that is no alias of a known one is still unknown.
+    assert_problem(await client.get("/api/v1/trafficAccountz", headers=tenant.bearer), 404, "not_found")

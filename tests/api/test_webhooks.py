@@ -218,13 +218,12 @@ async def test_unknown_id_and_bad_uuid(client, tenant):
     assert_problem(missing, 404, "not_found")
     missing_secret = await client.get(f"{WEBHOOKS}/{uuid.uuid4()}/secret", headers=tenant.bearer)
     assert_problem(missing_secret, 404, "not_found")
-    # A malformed id in the path names no route: a problem+json 404, never a 500 (bad UUIDs in bodies and
-    # query strings are 400s, see the link tests).
+    # A malformed id in the path is a 400 naming it, as in bodies and query strings.
     for method in ("GET", "PUT", "DELETE"):
         bad = await client.request(
             method, f"{WEBHOOKS}/not-a-uuid", json=body() if method == "PUT" else None, headers=tenant.bearer
         )
-        assert_problem(bad, 404, "not_found")
+        assert_problem(bad, 400, "validation_error", "webhookId")
 
 
 # --------------------------------------------------------------------------
