@@ -36,9 +36,18 @@ async def _pg_execute(sql: str) -> None:
 
     connection = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=5)
     try:
+        await _drop_abandoned_databases(connection)
         await connection.execute(sql)
     finally:
         await connection.close()
+
+
+async def _drop_abandoned_databases(connection: Any) -> None:
+    """Test databases of sessions whose process is gone (killed runs) are dropped, not left to pile up."""
+    for row in await connection.fetch("SELECT datname FROM pg_database WHERE datname LIKE 'gateway_test_%'"):
+        pid = row["datname"].split("_")[2]
+        if pid.isdigit() and int(pid) != os.getpid() and not os.path.exists(f"/proc/{pid}"):
+            await connection.execute(f'DROP DATABASE IF EXISTS "{row["datname"]}" WITH (FORCE)')
 
 
 @pytest.fixture(autouse=True)
