@@ -42,11 +42,21 @@ async def _pg_execute(sql: str) -> None:
         await connection.close()
 
 
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 async def _drop_abandoned_databases(connection: Any) -> None:
     """Test databases of sessions whose process is gone (killed runs) are dropped, not left to pile up."""
     for row in await connection.fetch("SELECT datname FROM pg_database WHERE datname LIKE 'gateway_test_%'"):
         pid = row["datname"].split("_")[2]
-        if pid.isdigit() and int(pid) != os.getpid() and not os.path.exists(f"/proc/{pid}"):
+        if pid.isdigit() and int(pid) != os.getpid() and not _process_alive(int(pid)):
             await connection.execute(f'DROP DATABASE IF EXISTS "{row["datname"]}" WITH (FORCE)')
 
 
