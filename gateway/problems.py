@@ -96,9 +96,7 @@ def _wire_name(request: Request, key: str | None) -> str | None:
         parameter = request.route_handler.parsed_fn_signature.parameters.get(key)
     except Exception:  # noqa: BLE001  (no route handler: keep litestar's name)
         return key
-    kwarg = getattr(parameter, "kwarg_definition", None)
-    alias = getattr(kwarg, "query", None) or getattr(kwarg, "header", None) or getattr(kwarg, "cookie", None)
-    if alias:
+    if alias := getattr(getattr(parameter, "kwarg_definition", None), "name", None):  # QueryParameter(name=...)
         return alias
     if key in request.path_params:
         head, *rest = key.split("_")

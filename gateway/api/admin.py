@@ -8,9 +8,9 @@ from uuid import UUID
 
 import msgspec
 from litestar import Controller, delete, get, patch, post
-from litestar.params import FromPath, Parameter
-from sqlalchemy.ext.asyncio import AsyncSession
+from litestar.params import FromPath, JSONBody, QueryParameter
 
+from gateway.api.deps import DbSession
 from gateway.models import Tenant, TrafficAccount
 from gateway.pagination import MAX_LIMIT, Cursor
 from gateway.schemas import Out, Page, Schema
@@ -98,41 +98,43 @@ class TenantController(Controller):
     tags = ["admin"]
 
     @post("/", summary="Create a tenant")
-    async def create_tenant(self, db_session: AsyncSession, data: TenantIn) -> TenantOut:
+    async def create_tenant(self, db_session: DbSession, data: JSONBody[TenantIn]) -> TenantOut:
         return TenantOut.of(await TenantService(db_session).create(data.name))
 
     @get("/", summary="Tenants, in creation order")
     async def list_tenants(
         self,
-        db_session: AsyncSession,
-        limit: int = Parameter(query="limit", default=100, ge=1, le=MAX_LIMIT),
-        cursor: str | None = Parameter(query="cursor", default=None),
+        db_session: DbSession,
+        limit: Annotated[int, QueryParameter(name="limit", ge=1, le=MAX_LIMIT)] = 100,
+        cursor: Annotated[str | None, QueryParameter(name="cursor")] = None,
     ) -> Page[TenantOut]:
         tenants, next_cursor = await TenantService(db_session).page(limit, Cursor.decode(cursor))
         return Page([TenantOut.of(t) for t in tenants], next_cursor.encode() if next_cursor else None)
 
     @get("/{tenant_id:str}", summary="One tenant")
-    async def get_tenant(self, db_session: AsyncSession, tenant_id: FromPath[UUID]) -> TenantOut:
+    async def get_tenant(self, db_session: DbSession, tenant_id: FromPath[UUID]) -> TenantOut:
         return TenantOut.of(await TenantService(db_session).get(tenant_id))
 
     @delete("/{tenant_id:str}", summary="Delete a tenant and everything it owns")
-    async def delete_tenant(self, db_session: AsyncSession, tenant_id: FromPath[UUID]) -> None:
+    async def delete_tenant(self, db_session: DbSession, tenant_id: FromPath[UUID]) -> None:
         await TenantService(db_session).delete(tenant_id)
 
     @post("/{tenant_id:str}/customers", summary="Create a customer (login user) of a tenant")
     async def create_customer(
-        self, db_session: AsyncSession, tenant_id: FromPath[UUID], data: CustomerIn
+        self, db_session: DbSession, tenant_id: FromPath[UUID], data: JSONBody[CustomerIn]
     ) -> CustomerOut:
         customer = await TenantService(db_session).create_customer(tenant_id, data.email, data.password)
         return CustomerOut(customer.id, customer.email)
 
     @post("/{tenant_id:str}/api-keys", summary="Create an API key; the key is in this answer only")
-    async def create_api_key(self, db_session: AsyncSession, tenant_id: FromPath[UUID], data: ApiKeyIn) -> ApiKeyOut:
+    async def create_api_key(
+        self, db_session: DbSession, tenant_id: FromPath[UUID], data: JSONBody[ApiKeyIn]
+    ) -> ApiKeyOut:
         row, key = await TenantService(db_session).create_api_key(tenant_id, data.name)
         return ApiKeyOut(row.id, row.name, key)
 
     @delete("/{tenant_id:str}/api-keys/{key_id:str}", summary="Revoke an API key")
-    async def revoke_api_key(self, db_session: AsyncSession, tenant_id: FromPath[UUID], key_id: FromPath[UUID]) -> None:
+    async def revoke_api_key(self, db_session: DbSession, tenant_id: FromPath[UUID], key_id: FromPath[UUID]) -> None:
         await TenantService(db_session).revoke_api_key(tenant_id, key_id)
 
 
@@ -142,7 +144,7 @@ class AdminTrafficAccountController(Controller):
 
     @post("/", summary="Create a traffic account")
     async def create_account(
-        self, db_session: AsyncSession, tenant_id: FromPath[UUID], data: TrafficAccountIn
+        self, db_session: DbSession, tenant_id: FromPath[UUID], data: JSONBody[TrafficAccountIn]
     ) -> AdminTrafficAccountOut:
         await TenantService(db_session).get(tenant_id)
         account = await TrafficAccountService(db_session).create(
@@ -151,19 +153,23 @@ class AdminTrafficAccountController(Controller):
         return AdminTrafficAccountOut.of(account)
 
     @get("/", summary="The tenant's traffic accounts")
-    async def list_accounts(self, db_session: AsyncSession, tenant_id: FromPath[UUID]) -> list[AdminTrafficAccountOut]:
+    async def list_accounts(self, db_session: DbSession, tenant_id: FromPath[UUID]) -> list[AdminTrafficAccountOut]:
         await TenantService(db_session).get(tenant_id)
         return [AdminTrafficAccountOut.of(a) for a in await TrafficAccountService(db_session).list(tenant_id)]
 
     @get("/{account_id:str}", summary="One traffic account")
     async def get_account(
-        self, db_session: AsyncSession, tenant_id: FromPath[UUID], account_id: FromPath[UUID]
+        self, db_session: DbSession, tenant_id: FromPath[UUID], account_id: FromPath[UUID]
     ) -> AdminTrafficAccountOut:
         return AdminTrafficAccountOut.of(await TrafficAccountService(db_session).get(tenant_id, account_id))
 
     @patch("/{account_id:str}", summary="Change name, sandbox flag or settings (merge patch)")
     async def update_account(
-        self, db_session: AsyncSession, tenant_id: FromPath[UUID], account_id: FromPath[UUID], data: TrafficAccountPatch
+        self,
+        db_session: DbSession,
+        tenant_id: FromPath[UUID],
+        account_id: FromPath[UUID],
+        data: JSONBody[TrafficAccountPatch],
     ) -> AdminTrafficAccountOut:
         account = await TrafficAccountService(db_session).update(
             tenant_id, account_id, name=data.name, sandbox=data.sandbox, settings_patch=data.settings
@@ -172,6 +178,6 @@ class AdminTrafficAccountController(Controller):
 
     @delete("/{account_id:str}", summary="Delete a traffic account")
     async def delete_account(
-        self, db_session: AsyncSession, tenant_id: FromPath[UUID], account_id: FromPath[UUID]
+        self, db_session: DbSession, tenant_id: FromPath[UUID], account_id: FromPath[UUID]
     ) -> None:
         await TrafficAccountService(db_session).delete(tenant_id, account_id)

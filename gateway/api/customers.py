@@ -7,10 +7,10 @@ from typing import Annotated
 
 import msgspec
 from litestar import Controller, Request, post
+from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.auth import Principal
+from gateway.api.deps import Caller, DbSession
 from gateway.problems import Problem
 from gateway.schemas import Out, Schema
 from gateway.services.login import LoginService
@@ -33,7 +33,7 @@ class PasswordChange(Schema):
     new_password: Text
 
 
-def _service(request: Request, db_session: AsyncSession) -> LoginService:
+def _service(request: Request, db_session: DbSession) -> LoginService:
     return LoginService(db_session, request.app.state.settings, request.app.state.token_issuer)
 
 
@@ -42,7 +42,7 @@ class LoginController(Controller):
     tags = ["customers"]
 
     @post("/login", status_code=HTTP_200_OK, summary="Log in and get a JWT")
-    async def login(self, request: Request, db_session: AsyncSession, data: LoginRequest) -> LoginResponse:
+    async def login(self, request: Request, db_session: DbSession, data: JSONBody[LoginRequest]) -> LoginResponse:
         token, expires_at = await _service(request, db_session).login(data.email, data.password)
         return LoginResponse(token=token, expires_at=expires_at)
 
@@ -53,7 +53,7 @@ class PasswordController(Controller):
 
     @post("/password", status_code=HTTP_204_NO_CONTENT, summary="Change the password; earlier tokens stop working")
     async def change_password(
-        self, request: Request, db_session: AsyncSession, principal: Principal, data: PasswordChange
+        self, request: Request, db_session: DbSession, principal: Caller, data: JSONBody[PasswordChange]
     ) -> None:
         if principal.customer_id is None:
             raise Problem(

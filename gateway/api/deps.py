@@ -6,12 +6,17 @@ from typing import Any
 
 from litestar import Request
 from litestar.connection import ASGIConnection
+from litestar.di import NamedDependency
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.auth import Principal
 from gateway.problems import Problem
 from gateway.settings import Settings
 
 API_VERSIONS = ("v1", "v1.0", "v1.1")
+
+DbSession = NamedDependency[AsyncSession]  # the request's session (advanced-alchemy)
+Caller = NamedDependency[Principal]  # the authenticated customer or API key
 API_PREFIX = "/api/{version:str}"
 
 

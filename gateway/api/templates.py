@@ -8,10 +8,9 @@ from uuid import UUID
 
 import msgspec
 from litestar import Controller, delete, get, post
-from litestar.params import FromPath, Parameter
-from sqlalchemy.ext.asyncio import AsyncSession
+from litestar.params import FromPath, JSONBody, QueryParameter
 
-from gateway.auth import Principal
+from gateway.api.deps import Caller, DbSession
 from gateway.models import MessageTemplate
 from gateway.schemas import Out, Schema
 from gateway.services.templates import TemplateService
@@ -64,18 +63,18 @@ class TemplateController(Controller):
 
     @get("/", summary="The traffic account's templates")
     async def list_templates(
-        self, db_session: AsyncSession, principal: Principal, account_id: FromPath[UUID]
+        self, db_session: DbSession, principal: Caller, account_id: FromPath[UUID]
     ) -> list[TemplateOut]:
         return [TemplateOut.of(t) for t in await TemplateService(db_session).list(principal.tenant_id, account_id)]
 
     @post("/{name:str}", summary="Create a template (approved at once on a sandbox traffic account)")
     async def create_template(
         self,
-        db_session: AsyncSession,
-        principal: Principal,
+        db_session: DbSession,
+        principal: Caller,
         account_id: FromPath[UUID],
         name: FromPath[str],
-        data: TemplateIn,
+        data: JSONBody[TemplateIn],
     ) -> TemplateOut:
         body = msgspec.to_builtins(data)
         return TemplateOut.of(await TemplateService(db_session).create(principal.tenant_id, account_id, name, body))
@@ -83,10 +82,10 @@ class TemplateController(Controller):
     @delete("/{name:str}", summary="Delete a template in every language, or in one with ?language=")
     async def delete_template(
         self,
-        db_session: AsyncSession,
-        principal: Principal,
+        db_session: DbSession,
+        principal: Caller,
         account_id: FromPath[UUID],
         name: FromPath[str],
-        language: str | None = Parameter(query="language", default=None),
+        language: Annotated[str | None, QueryParameter(name="language")] = None,
     ) -> None:
         await TemplateService(db_session).delete(principal.tenant_id, account_id, name, language)

@@ -7,9 +7,8 @@ from uuid import UUID
 
 from litestar import Controller, get
 from litestar.params import FromPath
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.auth import Principal
+from gateway.api.deps import Caller, DbSession
 from gateway.models import TrafficAccount
 from gateway.schemas import Out
 from gateway.services.traffic_accounts import TrafficAccountService
@@ -33,11 +32,11 @@ class TrafficAccountController(Controller):
     tags = ["traffic accounts"]
 
     @get("/", summary="The tenant's traffic accounts")
-    async def list_accounts(self, db_session: AsyncSession, principal: Principal) -> list[TrafficAccountOut]:
+    async def list_accounts(self, db_session: DbSession, principal: Caller) -> list[TrafficAccountOut]:
         return [TrafficAccountOut.of(a) for a in await TrafficAccountService(db_session).list(principal.tenant_id)]
 
     @get("/{account_id:str}", summary="One traffic account")
     async def get_account(
-        self, db_session: AsyncSession, principal: Principal, account_id: FromPath[UUID]
+        self, db_session: DbSession, principal: Caller, account_id: FromPath[UUID]
     ) -> TrafficAccountOut:
         return TrafficAccountOut.of(await TrafficAccountService(db_session).get(principal.tenant_id, account_id))

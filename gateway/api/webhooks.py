@@ -8,12 +8,11 @@ from uuid import UUID
 
 import msgspec
 from litestar import Controller, Request, delete, get, post, put
-from litestar.params import FromPath, Parameter
+from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.base import FieldError
-from gateway.auth import Principal
+from gateway.api.deps import Caller, DbSession
 from gateway.netguard import url_syntax_problem
 from gateway.schemas import Out, Schema
 from gateway.services.webhooks import TRIGGERS, WebhookInput, WebhookService, WebhookView, header_errors, trigger_errors
@@ -90,7 +89,7 @@ class WebhookLinkOut(Out):
     traffic_account_id: UUID
 
 
-def _service(request: Request, db_session: AsyncSession) -> WebhookService:
+def _service(request: Request, db_session: DbSession) -> WebhookService:
     return WebhookService(db_session, request.app.state.settings.allow_private_webhook_urls)
 
 
@@ -99,19 +98,19 @@ class WebhookController(Controller):
     tags = ["webhooks"]
 
     @get("/", summary="The tenant's webhooks")
-    async def list_webhooks(self, request: Request, db_session: AsyncSession, principal: Principal) -> list[WebhookOut]:
+    async def list_webhooks(self, request: Request, db_session: DbSession, principal: Caller) -> list[WebhookOut]:
         return [WebhookOut.of(view) for view in await _service(request, db_session).list(principal.tenant_id)]
 
     @post("/", summary="Create a webhook; the answer carries its signing secret")
     async def create_webhook(
-        self, request: Request, db_session: AsyncSession, principal: Principal, data: WebhookIn
+        self, request: Request, db_session: DbSession, principal: Caller, data: JSONBody[WebhookIn]
     ) -> CreatedWebhookOut:
         view, secret = await _service(request, db_session).create(principal.tenant_id, data.input())
         return CreatedWebhookOut(**msgspec.structs.asdict(WebhookOut.of(view)), secret=secret)
 
     @get("/{webhook_id:str}", summary="One webhook")
     async def get_webhook(
-        self, request: Request, db_session: AsyncSession, principal: Principal, webhook_id: FromPath[UUID]
+        self, request: Request, db_session: DbSession, principal: Caller, webhook_id: FromPath[UUID]
     ) -> WebhookOut:
         service = _service(request, db_session)
         return WebhookOut.of(await service.view(await service.get(principal.tenant_id, webhook_id)))
@@ -120,10 +119,10 @@ class WebhookController(Controller):
     async def replace_webhook(
         self,
         request: Request,
-        db_session: AsyncSession,
-        principal: Principal,
+        db_session: DbSession,
+        principal: Caller,
         webhook_id: FromPath[UUID],
-        data: WebhookReplace,
+        data: JSONBody[WebhookReplace],
     ) -> WebhookOut:
         view = await _service(request, db_session).replace(principal.tenant_id, webhook_id, data.input(), data.enabled)
         return WebhookOut.of(view)
@@ -132,16 +131,16 @@ class WebhookController(Controller):
     async def delete_webhook(
         self,
         request: Request,
-        db_session: AsyncSession,
-        principal: Principal,
+        db_session: DbSession,
+        principal: Caller,
         webhook_id: FromPath[UUID],
-        force_delete: bool = Parameter(query="forceDelete", default=False),
+        force_delete: Annotated[bool, QueryParameter(name="forceDelete")] = False,
     ) -> None:
         await _service(request, db_session).delete(principal.tenant_id, webhook_id, force_delete)
 
     @get("/{webhook_id:str}/secret", summary="The webhook's signing secret")
     async def get_secret(
-        self, request: Request, db_session: AsyncSession, principal: Principal, webhook_id: FromPath[UUID]
+        self, request: Request, db_session: DbSession, principal: Caller, webhook_id: FromPath[UUID]
     ) -> WebhookSecretOut:
         return WebhookSecretOut((await _service(request, db_session).get(principal.tenant_id, webhook_id)).secret)
 
@@ -152,7 +151,7 @@ class WebhookTrafficAccountController(Controller):
 
     @post("/ApplyWebhookForTrafficAccount", status_code=HTTP_200_OK, summary="Link a webhook to a traffic account")
     async def apply(
-        self, request: Request, db_session: AsyncSession, principal: Principal, data: WebhookLink
+        self, request: Request, db_session: DbSession, principal: Caller, data: JSONBody[WebhookLink]
     ) -> WebhookLinkOut:
         await _service(request, db_session).link(principal.tenant_id, data.webhook_id, data.traffic_account_id)
         return WebhookLinkOut(data.webhook_id, data.traffic_account_id)
@@ -165,10 +164,10 @@ class WebhookTrafficAccountController(Controller):
     async def remove(
         self,
         request: Request,
-        db_session: AsyncSession,
-        principal: Principal,
-        webhook_id: str | None = Parameter(query="webhookId", default=None),
-        traffic_account_id: str | None = Parameter(query="trafficAccountId", default=None),
+        db_session: DbSession,
+        principal: Caller,
+        webhook_id: Annotated[str | None, QueryParameter(name="webhookId")] = None,
+        traffic_account_id: Annotated[str | None, QueryParameter(name="trafficAccountId")] = None,
     ) -> None:
         if (body := await request.body()).strip():
             link = parse_json(body, WebhookLink)
