@@ -9,9 +9,9 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from litestar.testing import AsyncTestClient
@@ -20,6 +20,7 @@ from gateway.app import create_app
 from gateway.migrate import upgrade
 from gateway.settings import Settings
 
+T = TypeVar("T")
 POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 ADMIN_TOKEN = "test-admin-token"
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -179,6 +180,12 @@ async def tenant(client: AsyncTestClient) -> TenantFixture:
 @pytest.fixture
 async def other_tenant(client: AsyncTestClient) -> TenantFixture:
     return await new_tenant(client)
+
+
+def in_app_loop(client: AsyncTestClient, work: Callable[[], Awaitable[T]]) -> T:
+    """Run ``work`` on the test client's event loop: the app's engine and its pooled (asyncpg)
+    connections belong to that loop, not to the test's."""
+    return client.blocking_portal.call(work)
 
 
 def assert_problem(response: Any, status: int, code: str, *fields: str) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.app import create_app
 from gateway.models import LoginFailure
 from gateway.settings import Settings, SettingsError
-from tests.conftest import ADMIN, assert_problem, make_settings
+from tests.conftest import ADMIN, assert_problem, in_app_loop, make_settings
 
 KEY_A = make_settings("sqlite://").jwt_keys[0]  # the key the `client` fixture signs with
 KEY_B = "rotation-key-B-0123456789abcdefghijklmnop"
@@ -57,7 +57,7 @@ async def shift_failures(client: AsyncTestClient, email: str, seconds: int) -> i
         return len(rows)
 
     # In the app's event loop: the engine's pooled (asyncpg) connections belong to it.
-    return client.blocking_portal.call(shift)
+    return in_app_loop(client, shift)
 
 
 # --- login -----------------------------------------------------------------------------------------

@@ -7,15 +7,10 @@ from __future__ import annotations
 import copy
 import re
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-import pytest
-from argon2 import PasswordHasher
 from litestar.testing import AsyncTestClient
 
-from gateway.db import session_maker
-from gateway.models import Customer
 from tests.conftest import ADMIN, TenantFixture, assert_problem
 
 T = TypeVar("T")
@@ -70,52 +65,6 @@ def utility(code: str = "en_US") -> dict[str, Any]:
 # --------------------------------------------------------------------------
 # Tenants (fast: no argon2 per test)
 # --------------------------------------------------------------------------
-
-_PASSWORD = "correct horse battery"
-_PASSWORD_HASH = PasswordHasher().hash(_PASSWORD)
-
-
-def in_app_loop(client: AsyncTestClient, work: Callable[[], Awaitable[T]]) -> T:
-    """Run ``work`` on the test client's event loop: the app's engine and its pooled connections live there."""
-    return client.blocking_portal.call(work)
-
-
-async def fast_tenant(client: AsyncTestClient, channels: tuple[str, ...] = ("sms", "whatsapp")) -> TenantFixture:
-    """Like conftest's ``new_tenant``, but the customer row gets a precomputed argon2 hash and its token comes
-    from the app's own issuer: a password hash and login per test would dominate the run time."""
-    tenant = (await client.post("/admin/tenants", json={"name": "acme"}, headers=ADMIN)).json()
-    key = await client.post(f"/admin/tenants/{tenant['id']}/api-keys", json={"name": "ci"}, headers=ADMIN)
-    assert key.status_code == 201, key.text
-    email = f"user-{uuid.uuid4().hex[:10]}@example.com"
-    customer = Customer(tenant_id=uuid.UUID(tenant["id"]), email=email, password_hash=_PASSWORD_HASH)
-
-    async def add() -> None:
-        async with session_maker(client.app.state.engine)() as session:
-            session.add(customer)
-            await session.commit()
-
-    in_app_loop(client, add)
-    token, _ = client.app.state.token_issuer.issue(customer)
-    result = TenantFixture(tenant["id"], email, _PASSWORD, token, key.json()["key"])
-    for channel in channels:
-        account = await client.post(
-            f"/admin/tenants/{tenant['id']}/traffic-accounts",
-            json={"name": f"{channel} sandbox", "channel": channel, "sandbox": True},
-            headers=ADMIN,
-        )
-        assert account.status_code == 201, account.text
-        result.accounts[channel] = account.json()["id"]
-    return result
-
-
-@pytest.fixture
-async def tenant(client: AsyncTestClient) -> TenantFixture:
-    return await fast_tenant(client)
-
-
-@pytest.fixture
-async def other_tenant(client: AsyncTestClient) -> TenantFixture:
-    return await fast_tenant(client)
 
 
 def templates_url(account_id: str, name: str | None = None) -> str:

@@ -6,18 +6,14 @@ from __future__ import annotations
 import base64
 import re
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-import pytest
-from argon2 import PasswordHasher
 from litestar.testing import AsyncTestClient
 from sqlalchemy import bindparam, text
 
 from gateway.app import create_app
-from gateway.db import session_maker
-from gateway.models import Customer, Webhook
-from tests.conftest import ADMIN, TenantFixture, assert_problem, make_settings
+from gateway.models import Webhook
+from tests.conftest import ADMIN, assert_problem, in_app_loop, make_settings, new_tenant
 
 T = TypeVar("T")
 WEBHOOKS = "/api/v1/Webhook"
@@ -25,54 +21,6 @@ APPLY = "/api/v1/WebhookTrafficAccount/ApplyWebhookForTrafficAccount"
 UNLINK = "/api/v1/WebhookTrafficAccount/DeleteWebhookForTrafficAccount"
 PUBLIC_URL = "https://93.184.216.34/hook"  # a public IP literal: no DNS, and nothing is ever sent to it
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}Z$")  # DESIGN.md: UTC, seven digits
-
-
-_PASSWORD = "correct horse battery"
-_PASSWORD_HASH = PasswordHasher().hash(_PASSWORD)
-
-
-async def fast_tenant(client: AsyncTestClient, channels: tuple[str, ...] = ("sms", "whatsapp")) -> TenantFixture:
-    """Like conftest's ``new_tenant`` (admin API for the tenant, its API key and sandbox accounts), but the
-    customer row gets a precomputed argon2 hash and its token comes from the app's own issuer: hashing and
-    verifying a password for every test would dominate this file's run time. Login has tests of its own."""
-    tenant = (await client.post("/admin/tenants", json={"name": "acme"}, headers=ADMIN)).json()
-    key = await client.post(f"/admin/tenants/{tenant['id']}/api-keys", json={"name": "ci"}, headers=ADMIN)
-    assert key.status_code == 201, key.text
-    email = f"user-{uuid.uuid4().hex[:10]}@example.com"
-    customer = Customer(tenant_id=uuid.UUID(tenant["id"]), email=email, password_hash=_PASSWORD_HASH)
-
-    async def add() -> None:
-        async with session_maker(client.app.state.engine)() as session:
-            session.add(customer)
-            await session.commit()
-
-    in_app_loop(client, add)
-    token, _ = client.app.state.token_issuer.issue(customer)
-    result = TenantFixture(tenant["id"], email, _PASSWORD, token, key.json()["key"])
-    for channel in channels:
-        account = await client.post(
-            f"/admin/tenants/{tenant['id']}/traffic-accounts",
-            json={"name": f"{channel} sandbox", "channel": channel, "sandbox": True},
-            headers=ADMIN,
-        )
-        assert account.status_code == 201, account.text
-        result.accounts[channel] = account.json()["id"]
-    return result
-
-
-@pytest.fixture
-async def tenant(client: AsyncTestClient) -> TenantFixture:
-    return await fast_tenant(client)
-
-
-@pytest.fixture
-async def other_tenant(client: AsyncTestClient) -> TenantFixture:
-    return await fast_tenant(client)
-
-
-def in_app_loop(client: AsyncTestClient, work: Callable[[], Awaitable[T]]) -> T:
-    """Run ``work`` on the test client's event loop: the app's engine and its pooled connections live there."""
-    return client.blocking_portal.call(work)
 
 
 def sql(client: AsyncTestClient, query: str, webhook_id: str) -> Any:
@@ -782,7 +730,7 @@ async def test_each_tenant_lists_only_its_own(client, tenant, other_tenant):
 
 
 async def test_deleting_a_tenant_deletes_its_webhooks(client):
-    doomed = await fast_tenant(client, channels=("sms",))
+    doomed = await new_tenant(client, channels=("sms",))
     created = await create(client, doomed, linkTrafficAccountIds=[doomed.accounts["sms"]])
     response = await client.delete(f"/admin/tenants/{doomed.id}", headers=ADMIN)
     assert response.status_code == 204, response.text
