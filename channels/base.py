@@ -77,7 +77,7 @@ class Channel:
                     )
             elif not isinstance(value, str) or not value.strip():
                 errors.append(FieldError(f"{prefix}.{key}", "must be a non-empty string"))
-            elif key == "baseUrl" and not _is_absolute_http_url(value):
+            elif key == "baseUrl" and not is_http_url(value):
                 errors.append(FieldError(f"{prefix}.baseUrl", "must be an absolute http(s) URL"))
         if not sandbox:
             for key in (*self.settings.public, *self.settings.credentials):
@@ -90,9 +90,11 @@ class Channel:
         return errors
 
 
-def _is_absolute_http_url(value: str) -> bool:
+def is_http_url(value: str) -> bool:
+    """An absolute http(s) URL with a host, a valid port and no whitespace (the one URL check of the project)."""
     try:
         parts = urlsplit(value)
+        parts.port  # noqa: B018  (raises on a bad port)
     except ValueError:
         return False
-    return parts.scheme in {"http", "https"} and bool(parts.hostname)
+    return parts.scheme in {"http", "https"} and bool(parts.hostname) and not any(c.isspace() for c in value)

@@ -21,9 +21,5 @@ def all_channels() -> dict[str, Channel]:
     return dict(sorted(found.items()))
 
 
-def get_channel(name: str) -> Channel:
-    return all_channels()[name]
-
-
 def channel_names() -> tuple[str, ...]:
     return tuple(all_channels())

@@ -24,6 +24,7 @@ from gateway.db import check_schema, create_engine, session_maker
 from gateway.paths import PathNormaliser
 from gateway.problems import EXCEPTION_HANDLERS, problem_details_plugin
 from gateway.settings import Settings
+from gateway.validation import refuse_nul_characters
 
 log = logging.getLogger(__name__)
 VERSION = "0.1.0"
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None) -> Gateway:
         session_maker=session_maker(engine),
         session_dependency_key="db_session",
         create_all=False,
+        set_default_exception_handler=False,  # repository errors are problems too (gateway.problems)
     )
 
     @asynccontextmanager
@@ -93,6 +95,7 @@ def create_app(settings: Settings | None = None) -> Gateway:
     return Gateway(
         route_handlers=handlers,
         lifespan=[lifespan],
+        before_request=refuse_nul_characters,
         plugins=[SQLAlchemyPlugin(config=db_config), problem_details_plugin()],
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=settings.max_body_bytes,

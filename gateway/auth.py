@@ -18,14 +18,12 @@ import jwt
 from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig
 from litestar.connection import ASGIConnection
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
-from litestar.middleware.base import DefineMiddleware
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.crypto import api_key_digest
 from gateway.models import ApiKey, Customer
 from gateway.problems import Problem
-from gateway.settings import Settings
 
 API_KEY_HEADER = "X-Mitto-API-Key"
 
@@ -105,10 +103,6 @@ class CustomerAuthMiddleware(AbstractAuthenticationMiddleware):
         if customer is None or customer.tenant_id != tenant_id or customer.token_version != claims["ver"]:
             raise unauthorized("The token has been revoked.")
         return AuthenticationResult(user=Principal(tenant_id=tenant_id, customer_id=customer_id), auth=claims)
-
-
-def customer_auth(settings: Settings) -> DefineMiddleware:
-    return DefineMiddleware(CustomerAuthMiddleware)
 
 
 def admin_guard(connection: ASGIConnection, _handler: Any) -> None:

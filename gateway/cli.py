@@ -14,6 +14,7 @@ import click
 import msgspec
 
 from gateway.settings import Settings, SettingsError
+from gateway.validation import parse
 
 T = TypeVar("T")
 
@@ -35,6 +36,8 @@ def _print(value: Any) -> None:
 
 def _with_session(work: Callable[[Any], Awaitable[T]]) -> T:
     """Run ``work(session)`` against the configured database, turning API problems into CLI errors."""
+    from advanced_alchemy.exceptions import RepositoryError
+
     from gateway.crypto import configure_encryption
     from gateway.db import SchemaBehind, check_schema, create_engine, session_maker
     from gateway.problems import Problem
@@ -57,6 +60,8 @@ def _with_session(work: Callable[[Any], Awaitable[T]]) -> T:
         raise click.ClickException(str(error)) from None
     except Problem as error:
         raise click.ClickException(f"{error.detail} {json.dumps((error.extra or {}).get('errors', []))}") from None
+    except RepositoryError as error:
+        raise click.ClickException(f"the database refused the change: {error.detail}") from None
 
 
 async def _noop(_session: Any) -> None:
@@ -124,11 +129,12 @@ def tenant() -> None:
 @tenant.command("create")
 @click.option("--name", required=True)
 def tenant_create(name: str) -> None:
-    from gateway.api.admin import TenantOut
+    from gateway.api.admin import TenantIn, TenantOut
     from gateway.services.tenants import TenantService
 
     async def work(session: Any) -> Any:
-        return TenantOut.of(await TenantService(session).create(name))
+        data = parse({"name": name}, TenantIn)  # the same rules as the operator API
+        return TenantOut.of(await TenantService(session).create(data.name))
 
     _print(_with_session(work))
 
@@ -143,11 +149,12 @@ def customer() -> None:
 @click.option("--email", required=True)
 @click.password_option(confirmation_prompt=False, envvar="GATEWAY_CUSTOMER_PASSWORD")
 def customer_create(tenant_id: UUID, email: str, password: str) -> None:
-    from gateway.api.admin import CustomerOut
+    from gateway.api.admin import CustomerIn, CustomerOut
     from gateway.services.tenants import TenantService
 
     async def work(session: Any) -> Any:
-        created = await TenantService(session).create_customer(tenant_id, email, password)
+        data = parse({"email": email, "password": password}, CustomerIn)
+        created = await TenantService(session).create_customer(tenant_id, data.email, data.password)
         return CustomerOut(created.id, created.email)
 
     _print(_with_session(work))
@@ -162,11 +169,11 @@ def api_key() -> None:
 @click.option("--tenant", "tenant_id", required=True, type=click.UUID)
 @click.option("--name", required=True)
 def api_key_create(tenant_id: UUID, name: str) -> None:
-    from gateway.api.admin import ApiKeyOut
+    from gateway.api.admin import ApiKeyIn, ApiKeyOut
     from gateway.services.tenants import TenantService
 
     async def work(session: Any) -> Any:
-        row, key = await TenantService(session).create_api_key(tenant_id, name)
+        row, key = await TenantService(session).create_api_key(tenant_id, parse({"name": name}, ApiKeyIn).name)
         return ApiKeyOut(row.id, row.name, key)
 
     _print(_with_session(work))
@@ -184,7 +191,7 @@ def traffic_account() -> None:
 @click.option("--sandbox/--live", default=False, show_default=True)
 @click.option("--settings", "settings_json", default="{}", help="Provider settings as a JSON object.")
 def traffic_account_create(tenant_id: UUID, name: str, channel: str, sandbox: bool, settings_json: str) -> None:
-    from gateway.api.admin import AdminTrafficAccountOut
+    from gateway.api.admin import AdminTrafficAccountOut, TrafficAccountIn
     from gateway.services.tenants import TenantService
     from gateway.services.traffic_accounts import TrafficAccountService
 
@@ -197,7 +204,12 @@ def traffic_account_create(tenant_id: UUID, name: str, channel: str, sandbox: bo
 
     async def work(session: Any) -> Any:
         await TenantService(session).get(tenant_id)
-        account = await TrafficAccountService(session).create(tenant_id, name, channel, sandbox, provider_settings)
+        data = parse(
+            {"name": name, "channel": channel, "sandbox": sandbox, "settings": provider_settings}, TrafficAccountIn
+        )
+        account = await TrafficAccountService(session).create(
+            tenant_id, data.name, data.channel, data.sandbox, data.settings
+        )
         return AdminTrafficAccountOut.of(account)
 
     _print(_with_session(work))

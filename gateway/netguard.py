@@ -7,16 +7,14 @@ import ipaddress
 import socket
 from urllib.parse import urlsplit
 
+from channels.base import is_http_url
+
 
 def url_syntax_problem(url: str) -> str | None:
     """Why ``url`` is not an absolute http(s) URL we can call, or None (no name is resolved)."""
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018  (raises on a bad port)
-    except ValueError:
+    if not is_http_url(url):
         return "must be an absolute http(s) URL"
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        return "must be an absolute http(s) URL"
+    parts = urlsplit(url)
     if parts.username or parts.password:
         return "must not carry credentials; use custom headers instead"
     return None

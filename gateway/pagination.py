@@ -35,7 +35,10 @@ class Cursor:
         try:
             raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
             created, _, id_ = raw.partition("|")
-            return cls(datetime.datetime.fromisoformat(created), UUID(id_))
+            cursor = cls(datetime.datetime.fromisoformat(created), UUID(id_))
+            if cursor.created_at.tzinfo is None:
+                raise ValueError("cursors carry UTC times")
+            return cursor
         except (ValueError, UnicodeDecodeError):
             raise invalid([FieldError("cursor", "is not a cursor this API returned")]) from None
 

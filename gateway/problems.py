@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from http import HTTPStatus
 from typing import Any
 
+from advanced_alchemy.exceptions import IntegrityError, NotFoundError, RepositoryError
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, SerializationException, ValidationException
 from litestar.plugins.problem_details import (
@@ -124,6 +125,20 @@ def _default_detail(status: int) -> str:
     }.get(status, HTTPStatus(status).description)
 
 
+def _from_repository(request: Request, exc: RepositoryError) -> Problem:
+    """Database constraint errors that a service did not turn into a problem of its own: a concurrent
+    change (the same unique value, a row deleted meanwhile) that a retry will resolve or explain."""
+    if isinstance(exc, NotFoundError):
+        return Problem(404, "not_found", "No such resource.")
+    if isinstance(exc, IntegrityError):
+        return Problem(409, "conflict", "The request conflicts with a concurrent change; retry it.")
+    return _from_unexpected(request, exc)
+
+
+def _from_too_deep(request: Request, exc: RecursionError) -> Problem:
+    return invalid([FieldError("body", "is nested too deeply")])
+
+
 def _from_unexpected(request: Request, exc: Exception) -> Problem:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return Problem(500, "internal_error", "An unexpected error occurred; it has been logged.")
@@ -143,5 +158,7 @@ def problem_details_plugin() -> ProblemDetailsPlugin:
 EXCEPTION_HANDLERS = {
     ValidationException: _handler(_from_validation),
     HTTPException: _handler(_from_http),
+    RepositoryError: _handler(_from_repository),
+    RecursionError: _handler(_from_too_deep),  # msgspec decoding a body nested thousands deep
     Exception: _handler(_from_unexpected),
 }

@@ -7,6 +7,7 @@ from typing import TypeVar
 from uuid import UUID
 
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
+from sqlalchemy import select
 
 from gateway import models
 
@@ -14,8 +15,10 @@ M = TypeVar("M", bound=models.UUIDBase | models.UUIDAuditBase)
 
 
 class _TenantOwned(SQLAlchemyAsyncRepository[M]):
-    async def get_owned(self, tenant_id: UUID, id_: UUID) -> M | None:
-        return await self.get_one_or_none(id=id_, tenant_id=tenant_id)
+    async def get_owned(self, tenant_id: UUID, id_: UUID, lock: bool = False) -> M | None:
+        """The row if this tenant owns it; ``lock`` holds it (SELECT ... FOR UPDATE) until commit."""
+        query = select(self.model_type).where(self.model_type.id == id_, self.model_type.tenant_id == tenant_id)
+        return await self.session.scalar(query.with_for_update() if lock else query)
 
 
 class TenantRepository(SQLAlchemyAsyncRepository[models.Tenant]):
@@ -36,11 +39,3 @@ class TrafficAccountRepository(_TenantOwned[models.TrafficAccount]):
 
 class WebhookRepository(_TenantOwned[models.Webhook]):
     model_type = models.Webhook
-
-
-class WebhookLinkRepository(SQLAlchemyAsyncRepository[models.WebhookTrafficAccount]):
-    model_type = models.WebhookTrafficAccount
-
-
-class TemplateRepository(SQLAlchemyAsyncRepository[models.MessageTemplate]):
-    model_type = models.MessageTemplate

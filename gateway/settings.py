@@ -78,7 +78,8 @@ def normalise_database_url(url: str) -> str:
             return driver + url[len(plain) :]
     if url.startswith(("postgresql+asyncpg://", "sqlite+aiosqlite://")):
         return url
-    raise SettingsError(f"GATEWAY_DATABASE_URL must be a postgresql:// or sqlite:// URL, got {url!r}")
+    scheme = url.split("://", 1)[0] if "://" in url else url[:20]  # never echo the rest: it may hold a password
+    raise SettingsError(f"GATEWAY_DATABASE_URL must be a postgresql:// or sqlite:// URL, not {scheme}://...")
 
 
 def _instance_secret(data_dir: Path) -> bytes:
@@ -147,7 +148,3 @@ class Settings:
             port=_int("PORT", 8000),
             data_dir=data_dir,
         )
-
-    @property
-    def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite")

@@ -88,6 +88,26 @@ def body_errors(request: Request) -> list[FieldError]:
     return struct_errors(struct_type, raw)
 
 
+_JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000", re.I)
+
+
+async def refuse_nul_characters(request: Request) -> None:
+    """NUL characters can't be stored by Postgres (SQLite would keep them): refuse them in the path, the
+    query and JSON bodies with a 400 rather than fail at the database or store what Postgres can't."""
+    errors = []
+    if "\x00" in request.url.path:
+        errors.append(FieldError("path", "must not contain NUL characters"))
+    errors += [
+        FieldError(key, "must not contain NUL characters")
+        for key, value in request.query_params.items()
+        if "\x00" in key + value
+    ]
+    if request.method in ("POST", "PUT", "PATCH", "DELETE") and _JSON_NUL.search(await request.body()):
+        errors.append(FieldError("body", "must not contain NUL characters (\\u0000)"))
+    if errors:
+        raise invalid(errors)
+
+
 def _struct_of(annotation: Any) -> type[msgspec.Struct] | None:
     if isinstance(annotation, type) and issubclass(annotation, msgspec.Struct):
         return annotation

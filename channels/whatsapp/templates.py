@@ -20,11 +20,10 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import urlsplit
 
 import phonenumbers
 
-from channels.base import FieldError
+from channels.base import FieldError, is_http_url
 
 __all__ = ["TEMPLATE_NAME_MAX", "validate_template", "body_placeholder_count"]
 
@@ -543,7 +542,7 @@ def _check_url_button(errs: Errors, path: str, button: dict) -> None:
             _add(errs, field, "may contain at most one placeholder, {{1}}, at the very end")
         if last.end() == len(url):
             base = url[: last.start()]
-    if not _is_http_url(base):
+    if not is_http_url(base):
         _add(errs, field, "must be an absolute http(s) URL, e.g. https://example.com/path")
     if found.matches:
         _check_single_string_list(
@@ -552,14 +551,6 @@ def _check_url_button(errs: Errors, path: str, button: dict) -> None:
             button.get("example"),
             "is required when the URL has a placeholder: a list with one example URL",
         )
-
-
-def _is_http_url(url: str) -> bool:
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return False
-    return parts.scheme in ("http", "https") and bool(parts.hostname) and not any(c.isspace() for c in url)
 
 
 def _check_phone_button(errs: Errors, path: str, button: dict) -> None:

@@ -11,7 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.auth import Principal
 from gateway.problems import Problem
-from gateway.settings import Settings
 
 API_VERSIONS = ("v1", "v1.0", "v1.1")
 
@@ -30,7 +29,3 @@ def version_guard(connection: ASGIConnection, _handler: Any) -> None:
 
 def provide_principal(request: Request) -> Principal:
     return request.user
-
-
-def provide_settings(request: Request) -> Settings:
-    return request.app.state.settings

@@ -24,11 +24,14 @@ class TemplateIn(Schema):
     """Meta's template format. The fields are taken as they come and checked by the channel's template
     rules in one pass, so that one answer names every problem (a string ``language`` included)."""
 
-    language: Annotated[Any, msgspec.Meta(description='An object such as {"code": "en_US"}; a plain string is refused')]
-    category: Annotated[Any, msgspec.Meta(description="MARKETING, UTILITY or AUTHENTICATION")]
+    # Required, but defaulted here so that a missing one is named by the template rules with the others.
+    language: Annotated[
+        Any, msgspec.Meta(description='Required. An object such as {"code": "en_US"}; a plain string is refused')
+    ] = None
+    category: Annotated[Any, msgspec.Meta(description="Required. MARKETING, UTILITY or AUTHENTICATION")] = None
     components: Annotated[
-        Any, msgspec.Meta(description="HEADER, BODY, FOOTER and BUTTONS components, as Meta takes them")
-    ]
+        Any, msgspec.Meta(description="Required. HEADER, BODY, FOOTER and BUTTONS components, as Meta takes them")
+    ] = None
 
 
 class TemplateOut(Out):

@@ -15,7 +15,15 @@ from channels.base import FieldError
 from gateway.api.deps import Caller, DbSession
 from gateway.netguard import url_syntax_problem
 from gateway.schemas import Out, Schema
-from gateway.services.webhooks import TRIGGERS, WebhookInput, WebhookService, WebhookView, header_errors, trigger_errors
+from gateway.services.webhooks import (
+    MAX_LINKS,
+    TRIGGERS,
+    WebhookInput,
+    WebhookService,
+    WebhookView,
+    header_errors,
+    trigger_errors,
+)
 from gateway.validation import parse, parse_json
 
 
@@ -27,7 +35,7 @@ class WebhookIn(Schema):
     ]
     description: Annotated[str, msgspec.Meta(max_length=500)] = ""
     headers: dict[str, str] = {}
-    link_traffic_account_ids: list[UUID] | None = None
+    link_traffic_account_ids: Annotated[list[UUID], msgspec.Meta(max_length=MAX_LINKS)] | None = None
 
     @classmethod
     def rule_errors(cls, raw: dict[str, Any]) -> list[FieldError]:

@@ -14,7 +14,7 @@ from gateway.auth import TokenIssuer, unauthorized
 from gateway.crypto import hash_password, verify_password
 from gateway.models import Customer, LoginFailure
 from gateway.problems import Problem, invalid
-from gateway.services.tenants import password_errors
+from gateway.services.tenants import MAX_EMAIL_LENGTH, normalise_email, password_errors
 from gateway.settings import Settings
 
 
@@ -25,32 +25,45 @@ class LoginService:
         self.issuer = issuer
 
     async def login(self, email: str, password: str) -> tuple[str, datetime.datetime]:
-        email = email.strip().lower()[:320]
-        await self._refuse_if_locked(email)
+        email = normalise_email(email)[:MAX_EMAIL_LENGTH]
+        await self._count_attempt(email)
         customer = await self.session.scalar(select(Customer).where(Customer.email == email))
         # Verified even for an unknown email, so both failures take the same time and get the same answer.
         if not await verify_password(customer.password_hash if customer else None, password) or customer is None:
-            await self._record_failure(email)
             raise unauthorized("The email or password is not correct.")
-        await self.session.execute(delete(LoginFailure).where(LoginFailure.email == email))
-        await self.session.commit()
+        await self._clear_attempts(email)
         return self.issuer.issue(customer)
 
     async def change_password(self, customer_id: UUID, old_password: str, new_password: str) -> None:
         customer = await self.session.get(Customer, customer_id)
         if customer is None:
             raise unauthorized("The token has been revoked.")
-        await self._refuse_if_locked(customer.email)
+        await self._count_attempt(customer.email)
         errors = password_errors("newPassword", new_password)
         if new_password == old_password:
             errors.append(FieldError("newPassword", "must differ from the old password"))
         if not await verify_password(customer.password_hash, old_password):
-            await self._record_failure(customer.email)
             raise invalid([FieldError("oldPassword", "is not correct"), *errors])
+        await self._clear_attempts(customer.email)
         if errors:
             raise invalid(errors)
         customer.password_hash = await hash_password(new_password)
         customer.token_version += 1  # every token issued before now stops working
+        await self.session.commit()
+
+    async def _count_attempt(self, email: str) -> None:
+        """Refuse a locked email; otherwise count this attempt as a failure *before* the slow password
+        check, so parallel guesses can't all pass the lockout together. A success clears the count."""
+        await self._refuse_if_locked(email)
+        now = datetime.datetime.now(datetime.UTC)
+        window = datetime.timedelta(seconds=self.settings.login_window_seconds)
+        # Rows that left the window are no longer counted for any email: prune them as we go.
+        await self.session.execute(delete(LoginFailure).where(LoginFailure.failed_at <= now - window))
+        self.session.add(LoginFailure(email=email, failed_at=now))
+        await self.session.commit()
+
+    async def _clear_attempts(self, email: str) -> None:
+        await self.session.execute(delete(LoginFailure).where(LoginFailure.email == email))
         await self.session.commit()
 
     async def _refuse_if_locked(self, email: str) -> None:
@@ -73,12 +86,3 @@ class LoginService:
                 f"Too many failed logins for this email; try again in {retry_after} seconds.",
                 headers={"Retry-After": str(retry_after)},
             )
-
-    async def _record_failure(self, email: str) -> None:
-        now = datetime.datetime.now(datetime.UTC)
-        window = datetime.timedelta(seconds=self.settings.login_window_seconds)
-        await self.session.execute(
-            delete(LoginFailure).where(LoginFailure.email == email, LoginFailure.failed_at <= now - window)
-        )
-        self.session.add(LoginFailure(email=email, failed_at=now))
-        await self.session.commit()

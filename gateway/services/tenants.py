@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 from uuid import UUID, uuid4
 
+from advanced_alchemy.exceptions import DuplicateKeyError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,6 +17,7 @@ from gateway.problems import Problem, invalid, not_found
 from gateway.repositories import ApiKeyRepository, CustomerRepository, TenantRepository
 
 MIN_PASSWORD_LENGTH = 10
+MAX_EMAIL_LENGTH = 320
 
 
 class TenantService:
@@ -37,9 +39,6 @@ class TenantService:
             raise not_found("tenant")
         return tenant
 
-    async def get_by_name(self, name: str) -> Tenant | None:
-        return await self.tenants.get_one_or_none(name=name)
-
     async def delete(self, tenant_id: UUID) -> None:
         """Everything of the tenant goes with it (ON DELETE CASCADE)."""
         await self.get(tenant_id)
@@ -48,20 +47,22 @@ class TenantService:
 
     async def create_customer(self, tenant_id: UUID, email: str, password: str) -> Customer:
         await self.get(tenant_id)
-        email = email.strip().lower()
+        email = normalise_email(email)
         errors = password_errors("password", password)
-        if await CustomerRepository(session=self.session).exists(email=email):
-            raise Problem(
-                409,
-                "email_taken",
-                "A customer with this email exists already.",
-                errors=[FieldError("email", "is already in use")],
-            )
+        if len(email) > MAX_EMAIL_LENGTH:
+            errors.append(FieldError("email", f"must be at most {MAX_EMAIL_LENGTH} characters"))
         if errors:
             raise invalid(errors)
+        customers = CustomerRepository(session=self.session)
+        if await customers.exists(email=email):
+            raise _email_taken()
         customer = Customer(tenant_id=tenant_id, email=email, password_hash=await hash_password(password))
-        await CustomerRepository(session=self.session).add(customer)
-        await self.session.commit()
+        try:
+            await customers.add(customer)
+            await self.session.commit()
+        except DuplicateKeyError:  # the same email, created at the same moment by another request
+            await self.session.rollback()
+            raise _email_taken() from None
         return customer
 
     async def create_api_key(self, tenant_id: UUID, name: str) -> tuple[ApiKey, str]:
@@ -81,6 +82,20 @@ class TenantService:
         if key.revoked_at is None:
             key.revoked_at = datetime.datetime.now(datetime.UTC)
             await self.session.commit()
+
+
+def _email_taken() -> Problem:
+    return Problem(
+        409,
+        "email_taken",
+        "A customer with this email exists already.",
+        errors=[FieldError("email", "is already in use")],
+    )
+
+
+def normalise_email(email: str) -> str:
+    """Emails are unique per installation and compared case-insensitively: stored trimmed and lower-cased."""
+    return email.strip().lower()
 
 
 def password_errors(field: str, password: str) -> list[FieldError]:

@@ -59,8 +59,10 @@ class TrafficAccountService:
             )
         )
 
-    async def get(self, tenant_id: UUID, account_id: UUID, field: str | None = None) -> TrafficAccount:
-        account = await self.accounts.get_owned(tenant_id, account_id)
+    async def get(
+        self, tenant_id: UUID, account_id: UUID, field: str | None = None, lock: bool = False
+    ) -> TrafficAccount:
+        account = await self.accounts.get_owned(tenant_id, account_id, lock=lock)
         if account is None:
             raise not_found("traffic account", field)
         return account
@@ -74,8 +76,9 @@ class TrafficAccountService:
         sandbox: bool | None,
         settings_patch: dict[str, Any] | None,
     ) -> TrafficAccount:
-        """``settings_patch`` is a JSON merge patch (RFC 7396): given keys replace, null removes."""
-        account = await self.get(tenant_id, account_id)
+        """``settings_patch`` is a JSON merge patch (RFC 7396): given keys replace, null removes. The row is
+        locked while the patch is merged, so two concurrent patches can't lose one another's keys."""
+        account = await self.get(tenant_id, account_id, lock=True)
         if name is not None:
             account.name = name
         if sandbox is not None:

@@ -22,6 +22,7 @@ from gateway.services.traffic_accounts import TrafficAccountService
 
 TRIGGERS = ("Delivered", "Failed", "Read", "UserMessage")
 MAX_HEADERS = 20
+MAX_LINKS = 1000  # traffic accounts one webhook can be linked to in one request
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$")
 # Set by the delivery worker itself; a custom header must not override them.
 RESERVED_HEADERS = {
@@ -77,7 +78,7 @@ class WebhookService:
         return await self.view(webhook), secret
 
     async def replace(self, tenant_id: UUID, webhook_id: UUID, data: WebhookInput, enabled: bool | None) -> WebhookView:
-        webhook = await self.get(tenant_id, webhook_id)
+        webhook = await self.get(tenant_id, webhook_id, lock=True)
         await self._validate(tenant_id, data)
         webhook.url, webhook.description = data.url, data.description
         webhook.triggers, webhook.headers = _unique(data.triggers), json.dumps(data.headers)
@@ -92,10 +93,19 @@ class WebhookService:
         webhooks = await self.session.scalars(
             select(Webhook).where(Webhook.tenant_id == tenant_id).order_by(Webhook.created_at, Webhook.id)
         )
-        return [await self.view(webhook) for webhook in webhooks]
+        links = await self.session.execute(
+            select(WebhookTrafficAccount.webhook_id, WebhookTrafficAccount.traffic_account_id)
+            .where(WebhookTrafficAccount.tenant_id == tenant_id)
+            .order_by(WebhookTrafficAccount.traffic_account_id)
+        )
+        linked: dict[UUID, list[UUID]] = {}
+        for webhook_id, account_id in links:
+            linked.setdefault(webhook_id, []).append(account_id)
+        return [WebhookView(w, json.loads(w.headers), linked.get(w.id, [])) for w in webhooks]
 
-    async def get(self, tenant_id: UUID, webhook_id: UUID, field: str | None = None) -> Webhook:
-        webhook = await self.webhooks.get_owned(tenant_id, webhook_id)
+    async def get(self, tenant_id: UUID, webhook_id: UUID, field: str | None = None, lock: bool = False) -> Webhook:
+        """``lock``: hold the row until commit, so concurrent replacements of its links run one after another."""
+        webhook = await self.webhooks.get_owned(tenant_id, webhook_id, lock=lock)
         if webhook is None:
             raise not_found("webhook", field)
         return webhook
@@ -134,8 +144,10 @@ class WebhookService:
             )
             try:
                 await self.session.commit()
-            except IntegrityError:  # a concurrent request linked the same pair first: linking twice is harmless
+            except IntegrityError:
                 await self.session.rollback()
+                # A concurrent request linked the same pair first (harmless), or deleted one of the two.
+                await self.link(tenant_id, webhook_id, account_id)
 
     async def unlink(self, tenant_id: UUID, webhook_id: UUID, account_id: UUID) -> None:
         await self.get(tenant_id, webhook_id, "webhookId")
@@ -191,7 +203,11 @@ def header_errors(headers: dict[str, str]) -> list[FieldError]:
     errors = []
     if len(headers) > MAX_HEADERS:
         errors.append(FieldError("headers", f"at most {MAX_HEADERS} custom headers"))
+    seen: set[str] = set()
     for name, value in headers.items():
+        if name.lower() in seen:
+            errors.append(FieldError(f"headers.{name}", "is given twice (header names are case-insensitive)"))
+        seen.add(name.lower())
         if not _HEADER_NAME.match(name):
             errors.append(FieldError(f"headers.{name}", "is not a valid HTTP header name"))
         elif name.lower() in RESERVED_HEADERS:

@@ -1077,3 +1077,28 @@ def test_cli_demo_is_idempotent(cli_env):
         assert db.execute("SELECT count(*) FROM customer").fetchone() == (1,)
         assert db.execute("SELECT count(*) FROM api_key").fetchone() == (1,)
         assert db.execute("SELECT count(*) FROM traffic_account").fetchone() == (5,)
+
+
+def test_cli_applies_the_operator_api_rules(cli_env):
+    """The CLI validates like the HTTP API: a clear message naming the field, no traceback, nothing written."""
+    long_name = _gateway(cli_env, "tenant", "create", "--name", "x" * 300)
+    assert long_name.returncode != 0 and "name" in long_name.stderr and "Traceback" not in long_name.stderr
+    tenant = _json_out(_gateway(cli_env, "tenant", "create", "--name", "ok"))
+    bad_email = _gateway(
+        cli_env,
+        "customer",
+        "create",
+        "--tenant",
+        tenant["id"],
+        "--email",
+        "not an email",
+        "--password",
+        "long enough pw",
+    )
+    assert bad_email.returncode != 0 and '"email"' in bad_email.stderr and "Traceback" not in bad_email.stderr
+    empty_key = _gateway(cli_env, "api-key", "create", "--tenant", tenant["id"], "--name", "")
+    assert empty_key.returncode != 0 and '"name"' in empty_key.stderr
+    with sqlite3.connect(_db_file(cli_env)) as db:
+        assert db.execute("SELECT count(*) FROM tenant").fetchone() == (1,)
+        assert db.execute("SELECT count(*) FROM customer").fetchone() == (0,)
+        assert db.execute("SELECT count(*) FROM api_key").fetchone() == (0,)

@@ -368,9 +368,12 @@ async def test_invalid_header_name_is_refused(client, tenant):
 
 
 async def test_header_value_must_be_one_line(client, tenant):
-    for value in ("a\r\nX-Injected: 1", "line\nbreak", "carriage\rreturn", "nul\0byte", "v" * 4097):
+    for value in ("a\r\nX-Injected: 1", "line\nbreak", "carriage\rreturn", "v" * 4097):
         response = await client.post(WEBHOOKS, json=body(headers={"X-Token": value}), headers=tenant.bearer)
         assert_problem(response, 400, "validation_error", "headers.X-Token")
+    # NUL characters are refused in any body before it is read (Postgres can't store them).
+    response = await client.post(WEBHOOKS, json=body(headers={"X-Token": "nul\0byte"}), headers=tenant.bearer)
+    assert_problem(response, 400, "validation_error", "body")
     assert (await create(client, tenant, headers={"X-Token": "v" * 4096}))["headers"] == {"X-Token": "v" * 4096}
 
 

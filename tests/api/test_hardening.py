@@ -1,0 +1,109 @@
+"""Races and hostile input: what must stay a clear 4xx and never corrupt data, on SQLite and Postgres."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import uuid
+
+from tests.conftest import ADMIN, assert_problem
+
+PUBLIC_URL = "https://93.184.216.34/hook"
+
+
+async def test_parallel_wrong_logins_cannot_pass_the_lockout_together(client, tenant):
+    attempts = [
+        client.post("/api/v1/Customer/login", json={"email": tenant.email, "password": f"wrong-{n}"}) for n in range(12)
+    ]
+    statuses = sorted(response.status_code for response in await asyncio.gather(*attempts))
+    assert statuses.count(401) <= 5, statuses
+    assert set(statuses) <= {401, 429}, statuses
+    locked = await client.post("/api/v1/Customer/login", json={"email": tenant.email, "password": tenant.password})
+    assert_problem(locked, 429, "login_locked")
+
+
+async def test_parallel_customers_with_one_email_make_one_customer(client, tenant):
+    email = f"race-{uuid.uuid4().hex[:8]}@example.com"
+    requests = [
+        client.post(
+            f"/admin/tenants/{tenant.id}/customers", json={"email": email, "password": "long enough pw"}, headers=ADMIN
+        )
+        for _ in range(6)
+    ]
+    responses = await asyncio.gather(*requests)
+    assert sorted(r.status_code for r in responses) == [201] + [409] * 5
+    for response in responses:
+        if response.status_code == 409:
+            assert_problem(response, 409, "email_taken", "email")
+
+
+async def test_nul_characters_are_refused_everywhere(client, tenant):
+    login = await client.post("/api/v1/Customer/login", json={"email": "a\u0000@x.io", "password": "whatever-123"})
+    assert_problem(login, 400, "validation_error", "body")
+    tenant_name = await client.post("/admin/tenants", json={"name": "evil\u0000"}, headers=ADMIN)
+    assert_problem(tenant_name, 400, "validation_error", "body")
+    template = f"/api/v1/trafficAccounts/{tenant.accounts['whatsapp']}/WhatsAppTemplates/a%00b"
+    assert_problem(await client.delete(template, headers=tenant.bearer), 400, "validation_error", "path")
+    query = f"/api/v1/trafficAccounts/{tenant.accounts['whatsapp']}/WhatsAppTemplates/abc?language=%00"
+    assert_problem(await client.delete(query, headers=tenant.bearer), 400, "validation_error", "language")
+    # An escaped backslash followed by "u0000" is ordinary text, not a NUL.
+    fine = await client.post("/admin/tenants", json={"name": "back\\u0000slash"}, headers=ADMIN)
+    assert fine.status_code == 201 and fine.json()["name"] == "back\\u0000slash"
+
+
+async def test_deeply_nested_json_is_a_400(client):
+    body = '{"email":' + "[" * 100_000 + "]" * 100_000 + ',"password":"x"}'
+    response = await client.post(
+        "/api/v1/Customer/login", content=body.encode(), headers={"content-type": "application/json"}
+    )
+    assert_problem(response, 400, "validation_error", "body")
+
+
+async def test_parallel_webhook_replacements_keep_one_set_of_links(client, tenant):
+    created = await client.post(
+        "/api/v1/Webhook", json={"url": PUBLIC_URL, "webhookTriggers": ["Delivered"]}, headers=tenant.bearer
+    )
+    webhook = created.json()["id"]
+    links = [tenant.accounts["sms"], tenant.accounts["whatsapp"]]
+    replacement = {"url": PUBLIC_URL, "webhookTriggers": ["Read"], "linkTrafficAccountIds": links}
+    responses = await asyncio.gather(
+        *[client.put(f"/api/v1/Webhook/{webhook}", json=replacement, headers=tenant.bearer) for _ in range(8)]
+    )
+    assert {r.status_code for r in responses} == {200}, [r.text for r in responses]
+    got = (await client.get(f"/api/v1/Webhook/{webhook}", headers=tenant.bearer)).json()
+    assert sorted(got["linkTrafficAccountIds"]) == sorted(links)
+
+
+async def test_too_many_links_in_one_request(client, tenant):
+    ids = [str(uuid.uuid4()) for _ in range(1001)]
+    response = await client.post(
+        "/api/v1/Webhook",
+        json={"url": PUBLIC_URL, "webhookTriggers": ["Read"], "linkTrafficAccountIds": ids},
+        headers=tenant.bearer,
+    )
+    assert_problem(response, 400, "validation_error", "linkTrafficAccountIds")
+
+
+async def test_email_length_is_checked_after_lower_casing(client, tenant):
+    email = "\u0130" * 300 + "@x.io"  # "İ".lower() is two characters: 605 once normalised
+    response = await client.post(
+        f"/admin/tenants/{tenant.id}/customers", json={"email": email, "password": "long enough pw"}, headers=ADMIN
+    )
+    assert_problem(response, 400, "validation_error", "email")
+
+
+async def test_template_with_missing_fields_names_them_all(client, tenant):
+    response = await client.post(
+        f"/api/v1/trafficAccounts/{tenant.accounts['whatsapp']}/WhatsAppTemplates/Bad-Name",
+        json={"language": "en", "category": "NOPE"},
+        headers=tenant.bearer,
+    )
+    body = assert_problem(response, 400, "validation_error", "name", "language", "category", "components")
+    language = next(e["message"] for e in body["errors"] if e["field"] == "language")
+    assert "object" in language and "string" in language
+
+
+async def test_a_cursor_without_a_time_zone_is_a_400(client):
+    cursor = base64.urlsafe_b64encode(f"2024-01-01T00:00:00|{uuid.uuid4()}".encode()).decode().rstrip("=")
+    response = await client.get(f"/admin/tenants?cursor={cursor}", headers=ADMIN)
+    assert_problem(response, 400, "validation_error", "cursor")
