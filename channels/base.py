@@ -6,12 +6,16 @@ for the ``Channel`` of a traffic account and works through this interface only.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import datetime
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
+from uuid import UUID
 
+import httpx
 import msgspec
+import phonenumbers
 
 
 class FieldError(msgspec.Struct, frozen=True):
@@ -41,6 +45,52 @@ COMMON_KEYS = ("baseUrl", "sendRate")
 
 
 @dataclass(frozen=True, slots=True)
+class Account:
+    """A traffic account as its adapter sees it."""
+
+    id: UUID
+    base_url: str  # the provider's URL, the operator's baseUrl, or the sandbox provider's
+    settings: dict[str, Any]
+    credentials: dict[str, str]
+    sandbox: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Outbound:
+    """One message to send."""
+
+    message_id: UUID
+    destination: str
+    block: dict[str, Any]
+    valid_until: datetime.datetime
+    callback_url: str  # where the provider reports on this message (the channel's callback route)
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    """What the provider made of a send.
+
+    Accepted: ``provider_message_id`` and ``status`` (Sent, or Delivered where the provider has no
+    receipts). Rejected for good: ``permanent`` with the provider's code and text. Anything else
+    (connection errors, timeouts, 5xx, 429) is transient: retried, after ``retry_after`` when given.
+    """
+
+    status: str | None = None
+    provider_message_id: str | None = None
+    permanent: bool = False
+    error_code: str | None = None
+    description: str | None = None
+    retry_after: float | None = None
+
+    @property
+    def accepted(self) -> bool:
+        return self.status is not None
+
+
+Send = Callable[[httpx.AsyncClient, Account, Outbound], Awaitable[SendResult]]
+
+
+@dataclass(frozen=True, slots=True)
 class Channel:
     """A channel adapter as the gateway sees it. Later parts (send, callbacks, sandbox) hang off this."""
 
@@ -50,6 +100,24 @@ class Channel:
     legacy: bool = False
     # (template name, request body) -> problems; None for channels that have no message templates.
     validate_template: Callable[[str, dict[str, Any]], list[FieldError]] | None = None
+    # The channel block of a send request -> problems, named relative to the block.
+    validate_block: Callable[[Any], list[FieldError]] = lambda block: []
+    # Billable parts of a valid block (SMS segments; 1 elsewhere).
+    message_parts: Callable[[dict[str, Any]], int] = lambda block: 1
+    # How the Chat API names a participant of this channel: "phoneNumber" or "messagingAppIdentifier".
+    address_kind: str = "phoneNumber"
+    # The upstream request; None until the adapter is written.
+    send: Send | None = None
+    # The provider's own URL, used when the traffic account has no baseUrl.
+    default_base_url: str = ""
+
+    def destination_problem(self, destination: str) -> str | None:
+        """Why ``destination`` can't be an address on this channel, or None."""
+        if self.address_kind == "phoneNumber":
+            return phone_number_problem(destination)
+        if not destination.strip() or len(destination) > 256 or any(c.isspace() for c in destination):
+            return "must be the user's id on the channel: 1-256 characters, no spaces"
+        return None
 
     def validate_settings(
         self, settings: dict[str, Any], *, sandbox: bool, prefix: str = "settings"
@@ -88,6 +156,24 @@ class Channel:
                         )
                     )
         return errors
+
+
+def normalise_phone_number(value: str) -> str:
+    """``+44 7700-900123`` -> ``447700900123``: digits only, as providers take them."""
+    return "".join(char for char in value if char.isdigit())
+
+
+def phone_number_problem(value: str) -> str | None:
+    digits = normalise_phone_number(value)
+    if not value.strip() or any(not (c.isdigit() or c in "+ -()") for c in value.strip()):
+        return "must be a phone number in international form, e.g. +447700900123"
+    try:
+        number = phonenumbers.parse("+" + digits)
+    except phonenumbers.NumberParseException:
+        return "must be a phone number in international form, e.g. +447700900123"
+    if not phonenumbers.is_possible_number(number):
+        return "is not a possible phone number (country code and length)"
+    return None
 
 
 def is_http_url(value: str) -> bool:

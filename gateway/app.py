@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,13 +16,14 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.types import Receive, Scope, Send
 
-from gateway.api import admin, customers, templates, traffic_accounts, webhooks
+from gateway.api import admin, customers, messages, templates, traffic_accounts, webhooks
 from gateway.api.deps import API_PREFIX, provide_principal, version_guard
 from gateway.api.health import health
 from gateway.auth import API_KEY_HEADER, CustomerAuthMiddleware, TokenIssuer, admin_guard
 from gateway.crypto import configure_encryption
 from gateway.db import check_schema, create_engine, session_maker
 from gateway.paths import PathNormaliser
+from gateway.pipeline.dispatcher import Dispatcher
 from gateway.problems import EXCEPTION_HANDLERS, problem_details_plugin
 from gateway.settings import Settings
 from gateway.validation import refuse_nul_characters
@@ -58,12 +60,20 @@ def create_app(settings: Settings | None = None) -> Gateway:
         set_default_exception_handler=False,  # repository errors are problems too (gateway.problems)
     )
 
+    dispatcher = Dispatcher(session_maker(engine), settings.callback_base_url)
+
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await check_schema(engine)  # refuses to start on a schema that is behind
+        stop = asyncio.Event()
+        loop = asyncio.create_task(dispatcher.run(stop)) if settings.embedded_worker else None
         try:
             yield
         finally:
+            stop.set()
+            if loop is not None:
+                await loop
+            await dispatcher.http.aclose()
             await engine.dispose()
 
     customer_api = Router(
@@ -78,6 +88,8 @@ def create_app(settings: Settings | None = None) -> Gateway:
             webhooks.WebhookController,
             webhooks.WebhookTrafficAccountController,
             templates.TemplateController,
+            messages.MessageController,
+            messages.ConversationController,
         ],
     )
     public_api = Router(path=API_PREFIX, guards=[version_guard], route_handlers=[customers.LoginController])
@@ -105,6 +117,7 @@ def create_app(settings: Settings | None = None) -> Gateway:
                 "engine": engine,
                 "db_config": db_config,
                 "token_issuer": TokenIssuer(settings.jwt_keys, settings.token_lifetime_seconds),
+                "dispatcher": dispatcher,
             }
         ),
         openapi_config=OpenAPIConfig(

@@ -94,3 +94,80 @@ class LoginFailure(UUIDBase):
     __table_args__ = (Index("ix_login_failure_email_at", "email", "failed_at"),)
     email: Mapped[str] = mapped_column(String(320))
     failed_at: Mapped[datetime.datetime] = mapped_column(DateTimeUTC(timezone=True))
+
+
+class Conversation(UUIDAuditBase):
+    """One user of one traffic account: every message to or from ``participant`` belongs to it."""
+
+    __tablename__ = "conversation"
+    __table_args__ = (
+        UniqueConstraint("traffic_account_id", "participant"),
+        Index("ix_conversation_tenant_created", "tenant_id", "created_at", "id"),
+    )
+    tenant_id: Mapped[UUID] = _tenant_fk()
+    traffic_account_id: Mapped[UUID] = mapped_column(ForeignKey("traffic_account.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(32))
+    participant: Mapped[str] = mapped_column(String(256))  # phone number, chat id or conversation id
+
+
+class Message(UUIDAuditBase):
+    """A message in either direction. Its status only moves forward (gateway.pipeline.statuses)."""
+
+    __tablename__ = "message"
+    __table_args__ = (
+        Index("ix_message_tenant_created", "tenant_id", "created_at", "id"),
+        Index("ix_message_conversation_created", "conversation_id", "created_at", "id"),
+        Index("ix_message_due", "status", "next_attempt_at"),
+        Index("ix_message_provider_id", "traffic_account_id", "provider_message_id"),
+    )
+    tenant_id: Mapped[UUID] = _tenant_fk()
+    traffic_account_id: Mapped[UUID] = mapped_column(ForeignKey("traffic_account.id", ondelete="CASCADE"))
+    conversation_id: Mapped[UUID] = mapped_column(ForeignKey("conversation.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(32))
+    direction: Mapped[str] = mapped_column(String(16))  # outbound or inbound
+    destination: Mapped[str] = mapped_column(String(256))  # the user's address (the sender, for inbound)
+    status: Mapped[str] = mapped_column(String(16))
+    sequence: Mapped[int] = mapped_column(Integer, default=1)  # grows with every status change
+    error_code: Mapped[str | None] = mapped_column(String(64), default=None)
+    description: Mapped[str | None] = mapped_column(String(1000), default=None)
+    message_parts: Mapped[int] = mapped_column(Integer, default=1)
+    content: Mapped[dict[str, Any]] = mapped_column(JsonB)  # the channel block as sent, or the inbound content
+    reference: Mapped[str | None] = mapped_column(String(256), default=None)
+    provider_message_id: Mapped[str | None] = mapped_column(String(256), default=None)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime.datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+    lease_owner: Mapped[str | None] = mapped_column(String(64), default=None)
+    lease_until: Mapped[datetime.datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+    valid_until: Mapped[datetime.datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+
+
+class MessageEvent(UUIDBase):
+    """The status history of a message, one row per change."""
+
+    __tablename__ = "message_event"
+    __table_args__ = (Index("ix_message_event_message", "message_id", "sequence"),)
+    message_id: Mapped[UUID] = mapped_column(ForeignKey("message.id", ondelete="CASCADE"))
+    sequence: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    error_code: Mapped[str | None] = mapped_column(String(64), default=None)
+    description: Mapped[str | None] = mapped_column(String(1000), default=None)
+    occurred_at: Mapped[datetime.datetime] = mapped_column(DateTimeUTC(timezone=True))
+
+
+class WebhookEvent(UUIDAuditBase):
+    """The outbox: one event for one webhook, written in the transaction of the change it reports."""
+
+    __tablename__ = "webhook_event"
+    __table_args__ = (
+        Index("ix_webhook_event_webhook_created", "webhook_id", "created_at", "id"),
+        Index("ix_webhook_event_due", "status", "next_attempt_at"),
+    )
+    tenant_id: Mapped[UUID] = _tenant_fk()
+    webhook_id: Mapped[UUID] = mapped_column(ForeignKey("webhook.id", ondelete="CASCADE"))
+    message_id: Mapped[UUID] = mapped_column(ForeignKey("message.id", ondelete="CASCADE"), index=True)
+    event: Mapped[str] = mapped_column(String(32))  # Delivered, Failed, Read or UserMessage
+    sequence: Mapped[int] = mapped_column(Integer)  # the message's sequence at this event
+    payload: Mapped[dict[str, Any]] = mapped_column(JsonB)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime.datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)

@@ -9,16 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-# Singular and plural forms of one resource: the key is accepted, the value is how routes spell it.
-ALIASES = {
-    "customers": "customer",
-    "messages": "message",
-    "webhooks": "webhook",
-    "webhooktrafficaccounts": "webhooktrafficaccount",
-    "trafficaccount": "trafficaccounts",
-    "whatsapptemplate": "whatsapptemplates",
-    "conversation": "conversations",
-}
+# Singular and plural forms of one resource: a route spelled either way answers to both.
+_FORMS = [
+    ("customer", "customers"),
+    ("message", "messages"),
+    ("webhook", "webhooks"),
+    ("webhooktrafficaccount", "webhooktrafficaccounts"),
+    ("trafficaccount", "trafficaccounts"),
+    ("whatsapptemplate", "whatsapptemplates"),
+    ("conversation", "conversations"),
+]
+OTHER_FORM = {one: other for pair in _FORMS for one, other in (pair, pair[::-1])}
 
 
 class PathNormaliser:
@@ -39,7 +40,8 @@ class PathNormaliser:
         segments = path.split("/")
         for index, segment in enumerate(segments):
             lower = segment.lower()
-            key = (index, ALIASES.get(lower, lower))
-            if key in self.spelling:
-                segments[index] = self.spelling[key]
+            for key in ((index, lower), (index, OTHER_FORM.get(lower, lower))):
+                if key in self.spelling:
+                    segments[index] = self.spelling[key]
+                    break
         return "/".join(segments)

@@ -112,7 +112,17 @@ class Settings:
     login_window_seconds: int = 900
     host: str = "127.0.0.1"
     port: int = 8000
+    public_url: str = ""  # how providers (and the sandbox) reach this gateway; default http://host:port
     data_dir: Path = field(default_factory=lambda: Path(".gateway"))
+
+    @property
+    def callback_base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def embedded_worker(self) -> bool:
+        """Without Redis the dispatch loop runs inside the server process (a local mock)."""
+        return self.redis_url is None
 
     def __post_init__(self) -> None:
         check_jwt_keys(self.jwt_keys)
@@ -146,5 +156,6 @@ class Settings:
             login_window_seconds=_int("LOGIN_WINDOW", 900),
             host=_env("HOST", "127.0.0.1"),
             port=_int("PORT", 8000),
+            public_url=_env("PUBLIC_URL", "") or "",
             data_dir=data_dir,
         )

@@ -1,0 +1,191 @@
+"""The dispatch loop: claim due messages with a lease, send them through their channel adapter,
+record the outcome.
+
+The database is the record of truth: a message is due when it is Ready and its ``next_attempt_at``
+has passed, and it is claimed by setting a lease in one conditional UPDATE (with SKIP LOCKED on
+Postgres). A worker that dies mid-send leaves a lease that expires; another worker then sends the
+message. Several workers (``gateway worker``) can run against one database; in the embedded mode
+the same loop runs inside the server process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import logging
+import os
+import random
+import socket
+from collections.abc import Callable
+from typing import Any
+from uuid import UUID
+
+import httpx
+from sqlalchemy import or_, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from channels.base import Account, Outbound, SendResult
+from channels.registry import all_channels
+from gateway.models import Message, TrafficAccount
+from gateway.pipeline import statuses
+from gateway.pipeline.events import change_status, now
+from gateway.services.traffic_accounts import credentials_of
+
+log = logging.getLogger(__name__)
+
+LEASE = datetime.timedelta(seconds=60)
+MAX_BACKOFF = 300.0  # seconds between two attempts at most
+BATCH = 50
+
+
+def backoff(attempts: int, retry_after: float | None = None) -> float:
+    """Seconds until the next attempt: exponential with full jitter, at least what the provider asked."""
+    delay = random.uniform(0, min(MAX_BACKOFF, 2.0 ** min(attempts, 16)))
+    return max(delay, retry_after or 0.0)
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        session_maker: async_sessionmaker[AsyncSession],
+        public_url: str,
+        http: httpx.AsyncClient | None = None,
+        owner: str | None = None,
+        clock: Callable[[], datetime.datetime] = now,
+    ) -> None:
+        self.session_maker = session_maker
+        self.public_url = public_url.rstrip("/")
+        self.http = http or httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=5.0), follow_redirects=False)
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self.clock = clock
+        self._wake = asyncio.Event()
+
+    def wake(self, _message: Any = None) -> None:
+        """A message was accepted in this process: look for work now rather than at the next poll."""
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event, poll_seconds: float = 0.5) -> None:
+        while not stop.is_set():
+            try:
+                done = await self.dispatch_once()
+            except Exception:  # noqa: BLE001  (the loop must survive a database hiccup)
+                log.exception("dispatch round failed")
+                done = 0
+            if done == 0:
+                self._wake.clear()
+                waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
+                await asyncio.wait(waiters, timeout=poll_seconds, return_when=asyncio.FIRST_COMPLETED)
+                for waiter in waiters:
+                    waiter.cancel()
+
+    async def dispatch_once(self, limit: int = BATCH) -> int:
+        claimed = await self.claim(limit)
+        await asyncio.gather(*(self.deliver(message_id) for message_id in claimed))
+        return len(claimed)
+
+    async def claim(self, limit: int) -> list[UUID]:
+        at = self.clock()
+        free = or_(Message.lease_until.is_(None), Message.lease_until < at)
+        async with self.session_maker() as session:
+            due = (
+                Message.__table__.select()
+                .with_only_columns(Message.id)
+                .where(Message.status == statuses.READY, Message.next_attempt_at <= at, free)
+                .order_by(Message.next_attempt_at)
+                .limit(limit)
+            )
+            if session.bind.dialect.name == "postgresql":
+                due = due.with_for_update(skip_locked=True)
+            result = await session.execute(
+                update(Message)
+                .where(Message.id.in_(due.scalar_subquery()), free)
+                .values(lease_owner=self.owner, lease_until=at + LEASE)
+                .returning(Message.id)
+                .execution_options(synchronize_session=False)
+            )
+            claimed = list(result.scalars())
+            await session.commit()
+            return claimed
+
+    async def deliver(self, message_id: UUID) -> None:
+        async with self.session_maker() as session:
+            message = await session.get(Message, message_id)
+            if message is None or message.lease_owner != self.owner or message.status != statuses.READY:
+                return
+            account = await session.get(TrafficAccount, message.traffic_account_id)
+            assert account is not None
+            channel = all_channels()[message.channel]
+            if message.valid_until and self.clock() >= message.valid_until:
+                await self._finish(session, message, SendResult(), expired=True)
+                return
+            if channel.send is None:
+                result = SendResult(retry_after=MAX_BACKOFF, description=f"no {message.channel} adapter yet")
+            else:
+                result = await self._send(channel.send, account, message)
+            await self._finish(session, message, result)
+
+    async def _send(self, send: Any, account: TrafficAccount, message: Message) -> SendResult:
+        channel = all_channels()[message.channel]
+        base_url = account.settings.get("baseUrl") or (
+            f"{self.public_url}/sandbox/{message.channel}" if account.sandbox else channel.default_base_url
+        )
+        outbound = Outbound(
+            message_id=message.id,
+            destination=message.destination,
+            block=message.content,
+            valid_until=message.valid_until or self.clock() + LEASE,
+            callback_url=f"{self.public_url}/callbacks/{message.channel}/{account.id}",
+        )
+        target = Account(account.id, base_url, account.settings, credentials_of(account), account.sandbox)
+        try:
+            return await send(self.http, target, outbound)
+        except httpx.HTTPError as error:  # connection refused, timeout, protocol error: try again later
+            return SendResult(description=f"{type(error).__name__}: {error}"[:1000])
+
+    async def _finish(self, session: AsyncSession, message: Message, result: SendResult, expired: bool = False) -> None:
+        release = {"lease_owner": None, "lease_until": None, "attempts": message.attempts + 1}
+        if expired or (not result.accepted and not result.permanent and self._past_validity(message, result)):
+            await change_status(
+                session,
+                message.id,
+                statuses.EXPIRED,
+                error_code="expired",
+                description=result.description or "the message's validity ended before it could be sent",
+                values=release,
+            )
+        elif result.accepted:
+            values = {**release, "provider_message_id": result.provider_message_id, "next_attempt_at": None}
+            if await change_status(session, message.id, result.status, values=values) is None:
+                # A callback moved it further already (a report before the send answer): keep that status.
+                await self._update(session, message, values)
+        elif result.permanent:
+            await change_status(
+                session,
+                message.id,
+                statuses.FAILED,
+                error_code=result.error_code,
+                description=result.description,
+                values={**release, "next_attempt_at": None},
+            )
+        else:
+            delay = backoff(message.attempts + 1, result.retry_after)
+            next_at = self.clock() + datetime.timedelta(seconds=delay)
+            await self._update(
+                session, message, {**release, "next_attempt_at": next_at, "description": result.description}
+            )
+        await session.commit()
+
+    def _past_validity(self, message: Message, result: SendResult) -> bool:
+        delay = backoff(message.attempts + 1, result.retry_after)
+        return (
+            message.valid_until is not None and self.clock() + datetime.timedelta(seconds=delay) >= message.valid_until
+        )
+
+    async def _update(self, session: AsyncSession, message: Message, values: dict[str, Any]) -> None:
+        # Only while this worker still holds the lease: a worker that lost it must not undo another's work.
+        await session.execute(
+            update(Message)
+            .where(Message.id == message.id, Message.lease_owner == self.owner)
+            .values(**values, updated_at=self.clock())
+            .execution_options(synchronize_session=False)
+        )

@@ -1,0 +1,100 @@
+"""Sending and reading messages over the Chat API (acceptance only: dispatch has tests of its own)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from tests.conftest import assert_problem, new_tenant
+
+TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{7}Z$")
+SMS = {"text": "Hi, this is test msg.", "sender": "MITTO SMS"}
+
+
+async def send(client, tenant, version="v1", **body):
+    payload = {"trafficAccountId": tenant.accounts["sms"], "destination": "+447700900123", "sms": SMS} | body
+    return await client.post(f"/api/{version}/Message/send", json=payload, headers=tenant.key)
+
+
+async def test_version_1_answers_with_the_message(client, tenant):
+    response = await send(client, tenant)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["deliveryStatus"] == "Ready"
+    assert body["trafficAccountId"] == tenant.accounts["sms"]
+    assert body["messageId"] == body["id"]
+    assert body["sender"] == {"id": tenant.accounts["sms"], "name": "sms sandbox"}
+    assert body["conversation"]["participants"] == [body["sender"], {"phoneNumber": "+447700900123"}]
+    assert TIMESTAMP.match(body["createdAt"]) and TIMESTAMP.match(body["updatedAt"])
+
+
+async def test_version_1_1_answers_with_ids_on_the_plural_path(client, tenant):
+    payload = {"trafficAccountId": tenant.accounts["sms"], "destination": "447700900123", "sms": SMS}
+    response = await client.post("/api/v1.1/Messages/send", json=payload, headers=tenant.bearer)
+    assert response.status_code == 200, response.text
+    [sent] = response.json()["messages"]
+    assert set(sent) == {"messageId", "trafficAccountId"} and sent["trafficAccountId"] == tenant.accounts["sms"]
+
+
+async def test_get_message_shows_request_parts_and_history(client, tenant):
+    long_text = {"text": "x" * 161, "sender": "447700900999", "reference": "order-42"}
+    message_id = (await send(client, tenant, sms=long_text)).json()["messageId"]
+    response = await client.get(f"/api/v1/Messages/{message_id}", headers=tenant.key)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["requestInfo"] == long_text and body["messageParts"] == 2 and body["reference"] == "order-42"
+    assert body["deliveryStatus"] == "Ready" and body["errorCode"] is None and body["description"] is None
+    assert [change["status"] for change in body["statusHistory"]] == ["Ready"]
+    assert body["direction"] == "outbound" and body["channel"] == "sms"
+
+
+async def test_one_conversation_per_user(client, tenant):
+    first = (await send(client, tenant)).json()
+    second = (await send(client, tenant)).json()
+    other = (await send(client, tenant, destination="+447700900124")).json()
+    assert first["conversation"]["id"] == second["conversation"]["id"] != other["conversation"]["id"]
+    listed = await client.get(f"/api/v1/conversations/{first['conversation']['id']}/messages", headers=tenant.key)
+    assert [m["messageId"] for m in listed.json()["items"]] == [first["messageId"], second["messageId"]]
+
+
+async def test_block_errors_name_the_fields(client, tenant):
+    response = await send(client, tenant, sms={"text": "", "sender": "WAY TOO LONG SENDER"}, destination="abc")
+    assert_problem(response, 400, "validation_error", "sms.text", "sms.sender", "destination")
+
+
+async def test_missing_block_and_block_of_another_channel(client, tenant):
+    payload = {"trafficAccountId": tenant.accounts["sms"], "destination": "+447700900123", "viber": {"text": "x"}}
+    response = await client.post("/api/v1/Message/send", json=payload, headers=tenant.key)
+    assert_problem(response, 400, "validation_error", "sms", "viber")
+
+
+async def test_traffic_account_of_another_tenant_is_a_404_naming_it(client, tenant, other_tenant):
+    response = await send(client, tenant, trafficAccountId=other_tenant.accounts["sms"])
+    assert_problem(response, 404, "not_found", "trafficAccountId")
+    response = await send(client, tenant, trafficAccountId=str(uuid.uuid4()))
+    assert_problem(response, 404, "not_found", "trafficAccountId")
+
+
+async def test_messages_of_another_tenant_are_invisible(client, tenant, other_tenant):
+    message_id = (await send(client, tenant)).json()["messageId"]
+    assert_problem(await client.get(f"/api/v1/Message/{message_id}", headers=other_tenant.key), 404, "not_found")
+    listed = await client.get("/api/v1/Messages", headers=other_tenant.key)
+    assert listed.json() == {"items": [], "nextCursor": None}
+
+
+async def test_list_filters_and_pages(client):
+    tenant = await new_tenant(client)
+    ids = [(await send(client, tenant, destination=f"+44770090012{n}")).json()["messageId"] for n in range(5)]
+    seen, cursor = [], None
+    while True:
+        query = f"?limit=2&trafficAccountId={tenant.accounts['sms']}" + (f"&cursor={cursor}" if cursor else "")
+        page = (await client.get(f"/api/v1/Messages{query}", headers=tenant.key)).json()
+        seen += [m["messageId"] for m in page["items"]]
+        if not (cursor := page["nextCursor"]):
+            break
+    assert seen == ids
+    one = (await client.get("/api/v1/Messages?destination=%2B447700900123", headers=tenant.key)).json()["items"]
+    assert [m["messageId"] for m in one] == [ids[3]]
+    assert (await client.get("/api/v1/Messages?status=Delivered", headers=tenant.key)).json()["items"] == []
+    bad = await client.get("/api/v1/Messages?status=Nope", headers=tenant.key)
+    assert_problem(bad, 400, "validation_error", "status")
