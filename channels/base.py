@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 from uuid import UUID
 
@@ -91,6 +91,33 @@ Send = Callable[[httpx.AsyncClient, Account, Outbound], Awaitable[SendResult]]
 
 
 @dataclass(frozen=True, slots=True)
+class StatusReport:
+    """A provider's report on a message: ours by id (from a signed callback token) or the provider's id."""
+
+    status: str  # one of the gateway's statuses (Sent, Delivered, Read, Failed, Expired)
+    message_id: UUID | None = None
+    provider_message_id: str | None = None
+    error_code: str | None = None
+    description: str | None = None
+
+
+class Pipeline(Protocol):
+    """What a channel's callback routes may ask of the gateway (``request.app.state.pipeline``)."""
+
+    def message_of_token(self, token: str | None) -> UUID | None:
+        """The message a per-message callback token was issued for; None when missing, forged or expired."""
+        ...
+
+    def is_own_callback(self, url: str) -> bool:
+        """Whether ``url`` is one of this gateway's callback URLs (a sandbox provider reports only there)."""
+        ...
+
+    async def report(self, account_id: UUID, report: StatusReport) -> bool:
+        """Apply a status report; False when it names no message of this traffic account."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
 class Channel:
     """A channel adapter as the gateway sees it. Later parts (send, callbacks, sandbox) hang off this."""
 
@@ -110,6 +137,10 @@ class Channel:
     send: Send | None = None
     # The provider's own URL, used when the traffic account has no baseUrl.
     default_base_url: str = ""
+    # Litestar route handlers: the provider's callbacks (under /callbacks/<name>) and the sandbox
+    # provider that imitates it (under /sandbox/<name>).
+    callback_routes: tuple[Any, ...] = ()
+    sandbox_routes: tuple[Any, ...] = ()
 
     def destination_problem(self, destination: str) -> str | None:
         """Why ``destination`` can't be an address on this channel, or None."""

@@ -16,6 +16,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.types import Receive, Scope, Send
 
+from channels.registry import all_channels
 from gateway.api import admin, customers, messages, templates, traffic_accounts, webhooks
 from gateway.api.deps import API_PREFIX, provide_principal, version_guard
 from gateway.api.health import health
@@ -23,6 +24,7 @@ from gateway.auth import API_KEY_HEADER, CustomerAuthMiddleware, TokenIssuer, ad
 from gateway.crypto import configure_encryption
 from gateway.db import check_schema, create_engine, session_maker
 from gateway.paths import PathNormaliser
+from gateway.pipeline.callbacks import CallbackTokens, GatewayPipeline
 from gateway.pipeline.dispatcher import Dispatcher
 from gateway.problems import EXCEPTION_HANDLERS, problem_details_plugin
 from gateway.settings import Settings
@@ -60,7 +62,9 @@ def create_app(settings: Settings | None = None) -> Gateway:
         set_default_exception_handler=False,  # repository errors are problems too (gateway.problems)
     )
 
-    dispatcher = Dispatcher(session_maker(engine), settings.callback_base_url)
+    tokens = CallbackTokens(settings.callback_signing_keys, settings.callback_token_lifetime_seconds)
+    dispatcher = Dispatcher(session_maker(engine), settings.callback_base_url, tokens)
+    pipeline = GatewayPipeline(session_maker(engine), tokens, settings.callback_base_url)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -93,7 +97,10 @@ def create_app(settings: Settings | None = None) -> Gateway:
         ],
     )
     public_api = Router(path=API_PREFIX, guards=[version_guard], route_handlers=[customers.LoginController])
-    handlers: list = [health, public_api, customer_api]
+    channel_routes = [
+        route for channel in all_channels().values() for route in (*channel.callback_routes, *channel.sandbox_routes)
+    ]
+    handlers: list = [health, public_api, customer_api, *channel_routes]
     if settings.admin_token:
         handlers.append(
             Router(
@@ -118,6 +125,7 @@ def create_app(settings: Settings | None = None) -> Gateway:
                 "db_config": db_config,
                 "token_issuer": TokenIssuer(settings.jwt_keys, settings.token_lifetime_seconds),
                 "dispatcher": dispatcher,
+                "pipeline": pipeline,
             }
         ),
         openapi_config=OpenAPIConfig(

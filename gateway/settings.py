@@ -113,11 +113,17 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     public_url: str = ""  # how providers (and the sandbox) reach this gateway; default http://host:port
+    callback_keys: tuple[str, ...] = ()  # sign per-message callback tokens; default: the JWT keys
+    callback_token_lifetime_seconds: int = 7 * 24 * 3600
     data_dir: Path = field(default_factory=lambda: Path(".gateway"))
 
     @property
     def callback_base_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def callback_signing_keys(self) -> tuple[str, ...]:
+        return self.callback_keys or self.jwt_keys
 
     @property
     def embedded_worker(self) -> bool:
@@ -157,5 +163,7 @@ class Settings:
             host=_env("HOST", "127.0.0.1"),
             port=_int("PORT", 8000),
             public_url=_env("PUBLIC_URL", "") or "",
+            callback_keys=tuple(_list("CALLBACK_KEYS")),
+            callback_token_lifetime_seconds=_int("CALLBACK_TOKEN_LIFETIME", 7 * 24 * 3600),
             data_dir=data_dir,
         )

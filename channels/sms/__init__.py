@@ -1,7 +1,10 @@
 """SMS through the SMS HTTP API (seeds 001 and 004)."""
 
 from channels.base import Channel, SettingsSpec
+from channels.sms.adapter import DEFAULT_BASE_URL, send
 from channels.sms.blocks import message_parts, validate_block
+from channels.sms.callbacks import delivery_report
+from channels.sms.sandbox import send_sms
 
 channel = Channel(
     name="sms",
@@ -9,4 +12,8 @@ channel = Channel(
     default_send_rate=100.0,
     validate_block=validate_block,
     message_parts=message_parts,
+    send=send,
+    default_base_url=DEFAULT_BASE_URL,
+    callback_routes=(delivery_report,),
+    sandbox_routes=(send_sms,),
 )

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import hashlib
+import hmac
 import logging
 import os
 import random
@@ -28,6 +30,7 @@ from channels.base import Account, Outbound, SendResult
 from channels.registry import all_channels
 from gateway.models import Message, TrafficAccount
 from gateway.pipeline import statuses
+from gateway.pipeline.callbacks import CallbackTokens
 from gateway.pipeline.events import change_status, now
 from gateway.services.traffic_accounts import credentials_of
 
@@ -49,12 +52,14 @@ class Dispatcher:
         self,
         session_maker: async_sessionmaker[AsyncSession],
         public_url: str,
+        tokens: CallbackTokens,
         http: httpx.AsyncClient | None = None,
         owner: str | None = None,
         clock: Callable[[], datetime.datetime] = now,
     ) -> None:
         self.session_maker = session_maker
         self.public_url = public_url.rstrip("/")
+        self.tokens = tokens
         self.http = http or httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=5.0), follow_redirects=False)
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.clock = clock
@@ -134,9 +139,14 @@ class Dispatcher:
             destination=message.destination,
             block=message.content,
             valid_until=message.valid_until or self.clock() + LEASE,
-            callback_url=f"{self.public_url}/callbacks/{message.channel}/{account.id}",
+            callback_url=f"{self.public_url}/callbacks/{message.channel}/{account.id}?token={self.tokens.issue(message.id)}",
         )
-        target = Account(account.id, base_url, account.settings, credentials_of(account), account.sandbox)
+        credentials = credentials_of(account)
+        if account.sandbox:  # the sandbox provider takes any credentials; derive stable ones for what is unset
+            credentials = {
+                key: self._sandbox_credential(account.id, key) for key in channel.settings.credentials
+            } | credentials
+        target = Account(account.id, base_url, account.settings, credentials, account.sandbox)
         try:
             return await send(self.http, target, outbound)
         except httpx.HTTPError as error:  # connection refused, timeout, protocol error: try again later
@@ -174,6 +184,11 @@ class Dispatcher:
                 session, message, {**release, "next_attempt_at": next_at, "description": result.description}
             )
         await session.commit()
+
+    def _sandbox_credential(self, account_id: UUID, key: str) -> str:
+        return hmac.new(
+            self.tokens.keys[0].encode(), f"sandbox:{account_id}:{key}".encode(), hashlib.sha256
+        ).hexdigest()
 
     def _past_validity(self, message: Message, result: SendResult) -> bool:
         delay = backoff(message.attempts + 1, result.retry_after)

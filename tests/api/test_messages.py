@@ -98,3 +98,33 @@ async def test_list_filters_and_pages(client):
     assert (await client.get("/api/v1/Messages?status=Delivered", headers=tenant.key)).json()["items"] == []
     bad = await client.get("/api/v1/Messages?status=Nope", headers=tenant.key)
     assert_problem(bad, 400, "validation_error", "status")
+
+
+async def test_every_channel_validates_its_block(client):
+    tenant = await new_tenant(client, channels=("sms", "whatsapp", "viber", "telegram", "gbm"))
+    bad = {
+        "whatsapp": ({"type": "template", "template": {"name": "x", "language": "en"}}, "whatsapp.template.language"),
+        "viber": ({"type": "session", "text": "x", "ttl": 5}, "viber.ttl"),
+        "telegram": ({"text": {"message": ""}}, "telegram.text.message"),
+        "gbm": ({"text": {"message": "hi"}, "suggestions": [{"reply": {"text": "x" * 26}}] * 14}, "gbm.suggestions"),
+    }
+    for channel, (block, field) in bad.items():
+        destination = "+447700900123" if channel in ("whatsapp", "viber") else "12345"
+        payload = {"trafficAccountId": tenant.accounts[channel], "destination": destination, channel: block}
+        response = await client.post("/api/v1/Message/send", json=payload, headers=tenant.key)
+        body = assert_problem(response, 400, "validation_error")
+        assert any(e["field"].startswith(field) for e in body["errors"]), (channel, body)
+    good = {
+        "trafficAccountId": tenant.accounts["telegram"],
+        "destination": "1861312834",
+        "telegram": {"text": {"message": "hi"}},
+    }
+    sent = await client.post("/api/v1/Message/send", json=good, headers=tenant.key)
+    assert sent.status_code == 200, sent.text
+    assert sent.json()["conversation"]["participants"][1] == {"messagingAppIdentifier": "1861312834"}
+    whats_app = {
+        "trafficAccountId": tenant.accounts["whatsapp"],
+        "destination": "+447700900123",
+        "whatsApp": {"type": "regular", "regular": {"type": "text", "text": "hi"}},
+    }
+    assert (await client.post("/api/v1/Message/send", json=whats_app, headers=tenant.key)).status_code == 200

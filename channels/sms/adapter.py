@@ -1,0 +1,68 @@
+"""The upstream request: POST {base}/sms of the SMS HTTP API (seeds 001 and 004)."""
+
+from __future__ import annotations
+
+import datetime
+import math
+
+import httpx
+
+from channels.base import Account, Outbound, SendResult, normalise_phone_number
+from channels.sms.encoding import UCS2, encoding_for
+from channels.sms.errors import RETRYABLE_RESPONSE_CODES, SEND_RESPONSE_CODES
+
+DEFAULT_BASE_URL = "https://rest.mittoapi.net"
+# The gateway's block says GSM or Unicode as the API does; left out, the gateway picks one.
+_TYPES = {"GSM": "GSM", "Unicode": "Unicode", "auto": "auto"}
+
+
+def request_body(outbound: Outbound, now: datetime.datetime) -> dict[str, object]:
+    block = outbound.block
+    text = block["text"]
+    body: dict[str, object] = {
+        "from": block["sender"],
+        "to": normalise_phone_number(outbound.destination),
+        "text": text,
+        "type": _TYPES.get(block.get("type", ""), "Unicode" if encoding_for(text) == UCS2 else "GSM"),
+        "callback": outbound.callback_url,
+    }
+    if reference := block.get("reference"):
+        body["reference"] = reference
+    # The provider should not try for longer than the message is valid (whole minutes, at least one).
+    minutes_left = max(1, math.floor((outbound.valid_until - now).total_seconds() / 60))
+    body["validity"] = min(block.get("validity") or minutes_left, minutes_left)
+    return body
+
+
+async def send(http: httpx.AsyncClient, account: Account, outbound: Outbound) -> SendResult:
+    response = await http.post(
+        f"{account.base_url.rstrip('/')}/sms",
+        json=request_body(outbound, datetime.datetime.now(datetime.UTC)),
+        headers={"X-Mitto-API-Key": account.credentials.get("apiKey", "")},
+    )
+    return parse_response(response)
+
+
+def parse_response(response: httpx.Response) -> SendResult:
+    if response.status_code == 429 or response.status_code >= 500:
+        return SendResult(description=f"provider answered {response.status_code}", retry_after=_retry_after(response))
+    if response.status_code in (401, 403):
+        return SendResult(permanent=True, error_code="sms.auth", description="the provider refused the API key")
+    try:
+        data = response.json()
+    except ValueError:
+        return SendResult(description=f"provider answered {response.status_code} without JSON")
+    code = data.get("responseCode", 0 if data.get("id") else 1) if isinstance(data, dict) else 1
+    text = (data.get("responseText") if isinstance(data, dict) else None) or SEND_RESPONSE_CODES.get(code, "")
+    if code == 0 and data.get("id"):
+        return SendResult(status="Sent", provider_message_id=str(data["id"]))
+    if code in RETRYABLE_RESPONSE_CODES or response.status_code >= 400 and code == 0:
+        return SendResult(description=f"provider: {text}")
+    return SendResult(permanent=True, error_code=f"sms.{code}", description=str(text)[:1000])
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    try:
+        return max(0.0, float(response.headers.get("Retry-After", "")))
+    except ValueError:
+        return None

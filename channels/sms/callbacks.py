@@ -1,0 +1,67 @@
+"""Delivery reports of the SMS HTTP API: JSON POSTs ``{messageId, status, errorcode}`` or the same as GET
+query parameters, to the per-message callback URL whose signed token names our message."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from litestar import Request, Response, route
+from litestar.exceptions import NotAuthorizedException, NotFoundException, ValidationException
+from litestar.params import FromPath
+
+from channels.base import Pipeline, StatusReport
+from channels.sms.errors import dlr_error_text
+
+# DLR states (seed 004) -> the gateway's statuses; BUFFERED is "still trying": no change.
+STATUSES = {
+    "SENT": "Sent",
+    "DELIVERED": "Delivered",
+    "UNDELIVERED": "Failed",
+    "FAILED": "Failed",
+    "EXPIRED": "Expired",
+    "BUFFERED": None,
+}
+
+
+def report_of(message_id: UUID, fields: dict[str, Any]) -> StatusReport | None | str:
+    """The status report in a DLR, None for a report that changes nothing, or why it is malformed."""
+    state = str(fields.get("status", "")).upper()
+    if state not in STATUSES:
+        return f"status must be one of {', '.join(STATUSES)}"
+    if STATUSES[state] is None:
+        return None
+    code = fields.get("errorcode")
+    failed = STATUSES[state] in ("Failed", "Expired")
+    return StatusReport(
+        status=STATUSES[state],
+        message_id=message_id,
+        provider_message_id=str(fields["messageId"]) if fields.get("messageId") else None,
+        error_code=f"sms.dlr.{code}" if failed and code not in (None, "") else ("sms.dlr.expired" if failed else None),
+        description=(dlr_error_text(code) or state.lower()) if failed else None,
+    )
+
+
+@route("/callbacks/sms/{account_id:str}", http_method=["GET", "POST"], status_code=200, include_in_schema=False)
+async def delivery_report(request: Request, account_id: FromPath[UUID]) -> Response[dict[str, Any]]:
+    pipeline: Pipeline = request.app.state.pipeline
+    message_id = pipeline.message_of_token(request.query_params.get("token"))
+    if message_id is None:
+        raise NotAuthorizedException("The callback token is missing, forged or expired.")
+    if request.method == "POST":
+        try:
+            fields = await request.json()
+        except Exception:  # noqa: BLE001  (any undecodable body)
+            fields = None
+        if not isinstance(fields, dict):
+            raise ValidationException(
+                "A delivery report is a JSON object.", extra=[{"key": "body", "message": "must be a JSON object"}]
+            )
+    else:
+        fields = dict(request.query_params)
+    report = report_of(message_id, fields)
+    if isinstance(report, str):
+        raise ValidationException("The delivery report is not valid.", extra=[{"key": "status", "message": report}])
+    if report is not None and not await pipeline.report(account_id, report):
+        raise NotFoundException("No message of this traffic account with this token.")
+    return Response({"status": "ok"})

@@ -1,0 +1,91 @@
+"""The SMS sandbox provider: the SMS HTTP API's ``POST /sms`` on loopback, with deterministic behaviour
+chosen by the destination number, and delivery reports sent to the callback URL like the real one.
+
+Magic endings of the destination (``to``), documented in the README:
+``...0001`` accepted and never reported (for failover); ``...1NNN`` undelivered with DLR error code
+NNN; ``...0500`` answers 500; ``...0429`` answers 429 with Retry-After: 1; ``...0408`` answers after
+30 s (a timeout); any other number is delivered about 0.1 s after the send.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import uuid
+from typing import Any
+
+import httpx
+from litestar import Request, Response, post
+
+REPORT_DELAY = 0.1
+_background: set[asyncio.Task[None]] = set()  # keeps report tasks alive until they ran
+
+
+def behaviour(to: str) -> tuple[str, int | None]:
+    """(what happens, DLR error code) for a destination number."""
+    if to.endswith("0001"):
+        return "silent", None
+    if len(to) >= 4 and to[-4] == "1" and to[-3:].isdigit():
+        return "undelivered", int(to[-3:])
+    for ending, kind in (("0500", "error"), ("0429", "throttled"), ("0408", "timeout")):
+        if to.endswith(ending):
+            return kind, None
+    return "delivered", None
+
+
+@post("/sandbox/sms/sms", status_code=200, include_in_schema=False)
+async def send_sms(request: Request) -> Response[dict[str, Any]]:
+    if not request.headers.get("X-Mitto-API-Key"):
+        return Response({"responseCode": 1, "responseText": "Missing API key"}, status_code=401)
+    try:
+        body = await request.json()
+    except Exception:  # noqa: BLE001
+        body = None
+    if not isinstance(body, dict):
+        return Response({"responseCode": 1, "responseText": "Internal error"}, status_code=400)
+    for code, field in ((3, "text"), (5, "from"), (7, "to")):
+        if not body.get(field):
+            return Response({"responseCode": code, "responseText": f"Empty {field}"})
+    to = str(body["to"])
+    if not to.isdigit():
+        return Response({"responseCode": 8, "responseText": "Invalid receiver"})
+    kind, error_code = behaviour(to)
+    if kind == "error":
+        return Response({"responseCode": 1, "responseText": "Internal error"}, status_code=500)
+    if kind == "throttled":
+        return Response(
+            {"responseCode": 1, "responseText": "Too many requests"}, status_code=429, headers={"Retry-After": "1"}
+        )
+    if kind == "timeout":
+        await asyncio.sleep(30)
+    message_id = str(uuid.uuid4())
+    callback = str(body.get("callback") or "")
+    # Reports go only to this gateway's own callback routes: the sandbox is no way to make it call elsewhere.
+    if kind != "silent" and request.app.state.pipeline.is_own_callback(callback):
+        status = "UNDELIVERED" if kind == "undelivered" else "DELIVERED"
+        report = {"messageId": message_id, "status": status, "errorcode": str(error_code or 0)}
+        task = asyncio.create_task(_report(callback, report))
+        _background.add(task)
+        task.add_done_callback(_background.discard)
+    return Response(
+        {
+            "id": message_id,
+            "timestamp": datetime.datetime.now(datetime.UTC).isoformat(),
+            "responseCode": 0,
+            "responseText": "SMS sent",
+            "textLength": len(body["text"]),
+        }
+    )
+
+
+async def _report(callback: str, report: dict[str, str]) -> None:
+    await asyncio.sleep(REPORT_DELAY)
+    async with httpx.AsyncClient(timeout=10) as http:
+        for attempt in range(5):  # like a real provider, retry a report that didn't get through
+            try:
+                response = await http.post(callback, json=report)
+                if response.status_code < 500:
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.2 * (attempt + 1))

@@ -1,0 +1,66 @@
+"""A real gateway server on loopback: the sandbox providers call it back over real HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+import uvicorn
+
+from gateway.app import create_app
+from tests.conftest import ADMIN, TenantFixture, make_settings
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+async def server(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """The gateway serving on a free loopback port (embedded worker, sandbox providers), and a client of it."""
+    port = free_port()
+    settings = make_settings(database_url, port=port, allow_private_webhook_urls=True)
+    app = create_app(settings)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.02)
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+        client.app = app  # type: ignore[attr-defined]
+        yield client
+    server.should_exit = True
+    await task
+
+
+async def tenant_on(client: httpx.AsyncClient, channels: tuple[str, ...] = ("sms",)) -> TenantFixture:
+    tenant = (await client.post("/admin/tenants", json={"name": "pipeline"}, headers=ADMIN)).json()
+    key = (await client.post(f"/admin/tenants/{tenant['id']}/api-keys", json={"name": "t"}, headers=ADMIN)).json()
+    result = TenantFixture(tenant["id"], "", "", "", key["key"])
+    for channel in channels:
+        account = await client.post(
+            f"/admin/tenants/{tenant['id']}/traffic-accounts",
+            json={"name": f"{channel} sandbox", "channel": channel, "sandbox": True},
+            headers=ADMIN,
+        )
+        result.accounts[channel] = account.json()["id"]
+    return result
+
+
+async def wait_for_status(
+    client: httpx.AsyncClient, tenant: TenantFixture, message_id: str, *statuses: str, seconds: float = 15
+) -> dict:
+    """The message once it has one of ``statuses`` (polled; fails after ``seconds``)."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while True:
+        message = (await client.get(f"/api/v1/Message/{message_id}", headers=tenant.key)).json()
+        if message["deliveryStatus"] in statuses:
+            return message
+        assert asyncio.get_running_loop().time() < deadline, f"still {message['deliveryStatus']}: {message}"
+        await asyncio.sleep(0.05)

@@ -1,0 +1,117 @@
+"""SMS end to end: accepted, dispatched through the real adapter to the sandbox provider over HTTP,
+reported back through the delivery-report callback, on SQLite and on Postgres."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import sqlalchemy as sa
+
+from gateway.db import session_maker
+from gateway.models import Message, WebhookEvent
+from tests.conftest import assert_problem
+from tests.integration.conftest import tenant_on, wait_for_status
+
+TEXT = {"text": "Your code is 1234", "sender": "MITTO SMS"}
+
+
+async def send(client, tenant, destination, block=TEXT):
+    payload = {"trafficAccountId": tenant.accounts["sms"], "destination": destination, "sms": block}
+    response = await client.post("/api/v1/Message/send", json=payload, headers=tenant.key)
+    assert response.status_code == 200, response.text
+    return response.json()["messageId"]
+
+
+async def test_delivered_through_the_sandbox(server):
+    tenant = await tenant_on(server)
+    message_id = await send(server, tenant, "+447700900123")
+    message = await wait_for_status(server, tenant, message_id, "Delivered")
+    assert [change["status"] for change in message["statusHistory"]] == ["Ready", "Sent", "Delivered"]
+
+
+async def test_undelivered_with_the_providers_error_code(server):
+    tenant = await tenant_on(server)
+    message_id = await send(server, tenant, "+447700901027")  # ...1NNN: DLR error code NNN
+    message = await wait_for_status(server, tenant, message_id, "Failed")
+    assert message["errorCode"] == "sms.dlr.27" and message["description"] == "Absent subscriber"
+
+
+async def test_provider_errors_are_retried_not_failed(server):
+    tenant = await tenant_on(server)
+    message_id = await send(server, tenant, "+447700900500")  # the sandbox answers 500
+    app = server.app
+    deadline = asyncio.get_running_loop().time() + 10
+    while True:
+        async with session_maker(app.state.engine)() as session:
+            row = await session.get(Message, uuid.UUID(message_id))
+        if row.attempts >= 1 and row.lease_owner is None:
+            break
+        assert asyncio.get_running_loop().time() < deadline
+        await asyncio.sleep(0.05)
+    assert row.status == "Ready" and row.next_attempt_at is not None and "500" in row.description
+
+
+async def test_a_report_with_a_bad_token_changes_nothing(server):
+    tenant = await tenant_on(server)
+    message_id = await send(server, tenant, "+447700900001")  # accepted, never reported
+    await wait_for_status(server, tenant, message_id, "Sent")
+    url = f"/callbacks/sms/{tenant.accounts['sms']}"
+    report = {"messageId": "x", "status": "DELIVERED", "errorcode": "0"}
+    assert_problem(await server.post(url, json=report), 401, "unauthorized")
+    assert_problem(await server.post(f"{url}?token=forged.token.value", json=report), 401, "unauthorized")
+    other_key = server.app.state.pipeline.tokens.__class__(("another-key-0123456789abcdefghijklmn",), 60)
+    forged = other_key.issue(uuid.UUID(message_id))
+    assert_problem(await server.post(f"{url}?token={forged}", json=report), 401, "unauthorized")
+    expired = server.app.state.pipeline.tokens.__class__(server.app.state.pipeline.tokens.keys, -10).issue(
+        uuid.UUID(message_id)
+    )
+    assert_problem(await server.post(f"{url}?token={expired}", json=report), 401, "unauthorized")
+    message = (await server.get(f"/api/v1/Message/{message_id}", headers=tenant.key)).json()
+    assert message["deliveryStatus"] == "Sent"
+
+
+async def test_reports_out_of_order_never_move_the_status_back(server):
+    tenant = await tenant_on(server)
+    message_id = await send(server, tenant, "+447700900001")
+    await wait_for_status(server, tenant, message_id, "Sent")
+    token = server.app.state.pipeline.tokens.issue(uuid.UUID(message_id))
+    url = f"/callbacks/sms/{tenant.accounts['sms']}?token={token}"
+    assert (await server.post(url, json={"messageId": "p", "status": "DELIVERED", "errorcode": "0"})).status_code == 200
+    # A late SENT and a repeated DELIVERED (GET form) change nothing.
+    assert (await server.post(url, json={"messageId": "p", "status": "SENT"})).status_code == 200
+    assert (await server.get(f"{url}&messageId=p&status=DELIVERED&errorcode=0")).status_code == 200
+    message = (await server.get(f"/api/v1/Message/{message_id}", headers=tenant.key)).json()
+    assert [c["status"] for c in message["statusHistory"]] == ["Ready", "Sent", "Delivered"]
+    bad = await server.post(url, json={"messageId": "p", "status": "LOST"})
+    assert_problem(bad, 400, "validation_error", "status")
+
+
+async def test_a_token_for_another_traffic_account_is_a_404(server):
+    tenant = await tenant_on(server)
+    message_id = await send(server, tenant, "+447700900001")
+    token = server.app.state.pipeline.tokens.issue(uuid.UUID(message_id))
+    response = await server.post(f"/callbacks/sms/{uuid.uuid4()}?token={token}", json={"status": "DELIVERED"})
+    assert_problem(response, 404, "not_found")
+
+
+async def test_delivery_writes_webhook_events_for_linked_webhooks(server):
+    tenant = await tenant_on(server)
+    hook = {
+        "url": "http://127.0.0.1:9/hook",
+        "webhookTriggers": ["Delivered"],
+        "linkTrafficAccountIds": [tenant.accounts["sms"]],
+    }
+    webhook = (await server.post("/api/v1/Webhook", json=hook, headers=tenant.key)).json()
+    failed_only = {**hook, "webhookTriggers": ["Failed"]}
+    assert (await server.post("/api/v1/Webhook", json=failed_only, headers=tenant.key)).status_code == 201
+    message_id = await send(server, tenant, "+447700900123")
+    await wait_for_status(server, tenant, message_id, "Delivered")
+    async with session_maker(server.app.state.engine)() as session:
+        events = list(
+            await session.scalars(sa.select(WebhookEvent).where(WebhookEvent.message_id == uuid.UUID(message_id)))
+        )
+    assert [(str(e.webhook_id), e.event) for e in events] == [(webhook["id"], "Delivered")]
+    payload = events[0].payload
+    assert payload["messageId"] == message_id and payload["deliveryStatus"] == "Delivered" and payload["version"] == 1
+    assert payload["sequence"] == 3 and payload["destination"] == "+447700900123" and payload["channel"] == "sms"
