@@ -101,11 +101,26 @@ class StatusReport:
     description: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """What a user sent, as the channel gave it."""
+
+    sender: str  # the user's address on the channel (phone number, chat id)
+    # {"type": "text", "text": ...}, {"type": "image", "url": ..., "caption": ...},
+    # {"type": "location", "latitude": ..., "longitude": ...}, {"type": "postback", "data": ...}, ...
+    content: dict[str, Any]
+    provider_message_id: str | None = None  # a repeat of the same id is stored once
+
+
 class Pipeline(Protocol):
     """What a channel's callback routes may ask of the gateway (``request.app.state.pipeline``)."""
 
     def message_of_token(self, token: str | None) -> UUID | None:
         """The message a per-message callback token was issued for; None when missing, forged or expired."""
+        ...
+
+    def callback_url(self, channel: str, account_id: UUID) -> str:
+        """Where this gateway takes the callbacks of one traffic account (``/callbacks/<channel>/<id>``)."""
         ...
 
     def is_own_callback(self, url: str) -> bool:
@@ -114,6 +129,16 @@ class Pipeline(Protocol):
 
     async def report(self, account_id: UUID, report: StatusReport) -> bool:
         """Apply a status report; False when it names no message of this traffic account."""
+        ...
+
+    async def receive(self, account_id: UUID, inbound: InboundMessage) -> bool:
+        """Store a user's message (and its UserMessage webhook events); False when the traffic account
+        doesn't exist. A repeat (same provider message id) is accepted and stored once."""
+        ...
+
+    async def account(self, account_id: UUID, channel: str) -> Account | None:
+        """The traffic account with its credentials, to check a callback's signature; None when it
+        doesn't exist or belongs to another channel."""
         ...
 
 
@@ -141,6 +166,9 @@ class Channel:
     # provider that imitates it (under /sandbox/<name>).
     callback_routes: tuple[Any, ...] = ()
     sandbox_routes: tuple[Any, ...] = ()
+    # Tells the provider where to send this account's callbacks (Telegram's setWebhook, Viber's
+    # set_webhook...); raises httpx.HTTPError or ValueError when the provider refuses.
+    register_callbacks: Callable[[httpx.AsyncClient, Account, str], Awaitable[None]] | None = None
 
     def destination_problem(self, destination: str) -> str | None:
         """Why ``destination`` can't be an address on this channel, or None."""

@@ -10,11 +10,13 @@ import jwt
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from channels.base import StatusReport
+from channels.base import Account, InboundMessage, StatusReport
 from gateway.auth import key_id
-from gateway.models import Message
+from gateway.models import Message, MessageEvent, TrafficAccount
 from gateway.pipeline import statuses
-from gateway.pipeline.events import change_status
+from gateway.pipeline.accounts import adapter_account
+from gateway.pipeline.conversations import conversation_for
+from gateway.pipeline.events import USER_MESSAGE, add_webhook_events, change_status, now, user_message_payload
 
 TOKEN_AUDIENCE = "callback"
 
@@ -59,7 +61,11 @@ class GatewayPipeline:
     ) -> None:
         self.session_maker = session_maker
         self.tokens = tokens
-        self.callback_prefix = callback_base_url.rstrip("/") + "/callbacks/"
+        self.public_url = callback_base_url.rstrip("/")
+        self.callback_prefix = self.public_url + "/callbacks/"
+
+    def callback_url(self, channel: str, account_id: UUID) -> str:
+        return f"{self.callback_prefix}{channel}/{account_id}"
 
     def is_own_callback(self, url: str) -> bool:
         return url.startswith(self.callback_prefix)
@@ -85,5 +91,48 @@ class GatewayPipeline:
             await change_status(
                 session, message_id, report.status, error_code=report.error_code, description=report.description
             )
+            await session.commit()
+            return True
+
+    async def account(self, account_id: UUID, channel: str) -> Account | None:
+        async with self.session_maker() as session:
+            account = await session.get(TrafficAccount, account_id)
+        if account is None or account.channel != channel:
+            return None
+        return adapter_account(account, self.public_url, self.tokens.keys[0])
+
+    async def receive(self, account_id: UUID, inbound: InboundMessage) -> bool:
+        async with self.session_maker() as session:
+            account = await session.get(TrafficAccount, account_id)
+            if account is None:
+                return False
+            if inbound.provider_message_id and await session.scalar(
+                select(Message.id).where(
+                    Message.traffic_account_id == account_id,
+                    Message.direction == "inbound",
+                    Message.provider_message_id == inbound.provider_message_id,
+                )
+            ):
+                return True  # a provider's retry of a message we have: processed once
+            conversation = await conversation_for(session, account, inbound.sender)
+            at = now()
+            message = Message(
+                tenant_id=account.tenant_id,
+                traffic_account_id=account.id,
+                conversation_id=conversation.id,
+                channel=account.channel,
+                direction="inbound",
+                destination=inbound.sender,
+                status=statuses.RECEIVED,
+                sequence=1,
+                content=inbound.content,
+                provider_message_id=inbound.provider_message_id,
+                created_at=at,
+                updated_at=at,
+            )
+            session.add(message)
+            await session.flush()
+            session.add(MessageEvent(message_id=message.id, sequence=1, status=statuses.RECEIVED, occurred_at=at))
+            await add_webhook_events(session, message, USER_MESSAGE, user_message_payload(message, account))
             await session.commit()
             return True

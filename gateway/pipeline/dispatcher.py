@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-import hashlib
-import hmac
 import logging
 import os
 import random
@@ -26,13 +24,13 @@ import httpx
 from sqlalchemy import or_, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from channels.base import Account, Outbound, SendResult
+from channels.base import Outbound, SendResult
 from channels.registry import all_channels
 from gateway.models import Message, TrafficAccount
 from gateway.pipeline import statuses
+from gateway.pipeline.accounts import adapter_account
 from gateway.pipeline.callbacks import CallbackTokens
 from gateway.pipeline.events import change_status, now
-from gateway.services.traffic_accounts import credentials_of
 
 log = logging.getLogger(__name__)
 
@@ -130,23 +128,14 @@ class Dispatcher:
             await self._finish(session, message, result)
 
     async def _send(self, send: Any, account: TrafficAccount, message: Message) -> SendResult:
-        channel = all_channels()[message.channel]
-        base_url = account.settings.get("baseUrl") or (
-            f"{self.public_url}/sandbox/{message.channel}" if account.sandbox else channel.default_base_url
-        )
         outbound = Outbound(
             message_id=message.id,
             destination=message.destination,
             block=message.content,
             valid_until=message.valid_until or self.clock() + LEASE,
-            callback_url=f"{self.public_url}/callbacks/{message.channel}/{account.id}?token={self.tokens.issue(message.id)}",
+            callback_url=f"{self.public_url}/callbacks/{message.channel}/{account.id}?token={self.tokens.issue(message.id)}",  # noqa: E501
         )
-        credentials = credentials_of(account)
-        if account.sandbox:  # the sandbox provider takes any credentials; derive stable ones for what is unset
-            credentials = {
-                key: self._sandbox_credential(account.id, key) for key in channel.settings.credentials
-            } | credentials
-        target = Account(account.id, base_url, account.settings, credentials, account.sandbox)
+        target = adapter_account(account, self.public_url, self.tokens.keys[0])
         try:
             return await send(self.http, target, outbound)
         except httpx.HTTPError as error:  # connection refused, timeout, protocol error: try again later
@@ -184,11 +173,6 @@ class Dispatcher:
                 session, message, {**release, "next_attempt_at": next_at, "description": result.description}
             )
         await session.commit()
-
-    def _sandbox_credential(self, account_id: UUID, key: str) -> str:
-        return hmac.new(
-            self.tokens.keys[0].encode(), f"sandbox:{account_id}:{key}".encode(), hashlib.sha256
-        ).hexdigest()
 
     def _past_validity(self, message: Message, result: SendResult) -> bool:
         delay = backoff(message.attempts + 1, result.retry_after)

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.models import Message, MessageEvent, TrafficAccount, Webhook, WebhookEvent, WebhookTrafficAccount
 from gateway.pipeline import statuses
-from gateway.pipeline.views import conversation_view
+from gateway.pipeline.views import conversation_view, participant_view
 from gateway.schemas import format_timestamp
 
 PAYLOAD_VERSION = 1
@@ -123,6 +123,21 @@ def status_payload(message: Message, trigger: str, at: datetime.datetime, accoun
     if message.status == statuses.FAILED:
         payload |= {"errorCode": message.error_code, "description": message.description}
     return payload
+
+
+def user_message_payload(message: Message, account: TrafficAccount) -> dict[str, Any]:
+    return {
+        "version": PAYLOAD_VERSION,
+        "event": USER_MESSAGE,
+        "messageId": str(message.id),
+        "trafficAccountId": str(message.traffic_account_id),
+        "channel": message.channel,
+        "sender": participant_view(message.channel, message.destination),
+        "conversation": conversation_view(message, account),
+        "content": message.content,
+        "createdAt": format_timestamp(message.created_at),
+        "sequence": message.sequence,
+    }
 
 
 async def _account(session: AsyncSession, message: Message) -> TrafficAccount:

@@ -13,7 +13,6 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.base import FieldError
@@ -21,6 +20,7 @@ from channels.registry import all_channels
 from gateway.models import Conversation, Message, MessageEvent, TrafficAccount
 from gateway.pagination import Cursor, page_query
 from gateway.pipeline import statuses
+from gateway.pipeline.conversations import conversation_for
 from gateway.problems import invalid, not_found
 from gateway.services.traffic_accounts import TrafficAccountService
 
@@ -77,7 +77,7 @@ class MessageService:
             raise invalid(errors, "The message can't be sent as it is.")
         block = blocks[keys[account.channel]]
         address = destination.strip()
-        conversation = await self._conversation(account, address)
+        conversation = await conversation_for(self.session, account, address)
         at = datetime.datetime.now(datetime.UTC)
         message = Message(
             tenant_id=tenant_id,
@@ -103,24 +103,6 @@ class MessageService:
         if self.on_accepted:
             self.on_accepted(message)
         return Accepted(message, account)
-
-    async def _conversation(self, account: TrafficAccount, participant: str) -> Conversation:
-        query = select(Conversation).where(
-            Conversation.traffic_account_id == account.id, Conversation.participant == participant
-        )
-        if found := await self.session.scalar(query):
-            return found
-        conversation = Conversation(
-            tenant_id=account.tenant_id, traffic_account_id=account.id, channel=account.channel, participant=participant
-        )
-        try:
-            async with self.session.begin_nested():
-                self.session.add(conversation)
-        except IntegrityError:  # started by a concurrent message to the same user
-            found = await self.session.scalar(query)
-            assert found is not None
-            return found
-        return conversation
 
     async def get(self, tenant_id: UUID, message_id: UUID) -> tuple[Message, TrafficAccount, list[MessageEvent]]:
         message = await self.session.scalar(

@@ -1,0 +1,29 @@
+"""A traffic account as its channel adapter sees it: where to reach the provider, with which credentials."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from channels.base import Account
+from channels.registry import all_channels
+from gateway.models import TrafficAccount
+from gateway.services.traffic_accounts import credentials_of
+
+
+def adapter_account(account: TrafficAccount, public_url: str, secret: str) -> Account:
+    """The provider URL is the operator's ``baseUrl``, else the sandbox provider for a sandbox account,
+    else the provider's own. A sandbox account's unset credentials are derived from ``secret``: stable,
+    so the real adapter code (which authenticates and signs with them) runs unchanged."""
+    channel = all_channels()[account.channel]
+    base_url = account.settings.get("baseUrl") or (
+        f"{public_url.rstrip('/')}/sandbox/{account.channel}" if account.sandbox else channel.default_base_url
+    )
+    credentials = credentials_of(account)
+    if account.sandbox:
+        derived = {
+            key: hmac.new(secret.encode(), f"sandbox:{account.id}:{key}".encode(), hashlib.sha256).hexdigest()
+            for key in channel.settings.credentials
+        }
+        credentials = derived | credentials
+    return Account(account.id, base_url, account.settings, credentials, account.sandbox)
