@@ -119,8 +119,16 @@ class Pipeline(Protocol):
         """The message a per-message callback token was issued for; None when missing, forged or expired."""
         ...
 
+    def account_of_token(self, token: str | None) -> UUID | None:
+        """The traffic account of the token in a callback URL the operator configured at the provider."""
+        ...
+
     def callback_url(self, channel: str, account_id: UUID) -> str:
         """Where this gateway takes the callbacks of one traffic account (``/callbacks/<channel>/<id>``)."""
+        ...
+
+    def provider_callback_url(self, channel: str, account_id: UUID) -> str:
+        """The URL (with its account token) an operator configures at the provider for inbound messages."""
         ...
 
     def is_own_callback(self, url: str) -> bool:
@@ -166,9 +174,18 @@ class Channel:
     # provider that imitates it (under /sandbox/<name>).
     callback_routes: tuple[Any, ...] = ()
     sandbox_routes: tuple[Any, ...] = ()
+    # Appended to /callbacks/<name>/<account id> in the URL the operator configures at the provider.
+    inbound_callback_suffix: str = ""
     # Tells the provider where to send this account's callbacks (Telegram's setWebhook, Viber's
     # set_webhook...); raises httpx.HTTPError or ValueError when the provider refuses.
     register_callbacks: Callable[[httpx.AsyncClient, Account, str], Awaitable[None]] | None = None
+
+    def canonical_address(self, address: str) -> str:
+        """One spelling per user, so a reply lands in the conversation of the messages sent to them:
+        phone numbers as ``+`` and digits, other ids as given (trimmed)."""
+        if self.address_kind == "phoneNumber":
+            return "+" + normalise_phone_number(address)
+        return address.strip()
 
     def destination_problem(self, destination: str) -> str | None:
         """Why ``destination`` can't be an address on this channel, or None."""

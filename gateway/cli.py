@@ -106,6 +106,39 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
 
 
 @main.command()
+def worker() -> None:
+    """Dispatch messages: claim due ones with a lease, send them through their channel, record the outcome.
+    Run several against one database; stop with SIGINT or SIGTERM (the current round finishes)."""
+    import signal
+
+    from gateway.crypto import configure_encryption
+    from gateway.db import create_engine, session_maker
+    from gateway.pipeline.callbacks import CallbackTokens
+    from gateway.pipeline.dispatcher import Dispatcher
+
+    settings = _settings()
+    _with_session(_noop)  # a clear message when the schema is behind
+    configure_encryption(settings.secret_keys)
+
+    async def run() -> None:
+        engine = create_engine(settings.database_url)
+        tokens = CallbackTokens(settings.callback_signing_keys, settings.callback_token_lifetime_seconds)
+        dispatcher = Dispatcher(session_maker(engine), settings.callback_base_url, tokens)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        logging.getLogger(__name__).info("worker %s dispatching", dispatcher.owner)
+        try:
+            await dispatcher.run(stop)
+        finally:
+            await dispatcher.http.aclose()
+            await engine.dispose()
+
+    asyncio.run(run())
+
+
+@main.command()
 def openapi() -> None:
     """Print the OpenAPI document the app serves at /schema."""
     from gateway.openapi import openapi_json
@@ -192,6 +225,7 @@ def traffic_account() -> None:
 @click.option("--settings", "settings_json", default="{}", help="Provider settings as a JSON object.")
 def traffic_account_create(tenant_id: UUID, name: str, channel: str, sandbox: bool, settings_json: str) -> None:
     from gateway.api.admin import AdminTrafficAccountOut, TrafficAccountIn
+    from gateway.pipeline.callbacks import CallbackTokens, provider_callback_url
     from gateway.services.tenants import TenantService
     from gateway.services.traffic_accounts import TrafficAccountService
 
@@ -210,6 +244,9 @@ def traffic_account_create(tenant_id: UUID, name: str, channel: str, sandbox: bo
         account = await TrafficAccountService(session).create(
             tenant_id, data.name, data.channel, data.sandbox, data.settings
         )
-        return AdminTrafficAccountOut.of(account)
+        settings = _settings()
+        tokens = CallbackTokens(settings.callback_signing_keys, settings.callback_token_lifetime_seconds)
+        url = provider_callback_url(settings.callback_base_url, tokens, account.channel, account.id)
+        return AdminTrafficAccountOut.of(account, url)
 
     _print(_with_session(work))

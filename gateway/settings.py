@@ -115,6 +115,7 @@ class Settings:
     public_url: str = ""  # how providers (and the sandbox) reach this gateway; default http://host:port
     callback_keys: tuple[str, ...] = ()  # sign per-message callback tokens; default: the JWT keys
     callback_token_lifetime_seconds: int = 7 * 24 * 3600
+    worker_in_server: bool | None = None  # None: run the dispatch loop in the server when there is no Redis
     data_dir: Path = field(default_factory=lambda: Path(".gateway"))
 
     @property
@@ -127,8 +128,8 @@ class Settings:
 
     @property
     def embedded_worker(self) -> bool:
-        """Without Redis the dispatch loop runs inside the server process (a local mock)."""
-        return self.redis_url is None
+        """Whether the dispatch loop runs inside the server process (by default: when there is no Redis)."""
+        return self.redis_url is None if self.worker_in_server is None else self.worker_in_server
 
     def __post_init__(self) -> None:
         check_jwt_keys(self.jwt_keys)
@@ -165,5 +166,6 @@ class Settings:
             public_url=_env("PUBLIC_URL", "") or "",
             callback_keys=tuple(_list("CALLBACK_KEYS")),
             callback_token_lifetime_seconds=_int("CALLBACK_TOKEN_LIFETIME", 7 * 24 * 3600),
+            worker_in_server=_bool("WORKER_IN_SERVER", _env("REDIS_URL") is None),
             data_dir=data_dir,
         )

@@ -3,8 +3,8 @@
 from channels.base import Channel, SettingsSpec
 from channels.sms.adapter import DEFAULT_BASE_URL, send
 from channels.sms.blocks import message_parts, validate_block
-from channels.sms.callbacks import delivery_report
-from channels.sms.sandbox import send_sms
+from channels.sms.callbacks import delivery_report, inbound_sms
+from channels.sms.sandbox import send_sms, user_sends_sms
 
 channel = Channel(
     name="sms",
@@ -14,6 +14,7 @@ channel = Channel(
     message_parts=message_parts,
     send=send,
     default_base_url=DEFAULT_BASE_URL,
-    callback_routes=(delivery_report,),
-    sandbox_routes=(send_sms,),
+    callback_routes=(delivery_report, inbound_sms),
+    inbound_callback_suffix="/inbound",
+    sandbox_routes=(send_sms, user_sends_sms),
 )

@@ -10,7 +10,7 @@ from litestar import Request, Response, route
 from litestar.exceptions import NotAuthorizedException, NotFoundException, ValidationException
 from litestar.params import FromPath
 
-from channels.base import Pipeline, StatusReport
+from channels.base import InboundMessage, Pipeline, StatusReport
 from channels.sms.errors import dlr_error_text
 
 # DLR states (seed 004) -> the gateway's statuses; BUFFERED is "still trying": no change.
@@ -48,20 +48,50 @@ async def delivery_report(request: Request, account_id: FromPath[UUID]) -> Respo
     message_id = pipeline.message_of_token(request.query_params.get("token"))
     if message_id is None:
         raise NotAuthorizedException("The callback token is missing, forged or expired.")
-    if request.method == "POST":
-        try:
-            fields = await request.json()
-        except Exception:  # noqa: BLE001  (any undecodable body)
-            fields = None
-        if not isinstance(fields, dict):
-            raise ValidationException(
-                "A delivery report is a JSON object.", extra=[{"key": "body", "message": "must be a JSON object"}]
-            )
-    else:
-        fields = dict(request.query_params)
+    fields = await _fields(request)
     report = report_of(message_id, fields)
     if isinstance(report, str):
         raise ValidationException("The delivery report is not valid.", extra=[{"key": "status", "message": report}])
     if report is not None and not await pipeline.report(account_id, report):
         raise NotFoundException("No message of this traffic account with this token.")
     return Response({"status": "ok"})
+
+
+@route("/callbacks/sms/{account_id:str}/inbound", http_method=["GET", "POST"], status_code=200, include_in_schema=False)
+async def inbound_sms(request: Request, account_id: FromPath[UUID]) -> Response[dict[str, Any]]:
+    """A 2-way SMS: ``{sender, receiver, content, msgid, coding}`` as JSON or query parameters (seed 004)."""
+    pipeline: Pipeline = request.app.state.pipeline
+    if pipeline.account_of_token(request.query_params.get("token")) != account_id:
+        raise NotAuthorizedException("The callback token is missing or not this traffic account's.")
+    fields = await _fields(request)
+    missing = [{"key": key, "message": "is required"} for key in ("sender", "content", "msgid") if not fields.get(key)]
+    if missing:
+        raise ValidationException("The inbound SMS is not valid.", extra=missing)
+    inbound = InboundMessage(
+        sender=str(fields["sender"]),
+        content={
+            "type": "text",
+            "text": str(fields["content"]),
+            "receiver": fields.get("receiver"),
+            "coding": fields.get("coding"),
+        },
+        provider_message_id=str(fields["msgid"]),
+    )
+    if not await pipeline.receive(account_id, inbound):
+        raise NotFoundException("No such traffic account.")
+    return Response({"status": "ok"})
+
+
+async def _fields(request: Request) -> dict[str, Any]:
+    """The callback's fields: a JSON object in a POST body, or the query parameters of a GET."""
+    if request.method != "POST":
+        return {key: value for key, value in request.query_params.items() if key != "token"}
+    try:
+        fields = await request.json()
+    except Exception:  # noqa: BLE001  (any undecodable body)
+        fields = None
+    if not isinstance(fields, dict):
+        raise ValidationException(
+            "The callback body is not valid.", extra=[{"key": "body", "message": "must be a JSON object"}]
+        )
+    return fields

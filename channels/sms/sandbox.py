@@ -17,6 +17,8 @@ from typing import Any
 import httpx
 from litestar import Request, Response, post
 
+from channels.sms.errors import SEND_RESPONSE_CODES
+
 REPORT_DELAY = 0.1
 _background: set[asyncio.Task[None]] = set()  # keeps report tasks alive until they ran
 
@@ -45,13 +47,13 @@ async def send_sms(request: Request) -> Response[dict[str, Any]]:
         return Response({"responseCode": 1, "responseText": "Internal error"}, status_code=400)
     for code, field in ((3, "text"), (5, "from"), (7, "to")):
         if not body.get(field):
-            return Response({"responseCode": code, "responseText": f"Empty {field}"})
+            return Response({"responseCode": code, "responseText": SEND_RESPONSE_CODES[code]})
     to = str(body["to"])
     if not to.isdigit():
-        return Response({"responseCode": 8, "responseText": "Invalid receiver"})
+        return Response({"responseCode": 8, "responseText": SEND_RESPONSE_CODES[8]})
     kind, error_code = behaviour(to)
     if kind == "error":
-        return Response({"responseCode": 1, "responseText": "Internal error"}, status_code=500)
+        return Response({"responseCode": 1, "responseText": SEND_RESPONSE_CODES[1]}, status_code=500)
     if kind == "throttled":
         return Response(
             {"responseCode": 1, "responseText": "Too many requests"}, status_code=429, headers={"Retry-After": "1"}
@@ -89,3 +91,25 @@ async def _report(callback: str, report: dict[str, str]) -> None:
             except httpx.HTTPError:
                 pass
             await asyncio.sleep(0.2 * (attempt + 1))
+
+
+@post("/sandbox/sms/inbound", status_code=200, include_in_schema=False)
+async def user_sends_sms(request: Request) -> Response[dict[str, Any]]:
+    """A simulated user texts the traffic account: the 2-way callback of the SMS API reaches the gateway."""
+    body = await request.json()
+    if not isinstance(body, dict) or not body.get("trafficAccountId") or not body.get("from") or not body.get("text"):
+        return Response({"detail": "give trafficAccountId, from and text"}, status_code=400)
+    pipeline = request.app.state.pipeline
+    msgid = str(body.get("msgid") or uuid.uuid4())
+    report = {
+        "sender": str(body["from"]),
+        "receiver": str(body.get("to") or "MITTO SMS"),
+        "content": str(body["text"]),
+        "msgid": msgid,
+        "coding": "UCS2" if any(ord(char) > 0x7F for char in str(body["text"])) else "GSM",
+    }
+    async with httpx.AsyncClient(timeout=10) as http:
+        response = await http.post(
+            pipeline.provider_callback_url("sms", uuid.UUID(str(body["trafficAccountId"]))), json=report
+        )
+    return Response({"msgid": msgid, "gatewayStatus": response.status_code}, status_code=200)

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
-from litestar import Controller, delete, get, patch, post
+from litestar import Controller, Request, delete, get, patch, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from gateway.api.deps import DbSession
@@ -75,11 +75,12 @@ class AdminTrafficAccountOut(Out):
     sandbox: bool
     settings: dict[str, Any]  # the non-secret settings
     credentials: list[str]  # names of the credentials that are set; their values are never returned
+    callback_url: str  # what to configure at the provider for this account's callbacks (inbound messages)
     created_at: datetime.datetime
     updated_at: datetime.datetime
 
     @classmethod
-    def of(cls, a: TrafficAccount) -> AdminTrafficAccountOut:
+    def of(cls, a: TrafficAccount, callback_url: str) -> AdminTrafficAccountOut:
         return cls(
             a.id,
             a.tenant_id,
@@ -88,9 +89,14 @@ class AdminTrafficAccountOut(Out):
             a.sandbox,
             a.settings,
             sorted(credentials_of(a)),
+            callback_url,
             a.created_at,
             a.updated_at,
         )
+
+
+def _callback_url(request: Request, account: TrafficAccount) -> str:
+    return request.app.state.pipeline.provider_callback_url(account.channel, account.id)
 
 
 class TenantController(Controller):
@@ -144,28 +150,35 @@ class AdminTrafficAccountController(Controller):
 
     @post("/", summary="Create a traffic account")
     async def create_account(
-        self, db_session: DbSession, tenant_id: FromPath[UUID], data: JSONBody[TrafficAccountIn]
+        self, request: Request, db_session: DbSession, tenant_id: FromPath[UUID], data: JSONBody[TrafficAccountIn]
     ) -> AdminTrafficAccountOut:
         await TenantService(db_session).get(tenant_id)
         account = await TrafficAccountService(db_session).create(
             tenant_id, data.name, data.channel, data.sandbox, data.settings
         )
-        return AdminTrafficAccountOut.of(account)
+        return AdminTrafficAccountOut.of(account, _callback_url(request, account))
 
     @get("/", summary="The tenant's traffic accounts")
-    async def list_accounts(self, db_session: DbSession, tenant_id: FromPath[UUID]) -> list[AdminTrafficAccountOut]:
+    async def list_accounts(
+        self, request: Request, db_session: DbSession, tenant_id: FromPath[UUID]
+    ) -> list[AdminTrafficAccountOut]:
         await TenantService(db_session).get(tenant_id)
-        return [AdminTrafficAccountOut.of(a) for a in await TrafficAccountService(db_session).list(tenant_id)]
+        return [
+            AdminTrafficAccountOut.of(a, _callback_url(request, a))
+            for a in await TrafficAccountService(db_session).list(tenant_id)
+        ]
 
     @get("/{account_id:str}", summary="One traffic account")
     async def get_account(
-        self, db_session: DbSession, tenant_id: FromPath[UUID], account_id: FromPath[UUID]
+        self, request: Request, db_session: DbSession, tenant_id: FromPath[UUID], account_id: FromPath[UUID]
     ) -> AdminTrafficAccountOut:
-        return AdminTrafficAccountOut.of(await TrafficAccountService(db_session).get(tenant_id, account_id))
+        account = await TrafficAccountService(db_session).get(tenant_id, account_id)
+        return AdminTrafficAccountOut.of(account, _callback_url(request, account))
 
     @patch("/{account_id:str}", summary="Change name, sandbox flag or settings (merge patch)")
     async def update_account(
         self,
+        request: Request,
         db_session: DbSession,
         tenant_id: FromPath[UUID],
         account_id: FromPath[UUID],
@@ -174,10 +187,10 @@ class AdminTrafficAccountController(Controller):
         account = await TrafficAccountService(db_session).update(
             tenant_id, account_id, name=data.name, sandbox=data.sandbox, settings_patch=data.settings
         )
-        return AdminTrafficAccountOut.of(account)
+        return AdminTrafficAccountOut.of(account, _callback_url(request, account))
 
     @delete("/{account_id:str}", summary="Delete a traffic account")
     async def delete_account(
-        self, db_session: DbSession, tenant_id: FromPath[UUID], account_id: FromPath[UUID]
+        self, request: Request, db_session: DbSession, tenant_id: FromPath[UUID], account_id: FromPath[UUID]
     ) -> None:
         await TrafficAccountService(db_session).delete(tenant_id, account_id)

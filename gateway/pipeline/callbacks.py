@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from channels.base import Account, InboundMessage, StatusReport
+from channels.registry import all_channels
 from gateway.auth import key_id
 from gateway.models import Message, MessageEvent, TrafficAccount
 from gateway.pipeline import statuses
@@ -19,6 +20,7 @@ from gateway.pipeline.conversations import conversation_for
 from gateway.pipeline.events import USER_MESSAGE, add_webhook_events, change_status, now, user_message_payload
 
 TOKEN_AUDIENCE = "callback"
+ACCOUNT_AUDIENCE = "account-callback"
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,15 +41,25 @@ class CallbackTokens:
         }
         return jwt.encode(claims, self.keys[0], algorithm="HS256", headers={"kid": key_id(self.keys[0])})
 
+    def issue_for_account(self, account_id: UUID) -> str:
+        """A token for the callbacks an operator configures once at the provider (inbound SMS): it has
+        no expiry and stops working when its signing key leaves GATEWAY_CALLBACK_KEYS."""
+        claims = {"sub": str(account_id), "aud": ACCOUNT_AUDIENCE}
+        return jwt.encode(claims, self.keys[0], algorithm="HS256", headers={"kid": key_id(self.keys[0])})
+
     def message_of(self, token: str | None) -> UUID | None:
+        return self._subject(token, TOKEN_AUDIENCE, ["exp", "sub"])
+
+    def account_of(self, token: str | None) -> UUID | None:
+        return self._subject(token, ACCOUNT_AUDIENCE, ["sub"])
+
+    def _subject(self, token: str | None, audience: str, required: list[str]) -> UUID | None:
         if not token:
             return None
         try:
             kid = jwt.get_unverified_header(token).get("kid")
             secret = next(key for key in self.keys if key_id(key) == kid)
-            claims = jwt.decode(
-                token, secret, algorithms=["HS256"], audience=TOKEN_AUDIENCE, options={"require": ["exp", "sub"]}
-            )
+            claims = jwt.decode(token, secret, algorithms=["HS256"], audience=audience, options={"require": required})
             return UUID(claims["sub"])
         except (jwt.InvalidTokenError, StopIteration, ValueError, TypeError):
             return None
@@ -72,6 +84,12 @@ class GatewayPipeline:
 
     def message_of_token(self, token: str | None) -> UUID | None:
         return self.tokens.message_of(token)
+
+    def account_of_token(self, token: str | None) -> UUID | None:
+        return self.tokens.account_of(token)
+
+    def provider_callback_url(self, channel: str, account_id: UUID) -> str:
+        return provider_callback_url(self.public_url, self.tokens, channel, account_id)
 
     async def report(self, account_id: UUID, report: StatusReport) -> bool:
         if report.status not in statuses.ALL:
@@ -114,7 +132,8 @@ class GatewayPipeline:
                 )
             ):
                 return True  # a provider's retry of a message we have: processed once
-            conversation = await conversation_for(session, account, inbound.sender)
+            sender = all_channels()[account.channel].canonical_address(inbound.sender)
+            conversation = await conversation_for(session, account, sender)
             at = now()
             message = Message(
                 tenant_id=account.tenant_id,
@@ -122,7 +141,7 @@ class GatewayPipeline:
                 conversation_id=conversation.id,
                 channel=account.channel,
                 direction="inbound",
-                destination=inbound.sender,
+                destination=sender,
                 status=statuses.RECEIVED,
                 sequence=1,
                 content=inbound.content,
@@ -136,3 +155,10 @@ class GatewayPipeline:
             await add_webhook_events(session, message, USER_MESSAGE, user_message_payload(message, account))
             await session.commit()
             return True
+
+
+def provider_callback_url(public_url: str, tokens: CallbackTokens, channel: str, account_id: UUID) -> str:
+    """The URL an operator gives the provider for one traffic account's callbacks (inbound messages)."""
+    suffix = all_channels()[channel].inbound_callback_suffix
+    token = tokens.issue_for_account(account_id)
+    return f"{public_url.rstrip('/')}/callbacks/{channel}/{account_id}{suffix}?token={token}"

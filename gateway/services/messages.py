@@ -76,7 +76,7 @@ class MessageService:
         if errors:
             raise invalid(errors, "The message can't be sent as it is.")
         block = blocks[keys[account.channel]]
-        address = destination.strip()
+        address = channel.canonical_address(destination)
         conversation = await conversation_for(self.session, account, address)
         at = datetime.datetime.now(datetime.UTC)
         message = Message(

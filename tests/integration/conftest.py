@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
 
 import httpx
 import pytest
@@ -23,8 +25,21 @@ def free_port() -> int:
 @pytest.fixture
 async def server(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
     """The gateway serving on a free loopback port (embedded worker, sandbox providers), and a client of it."""
+    async with serve(database_url) as client:
+        yield client
+
+
+@pytest.fixture
+async def server_without_worker(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """The same, with no dispatch loop: tests drive Dispatcher objects themselves."""
+    async with serve(database_url, worker_in_server=False) as client:
+        yield client
+
+
+@asynccontextmanager
+async def serve(database_url: str, **overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
     port = free_port()
-    settings = make_settings(database_url, port=port, allow_private_webhook_urls=True)
+    settings = make_settings(database_url, port=port, allow_private_webhook_urls=True, **overrides)
     app = create_app(settings)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     task = asyncio.create_task(server.serve())

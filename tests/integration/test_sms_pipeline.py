@@ -115,3 +115,54 @@ async def test_delivery_writes_webhook_events_for_linked_webhooks(server):
     payload = events[0].payload
     assert payload["messageId"] == message_id and payload["deliveryStatus"] == "Delivered" and payload["version"] == 1
     assert payload["sequence"] == 3 and payload["destination"] == "+447700900123" and payload["channel"] == "sms"
+
+
+async def test_two_way_sms_reaches_the_conversation_and_the_outbox_once(server):
+    tenant = await tenant_on(server)
+    hook = {
+        "url": "http://127.0.0.1:9/hook",
+        "webhookTriggers": ["UserMessage"],
+        "linkTrafficAccountIds": [tenant.accounts["sms"]],
+    }
+    webhook = (await server.post("/api/v1/Webhook", json=hook, headers=tenant.key)).json()
+    sent_id = await send(server, tenant, "+447700900123")
+    user = {"trafficAccountId": tenant.accounts["sms"], "from": "447700900123", "text": "STOP please", "msgid": "in-1"}
+    for _ in range(2):  # the provider repeats the callback: stored once
+        answer = await server.post("/sandbox/sms/inbound", json=user)
+        assert answer.json()["gatewayStatus"] == 200, answer.text
+    inbound = (await server.get("/api/v1/Messages?direction=inbound", headers=tenant.key)).json()["items"]
+    assert len(inbound) == 1 and inbound[0]["deliveryStatus"] == "Received"
+    detail = (await server.get(f"/api/v1/Message/{inbound[0]['messageId']}", headers=tenant.key)).json()
+    assert detail["content"]["text"] == "STOP please" and detail["requestInfo"] is None
+    sent = (await server.get(f"/api/v1/Message/{sent_id}", headers=tenant.key)).json()
+    assert detail["conversation"]["id"] == sent["conversation"]["id"]  # the reply joins the conversation
+    async with session_maker(server.app.state.engine)() as session:
+        events = list(
+            await session.scalars(
+                sa.select(WebhookEvent).where(
+                    WebhookEvent.event == "UserMessage", WebhookEvent.webhook_id == uuid.UUID(webhook["id"])
+                )
+            )
+        )
+    assert len(events) == 1 and events[0].payload["content"]["text"] == "STOP please"
+    assert events[0].payload["sender"] == {"phoneNumber": "+447700900123"}
+
+
+async def test_inbound_sms_needs_the_accounts_token(server):
+    tenant = await tenant_on(server)
+    other = await tenant_on(server)
+    url = server.app.state.pipeline.provider_callback_url("sms", uuid.UUID(other.accounts["sms"]))
+    token = url.split("token=")[1]
+    fields = {"sender": "447700900123", "receiver": "x", "content": "hi", "msgid": "m1"}
+    response = await server.post(f"/callbacks/sms/{tenant.accounts['sms']}/inbound?token={token}", json=fields)
+    assert_problem(response, 401, "unauthorized")
+    assert_problem(
+        await server.post(f"/callbacks/sms/{tenant.accounts['sms']}/inbound", json=fields), 401, "unauthorized"
+    )
+    good = server.app.state.pipeline.provider_callback_url("sms", uuid.UUID(tenant.accounts["sms"]))
+    missing = await server.post(
+        good.replace("http://", "http://", 1).split(str(server.base_url))[-1], json={"sender": "1"}
+    )
+    assert_problem(missing, 400, "validation_error", "content", "msgid")
+    listed = (await server.get("/api/v1/Messages?direction=inbound", headers=tenant.key)).json()["items"]
+    assert listed == []
