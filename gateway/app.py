@@ -15,6 +15,7 @@ from litestar.middleware.base import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.types import Receive, Scope, Send
+from redis.asyncio import Redis
 
 from channels.registry import all_channels
 from gateway.api import admin, customers, messages, templates, traffic_accounts, webhooks
@@ -26,6 +27,7 @@ from gateway.db import check_schema, create_engine, session_maker
 from gateway.paths import PathNormaliser
 from gateway.pipeline.callbacks import CallbackTokens, GatewayPipeline
 from gateway.pipeline.dispatcher import Dispatcher
+from gateway.pipeline.send_rate import MemorySendRate, RedisSendRate
 from gateway.problems import EXCEPTION_HANDLERS, problem_details_plugin
 from gateway.settings import Settings
 from gateway.validation import refuse_nul_characters
@@ -63,7 +65,9 @@ def create_app(settings: Settings | None = None) -> Gateway:
     )
 
     tokens = CallbackTokens(settings.callback_signing_keys, settings.callback_token_lifetime_seconds)
-    dispatcher = Dispatcher(session_maker(engine), settings.callback_base_url, tokens)
+    redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+    send_rate = RedisSendRate(redis) if redis else MemorySendRate()
+    dispatcher = Dispatcher(session_maker(engine), settings.callback_base_url, tokens, send_rate=send_rate)
     pipeline = GatewayPipeline(session_maker(engine), tokens, settings.callback_base_url)
 
     @asynccontextmanager
@@ -78,6 +82,8 @@ def create_app(settings: Settings | None = None) -> Gateway:
             if loop is not None:
                 await loop
             await dispatcher.http.aclose()
+            if redis is not None:
+                await redis.aclose()
             await engine.dispose()
 
     customer_api = Router(

@@ -111,10 +111,13 @@ def worker() -> None:
     Run several against one database; stop with SIGINT or SIGTERM (the current round finishes)."""
     import signal
 
+    from redis.asyncio import Redis
+
     from gateway.crypto import configure_encryption
     from gateway.db import create_engine, session_maker
     from gateway.pipeline.callbacks import CallbackTokens
     from gateway.pipeline.dispatcher import Dispatcher
+    from gateway.pipeline.send_rate import MemorySendRate, RedisSendRate
 
     settings = _settings()
     _with_session(_noop)  # a clear message when the schema is behind
@@ -123,7 +126,9 @@ def worker() -> None:
     async def run() -> None:
         engine = create_engine(settings.database_url)
         tokens = CallbackTokens(settings.callback_signing_keys, settings.callback_token_lifetime_seconds)
-        dispatcher = Dispatcher(session_maker(engine), settings.callback_base_url, tokens)
+        redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+        send_rate = RedisSendRate(redis) if redis else MemorySendRate()
+        dispatcher = Dispatcher(session_maker(engine), settings.callback_base_url, tokens, send_rate=send_rate)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -133,6 +138,8 @@ def worker() -> None:
             await dispatcher.run(stop)
         finally:
             await dispatcher.http.aclose()
+            if redis is not None:
+                await redis.aclose()
             await engine.dispose()
 
     asyncio.run(run())

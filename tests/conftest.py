@@ -22,6 +22,7 @@ from gateway.settings import Settings
 
 T = TypeVar("T")
 POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 ADMIN_TOKEN = "test-admin-token"
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -86,6 +87,23 @@ def postgres_url() -> Iterator[str]:
     upgrade(make_settings(url))
     yield url
     asyncio.run(_pg_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+async def redis_client() -> AsyncIterator[Any]:
+    """The machine's Redis (mandatory in CI); tests use keys of their own, nothing is flushed."""
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(REDIS_URL)
+    try:
+        await client.ping()
+    except Exception as error:  # noqa: BLE001
+        await client.aclose()
+        if IN_CI:
+            pytest.fail(f"Redis is required in CI: {type(error).__name__}: {error}")
+        pytest.skip(f"Redis not reachable at {REDIS_URL}: {type(error).__name__}: {error}")
+    yield client
+    await client.aclose()
 
 
 @pytest.fixture(scope="session")

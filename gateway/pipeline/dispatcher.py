@@ -31,6 +31,7 @@ from gateway.pipeline import statuses
 from gateway.pipeline.accounts import adapter_account
 from gateway.pipeline.callbacks import CallbackTokens
 from gateway.pipeline.events import change_status, now
+from gateway.pipeline.send_rate import MemorySendRate, SendRate
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ class Dispatcher:
         http: httpx.AsyncClient | None = None,
         owner: str | None = None,
         clock: Callable[[], datetime.datetime] = now,
+        send_rate: SendRate | None = None,
     ) -> None:
         self.session_maker = session_maker
         self.public_url = public_url.rstrip("/")
@@ -61,6 +63,7 @@ class Dispatcher:
         self.http = http or httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=5.0), follow_redirects=False)
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.clock = clock
+        self.send_rate = send_rate or MemorySendRate()
         self._wake = asyncio.Event()
 
     def wake(self, _message: Any = None) -> None:
@@ -124,6 +127,15 @@ class Dispatcher:
             if channel.send is None:
                 result = SendResult(retry_after=MAX_BACKOFF, description=f"no {message.channel} adapter yet")
             else:
+                per_second = account.settings.get("sendRate") or channel.default_send_rate
+                if wait := await self.send_rate.reserve(str(account.id), per_second):
+                    # Over the account's send rate: back in the queue for when there is room, not an attempt.
+                    later = {"lease_owner": None, "lease_until": None}
+                    await self._update(
+                        session, message, later | {"next_attempt_at": self.clock() + datetime.timedelta(seconds=wait)}
+                    )
+                    await session.commit()
+                    return
                 result = await self._send(channel.send, account, message)
             await self._finish(session, message, result)
 

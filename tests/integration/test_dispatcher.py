@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from gateway.db import session_maker
 from gateway.models import Message
 from gateway.pipeline.dispatcher import LEASE, Dispatcher
+from tests.conftest import ADMIN
 from tests.integration.conftest import tenant_on, wait_for_status
 
 
@@ -97,3 +98,21 @@ async def test_a_message_past_its_validity_expires_instead_of_being_sent(server_
     assert message["errorCode"] == "expired"
     assert [c["status"] for c in message["statusHistory"]] == ["Ready", "Expired"]
     await future.http.aclose()
+
+
+async def test_the_accounts_send_rate_holds_back_the_rest(server_without_worker):
+    client = server_without_worker
+    tenant = await tenant_on(client)
+    patch = {"settings": {"sendRate": 2}}
+    url = f"/admin/tenants/{tenant.id}/traffic-accounts/{tenant.accounts['sms']}"
+    assert (await client.patch(url, json=patch, headers=ADMIN)).status_code == 200
+    ids = [await send(client, tenant, destination=f"+4477009002{n:02d}") for n in range(6)]
+    worker = dispatcher_of(client)
+    await worker.dispatch_once()
+    rows = [await row(client, message_id) for message_id in ids]
+    sent = [r for r in rows if r.status != "Ready"]
+    held = [r for r in rows if r.status == "Ready"]
+    assert len(sent) == 3, [r.status for r in rows]  # 2/s with one second of burst: three at once
+    now = datetime.datetime.now(datetime.UTC)
+    assert all(r.attempts == 0 and r.lease_owner is None and r.next_attempt_at > now for r in held)
+    await worker.http.aclose()
