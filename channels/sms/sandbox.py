@@ -100,6 +100,13 @@ async def user_sends_sms(request: Request) -> Response[dict[str, Any]]:
     if not isinstance(body, dict) or not body.get("trafficAccountId") or not body.get("from") or not body.get("text"):
         return Response({"detail": "give trafficAccountId, from and text"}, status_code=400)
     pipeline = request.app.state.pipeline
+    try:
+        account_id = uuid.UUID(str(body["trafficAccountId"]))
+    except ValueError:
+        return Response({"detail": "trafficAccountId must be a UUID"}, status_code=400)
+    account = await pipeline.account(account_id, "sms")
+    if account is None or not account.sandbox:  # a live account's users are real people: no simulating them
+        return Response({"detail": "no sandbox sms traffic account with this id"}, status_code=404)
     msgid = str(body.get("msgid") or uuid.uuid4())
     report = {
         "sender": str(body["from"]),

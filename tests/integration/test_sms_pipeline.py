@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from gateway.db import session_maker
 from gateway.models import Message, WebhookEvent
-from tests.conftest import assert_problem
+from tests.conftest import ADMIN, assert_problem
 from tests.integration.conftest import tenant_on, wait_for_status
 
 TEXT = {"text": "Your code is 1234", "sender": "MITTO SMS"}
@@ -166,3 +166,15 @@ async def test_inbound_sms_needs_the_accounts_token(server):
     assert_problem(missing, 400, "validation_error", "content", "msgid")
     listed = (await server.get("/api/v1/Messages?direction=inbound", headers=tenant.key)).json()["items"]
     assert listed == []
+
+
+async def test_the_sandbox_cannot_simulate_users_of_a_live_account(server):
+    tenant = await tenant_on(server)
+    live = await server.post(
+        f"/admin/tenants/{tenant.id}/traffic-accounts",
+        json={"name": "live", "channel": "sms", "sandbox": False, "settings": {"apiKey": "real-key"}},
+        headers=ADMIN,
+    )
+    user = {"trafficAccountId": live.json()["id"], "from": "447700900123", "text": "injected"}
+    assert (await server.post("/sandbox/sms/inbound", json=user)).status_code == 404
+    assert (await server.get("/api/v1/Messages?direction=inbound", headers=tenant.key)).json()["items"] == []
