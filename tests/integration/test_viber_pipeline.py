@@ -1,0 +1,258 @@
+"""Viber end to end: accepted, dispatched through the real adapter to the sandbox provider over HTTP
+(set_webhook on webhookNotSet, get_account_info, send_message), reported back through signed
+callbacks, and a simulated user's message, on SQLite and on Postgres."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from channels.base import Account
+from channels.viber import adapter, sandbox
+from channels.viber.callbacks import SIGNATURE_HEADER, signature
+from gateway.db import session_maker
+from gateway.models import Message, WebhookEvent
+from tests.conftest import assert_problem
+from tests.integration.conftest import tenant_on, wait_for_status
+
+TEXT = {"type": "transactional", "text": "Your code is 1234"}
+
+
+async def send(client, tenant, destination, block=TEXT):
+    payload = {"trafficAccountId": tenant.accounts["viber"], "destination": destination, "viber": block}
+    response = await client.post("/api/v1/Message/send", json=payload, headers=tenant.key)
+    assert response.status_code == 200, response.text
+    return response.json()["messageId"]
+
+
+async def account_of(client, tenant) -> Account:
+    account = await client.app.state.pipeline.account(uuid.UUID(tenant.accounts["viber"]), "viber")
+    assert account is not None
+    return account
+
+
+async def row_of(client, message_id) -> Message:
+    async with session_maker(client.app.state.engine)() as session:
+        return await session.get(Message, uuid.UUID(message_id))
+
+
+async def callback(client, tenant, event, token=None, **headers):
+    """POSTs a Viber callback signed with ``token`` (the account's own token unless given)."""
+    body = json.dumps(event).encode()
+    token = token or (await account_of(client, tenant)).credentials["authToken"]
+    headers = {SIGNATURE_HEADER: signature(token, body), **headers}
+    return await client.post(f"/callbacks/viber/{tenant.accounts['viber']}", content=body, headers=headers)
+
+
+async def history(client, tenant, message_id):
+    message = (await client.get(f"/api/v1/Message/{message_id}", headers=tenant.key)).json()
+    return [change["status"] for change in message["statusHistory"]]
+
+
+async def test_delivered_through_the_sandbox_after_setting_the_webhook(server):
+    tenant = await tenant_on(server, ("viber",))
+    message_id = await send(server, tenant, "+447700900123")
+    message = await wait_for_status(server, tenant, message_id, "Delivered")
+    assert [change["status"] for change in message["statusHistory"]] == ["Ready", "Sent", "Delivered"]
+    assert message["requestInfo"] == TEXT
+    # The first send met webhookNotSet: the adapter set the account's webhook at the sandbox.
+    account = await account_of(server, tenant)
+    webhook = server.app.state[sandbox._STATE_KEY][account.credentials["authToken"]]
+    assert webhook.url == server.app.state.pipeline.callback_url("viber", account.id)
+    assert set(webhook.event_types) == set(adapter.EVENT_TYPES)
+    row = await row_of(server, message_id)
+    assert row.provider_message_id.isdigit() and row.attempts == 1
+
+
+async def test_delivered_and_seen_is_read(server):
+    tenant = await tenant_on(server, ("viber",))
+    message_id = await send(server, tenant, "+447700900002")
+    message = await wait_for_status(server, tenant, message_id, "Read")
+    assert [change["status"] for change in message["statusHistory"]] == ["Ready", "Sent", "Delivered", "Read"]
+
+
+async def test_failed_callback_and_refused_sends_fail_with_vibers_code(server):
+    tenant = await tenant_on(server, ("viber",))
+    failed = await send(server, tenant, "+447700900003")  # accepted, then a failed callback
+    not_registered = await send(server, tenant, "+447700901005")  # send_message answers status 5
+    not_subscribed = await send(server, tenant, "+447700901006")
+    message = await wait_for_status(server, tenant, failed, "Failed")
+    assert message["errorCode"] == "viber.failed" and message["description"] == sandbox.FAILED_DESC
+    assert [change["status"] for change in message["statusHistory"]] == ["Ready", "Sent", "Failed"]
+    message = await wait_for_status(server, tenant, not_registered, "Failed")
+    assert message["errorCode"] == "viber.5"
+    assert message["description"] == "receiverNotRegistered: The receiver is not registered to Viber"
+    message = await wait_for_status(server, tenant, not_subscribed, "Failed")
+    assert message["errorCode"] == "viber.6" and message["description"].startswith("receiverNotSubscribed")
+
+
+async def test_content_kinds_reach_the_sandbox_as_viber_takes_them(server):
+    tenant = await tenant_on(server, ("viber",))
+    picture = {
+        "type": "promotional",
+        "mediaUrl": "https://www.gstatic.com/webp/gallery3/1.png",
+        "text": "Hi, how can I help you today?",
+        "button": {"caption": "QR Scan", "action": "viber://other/scan"},
+    }
+    file = {"type": "session", "file": {"mediaUrl": "https://example.com/files/report.pdf", "size": 150000}}
+    video = {"type": "regular", "video": {"mediaUrl": "https://example.com/clip.mp4", "size": 1048576}}
+    keyboard = {"type": "regular", "keyboard": {"Buttons": [{"Text": "Yes", "ActionBody": "yes"}]}}
+    sent = [await send(server, tenant, "+447700900123", block) for block in (picture, file, video, keyboard)]
+    for message_id in sent:
+        await wait_for_status(server, tenant, message_id, "Delivered")
+    # Viber requires a file's size: seed 002's block without one is refused by the provider (missingData).
+    no_size = await send(
+        server, tenant, "+447700900123", {"type": "session", "file": {"mediaUrl": file["file"]["mediaUrl"]}}
+    )
+    message = await wait_for_status(server, tenant, no_size, "Failed")
+    assert message["errorCode"] == "viber.4" and message["description"].startswith("missingData")
+
+
+async def test_the_never_delivered_receiver_stays_sent(server):
+    tenant = await tenant_on(server, ("viber",))
+    message_id = await send(server, tenant, "+447700900001")
+    await wait_for_status(server, tenant, message_id, "Sent")
+    await asyncio.sleep(0.4)
+    assert await history(server, tenant, message_id) == ["Ready", "Sent"]
+
+
+@pytest.mark.parametrize(("destination", "expected"), [("+447700900500", "500"), ("+447700900429", "429")])
+async def test_provider_errors_and_rate_limits_are_retried_not_failed(server, destination, expected):
+    tenant = await tenant_on(server, ("viber",))
+    message_id = await send(server, tenant, destination)
+    deadline = asyncio.get_running_loop().time() + 10
+    while True:
+        row = await row_of(server, message_id)
+        if row.attempts >= 1 and row.lease_owner is None:
+            break
+        assert asyncio.get_running_loop().time() < deadline
+        await asyncio.sleep(0.05)
+    assert row.status == "Ready" and row.next_attempt_at is not None and expected in row.description
+    if expected == "429":  # Retry-After: 1 is honoured
+        assert (row.next_attempt_at - row.updated_at).total_seconds() >= 0.9
+
+
+async def test_the_timeout_receiver_keeps_the_request_waiting(server, monkeypatch):
+    monkeypatch.setattr(sandbox, "SLOW_SECONDS", 1.0)
+    tenant = await tenant_on(server, ("viber",))
+    account = await account_of(server, tenant)
+    async with httpx.AsyncClient(timeout=0.3) as http:
+        await adapter.register_callbacks(http, account, server.app.state.pipeline.callback_url("viber", account.id))
+        body = {"receiver": "447700900408", "sender": {"name": "Bot"}, "type": "text", "text": "hi"}
+        with pytest.raises(httpx.ReadTimeout):
+            await http.post(
+                adapter.method_url(account, "send_message"), json=body, headers=adapter.auth_headers(account)
+            )
+        # set_webhook refuses URLs that aren't this gateway's callbacks, and tokens the callback refuses.
+        with pytest.raises(ValueError, match="invalidUrl"):
+            await adapter.register_callbacks(http, account, "http://127.0.0.1:9/elsewhere")
+        forged = Account(account.id, account.base_url, {}, {"authToken": "not-the-token"}, True)
+        with pytest.raises(ValueError, match="invalidUrl"):
+            await adapter.register_callbacks(http, forged, server.app.state.pipeline.callback_url("viber", account.id))
+    await asyncio.sleep(1.0)  # let the slow answer finish before the server stops
+
+
+async def test_a_callback_without_the_right_signature_changes_nothing(server):
+    tenant = await tenant_on(server, ("viber",))
+    message_id = await send(server, tenant, "+447700900001")  # accepted, never reported
+    await wait_for_status(server, tenant, message_id, "Sent")
+    token = int((await row_of(server, message_id)).provider_message_id)
+    event = {"event": "delivered", "timestamp": 1457764197627, "message_token": token, "user_id": "447700900001"}
+    url = f"/callbacks/viber/{tenant.accounts['viber']}"
+    body = json.dumps(event).encode()
+    assert_problem(await server.post(url, content=body), 401, "unauthorized")
+    assert_problem(await server.post(url, content=body, headers={SIGNATURE_HEADER: "0" * 64}), 401, "unauthorized")
+    assert_problem(await callback(server, tenant, event, token="another-bot-token"), 401, "unauthorized")
+    tampered = {SIGNATURE_HEADER: signature((await account_of(server, tenant)).credentials["authToken"], body + b" ")}
+    assert_problem(await server.post(url, content=body, headers=tampered), 401, "unauthorized")
+    other_account = f"/callbacks/viber/{uuid.uuid4()}"
+    assert_problem(await server.post(other_account, content=body, headers=tampered), 401, "unauthorized")
+    assert await history(server, tenant, message_id) == ["Ready", "Sent"]
+    # The same report, signed with the account's token, is taken.
+    assert (await callback(server, tenant, event)).status_code == 200
+    assert await history(server, tenant, message_id) == ["Ready", "Sent", "Delivered"]
+
+
+async def test_repeated_and_late_callbacks_are_processed_once(server):
+    tenant = await tenant_on(server, ("viber",))
+    message_id = await send(server, tenant, "+447700900001")
+    await wait_for_status(server, tenant, message_id, "Sent")
+    token = int((await row_of(server, message_id)).provider_message_id)
+    seen = {"event": "seen", "timestamp": 1, "message_token": token, "user_id": "u"}
+    delivered = {**seen, "event": "delivered"}
+    for event in (seen, delivered, seen, delivered):  # out of order and repeated
+        response = await callback(server, tenant, event)
+        assert response.status_code == 200, response.text
+    failed = {**seen, "event": "failed", "desc": "too late"}
+    assert (await callback(server, tenant, failed)).status_code == 200
+    message = (await server.get(f"/api/v1/Message/{message_id}", headers=tenant.key)).json()
+    assert [c["status"] for c in message["statusHistory"]] == ["Ready", "Sent", "Read"]
+    assert message["deliveryStatus"] == "Read" and message["errorCode"] is None
+    # Events that change nothing are acknowledged; unknown tokens and malformed bodies are not.
+    for event in (
+        {"event": "subscribed", "timestamp": 1, "user": {"id": "u", "name": "n"}, "message_token": 5},
+        {"event": "conversation_started", "timestamp": 1, "message_token": 6, "type": "open", "user": {"id": "u"}},
+        {"event": "webhook", "timestamp": 1, "message_token": 7},
+        {"event": "unsubscribed", "timestamp": 1, "user_id": "u", "message_token": 8},
+    ):
+        response = await callback(server, tenant, event)
+        assert response.status_code == 200 and response.content == b"", response.text
+    assert_problem(await callback(server, tenant, {**delivered, "message_token": 42}), 404, "not_found")
+    assert_problem(
+        await callback(server, tenant, {**delivered, "message_token": None}), 400, "validation_error", "message_token"
+    )
+    assert_problem(await callback(server, tenant, {"timestamp": 1}), 400, "validation_error", "event")
+    assert await history(server, tenant, message_id) == ["Ready", "Sent", "Read"]
+
+
+async def test_inbound_message_is_stored_once_with_user_message_events(server):
+    tenant = await tenant_on(server, ("viber",))
+    hook = {
+        "url": "http://127.0.0.1:9/hook",
+        "webhookTriggers": ["UserMessage"],
+        "linkTrafficAccountIds": [tenant.accounts["viber"]],
+    }
+    webhook = (await server.post("/api/v1/Webhook", json=hook, headers=tenant.key)).json()
+    delivered_only = {**hook, "webhookTriggers": ["Delivered"]}
+    assert (await server.post("/api/v1/Webhook", json=delivered_only, headers=tenant.key)).status_code == 201
+    user = {"trafficAccountId": tenant.accounts["viber"], "from": "+447700900123", "text": "Hello there"}
+    first = (await server.post("/sandbox/viber/inbound", json=user)).json()
+    assert first["gatewayStatus"] == 200
+    repeat = await server.post("/sandbox/viber/inbound", json={**user, "messageToken": first["messageToken"]})
+    assert repeat.json()["gatewayStatus"] == 200
+    location = {"type": "location", "location": {"lat": 45.8, "lon": 15.97}}
+    assert (await server.post("/sandbox/viber/inbound", json={**user, "message": location})).json()[
+        "gatewayStatus"
+    ] == 200
+
+    page = (await server.get("/api/v1/Messages?direction=inbound", headers=tenant.key)).json()
+    assert len(page["items"]) == 2
+    text_id = page["items"][0]["messageId"]
+    message = (await server.get(f"/api/v1/Message/{text_id}", headers=tenant.key)).json()
+    assert message["content"] == {"type": "text", "text": "Hello there"} and message["destination"] == "+447700900123"
+    second = (await server.get(f"/api/v1/Message/{page['items'][1]['messageId']}", headers=tenant.key)).json()
+    assert second["content"] == {"type": "location", "latitude": 45.8, "longitude": 15.97}
+    async with session_maker(server.app.state.engine)() as session:
+        events = list(
+            await session.scalars(sa.select(WebhookEvent).where(WebhookEvent.message_id == uuid.UUID(text_id)))
+        )
+    assert [(str(e.webhook_id), e.event) for e in events] == [(webhook["id"], "UserMessage")]
+    assert events[0].payload["content"] == {"type": "text", "text": "Hello there"}
+    # The sandbox signs only for sandbox accounts, and says what is missing.
+    assert_problem(
+        await server.post("/sandbox/viber/inbound", json={**user, "trafficAccountId": str(uuid.uuid4())}),
+        404,
+        "not_found",
+    )
+    assert_problem(
+        await server.post("/sandbox/viber/inbound", json={"from": "x"}),
+        400,
+        "validation_error",
+        "trafficAccountId",
+        "text",
+    )
