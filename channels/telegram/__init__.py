@@ -1,7 +1,10 @@
 """Telegram through the Bot API."""
 
 from channels.base import Channel, SettingsSpec
+from channels.telegram.adapter import DEFAULT_BASE_URL, register_callbacks, send
 from channels.telegram.blocks import validate_block
+from channels.telegram.callbacks import telegram_update
+from channels.telegram.sandbox import bot_api, inbound
 
 channel = Channel(
     name="telegram",
@@ -9,4 +12,9 @@ channel = Channel(
     default_send_rate=30.0,
     validate_block=validate_block,
     address_kind="messagingAppIdentifier",  # the chat id
+    send=send,
+    default_base_url=DEFAULT_BASE_URL,
+    callback_routes=(telegram_update,),
+    sandbox_routes=(bot_api, inbound),
+    register_callbacks=register_callbacks,
 )

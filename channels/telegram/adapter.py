@@ -1,0 +1,146 @@
+"""The upstream requests of the Telegram Bot API (https://core.telegram.org/bots/api).
+
+Every call is ``POST {base}/bot{botToken}/{method}`` with a JSON body; the answer is
+``{"ok": true, "result": ...}`` or ``{"ok": false, "error_code": 403, "description": "...",
+"parameters": {"retry_after": 5, "migrate_to_chat_id": ...}}``.
+
+The seed's block becomes one of sendMessage / sendPhoto / sendDocument / sendVideo / sendVoice /
+sendLocation (``blocks.content_kind``); files are sent by URL. Telegram has no delivery or read
+receipts, so a message the Bot API accepted is ``Delivered`` at once and never ``Read``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+
+from channels.base import Account, Outbound, SendResult
+from channels.telegram.blocks import CONTENT_KINDS, content_kind
+
+DEFAULT_BASE_URL = "https://api.telegram.org"
+# The updates the gateway turns into inbound messages (setWebhook's allowed_updates).
+ALLOWED_UPDATES = ("message", "edited_message", "callback_query")
+# Seed 002 spelling -> the Bot API's parse_mode; "Default" (plain text) sends none.
+PARSE_MODES = {"Default": None, "Markdown": "Markdown", "Html": "HTML", "MarkdownV2": "MarkdownV2"}
+# setWebhook's secret_token: "1-256 characters. Only characters A-Z, a-z, 0-9, _ and - are allowed."
+SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
+_CHAT_ID = re.compile(r"-?[0-9]{1,20}")
+_KIND_OF_METHOD = {method: kind for kind, method in CONTENT_KINDS.items()}
+
+
+def method_url(account: Account, method: str) -> str:
+    return f"{account.base_url.rstrip('/')}/bot{account.credentials.get('botToken', '')}/{method}"
+
+
+def chat_id(destination: str) -> int | str:
+    """A numeric chat id as the Integer the Bot API documents; ``@channelusername`` stays a string."""
+    value = destination.strip()
+    return int(value) if _CHAT_ID.fullmatch(value) else value
+
+
+def request_of(outbound: Outbound) -> tuple[str, dict[str, Any]]:
+    """(Bot API method, JSON body) for a valid block."""
+    block = outbound.block
+    method = content_kind(block)  # ValueError for a block the validator refuses
+    kind = _KIND_OF_METHOD[method]
+    content = block[kind]
+    body: dict[str, Any] = {"chat_id": chat_id(outbound.destination)}
+    if kind == "text":
+        body["text"] = content["message"]
+        if content.get("noPreview"):
+            # Bot API 7.0 replaced disable_web_page_preview with link_preview_options.
+            body["link_preview_options"] = {"is_disabled": True}
+    elif kind == "location":
+        body["latitude"] = content["latitude"]
+        body["longitude"] = content["longitude"]
+    else:  # photo, document, video, voice: the file by URL, with an optional caption
+        body[kind] = content["url"]
+        if content.get("caption"):
+            body["caption"] = content["caption"]
+    if kind != "location" and (mode := PARSE_MODES.get(content.get("parseMode", "Default"))):
+        body["parse_mode"] = mode
+    if block.get("silent"):
+        body["disable_notification"] = True
+    return method, body
+
+
+async def send(http: httpx.AsyncClient, account: Account, outbound: Outbound) -> SendResult:
+    try:
+        method, body = request_of(outbound)
+    except (ValueError, KeyError, TypeError):
+        # Only a block that passed validate_block is stored; one that doesn't can never be sent.
+        return SendResult(
+            permanent=True, error_code="telegram.invalid_block", description="the telegram block is not valid"
+        )
+    response = await http.post(method_url(account, method), json=body)
+    return parse_response(response)
+
+
+def parse_response(response: httpx.Response) -> SendResult:
+    """Accepted -> Delivered with ``<chat id>:<message id>`` (a message id is unique only within its
+    chat); 429 and 5xx -> transient, after ``parameters.retry_after``; any other refusal -> permanent
+    ``telegram.<error_code>`` with Telegram's description."""
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        return SendResult(
+            description=f"Telegram answered {response.status_code} without a JSON object",
+            retry_after=_header_retry_after(response),
+        )
+    description = str(data.get("description") or f"Telegram answered {response.status_code}")[:1000]
+    if data.get("ok") is True and response.status_code < 300:
+        result = data.get("result")
+        if isinstance(result, dict) and result.get("message_id") is not None:
+            return SendResult(status="Delivered", provider_message_id=provider_message_id(result))
+        return SendResult(description="Telegram accepted the request but returned no message")
+    code = data.get("error_code")
+    if isinstance(code, bool) or not isinstance(code, int):
+        code = response.status_code
+    parameters = data.get("parameters") if isinstance(data.get("parameters"), dict) else {}
+    if code == 429 or code >= 500 or response.status_code == 429 or response.status_code >= 500:
+        return SendResult(description=description, retry_after=_retry_after(parameters, response))
+    if isinstance(migrated := parameters.get("migrate_to_chat_id"), int):
+        description = f"{description} (the group is now chat {migrated})"[:1000]
+    return SendResult(permanent=True, error_code=f"telegram.{code}", description=description)
+
+
+def provider_message_id(message: dict[str, Any]) -> str:
+    chat = message.get("chat")
+    if isinstance(chat, dict) and chat.get("id") is not None:
+        return f"{chat['id']}:{message['message_id']}"
+    return str(message["message_id"])
+
+
+async def register_callbacks(http: httpx.AsyncClient, account: Account, callback_url: str) -> None:
+    """setWebhook: Updates go to ``callback_url`` carrying the account's ``webhookSecret`` in
+    X-Telegram-Bot-Api-Secret-Token. Raises ValueError when Telegram (or the secret) is refused."""
+    secret = account.credentials.get("webhookSecret", "")
+    if not SECRET_TOKEN.fullmatch(secret):
+        raise ValueError("webhookSecret must be 1-256 characters of A-Z, a-z, 0-9, _ and - (Telegram's secret_token)")
+    body = {"url": callback_url, "secret_token": secret, "allowed_updates": list(ALLOWED_UPDATES)}
+    response = await http.post(method_url(account, "setWebhook"), json=body)
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    if not isinstance(data, dict) or data.get("ok") is not True:
+        text = data.get("description") if isinstance(data, dict) else None
+        raise ValueError(f"Telegram refused setWebhook: {text or f'HTTP {response.status_code}'}")
+
+
+def _retry_after(parameters: dict[str, Any], response: httpx.Response) -> float | None:
+    value = parameters.get("retry_after")
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
+        return float(value)
+    return _header_retry_after(response)
+
+
+def _header_retry_after(response: httpx.Response) -> float | None:
+    try:
+        return max(0.0, float(response.headers.get("Retry-After", "")))
+    except ValueError:
+        return None
