@@ -101,6 +101,7 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
         port=port or settings.port,
         workers=workers,
         proxy_headers=True,
+        timeout_graceful_shutdown=10,  # a hung provider call (or the sandbox's timeout case) must not block a restart
         log_level="info",
     )
 

@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 LEASE = datetime.timedelta(seconds=60)
 MAX_BACKOFF = 300.0  # seconds between two attempts at most
 BATCH = 50
+STOP_GRACE = 5.0  # seconds a stopping worker waits for its sends under way
 
 
 def backoff(attempts: int, retry_after: float | None = None) -> float:
@@ -70,19 +71,37 @@ class Dispatcher:
         """A message was accepted in this process: look for work now rather than at the next poll."""
         self._wake.set()
 
-    async def run(self, stop: asyncio.Event, poll_seconds: float = 0.5) -> None:
+    async def run(self, stop: asyncio.Event, poll_seconds: float = 0.5, concurrency: int = BATCH) -> None:
+        """Keep up to ``concurrency`` sends in flight, claiming more as each one finishes: a slow
+        provider holds only its own slots, never the other messages."""
+        in_flight: set[asyncio.Task[None]] = set()
         while not stop.is_set():
-            try:
-                done = await self.dispatch_once()
-            except Exception:  # noqa: BLE001  (the loop must survive a database hiccup)
-                log.exception("dispatch round failed")
-                done = 0
-            if done == 0:
+            claimed: list[UUID] = []
+            if free := concurrency - len(in_flight):
+                try:
+                    claimed = await self.claim(free)
+                except Exception:  # noqa: BLE001  (the loop must survive a database hiccup)
+                    log.exception("claiming messages failed")
+            for message_id in claimed:
+                task = asyncio.create_task(self._deliver_logged(message_id))
+                in_flight.add(task)
+                task.add_done_callback(in_flight.discard)
+            if not claimed:
                 self._wake.clear()
-                waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
+                waiters = {asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait()), *in_flight}
                 await asyncio.wait(waiters, timeout=poll_seconds, return_when=asyncio.FIRST_COMPLETED)
-                for waiter in waiters:
+                for waiter in waiters - in_flight:
                     waiter.cancel()
+        if in_flight:  # sends under way get a moment to finish; the rest are dropped and their leases expire
+            _, unfinished = await asyncio.wait(in_flight, timeout=STOP_GRACE)
+            for task in unfinished:
+                task.cancel()
+
+    async def _deliver_logged(self, message_id: UUID) -> None:
+        try:
+            await self.deliver(message_id)
+        except Exception:  # noqa: BLE001  (one message's failure must not end the loop; its lease expires)
+            log.exception("delivering message %s failed", message_id)
 
     async def dispatch_once(self, limit: int = BATCH) -> int:
         claimed = await self.claim(limit)

@@ -41,7 +41,10 @@ async def serve(database_url: str, **overrides: Any) -> AsyncIterator[httpx.Asyn
     port = free_port()
     settings = make_settings(database_url, port=port, allow_private_webhook_urls=True, **overrides)
     app = create_app(settings)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", timeout_graceful_shutdown=1
+    )
+    server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():

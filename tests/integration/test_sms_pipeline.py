@@ -178,3 +178,13 @@ async def test_the_sandbox_cannot_simulate_users_of_a_live_account(server):
     user = {"trafficAccountId": live.json()["id"], "from": "447700900123", "text": "injected"}
     assert (await server.post("/sandbox/sms/inbound", json=user)).status_code == 404
     assert (await server.get("/api/v1/Messages?direction=inbound", headers=tenant.key)).json()["items"] == []
+
+
+async def test_a_slow_provider_holds_only_its_own_message(server):
+    tenant = await tenant_on(server)
+    await send(server, tenant, "+447700900408")  # the sandbox takes 30 s to answer this one
+    await asyncio.sleep(0.2)
+    quick = await send(server, tenant, "+447700900123")
+    started = asyncio.get_running_loop().time()
+    await wait_for_status(server, tenant, quick, "Delivered", seconds=5)
+    assert asyncio.get_running_loop().time() - started < 5
