@@ -6,13 +6,16 @@ import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
+import httpx
 import msgspec
 from litestar import Controller, Request, delete, get, patch, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
+from channels.registry import all_channels
 from gateway.api.deps import DbSession
 from gateway.models import Tenant, TrafficAccount
 from gateway.pagination import MAX_LIMIT, Cursor
+from gateway.problems import Problem
 from gateway.schemas import Out, Page, Schema
 from gateway.services.tenants import TenantService
 from gateway.services.traffic_accounts import TrafficAccountService, credentials_of
@@ -97,6 +100,10 @@ class AdminTrafficAccountOut(Out):
 
 def _callback_url(request: Request, account: TrafficAccount) -> str:
     return request.app.state.pipeline.provider_callback_url(account.channel, account.id)
+
+
+class RegisteredCallbacks(Out):
+    callback_url: str
 
 
 class TenantController(Controller):
@@ -188,6 +195,31 @@ class AdminTrafficAccountController(Controller):
             tenant_id, account_id, name=data.name, sandbox=data.sandbox, settings_patch=data.settings
         )
         return AdminTrafficAccountOut.of(account, _callback_url(request, account))
+
+    @post(
+        "/{account_id:str}/register-callbacks",
+        status_code=200,
+        summary="Tell the provider where to send this account's callbacks (Telegram setWebhook, Viber set_webhook)",
+    )
+    async def register_callbacks(
+        self, request: Request, db_session: DbSession, tenant_id: FromPath[UUID], account_id: FromPath[UUID]
+    ) -> RegisteredCallbacks:
+        account = await TrafficAccountService(db_session).get(tenant_id, account_id)
+        register = all_channels()[account.channel].register_callbacks
+        if register is None:
+            raise Problem(
+                400,
+                "no_callback_registration",
+                f"{account.channel} has no API for this: configure callbackUrl at the provider.",
+            )
+        pipeline = request.app.state.pipeline
+        url = pipeline.callback_url(account.channel, account.id)
+        target = await pipeline.account(account.id, account.channel)
+        try:
+            await register(request.app.state.dispatcher.http, target, url)
+        except (httpx.HTTPError, ValueError) as error:
+            raise Problem(502, "provider_refused", f"The provider refused the registration: {error}"[:500]) from None
+        return RegisteredCallbacks(url)
 
     @delete("/{account_id:str}", summary="Delete a traffic account")
     async def delete_account(

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from channels.telegram import channel, sandbox
 from gateway.db import session_maker
 from gateway.models import Message, WebhookEvent
-from tests.conftest import assert_problem
+from tests.conftest import ADMIN, assert_problem
 from tests.integration.conftest import tenant_on, wait_for_status
 
 TEXT = {"silent": True, "text": {"parseMode": "Html", "message": "Hi, <b>how</b> can I help you today?"}}
@@ -260,3 +260,21 @@ async def test_the_sandbox_inbound_api_checks_its_input(server):
     sms = await tenant_on(server, ("sms",))
     other_channel = {"trafficAccountId": sms.accounts["sms"], "from": CHAT, "text": "x"}
     assert_problem(await server.post("/sandbox/telegram/inbound", json=other_channel), 404, "not_found")
+
+
+async def test_the_operator_registers_the_webhook_through_the_admin_api(server):
+    tenant = await tenant_on(server, ("telegram", "sms"))
+    account_id = tenant.accounts["telegram"]
+    base = f"/admin/tenants/{tenant.id}/traffic-accounts"
+    registered = await server.post(f"{base}/{account_id}/register-callbacks", headers=ADMIN)
+    assert registered.status_code == 200, registered.text
+    callback = server.app.state.pipeline.callback_url("telegram", uuid.UUID(account_id))
+    assert registered.json() == {"callbackUrl": callback}
+    account = await server.app.state.pipeline.account(uuid.UUID(account_id), "telegram")
+    info = (await server.get(f"/sandbox/telegram/bot{account.credentials['botToken']}/getWebhookInfo")).json()
+    assert info["result"]["url"] == callback
+    sms = await server.post(f"{base}/{tenant.accounts['sms']}/register-callbacks", headers=ADMIN)
+    assert_problem(sms, 400, "no_callback_registration")
+    other = await tenant_on(server, ("telegram",))
+    foreign = await server.post(f"{base}/{other.accounts['telegram']}/register-callbacks", headers=ADMIN)
+    assert_problem(foreign, 404, "not_found")
