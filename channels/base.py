@@ -160,6 +160,10 @@ class Channel:
     legacy: bool = False
     # (template name, request body) -> problems; None for channels that have no message templates.
     validate_template: Callable[[str, dict[str, Any]], list[FieldError]] | None = None
+    # A send block that uses a stored template -> (name, language code); None otherwise.
+    template_reference: Callable[[dict[str, Any]], tuple[str, str] | None] = lambda block: None
+    # (send block, the stored template's components) -> problems, named relative to the block.
+    template_send_errors: Callable[[dict[str, Any], list[dict[str, Any]]], list[FieldError]] = lambda block, c: []
     # The channel block of a send request -> problems, named relative to the block.
     validate_block: Callable[[Any], list[FieldError]] = lambda block: []
     # Billable parts of a valid block (SMS segments; 1 elsewhere).

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.base import FieldError
 from channels.registry import all_channels
-from gateway.models import Conversation, Message, MessageEvent, TrafficAccount
+from gateway.models import Conversation, Message, MessageEvent, MessageTemplate, TrafficAccount
 from gateway.pagination import Cursor, page_query
 from gateway.pipeline import statuses
 from gateway.pipeline.conversations import conversation_for
@@ -76,6 +76,8 @@ class MessageService:
         if errors:
             raise invalid(errors, "The message can't be sent as it is.")
         block = blocks[keys[account.channel]]
+        if errors := await self._template_errors(account, keys[account.channel], block):
+            raise invalid(errors, "The message's template can't be used as it is.")
         address = channel.canonical_address(destination)
         conversation = await conversation_for(self.session, account, address)
         at = datetime.datetime.now(datetime.UTC)
@@ -103,6 +105,35 @@ class MessageService:
         if self.on_accepted:
             self.on_accepted(message)
         return Accepted(message, account)
+
+    async def _template_errors(self, account: TrafficAccount, key: str, block: dict[str, Any]) -> list[FieldError]:
+        """A template message must name an approved template of the account, with its parameters."""
+        channel = all_channels()[account.channel]
+        if (reference := channel.template_reference(block)) is None:
+            return []
+        name, language = reference
+        template = await self.session.scalar(
+            select(MessageTemplate).where(
+                MessageTemplate.traffic_account_id == account.id,
+                MessageTemplate.name == name,
+                MessageTemplate.language == language,
+            )
+        )
+        if template is None:
+            return [
+                FieldError(
+                    f"{key}.template.name", f"no template {name!r} in language {language!r} on this traffic account"
+                )
+            ]
+        if template.status != "APPROVED":
+            return [
+                FieldError(
+                    f"{key}.template.name", f"the template is {template.status}; only APPROVED templates can be sent"
+                )
+            ]
+        return [
+            FieldError(f"{key}.{e.field}", e.message) for e in channel.template_send_errors(block, template.components)
+        ]
 
     async def get(self, tenant_id: UUID, message_id: UUID) -> tuple[Message, TrafficAccount, list[MessageEvent]]:
         message = await self.session.scalar(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 
-from tests.conftest import assert_problem, new_tenant
+from tests.conftest import ADMIN, assert_problem, new_tenant
 
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{7}Z$")
 SMS = {"text": "Hi, this is test msg.", "sender": "MITTO SMS"}
@@ -128,3 +128,61 @@ async def test_every_channel_validates_its_block(client):
         "whatsApp": {"type": "regular", "regular": {"type": "text", "text": "hi"}},
     }
     assert (await client.post("/api/v1/Message/send", json=whats_app, headers=tenant.key)).status_code == 200
+
+
+UTILITY = {
+    "language": {"code": "en_US"},
+    "category": "UTILITY",
+    "components": [{"type": "BODY", "text": "Hi {{1}}, order {{2}} shipped.", "example": {"body_text": [["A", "B"]]}}],
+}
+
+
+def template_block(name: str, *parameters: str, code: str = "en_US") -> dict:
+    body = {"type": "body", "parameters": [{"type": "text", "text": p} for p in parameters]}
+    return {"type": "template", "template": {"name": name, "language": {"code": code}, "components": [body]}}
+
+
+async def test_template_messages_use_the_accounts_approved_templates(client, tenant):
+    account = tenant.accounts["whatsapp"]
+    created = await client.post(
+        f"/api/v1/trafficAccounts/{account}/WhatsAppTemplates/order_shipped", json=UTILITY, headers=tenant.key
+    )
+    assert created.status_code == 201, created.text
+
+    async def send_template(block):
+        payload = {"trafficAccountId": account, "destination": "+447700900123", "whatsapp": block}
+        return await client.post("/api/v1/Message/send", json=payload, headers=tenant.key)
+
+    assert (await send_template(template_block("order_shipped", "Ana", "A-1"))).status_code == 200
+    missing = await send_template(template_block("order_shipped", "Ana"))
+    body = assert_problem(missing, 400, "validation_error", "whatsapp.template.components")
+    assert "2 placeholder" in body["errors"][0]["message"]
+    unknown = await send_template(template_block("no_such_template", "x"))
+    assert_problem(unknown, 400, "validation_error", "whatsapp.template.name")
+    other_language = await send_template(template_block("order_shipped", "Ana", "A-1", code="it"))
+    assert_problem(other_language, 400, "validation_error", "whatsapp.template.name")
+
+
+async def test_a_pending_template_cannot_be_sent(client, tenant):
+    live = await client.post(
+        f"/admin/tenants/{tenant.id}/traffic-accounts",
+        json={
+            "name": "live wa",
+            "channel": "whatsapp",
+            "settings": {"phoneNumberId": "1", "wabaId": "2", "accessToken": "a", "appSecret": "b", "verifyToken": "c"},
+        },
+        headers=ADMIN,
+    )
+    account = live.json()["id"]
+    created = await client.post(
+        f"/api/v1/trafficAccounts/{account}/WhatsAppTemplates/order_shipped", json=UTILITY, headers=tenant.key
+    )
+    assert created.json()["status"] == "PENDING"
+    payload = {
+        "trafficAccountId": account,
+        "destination": "+447700900123",
+        "whatsapp": template_block("order_shipped", "a", "b"),
+    }
+    response = await client.post("/api/v1/Message/send", json=payload, headers=tenant.key)
+    body = assert_problem(response, 400, "validation_error", "whatsapp.template.name")
+    assert "PENDING" in body["errors"][0]["message"]
