@@ -52,13 +52,19 @@ async def serve(database_url: str, **overrides: Any) -> AsyncIterator[httpx.Asyn
         await asyncio.sleep(0.02)
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
         client.app = app  # type: ignore[attr-defined]
+        client.tenants = []  # type: ignore[attr-defined]
         yield client
+        # The tests share one database: a test's messages (some still being retried) go with its tenants,
+        # so no later test's worker picks them up.
+        for tenant_id in client.tenants:  # type: ignore[attr-defined]
+            await client.delete(f"/admin/tenants/{tenant_id}", headers=ADMIN)
     server.should_exit = True
     await task
 
 
 async def tenant_on(client: httpx.AsyncClient, channels: tuple[str, ...] = ("sms",)) -> TenantFixture:
     tenant = (await client.post("/admin/tenants", json={"name": "pipeline"}, headers=ADMIN)).json()
+    client.tenants.append(tenant["id"])  # type: ignore[attr-defined]
     key = (await client.post(f"/admin/tenants/{tenant['id']}/api-keys", json={"name": "t"}, headers=ADMIN)).json()
     result = TenantFixture(tenant["id"], "", "", "", key["key"])
     for channel in channels:
