@@ -144,6 +144,11 @@ class Pipeline(Protocol):
         doesn't exist. A repeat (same provider message id) is accepted and stored once."""
         ...
 
+    async def sandbox_account_ids(self, channel: str) -> list[UUID]:
+        """The ids of this channel's sandbox traffic accounts (a sandbox provider that can only tell an
+        account by its credentials looks them up among these)."""
+        ...
+
     async def account(self, account_id: UUID, channel: str) -> Account | None:
         """The traffic account with its credentials, to check a callback's signature; None when it
         doesn't exist or belongs to another channel."""

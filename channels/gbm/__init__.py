@@ -1,7 +1,11 @@
-"""Google Business Messages (legacy: Google shut the service down on 2024-07-31)."""
+"""Google Business Messages (legacy: Google shut the service down on 2024-07-31; the channel keeps the
+documented format, the sandbox provider serves it, and a compatible upstream can be set as baseUrl)."""
 
 from channels.base import Channel, SettingsSpec
+from channels.gbm.adapter import DEFAULT_BASE_URL, send
 from channels.gbm.blocks import validate_block
+from channels.gbm.callbacks import gbm_callback
+from channels.gbm.sandbox import create_message, user_sends_message
 
 channel = Channel(
     name="gbm",
@@ -10,4 +14,8 @@ channel = Channel(
     legacy=True,
     validate_block=validate_block,
     address_kind="messagingAppIdentifier",  # the user's conversation id
+    send=send,
+    default_base_url=DEFAULT_BASE_URL,
+    callback_routes=(gbm_callback,),
+    sandbox_routes=(create_message, user_sends_message),
 )

@@ -112,6 +112,11 @@ class GatewayPipeline:
             await session.commit()
             return True
 
+    async def sandbox_account_ids(self, channel: str) -> list[UUID]:
+        async with self.session_maker() as session:
+            query = select(TrafficAccount.id).where(TrafficAccount.channel == channel, TrafficAccount.sandbox.is_(True))
+            return list(await session.scalars(query))
+
     async def account(self, account_id: UUID, channel: str) -> Account | None:
         async with self.session_maker() as session:
             account = await session.get(TrafficAccount, account_id)
