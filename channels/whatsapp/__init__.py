@@ -1,10 +1,15 @@
 """WhatsApp through Meta's Cloud API."""
 
 from channels.base import Channel, SettingsSpec
+from channels.whatsapp.adapter import DEFAULT_BASE_URL, send
 from channels.whatsapp.blocks import template_reference, validate_block
+from channels.whatsapp.callbacks import whatsapp_verify, whatsapp_webhook
+from channels.whatsapp.sandbox import send_message, user_sends_message
 from channels.whatsapp.sending import template_send_errors
 from channels.whatsapp.templates import validate_template
 
+# No register_callbacks: Meta's webhook is configured in the app dashboard (the account's callbackUrl
+# and verifyToken), which answers the verification handshake of channels.whatsapp.callbacks.
 channel = Channel(
     name="whatsapp",
     settings=SettingsSpec(public=("phoneNumberId", "wabaId"), credentials=("accessToken", "appSecret", "verifyToken")),
@@ -13,4 +18,8 @@ channel = Channel(
     validate_block=validate_block,
     template_reference=template_reference,
     template_send_errors=template_send_errors,
+    send=send,
+    default_base_url=DEFAULT_BASE_URL,
+    callback_routes=(whatsapp_verify, whatsapp_webhook),
+    sandbox_routes=(send_message, user_sends_message),
 )

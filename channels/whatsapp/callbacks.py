@@ -1,0 +1,285 @@
+"""The WhatsApp Cloud API's webhooks, at ``/callbacks/whatsapp/{account_id}`` (the traffic account's
+``callbackUrl``, configured with its ``verifyToken`` in the Meta app dashboard: Meta has no API for it).
+
+Verification handshake: ``GET ?hub.mode=subscribe&hub.verify_token=...&hub.challenge=...``. When the
+token equals the account's ``verifyToken`` the challenge is answered as ``text/plain`` with 200; anything
+else is a 403.
+
+Notifications: ``POST`` with ``X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the raw body keyed with
+the app secret>``, checked in constant time against the account's ``appSecret``; a missing or wrong
+signature (or an unknown account) is a 401 and changes nothing. The body is
+``{"object": "whatsapp_business_account", "entry": [{"id", "changes": [{"field": "messages", "value":
+{"metadata", "contacts"?, "statuses"?, "messages"?, "errors"?}}]}]}``; Meta batches several entries,
+changes, statuses and messages in one POST. Changes of other fields (template status updates and
+such) are acknowledged and ignored.
+
+- ``statuses[]``: ``sent`` -> Sent, ``delivered`` -> Delivered, ``read`` -> Read, ``failed`` -> Failed
+  with ``whatsapp.<code>`` and Meta's title/message and details from ``errors[0]`` (131047 says that a
+  template message is needed); matched by ``id`` (the wamid the send answered). Other statuses (Meta
+  adds some, e.g. ``played``) change nothing.
+- ``messages[]``: the user's message from ``from``, stored once per ``id`` (a redelivered wamid is
+  harmless). Content by ``type``: ``{"type": "text", "text"}``; image/video/audio/document/sticker ->
+  ``{"type", "mediaId", "mimeType"?, "sha256"?, "caption"?, "fileName"?, "url"?, "animated"?,
+  "voice"?}``; ``{"type": "location", "latitude", "longitude", "name"?, "address"?, "url"?}``;
+  interactive ``button_reply`` / ``list_reply`` -> ``{"type": "postback", "data": <id>, "title",
+  "description"?}``; ``button`` (a template's quick reply) -> ``{"type": "postback", "data": <payload>,
+  "title": <text>}``; ``reaction`` -> ``{"type": "reaction", "emoji", "messageId"}``; anything else ->
+  ``{"type": "unsupported", "kind"}``. A reply to one of our messages adds ``"replyTo": <its wamid>``.
+
+The whole body is checked before anything is applied: a malformed one is a 400 naming the field and
+changes nothing. A status naming no message of the account (sent by another system on the same number,
+or - today, lost - a report that overtakes the recording of the send answer) does not fail the POST:
+Meta would redeliver the whole batch. The answer is 200 with what was applied.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from typing import Any
+from uuid import UUID
+
+from litestar import MediaType, Request, Response, get, post
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException, ValidationException
+from litestar.params import FromPath
+
+from channels.base import InboundMessage, Pipeline, StatusReport
+from channels.whatsapp.errors import as_code, describe, error_code
+
+SIGNATURE_HEADER = "X-Hub-Signature-256"
+SIGNATURE_PREFIX = "sha256="
+OBJECT = "whatsapp_business_account"
+STATUSES = {"sent": "Sent", "delivered": "Delivered", "read": "Read", "failed": "Failed"}
+MEDIA_TYPES = ("image", "video", "audio", "document", "sticker")
+# Cloud API media object key -> ours
+MEDIA_FIELDS = {
+    "mime_type": "mimeType",
+    "sha256": "sha256",
+    "caption": "caption",
+    "filename": "fileName",
+    "url": "url",
+    "animated": "animated",
+    "voice": "voice",
+}
+FAILED_CODE = "whatsapp.failed"
+
+
+class Malformed(ValueError):
+    """A webhook body that isn't one: ``field`` names the JSON path at fault."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+def signature(app_secret: str, body: bytes) -> str:
+    """X-Hub-Signature-256: ``sha256=`` and the hex HMAC-SHA256 of the raw body, keyed with the app secret."""
+    return SIGNATURE_PREFIX + hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def signature_matches(app_secret: str | None, body: bytes, given: str | None) -> bool:
+    """Constant-time check of the signature header; an account without an app secret accepts nothing."""
+    if not app_secret or not given:
+        return False
+    return hmac.compare_digest(signature(app_secret, body).encode(), given.strip().lower().encode())
+
+
+def challenge_answer(params: dict[str, str], verify_token: str | None) -> str | None:
+    """The ``hub.challenge`` to echo when the subscription request is right; None when it isn't."""
+    token = params.get("hub.verify_token")
+    if params.get("hub.mode") != "subscribe" or not verify_token or token is None:
+        return None
+    if not hmac.compare_digest(token.encode(), verify_token.encode()):
+        return None
+    return params.get("hub.challenge")
+
+
+def parse_notification(body: bytes) -> list[StatusReport | InboundMessage]:
+    """Everything a (verified) webhook body reports, in order. Raises :class:`Malformed`."""
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        data = None
+    if not isinstance(data, dict):
+        raise Malformed("body", "must be a JSON object (a WhatsApp webhook notification)")
+    if data.get("object") != OBJECT:
+        raise Malformed("object", f"must be {OBJECT}")
+    entries = data.get("entry")
+    if not isinstance(entries, list):
+        raise Malformed("entry", "is required: a list of entries")
+    found: list[StatusReport | InboundMessage] = []
+    for i, entry in enumerate(entries):
+        entry = _object(entry, f"entry[{i}]")
+        changes = entry.get("changes", [])
+        if not isinstance(changes, list):
+            raise Malformed(f"entry[{i}].changes", "must be a list of changes")
+        for j, change in enumerate(changes):
+            path = f"entry[{i}].changes[{j}]"
+            change = _object(change, path)
+            if change.get("field") != "messages":
+                continue  # template status updates, account updates...: nothing for the pipeline
+            found += _value(_object(change.get("value"), f"{path}.value"), f"{path}.value")
+    return found
+
+
+def _value(value: dict[str, Any], path: str) -> list[StatusReport | InboundMessage]:
+    found: list[StatusReport | InboundMessage] = []
+    for key, parse in (("statuses", _status), ("messages", _message)):
+        items = value.get(key, [])
+        if not isinstance(items, list):
+            raise Malformed(f"{path}.{key}", "must be a list")
+        for k, item in enumerate(items):
+            parsed = parse(_object(item, f"{path}.{key}[{k}]"), f"{path}.{key}[{k}]")
+            if parsed is not None:
+                found.append(parsed)
+    return found
+
+
+def _status(status: dict[str, Any], path: str) -> StatusReport | None:
+    wamid = _string(status, "id", path, "the wamid of the message")
+    state = status.get("status")
+    if not isinstance(state, str) or not state:
+        raise Malformed(f"{path}.status", "is required: sent, delivered, read or failed")
+    if state not in STATUSES:
+        return None  # a status Meta added later: nothing to change
+    if state != "failed":
+        return StatusReport(status=STATUSES[state], provider_message_id=wamid)
+    errors = status.get("errors")
+    error = errors[0] if isinstance(errors, list) and errors and isinstance(errors[0], dict) else None
+    if error is None:
+        return StatusReport(status="Failed", provider_message_id=wamid, error_code=FAILED_CODE, description="failed")
+    code = as_code(error.get("code"))
+    error_data = error.get("error_data") if isinstance(error.get("error_data"), dict) else {}
+    return StatusReport(
+        status="Failed",
+        provider_message_id=wamid,
+        error_code=error_code(code) if code is not None else FAILED_CODE,
+        description=describe(code, error.get("message"), error_data.get("details"), error.get("title")),
+    )
+
+
+def _message(message: dict[str, Any], path: str) -> InboundMessage:
+    wamid = _string(message, "id", path, "the wamid of the message")
+    sender = _string(message, "from", path, "the user's phone number")
+    kind = message.get("type")
+    if not isinstance(kind, str) or not kind:
+        raise Malformed(f"{path}.type", "is required: the message type (text, image, interactive, ...)")
+    content = _content(message, kind, path)
+    context = message.get("context")
+    if isinstance(context, dict) and isinstance(context.get("id"), str) and context["id"]:
+        content["replyTo"] = context["id"]
+    return InboundMessage(sender=sender, content=content, provider_message_id=wamid)
+
+
+def _content(message: dict[str, Any], kind: str, path: str) -> dict[str, Any]:
+    if kind == "text":
+        text = _object(message.get("text"), f"{path}.text")
+        body = text.get("body")
+        if not isinstance(body, str):
+            raise Malformed(f"{path}.text.body", "is required: the text")
+        return {"type": "text", "text": body}
+    if kind in MEDIA_TYPES:
+        media = _object(message.get(kind), f"{path}.{kind}")
+        content: dict[str, Any] = {"type": kind, "mediaId": _string(media, "id", f"{path}.{kind}", "the media id")}
+        for key, ours in MEDIA_FIELDS.items():
+            value = media.get(key)
+            if (isinstance(value, str) and value) or isinstance(value, bool):
+                content[ours] = value
+        return content
+    if kind == "location":
+        location = _object(message.get("location"), f"{path}.location")
+        for key in ("latitude", "longitude"):
+            if not _number(location.get(key)):
+                raise Malformed(f"{path}.location.{key}", "is required: a number")
+        content = {"type": "location", "latitude": location["latitude"], "longitude": location["longitude"]}
+        for key in ("name", "address", "url"):
+            if isinstance(location.get(key), str) and location[key]:
+                content[key] = location[key]
+        return content
+    if kind == "interactive":
+        interactive = _object(message.get("interactive"), f"{path}.interactive")
+        reply_type = interactive.get("type")
+        if reply_type in ("button_reply", "list_reply"):
+            reply = _object(interactive.get(reply_type), f"{path}.interactive.{reply_type}")
+            content = {"type": "postback", "data": _string(reply, "id", f"{path}.interactive.{reply_type}", "its id")}
+            for key in ("title", "description"):
+                if isinstance(reply.get(key), str) and reply[key]:
+                    content[key] = reply[key]
+            return content
+        return {"type": "unsupported", "kind": f"interactive.{reply_type}" if isinstance(reply_type, str) else kind}
+    if kind == "button":
+        button = _object(message.get("button"), f"{path}.button")
+        payload = button.get("payload")
+        text = button.get("text")
+        if not isinstance(payload, str) and not isinstance(text, str):
+            raise Malformed(f"{path}.button.payload", "is required: the quick reply's payload")
+        content = {"type": "postback", "data": payload if isinstance(payload, str) else text}
+        if isinstance(text, str):
+            content["title"] = text
+        return content
+    if kind == "reaction":
+        reaction = _object(message.get("reaction"), f"{path}.reaction")
+        content = {"type": "reaction", "emoji": reaction.get("emoji") or ""}
+        if isinstance(reaction.get("message_id"), str):
+            content["messageId"] = reaction["message_id"]
+        return content
+    return {"type": "unsupported", "kind": kind}
+
+
+@get("/callbacks/whatsapp/{account_id:str}", status_code=200, include_in_schema=False)
+async def whatsapp_verify(request: Request, account_id: FromPath[UUID]) -> Response[str]:
+    """Meta's verification request when the webhook is configured in the app dashboard."""
+    pipeline: Pipeline = request.app.state.pipeline
+    account = await pipeline.account(account_id, "whatsapp")
+    verify_token = account.credentials.get("verifyToken") if account is not None else None
+    params = {key: value for key, value in request.query_params.items() if key.startswith("hub.")}
+    challenge = challenge_answer(params, verify_token)
+    if challenge is None:
+        raise PermissionDeniedException("hub.mode must be subscribe and hub.verify_token this account's verifyToken.")
+    return Response(challenge, status_code=200, media_type=MediaType.TEXT)
+
+
+@post("/callbacks/whatsapp/{account_id:str}", status_code=200, include_in_schema=False)
+async def whatsapp_webhook(request: Request, account_id: FromPath[UUID]) -> Response[dict[str, Any]]:
+    pipeline: Pipeline = request.app.state.pipeline
+    body = await request.body()
+    account = await pipeline.account(account_id, "whatsapp")
+    app_secret = account.credentials.get("appSecret") if account is not None else None
+    if not signature_matches(app_secret, body, request.headers.get(SIGNATURE_HEADER)):
+        raise NotAuthorizedException(f"The {SIGNATURE_HEADER} is missing or wrong for this traffic account.")
+    try:
+        found = parse_notification(body)
+    except Malformed as error:
+        raise ValidationException(
+            "The WhatsApp webhook is not valid.", extra=[{"key": error.field, "message": error.message}]
+        ) from None
+    statuses = messages = 0
+    unmatched: list[str] = []
+    for item in found:
+        if isinstance(item, StatusReport):
+            if await pipeline.report(account_id, item):
+                statuses += 1
+            else:
+                unmatched.append(str(item.provider_message_id))
+        elif await pipeline.receive(account_id, item):
+            messages += 1
+    return Response({"statuses": statuses, "messages": messages, "unmatchedStatuses": unmatched})
+
+
+def _object(value: Any, field: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise Malformed(field, "is required: an object")
+    return value
+
+
+def _string(obj: dict[str, Any], key: str, path: str, what: str) -> str:
+    value = obj.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise Malformed(f"{path}.{key}", f"is required: {what}")
+    return value.strip()
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)

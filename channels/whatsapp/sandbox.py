@@ -1,0 +1,375 @@
+"""The WhatsApp sandbox provider: the Cloud API's ``POST /{phone-number-id}/messages`` under
+``/sandbox/whatsapp`` (a sandbox account's base URL), with deterministic behaviour chosen by the
+recipient, and status webhooks signed like Meta's sent to the account's callback route.
+
+Which account: Meta knows the app (and its secret) behind a phone number id. A sandbox traffic account
+that leaves ``phoneNumberId`` unset sends from the phone number id that is its own traffic account id
+(``channels.whatsapp.adapter.phone_number_id``), so the sandbox looks the account up by the URL's phone
+number id and signs with its (derived) ``appSecret``: nothing but the Cloud API's own request goes over
+the wire. A phone number id that is not a sandbox WhatsApp traffic account's id is refused like Meta
+refuses an unknown object (HTTP 400, code 100, subcode 33): a sandbox account with a ``phoneNumberId``
+of its own can't use the built-in sandbox.
+
+Checked like the Cloud API: ``Authorization: Bearer <token>`` (missing: 401, code 104; not the account's
+``accessToken``: 401, code 190); a JSON object with ``messaging_product: "whatsapp"``, ``to``,
+``recipient_type`` (if given) ``individual``, a known ``type`` (default ``text``) and its object
+(``text.body``; media ``link`` or ``id``; ``template.name`` and ``template.language.code``; ``interactive.type``
+and ``interactive.action``; location ``latitude``/``longitude``): code 100 (invalid parameter) or
+131008 (required parameter is missing), HTTP 400. Templates are not looked up: the gateway checks them
+against the account's stored templates before accepting a message.
+
+Magic endings of the recipient's digits (``to``), documented in the README:
+``...0001`` accepted and never reported (the message stays Sent; for failover);
+``...0002`` statuses sent, delivered, then read (about 0.1 s apart);
+``...0003`` sent, then a ``failed`` status with error 131026 (message undeliverable);
+``...1NNN`` refused at send with Cloud API error 131NNN (e.g. ``1047`` -> 131047, the re-engagement
+error: more than 24 hours since the user's last message; ``1026`` -> 131026; ``1056`` -> 131056, the
+pair rate limit, which is retried), HTTP 400 (500 for 131000, 503 for 131016);
+``...0500`` HTTP 500 (code 1, API Unknown); ``...0429`` HTTP 429 with error 130429 (rate limit hit);
+``...0408`` answers after 30 s (a timeout);
+any other recipient: sent, then delivered about 0.1 s later.
+
+``POST /sandbox/whatsapp/inbound`` ``{"trafficAccountId", "from", "text"}`` makes a simulated user of a
+sandbox traffic account write to it: a signed ``messages`` webhook reaches the gateway's callback route.
+Instead of ``text``: ``"buttonReply": {"id", "title"}`` (an interactive reply button tapped),
+``"button": {"payload", "text"}`` (a template's quick reply), or ``"message"``: a Cloud API message
+object such as ``{"type": "location", "location": {"latitude": 46.2, "longitude": 6.1}}``. Optional:
+``"name"`` (the user's profile name), ``"replyTo"`` (the wamid the message answers: its context),
+``"wamid"`` (deliver a message with this id again). The answer is ``{"wamid", "gatewayStatus"}``: the
+HTTP status of the gateway's callback route (null when it couldn't be reached), after retries of a 5xx.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hmac
+import json
+import os
+import time
+import uuid
+from typing import Any
+
+import httpx
+from litestar import Request, Response, post
+from litestar.exceptions import NotFoundException, ValidationException
+from litestar.params import FromPath
+
+from channels.base import Account, normalise_phone_number
+from channels.whatsapp.callbacks import OBJECT, SIGNATURE_HEADER, signature
+from channels.whatsapp.errors import DETAILS, TITLES
+
+REPORT_DELAY = 0.1
+SLOW_SECONDS = 30.0  # how long a ...0408 send hangs
+DISPLAY_PHONE_NUMBER = "15550001234"
+FAILED_CODE = 131026
+ERROR_CODES_URL = "https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes/"
+MESSAGE_TYPES = (
+    "text",
+    "image",
+    "video",
+    "audio",
+    "document",
+    "sticker",
+    "interactive",
+    "location",
+    "template",
+    "contacts",
+    "reaction",
+)
+MEDIA_TYPES = ("image", "video", "audio", "document", "sticker")
+_background: set[asyncio.Task[None]] = set()  # keeps webhook tasks alive until they ran
+
+
+def behaviour(to: str) -> tuple[str, int | None]:
+    """(what happens, the Cloud API error code) for a recipient's digits."""
+    for ending, kind in (("0001", "silent"), ("0002", "read"), ("0003", "failed")):
+        if to.endswith(ending):
+            return kind, None
+    if len(to) >= 4 and to[-4] == "1" and to[-3:].isdigit():
+        return "refused", 131000 + int(to[-3:])
+    for ending, kind in (("0500", "error"), ("0429", "throttled"), ("0408", "timeout")):
+        if to.endswith(ending):
+            return kind, None
+    return "delivered", None
+
+
+def new_wamid() -> str:
+    return "wamid." + base64.b64encode(b"\x15\x02\x00\x11\x18\x12" + os.urandom(27)).decode()
+
+
+def error_answer(
+    status: int,
+    code: int,
+    message: str | None = None,
+    details: str | None = None,
+    *,
+    kind: str = "OAuthException",
+    subcode: int | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response[dict[str, Any]]:
+    """A Graph API error answer, as Meta sends it."""
+    error: dict[str, Any] = {
+        "message": message or f"(#{code}) {TITLES.get(code, 'Unknown error')}",
+        "type": kind,
+        "code": code,
+    }
+    if details is not None:
+        error["error_data"] = {"messaging_product": "whatsapp", "details": details}
+    if subcode is not None:
+        error["error_subcode"] = subcode
+    error["fbtrace_id"] = base64.urlsafe_b64encode(os.urandom(15)).decode()
+    return Response({"error": error}, status_code=status, headers=headers)
+
+
+async def sandbox_account(request: Request, phone_number_id: str) -> Account | None:
+    """The sandbox WhatsApp traffic account whose id is this phone number id, or None."""
+    try:
+        account_id = uuid.UUID(phone_number_id)
+    except ValueError:
+        return None
+    account = await request.app.state.pipeline.account(account_id, "whatsapp")
+    return account if account is not None and account.sandbox else None
+
+
+def body_problem(body: Any) -> Response[dict[str, Any]] | None:
+    """The Cloud API's answer to a message object it can't send; None when it is fine."""
+    if not isinstance(body, dict):
+        return error_answer(400, 100, "(#100) Invalid parameter", "The request body must be a JSON object.")
+    if body.get("messaging_product") is None:
+        return error_answer(400, 100, "(#100) The parameter messaging_product is required.")
+    if body["messaging_product"] != "whatsapp":
+        return error_answer(
+            400, 100, f'(#100) Param messaging_product must be one of {{WHATSAPP}} - got "{body["messaging_product"]}".'
+        )
+    if body.get("recipient_type", "individual") != "individual":
+        return error_answer(400, 100, "(#100) Invalid parameter", "recipient_type must be individual.")
+    to = body.get("to")
+    if not isinstance(to, str) or not to.strip():
+        return error_answer(400, 100, "(#100) The parameter to is required.")
+    if not normalise_phone_number(to):
+        return error_answer(400, 131009, None, "Parameter 'to' must be a phone number.")
+    kind = body.get("type", "text")
+    if kind not in MESSAGE_TYPES:
+        return error_answer(
+            400, 100, f'(#100) Param type must be one of {{{", ".join(MESSAGE_TYPES).upper()}}} - got "{kind}".'
+        )
+    content = body.get(kind)
+    if not isinstance(content, dict):
+        return error_answer(400, 131008, None, f"Parameter '{kind}' is required.")
+    missing = _missing(kind, content)
+    if missing:
+        return error_answer(400, 131008, None, f"Parameter '{kind}.{missing}' is required.")
+    return None
+
+
+def _missing(kind: str, content: dict[str, Any]) -> str | None:
+    """The first required field the message type's object lacks."""
+    if kind == "text":
+        return None if isinstance(content.get("body"), str) and content["body"] else "body"
+    if kind in MEDIA_TYPES:
+        return None if content.get("link") or content.get("id") else "link"
+    if kind == "template":
+        if not isinstance(content.get("name"), str) or not content["name"]:
+            return "name"
+        language = content.get("language")
+        return None if isinstance(language, dict) and language.get("code") else "language.code"
+    if kind == "interactive":
+        return next((key for key in ("type", "action") if not content.get(key)), None)
+    if kind == "location":
+        return next((key for key in ("latitude", "longitude") if not isinstance(content.get(key), (int, float))), None)
+    return None
+
+
+@post("/sandbox/whatsapp/{phone_number_id:str}/messages", status_code=200, include_in_schema=False)
+async def send_message(request: Request, phone_number_id: FromPath[str]) -> Response[dict[str, Any]]:
+    authorization = request.headers.get("Authorization", "")
+    token = authorization[7:].strip() if authorization[:7].lower() == "bearer " else ""
+    if not token:
+        return error_answer(401, 104, "An access token is required to request this resource.")
+    account = await sandbox_account(request, phone_number_id)
+    if account is None:
+        return error_answer(
+            400,
+            100,
+            f"Unsupported post request. Object with ID '{phone_number_id}' does not exist, cannot be loaded due to "
+            "missing permissions, or does not support this operation.",
+            "The sandbox's phone number ids are sandbox WhatsApp traffic account ids: leave phoneNumberId unset.",
+            kind="GraphMethodException",
+            subcode=33,
+        )
+    if not hmac.compare_digest(token.encode(), account.credentials.get("accessToken", "").encode()):
+        return error_answer(401, 190, "Invalid OAuth access token - Cannot parse access token")
+    try:
+        body = json.loads(await request.body())
+    except (ValueError, UnicodeDecodeError):
+        body = None
+    if (problem := body_problem(body)) is not None:
+        return problem
+    to = normalise_phone_number(body["to"])
+    what, code = behaviour(to)
+    if what == "refused":
+        assert code is not None
+        status = {131000: 500, 131016: 503}.get(code, 400)
+        return error_answer(status, code, None, DETAILS.get(code, TITLES.get(code, "Message failed to send.")))
+    if what == "error":
+        return error_answer(500, 1, "An unknown error occurred", kind="OAuthException")
+    if what == "throttled":
+        return error_answer(429, 130429, None, DETAILS[130429], headers={"Retry-After": "1"})
+    if what == "timeout":
+        await asyncio.sleep(SLOW_SECONDS)
+    wamid = new_wamid()
+    states = {"delivered": ["sent", "delivered"], "read": ["sent", "delivered", "read"], "failed": ["sent", "failed"]}
+    callback = request.app.state.pipeline.callback_url("whatsapp", account.id)
+    # Webhooks go only to this gateway's own callback routes: the sandbox is no way to make it call elsewhere.
+    if what in states and request.app.state.pipeline.is_own_callback(callback):
+        notifications = [
+            notification(account, phone_number_id, {"statuses": [status_object(wamid, to, state)]})
+            for state in states[what]
+        ]
+        _in_background(_report(callback, account.credentials.get("appSecret", ""), notifications))
+    message: dict[str, Any] = {"id": wamid}
+    if body.get("type") == "template":
+        message["message_status"] = "accepted"
+    return Response(
+        {"messaging_product": "whatsapp", "contacts": [{"input": body["to"], "wa_id": to}], "messages": [message]}
+    )
+
+
+def notification(account: Account, phone_number_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """A ``messages`` webhook notification of the account's business number."""
+    waba = account.settings.get("wabaId") or str(account.id.int % 10**15)
+    value = {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": DISPLAY_PHONE_NUMBER, "phone_number_id": phone_number_id},
+        **fields,
+    }
+    return {"object": OBJECT, "entry": [{"id": waba, "changes": [{"value": value, "field": "messages"}]}]}
+
+
+def status_object(wamid: str, recipient: str, state: str) -> dict[str, Any]:
+    status: dict[str, Any] = {
+        "id": wamid,
+        "status": state,
+        "timestamp": str(int(time.time())),
+        "recipient_id": recipient,
+    }
+    if state in ("sent", "delivered"):
+        status["conversation"] = {"id": uuid.uuid5(uuid.NAMESPACE_OID, recipient).hex, "origin": {"type": "service"}}
+        status["pricing"] = {"billable": True, "pricing_model": "PMP", "category": "service"}
+    if state == "failed":
+        title = TITLES[FAILED_CODE]
+        status["errors"] = [
+            {
+                "code": FAILED_CODE,
+                "title": title,
+                "message": title,
+                "error_data": {"details": DETAILS[FAILED_CODE]},
+                "href": ERROR_CODES_URL,
+            }
+        ]
+    return status
+
+
+@post("/sandbox/whatsapp/inbound", status_code=200, include_in_schema=False)
+async def user_sends_message(request: Request) -> Response[dict[str, Any]]:
+    """A simulated user writes to a sandbox traffic account: the Cloud API's signed messages webhook."""
+    try:
+        body = json.loads(await request.body())
+    except (ValueError, UnicodeDecodeError):
+        body = None
+    if not isinstance(body, dict):
+        raise _bad("body", "must be a JSON object")
+    problems = [
+        {"key": key, "message": "is required: a non-empty string"}
+        for key in ("trafficAccountId", "from")
+        if not isinstance(body.get(key), str) or not body[key].strip()
+    ]
+    if isinstance(body.get("from"), str) and body["from"].strip() and not normalise_phone_number(body["from"]):
+        problems.append({"key": "from", "message": "must be the user's phone number"})
+    message, problem = _user_message(body)
+    if problem is not None:
+        problems.append(problem)
+    if problems:
+        raise ValidationException("The simulated message is not valid.", extra=problems)
+    try:
+        account_id = uuid.UUID(body["trafficAccountId"])
+    except ValueError:
+        raise _bad("trafficAccountId", "must be a UUID") from None
+    pipeline = request.app.state.pipeline
+    account = await pipeline.account(account_id, "whatsapp")
+    # A live account's app secret is a real secret: the sandbox signs only for sandbox accounts.
+    if account is None or not account.sandbox:
+        raise NotFoundException("No sandbox whatsapp traffic account with this id.")
+    sender = normalise_phone_number(body["from"])
+    wamid = body["wamid"] if isinstance(body.get("wamid"), str) and body["wamid"].strip() else new_wamid()
+    message = {"from": sender, "id": wamid, "timestamp": str(int(time.time())), **message}
+    if isinstance(body.get("replyTo"), str) and body["replyTo"]:
+        message["context"] = {"from": DISPLAY_PHONE_NUMBER, "id": body["replyTo"]}
+    contact = {"profile": {"name": str(body.get("name") or "Sandbox user")}, "wa_id": sender}
+    phone_number_id = account.settings.get("phoneNumberId") or str(account.id)
+    payload = notification(account, phone_number_id, {"contacts": [contact], "messages": [message]})
+    callback = pipeline.callback_url("whatsapp", account_id)
+    status = None
+    if pipeline.is_own_callback(callback):  # the sandbox calls nobody but this gateway's callback routes
+        status = await _deliver(callback, account.credentials["appSecret"], payload)
+    return Response({"wamid": wamid, "gatewayStatus": status})
+
+
+def _user_message(body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str] | None]:
+    """The Cloud API message fields (type and its object) of a simulated message, or what is wrong."""
+    if isinstance(body.get("message"), dict):
+        message = body["message"]
+        if not isinstance(message.get("type"), str) or not isinstance(message.get(message["type"]), dict):
+            return {}, {"key": "message", "message": "must be a Cloud API message object with a type and its object"}
+        return {key: value for key, value in message.items() if key not in ("from", "id", "timestamp")}, None
+    reply = body.get("buttonReply")
+    if reply is not None:
+        if not isinstance(reply, dict) or not isinstance(reply.get("id"), str) or not reply["id"]:
+            return {}, {"key": "buttonReply", "message": 'must be an object like {"id": "yes", "title": "Yes"}'}
+        button_reply = {"id": reply["id"], "title": str(reply.get("title") or reply["id"])}
+        return {"type": "interactive", "interactive": {"type": "button_reply", "button_reply": button_reply}}, None
+    button = body.get("button")
+    if button is not None:
+        if not isinstance(button, dict) or not isinstance(button.get("payload"), str) or not button["payload"]:
+            return {}, {"key": "button", "message": 'must be an object like {"payload": "...", "text": "Yes"}'}
+        return {"type": "button", "button": {"payload": button["payload"], "text": str(button.get("text") or "")}}, None
+    text = body.get("text")
+    if not isinstance(text, str) or not text:
+        return {}, {"key": "text", "message": "is required (or buttonReply, button or a Cloud API message object)"}
+    return {"type": "text", "text": {"body": text}}, None
+
+
+def _bad(field: str, message: str) -> ValidationException:
+    return ValidationException("The simulated message is not valid.", extra=[{"key": field, "message": message}])
+
+
+def _in_background(coroutine: Any) -> None:
+    task = asyncio.create_task(coroutine)
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+
+
+async def _report(url: str, app_secret: str, notifications: list[dict[str, Any]]) -> None:
+    for payload in notifications:
+        await asyncio.sleep(REPORT_DELAY)
+        await _deliver(url, app_secret, payload)
+
+
+async def _deliver(url: str, app_secret: str, payload: dict[str, Any], attempts: int = 6) -> int | None:
+    """POSTs one signed notification; like Meta, tries again when it gets no 2xx (a 400/401/403 is final).
+    Returns the last HTTP status, None when the gateway couldn't be reached."""
+    body = json.dumps(payload, separators=(",", ":")).encode()
+    headers = {"Content-Type": "application/json", SIGNATURE_HEADER: signature(app_secret, body)}
+    status: int | None = None
+    async with httpx.AsyncClient(timeout=10) as http:
+        for attempt in range(attempts):
+            try:
+                status = (await http.post(url, content=body, headers=headers)).status_code
+                if status < 300 or status in (400, 401, 403):
+                    return status
+            except httpx.HTTPError:
+                status = None
+            if attempt + 1 < attempts:
+                await asyncio.sleep(0.2 * (attempt + 1))
+    return status

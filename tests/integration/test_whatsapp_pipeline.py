@@ -1,0 +1,315 @@
+"""WhatsApp end to end: accepted, dispatched through the real Cloud API adapter to the sandbox provider
+over HTTP, reported back through signed status webhooks, the verification handshake, and a simulated
+user's messages, on SQLite and on Postgres."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from channels.base import Account
+from channels.whatsapp import adapter, sandbox
+from channels.whatsapp.callbacks import SIGNATURE_HEADER, signature
+from channels.whatsapp.errors import REENGAGEMENT_HINT
+from gateway.db import session_maker
+from gateway.models import Message, WebhookEvent
+from tests.conftest import ADMIN, assert_problem
+from tests.integration.conftest import tenant_on, wait_for_status
+
+TEXT = {"type": "regular", "regular": {"type": "text", "text": "Your code is 1234"}}
+
+
+async def send(client, tenant, destination, block=TEXT):
+    payload = {"trafficAccountId": tenant.accounts["whatsapp"], "destination": destination, "whatsapp": block}
+    response = await client.post("/api/v1/Message/send", json=payload, headers=tenant.key)
+    assert response.status_code == 200, response.text
+    return response.json()["messageId"]
+
+
+async def account_of(client, tenant) -> Account:
+    account = await client.app.state.pipeline.account(uuid.UUID(tenant.accounts["whatsapp"]), "whatsapp")
+    assert account is not None
+    return account
+
+
+async def row_of(client, message_id) -> Message:
+    async with session_maker(client.app.state.engine)() as session:
+        return await session.get(Message, uuid.UUID(message_id))
+
+
+async def history(client, tenant, message_id):
+    message = (await client.get(f"/api/v1/Message/{message_id}", headers=tenant.key)).json()
+    return [change["status"] for change in message["statusHistory"]]
+
+
+def statuses(*items: dict) -> dict:
+    value = {"messaging_product": "whatsapp", "metadata": {"display_phone_number": "1", "phone_number_id": "1"}}
+    value["statuses"] = list(items)
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "1", "changes": [{"value": value, "field": "messages"}]}],
+    }
+
+
+def status(wamid: str, state: str) -> dict:
+    return {"id": wamid, "status": state, "timestamp": "1750857384", "recipient_id": "447700900001"}
+
+
+async def webhook(client, tenant, payload, app_secret=None, **headers):
+    """POSTs a notification signed with ``app_secret`` (the account's own unless given)."""
+    body = json.dumps(payload).encode()
+    app_secret = app_secret or (await account_of(client, tenant)).credentials["appSecret"]
+    headers = {SIGNATURE_HEADER: signature(app_secret, body), **headers}
+    return await client.post(f"/callbacks/whatsapp/{tenant.accounts['whatsapp']}", content=body, headers=headers)
+
+
+async def test_delivered_through_the_sandbox(server):
+    tenant = await tenant_on(server, ("whatsapp",))
+    message_id = await send(server, tenant, "+447700900123")
+    message = await wait_for_status(server, tenant, message_id, "Delivered")
+    assert [change["status"] for change in message["statusHistory"]] == ["Ready", "Sent", "Delivered"]
+    assert message["requestInfo"] == TEXT
+    row = await row_of(server, message_id)
+    assert row.provider_message_id.startswith("wamid.") and row.attempts == 1
+
+
+async def test_delivered_then_read(server):
+    tenant = await tenant_on(server, ("whatsapp",))
+    message_id = await send(server, tenant, "+447700900002")
+    message = await wait_for_status(server, tenant, message_id, "Read")
+    assert [change["status"] for change in message["statusHistory"]] == ["Ready", "Sent", "Delivered", "Read"]
+
+
+async def test_failed_webhooks_and_refused_sends_fail_with_the_cloud_api_code(server):
+    tenant = await tenant_on(server, ("whatsapp",))
+    failed = await send(server, tenant, "+447700900003")  # sent, then a failed status webhook
+    re_engagement = await send(server, tenant, "+447700901047")  # refused at send: 131047
+    undeliverable = await send(server, tenant, "+447700901026")
+    message = await wait_for_status(server, tenant, failed, "Failed")
+    assert message["errorCode"] == "whatsapp.131026" and message["description"].startswith("Message undeliverable")
+    assert [change["status"] for change in message["statusHistory"]] == ["Ready", "Sent", "Failed"]
+    message = await wait_for_status(server, tenant, re_engagement, "Failed")
+    assert message["errorCode"] == "whatsapp.131047" and REENGAGEMENT_HINT in message["description"]
+    assert "24 hours" in message["description"] and "template" in message["description"]
+    assert [change["status"] for change in message["statusHistory"]] == ["Ready", "Failed"]
+    message = await wait_for_status(server, tenant, undeliverable, "Failed")
+    assert message["errorCode"] == "whatsapp.131026"
+
+
+async def test_content_kinds_and_templates_reach_the_sandbox(server):
+    tenant = await tenant_on(server, ("whatsapp",))
+    account = tenant.accounts["whatsapp"]
+    template = {
+        "language": {"code": "en_US"},
+        "category": "UTILITY",
+        "components": [
+            {"type": "BODY", "text": "Hi {{1}}, order {{2}} shipped.", "example": {"body_text": [["A", "B"]]}}
+        ],
+    }
+    created = await server.post(
+        f"/api/v1/trafficAccounts/{account}/WhatsAppTemplates/order_shipped", json=template, headers=tenant.key
+    )
+    assert created.status_code == 201 and created.json()["status"] == "APPROVED", created.text
+    body = {"type": "body", "parameters": [{"type": "text", "text": "Ana"}, {"type": "text", "text": "A-1"}]}
+    blocks = [
+        {
+            "type": "template",
+            "template": {"name": "order_shipped", "language": {"code": "en_US"}, "components": [body]},
+        },
+        {
+            "type": "regular",
+            "regular": {"type": "image", "image": {"link": "https://example.com/a.png", "caption": "Hi"}},
+        },
+        {"type": "regular", "regular": {"type": "document", "document": {"link": "https://example.com/r.pdf"}}},
+        {
+            "type": "regular",
+            "regular": {
+                "type": "interactive",
+                "interactive": {
+                    "type": "button",
+                    "body": {"text": "Keep the date?"},
+                    "action": {"buttons": [{"type": "reply", "reply": {"id": "yes", "title": "Yes"}}]},
+                },
+            },
+        },
+        {"type": "regular", "regular": {"type": "location", "location": {"latitude": 46.2, "longitude": 6.1}}},
+    ]
+    sent = [await send(server, tenant, "+447700900123", block) for block in blocks]
+    for message_id in sent:
+        await wait_for_status(server, tenant, message_id, "Delivered")
+
+
+async def test_the_never_delivered_recipient_stays_sent(server):
+    tenant = await tenant_on(server, ("whatsapp",))
+    message_id = await send(server, tenant, "+447700900001")
+    await wait_for_status(server, tenant, message_id, "Sent")
+    await asyncio.sleep(0.4)
+    assert await history(server, tenant, message_id) == ["Ready", "Sent"]
+
+
+@pytest.mark.parametrize(
+    ("destination", "expected"),
+    [("+447700900500", "unknown error"), ("+447700900429", "130429"), ("+447700901056", "131056")],
+)
+async def test_provider_errors_and_rate_limits_are_retried_not_failed(server, destination, expected):
+    tenant = await tenant_on(server, ("whatsapp",))
+    message_id = await send(server, tenant, destination)
+    deadline = asyncio.get_running_loop().time() + 10
+    while True:
+        row = await row_of(server, message_id)
+        if row.attempts >= 1 and row.lease_owner is None:
+            break
+        assert asyncio.get_running_loop().time() < deadline
+        await asyncio.sleep(0.05)
+    assert row.status == "Ready" and row.next_attempt_at is not None and expected in row.description
+    if expected == "130429":  # HTTP 429 with Retry-After: 1 is honoured
+        assert (row.next_attempt_at - row.updated_at).total_seconds() >= 0.9
+
+
+async def test_the_sandbox_checks_like_the_cloud_api_and_the_timeout_recipient_hangs(server, monkeypatch):
+    monkeypatch.setattr(sandbox, "SLOW_SECONDS", 1.0)
+    tenant = await tenant_on(server, ("whatsapp",))
+    account = await account_of(server, tenant)
+    url = adapter.messages_url(account)
+    body = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": "447700900408", "type": "text"}
+    body["text"] = {"body": "hi"}
+    async with httpx.AsyncClient(timeout=0.3) as http:
+        with pytest.raises(httpx.ReadTimeout):
+            await http.post(url, json=body, headers=adapter.auth_headers(account))
+        wrong_token = await http.post(url, json=body, headers={"Authorization": "Bearer not-the-token"})
+        assert wrong_token.status_code == 401 and wrong_token.json()["error"]["code"] == 190
+        no_token = await http.post(url, json=body)
+        assert no_token.status_code == 401 and no_token.json()["error"]["code"] == 104
+        unknown = await http.post(
+            url.replace(str(account.id), "106540352242922"), json=body, headers=adapter.auth_headers(account)
+        )
+        assert unknown.status_code == 400 and unknown.json()["error"]["code"] == 100
+    await asyncio.sleep(1.0)  # let the slow answer finish before the server stops
+
+
+async def test_the_verification_handshake(server):
+    tenant = await tenant_on(server, ("whatsapp",))
+    account = await account_of(server, tenant)
+    url = f"/callbacks/whatsapp/{account.id}"
+    params = {"hub.mode": "subscribe", "hub.verify_token": account.credentials["verifyToken"], "hub.challenge": "8731"}
+    response = await server.get(url, params=params)
+    assert response.status_code == 200 and response.text == "8731"
+    assert response.headers["content-type"].startswith("text/plain")
+    assert_problem(await server.get(url, params={**params, "hub.verify_token": "guess"}), 403, "forbidden")
+    assert_problem(await server.get(f"/callbacks/whatsapp/{uuid.uuid4()}", params=params), 403, "forbidden")
+    # The callbackUrl the operator configures at Meta carries the account token: the handshake still works.
+    shown = (await server.get(f"/admin/tenants/{tenant.id}/traffic-accounts/{account.id}", headers=ADMIN)).json()
+    callback = urlsplit(shown["callbackUrl"])
+    assert callback.path == url and "token=" in callback.query
+    response = await server.get(f"{callback.path}?{callback.query}", params=params)
+    assert response.status_code == 200 and response.text == "8731"
+
+
+async def test_a_webhook_without_the_right_signature_changes_nothing(server):
+    tenant = await tenant_on(server, ("whatsapp",))
+    message_id = await send(server, tenant, "+447700900001")  # accepted, never reported
+    await wait_for_status(server, tenant, message_id, "Sent")
+    wamid = (await row_of(server, message_id)).provider_message_id
+    payload = statuses(status(wamid, "delivered"))
+    body = json.dumps(payload).encode()
+    url = f"/callbacks/whatsapp/{tenant.accounts['whatsapp']}"
+    assert_problem(await server.post(url, content=body), 401, "unauthorized")
+    assert_problem(
+        await server.post(url, content=body, headers={SIGNATURE_HEADER: "sha256=" + "0" * 64}), 401, "unauthorized"
+    )
+    assert_problem(await webhook(server, tenant, payload, app_secret="another-app-secret"), 401, "unauthorized")
+    app_secret = (await account_of(server, tenant)).credentials["appSecret"]
+    tampered = {SIGNATURE_HEADER: signature(app_secret, body + b" ")}
+    assert_problem(await server.post(url, content=body, headers=tampered), 401, "unauthorized")
+    assert_problem(
+        await server.post(f"/callbacks/whatsapp/{uuid.uuid4()}", content=body, headers=tampered), 401, "unauthorized"
+    )
+    assert await history(server, tenant, message_id) == ["Ready", "Sent"]
+    # The same notification, signed with the account's app secret, is taken.
+    assert (await webhook(server, tenant, payload)).status_code == 200
+    assert await history(server, tenant, message_id) == ["Ready", "Sent", "Delivered"]
+
+
+async def test_repeated_batched_and_unknown_statuses(server):
+    tenant = await tenant_on(server, ("whatsapp",))
+    first = await send(server, tenant, "+447700900001")
+    second = await send(server, tenant, "+447710900001")
+    await wait_for_status(server, tenant, first, "Sent")
+    await wait_for_status(server, tenant, second, "Sent")
+    a = (await row_of(server, first)).provider_message_id
+    b = (await row_of(server, second)).provider_message_id
+    # One batch: out of order, repeated, and a wamid the gateway never sent (another system on the number).
+    batch = statuses(
+        status(a, "read"), status(a, "delivered"), status("wamid.NOT-OURS", "delivered"), status(b, "delivered")
+    )
+    response = await webhook(server, tenant, batch)
+    assert response.status_code == 200, response.text
+    assert response.json()["unmatchedStatuses"] == ["wamid.NOT-OURS"]
+    assert (await webhook(server, tenant, batch)).status_code == 200  # Meta delivering it again
+    failed = {**status(a, "failed"), "errors": [{"code": 131026, "title": "Message undeliverable"}]}
+    assert (await webhook(server, tenant, statuses(failed))).status_code == 200
+    message = (await server.get(f"/api/v1/Message/{first}", headers=tenant.key)).json()
+    assert [c["status"] for c in message["statusHistory"]] == ["Ready", "Sent", "Read"]
+    assert message["deliveryStatus"] == "Read" and message["errorCode"] is None
+    assert await history(server, tenant, second) == ["Ready", "Sent", "Delivered"]
+    # Malformed bodies are refused and change nothing.
+    assert_problem(await webhook(server, tenant, {"object": "page", "entry": []}), 400, "validation_error", "object")
+    broken = statuses(status(b, "read"), {"status": "read"})
+    assert_problem(
+        await webhook(server, tenant, broken), 400, "validation_error", "entry[0].changes[0].value.statuses[1].id"
+    )
+    assert await history(server, tenant, second) == ["Ready", "Sent", "Delivered"]
+
+
+async def test_inbound_messages_are_stored_once_with_user_message_events(server):
+    tenant = await tenant_on(server, ("whatsapp",))
+    hook = {
+        "url": "http://127.0.0.1:9/hook",
+        "webhookTriggers": ["UserMessage"],
+        "linkTrafficAccountIds": [tenant.accounts["whatsapp"]],
+    }
+    webhook_out = (await server.post("/api/v1/Webhook", json=hook, headers=tenant.key)).json()
+    delivered_only = {**hook, "webhookTriggers": ["Delivered"]}
+    assert (await server.post("/api/v1/Webhook", json=delivered_only, headers=tenant.key)).status_code == 201
+    user = {"trafficAccountId": tenant.accounts["whatsapp"], "from": "+447700900123", "text": "Hello there"}
+    first = (await server.post("/sandbox/whatsapp/inbound", json=user)).json()
+    assert first["gatewayStatus"] == 200 and first["wamid"].startswith("wamid.")
+    repeat = await server.post("/sandbox/whatsapp/inbound", json={**user, "wamid": first["wamid"]})
+    assert repeat.json()["gatewayStatus"] == 200
+    tap = {**user, "buttonReply": {"id": "yes", "title": "Yes"}, "replyTo": "wamid.OURS"}
+    del tap["text"]
+    assert (await server.post("/sandbox/whatsapp/inbound", json=tap)).json()["gatewayStatus"] == 200
+
+    page = (await server.get("/api/v1/Messages?direction=inbound", headers=tenant.key)).json()
+    assert len(page["items"]) == 2
+    text_id = page["items"][0]["messageId"]
+    message = (await server.get(f"/api/v1/Message/{text_id}", headers=tenant.key)).json()
+    assert message["content"] == {"type": "text", "text": "Hello there"} and message["destination"] == "+447700900123"
+    second = (await server.get(f"/api/v1/Message/{page['items'][1]['messageId']}", headers=tenant.key)).json()
+    assert second["content"] == {"type": "postback", "data": "yes", "title": "Yes", "replyTo": "wamid.OURS"}
+    async with session_maker(server.app.state.engine)() as session:
+        events = list(
+            await session.scalars(sa.select(WebhookEvent).where(WebhookEvent.message_id == uuid.UUID(text_id)))
+        )
+    assert [(str(e.webhook_id), e.event) for e in events] == [(webhook_out["id"], "UserMessage")]
+    assert events[0].payload["content"] == {"type": "text", "text": "Hello there"}
+    # The sandbox signs only for sandbox accounts, and says what is missing.
+    assert_problem(
+        await server.post("/sandbox/whatsapp/inbound", json={**user, "trafficAccountId": str(uuid.uuid4())}),
+        404,
+        "not_found",
+    )
+    assert_problem(
+        await server.post("/sandbox/whatsapp/inbound", json={"from": "x"}),
+        400,
+        "validation_error",
+        "trafficAccountId",
+        "from",
+        "text",
+    )
