@@ -171,3 +171,17 @@ class WebhookEvent(UUIDAuditBase):
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime.datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+
+
+class PendingReport(UUIDBase):
+    """A provider's report on a provider message id no message has yet: it overtook the recording of
+    the send answer. Applied, in arrival order, as soon as that id is recorded (gateway.pipeline.pending)."""
+
+    __tablename__ = "pending_report"
+    __table_args__ = (Index("ix_pending_report_provider_id", "traffic_account_id", "provider_message_id"),)
+    traffic_account_id: Mapped[UUID] = mapped_column(ForeignKey("traffic_account.id", ondelete="CASCADE"))
+    provider_message_id: Mapped[str] = mapped_column(String(256))
+    status: Mapped[str] = mapped_column(String(16))
+    error_code: Mapped[str | None] = mapped_column(String(64), default=None)
+    description: Mapped[str | None] = mapped_column(String(1000), default=None)
+    received_at: Mapped[datetime.datetime] = mapped_column(DateTimeUTC(timezone=True), index=True)

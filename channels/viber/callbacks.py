@@ -7,9 +7,9 @@ account) is refused with 401 and changes nothing.
 Events (``event``):
 
 - ``delivered`` -> Delivered, ``seen`` -> Read, ``failed`` -> Failed (``viber.failed`` with Viber's
-  ``desc``), matched by ``message_token`` (the token send_message answered). A token that names no
-  message of the account is a 404, so that Viber tries again: a report can overtake the recording of
-  the send answer.
+  ``desc``), matched by ``message_token`` (the token send_message answered). A report on a token no
+  message has yet is kept by the gateway and applied once the send answer is recorded (it can
+  overtake it).
 - ``message`` -> an inbound message from ``sender.id``, stored once per ``message_token``; its content
   by ``message.type``: ``{"type": "text", "text"}``, ``{"type": "image", "url", "caption"?,
   "thumbnail"?, "fileName"?, "size"?}`` (picture), ``{"type": "video", "url", "size"?, "duration"?,
@@ -114,7 +114,7 @@ async def viber_callback(request: Request, account_id: FromPath[UUID]) -> Respon
         ) from None
     if isinstance(parsed, StatusReport):
         if not await pipeline.report(account_id, parsed):
-            raise NotFoundException("No message of this traffic account has this message_token.")
+            raise NotFoundException("No such traffic account.")
     elif isinstance(parsed, InboundMessage) and not await pipeline.receive(account_id, parsed):
         raise NotFoundException("No such traffic account.")
     # An empty 200: a body answering conversation_started would be sent to the user as a welcome message.

@@ -255,17 +255,14 @@ async def whatsapp_webhook(request: Request, account_id: FromPath[UUID]) -> Resp
         raise ValidationException(
             "The WhatsApp webhook is not valid.", extra=[{"key": error.field, "message": error.message}]
         ) from None
+    # A status on a wamid no message has yet is kept by the gateway until the send answer records it.
     statuses = messages = 0
-    unmatched: list[str] = []
     for item in found:
         if isinstance(item, StatusReport):
-            if await pipeline.report(account_id, item):
-                statuses += 1
-            else:
-                unmatched.append(str(item.provider_message_id))
+            statuses += await pipeline.report(account_id, item)
         elif await pipeline.receive(account_id, item):
             messages += 1
-    return Response({"statuses": statuses, "messages": messages, "unmatchedStatuses": unmatched})
+    return Response({"statuses": statuses, "messages": messages})
 
 
 def _object(value: Any, field: str) -> dict[str, Any]:

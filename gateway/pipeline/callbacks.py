@@ -18,6 +18,7 @@ from gateway.pipeline import statuses
 from gateway.pipeline.accounts import adapter_account
 from gateway.pipeline.conversations import conversation_for
 from gateway.pipeline.events import USER_MESSAGE, add_webhook_events, change_status, now, user_message_payload
+from gateway.pipeline.pending import apply_parked, park
 
 TOKEN_AUDIENCE = "callback"
 ACCOUNT_AUDIENCE = "account-callback"
@@ -103,6 +104,13 @@ class GatewayPipeline:
             else:
                 return False
             message_id = await session.scalar(query)
+            if message_id is None and report.message_id is None and report.provider_message_id:
+                if await session.get(TrafficAccount, account_id) is None:
+                    return False
+                # It may have overtaken the recording of the send answer: kept until that id is known.
+                await park(session, account_id, report)
+                await apply_parked(session, account_id, report.provider_message_id)
+                return True
             if message_id is None:
                 return False
             # A report that can't move the status (a repeat, or one arriving out of order) changes nothing.

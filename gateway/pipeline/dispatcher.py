@@ -31,6 +31,7 @@ from gateway.pipeline import statuses
 from gateway.pipeline.accounts import adapter_account
 from gateway.pipeline.callbacks import CallbackTokens
 from gateway.pipeline.events import change_status, now
+from gateway.pipeline.pending import apply_parked
 from gateway.pipeline.send_rate import MemorySendRate, SendRate
 
 log = logging.getLogger(__name__)
@@ -204,6 +205,8 @@ class Dispatcher:
                 session, message, {**release, "next_attempt_at": next_at, "description": result.description}
             )
         await session.commit()
+        if result.accepted and result.provider_message_id:  # reports that overtook this answer
+            await apply_parked(session, message.traffic_account_id, result.provider_message_id)
 
     def _past_validity(self, message: Message, result: SendResult) -> bool:
         delay = backoff(message.attempts + 1, result.retry_after)

@@ -116,3 +116,26 @@ async def test_the_accounts_send_rate_holds_back_the_rest(server_without_worker)
     now = datetime.datetime.now(datetime.UTC)
     assert all(r.attempts == 0 and r.lease_owner is None and r.next_attempt_at > now for r in held)
     await worker.http.aclose()
+
+
+async def test_a_report_that_overtakes_the_send_answer_is_applied_when_the_id_is_recorded(server_without_worker):
+    from channels.base import SendResult, StatusReport
+
+    client = server_without_worker
+    tenant = await tenant_on(client)
+    message_id = await send(client, tenant)
+    account_id = uuid.UUID(tenant.accounts["sms"])
+    pipeline = client.app.state.pipeline
+    # The provider reports on its id "p-1" before the worker has recorded it: parked, nothing changes yet.
+    assert await pipeline.report(account_id, StatusReport(status="Delivered", provider_message_id="p-1"))
+    assert (await row(client, message_id)).status == "Ready"
+    worker = dispatcher_of(client)
+    assert uuid.UUID(message_id) in await worker.claim(10)
+    async with session_maker(client.app.state.engine)() as session:
+        claimed = await session.get(Message, uuid.UUID(message_id))
+        await worker._finish(session, claimed, SendResult(status="Sent", provider_message_id="p-1"))
+    message = await wait_for_status(client, tenant, message_id, "Delivered", seconds=2)
+    assert [c["status"] for c in message["statusHistory"]] == ["Ready", "Sent", "Delivered"]
+    # A report for an id of no message of an unknown account is refused, not parked.
+    assert not await pipeline.report(uuid.uuid4(), StatusReport(status="Delivered", provider_message_id="p-2"))
+    await worker.http.aclose()

@@ -202,7 +202,8 @@ async def test_repeated_and_late_callbacks_are_processed_once(server):
     ):
         response = await callback(server, tenant, event)
         assert response.status_code == 200 and response.content == b"", response.text
-    assert_problem(await callback(server, tenant, {**delivered, "message_token": 42}), 404, "not_found")
+    # A token no message has yet is kept for when the send answer is recorded (it may have overtaken it).
+    assert (await callback(server, tenant, {**delivered, "message_token": 42})).status_code == 200
     assert_problem(
         await callback(server, tenant, {**delivered, "message_token": None}), 400, "validation_error", "message_token"
     )

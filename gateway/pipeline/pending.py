@@ -1,0 +1,65 @@
+"""Reports that overtake the send answer.
+
+A provider may report on its message id (a wamid, a Viber token) before the worker that sent the
+message has recorded that id. Such a report is parked, and applied as soon as the id is recorded.
+Both sides look for the other after their own commit, so whichever comes second applies it; applying
+twice is harmless (statuses only move forward).
+"""
+
+from __future__ import annotations
+
+import datetime
+from uuid import UUID
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from channels.base import StatusReport
+from gateway.models import Message, PendingReport
+from gateway.pipeline.events import change_status, now
+
+KEEP = datetime.timedelta(days=7)  # a report whose message never shows up is dropped after this
+
+
+async def park(session: AsyncSession, account_id: UUID, report: StatusReport) -> None:
+    at = now()
+    await session.execute(delete(PendingReport).where(PendingReport.received_at < at - KEEP))
+    session.add(
+        PendingReport(
+            traffic_account_id=account_id,
+            provider_message_id=report.provider_message_id,
+            status=report.status,
+            error_code=report.error_code,
+            description=report.description,
+            received_at=at,
+        )
+    )
+    await session.commit()
+
+
+async def apply_parked(session: AsyncSession, account_id: UUID, provider_message_id: str) -> int:
+    """Apply (and remove) the parked reports for this provider id, if its message is known now."""
+    message_id = await session.scalar(
+        select(Message.id).where(
+            Message.traffic_account_id == account_id, Message.provider_message_id == provider_message_id
+        )
+    )
+    if message_id is None:
+        return 0
+    parked = list(
+        await session.scalars(
+            select(PendingReport)
+            .where(
+                PendingReport.traffic_account_id == account_id,
+                PendingReport.provider_message_id == provider_message_id,
+            )
+            .order_by(PendingReport.received_at)
+        )
+    )
+    for report in parked:
+        await change_status(
+            session, message_id, report.status, error_code=report.error_code, description=report.description
+        )
+        await session.delete(report)
+    await session.commit()
+    return len(parked)
