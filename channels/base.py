@@ -171,6 +171,8 @@ class Channel:
     template_send_errors: Callable[[dict[str, Any], list[dict[str, Any]]], list[FieldError]] = lambda block, c: []
     # The channel block of a send request -> problems, named relative to the block.
     validate_block: Callable[[Any], list[FieldError]] = lambda block: []
+    # How long a valid block may still be delivered, when it says (SMS validity, Viber ttl).
+    validity: Callable[[dict[str, Any]], datetime.timedelta | None] = lambda block: None
     # Billable parts of a valid block (SMS segments; 1 elsewhere).
     message_parts: Callable[[dict[str, Any]], int] = lambda block: 1
     # How the Chat API names a participant of this channel: "phoneNumber" or "messagingAppIdentifier".
@@ -192,9 +194,9 @@ class Channel:
     def canonical_address(self, address: str) -> str:
         """One spelling per user, so a reply lands in the conversation of the messages sent to them:
         phone numbers as ``+`` and digits, other ids as given (trimmed)."""
-        if self.address_kind == "phoneNumber":
+        if self.address_kind == "phoneNumber" and phone_number_problem(address) is None:
             return "+" + normalise_phone_number(address)
-        return address.strip()
+        return address.strip()  # ids, and senders that are no phone number (an alphanumeric SMS sender)
 
     def destination_problem(self, destination: str) -> str | None:
         """Why ``destination`` can't be an address on this channel, or None."""
@@ -245,12 +247,12 @@ class Channel:
 
 def normalise_phone_number(value: str) -> str:
     """``+44 7700-900123`` -> ``447700900123``: digits only, as providers take them."""
-    return "".join(char for char in value if char.isdigit())
+    return "".join(char for char in value if char in "0123456789")
 
 
 def phone_number_problem(value: str) -> str | None:
     digits = normalise_phone_number(value)
-    if not value.strip() or any(not (c.isdigit() or c in "+ -()") for c in value.strip()):
+    if not value.strip() or any(c not in "0123456789+ -()" for c in value.strip()):
         return "must be a phone number in international form, e.g. +447700900123"
     try:
         number = phonenumbers.parse("+" + digits)

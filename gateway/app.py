@@ -104,7 +104,9 @@ def create_app(settings: Settings | None = None) -> Gateway:
     )
     public_api = Router(path=API_PREFIX, guards=[version_guard], route_handlers=[customers.LoginController])
     channel_routes = [
-        route for channel in all_channels().values() for route in (*channel.callback_routes, *channel.sandbox_routes)
+        route
+        for channel in all_channels().values()
+        for route in (*channel.callback_routes, *(channel.sandbox_routes if settings.sandbox_enabled else ()))
     ]
     handlers: list = [health, public_api, customer_api, *channel_routes]
     if settings.admin_token:

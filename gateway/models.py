@@ -9,7 +9,7 @@ from uuid import UUID
 from advanced_alchemy.base import UUIDAuditBase, UUIDBase
 from advanced_alchemy.types import DateTimeUTC, JsonB
 from advanced_alchemy.types.encrypted_string import EncryptedText
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.crypto import RotatingFernetBackend, encryption_keys
@@ -119,6 +119,15 @@ class Message(UUIDAuditBase):
         Index("ix_message_conversation_created", "conversation_id", "created_at", "id"),
         Index("ix_message_due", "status", "next_attempt_at"),
         Index("ix_message_provider_id", "traffic_account_id", "provider_message_id"),
+        # A user's message is stored once, however often (or however concurrently) the provider repeats it.
+        Index(
+            "uq_message_inbound_provider_id",
+            "traffic_account_id",
+            "provider_message_id",
+            unique=True,
+            postgresql_where=text("direction = 'inbound'"),
+            sqlite_where=text("direction = 'inbound'"),
+        ),
     )
     tenant_id: Mapped[UUID] = _tenant_fk()
     traffic_account_id: Mapped[UUID] = mapped_column(ForeignKey("traffic_account.id", ondelete="CASCADE"))

@@ -115,6 +115,7 @@ class Settings:
     public_url: str = ""  # how providers (and the sandbox) reach this gateway; default http://host:port
     callback_keys: tuple[str, ...] = ()  # sign per-message callback tokens; default: the JWT keys
     callback_token_lifetime_seconds: int = 7 * 24 * 3600
+    sandbox_enabled: bool = True  # mount the sandbox providers under /sandbox
     worker_in_server: bool | None = None  # None: run the dispatch loop in the server when there is no Redis
     data_dir: Path = field(default_factory=lambda: Path(".gateway"))
 
@@ -166,6 +167,7 @@ class Settings:
             public_url=_env("PUBLIC_URL", "") or "",
             callback_keys=tuple(_list("CALLBACK_KEYS")),
             callback_token_lifetime_seconds=_int("CALLBACK_TOKEN_LIFETIME", 7 * 24 * 3600),
+            sandbox_enabled=_bool("SANDBOX", True),
             worker_in_server=_bool("WORKER_IN_SERVER", _env("REDIS_URL") is None),
             data_dir=data_dir,
         )

@@ -33,6 +33,7 @@ from typing import Any
 import phonenumbers
 
 from channels.base import FieldError, is_http_url
+from channels.checks import add, check_unknown_keys, listing, object_, one_of
 
 __all__ = [
     "ALLOWED_KEYS",
@@ -108,17 +109,17 @@ def validate_block(block: Any) -> list[FieldError]:
     gateway prefixes the channel key. Never raises, whatever `block` is."""
     errs: Errors = []
     if not isinstance(block, dict):
-        _add(errs, "", 'must be an object like {"text": {"message": "..."}}')
+        add(errs, "", 'must be an object like {"text": {"message": "..."}}')
         return errs
     for key in block:
         if key not in ALLOWED_KEYS:
-            _add(errs, str(key), f"unknown field; the gbm block allows only: {_listing(ALLOWED_KEYS)}")
+            add(errs, str(key), f"unknown field; the gbm block allows only: {listing(ALLOWED_KEYS)}")
 
     present = [key for key in CONTENT_KEYS if block.get(key) is not None]
     if not present:
-        _add(errs, "", f"must contain one content: {_listing(CONTENT_KEYS)}")
+        add(errs, "", f"must contain one content: {listing(CONTENT_KEYS)}")
     for key in present[1:]:
-        _add(errs, key, f"is not allowed together with {present[0]}; a message has exactly one content")
+        add(errs, key, f"is not allowed together with {present[0]}; a message has exactly one content")
     for key in present:
         _CONTENT_CHECKS[key](errs, key, block[key])
 
@@ -146,37 +147,6 @@ def content_kind(block: dict) -> str:
 # --------------------------------------------------------------------------
 
 
-def _add(errs: Errors, field: str, message: str) -> None:
-    errs.append(FieldError(field=field, message=message))
-
-
-def _listing(values: tuple[str, ...]) -> str:
-    return ", ".join(values)
-
-
-def _one_of(value: Any, allowed: tuple[str, ...]) -> bool:
-    """`value in allowed`, safe for unhashable or non-string values."""
-    return isinstance(value, str) and value in allowed
-
-
-def _check_unknown_keys(errs: Errors, path: str, obj: dict, allowed: tuple[str, ...], what: str) -> None:
-    for key in obj:
-        if key not in allowed:
-            _add(errs, f"{path}.{key}", f"unknown field; {what} allows only: {_listing(allowed)}")
-
-
-def _object(errs: Errors, field: str, value: Any, missing: str | None, shape: str) -> dict | None:
-    """`value` when it is an object; otherwise report it (missing: None means optional) and return None."""
-    if value is None:
-        if missing is not None:
-            _add(errs, field, missing)
-        return None
-    if not isinstance(value, dict):
-        _add(errs, field, f"must be an object like {shape}")
-        return None
-    return value
-
-
 def _check_string(errs: Errors, field: str, value: Any, max_len: int | None, *, required: str | None) -> None:
     """A string with some non-whitespace content and at most `max_len` characters.
 
@@ -184,38 +154,38 @@ def _check_string(errs: Errors, field: str, value: Any, max_len: int | None, *, 
     """
     if value is None:
         if required is not None:
-            _add(errs, field, required)
+            add(errs, field, required)
         return
     limit = f"1-{max_len} characters" if max_len is not None else "non-empty"
     if not isinstance(value, str):
-        _add(errs, field, f"must be a string ({limit})")
+        add(errs, field, f"must be a string ({limit})")
     elif not value.strip():
-        _add(errs, field, f"must not be empty or only whitespace ({limit})")
+        add(errs, field, f"must not be empty or only whitespace ({limit})")
     elif max_len is not None and len(value) > max_len:
-        _add(errs, field, f"must be at most {max_len} characters (got {len(value)})")
+        add(errs, field, f"must be at most {max_len} characters (got {len(value)})")
 
 
 def _check_bool(errs: Errors, field: str, value: Any) -> None:
     if value is not None and not isinstance(value, bool):
-        _add(errs, field, "must be true or false")
+        add(errs, field, "must be true or false")
 
 
 def _check_url(errs: Errors, field: str, value: Any, *, required: bool, what: str) -> None:
     hint = f"an absolute http(s) URL of {what}, e.g. https://example.com/..."
     if value is None:
         if required:
-            _add(errs, field, f"is required: {hint}")
+            add(errs, field, f"is required: {hint}")
     elif not isinstance(value, str) or not is_http_url(value):
-        _add(errs, field, f"must be {hint}")
+        add(errs, field, f"must be {hint}")
 
 
 def _check_enum(errs: Errors, field: str, value: Any, allowed: tuple[str, ...]) -> str | None:
     """A required enum value; returns it when valid."""
     if value is None:
-        _add(errs, field, f"is required; one of {_listing(allowed)}")
+        add(errs, field, f"is required; one of {listing(allowed)}")
         return None
-    if not _one_of(value, allowed):
-        _add(errs, field, f"must be one of {_listing(allowed)}")
+    if not one_of(value, allowed):
+        add(errs, field, f"must be one of {listing(allowed)}")
         return None
     return value
 
@@ -226,10 +196,10 @@ def _check_enum(errs: Errors, field: str, value: Any, allowed: tuple[str, ...]) 
 
 
 def _check_text(errs: Errors, path: str, value: Any) -> None:
-    text = _object(errs, path, value, None, '{"message": "...", "containsRichText": false}')
+    text = object_(errs, path, value, None, '{"message": "...", "containsRichText": false}')
     if text is None:
         return
-    _check_unknown_keys(errs, path, text, TEXT_KEYS, "text")
+    check_unknown_keys(errs, path, text, TEXT_KEYS, "text")
     _check_string(
         errs,
         f"{path}.message",
@@ -242,7 +212,7 @@ def _check_text(errs: Errors, path: str, value: Any) -> None:
 
 def _check_content_info(errs: Errors, path: str, info: dict, what: str) -> None:
     """An image / media file: fileUrl, thumbnailUrl, forceRefresh, altText."""
-    _check_unknown_keys(errs, path, info, CONTENT_INFO_KEYS, what)
+    check_unknown_keys(errs, path, info, CONTENT_INFO_KEYS, what)
     _check_url(errs, f"{path}.fileUrl", info.get("fileUrl"), required=True, what="the file")
     _check_url(errs, f"{path}.thumbnailUrl", info.get("thumbnailUrl"), required=False, what="the thumbnail")
     _check_bool(errs, f"{path}.forceRefresh", info.get("forceRefresh"))
@@ -250,7 +220,7 @@ def _check_content_info(errs: Errors, path: str, info: dict, what: str) -> None:
 
 
 def _check_image(errs: Errors, path: str, value: Any) -> None:
-    image = _object(errs, path, value, None, '{"fileUrl": "https://...", "altText": "..."}')
+    image = object_(errs, path, value, None, '{"fileUrl": "https://...", "altText": "..."}')
     if image is not None:
         _check_content_info(errs, path, image, "an image")
 
@@ -260,34 +230,34 @@ def _check_standalone_card(errs: Errors, path: str, value: Any) -> None:
 
 
 def _check_carousel(errs: Errors, path: str, value: Any) -> None:
-    carousel = _object(errs, path, value, None, '{"cardWidth": "MEDIUM", "cardContents": [...]}')
+    carousel = object_(errs, path, value, None, '{"cardWidth": "MEDIUM", "cardContents": [...]}')
     if carousel is None:
         return
-    _check_unknown_keys(errs, path, carousel, CAROUSEL_KEYS, "a carousel card")
+    check_unknown_keys(errs, path, carousel, CAROUSEL_KEYS, "a carousel card")
     width = _check_enum(errs, f"{path}.cardWidth", carousel.get("cardWidth"), CARD_WIDTHS)
     low, high = CAROUSEL_CARDS
     field = f"{path}.cardContents"
     cards = carousel.get("cardContents")
     if cards is None:
-        _add(errs, field, f"is required: a list of {low}-{high} cards")
+        add(errs, field, f"is required: a list of {low}-{high} cards")
         return
     if not isinstance(cards, list):
-        _add(errs, field, f"must be a list of {low}-{high} cards")
+        add(errs, field, f"must be a list of {low}-{high} cards")
         return
     if not low <= len(cards) <= high:
-        _add(errs, field, f"must contain {low} to {high} cards (got {len(cards)})")
+        add(errs, field, f"must contain {low} to {high} cards (got {len(cards)})")
     for i, card in enumerate(cards):
         _check_card(errs, f"{field}[{i}]", card, card_width=width)
 
 
 def _check_card(errs: Errors, path: str, value: Any, *, card_width: str | None) -> None:
     """A rich card's content; `card_width` is the carousel's valid width (None for a standalone card)."""
-    card = _object(errs, path, value, None, '{"title": "...", "description": "...", "media": {...}}')
+    card = object_(errs, path, value, None, '{"title": "...", "description": "...", "media": {...}}')
     if card is None:
         return
-    _check_unknown_keys(errs, path, card, CARD_KEYS, "a card")
+    check_unknown_keys(errs, path, card, CARD_KEYS, "a card")
     if card.get("title") is None and card.get("media") is None:
-        _add(errs, path, "a card must contain at least a title or media")
+        add(errs, path, "a card must contain at least a title or media")
     _check_string(errs, f"{path}.title", card.get("title"), CARD_TITLE_MAX, required=None)
     _check_string(errs, f"{path}.description", card.get("description"), CARD_DESCRIPTION_MAX, required=None)
     if "media" in card:
@@ -297,18 +267,18 @@ def _check_card(errs: Errors, path: str, value: Any, *, card_width: str | None) 
 
 
 def _check_media(errs: Errors, path: str, value: Any, card_width: str | None) -> None:
-    media = _object(errs, path, value, None, '{"height": "MEDIUM", "contentInfo": {"fileUrl": "https://..."}}')
+    media = object_(errs, path, value, None, '{"height": "MEDIUM", "contentInfo": {"fileUrl": "https://..."}}')
     if media is None:
         return
-    _check_unknown_keys(errs, path, media, MEDIA_KEYS, "media")
+    check_unknown_keys(errs, path, media, MEDIA_KEYS, "media")
     height = _check_enum(errs, f"{path}.height", media.get("height"), MEDIA_HEIGHTS)
     if height == "TALL" and card_width == "SMALL":
-        _add(
+        add(
             errs,
             f"{path}.height",
             "TALL media can't be used in a carousel whose cardWidth is SMALL; use SHORT or MEDIUM",
         )
-    info = _object(
+    info = object_(
         errs,
         f"{path}.contentInfo",
         media.get("contentInfo"),
@@ -334,22 +304,22 @@ _CONTENT_CHECKS = {
 
 def _check_suggestions(errs: Errors, path: str, value: Any, limit: int, owner: str) -> None:
     if not isinstance(value, list):
-        _add(errs, path, f"must be a list of at most {limit} suggestions (reply or action objects)")
+        add(errs, path, f"must be a list of at most {limit} suggestions (reply or action objects)")
         return
     if len(value) > limit:
-        _add(errs, path, f"{owner} can have at most {limit} suggestions (got {len(value)})")
+        add(errs, path, f"{owner} can have at most {limit} suggestions (got {len(value)})")
     for i, suggestion in enumerate(value):
         _check_suggestion(errs, f"{path}[{i}]", suggestion)
 
 
 def _check_suggestion(errs: Errors, path: str, value: Any) -> None:
-    suggestion = _object(errs, path, value, None, '{"reply": {"text": "...", "postbackData": "..."}}')
+    suggestion = object_(errs, path, value, None, '{"reply": {"text": "...", "postbackData": "..."}}')
     if suggestion is None:
         return
-    _check_unknown_keys(errs, path, suggestion, SUGGESTION_KINDS, "a suggestion")
+    check_unknown_keys(errs, path, suggestion, SUGGESTION_KINDS, "a suggestion")
     kinds = [kind for kind in SUGGESTION_KINDS if kind in suggestion]
     if len(kinds) != 1:
-        _add(errs, path, "must contain exactly one of reply or action")
+        add(errs, path, "must contain exactly one of reply or action")
     if "reply" in suggestion:
         _check_reply(errs, f"{path}.reply", suggestion["reply"])
     if "action" in suggestion:
@@ -368,43 +338,43 @@ def _check_suggestion_text(errs: Errors, path: str, obj: dict) -> None:
 
 
 def _check_reply(errs: Errors, path: str, value: Any) -> None:
-    reply = _object(errs, path, value, None, '{"text": "...", "postbackData": "..."}')
+    reply = object_(errs, path, value, None, '{"text": "...", "postbackData": "..."}')
     if reply is None:
         return
-    _check_unknown_keys(errs, path, reply, REPLY_KEYS, "a suggested reply")
+    check_unknown_keys(errs, path, reply, REPLY_KEYS, "a suggested reply")
     _check_suggestion_text(errs, path, reply)
 
 
 def _check_action(errs: Errors, path: str, value: Any) -> None:
-    action = _object(
+    action = object_(
         errs, path, value, None, '{"text": "...", "postbackData": "...", "openUrlAction": {"url": "https://..."}}'
     )
     if action is None:
         return
-    _check_unknown_keys(errs, path, action, ACTION_KEYS, "a suggested action")
+    check_unknown_keys(errs, path, action, ACTION_KEYS, "a suggested action")
     _check_suggestion_text(errs, path, action)
     kinds = [kind for kind in ACTION_KINDS if kind in action]
     if len(kinds) != 1:
-        _add(errs, path, "must contain exactly one of openUrlAction or dialAction")
+        add(errs, path, "must contain exactly one of openUrlAction or dialAction")
     if "openUrlAction" in action:
         field = f"{path}.openUrlAction"
-        open_url = _object(errs, field, action["openUrlAction"], None, '{"url": "https://..."}')
+        open_url = object_(errs, field, action["openUrlAction"], None, '{"url": "https://..."}')
         if open_url is not None:
-            _check_unknown_keys(errs, field, open_url, ("url",), "openUrlAction")
+            check_unknown_keys(errs, field, open_url, ("url",), "openUrlAction")
             _check_url(errs, f"{field}.url", open_url.get("url"), required=True, what="the page to open")
     if "dialAction" in action:
         field = f"{path}.dialAction"
-        dial = _object(errs, field, action["dialAction"], None, '{"phoneNumber": "+15556767888"}')
+        dial = object_(errs, field, action["dialAction"], None, '{"phoneNumber": "+15556767888"}')
         if dial is not None:
-            _check_unknown_keys(errs, field, dial, ("phoneNumber",), "dialAction")
+            check_unknown_keys(errs, field, dial, ("phoneNumber",), "dialAction")
             _check_phone(errs, f"{field}.phoneNumber", dial.get("phoneNumber"))
 
 
 def _check_phone(errs: Errors, field: str, value: Any) -> None:
     if value is None:
-        _add(errs, field, f"is required: {_PHONE_HINT}")
+        add(errs, field, f"is required: {_PHONE_HINT}")
     elif not isinstance(value, str) or not _PHONE_RE.fullmatch(value) or not _is_possible_phone(value):
-        _add(errs, field, f"must be {_PHONE_HINT}")
+        add(errs, field, f"must be {_PHONE_HINT}")
 
 
 def _is_possible_phone(value: str) -> bool:
@@ -425,17 +395,17 @@ def _check_fallback(errs: Errors, block: dict) -> None:
     force = block.get("forceFallback")
     _check_bool(errs, "forceFallback", force)
     if force is True and block.get("fallback") is None:
-        _add(errs, "fallback", "is required when forceFallback is true: the text shown instead of the content")
+        add(errs, "fallback", "is required when forceFallback is true: the text shown instead of the content")
 
 
 def _check_representative(errs: Errors, value: Any) -> None:
     path = "representative"
-    representative = _object(
+    representative = object_(
         errs, path, value, None, '{"representativeType": "BOT", "displayName": "...", "avatarImage": "https://..."}'
     )
     if representative is None:
         return
-    _check_unknown_keys(errs, path, representative, REPRESENTATIVE_KEYS, "representative")
+    check_unknown_keys(errs, path, representative, REPRESENTATIVE_KEYS, "representative")
     _check_enum(errs, f"{path}.representativeType", representative.get("representativeType"), REPRESENTATIVE_TYPES)
     _check_string(errs, f"{path}.displayName", representative.get("displayName"), None, required=None)
     _check_url(errs, f"{path}.avatarImage", representative.get("avatarImage"), required=False, what="the avatar image")

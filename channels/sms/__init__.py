@@ -1,10 +1,18 @@
 """SMS through the SMS HTTP API (seeds 001 and 004)."""
 
+import datetime
+
 from channels.base import Channel, SettingsSpec
 from channels.sms.adapter import DEFAULT_BASE_URL, send
 from channels.sms.blocks import message_parts, validate_block
 from channels.sms.callbacks import delivery_report, inbound_sms
 from channels.sms.sandbox import send_sms, user_sends_sms
+
+
+def validity(block: dict) -> datetime.timedelta | None:
+    """The SMS API's ``validity`` is in minutes (seed 004)."""
+    return datetime.timedelta(minutes=block["validity"]) if block.get("validity") else None
+
 
 channel = Channel(
     name="sms",
@@ -12,6 +20,7 @@ channel = Channel(
     default_send_rate=100.0,
     validate_block=validate_block,
     message_parts=message_parts,
+    validity=validity,
     send=send,
     default_base_url=DEFAULT_BASE_URL,
     callback_routes=(delivery_report, inbound_sms),

@@ -15,6 +15,7 @@ import re
 from typing import Any
 
 from channels.base import FieldError
+from channels.checks import add, is_int
 from channels.sms.encoding import (
     GSM7,
     PART_GSM7,
@@ -72,11 +73,11 @@ def validate_block(block: Any) -> list[FieldError]:
     raises, whatever `block` is."""
     errs: Errors = []
     if not isinstance(block, dict):
-        _add(errs, "", 'must be an object like {"text": "...", "sender": "..."}')
+        add(errs, "", 'must be an object like {"text": "...", "sender": "..."}')
         return errs
     for key in block:
         if key not in ALLOWED_KEYS:
-            _add(errs, str(key), f"unknown field; the sms block allows only: {', '.join(ALLOWED_KEYS)}")
+            add(errs, str(key), f"unknown field; the sms block allows only: {', '.join(ALLOWED_KEYS)}")
     encoding = _check_type(errs, block)
     _check_text(errs, block, encoding)
     _check_sender(errs, block.get("sender"))
@@ -101,14 +102,6 @@ def message_parts(block: dict) -> int:
 # --------------------------------------------------------------------------
 
 
-def _add(errs: Errors, field: str, message: str) -> None:
-    errs.append(FieldError(field=field, message=message))
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _effective_encoding(text: str, sms_type: Any) -> str:
     """The encoding the text is sent in: the chosen one when it can carry the text, else automatic."""
     chosen = _TYPE_ENCODING.get(sms_type) if isinstance(sms_type, str) else None
@@ -123,33 +116,33 @@ def _check_type(errs: Errors, block: dict) -> str | None:
         return None
     value = block["type"]
     if not isinstance(value, str) or value not in TYPES:
-        _add(errs, "type", f"must be one of {', '.join(TYPES)} (binary messages are not supported)")
+        add(errs, "type", f"must be one of {', '.join(TYPES)} (binary messages are not supported)")
         return None
     text = block.get("text")
     if value == "GSM" and isinstance(text, str):
         bad = non_gsm_characters(text)
         if bad:
             shown = ", ".join(repr(c) for c in bad[:5]) + (", ..." if len(bad) > 5 else "")
-            _add(errs, "type", f"GSM can't encode these characters of the text: {shown}; use Unicode or auto")
+            add(errs, "type", f"GSM can't encode these characters of the text: {shown}; use Unicode or auto")
     return value
 
 
 def _check_text(errs: Errors, block: dict, sms_type: str | None) -> None:
     text = block.get("text")
     if text is None:
-        _add(errs, "text", "is required: the message text")
+        add(errs, "text", "is required: the message text")
         return
     if not isinstance(text, str):
-        _add(errs, "text", "must be a string")
+        add(errs, "text", "must be a string")
         return
     if not text:
-        _add(errs, "text", "must not be empty")
+        add(errs, "text", "must not be empty")
         return
     encoding = _effective_encoding(text, sms_type)
     parts = segment_count(text, encoding)
     if parts > MAX_PARTS:
         name = "GSM-7" if encoding == GSM7 else "UCS-2"
-        _add(
+        add(
             errs,
             "text",
             f"is too long: {parts} SMS parts in {name}; at most {MAX_PARTS} parts "
@@ -164,29 +157,27 @@ def _check_sender(errs: Errors, sender: Any) -> None:
         f"1-{SENDER_ALPHANUMERIC_MAX} characters (letters, digits, spaces and . - _ &, with at least one letter)"
     )
     if sender is None:
-        _add(errs, "sender", f"is required: {rule}")
+        add(errs, "sender", f"is required: {rule}")
         return
     if not isinstance(sender, str):
-        _add(errs, "sender", f"must be a string: {rule}")
+        add(errs, "sender", f"must be a string: {rule}")
         return
     if not sender:
-        _add(errs, "sender", f"must not be empty: {rule}")
+        add(errs, "sender", f"must not be empty: {rule}")
         return
     if _NUMERIC_SENDER_RE.fullmatch(sender):
         if len(sender) > SENDER_NUMERIC_MAX:
-            _add(
-                errs, "sender", f"a numeric sender must be at most {SENDER_NUMERIC_MAX} characters (got {len(sender)})"
-            )
+            add(errs, "sender", f"a numeric sender must be at most {SENDER_NUMERIC_MAX} characters (got {len(sender)})")
         return
     if not _HAS_LETTER_RE.search(sender):
-        _add(errs, "sender", f"must be {rule}")
+        add(errs, "sender", f"must be {rule}")
         return
     if not _ALPHANUMERIC_SENDER_RE.fullmatch(sender):
-        _add(errs, "sender", "an alphanumeric sender may contain only letters A-Z a-z, digits, spaces and . - _ &")
+        add(errs, "sender", "an alphanumeric sender may contain only letters A-Z a-z, digits, spaces and . - _ &")
     elif sender != sender.strip(" "):
-        _add(errs, "sender", "must not start or end with a space")
+        add(errs, "sender", "must not start or end with a space")
     if len(sender) > SENDER_ALPHANUMERIC_MAX:
-        _add(
+        add(
             errs,
             "sender",
             f"an alphanumeric sender must be at most {SENDER_ALPHANUMERIC_MAX} characters (got {len(sender)})",
@@ -198,11 +189,11 @@ def _check_reference(errs: Errors, block: dict) -> None:
         return
     value = block["reference"]
     if not isinstance(value, str):
-        _add(errs, "reference", f"must be a string of 1-{REFERENCE_MAX} characters")
+        add(errs, "reference", f"must be a string of 1-{REFERENCE_MAX} characters")
     elif not value:
-        _add(errs, "reference", f"must not be empty (1-{REFERENCE_MAX} characters); omit it instead")
+        add(errs, "reference", f"must not be empty (1-{REFERENCE_MAX} characters); omit it instead")
     elif len(value) > REFERENCE_MAX:
-        _add(errs, "reference", f"must be at most {REFERENCE_MAX} characters (got {len(value)})")
+        add(errs, "reference", f"must be at most {REFERENCE_MAX} characters (got {len(value)})")
 
 
 def _check_validity(errs: Errors, block: dict) -> None:
@@ -210,5 +201,5 @@ def _check_validity(errs: Errors, block: dict) -> None:
         return
     value = block["validity"]
     low, high = VALIDITY_MINUTES
-    if not _is_int(value) or not low <= value <= high:
-        _add(errs, "validity", f"must be a whole number of minutes from {low} to {high} (7 days)")
+    if not is_int(value) or not low <= value <= high:
+        add(errs, "validity", f"must be a whole number of minutes from {low} to {high} (7 days)")

@@ -32,6 +32,8 @@ def report_of(message_id: UUID, fields: dict[str, Any]) -> StatusReport | None |
     if STATUSES[state] is None:
         return None
     code = fields.get("errorcode")
+    if code not in (None, "") and not (isinstance(code, (int, str)) and str(code).isdigit() and len(str(code)) <= 6):
+        return "errorcode must be a number (the SMS API's delivery-report error code)"
     failed = STATUSES[state] in ("Failed", "Expired")
     return StatusReport(
         status=STATUSES[state],
@@ -51,7 +53,8 @@ async def delivery_report(request: Request, account_id: FromPath[UUID]) -> Respo
     fields = await _fields(request)
     report = report_of(message_id, fields)
     if isinstance(report, str):
-        raise ValidationException("The delivery report is not valid.", extra=[{"key": "status", "message": report}])
+        field = report.split(" ", 1)[0]  # the message starts with the field it is about
+        raise ValidationException("The delivery report is not valid.", extra=[{"key": field, "message": report}])
     if report is not None and not await pipeline.report(account_id, report):
         raise NotFoundException("No message of this traffic account with this token.")
     return Response({"status": "ok"})
@@ -64,18 +67,24 @@ async def inbound_sms(request: Request, account_id: FromPath[UUID]) -> Response[
     if pipeline.account_of_token(request.query_params.get("token")) != account_id:
         raise NotAuthorizedException("The callback token is missing or not this traffic account's.")
     fields = await _fields(request)
-    missing = [{"key": key, "message": "is required"} for key in ("sender", "content", "msgid") if not fields.get(key)]
-    if missing:
-        raise ValidationException("The inbound SMS is not valid.", extra=missing)
+    limits = {"sender": 256, "content": 10_000, "msgid": 256, "receiver": 256, "coding": 32}
+    problems = [
+        {"key": key, "message": f"must be text of 1-{limit} characters"}
+        for key, limit in limits.items()
+        if (key in ("sender", "content", "msgid") or fields.get(key) is not None)
+        and not (isinstance(fields.get(key), str) and 0 < len(fields[key]) <= limit)
+    ]
+    if problems:
+        raise ValidationException("The inbound SMS is not valid.", extra=problems)
     inbound = InboundMessage(
-        sender=str(fields["sender"]),
+        sender=fields["sender"],
         content={
             "type": "text",
-            "text": str(fields["content"]),
+            "text": fields["content"],
             "receiver": fields.get("receiver"),
             "coding": fields.get("coding"),
         },
-        provider_message_id=str(fields["msgid"]),
+        provider_message_id=fields["msgid"],
     )
     if not await pipeline.receive(account_id, inbound):
         raise NotFoundException("No such traffic account.")

@@ -28,6 +28,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from channels.base import FieldError, is_http_url
+from channels.checks import add, key_path, listing
 
 __all__ = ["PARSE_MODES", "CONTENT_KINDS", "validate_block", "content_kind"]
 
@@ -78,24 +79,24 @@ def validate_block(block: Any) -> list[FieldError]:
     the empty field name ``""``, i.e. on the block itself."""
     errs: Errors = []
     if not isinstance(block, dict):
-        _add(errs, "", "must be an object with one of: " + _listing(tuple(CONTENT_KINDS)))
+        add(errs, "", "must be an object with one of: " + listing(tuple(CONTENT_KINDS)))
         return errs
 
     for key in block:
         if key not in BLOCK_KEYS:
-            _add(errs, _key_path("", key), "unknown field; the telegram block allows only: " + _listing(BLOCK_KEYS))
+            add(errs, key_path("", key), "unknown field; the telegram block allows only: " + listing(BLOCK_KEYS))
 
     if "silent" in block and not isinstance(block["silent"], bool):
-        _add(errs, "silent", "must be true or false")
+        add(errs, "silent", "must be true or false")
 
     present = [key for key in CONTENT_KINDS if key in block]
     if not present:
-        _add(errs, "", "must contain one content: " + _listing(tuple(CONTENT_KINDS)))
+        add(errs, "", "must contain one content: " + listing(tuple(CONTENT_KINDS)))
     elif len(present) > 1:
-        _add(
+        add(
             errs,
             "",
-            f"must contain exactly one content per message; got {_listing(tuple(present))}",
+            f"must contain exactly one content per message; got {listing(tuple(present))}",
         )
 
     for key in present:
@@ -122,27 +123,14 @@ def content_kind(block: dict) -> str:
 # --------------------------------------------------------------------------
 
 
-def _add(errs: Errors, field: str, message: str) -> None:
-    errs.append(FieldError(field=field, message=message))
-
-
-def _listing(values: tuple[str, ...]) -> str:
-    return ", ".join(values)
-
-
-def _key_path(prefix: str, key: Any) -> str:
-    name = key if isinstance(key, str) else repr(key)
-    return f"{prefix}.{name}" if prefix else name
-
-
 def _check_unknown_keys(errs: Errors, path: str, obj: dict, allowed: tuple[str, ...]) -> None:
     for key in obj:
         if key not in allowed:
             if key == "thumb" and path in ("document", "video"):
                 # Seed 002: Telegram ignores "thumb"; by URL the Bot API can't take one at all.
-                _add(errs, f"{path}.thumb", "is not supported: Telegram ignores thumbnails given by URL")
+                add(errs, f"{path}.thumb", "is not supported: Telegram ignores thumbnails given by URL")
             else:
-                _add(errs, _key_path(path, key), f"unknown field; {path} allows only: {_listing(allowed)}")
+                add(errs, key_path(path, key), f"unknown field; {path} allows only: {listing(allowed)}")
 
 
 def _parse_mode(errs: Errors, path: str, obj: dict) -> str | None:
@@ -153,7 +141,7 @@ def _parse_mode(errs: Errors, path: str, obj: dict) -> str | None:
     hint = ""
     if isinstance(mode, str) and mode.lower() in {m.lower() for m in PARSE_MODES}:
         hint = " (the spelling is case-sensitive)"
-    _add(errs, f"{path}.parseMode", f"must be one of {_listing(PARSE_MODES)}{hint}")
+    add(errs, f"{path}.parseMode", f"must be one of {listing(PARSE_MODES)}{hint}")
     return None
 
 
@@ -164,14 +152,14 @@ def _check_formatted(
     visible, problem = visible_text(value, mode or "Default")
     if problem is not None:
         # The length after parsing is unknown until the markup is fixed.
-        _add(errs, field, f"is not valid {mode}: {problem}")
+        add(errs, field, f"is not valid {mode}: {problem}")
         return
     length = len(visible.strip(_SPACES))
     after = "" if mode in (None, "Default") else f" after {mode} parsing"
     if length < minimum:
-        _add(errs, field, f"must not be empty{after} ({minimum}-{maximum} characters)")
+        add(errs, field, f"must not be empty{after} ({minimum}-{maximum} characters)")
     elif length > maximum:
-        _add(errs, field, f"{what} must be at most {maximum} characters{after} (got {length})")
+        add(errs, field, f"{what} must be at most {maximum} characters{after} (got {length})")
 
 
 # --------------------------------------------------------------------------
@@ -181,24 +169,24 @@ def _check_formatted(
 
 def _check_text(errs: Errors, text: Any) -> None:
     if not isinstance(text, dict):
-        _add(errs, "text", 'must be an object like {"message": "Hi"}')
+        add(errs, "text", 'must be an object like {"message": "Hi"}')
         return
     _check_unknown_keys(errs, "text", text, TEXT_KEYS)
     mode = _parse_mode(errs, "text", text)
     if "noPreview" in text and not isinstance(text["noPreview"], bool):
-        _add(errs, "text.noPreview", "must be true or false")
+        add(errs, "text.noPreview", "must be true or false")
     message = text.get("message")
     if message is None:
-        _add(errs, "text.message", f"is required (1-{TEXT_MAX} characters)")
+        add(errs, "text.message", f"is required (1-{TEXT_MAX} characters)")
     elif not isinstance(message, str):
-        _add(errs, "text.message", f"must be a string of 1-{TEXT_MAX} characters")
+        add(errs, "text.message", f"must be a string of 1-{TEXT_MAX} characters")
     else:
         _check_formatted(errs, "text.message", message, mode, minimum=1, maximum=TEXT_MAX, what="the text")
 
 
 def _check_media(errs: Errors, kind: str, media: Any) -> None:
     if not isinstance(media, dict):
-        _add(errs, kind, 'must be an object like {"url": "https://...", "caption": "..."}')
+        add(errs, kind, 'must be an object like {"url": "https://...", "caption": "..."}')
         return
     _check_unknown_keys(errs, kind, media, MEDIA_KEYS)
     mode = _parse_mode(errs, kind, media)
@@ -206,11 +194,11 @@ def _check_media(errs: Errors, kind: str, media: Any) -> None:
     url = media.get("url")
     field = f"{kind}.url"
     if url is None:
-        _add(errs, field, "is required: an absolute http(s) URL Telegram can download the file from")
+        add(errs, field, "is required: an absolute http(s) URL Telegram can download the file from")
     elif not isinstance(url, str) or not is_http_url(url):
-        _add(errs, field, "must be an absolute http(s) URL, e.g. https://example.com/file")
+        add(errs, field, "must be an absolute http(s) URL, e.g. https://example.com/file")
     elif kind == "document" and _extension(url) not in DOCUMENT_EXTENSIONS:
-        _add(
+        add(
             errs,
             field,
             f"must point to a {', '.join(DOCUMENT_EXTENSIONS)} file (by the URL path's extension); "
@@ -220,24 +208,24 @@ def _check_media(errs: Errors, kind: str, media: Any) -> None:
     caption = media.get("caption")
     if caption is not None:
         if not isinstance(caption, str):
-            _add(errs, f"{kind}.caption", f"must be a string of 0-{CAPTION_MAX} characters")
+            add(errs, f"{kind}.caption", f"must be a string of 0-{CAPTION_MAX} characters")
         else:
             _check_formatted(errs, f"{kind}.caption", caption, mode, minimum=0, maximum=CAPTION_MAX, what="the caption")
 
 
 def _check_location(errs: Errors, location: Any) -> None:
     if not isinstance(location, dict):
-        _add(errs, "location", 'must be an object like {"latitude": 46.1, "longitude": 19.66}')
+        add(errs, "location", 'must be an object like {"latitude": 46.1, "longitude": 19.66}')
         return
     _check_unknown_keys(errs, "location", location, LOCATION_KEYS)
     for key, (low, high) in (("latitude", LATITUDE), ("longitude", LONGITUDE)):
         value = location.get(key)
         field = f"location.{key}"
         if value is None:
-            _add(errs, field, f"is required: a number from {low:g} to {high:g}")
+            add(errs, field, f"is required: a number from {low:g} to {high:g}")
         elif isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
             # (NaN and the infinities fail the range test; a huge int compares exactly.)
-            _add(errs, field, f"must be a number from {low:g} to {high:g}")
+            add(errs, field, f"must be a number from {low:g} to {high:g}")
 
 
 def _extension(url: str) -> str:

@@ -38,6 +38,7 @@ from urllib.parse import unquote, urlsplit
 import msgspec
 
 from channels.base import FieldError, is_http_url
+from channels.checks import add, is_int, key_path, listing
 
 __all__ = ["MESSAGE_TYPES", "FILE_EXTENSIONS", "validate_block", "content_kind"]
 
@@ -131,12 +132,12 @@ def validate_block(block: Any) -> list[FieldError]:
     send) is reported on the empty field name ``""``, i.e. on the block itself."""
     errs: Errors = []
     if not isinstance(block, dict):
-        _add(errs, "", "must be an object with a type and the message content")
+        add(errs, "", "must be an object with a type and the message content")
         return errs
 
     for key in block:
         if key not in BLOCK_KEYS:
-            _add(errs, _key_path("", key), "unknown field; the viber block allows only: " + _listing(BLOCK_KEYS))
+            add(errs, key_path("", key), "unknown field; the viber block allows only: " + listing(BLOCK_KEYS))
 
     mtype = _check_type(errs, block)
     _check_ttl(errs, block)
@@ -144,7 +145,7 @@ def validate_block(block: Any) -> list[FieldError]:
     _check_layout(errs, parts, "keyboard" in block)
     if mtype is not None:
         for part in sorted(parts - TYPE_ALLOWS[mtype], key=list(_PART_NAMES).index):
-            _add(
+            add(
                 errs,
                 _part_field(part),
                 f"is not allowed in a {mtype} message; {mtype} messages may carry only "
@@ -186,27 +187,10 @@ def content_kind(block: dict) -> str:
 # --------------------------------------------------------------------------
 
 
-def _add(errs: Errors, field: str, message: str) -> None:
-    errs.append(FieldError(field=field, message=message))
-
-
-def _listing(values: tuple[str, ...]) -> str:
-    return ", ".join(values)
-
-
-def _key_path(prefix: str, key: Any) -> str:
-    name = key if isinstance(key, str) else repr(key)
-    return f"{prefix}.{name}" if prefix else name
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _check_unknown_keys(errs: Errors, path: str, obj: dict, allowed: tuple[str, ...]) -> None:
     for key in obj:
         if key not in allowed:
-            _add(errs, _key_path(path, key), f"unknown field; {path} allows only: {_listing(allowed)}")
+            add(errs, key_path(path, key), f"unknown field; {path} allows only: {listing(allowed)}")
 
 
 def _extension(value: str) -> str:
@@ -231,16 +215,16 @@ def _check_url(
     as the extension of its path's last segment. Returns the URL when it is valid."""
     if value is None:
         if required:
-            _add(errs, field, "is required: an absolute http(s) URL")
+            add(errs, field, "is required: an absolute http(s) URL")
         return None
     if not isinstance(value, str) or not is_http_url(value):
-        _add(errs, field, "must be an absolute http(s) URL, e.g. https://example.com/path")
+        add(errs, field, "must be an absolute http(s) URL, e.g. https://example.com/path")
         return None
     if len(value) > URL_MAX:
-        _add(errs, field, f"must be at most {URL_MAX} characters (got {len(value)})")
+        add(errs, field, f"must be at most {URL_MAX} characters (got {len(value)})")
         return None
     if extensions and _extension(_url_file_name(value)) not in extensions:
-        _add(
+        add(
             errs,
             field,
             f"must point to {what} whose URL path ends in {' or '.join(extensions)} (Viber requires the extension)",
@@ -253,12 +237,12 @@ def _check_size(errs: Errors, field: str, value: Any, maximum: int, *, required:
     mb = maximum // (1024 * 1024)
     if value is None:
         if required:
-            _add(errs, field, f"is required: the {what}'s size in bytes (at most {mb} MB)")
+            add(errs, field, f"is required: the {what}'s size in bytes (at most {mb} MB)")
         return
-    if not _is_int(value) or value < 1:
-        _add(errs, field, f"must be the {what}'s size in bytes: a positive integer")
+    if not is_int(value) or value < 1:
+        add(errs, field, f"must be the {what}'s size in bytes: a positive integer")
     elif value > maximum:
-        _add(errs, field, f"must be at most {maximum} bytes ({mb} MB) for a Viber {what} (got {value})")
+        add(errs, field, f"must be at most {maximum} bytes ({mb} MB) for a Viber {what} (got {value})")
 
 
 # --------------------------------------------------------------------------
@@ -269,10 +253,10 @@ def _check_size(errs: Errors, field: str, value: Any, maximum: int, *, required:
 def _check_type(errs: Errors, block: dict) -> str | None:
     mtype = block.get("type")
     if mtype is None:
-        _add(errs, "type", f"is required; one of {_listing(MESSAGE_TYPES)}")
+        add(errs, "type", f"is required; one of {listing(MESSAGE_TYPES)}")
         return None
     if not isinstance(mtype, str) or mtype not in MESSAGE_TYPES:
-        _add(errs, "type", f"must be one of {_listing(MESSAGE_TYPES)}")
+        add(errs, "type", f"must be one of {listing(MESSAGE_TYPES)}")
         return None
     return mtype
 
@@ -282,8 +266,8 @@ def _check_ttl(errs: Errors, block: dict) -> None:
         return
     ttl = block["ttl"]
     low, high = TTL_RANGE
-    if not _is_int(ttl) or not low <= ttl <= high:
-        _add(errs, "ttl", f"must be a whole number of seconds from {low} to {high:,} (14 days)")
+    if not is_int(ttl) or not low <= ttl <= high:
+        add(errs, "ttl", f"must be a whole number of seconds from {low} to {high:,} (14 days)")
 
 
 def _present_parts(block: dict) -> set[str]:
@@ -300,11 +284,11 @@ def _part_field(part: str) -> str:
 
 def _check_layout(errs: Errors, parts: set[str], has_keyboard: bool) -> None:
     if not parts and not has_keyboard:
-        _add(errs, "", "must contain a message: text, mediaUrl, file, video or keyboard")
+        add(errs, "", "must contain a message: text, mediaUrl, file, video or keyboard")
         return
     media = [p for p in ("picture", "video", "file") if p in parts]
     if len(media) > 1:
-        _add(
+        add(
             errs,
             "",
             "can carry only one of mediaUrl, video and file; got " + ", ".join(_part_field(p) for p in media),
@@ -313,9 +297,9 @@ def _check_layout(errs: Errors, parts: set[str], has_keyboard: bool) -> None:
         if alone in parts:
             for other in ("text", "button"):
                 if other in parts:
-                    _add(errs, other, f"can't be sent with a {alone}: a Viber {alone} message carries only the {alone}")
+                    add(errs, other, f"can't be sent with a {alone}: a Viber {alone} message carries only the {alone}")
     if "button" in parts and "text" not in parts:
-        _add(
+        add(
             errs,
             "button",
             "needs a text: Viber shows a button only under a text (text + button or text + picture + button)",
@@ -324,49 +308,49 @@ def _check_layout(errs: Errors, parts: set[str], has_keyboard: bool) -> None:
 
 def _check_text(errs: Errors, text: Any, maximum: int) -> None:
     if not isinstance(text, str):
-        _add(errs, "text", f"must be a string of 1-{maximum} characters")
+        add(errs, "text", f"must be a string of 1-{maximum} characters")
     elif not text.strip():
-        _add(errs, "text", f"must not be empty (1-{maximum} characters)")
+        add(errs, "text", f"must not be empty (1-{maximum} characters)")
     elif len(text) > maximum:
         with_picture = (
             " with a picture (Viber's limit for a picture description)" if maximum == PICTURE_TEXT_MAX else ""
         )
-        _add(errs, "text", f"must be at most {maximum} characters{with_picture} (got {len(text)})")
+        add(errs, "text", f"must be at most {maximum} characters{with_picture} (got {len(text)})")
 
 
 def _check_picture(errs: Errors, url: Any) -> None:
     if url == "":
         return  # seed 002 sends "mediaUrl": "" for "no picture"
     if url is None:
-        _add(errs, "mediaUrl", 'must be an absolute http(s) URL of a picture (or "" for none)')
+        add(errs, "mediaUrl", 'must be an absolute http(s) URL of a picture (or "" for none)')
         return
     _check_url(errs, "mediaUrl", url, required=True, extensions=PICTURE_EXTENSIONS, what="a JPEG, PNG or GIF image")
 
 
 def _check_button(errs: Errors, button: Any) -> None:
     if not isinstance(button, dict):
-        _add(errs, "button", 'must be an object like {"caption": "Open", "action": "https://example.com"}')
+        add(errs, "button", 'must be an object like {"caption": "Open", "action": "https://example.com"}')
         return
     _check_unknown_keys(errs, "button", button, BUTTON_KEYS)
     caption = button.get("caption")
     if caption is None:
-        _add(errs, "button.caption", f"is required (1-{BUTTON_CAPTION_MAX} characters)")
+        add(errs, "button.caption", f"is required (1-{BUTTON_CAPTION_MAX} characters)")
     elif not isinstance(caption, str) or not caption.strip():
-        _add(errs, "button.caption", f"must be a non-empty string of 1-{BUTTON_CAPTION_MAX} characters")
+        add(errs, "button.caption", f"must be a non-empty string of 1-{BUTTON_CAPTION_MAX} characters")
     elif len(caption) > BUTTON_CAPTION_MAX:
-        _add(errs, "button.caption", f"must be at most {BUTTON_CAPTION_MAX} characters (got {len(caption)})")
+        add(errs, "button.caption", f"must be at most {BUTTON_CAPTION_MAX} characters (got {len(caption)})")
     action = button.get("action")
     if action is None:
-        _add(errs, "button.action", "is required: an absolute http(s) URL or a viber:// URL scheme")
+        add(errs, "button.action", "is required: an absolute http(s) URL or a viber:// URL scheme")
     elif not isinstance(action, str) or not _is_action_url(action):
-        _add(errs, "button.action", "must be an absolute http(s) URL or a viber:// URL scheme (e.g. viber://more/qr)")
+        add(errs, "button.action", "must be an absolute http(s) URL or a viber:// URL scheme (e.g. viber://more/qr)")
     elif len(action) > URL_MAX:
-        _add(errs, "button.action", f"must be at most {URL_MAX} characters (got {len(action)})")
+        add(errs, "button.action", f"must be at most {URL_MAX} characters (got {len(action)})")
 
 
 def _check_file(errs: Errors, file: Any) -> None:
     if not isinstance(file, dict):
-        _add(errs, "file", 'must be an object like {"mediaUrl": "https://.../file.pdf", "fileName": "file.pdf"}')
+        add(errs, "file", 'must be an object like {"mediaUrl": "https://.../file.pdf", "fileName": "file.pdf"}')
         return
     _check_unknown_keys(errs, "file", file, FILE_KEYS)
     url = _check_url(errs, "file.mediaUrl", file.get("mediaUrl"), required=True)
@@ -377,13 +361,13 @@ def _check_file(errs: Errors, file: Any) -> None:
     if name is not None:
         field = "file.fileName"
         if not isinstance(name, str) or not name.strip():
-            _add(errs, field, f"must be a non-empty string of at most {FILE_NAME_MAX} characters")
+            add(errs, field, f"must be a non-empty string of at most {FILE_NAME_MAX} characters")
         elif len(name) > FILE_NAME_MAX:
-            _add(errs, field, f"must be at most {FILE_NAME_MAX} characters (got {len(name)})")
+            add(errs, field, f"must be at most {FILE_NAME_MAX} characters (got {len(name)})")
         elif "/" in name or "\\" in name or any(ord(c) < 32 for c in name):
-            _add(errs, field, "must be a bare file name: no / or \\ and no control characters")
+            add(errs, field, "must be a bare file name: no / or \\ and no control characters")
         elif _extension(name) not in FILE_EXTENSIONS:
-            _add(errs, field, "must end in a supported extension" + formats)
+            add(errs, field, "must end in a supported extension" + formats)
         return
     if url is None:
         return
@@ -392,20 +376,20 @@ def _check_file(errs: Errors, file: Any) -> None:
     derived = _url_file_name(url)
     field = "file.fileName"
     if not derived or not _extension(derived):
-        _add(errs, field, "is required: the URL has no file name with an extension to take it from")
+        add(errs, field, "is required: the URL has no file name with an extension to take it from")
     elif len(derived) > FILE_NAME_MAX:
-        _add(
+        add(
             errs,
             field,
             f"is required: the file name in the URL is longer than {FILE_NAME_MAX} characters ({len(derived)})",
         )
     elif _extension(derived) not in FILE_EXTENSIONS:
-        _add(errs, "file.mediaUrl", "must point to a file of a supported format" + formats)
+        add(errs, "file.mediaUrl", "must point to a file of a supported format" + formats)
 
 
 def _check_video(errs: Errors, video: Any) -> None:
     if not isinstance(video, dict):
-        _add(errs, "video", 'must be an object like {"mediaUrl": "https://.../clip.mp4", "size": 1048576}')
+        add(errs, "video", 'must be an object like {"mediaUrl": "https://.../clip.mp4", "size": 1048576}')
         return
     _check_unknown_keys(errs, "video", video, VIDEO_KEYS)
     _check_url(
@@ -414,8 +398,8 @@ def _check_video(errs: Errors, video: Any) -> None:
     _check_size(errs, "video.size", video.get("size"), VIDEO_SIZE_MAX, required=True, what="video")
     if "duration" in video:
         duration = video["duration"]
-        if not _is_int(duration) or not 1 <= duration <= VIDEO_DURATION_MAX:
-            _add(errs, "video.duration", f"must be a whole number of seconds from 1 to {VIDEO_DURATION_MAX}")
+        if not is_int(duration) or not 1 <= duration <= VIDEO_DURATION_MAX:
+            add(errs, "video.duration", f"must be a whole number of seconds from 1 to {VIDEO_DURATION_MAX}")
     _check_url(errs, "video.thumbnail", video.get("thumbnail"), required=False)
 
 
@@ -425,7 +409,7 @@ def _check_json_size(errs: Errors, block: dict) -> None:
     except Exception:  # not JSON-encodable: never the case for a decoded request body
         return
     if size > BLOCK_JSON_MAX:
-        _add(
+        add(
             errs,
             "",
             f"is too large: {size} bytes of JSON; Viber takes at most {REQUEST_JSON_MAX} bytes per request, "
@@ -513,52 +497,52 @@ def _check_value(errs: Errors, field: str, value: Any, rule: tuple) -> None:
     kind = rule[0]
     if kind == "bool":
         if not isinstance(value, bool):
-            _add(errs, field, "must be true or false")
+            add(errs, field, "must be true or false")
     elif kind == "int":
         low, high = rule[1], rule[2]
-        if not _is_int(value) or not low <= value <= high:
-            _add(errs, field, f"must be an integer from {low} to {high}")
+        if not is_int(value) or not low <= value <= high:
+            add(errs, field, f"must be an integer from {low} to {high}")
     elif kind == "number":
         low, high = rule[1], rule[2]
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
-            _add(errs, field, f"must be a number from {low} to {high}")
+            add(errs, field, f"must be a number from {low} to {high}")
     elif kind == "enum":
         if not isinstance(value, str) or value not in rule[1]:
-            _add(errs, field, f"must be one of {_listing(rule[1])}")
+            add(errs, field, f"must be one of {listing(rule[1])}")
     elif kind == "color":
         if not isinstance(value, str) or not _COLOR_RE.fullmatch(value):
-            _add(errs, field, "must be a hex color like #2DB9B9")
+            add(errs, field, "must be a hex color like #2DB9B9")
     elif kind == "url":
         _check_url(errs, field, value, required=False)
     elif kind == "str":
         maximum = rule[1]
         if not isinstance(value, str):
-            _add(errs, field, "must be a string" + (f" of at most {maximum} characters" if maximum else ""))
+            add(errs, field, "must be a string" + (f" of at most {maximum} characters" if maximum else ""))
         elif maximum is not None and len(value) > maximum:
-            _add(errs, field, f"must be at most {maximum} characters (got {len(value)})")
+            add(errs, field, f"must be at most {maximum} characters (got {len(value)})")
     elif kind == "paddings":
-        if not isinstance(value, list) or len(value) != 4 or not all(_is_int(v) and v >= 0 for v in value):
-            _add(errs, field, "must be a list of 4 non-negative integers: [top, left, bottom, right]")
+        if not isinstance(value, list) or len(value) != 4 or not all(is_int(v) and v >= 0 for v in value):
+            add(errs, field, "must be a list of 4 non-negative integers: [top, left, bottom, right]")
     elif kind == "object":
         if not isinstance(value, dict):
-            _add(errs, field, "must be an object")
+            add(errs, field, "must be an object")
         elif rule[1] is not None:
             _check_fields(errs, field, value, rule[1])
 
 
 def _check_keyboard(errs: Errors, keyboard: Any) -> None:
     if not isinstance(keyboard, dict):
-        _add(errs, "keyboard", 'must be a Viber keyboard object like {"Type": "keyboard", "Buttons": [...]}')
+        add(errs, "keyboard", 'must be a Viber keyboard object like {"Type": "keyboard", "Buttons": [...]}')
         return
     _check_fields(errs, "keyboard", keyboard, KEYBOARD_SPEC)
     columns = keyboard.get("ButtonsGroupColumns")
-    max_columns = columns if _is_int(columns) and 1 <= columns <= 6 else 6
+    max_columns = columns if is_int(columns) and 1 <= columns <= 6 else 6
     buttons = keyboard.get("Buttons")
     if buttons is None:
-        _add(errs, "keyboard.Buttons", "is required: a list of at least one button")
+        add(errs, "keyboard.Buttons", "is required: a list of at least one button")
         return
     if not isinstance(buttons, list) or not buttons:
-        _add(errs, "keyboard.Buttons", "must be a non-empty list of button objects")
+        add(errs, "keyboard.Buttons", "must be a non-empty list of button objects")
         return
     for j, button in enumerate(buttons):
         _check_keyboard_button(errs, f"keyboard.Buttons[{j}]", button, max_columns)
@@ -566,24 +550,24 @@ def _check_keyboard(errs: Errors, keyboard: Any) -> None:
 
 def _check_keyboard_button(errs: Errors, path: str, button: Any, max_columns: int) -> None:
     if not isinstance(button, dict):
-        _add(errs, path, "must be an object with an ActionBody")
+        add(errs, path, "must be an object with an ActionBody")
         return
     _check_fields(errs, path, button, KEYBOARD_BUTTON_SPEC)
     columns = button.get("Columns")
-    if _is_int(columns) and max_columns < columns <= 6:
-        _add(errs, f"{path}.Columns", f"must be at most the keyboard's ButtonsGroupColumns ({max_columns})")
+    if is_int(columns) and max_columns < columns <= 6:
+        add(errs, f"{path}.Columns", f"must be at most the keyboard's ButtonsGroupColumns ({max_columns})")
     if not any(key in button for key in _BUTTON_VISIBLE):
-        _add(errs, path, "must have at least one of " + _listing(_BUTTON_VISIBLE) + " (Viber can't draw it otherwise)")
+        add(errs, path, "must have at least one of " + listing(_BUTTON_VISIBLE) + " (Viber can't draw it otherwise)")
 
     action_type = button.get("ActionType", "reply")
     body = button.get("ActionBody")
     field = f"{path}.ActionBody"
     if body is None:
-        _add(errs, field, "is required: the reply text, or the URL for open-url buttons")
+        add(errs, field, "is required: the reply text, or the URL for open-url buttons")
     elif isinstance(body, str) and not body.strip():
-        _add(errs, field, "must not be empty")
+        add(errs, field, "must not be empty")
     elif isinstance(body, str) and action_type == "open-url":
         if not _is_action_url(body):
-            _add(errs, field, "must be an absolute http(s) URL or a viber:// URL scheme for an open-url button")
+            add(errs, field, "must be an absolute http(s) URL or a viber:// URL scheme for an open-url button")
         elif len(body) > URL_MAX:
-            _add(errs, field, f"must be at most {URL_MAX} characters (got {len(body)})")
+            add(errs, field, f"must be at most {URL_MAX} characters (got {len(body)})")

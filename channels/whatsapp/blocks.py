@@ -34,6 +34,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from channels.base import FieldError, is_http_url
+from channels.checks import add, check_unknown_keys, listing, object_, one_of
 from channels.whatsapp.templates import TEMPLATE_NAME_MAX
 
 __all__ = [
@@ -145,25 +146,25 @@ def validate_block(block: Any) -> list[FieldError]:
     channel key. Never raises, whatever `block` is."""
     errs: Errors = []
     if not isinstance(block, dict):
-        _add(errs, "", 'must be an object like {"type": "regular", "regular": {"type": "text", "text": "..."}}')
+        add(errs, "", 'must be an object like {"type": "regular", "regular": {"type": "text", "text": "..."}}')
         return errs
     for key in block:
         if key not in ("type", *BLOCK_TYPES):
-            _add(errs, str(key), "unknown field; the whatsapp block allows only: type, regular, template")
+            add(errs, str(key), "unknown field; the whatsapp block allows only: type, regular, template")
 
     block_type = block.get("type")
     if block_type is None:
-        _add(errs, "type", f"is required; one of {_listing(BLOCK_TYPES)}")
-    elif not _one_of(block_type, BLOCK_TYPES):
-        _add(errs, "type", f"must be one of {_listing(BLOCK_TYPES)}")
+        add(errs, "type", f"is required; one of {listing(BLOCK_TYPES)}")
+    elif not one_of(block_type, BLOCK_TYPES):
+        add(errs, "type", f"must be one of {listing(BLOCK_TYPES)}")
         block_type = None
 
     if block_type is not None:
         other = "template" if block_type == "regular" else "regular"
         if other in block:
-            _add(errs, other, f"is not allowed when type is {block_type}")
+            add(errs, other, f"is not allowed when type is {block_type}")
         if block.get(block_type) is None:
-            _add(errs, block_type, f"is required when type is {block_type}: an object like {_SHAPES[block_type]}")
+            add(errs, block_type, f"is required when type is {block_type}: an object like {_SHAPES[block_type]}")
     # Without a valid type, still check whichever object is there so every problem is named at once.
     if "regular" in block and block_type in ("regular", None):
         _check_regular(errs, block["regular"])
@@ -202,43 +203,12 @@ def body_parameter_count(block: dict) -> int:
 # --------------------------------------------------------------------------
 
 
-def _add(errs: Errors, field: str, message: str) -> None:
-    errs.append(FieldError(field=field, message=message))
-
-
-def _one_of(value: Any, allowed: tuple[str, ...]) -> bool:
-    """`value in allowed`, safe for unhashable or non-string values."""
-    return isinstance(value, str) and value in allowed
-
-
-def _listing(values: tuple[str, ...]) -> str:
-    return ", ".join(values)
-
-
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _article(word: str) -> str:
     return "an" if word[0] in "aeiou" else "a"
-
-
-def _check_unknown_keys(errs: Errors, path: str, obj: dict, allowed: tuple[str, ...], what: str) -> None:
-    for key in obj:
-        if key not in allowed:
-            _add(errs, f"{path}.{key}", f"unknown field; {what} allows only: {_listing(allowed)}")
-
-
-def _object(errs: Errors, field: str, value: Any, missing: str | None, shape: str) -> dict | None:
-    """`value` when it is an object; otherwise report it (missing: None means optional) and return None."""
-    if value is None:
-        if missing is not None:
-            _add(errs, field, missing)
-        return None
-    if not isinstance(value, dict):
-        _add(errs, field, f"must be an object like {shape}")
-        return None
-    return value
 
 
 def _check_string(errs: Errors, field: str, value: Any, max_len: int | None, *, required: str | None) -> str | None:
@@ -249,32 +219,32 @@ def _check_string(errs: Errors, field: str, value: Any, max_len: int | None, *, 
     """
     if value is None:
         if required is not None:
-            _add(errs, field, required)
+            add(errs, field, required)
         return None
     limit = f"1-{max_len} characters" if max_len is not None else "non-empty"
     if not isinstance(value, str):
-        _add(errs, field, f"must be a string ({limit})")
+        add(errs, field, f"must be a string ({limit})")
         return None
     if not value.strip():
-        _add(errs, field, f"must not be empty or only whitespace ({limit})")
+        add(errs, field, f"must not be empty or only whitespace ({limit})")
     elif max_len is not None and len(value) > max_len:
-        _add(errs, field, f"must be at most {max_len} characters (got {len(value)})")
+        add(errs, field, f"must be at most {max_len} characters (got {len(value)})")
     return value
 
 
 def _check_bool(errs: Errors, field: str, value: Any) -> None:
     if value is not None and not isinstance(value, bool):
-        _add(errs, field, "must be true or false")
+        add(errs, field, "must be true or false")
 
 
 def _check_link(errs: Errors, field: str, value: Any) -> None:
     hint = "an absolute https URL of the hosted media, e.g. https://example.com/photo.jpg"
     if value is None:
-        _add(errs, field, f"is required: {hint}")
+        add(errs, field, f"is required: {hint}")
     elif not isinstance(value, str) or not is_http_url(value):
-        _add(errs, field, f"must be {hint}")
+        add(errs, field, f"must be {hint}")
     elif urlsplit(value).scheme != "https":
-        _add(errs, field, f"must use https, not http: {hint}")
+        add(errs, field, f"must use https, not http: {hint}")
 
 
 # --------------------------------------------------------------------------
@@ -283,24 +253,24 @@ def _check_link(errs: Errors, field: str, value: Any) -> None:
 
 
 def _check_regular(errs: Errors, value: Any) -> None:
-    regular = _object(errs, "regular", value, None, _SHAPES["regular"])
+    regular = object_(errs, "regular", value, None, _SHAPES["regular"])
     if regular is None:
         return
     rtype = regular.get("type")
     if rtype is None:
-        _add(errs, "regular.type", f"is required; one of {_listing(REGULAR_TYPES)}")
+        add(errs, "regular.type", f"is required; one of {listing(REGULAR_TYPES)}")
         return
-    if not _one_of(rtype, REGULAR_TYPES):
-        _add(errs, "regular.type", f"must be one of {_listing(REGULAR_TYPES)}")
+    if not one_of(rtype, REGULAR_TYPES):
+        add(errs, "regular.type", f"must be one of {listing(REGULAR_TYPES)}")
         return
     allowed = ("type", rtype, "preview_url") if rtype == "text" else ("type", rtype)
     for key in regular:
         if key in allowed:
             continue
         if key in REGULAR_TYPES or key == "preview_url":
-            _add(errs, f"regular.{key}", f"is not allowed when type is {rtype}")
+            add(errs, f"regular.{key}", f"is not allowed when type is {rtype}")
         else:
-            _add(errs, f"regular.{key}", f"unknown field; a {rtype} message allows only: {_listing(allowed)}")
+            add(errs, f"regular.{key}", f"unknown field; a {rtype} message allows only: {listing(allowed)}")
     _REGULAR_CHECKS[rtype](errs, regular, rtype)
 
 
@@ -317,7 +287,7 @@ def _check_text_message(errs: Errors, regular: dict, _rtype: str) -> None:
 
 def _check_media_message(errs: Errors, regular: dict, rtype: str) -> None:
     path = f"regular.{rtype}"
-    media = _object(
+    media = object_(
         errs,
         path,
         regular.get(rtype),
@@ -334,11 +304,11 @@ def _check_media_object(errs: Errors, path: str, media: dict, allowed: tuple[str
         if key in allowed:
             continue
         if key == "id":
-            _add(errs, f"{path}.id", "uploaded media ids are not supported; give the media by link")
+            add(errs, f"{path}.id", "uploaded media ids are not supported; give the media by link")
         elif key == "caption":
-            _add(errs, f"{path}.caption", f"is not allowed: {what} has no caption")
+            add(errs, f"{path}.caption", f"is not allowed: {what} has no caption")
         else:
-            _add(errs, f"{path}.{key}", f"unknown field; {what} allows only: {_listing(allowed)}")
+            add(errs, f"{path}.{key}", f"unknown field; {what} allows only: {listing(allowed)}")
     _check_link(errs, f"{path}.link", media.get("link"))
     if "caption" in allowed:
         _check_string(errs, f"{path}.caption", media.get("caption"), CAPTION_MAX, required=None)
@@ -347,7 +317,7 @@ def _check_media_object(errs: Errors, path: str, media: dict, allowed: tuple[str
 
 
 def _check_location_message(errs: Errors, regular: dict, _rtype: str) -> None:
-    location = _object(
+    location = object_(
         errs,
         "regular.location",
         regular.get("location"),
@@ -359,14 +329,14 @@ def _check_location_message(errs: Errors, regular: dict, _rtype: str) -> None:
 
 
 def _check_location(errs: Errors, path: str, location: dict) -> None:
-    _check_unknown_keys(errs, path, location, LOCATION_KEYS, "a location")
+    check_unknown_keys(errs, path, location, LOCATION_KEYS, "a location")
     for key, bound in (("latitude", 90), ("longitude", 180)):
         value = location.get(key)
         rule = f"a number of decimal degrees from -{bound} to {bound}"
         if value is None:
-            _add(errs, f"{path}.{key}", f"is required: {rule}")
+            add(errs, f"{path}.{key}", f"is required: {rule}")
         elif not _is_number(value) or not -bound <= value <= bound:
-            _add(errs, f"{path}.{key}", f"must be {rule}")
+            add(errs, f"{path}.{key}", f"must be {rule}")
     for key in ("name", "address"):
         _check_string(errs, f"{path}.{key}", location.get(key), None, required=None)
 
@@ -378,7 +348,7 @@ def _check_location(errs: Errors, path: str, location: dict) -> None:
 
 def _check_interactive_message(errs: Errors, regular: dict, _rtype: str) -> None:
     path = "regular.interactive"
-    interactive = _object(
+    interactive = object_(
         errs,
         path,
         regular.get("interactive"),
@@ -387,12 +357,12 @@ def _check_interactive_message(errs: Errors, regular: dict, _rtype: str) -> None
     )
     if interactive is None:
         return
-    _check_unknown_keys(errs, path, interactive, INTERACTIVE_KEYS, "an interactive message")
+    check_unknown_keys(errs, path, interactive, INTERACTIVE_KEYS, "an interactive message")
     itype = interactive.get("type")
     if itype is None:
-        _add(errs, f"{path}.type", "is required: button (reply buttons)")
-    elif not _one_of(itype, INTERACTIVE_TYPES):
-        _add(errs, f"{path}.type", "must be button (reply buttons, the interactive type supported)")
+        add(errs, f"{path}.type", "is required: button (reply buttons)")
+    elif not one_of(itype, INTERACTIVE_TYPES):
+        add(errs, f"{path}.type", "must be button (reply buttons, the interactive type supported)")
     _check_interactive_header(errs, f"{path}.header", interactive.get("header"))
     _check_text_object(errs, f"{path}.body", interactive.get("body"), INTERACTIVE_BODY_MAX, required=True)
     _check_text_object(errs, f"{path}.footer", interactive.get("footer"), INTERACTIVE_FOOTER_MAX, required=False)
@@ -401,25 +371,25 @@ def _check_interactive_message(errs: Errors, regular: dict, _rtype: str) -> None
 
 def _check_text_object(errs: Errors, path: str, value: Any, max_len: int, *, required: bool) -> None:
     missing = f'is required: an object like {{"text": "..."}} (1-{max_len} characters)' if required else None
-    obj = _object(errs, path, value, missing, '{"text": "..."}')
+    obj = object_(errs, path, value, missing, '{"text": "..."}')
     if obj is None:
         return
-    _check_unknown_keys(errs, path, obj, ("text",), path.rsplit(".", 1)[-1])
+    check_unknown_keys(errs, path, obj, ("text",), path.rsplit(".", 1)[-1])
     _check_string(errs, f"{path}.text", obj.get("text"), max_len, required=f"is required (1-{max_len} characters)")
 
 
 def _check_interactive_header(errs: Errors, path: str, value: Any) -> None:
-    header = _object(errs, path, value, None, '{"type": "text", "text": "..."}')
+    header = object_(errs, path, value, None, '{"type": "text", "text": "..."}')
     if header is None:
         return
     htype = header.get("type")
     if htype is None:
-        _add(errs, f"{path}.type", f"is required; one of {_listing(INTERACTIVE_HEADER_TYPES)}")
+        add(errs, f"{path}.type", f"is required; one of {listing(INTERACTIVE_HEADER_TYPES)}")
         return
-    if not _one_of(htype, INTERACTIVE_HEADER_TYPES):
-        _add(errs, f"{path}.type", f"must be one of {_listing(INTERACTIVE_HEADER_TYPES)}")
+    if not one_of(htype, INTERACTIVE_HEADER_TYPES):
+        add(errs, f"{path}.type", f"must be one of {listing(INTERACTIVE_HEADER_TYPES)}")
         return
-    _check_unknown_keys(errs, path, header, ("type", htype), f"a {htype} header")
+    check_unknown_keys(errs, path, header, ("type", htype), f"a {htype} header")
     if htype == "text":
         _check_string(
             errs,
@@ -429,7 +399,7 @@ def _check_interactive_header(errs: Errors, path: str, value: Any) -> None:
             required=f"is required when the header type is text (1-{INTERACTIVE_HEADER_MAX} characters)",
         )
         return
-    media = _object(
+    media = object_(
         errs,
         f"{path}.{htype}",
         header.get(htype),
@@ -443,7 +413,7 @@ def _check_interactive_header(errs: Errors, path: str, value: Any) -> None:
 
 def _check_reply_action(errs: Errors, path: str, value: Any) -> None:
     low, high = REPLY_BUTTONS
-    action = _object(
+    action = object_(
         errs,
         path,
         value,
@@ -452,17 +422,17 @@ def _check_reply_action(errs: Errors, path: str, value: Any) -> None:
     )
     if action is None:
         return
-    _check_unknown_keys(errs, path, action, ("buttons",), "the action of reply buttons")
+    check_unknown_keys(errs, path, action, ("buttons",), "the action of reply buttons")
     buttons = action.get("buttons")
     field = f"{path}.buttons"
     if buttons is None:
-        _add(errs, field, f"is required: a list of {low}-{high} reply buttons")
+        add(errs, field, f"is required: a list of {low}-{high} reply buttons")
         return
     if not isinstance(buttons, list):
-        _add(errs, field, f"must be a list of {low}-{high} reply buttons")
+        add(errs, field, f"must be a list of {low}-{high} reply buttons")
         return
     if not low <= len(buttons) <= high:
-        _add(errs, field, f"must contain {low} to {high} buttons (got {len(buttons)})")
+        add(errs, field, f"must contain {low} to {high} buttons (got {len(buttons)})")
     seen: dict[str, dict[str, int]] = {"id": {}, "title": {}}
     for j, button in enumerate(buttons):
         reply = _check_reply_button(errs, f"{field}[{j}]", button)
@@ -474,19 +444,19 @@ def _check_reply_action(errs: Errors, path: str, value: Any) -> None:
                 continue
             first = seen[key].setdefault(value_, j)
             if first != j:
-                _add(errs, f"{field}[{j}].reply.{key}", f"must be unique among the buttons (same as buttons[{first}])")
+                add(errs, f"{field}[{j}].reply.{key}", f"must be unique among the buttons (same as buttons[{first}])")
 
 
 def _check_reply_button(errs: Errors, path: str, button: Any) -> dict | None:
     """Check one reply button; return its `reply` object when it is one."""
-    button = _object(errs, path, button, None, '{"type": "reply", "reply": {"id": "...", "title": "..."}}')
+    button = object_(errs, path, button, None, '{"type": "reply", "reply": {"id": "...", "title": "..."}}')
     if button is None:
         return None
-    _check_unknown_keys(errs, path, button, ("type", "reply"), "a reply button")
+    check_unknown_keys(errs, path, button, ("type", "reply"), "a reply button")
     btype = button.get("type")
     if btype != "reply":
-        _add(errs, f"{path}.type", "is required and must be reply" if btype is None else "must be reply")
-    reply = _object(
+        add(errs, f"{path}.type", "is required and must be reply" if btype is None else "must be reply")
+    reply = object_(
         errs,
         f"{path}.reply",
         button.get("reply"),
@@ -495,12 +465,12 @@ def _check_reply_button(errs: Errors, path: str, button: Any) -> dict | None:
     )
     if reply is None:
         return None
-    _check_unknown_keys(errs, f"{path}.reply", reply, ("id", "title"), "a reply")
+    check_unknown_keys(errs, f"{path}.reply", reply, ("id", "title"), "a reply")
     button_id = _check_string(
         errs, f"{path}.reply.id", reply.get("id"), BUTTON_ID_MAX, required=f"is required (1-{BUTTON_ID_MAX} characters)"
     )
     if button_id and button_id.strip() and button_id != button_id.strip():
-        _add(errs, f"{path}.reply.id", "must not start or end with whitespace")
+        add(errs, f"{path}.reply.id", "must not start or end with whitespace")
     _check_string(
         errs,
         f"{path}.reply.title",
@@ -528,10 +498,10 @@ _REGULAR_CHECKS = {
 
 
 def _check_template(errs: Errors, value: Any) -> None:
-    template = _object(errs, "template", value, None, _SHAPES["template"])
+    template = object_(errs, "template", value, None, _SHAPES["template"])
     if template is None:
         return
-    _check_unknown_keys(errs, "template", template, TEMPLATE_KEYS, "a template")
+    check_unknown_keys(errs, "template", template, TEMPLATE_KEYS, "a template")
     _check_template_name(errs, template.get("name"))
     _check_template_language(errs, template.get("language"))
     _check_template_components(errs, template.get("components"))
@@ -540,39 +510,39 @@ def _check_template(errs: Errors, value: Any) -> None:
 def _check_template_name(errs: Errors, name: Any) -> None:
     field = "template.name"
     if name is None:
-        _add(errs, field, "is required: the name of an approved template")
+        add(errs, field, "is required: the name of an approved template")
     elif not isinstance(name, str) or not name:
-        _add(errs, field, "must be a template name: lowercase letters a-z, digits and underscores")
+        add(errs, field, "must be a template name: lowercase letters a-z, digits and underscores")
     else:
         if not _NAME_RE.fullmatch(name):
-            _add(errs, field, "may contain only lowercase letters a-z, digits and underscores")
+            add(errs, field, "may contain only lowercase letters a-z, digits and underscores")
         if len(name) > TEMPLATE_NAME_MAX:
-            _add(errs, field, f"must be at most {TEMPLATE_NAME_MAX} characters (got {len(name)})")
+            add(errs, field, f"must be at most {TEMPLATE_NAME_MAX} characters (got {len(name)})")
 
 
 def _check_template_language(errs: Errors, language: Any) -> None:
     field = "template.language"
     if language is None:
-        _add(errs, field, 'is required, as an object like {"code": "en_US"}')
+        add(errs, field, 'is required, as an object like {"code": "en_US"}')
         return
     if isinstance(language, str):
-        _add(errs, field, f'must be an object like {{"code": "{_suggest_code(language)}"}}, not a string')
+        add(errs, field, f'must be an object like {{"code": "{_suggest_code(language)}"}}, not a string')
         return
     if not isinstance(language, dict):
-        _add(errs, field, 'must be an object like {"code": "en_US"}')
+        add(errs, field, 'must be an object like {"code": "en_US"}')
         return
-    _check_unknown_keys(errs, field, language, LANGUAGE_KEYS, "language")
+    check_unknown_keys(errs, field, language, LANGUAGE_KEYS, "language")
     code = language.get("code")
     if code is None:
-        _add(errs, f"{field}.code", "is required, e.g. en or en_US")
+        add(errs, f"{field}.code", "is required, e.g. en or en_US")
     elif not isinstance(code, str) or not _LANGUAGE_CODE_RE.fullmatch(code):
-        _add(
+        add(
             errs,
             f"{field}.code",
             "must be a locale code like en, fil or en_US (2-3 lowercase letters, optionally _ and 2 uppercase letters)",
         )
-    if "policy" in language and not _one_of(language["policy"], LANGUAGE_POLICIES):
-        _add(errs, f"{field}.policy", f"must be {_listing(LANGUAGE_POLICIES)} (or left out)")
+    if "policy" in language and not one_of(language["policy"], LANGUAGE_POLICIES):
+        add(errs, f"{field}.policy", f"must be {listing(LANGUAGE_POLICIES)} (or left out)")
 
 
 def _suggest_code(value: str) -> str:
@@ -585,7 +555,7 @@ def _check_template_components(errs: Errors, components: Any) -> None:
     if components is None:
         return
     if not isinstance(components, list):
-        _add(errs, field, "must be a list of component objects (header, body, button)")
+        add(errs, field, "must be a list of component objects (header, body, button)")
         return
     body_only = all(isinstance(c, dict) and c.get("type") == "body" for c in components)
     seen: dict[str, int] = {}
@@ -593,28 +563,26 @@ def _check_template_components(errs: Errors, components: Any) -> None:
     for i, component in enumerate(components):
         path = f"{field}[{i}]"
         if not isinstance(component, dict):
-            _add(errs, path, "must be an object with a type")
+            add(errs, path, "must be an object with a type")
             continue
         ctype = component.get("type")
         if ctype is None:
-            _add(errs, f"{path}.type", f"is required; one of {_listing(COMPONENT_TYPES)}")
+            add(errs, f"{path}.type", f"is required; one of {listing(COMPONENT_TYPES)}")
             continue
-        if not _one_of(ctype, COMPONENT_TYPES):
-            _add(
-                errs, f"{path}.type", f"must be one of {_listing(COMPONENT_TYPES)} (lowercase, as the Cloud API sends)"
-            )
+        if not one_of(ctype, COMPONENT_TYPES):
+            add(errs, f"{path}.type", f"must be one of {listing(COMPONENT_TYPES)} (lowercase, as the Cloud API sends)")
             continue
-        _check_unknown_keys(errs, path, component, COMPONENT_KEYS[ctype], f"a {ctype} component")
+        check_unknown_keys(errs, path, component, COMPONENT_KEYS[ctype], f"a {ctype} component")
         if ctype == "button":
             index = _check_button_component(errs, path, component)
             if index is not None:
                 first = indexes.setdefault(index, i)
                 if first != i:
-                    _add(errs, f"{path}.index", f"button index {index} is already given by components[{first}]")
+                    add(errs, f"{path}.index", f"button index {index} is already given by components[{first}]")
             continue
         seen[ctype] = seen.get(ctype, 0) + 1
         if seen[ctype] > 1:
-            _add(errs, path, f"only one {ctype} component is allowed")
+            add(errs, path, f"only one {ctype} component is allowed")
         if ctype == "header":
             _check_parameters(
                 errs, path, component, HEADER_PARAMETER_TYPES, HEADER_TEXT_PARAMETER_MAX, exactly_one=True
@@ -631,46 +599,46 @@ def _check_parameters(
     parameters = component.get("parameters")
     what = "a list of exactly one parameter" if exactly_one else "a list of parameters, one per placeholder"
     if parameters is None:
-        _add(errs, field, f"is required: {what}")
+        add(errs, field, f"is required: {what}")
         return
     if not isinstance(parameters, list):
-        _add(errs, field, f"must be {what}")
+        add(errs, field, f"must be {what}")
         return
     if not parameters:
-        _add(errs, field, f"must not be empty ({what}); leave the component out when it has no placeholders")
+        add(errs, field, f"must not be empty ({what}); leave the component out when it has no placeholders")
         return
     if exactly_one and len(parameters) != 1:
-        _add(errs, field, f"must contain exactly one parameter (got {len(parameters)})")
+        add(errs, field, f"must contain exactly one parameter (got {len(parameters)})")
     for j, parameter in enumerate(parameters):
         _check_parameter(errs, f"{field}[{j}]", parameter, types, text_max)
 
 
 def _check_parameter(errs: Errors, path: str, parameter: Any, types: tuple[str, ...], text_max: int) -> None:
-    parameter = _object(errs, path, parameter, None, '{"type": "text", "text": "..."}')
+    parameter = object_(errs, path, parameter, None, '{"type": "text", "text": "..."}')
     if parameter is None:
         return
     ptype = parameter.get("type")
     if ptype is None:
-        _add(errs, f"{path}.type", f"is required; one of {_listing(types)}")
+        add(errs, f"{path}.type", f"is required; one of {listing(types)}")
         return
-    if not _one_of(ptype, types):
-        _add(errs, f"{path}.type", f"must be one of {_listing(types)}")
+    if not one_of(ptype, types):
+        add(errs, f"{path}.type", f"must be one of {listing(types)}")
         return
-    _check_unknown_keys(errs, path, parameter, ("type", ptype), f"a {ptype} parameter")
+    check_unknown_keys(errs, path, parameter, ("type", ptype), f"a {ptype} parameter")
     value = parameter.get(ptype)
     field = f"{path}.{ptype}"
     if ptype == "text":
         text = _check_string(errs, field, value, text_max, required=f"is required (1-{text_max} characters)")
         if text is not None and _BAD_PARAMETER_TEXT_RE.search(text):
-            _add(errs, field, "must not contain newlines, tabs or more than 4 consecutive spaces")
+            add(errs, field, "must not contain newlines, tabs or more than 4 consecutive spaces")
         return
     keys = PARAMETER_OBJECT_KEYS[ptype]
-    obj = _object(
+    obj = object_(
         errs,
         field,
         value,
-        f"is required when type is {ptype}: an object with {_listing(keys)}",
-        f"{{{_listing(keys)}}}",
+        f"is required when type is {ptype}: an object with {listing(keys)}",
+        f"{{{listing(keys)}}}",
     )
     if obj is None:
         return
@@ -680,7 +648,7 @@ def _check_parameter(errs: Errors, path: str, parameter: Any, types: tuple[str, 
     if ptype == "location":
         _check_location(errs, field, obj)
         return
-    _check_unknown_keys(errs, field, obj, keys, ptype)
+    check_unknown_keys(errs, field, obj, keys, ptype)
     _check_string(
         errs,
         f"{field}.fallback_value",
@@ -692,21 +660,21 @@ def _check_parameter(errs: Errors, path: str, parameter: Any, types: tuple[str, 
         code = obj.get("code")
         if code is None or not isinstance(code, str) or not _CURRENCY_CODE_RE.fullmatch(code):
             verb = "is required:" if code is None else "must be"
-            _add(errs, f"{field}.code", f"{verb} an ISO 4217 currency code of 3 uppercase letters, e.g. USD")
+            add(errs, f"{field}.code", f"{verb} an ISO 4217 currency code of 3 uppercase letters, e.g. USD")
         amount = obj.get("amount_1000")
         if amount is None:
-            _add(errs, f"{field}.amount_1000", "is required: the amount multiplied by 1000, as an integer")
+            add(errs, f"{field}.amount_1000", "is required: the amount multiplied by 1000, as an integer")
         elif not isinstance(amount, int) or isinstance(amount, bool):
-            _add(errs, f"{field}.amount_1000", "must be an integer: the amount multiplied by 1000")
+            add(errs, f"{field}.amount_1000", "must be an integer: the amount multiplied by 1000")
 
 
 def _check_button_component(errs: Errors, path: str, component: dict) -> int | None:
     """Check a button component; return its index when valid."""
     sub_type = component.get("sub_type")
     if sub_type is None:
-        _add(errs, f"{path}.sub_type", f"is required; one of {_listing(BUTTON_SUB_TYPES)}")
-    elif not _one_of(sub_type, BUTTON_SUB_TYPES):
-        _add(errs, f"{path}.sub_type", f"must be one of {_listing(BUTTON_SUB_TYPES)}")
+        add(errs, f"{path}.sub_type", f"is required; one of {listing(BUTTON_SUB_TYPES)}")
+    elif not one_of(sub_type, BUTTON_SUB_TYPES):
+        add(errs, f"{path}.sub_type", f"must be one of {listing(BUTTON_SUB_TYPES)}")
         sub_type = None
     index = _button_index(errs, f"{path}.index", component.get("index"))
     field = f"{path}.parameters"
@@ -718,23 +686,23 @@ def _check_button_component(errs: Errors, path: str, component: dict) -> int | N
         else "a list of one parameter"
     )
     if parameters is None:
-        _add(errs, field, f"is required: {shape}")
+        add(errs, field, f"is required: {shape}")
         return index
     if not isinstance(parameters, list) or len(parameters) != 1:
-        _add(errs, field, f"must be {shape}")
+        add(errs, field, f"must be {shape}")
         return index
     if expected is None:
         return index
     ppath = f"{field}[0]"
-    parameter = _object(errs, ppath, parameters[0], None, f'{{"type": "{expected}", "{expected}": "..."}}')
+    parameter = object_(errs, ppath, parameters[0], None, f'{{"type": "{expected}", "{expected}": "..."}}')
     if parameter is None:
         return index
     ptype = parameter.get("type")
     if ptype != expected:
         verb = "is required" if ptype is None else "must be"
-        _add(errs, f"{ppath}.type", f"{verb} {expected} for a {sub_type} button")
+        add(errs, f"{ppath}.type", f"{verb} {expected} for a {sub_type} button")
         return index
-    _check_unknown_keys(errs, ppath, parameter, ("type", expected), f"a {expected} parameter")
+    check_unknown_keys(errs, ppath, parameter, ("type", expected), f"a {expected} parameter")
     what = (
         "the payload returned when the button is tapped"
         if expected == "payload"
@@ -742,23 +710,23 @@ def _check_button_component(errs: Errors, path: str, component: dict) -> int | N
     )
     text = _check_string(errs, f"{ppath}.{expected}", parameter.get(expected), None, required=f"is required: {what}")
     if expected == "text" and text is not None and any(c.isspace() for c in text):
-        _add(errs, f"{ppath}.text", "must not contain whitespace (it becomes part of a URL)")
+        add(errs, f"{ppath}.text", "must not contain whitespace (it becomes part of a URL)")
     return index
 
 
 def _button_index(errs: Errors, field: str, value: Any) -> int | None:
     rule = f"the position of the template's button, 0 to {BUTTON_INDEX_MAX} (a number or a string of digits)"
     if value is None:
-        _add(errs, field, f"is required: {rule}")
+        add(errs, field, f"is required: {rule}")
         return None
     if isinstance(value, str) and _DIGITS_RE.fullmatch(value):
         number = int(value)
     elif isinstance(value, int) and not isinstance(value, bool):
         number = value
     else:
-        _add(errs, field, f"must be {rule}")
+        add(errs, field, f"must be {rule}")
         return None
     if not 0 <= number <= BUTTON_INDEX_MAX:
-        _add(errs, field, f"must be {rule}")
+        add(errs, field, f"must be {rule}")
         return None
     return number

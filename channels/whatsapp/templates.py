@@ -24,6 +24,7 @@ from typing import Any
 import phonenumbers
 
 from channels.base import FieldError, is_http_url
+from channels.checks import add, check_unknown_keys, is_int, listing, one_of
 
 __all__ = ["TEMPLATE_NAME_MAX", "validate_template", "body_placeholder_count"]
 
@@ -83,7 +84,7 @@ def validate_template(name: str, body: dict) -> list[FieldError]:
     errs: Errors = []
     _check_name(errs, name)
     if not isinstance(body, dict):
-        _add(errs, "body", "must be a JSON object with language, category and components")
+        add(errs, "body", "must be a JSON object with language, category and components")
         return errs
     _check_language(errs, body)
     category = _check_category(errs, body)
@@ -109,23 +110,6 @@ def body_placeholder_count(components: list[dict]) -> int:
 # --------------------------------------------------------------------------
 
 
-def _add(errs: Errors, field: str, message: str) -> None:
-    errs.append(FieldError(field=field, message=message))
-
-
-def _one_of(value: Any, allowed: tuple[str, ...]) -> bool:
-    """`value in allowed`, safe for unhashable or non-string values."""
-    return isinstance(value, str) and value in allowed
-
-
-def _listing(values: tuple[str, ...]) -> str:
-    return ", ".join(values)
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _check_text(errs: Errors, field: str, value: Any, max_len: int, *, required: str | None) -> str | None:
     """Check an optional/required string of 1..max_len characters.
 
@@ -134,22 +118,16 @@ def _check_text(errs: Errors, field: str, value: Any, max_len: int, *, required:
     """
     if value is None:
         if required is not None:
-            _add(errs, field, required)
+            add(errs, field, required)
         return None
     if not isinstance(value, str):
-        _add(errs, field, f"must be a string of 1-{max_len} characters")
+        add(errs, field, f"must be a string of 1-{max_len} characters")
         return None
     if not value:
-        _add(errs, field, f"must not be empty (1-{max_len} characters)")
+        add(errs, field, f"must not be empty (1-{max_len} characters)")
     elif len(value) > max_len:
-        _add(errs, field, f"must be at most {max_len} characters (got {len(value)})")
+        add(errs, field, f"must be at most {max_len} characters (got {len(value)})")
     return value
-
-
-def _check_unknown_keys(errs: Errors, path: str, obj: dict, allowed: tuple[str, ...], what: str) -> None:
-    for key in obj:
-        if key not in allowed:
-            _add(errs, f"{path}.{key}", f"unknown field; {what} allows only: {_listing(allowed)}")
 
 
 def _example_object(errs: Errors, path: str, component: dict) -> dict | None:
@@ -159,7 +137,7 @@ def _example_object(errs: Errors, path: str, component: dict) -> dict | None:
     if example is None:
         return {}
     if not isinstance(example, dict):
-        _add(errs, f"{path}.example", "must be an object")
+        add(errs, f"{path}.example", "must be an object")
         return None
     return example
 
@@ -167,9 +145,9 @@ def _example_object(errs: Errors, path: str, component: dict) -> dict | None:
 def _check_single_string_list(errs: Errors, field: str, value: Any, missing: str) -> None:
     """`value` must be a list holding exactly one non-empty string."""
     if value is None:
-        _add(errs, field, missing)
+        add(errs, field, missing)
     elif not isinstance(value, list) or len(value) != 1 or not isinstance(value[0], str) or not value[0]:
-        _add(errs, field, "must be a list of exactly one non-empty string")
+        add(errs, field, "must be a list of exactly one non-empty string")
 
 
 # --------------------------------------------------------------------------
@@ -204,7 +182,7 @@ def _scan_placeholders(text: str) -> _Placeholders:
 
 def _report_malformed(errs: Errors, field: str, found: _Placeholders) -> None:
     if found.malformed:
-        _add(
+        add(
             errs,
             field,
             "malformed placeholders: " + ", ".join(found.malformed) + "; placeholders must look like {{1}}, {{2}}, ...",
@@ -222,33 +200,33 @@ def _format_numbers(numbers: list[int]) -> str:
 
 def _check_name(errs: Errors, name: Any) -> None:
     if not isinstance(name, str):
-        _add(errs, "name", "must be a string of lowercase letters, digits and underscores")
+        add(errs, "name", "must be a string of lowercase letters, digits and underscores")
         return
     if not name:
-        _add(errs, "name", "is required (lowercase letters a-z, digits and underscores)")
+        add(errs, "name", "is required (lowercase letters a-z, digits and underscores)")
         return
     if not _NAME_RE.fullmatch(name):
-        _add(errs, "name", "may contain only lowercase letters a-z, digits and underscores")
+        add(errs, "name", "may contain only lowercase letters a-z, digits and underscores")
     if len(name) > TEMPLATE_NAME_MAX:
-        _add(errs, "name", f"must be at most {TEMPLATE_NAME_MAX} characters (got {len(name)})")
+        add(errs, "name", f"must be at most {TEMPLATE_NAME_MAX} characters (got {len(name)})")
 
 
 def _check_language(errs: Errors, body: dict) -> None:
     language = body.get("language")
     if language is None:
-        _add(errs, "language", 'is required, as an object like {"code": "en_US"}')
+        add(errs, "language", 'is required, as an object like {"code": "en_US"}')
         return
     if isinstance(language, str):
-        _add(errs, "language", 'must be an object like {"code": "en_US"}, not a string')
+        add(errs, "language", 'must be an object like {"code": "en_US"}, not a string')
         return
     if not isinstance(language, dict):
-        _add(errs, "language", 'must be an object like {"code": "en_US"}')
+        add(errs, "language", 'must be an object like {"code": "en_US"}')
         return
     code = language.get("code")
     if code is None:
-        _add(errs, "language.code", "is required, e.g. en or en_US")
+        add(errs, "language.code", "is required, e.g. en or en_US")
     elif not isinstance(code, str) or not _LANGUAGE_CODE_RE.fullmatch(code):
-        _add(
+        add(
             errs,
             "language.code",
             "must be a locale code like en, fil or en_US (2-3 lowercase letters, optionally _ and 2 uppercase letters)",
@@ -258,10 +236,10 @@ def _check_language(errs: Errors, body: dict) -> None:
 def _check_category(errs: Errors, body: dict) -> str | None:
     category = body.get("category")
     if category is None:
-        _add(errs, "category", f"is required; one of {_listing(CATEGORIES)}")
+        add(errs, "category", f"is required; one of {listing(CATEGORIES)}")
         return None
-    if not _one_of(category, CATEGORIES):
-        _add(errs, "category", f"must be one of {_listing(CATEGORIES)}")
+    if not one_of(category, CATEGORIES):
+        add(errs, "category", f"must be one of {listing(CATEGORIES)}")
         return None
     return category
 
@@ -274,13 +252,13 @@ def _check_category(errs: Errors, body: dict) -> str | None:
 def _check_components(errs: Errors, body: dict, category: str | None) -> None:
     components = body.get("components")
     if components is None:
-        _add(errs, "components", "is required: a list of components with at least a BODY")
+        add(errs, "components", "is required: a list of components with at least a BODY")
         return
     if not isinstance(components, list):
-        _add(errs, "components", "must be a list of component objects")
+        add(errs, "components", "must be a list of component objects")
         return
     if not components:
-        _add(errs, "components", "must not be empty; a BODY component is required")
+        add(errs, "components", "must not be empty; a BODY component is required")
         return
 
     auth = category == "AUTHENTICATION"
@@ -288,45 +266,45 @@ def _check_components(errs: Errors, body: dict, category: str | None) -> None:
     for i, component in enumerate(components):
         path = f"components[{i}]"
         if not isinstance(component, dict):
-            _add(errs, path, "must be an object with a type")
+            add(errs, path, "must be an object with a type")
             continue
         ctype = component.get("type")
         if ctype is None:
-            _add(errs, f"{path}.type", f"is required; one of {_listing(COMPONENT_TYPES)}")
+            add(errs, f"{path}.type", f"is required; one of {listing(COMPONENT_TYPES)}")
             continue
-        if not _one_of(ctype, COMPONENT_TYPES):
-            _add(errs, f"{path}.type", f"must be one of {_listing(COMPONENT_TYPES)}")
+        if not one_of(ctype, COMPONENT_TYPES):
+            add(errs, f"{path}.type", f"must be one of {listing(COMPONENT_TYPES)}")
             continue
         seen[ctype] = seen.get(ctype, 0) + 1
         if seen[ctype] > 1:
-            _add(errs, path, f"only one {ctype} component is allowed")
-        _check_unknown_keys(errs, path, component, COMPONENT_KEYS[ctype], ctype)
+            add(errs, path, f"only one {ctype} component is allowed")
+        check_unknown_keys(errs, path, component, COMPONENT_KEYS[ctype], ctype)
         _COMPONENT_CHECKS[ctype](errs, path, component, auth)
 
     if "BODY" not in seen:
-        _add(errs, "components", "must contain exactly one BODY component")
+        add(errs, "components", "must contain exactly one BODY component")
     if auth and "BUTTONS" not in seen:
-        _add(errs, "components", "AUTHENTICATION templates need a BUTTONS component with one OTP button")
+        add(errs, "components", "AUTHENTICATION templates need a BUTTONS component with one OTP button")
 
 
 def _check_header(errs: Errors, path: str, component: dict, auth: bool) -> None:
     if auth:
-        _add(errs, path, "HEADER is not allowed in AUTHENTICATION templates")
+        add(errs, path, "HEADER is not allowed in AUTHENTICATION templates")
     fmt = component.get("format")
     if fmt is None:
-        _add(errs, f"{path}.format", f"is required; one of {_listing(HEADER_FORMATS)}")
+        add(errs, f"{path}.format", f"is required; one of {listing(HEADER_FORMATS)}")
         return
-    if not _one_of(fmt, HEADER_FORMATS):
-        _add(errs, f"{path}.format", f"must be one of {_listing(HEADER_FORMATS)}")
+    if not one_of(fmt, HEADER_FORMATS):
+        add(errs, f"{path}.format", f"must be one of {listing(HEADER_FORMATS)}")
         return
     if fmt == "TEXT":
         _check_text_header(errs, path, component)
         return
     if "text" in component:
-        _add(errs, f"{path}.text", f"is not allowed when format is {fmt}")
+        add(errs, f"{path}.text", f"is not allowed when format is {fmt}")
     if fmt == "LOCATION":
         if "example" in component:
-            _add(errs, f"{path}.example", "is not allowed when format is LOCATION")
+            add(errs, f"{path}.example", "is not allowed when format is LOCATION")
         return
     # IMAGE / VIDEO / DOCUMENT: a sample media handle is mandatory.
     example = _example_object(errs, path, component)
@@ -351,13 +329,13 @@ def _check_text_header(errs: Errors, path: str, component: dict) -> None:
     if text is None:
         return
     if "\n" in text or "\r" in text:
-        _add(errs, field, "must not contain newlines")
+        add(errs, field, "must not contain newlines")
     found = _scan_placeholders(text)
     _report_malformed(errs, field, found)
     if len(found.numbers) > 1:
-        _add(errs, field, "may contain at most one placeholder, {{1}}")
+        add(errs, field, "may contain at most one placeholder, {{1}}")
     elif found.numbers and found.numbers[0] != 1:
-        _add(errs, field, f"the only placeholder allowed is {{{{1}}}}; found {_format_numbers(found.numbers)}")
+        add(errs, field, f"the only placeholder allowed is {{{{1}}}}; found {_format_numbers(found.numbers)}")
     if found.numbers:
         example = _example_object(errs, path, component)
         if example is not None:
@@ -374,9 +352,9 @@ def _check_body(errs: Errors, path: str, component: dict, auth: bool) -> None:
     if "add_security_recommendation" in component:
         flag = component["add_security_recommendation"]
         if not auth:
-            _add(errs, f"{path}.add_security_recommendation", "is only allowed in AUTHENTICATION templates")
+            add(errs, f"{path}.add_security_recommendation", "is only allowed in AUTHENTICATION templates")
         elif not isinstance(flag, bool):
-            _add(errs, f"{path}.add_security_recommendation", "must be true or false")
+            add(errs, f"{path}.add_security_recommendation", "must be true or false")
     text = _check_text(
         errs,
         field,
@@ -390,7 +368,7 @@ def _check_body(errs: Errors, path: str, component: dict, auth: bool) -> None:
     _report_malformed(errs, field, found)
     distinct = sorted(set(found.numbers))
     if distinct != list(range(1, len(distinct) + 1)):
-        _add(
+        add(
             errs,
             field,
             f"placeholders must be numbered {{{{1}}}}..{{{{n}}}} without gaps; found {_format_numbers(distinct)}",
@@ -399,9 +377,9 @@ def _check_body(errs: Errors, path: str, component: dict, auth: bool) -> None:
         stripped_start = len(text) - len(text.lstrip())
         stripped_end = len(text.rstrip())
         if found.matches[0].start() == stripped_start:
-            _add(errs, field, "must not start with a placeholder (variables can't be at the start or end)")
+            add(errs, field, "must not start with a placeholder (variables can't be at the start or end)")
         if found.matches[-1].end() == stripped_end:
-            _add(errs, field, "must not end with a placeholder (variables can't be at the start or end)")
+            add(errs, field, "must not end with a placeholder (variables can't be at the start or end)")
         _check_body_example(errs, path, component, len(distinct))
 
 
@@ -413,32 +391,32 @@ def _check_body_example(errs: Errors, path: str, component: dict, count: int) ->
         return
     body_text = example.get("body_text")
     if body_text is None:
-        _add(errs, field, f"is required when the text has placeholders: {shape}")
+        add(errs, field, f"is required when the text has placeholders: {shape}")
         return
     if not isinstance(body_text, list) or len(body_text) != 1 or not isinstance(body_text[0], list):
-        _add(errs, field, f"must be {shape}")
+        add(errs, field, f"must be {shape}")
         return
     values = body_text[0]
     if len(values) != count:
-        _add(errs, field, f"must have exactly {count} example values, one per placeholder (got {len(values)})")
+        add(errs, field, f"must have exactly {count} example values, one per placeholder (got {len(values)})")
     for j, value in enumerate(values):
         if not isinstance(value, str) or not value:
-            _add(errs, f"{field}[0][{j}]", "must be a non-empty string")
+            add(errs, f"{field}[0][{j}]", "must be a non-empty string")
 
 
 def _check_footer(errs: Errors, path: str, component: dict, auth: bool) -> None:
     field = f"{path}.text"
     if auth:
         if "text" in component:
-            _add(errs, field, "is not allowed in AUTHENTICATION templates; use code_expiration_minutes")
+            add(errs, field, "is not allowed in AUTHENTICATION templates; use code_expiration_minutes")
         if "code_expiration_minutes" in component:
             minutes = component["code_expiration_minutes"]
             low, high = CODE_EXPIRATION_MINUTES
-            if not _is_int(minutes) or not low <= minutes <= high:
-                _add(errs, f"{path}.code_expiration_minutes", f"must be an integer from {low} to {high}")
+            if not is_int(minutes) or not low <= minutes <= high:
+                add(errs, f"{path}.code_expiration_minutes", f"must be an integer from {low} to {high}")
         return
     if "code_expiration_minutes" in component:
-        _add(errs, f"{path}.code_expiration_minutes", "is only allowed in AUTHENTICATION templates")
+        add(errs, f"{path}.code_expiration_minutes", "is only allowed in AUTHENTICATION templates")
     text = _check_text(
         errs,
         field,
@@ -447,7 +425,7 @@ def _check_footer(errs: Errors, path: str, component: dict, auth: bool) -> None:
         required=f"is required (1-{FOOTER_TEXT_MAX} characters)",
     )
     if text is not None and _PLACEHOLDER_RE.search(text):
-        _add(errs, field, "must not contain placeholders")
+        add(errs, field, "must not contain placeholders")
 
 
 # --------------------------------------------------------------------------
@@ -459,15 +437,15 @@ def _check_buttons(errs: Errors, path: str, component: dict, auth: bool) -> None
     field = f"{path}.buttons"
     buttons = component.get("buttons")
     if buttons is None:
-        _add(errs, field, f"is required: a list of 1-{BUTTONS_MAX} buttons")
+        add(errs, field, f"is required: a list of 1-{BUTTONS_MAX} buttons")
         return
     if not isinstance(buttons, list):
-        _add(errs, field, f"must be a list of 1-{BUTTONS_MAX} button objects")
+        add(errs, field, f"must be a list of 1-{BUTTONS_MAX} button objects")
         return
     if not 1 <= len(buttons) <= BUTTONS_MAX:
-        _add(errs, field, f"must contain 1 to {BUTTONS_MAX} buttons (got {len(buttons)})")
+        add(errs, field, f"must contain 1 to {BUTTONS_MAX} buttons (got {len(buttons)})")
     if auth and len(buttons) != 1:
-        _add(errs, field, "AUTHENTICATION templates must have exactly one button, of type OTP")
+        add(errs, field, "AUTHENTICATION templates must have exactly one button, of type OTP")
 
     types: list[str | None] = []  # per button: its valid type, else None
     for j, button in enumerate(buttons):
@@ -479,13 +457,13 @@ def _check_buttons(errs: Errors, path: str, component: dict, auth: bool) -> None
             counts[btype] = counts.get(btype, 0) + 1
     for btype, limit in BUTTON_TYPE_MAX.items():
         if counts.get(btype, 0) > limit:
-            _add(errs, field, f"at most {limit} {btype} button{'s' if limit > 1 else ''} (got {counts[btype]})")
+            add(errs, field, f"at most {limit} {btype} button{'s' if limit > 1 else ''} (got {counts[btype]})")
 
     # Quick replies may not be interleaved with other buttons.
     kinds = [btype == "QUICK_REPLY" for btype in types if btype is not None]
     switches = sum(1 for a, b in zip(kinds, kinds[1:], strict=False) if a != b)
     if switches > 1:
-        _add(
+        add(
             errs,
             field,
             "QUICK_REPLY buttons must be grouped together, all before or all after the other buttons",
@@ -495,19 +473,19 @@ def _check_buttons(errs: Errors, path: str, component: dict, auth: bool) -> None
 def _check_button(errs: Errors, path: str, button: Any, auth: bool) -> str | None:
     """Check one button; return its type if valid, else None."""
     if not isinstance(button, dict):
-        _add(errs, path, "must be an object with a type")
+        add(errs, path, "must be an object with a type")
         return None
     btype = button.get("type")
     if btype is None:
-        _add(errs, f"{path}.type", f"is required; one of {_listing(BUTTON_TYPES)}")
+        add(errs, f"{path}.type", f"is required; one of {listing(BUTTON_TYPES)}")
         return None
-    if not _one_of(btype, BUTTON_TYPES):
-        _add(errs, f"{path}.type", f"must be one of {_listing(BUTTON_TYPES)}")
+    if not one_of(btype, BUTTON_TYPES):
+        add(errs, f"{path}.type", f"must be one of {listing(BUTTON_TYPES)}")
         return None
     if btype == "OTP" and not auth:
-        _add(errs, f"{path}.type", "OTP buttons are only for AUTHENTICATION templates")
+        add(errs, f"{path}.type", "OTP buttons are only for AUTHENTICATION templates")
     elif btype != "OTP" and auth:
-        _add(errs, f"{path}.type", "must be OTP in AUTHENTICATION templates")
+        add(errs, f"{path}.type", "must be OTP in AUTHENTICATION templates")
 
     _check_text(
         errs,
@@ -526,24 +504,24 @@ def _check_url_button(errs: Errors, path: str, button: dict) -> None:
     field = f"{path}.url"
     url = button.get("url")
     if url is None:
-        _add(errs, field, "is required: an absolute http(s) URL")
+        add(errs, field, "is required: an absolute http(s) URL")
         return
     if not isinstance(url, str):
-        _add(errs, field, "must be a string: an absolute http(s) URL")
+        add(errs, field, "must be a string: an absolute http(s) URL")
         return
     if len(url) > URL_MAX:
-        _add(errs, field, f"must be at most {URL_MAX} characters (got {len(url)})")
+        add(errs, field, f"must be at most {URL_MAX} characters (got {len(url)})")
     found = _scan_placeholders(url)
     _report_malformed(errs, field, found)
     base = url
     if found.matches:
         last = found.matches[-1]
         if len(found.matches) > 1 or found.numbers[-1] != 1 or last.end() != len(url):
-            _add(errs, field, "may contain at most one placeholder, {{1}}, at the very end")
+            add(errs, field, "may contain at most one placeholder, {{1}}, at the very end")
         if last.end() == len(url):
             base = url[: last.start()]
     if not is_http_url(base):
-        _add(errs, field, "must be an absolute http(s) URL, e.g. https://example.com/path")
+        add(errs, field, "must be an absolute http(s) URL, e.g. https://example.com/path")
     if found.matches:
         _check_single_string_list(
             errs,
@@ -558,15 +536,15 @@ def _check_phone_button(errs: Errors, path: str, button: dict) -> None:
     phone = button.get("phone_number")
     hint = "a phone number in international E.164 form, e.g. +14155552671"
     if phone is None:
-        _add(errs, field, f"is required: {hint}")
+        add(errs, field, f"is required: {hint}")
         return
     if not isinstance(phone, str):
-        _add(errs, field, f"must be a string: {hint}")
+        add(errs, field, f"must be a string: {hint}")
         return
     if len(phone) > PHONE_NUMBER_MAX:
-        _add(errs, field, f"must be at most {PHONE_NUMBER_MAX} characters (got {len(phone)})")
+        add(errs, field, f"must be at most {PHONE_NUMBER_MAX} characters (got {len(phone)})")
     if not _is_valid_e164(phone):
-        _add(errs, field, f"must be a valid {hint}")
+        add(errs, field, f"must be a valid {hint}")
 
 
 def _is_valid_e164(phone: str) -> bool:
@@ -591,15 +569,15 @@ def _check_copy_code_button(errs: Errors, path: str, button: dict) -> None:
 
 def _check_otp_button(errs: Errors, path: str, button: dict) -> None:
     otp_type = button.get("otp_type")
-    if not _one_of(otp_type, OTP_TYPES):
+    if not one_of(otp_type, OTP_TYPES):
         verb = "is required; one of" if otp_type is None else "must be one of"
-        _add(errs, f"{path}.otp_type", f"{verb} {_listing(OTP_TYPES)}")
+        add(errs, f"{path}.otp_type", f"{verb} {listing(OTP_TYPES)}")
         return
     if otp_type in ("ONE_TAP", "ZERO_TAP"):
         for key in ("package_name", "signature_hash"):
             value = button.get(key)
             if not isinstance(value, str) or not value:
-                _add(errs, f"{path}.{key}", f"is required for {otp_type} OTP buttons (a non-empty string)")
+                add(errs, f"{path}.{key}", f"is required for {otp_type} OTP buttons (a non-empty string)")
 
 
 _COMPONENT_CHECKS = {

@@ -190,6 +190,11 @@ class ConversationOut(Out):
         )
 
 
+def as_utc(moment: datetime.datetime | None) -> datetime.datetime | None:
+    """A time without an offset is taken as UTC, the only zone the API writes."""
+    return moment.replace(tzinfo=datetime.UTC) if moment is not None and moment.tzinfo is None else moment
+
+
 Limit = Annotated[int, QueryParameter(name="limit", ge=1, le=MAX_LIMIT)]
 CursorParam = Annotated[str | None, QueryParameter(name="cursor", description="nextCursor of the previous page")]
 
@@ -234,6 +239,7 @@ class MessageController(Controller):
         limit: Limit = 100,
         cursor: CursorParam = None,
     ) -> Page[MessageSummary]:
+        created_from, created_to = (as_utc(t) for t in (created_from, created_to))
         filters = MessageFilters(traffic_account_id, None, destination, direction, status, created_from, created_to)
         rows, next_cursor = await _service(request, db_session).page(
             principal.tenant_id, filters, limit, Cursor.decode(cursor)

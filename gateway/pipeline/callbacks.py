@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime
+import posixpath
 from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
 from uuid import UUID
 
 import jwt
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from channels.base import Account, InboundMessage, StatusReport
@@ -81,7 +84,13 @@ class GatewayPipeline:
         return f"{self.callback_prefix}{channel}/{account_id}"
 
     def is_own_callback(self, url: str) -> bool:
-        return url.startswith(self.callback_prefix)
+        # Compared after resolving dot segments, as an HTTP client would: ".../callbacks/../admin" isn't ours.
+        try:
+            parts = urlsplit(url)
+        except ValueError:
+            return False
+        resolved = urlunsplit((parts.scheme, parts.netloc, posixpath.normpath(parts.path or "/"), "", ""))
+        return resolved.startswith(self.callback_prefix) and ".." not in parts.path
 
     def message_of_token(self, token: str | None) -> UUID | None:
         return self.tokens.message_of(token)
@@ -162,8 +171,12 @@ class GatewayPipeline:
                 created_at=at,
                 updated_at=at,
             )
-            session.add(message)
-            await session.flush()
+            try:
+                async with session.begin_nested():
+                    session.add(message)
+            except IntegrityError:  # the same message, repeated concurrently by the provider: stored once
+                await session.rollback()
+                return True
             session.add(MessageEvent(message_id=message.id, sequence=1, status=statuses.RECEIVED, occurred_at=at))
             await add_webhook_events(session, message, USER_MESSAGE, user_message_payload(message, account))
             await session.commit()

@@ -31,7 +31,7 @@ from gateway.pipeline import statuses
 from gateway.pipeline.accounts import adapter_account
 from gateway.pipeline.callbacks import CallbackTokens
 from gateway.pipeline.events import change_status, now
-from gateway.pipeline.pending import apply_parked
+from gateway.pipeline.pending import apply_all_parked, apply_parked
 from gateway.pipeline.send_rate import MemorySendRate, SendRate
 
 log = logging.getLogger(__name__)
@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 LEASE = datetime.timedelta(seconds=60)
 MAX_BACKOFF = 300.0  # seconds between two attempts at most
 BATCH = 50
+SWEEP_SECONDS = 10.0  # how often parked reports are matched against recorded provider ids
 STOP_GRACE = 5.0  # seconds a stopping worker waits for its sends under way
 
 
@@ -76,8 +77,13 @@ class Dispatcher:
         """Keep up to ``concurrency`` sends in flight, claiming more as each one finishes: a slow
         provider holds only its own slots, never the other messages."""
         in_flight: set[asyncio.Task[None]] = set()
+        next_sweep = 0.0
         while not stop.is_set():
+            if (moment := asyncio.get_running_loop().time()) >= next_sweep:
+                next_sweep = moment + SWEEP_SECONDS
+                await self.sweep()
             claimed: list[UUID] = []
+            self._wake.clear()  # before claiming: a wake that comes while we claim is not lost
             if free := concurrency - len(in_flight):
                 try:
                     claimed = await self.claim(free)
@@ -88,7 +94,6 @@ class Dispatcher:
                 in_flight.add(task)
                 task.add_done_callback(in_flight.discard)
             if not claimed:
-                self._wake.clear()
                 waiters = {asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait()), *in_flight}
                 await asyncio.wait(waiters, timeout=poll_seconds, return_when=asyncio.FIRST_COMPLETED)
                 for waiter in waiters - in_flight:
@@ -98,15 +103,31 @@ class Dispatcher:
             for task in unfinished:
                 task.cancel()
 
+    async def sweep(self) -> None:
+        try:
+            async with self.session_maker() as session:
+                await apply_all_parked(session)
+        except Exception:  # noqa: BLE001  (tried again at the next sweep)
+            log.exception("applying parked reports failed")
+
     async def _deliver_logged(self, message_id: UUID) -> None:
         try:
             await self.deliver(message_id)
-        except Exception:  # noqa: BLE001  (one message's failure must not end the loop; its lease expires)
+        except Exception as error:  # noqa: BLE001  (one message's failure must not end the loop)
             log.exception("delivering message %s failed", message_id)
+            # Counted and backed off like a transient failure, rather than retried on every lease expiry.
+            try:
+                async with self.session_maker() as session:
+                    message = await session.get(Message, message_id)
+                    if message is not None and message.lease_owner == self.owner:
+                        failure = SendResult(description=f"internal error: {type(error).__name__}")
+                        await self._finish(session, message, failure)
+            except Exception:  # noqa: BLE001  (the lease expires and the message is tried again)
+                log.exception("recording the failure of message %s failed", message_id)
 
     async def dispatch_once(self, limit: int = BATCH) -> int:
         claimed = await self.claim(limit)
-        await asyncio.gather(*(self.deliver(message_id) for message_id in claimed))
+        await asyncio.gather(*(self._deliver_logged(message_id) for message_id in claimed))
         return len(claimed)
 
     async def claim(self, limit: int) -> list[UUID]:
@@ -134,30 +155,34 @@ class Dispatcher:
             return claimed
 
     async def deliver(self, message_id: UUID) -> None:
+        # Read what the send needs, then let go of the connection: no transaction stays open while the
+        # provider takes its time (slow providers would otherwise hold the pool's connections).
         async with self.session_maker() as session:
             message = await session.get(Message, message_id)
             if message is None or message.lease_owner != self.owner or message.status != statuses.READY:
                 return
             account = await session.get(TrafficAccount, message.traffic_account_id)
             assert account is not None
-            channel = all_channels()[message.channel]
-            if message.valid_until and self.clock() >= message.valid_until:
-                await self._finish(session, message, SendResult(), expired=True)
-                return
-            if channel.send is None:
-                result = SendResult(retry_after=MAX_BACKOFF, description=f"no {message.channel} adapter yet")
-            else:
-                per_second = account.settings.get("sendRate") or channel.default_send_rate
-                if wait := await self.send_rate.reserve(str(account.id), per_second):
-                    # Over the account's send rate: back in the queue for when there is room, not an attempt.
-                    later = {"lease_owner": None, "lease_until": None}
+            session.expunge_all()
+        channel = all_channels()[message.channel]
+        if message.valid_until and self.clock() >= message.valid_until:
+            result, expired = SendResult(), True
+        elif channel.send is None:
+            result, expired = SendResult(retry_after=MAX_BACKOFF, description=f"no {message.channel} adapter"), False
+        else:
+            per_second = account.settings.get("sendRate") or channel.default_send_rate
+            if wait := await self.send_rate.reserve(str(account.id), per_second):
+                # Over the account's send rate: back in the queue for when there is room, not an attempt.
+                later = {"lease_owner": None, "lease_until": None}
+                async with self.session_maker() as session:
                     await self._update(
                         session, message, later | {"next_attempt_at": self.clock() + datetime.timedelta(seconds=wait)}
                     )
                     await session.commit()
-                    return
-                result = await self._send(channel.send, account, message)
-            await self._finish(session, message, result)
+                return
+            result, expired = await self._send(channel.send, account, message), False
+        async with self.session_maker() as session:
+            await self._finish(session, message, result, expired=expired)
 
     async def _send(self, send: Any, account: TrafficAccount, message: Message) -> SendResult:
         outbound = Outbound(
@@ -175,18 +200,24 @@ class Dispatcher:
 
     async def _finish(self, session: AsyncSession, message: Message, result: SendResult, expired: bool = False) -> None:
         release = {"lease_owner": None, "lease_until": None, "attempts": message.attempts + 1}
-        if expired or (not result.accepted and not result.permanent and self._past_validity(message, result)):
+        lease = Message.lease_owner == self.owner  # a worker whose lease expired records nothing
+        retry_at = self.clock() + datetime.timedelta(seconds=backoff(message.attempts + 1, result.retry_after))
+        provider_id = (result.provider_message_id or "")[:256] or None
+        out_of_time = message.valid_until is not None and retry_at >= message.valid_until
+        if expired or (not result.accepted and not result.permanent and out_of_time):
+            description = result.description or "the message's validity ended before it could be sent"
             await change_status(
                 session,
                 message.id,
                 statuses.EXPIRED,
                 error_code="expired",
-                description=result.description or "the message's validity ended before it could be sent",
+                description=description,
                 values=release,
+                condition=lease,
             )
         elif result.accepted:
-            values = {**release, "provider_message_id": result.provider_message_id, "next_attempt_at": None}
-            if await change_status(session, message.id, result.status, values=values) is None:
+            values = {**release, "provider_message_id": provider_id, "next_attempt_at": None}
+            if await change_status(session, message.id, result.status, values=values, condition=lease) is None:
                 # A callback moved it further already (a report before the send answer): keep that status.
                 await self._update(session, message, values)
         elif result.permanent:
@@ -194,31 +225,26 @@ class Dispatcher:
                 session,
                 message.id,
                 statuses.FAILED,
-                error_code=result.error_code,
+                error_code=(result.error_code or "")[:64] or None,
                 description=result.description,
                 values={**release, "next_attempt_at": None},
+                condition=lease,
             )
         else:
-            delay = backoff(message.attempts + 1, result.retry_after)
-            next_at = self.clock() + datetime.timedelta(seconds=delay)
-            await self._update(
-                session, message, {**release, "next_attempt_at": next_at, "description": result.description}
-            )
+            note = (result.description or "")[:1000] or None
+            await self._update(session, message, {**release, "next_attempt_at": retry_at, "description": note}, True)
         await session.commit()
-        if result.accepted and result.provider_message_id:  # reports that overtook this answer
-            await apply_parked(session, message.traffic_account_id, result.provider_message_id)
+        if provider_id:  # reports that overtook this answer
+            await apply_parked(session, message.traffic_account_id, provider_id)
 
-    def _past_validity(self, message: Message, result: SendResult) -> bool:
-        delay = backoff(message.attempts + 1, result.retry_after)
-        return (
-            message.valid_until is not None and self.clock() + datetime.timedelta(seconds=delay) >= message.valid_until
-        )
-
-    async def _update(self, session: AsyncSession, message: Message, values: dict[str, Any]) -> None:
+    async def _update(
+        self, session: AsyncSession, message: Message, values: dict[str, Any], still_ready: bool = False
+    ) -> None:
         # Only while this worker still holds the lease: a worker that lost it must not undo another's work.
+        # ``still_ready``: a retry note must not overwrite what a callback made of the message meanwhile.
+        query = update(Message).where(Message.id == message.id, Message.lease_owner == self.owner)
+        if still_ready:
+            query = query.where(Message.status == statuses.READY)
         await session.execute(
-            update(Message)
-            .where(Message.id == message.id, Message.lease_owner == self.owner)
-            .values(**values, updated_at=self.clock())
-            .execution_options(synchronize_session=False)
+            query.values(**values, updated_at=self.clock()).execution_options(synchronize_session=False)
         )

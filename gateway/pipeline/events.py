@@ -36,10 +36,11 @@ async def change_status(
     error_code: str | None = None,
     description: str | None = None,
     values: dict[str, Any] | None = None,
+    condition: Any = None,
 ) -> Message | None:
     """Move the message to ``status`` if the rule allows it; None when it doesn't (or it is gone).
-    ``values`` are further columns to set in the same update (provider id, lease release...).
-    The caller commits."""
+    ``values`` are further columns to set in the same update (provider id, lease release...);
+    ``condition`` a further requirement of the update (the worker's lease). The caller commits."""
     while True:
         message = await session.get(Message, message_id, populate_existing=True)
         if message is None or not statuses.can_move(message.status, status):
@@ -53,14 +54,16 @@ async def change_status(
             "description": description if status in (statuses.FAILED, statuses.EXPIRED) else message.description,
             **(values or {}),
         }
-        result = await session.execute(
-            update(Message)
-            .where(Message.id == message_id, Message.sequence == message.sequence)
-            .values(**changes)
-            .execution_options(synchronize_session=False)
-        )
+        query = update(Message).where(Message.id == message_id, Message.sequence == message.sequence)
+        if condition is not None:
+            query = query.where(condition)
+        result = await session.execute(query.values(**changes).execution_options(synchronize_session=False))
         if result.rowcount == 1:
             break
+        if condition is not None and not await session.scalar(
+            select(Message.id).where(Message.id == message_id, condition)
+        ):
+            return None  # the condition no longer holds (the lease went to another worker)
         # Another change won the race: read the message again and decide again.
     for key, value in changes.items():
         setattr(message, key, value)
@@ -86,7 +89,11 @@ async def add_webhook_events(session: AsyncSession, message: Message, trigger: s
     webhooks = await session.scalars(
         select(Webhook)
         .join(WebhookTrafficAccount, WebhookTrafficAccount.webhook_id == Webhook.id)
-        .where(WebhookTrafficAccount.traffic_account_id == message.traffic_account_id, Webhook.enabled.is_(True))
+        .where(
+            WebhookTrafficAccount.traffic_account_id == message.traffic_account_id,
+            Webhook.tenant_id == message.tenant_id,  # links are tenant-checked already; belt and braces
+            Webhook.enabled.is_(True),
+        )
     )
     count = 0
     for webhook in webhooks:

@@ -63,3 +63,21 @@ async def apply_parked(session: AsyncSession, account_id: UUID, provider_message
         await session.delete(report)
     await session.commit()
     return len(parked)
+
+
+async def apply_all_parked(session: AsyncSession) -> int:
+    """Apply every parked report whose provider id is known by now: the safety net for a worker that
+    died between recording a send answer and applying what had overtaken it."""
+    matched = await session.execute(
+        select(PendingReport.traffic_account_id, PendingReport.provider_message_id)
+        .join(
+            Message,
+            (Message.traffic_account_id == PendingReport.traffic_account_id)
+            & (Message.provider_message_id == PendingReport.provider_message_id),
+        )
+        .distinct()
+    )
+    applied = 0
+    for account_id, provider_message_id in list(matched):
+        applied += await apply_parked(session, account_id, provider_message_id)
+    return applied

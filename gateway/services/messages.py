@@ -94,7 +94,7 @@ class MessageService:
             content=block,
             reference=block.get("reference") if isinstance(block.get("reference"), str) else None,
             next_attempt_at=at,
-            valid_until=at + DEFAULT_VALIDITY,
+            valid_until=at + min(DEFAULT_VALIDITY, channel.validity(block) or DEFAULT_VALIDITY),
             created_at=at,
             updated_at=at,
         )

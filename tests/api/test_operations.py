@@ -81,3 +81,11 @@ async def test_health_is_503_when_the_database_is_unreachable(tmp_path):
         response = await client.get("/health")
         assert response.status_code == 503
         assert response.json()["status"] == "unavailable"
+
+
+async def test_the_sandbox_providers_can_be_turned_off(tmp_path):
+    settings = make_settings(f"sqlite:///{tmp_path / 'gateway.db'}", sandbox_enabled=False)
+    upgrade(settings)
+    async with AsyncTestClient(app=create_app(settings)) as client:
+        assert (await client.post("/sandbox/sms/sms", json={})).status_code == 404
+        assert (await client.post("/callbacks/sms/x", json={})).status_code != 404  # callbacks stay
