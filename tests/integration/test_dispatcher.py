@@ -13,7 +13,7 @@ from gateway.db import session_maker
 from gateway.models import Message
 from gateway.pipeline.dispatcher import LEASE, Dispatcher
 from tests.conftest import ADMIN
-from tests.integration.conftest import tenant_on, wait_for_status
+from tests.integration.conftest import assert_history, tenant_on, wait_for_status
 
 
 def dispatcher_of(client, clock=None, owner=None) -> Dispatcher:
@@ -54,7 +54,7 @@ async def test_a_worker_killed_mid_send_is_replaced_when_its_lease_expires(serve
     later = dispatcher_of(client, clock=lambda: datetime.datetime.now(datetime.UTC) + LEASE, owner="alive-worker")
     assert await later.dispatch_once() >= 1
     message = await wait_for_status(client, tenant, message_id, "Delivered")
-    assert [c["status"] for c in message["statusHistory"]] == ["Ready", "Sent", "Delivered"]
+    assert_history(message, "Ready", "Sent", "Delivered")
     stored = await row(client, message_id)
     assert stored.attempts == 1 and stored.lease_owner is None
     for worker in (dead, alive, later):

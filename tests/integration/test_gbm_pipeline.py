@@ -18,7 +18,7 @@ from channels.gbm.callbacks import SIGNATURE_HEADER, signature
 from gateway.db import session_maker
 from gateway.models import Message, WebhookEvent
 from tests.conftest import assert_problem
-from tests.integration.conftest import tenant_on, wait_for_status
+from tests.integration.conftest import assert_history, tenant_on, wait_for_status
 
 CONVERSATION = "bb8ceef0-90b4-4876-9467-c8c9ecc1c4e0"
 TEXT = {"text": {"message": "Hi, this is **test** message.", "containsRichText": True}}
@@ -78,12 +78,12 @@ async def test_delivered_and_read_through_the_sandbox(server):
     delivered = await send(server, tenant)
     read = await send(server, tenant, conversation("0002"))
     message = await wait_for_status(server, tenant, delivered, "Delivered")
-    assert [change["status"] for change in message["statusHistory"]] == ["Ready", "Sent", "Delivered"]
+    assert_history(message, "Ready", "Sent", "Delivered")
     assert message["requestInfo"] == TEXT
     row = await row_of(server, delivered)
     assert row.provider_message_id == delivered and row.attempts == 1  # the messageId sent is ours
     message = await wait_for_status(server, tenant, read, "Read")
-    assert [change["status"] for change in message["statusHistory"]] == ["Ready", "Sent", "Delivered", "Read"]
+    assert_history(message, "Ready", "Sent", "Delivered", "Read")
 
 
 async def test_every_content_kind_is_taken_by_the_sandbox(server):

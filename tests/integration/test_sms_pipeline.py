@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from gateway.db import session_maker
 from gateway.models import Message, WebhookEvent
 from tests.conftest import ADMIN, assert_problem
-from tests.integration.conftest import tenant_on, wait_for_status
+from tests.integration.conftest import assert_history, tenant_on, wait_for_status
 
 TEXT = {"text": "Your code is 1234", "sender": "MITTO SMS"}
 
@@ -27,7 +27,7 @@ async def test_delivered_through_the_sandbox(server):
     tenant = await tenant_on(server)
     message_id = await send(server, tenant, "+447700900123")
     message = await wait_for_status(server, tenant, message_id, "Delivered")
-    assert [change["status"] for change in message["statusHistory"]] == ["Ready", "Sent", "Delivered"]
+    assert_history(message, "Ready", "Sent", "Delivered")
 
 
 async def test_undelivered_with_the_providers_error_code(server):
