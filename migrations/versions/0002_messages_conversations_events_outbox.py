@@ -69,6 +69,10 @@ def upgrade() -> None:
         batch_op.create_index('ix_message_conversation_created', ['conversation_id', 'created_at', 'id'], unique=False)
         batch_op.create_index('ix_message_due', ['status', 'next_attempt_at'], unique=False)
         batch_op.create_index('ix_message_provider_id', ['traffic_account_id', 'provider_message_id'], unique=False)
+        batch_op.create_index(
+            'uq_message_inbound_provider_id', ['traffic_account_id', 'provider_message_id'], unique=True,
+            postgresql_where=sa.text("direction = 'inbound'"), sqlite_where=sa.text("direction = 'inbound'"),
+        )
         batch_op.create_index('ix_message_tenant_created', ['tenant_id', 'created_at', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_message_tenant_id'), ['tenant_id'], unique=False)
 
@@ -129,6 +133,7 @@ def downgrade() -> None:
     with op.batch_alter_table('message', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_message_tenant_id'))
         batch_op.drop_index('ix_message_tenant_created')
+        batch_op.drop_index('uq_message_inbound_provider_id')
         batch_op.drop_index('ix_message_provider_id')
         batch_op.drop_index('ix_message_due')
         batch_op.drop_index('ix_message_conversation_created')
