@@ -60,7 +60,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-import httpx
 from litestar import Request, Response, post
 from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import FromPath
@@ -70,6 +69,7 @@ from channels.gbm.adapter import CREDENTIAL, sandbox_bearer
 from channels.gbm.blocks import CAROUSEL_CARDS, REPRESENTATIVE_TYPES, SUGGESTIONS_MAX
 from channels.gbm.callbacks import ID_MAX, SIGNATURE_HEADER, signature
 from channels.gbm.errors import RETRY_INFO, error_body
+from channels.sandbox_support import in_background, post_callback
 
 REPORT_DELAY = 0.1
 SLOW_SECONDS = 30.0  # the "timeout" conversation's wait
@@ -78,7 +78,6 @@ SENT_MEMORY = 100_000  # (conversation, messageId) pairs remembered for ALREADY_
 _AGENTS_KEY = "gbm_sandbox_agents"  # app.state: bearer token -> sandbox traffic account id
 _SCAN_KEY = "gbm_sandbox_scan"  # app.state: _Scan
 _SENT_KEY = "gbm_sandbox_sent"  # app.state: OrderedDict of (conversation, messageId)
-_background: set[asyncio.Task[None]] = set()  # keeps callback tasks alive until they ran
 
 MAGIC = {
     "0001": "silent",
@@ -168,7 +167,7 @@ async def create_message(request: Request, conversation_id: FromPath[str]) -> Re
     name = f"conversations/{conversation_id}/messages/{body['messageId']}"
     receipts = {"silent": [], "read": ["DELIVERED", "READ"]}.get(what, ["DELIVERED"])
     if receipts:
-        _in_background(_report(request.app.state.pipeline, account, conversation_id, name, receipts))
+        in_background(_report(request.app.state.pipeline, account, conversation_id, name, receipts))
     return Response({**body, "name": name, "createTime": _now()}, status_code=200)
 
 
@@ -363,12 +362,6 @@ async def _checked(pipeline: Any, account_id: UUID | None, token: str) -> Accoun
     return account if hmac.compare_digest(bearer.encode(), token.encode()) else None
 
 
-def _in_background(coroutine: Any) -> None:
-    task = asyncio.create_task(coroutine)
-    _background.add(task)
-    task.add_done_callback(_background.discard)
-
-
 async def _report(pipeline: Any, account: Account, conversation_id: str, name: str, receipt_types: list[str]) -> None:
     url = pipeline.callback_url("gbm", account.id)
     if not pipeline.is_own_callback(url):
@@ -382,19 +375,6 @@ async def _report(pipeline: Any, account: Account, conversation_id: str, name: s
 
 
 async def _deliver(url: str, key: str, payload: dict[str, Any], attempts: int = 6) -> int | None:
-    """POSTs one signed payload; like Google, tries again when it gets no 2xx (a 400/401/403 is final).
-    Returns the last HTTP status, None when the gateway couldn't be reached."""
+    """POSTs one signed callback (see channels.sandbox_support.post_callback)."""
     body = json.dumps(payload, separators=(",", ":")).encode()
-    headers = {"Content-Type": "application/json", SIGNATURE_HEADER: signature(key, body)}
-    status: int | None = None
-    async with httpx.AsyncClient(timeout=10) as http:
-        for attempt in range(attempts):
-            try:
-                status = (await http.post(url, content=body, headers=headers)).status_code
-                if status < 300 or status in (400, 401, 403):
-                    return status
-            except httpx.HTTPError:
-                status = None
-            if attempt + 1 < attempts:
-                await asyncio.sleep(0.2 * (attempt + 1))
-    return status
+    return await post_callback(url, body, {SIGNATURE_HEADER: signature(key, body)}, attempts)

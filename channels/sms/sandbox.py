@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import json
 import uuid
 from typing import Any
 
-import httpx
 from litestar import Request, Response, post
 
+from channels.sandbox_support import in_background, post_callback
 from channels.sms.errors import SEND_RESPONSE_CODES
 
 REPORT_DELAY = 0.1
-_background: set[asyncio.Task[None]] = set()  # keeps report tasks alive until they ran
 
 
 def behaviour(to: str) -> tuple[str, int | None]:
@@ -66,9 +66,7 @@ async def send_sms(request: Request) -> Response[dict[str, Any]]:
     if kind != "silent" and request.app.state.pipeline.is_own_callback(callback):
         status = "UNDELIVERED" if kind == "undelivered" else "DELIVERED"
         report = {"messageId": message_id, "status": status, "errorcode": str(error_code or 0)}
-        task = asyncio.create_task(_report(callback, report))
-        _background.add(task)
-        task.add_done_callback(_background.discard)
+        in_background(_report(callback, report))
     return Response(
         {
             "id": message_id,
@@ -82,15 +80,7 @@ async def send_sms(request: Request) -> Response[dict[str, Any]]:
 
 async def _report(callback: str, report: dict[str, str]) -> None:
     await asyncio.sleep(REPORT_DELAY)
-    async with httpx.AsyncClient(timeout=10) as http:
-        for attempt in range(5):  # like a real provider, retry a report that didn't get through
-            try:
-                response = await http.post(callback, json=report)
-                if response.status_code < 500:
-                    return
-            except httpx.HTTPError:
-                pass
-            await asyncio.sleep(0.2 * (attempt + 1))
+    await post_callback(callback, json.dumps(report).encode(), {})
 
 
 @post("/sandbox/sms/inbound", status_code=200, include_in_schema=False)
@@ -115,8 +105,5 @@ async def user_sends_sms(request: Request) -> Response[dict[str, Any]]:
         "msgid": msgid,
         "coding": "UCS2" if any(ord(char) > 0x7F for char in str(body["text"])) else "GSM",
     }
-    async with httpx.AsyncClient(timeout=10) as http:
-        response = await http.post(
-            pipeline.provider_callback_url("sms", uuid.UUID(str(body["trafficAccountId"]))), json=report
-        )
-    return Response({"msgid": msgid, "gatewayStatus": response.status_code}, status_code=200)
+    status = await post_callback(pipeline.provider_callback_url("sms", account_id), json.dumps(report).encode(), {})
+    return Response({"msgid": msgid, "gatewayStatus": status}, status_code=200)

@@ -48,12 +48,12 @@ import time
 from typing import Any
 from uuid import UUID
 
-import httpx
 from litestar import Request, Response, post, route
 from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import FromPath
 
 from channels.base import is_http_url
+from channels.sandbox_support import post_callback
 from channels.telegram.adapter import SECRET_TOKEN, chat_id
 from channels.telegram.blocks import visible_text
 from channels.telegram.callbacks import SECRET_HEADER
@@ -383,16 +383,6 @@ async def inbound(request: Request) -> Response[dict[str, Any]]:
 
 
 async def _deliver(url: str, secret: str | None, update: dict[str, Any]) -> int | None:
-    """POST the Update like Telegram (retrying one that got no answer or a 5xx); the last HTTP status."""
+    """POST the Update like Telegram (see channels.sandbox_support.post_callback); the last HTTP status."""
     headers = {SECRET_HEADER: secret} if secret else {}
-    status = None
-    async with httpx.AsyncClient(timeout=10) as http:
-        for attempt in range(RETRIES):
-            try:
-                status = (await http.post(url, json=update, headers=headers)).status_code
-                if status < 500:
-                    return status
-            except httpx.HTTPError:
-                pass
-            await asyncio.sleep(0.2 * (attempt + 1))
-    return status
+    return await post_callback(url, json.dumps(update).encode(), headers, RETRIES)

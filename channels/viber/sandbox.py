@@ -40,10 +40,10 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 from litestar import Request, Response, post
 from litestar.exceptions import NotFoundException, ValidationException
 
+from channels.sandbox_support import in_background, post_callback
 from channels.viber.adapter import AUTH_HEADER, EVENT_TYPES
 from channels.viber.callbacks import SIGNATURE_HEADER, signature
 from channels.viber.errors import STATUSES, status_name
@@ -66,7 +66,6 @@ REQUIRED = {
     "rich_media": ("rich_media",),
 }
 _STATE_KEY = "viber_sandbox_webhooks"
-_background: set[asyncio.Task[None]] = set()  # keeps callback tasks alive until they ran
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +157,7 @@ async def send_message(request: Request) -> Response[dict[str, Any]]:
         events.append(_event("failed", message_token=message_token, user_id=receiver, desc=FAILED_DESC))
     events = [event for event in events if event["event"] in webhook.event_types]
     if events:
-        _in_background(_report(webhook.url, token, events))
+        in_background(_report(webhook.url, token, events))
     return _answer(0, message_token=message_token, chat_hostname=CHAT_HOSTNAME)
 
 
@@ -254,12 +253,6 @@ async def user_sends_message(request: Request) -> Response[dict[str, Any]]:
     return Response({"messageToken": message_token, "gatewayStatus": status})
 
 
-def _in_background(coroutine: Any) -> None:
-    task = asyncio.create_task(coroutine)
-    _background.add(task)
-    task.add_done_callback(_background.discard)
-
-
 async def _report(url: str, token: str, events: list[dict[str, Any]]) -> None:
     for event in events:
         await asyncio.sleep(REPORT_DELAY)
@@ -267,19 +260,6 @@ async def _report(url: str, token: str, events: list[dict[str, Any]]) -> None:
 
 
 async def _deliver(url: str, token: str, event: dict[str, Any], attempts: int = 6) -> int | None:
-    """POSTs one signed callback; like Viber, tries again when it gets no 2xx (a 400/401/403 is final).
-    Returns the last HTTP status, None when the gateway couldn't be reached."""
+    """POSTs one signed callback (see channels.sandbox_support.post_callback)."""
     body = json.dumps(event, separators=(",", ":")).encode()
-    headers = {"Content-Type": "application/json", SIGNATURE_HEADER: signature(token, body)}
-    status: int | None = None
-    async with httpx.AsyncClient(timeout=10) as http:
-        for attempt in range(attempts):
-            try:
-                status = (await http.post(url, content=body, headers=headers)).status_code
-                if status < 300 or status in (400, 401, 403):
-                    return status
-            except httpx.HTTPError:
-                status = None
-            if attempt + 1 < attempts:
-                await asyncio.sleep(0.2 * (attempt + 1))
-    return status
+    return await post_callback(url, body, {SIGNATURE_HEADER: signature(token, body)}, attempts)

@@ -50,12 +50,12 @@ import time
 import uuid
 from typing import Any
 
-import httpx
 from litestar import Request, Response, post
 from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import FromPath
 
 from channels.base import Account, normalise_phone_number
+from channels.sandbox_support import in_background, post_callback
 from channels.whatsapp.callbacks import OBJECT, SIGNATURE_HEADER, signature
 from channels.whatsapp.errors import DETAILS, TITLES
 
@@ -78,7 +78,6 @@ MESSAGE_TYPES = (
     "reaction",
 )
 MEDIA_TYPES = ("image", "video", "audio", "document", "sticker")
-_background: set[asyncio.Task[None]] = set()  # keeps webhook tasks alive until they ran
 
 
 def behaviour(to: str) -> tuple[str, int | None]:
@@ -227,7 +226,7 @@ async def send_message(request: Request, phone_number_id: FromPath[str]) -> Resp
             notification(account, phone_number_id, {"statuses": [status_object(wamid, to, state)]})
             for state in states[what]
         ]
-        _in_background(_report(callback, account.credentials.get("appSecret", ""), notifications))
+        in_background(_report(callback, account.credentials.get("appSecret", ""), notifications))
     message: dict[str, Any] = {"id": wamid}
     if body.get("type") == "template":
         message["message_status"] = "accepted"
@@ -344,12 +343,6 @@ def _bad(field: str, message: str) -> ValidationException:
     return ValidationException("The simulated message is not valid.", extra=[{"key": field, "message": message}])
 
 
-def _in_background(coroutine: Any) -> None:
-    task = asyncio.create_task(coroutine)
-    _background.add(task)
-    task.add_done_callback(_background.discard)
-
-
 async def _report(url: str, app_secret: str, notifications: list[dict[str, Any]]) -> None:
     for payload in notifications:
         await asyncio.sleep(REPORT_DELAY)
@@ -357,19 +350,6 @@ async def _report(url: str, app_secret: str, notifications: list[dict[str, Any]]
 
 
 async def _deliver(url: str, app_secret: str, payload: dict[str, Any], attempts: int = 6) -> int | None:
-    """POSTs one signed notification; like Meta, tries again when it gets no 2xx (a 400/401/403 is final).
-    Returns the last HTTP status, None when the gateway couldn't be reached."""
+    """POSTs one signed callback (see channels.sandbox_support.post_callback)."""
     body = json.dumps(payload, separators=(",", ":")).encode()
-    headers = {"Content-Type": "application/json", SIGNATURE_HEADER: signature(app_secret, body)}
-    status: int | None = None
-    async with httpx.AsyncClient(timeout=10) as http:
-        for attempt in range(attempts):
-            try:
-                status = (await http.post(url, content=body, headers=headers)).status_code
-                if status < 300 or status in (400, 401, 403):
-                    return status
-            except httpx.HTTPError:
-                status = None
-            if attempt + 1 < attempts:
-                await asyncio.sleep(0.2 * (attempt + 1))
-    return status
+    return await post_callback(url, body, {SIGNATURE_HEADER: signature(app_secret, body)}, attempts)
