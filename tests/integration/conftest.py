@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -12,7 +13,10 @@ import httpx
 import pytest
 import uvicorn
 
+from channels.base import Account
 from gateway.app import create_app
+from gateway.db import session_maker
+from gateway.models import Message
 from tests.conftest import ADMIN, TenantFixture, make_settings
 
 
@@ -96,3 +100,26 @@ def assert_history(message: dict, *expected: str) -> None:
     moves from Ready straight on, as it should."""
     history = [change["status"] for change in message["statusHistory"]]
     assert history in (list(expected), [status for status in expected if status != "Sent"]), history
+
+
+async def send_message(
+    client: httpx.AsyncClient, tenant: TenantFixture, channel: str, destination: str, block: dict
+) -> str:
+    """Sends ``block`` through the tenant's sandbox account of ``channel``; the message id."""
+    payload = {"trafficAccountId": tenant.accounts[channel], "destination": destination, channel: block}
+    response = await client.post("/api/v1/Message/send", json=payload, headers=tenant.key)
+    assert response.status_code == 200, response.text
+    return response.json()["messageId"]
+
+
+async def adapter_account_of(client: httpx.AsyncClient, tenant: TenantFixture, channel: str) -> Account:
+    """The tenant's sandbox account of ``channel`` as its adapter sees it (with derived credentials)."""
+    account = await client.app.state.pipeline.account(uuid.UUID(tenant.accounts[channel]), channel)
+    assert account is not None
+    return account
+
+
+async def message_row(client: httpx.AsyncClient, message_id: str) -> Message:
+    """The message as the database holds it."""
+    async with session_maker(client.app.state.engine)() as session:
+        return await session.get(Message, uuid.UUID(message_id))

@@ -14,6 +14,7 @@ from gateway.models import Message
 from gateway.pipeline.dispatcher import LEASE, Dispatcher
 from tests.conftest import ADMIN
 from tests.integration.conftest import assert_history, tenant_on, wait_for_status
+from tests.integration.conftest import message_row as row
 
 
 def dispatcher_of(client, clock=None, owner=None) -> Dispatcher:
@@ -36,11 +37,6 @@ async def send(client, tenant, destination="+447700900123", **sms):
     response = await client.post("/api/v1/Message/send", json=payload, headers=tenant.key)
     assert response.status_code == 200, response.text
     return response.json()["messageId"]
-
-
-async def row(client, message_id) -> Message:
-    async with session_maker(client.app.state.engine)() as session:
-        return await session.get(Message, uuid.UUID(message_id))
 
 
 async def test_a_worker_killed_mid_send_is_replaced_when_its_lease_expires(server_without_worker):

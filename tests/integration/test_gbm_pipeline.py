@@ -16,9 +16,18 @@ from channels.base import Account
 from channels.gbm import adapter, sandbox
 from channels.gbm.callbacks import SIGNATURE_HEADER, signature
 from gateway.db import session_maker
-from gateway.models import Message, WebhookEvent
+from gateway.models import WebhookEvent
 from tests.conftest import assert_problem
-from tests.integration.conftest import assert_history, tenant_on, wait_for_status
+from tests.integration.conftest import (
+    adapter_account_of,
+    assert_history,
+    send_message,
+    tenant_on,
+    wait_for_status,
+)
+from tests.integration.conftest import (
+    message_row as row_of,
+)
 
 CONVERSATION = "bb8ceef0-90b4-4876-9467-c8c9ecc1c4e0"
 TEXT = {"text": {"message": "Hi, this is **test** message.", "containsRichText": True}}
@@ -29,21 +38,11 @@ def conversation(ending: str) -> str:
 
 
 async def send(client, tenant, destination=CONVERSATION, block=TEXT):
-    payload = {"trafficAccountId": tenant.accounts["gbm"], "destination": destination, "gbm": block}
-    response = await client.post("/api/v1/Message/send", json=payload, headers=tenant.key)
-    assert response.status_code == 200, response.text
-    return response.json()["messageId"]
+    return await send_message(client, tenant, "gbm", destination, block)
 
 
 async def account_of(client, tenant) -> Account:
-    account = await client.app.state.pipeline.account(uuid.UUID(tenant.accounts["gbm"]), "gbm")
-    assert account is not None
-    return account
-
-
-async def row_of(client, message_id) -> Message:
-    async with session_maker(client.app.state.engine)() as session:
-        return await session.get(Message, uuid.UUID(message_id))
+    return await adapter_account_of(client, tenant, "gbm")
 
 
 async def callback(client, tenant, payload, key=None, **headers):

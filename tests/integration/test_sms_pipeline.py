@@ -11,16 +11,13 @@ import sqlalchemy as sa
 from gateway.db import session_maker
 from gateway.models import Message, WebhookEvent
 from tests.conftest import ADMIN, assert_problem
-from tests.integration.conftest import assert_history, tenant_on, wait_for_status
+from tests.integration.conftest import assert_history, send_message, tenant_on, wait_for_status
 
 TEXT = {"text": "Your code is 1234", "sender": "MITTO SMS"}
 
 
 async def send(client, tenant, destination, block=TEXT):
-    payload = {"trafficAccountId": tenant.accounts["sms"], "destination": destination, "sms": block}
-    response = await client.post("/api/v1/Message/send", json=payload, headers=tenant.key)
-    assert response.status_code == 200, response.text
-    return response.json()["messageId"]
+    return await send_message(client, tenant, "sms", destination, block)
 
 
 async def test_delivered_through_the_sandbox(server):

@@ -15,7 +15,7 @@ from channels.telegram import channel, sandbox
 from gateway.db import session_maker
 from gateway.models import Message, WebhookEvent
 from tests.conftest import ADMIN, assert_problem
-from tests.integration.conftest import tenant_on, wait_for_status
+from tests.integration.conftest import send_message, tenant_on, wait_for_status
 
 TEXT = {"silent": True, "text": {"parseMode": "Html", "message": "Hi, <b>how</b> can I help you today?"}}
 PHOTO = {"photo": {"url": "https://example.com/uploads/photo.jpg", "caption": "Example media (photo)"}}
@@ -24,10 +24,7 @@ CHAT = "1861312834"
 
 
 async def send(client, tenant, destination, block=TEXT):
-    payload = {"trafficAccountId": tenant.accounts["telegram"], "destination": destination, "telegram": block}
-    response = await client.post("/api/v1/Message/send", json=payload, headers=tenant.key)
-    assert response.status_code == 200, response.text
-    return response.json()["messageId"]
+    return await send_message(client, tenant, "telegram", destination, block)
 
 
 async def attempted(client, message_id: str, seconds: float = 10) -> Message:

@@ -16,29 +16,27 @@ from channels.base import Account
 from channels.viber import adapter, sandbox
 from channels.viber.callbacks import SIGNATURE_HEADER, signature
 from gateway.db import session_maker
-from gateway.models import Message, WebhookEvent
+from gateway.models import WebhookEvent
 from tests.conftest import assert_problem
-from tests.integration.conftest import tenant_on, wait_for_status
+from tests.integration.conftest import (
+    adapter_account_of,
+    send_message,
+    tenant_on,
+    wait_for_status,
+)
+from tests.integration.conftest import (
+    message_row as row_of,
+)
 
 TEXT = {"type": "transactional", "text": "Your code is 1234"}
 
 
 async def send(client, tenant, destination, block=TEXT):
-    payload = {"trafficAccountId": tenant.accounts["viber"], "destination": destination, "viber": block}
-    response = await client.post("/api/v1/Message/send", json=payload, headers=tenant.key)
-    assert response.status_code == 200, response.text
-    return response.json()["messageId"]
+    return await send_message(client, tenant, "viber", destination, block)
 
 
 async def account_of(client, tenant) -> Account:
-    account = await client.app.state.pipeline.account(uuid.UUID(tenant.accounts["viber"]), "viber")
-    assert account is not None
-    return account
-
-
-async def row_of(client, message_id) -> Message:
-    async with session_maker(client.app.state.engine)() as session:
-        return await session.get(Message, uuid.UUID(message_id))
+    return await adapter_account_of(client, tenant, "viber")
 
 
 async def callback(client, tenant, event, token=None, **headers):
