@@ -65,6 +65,11 @@ class Webhook(UUIDAuditBase):
     headers: Mapped[str] = mapped_column(_encrypted())  # JSON object; often holds the receiver's own auth
     secret: Mapped[str] = mapped_column(_encrypted())
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Delivery (gateway.delivery): the secret before the last rotation still signs for a while after it.
+    previous_secret: Mapped[str | None] = mapped_column(_encrypted(), default=None)
+    secret_rotated_at: Mapped[datetime.datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+    failing_since: Mapped[datetime.datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+    disabled_reason: Mapped[str | None] = mapped_column(String(200), default=None)
 
 
 class WebhookTrafficAccount(UUIDBase):
@@ -177,9 +182,11 @@ class WebhookEvent(UUIDAuditBase):
     event: Mapped[str] = mapped_column(String(32))  # Delivered, Failed, Read or UserMessage
     sequence: Mapped[int] = mapped_column(Integer)  # the message's sequence at this event
     payload: Mapped[dict[str, Any]] = mapped_column(JsonB)
-    status: Mapped[str] = mapped_column(String(16), default="pending")
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending, succeeded or failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # in the current round (a replay starts a new one)
     next_attempt_at: Mapped[datetime.datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+    lease_owner: Mapped[str | None] = mapped_column(String(64), default=None)
+    lease_until: Mapped[datetime.datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
 
 
 class PendingReport(UUIDBase):
@@ -194,3 +201,17 @@ class PendingReport(UUIDBase):
     error_code: Mapped[str | None] = mapped_column(String(64), default=None)
     description: Mapped[str | None] = mapped_column(String(1000), default=None)
     received_at: Mapped[datetime.datetime] = mapped_column(DateTimeUTC(timezone=True), index=True)
+
+
+class WebhookAttempt(UUIDBase):
+    """One try at delivering a webhook event: what the receiver answered, or why there was no answer."""
+
+    __tablename__ = "webhook_attempt"
+    __table_args__ = (Index("ix_webhook_attempt_event", "webhook_event_id", "attempted_at"),)
+    tenant_id: Mapped[UUID] = _tenant_fk()
+    webhook_event_id: Mapped[UUID] = mapped_column(ForeignKey("webhook_event.id", ondelete="CASCADE"))
+    attempted_at: Mapped[datetime.datetime] = mapped_column(DateTimeUTC(timezone=True))
+    response_status: Mapped[int | None] = mapped_column(Integer, default=None)
+    latency_ms: Mapped[int] = mapped_column(Integer)
+    response_body: Mapped[str] = mapped_column(String(1024), default="")  # the first 1 KB, decoded leniently
+    error: Mapped[str | None] = mapped_column(String(1000), default=None)
