@@ -65,11 +65,11 @@ class Webhook(UUIDAuditBase):
     headers: Mapped[str] = mapped_column(_encrypted())  # JSON object; often holds the receiver's own auth
     secret: Mapped[str] = mapped_column(_encrypted())
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
-    # Delivery (gateway.delivery): the secret before the last rotation still signs for a while after it.
+    # Delivery (gateway.delivery): the secret before the last rotation still signs for a day after it;
+    # ``failing_since`` is the first failed attempt of the current run of failures.
     previous_secret: Mapped[str | None] = mapped_column(_encrypted(), default=None)
     secret_rotated_at: Mapped[datetime.datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
     failing_since: Mapped[datetime.datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
-    disabled_reason: Mapped[str | None] = mapped_column(String(200), default=None)
 
 
 class WebhookTrafficAccount(UUIDBase):

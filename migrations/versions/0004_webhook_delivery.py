@@ -42,7 +42,6 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('previous_secret', sa.Text(), nullable=True))
         batch_op.add_column(sa.Column('secret_rotated_at', advanced_alchemy.types.datetime.DateTimeUTC(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('failing_since', advanced_alchemy.types.datetime.DateTimeUTC(timezone=True), nullable=True))
-        batch_op.add_column(sa.Column('disabled_reason', sa.String(length=200), nullable=True))
 
     with op.batch_alter_table('webhook_event', schema=None) as batch_op:
         batch_op.add_column(sa.Column('lease_owner', sa.String(length=64), nullable=True))
@@ -56,7 +55,6 @@ def downgrade() -> None:
         batch_op.drop_column('lease_owner')
 
     with op.batch_alter_table('webhook', schema=None) as batch_op:
-        batch_op.drop_column('disabled_reason')
         batch_op.drop_column('failing_since')
         batch_op.drop_column('secret_rotated_at')
         batch_op.drop_column('previous_secret')
