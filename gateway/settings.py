@@ -117,6 +117,10 @@ class Settings:
     callback_token_lifetime_seconds: int = 7 * 24 * 3600
     sandbox_enabled: bool = True  # mount the sandbox providers under /sandbox
     worker_in_server: bool | None = None  # None: run the dispatch loop in the server when there is no Redis
+    webhook_timeout_seconds: int = 15  # a delivery not answered with a 2xx within this is a failed attempt
+    webhook_disable_after_seconds: int = 5 * 24 * 3600  # a webhook failing every attempt this long is disabled
+    webhook_concurrency: int = 100  # deliveries in flight per worker
+    webhook_endpoint_concurrency: int = 20  # of which to one webhook at most
     data_dir: Path = field(default_factory=lambda: Path(".gateway"))
 
     @property
@@ -169,5 +173,9 @@ class Settings:
             callback_token_lifetime_seconds=_int("CALLBACK_TOKEN_LIFETIME", 7 * 24 * 3600),
             sandbox_enabled=_bool("SANDBOX", True),
             worker_in_server=_bool("WORKER_IN_SERVER", _env("REDIS_URL") is None),
+            webhook_timeout_seconds=_int("WEBHOOK_TIMEOUT", 15),
+            webhook_disable_after_seconds=_int("WEBHOOK_DISABLE_AFTER", 5 * 24 * 3600),
+            webhook_concurrency=_int("WEBHOOK_CONCURRENCY", 100),
+            webhook_endpoint_concurrency=_int("WEBHOOK_ENDPOINT_CONCURRENCY", 20),
             data_dir=data_dir,
         )
