@@ -24,6 +24,8 @@ from gateway.api.health import health
 from gateway.auth import API_KEY_HEADER, CustomerAuthMiddleware, TokenIssuer, admin_guard
 from gateway.crypto import configure_encryption
 from gateway.db import check_schema, create_engine, session_maker
+from gateway.delivery.payloads import openapi_webhooks
+from gateway.delivery.worker import WebhookDeliverer
 from gateway.paths import PathNormaliser
 from gateway.pipeline.callbacks import CallbackTokens, GatewayPipeline
 from gateway.pipeline.dispatcher import Dispatcher
@@ -69,18 +71,23 @@ def create_app(settings: Settings | None = None) -> Gateway:
     send_rate = RedisSendRate(redis) if redis else MemorySendRate()
     dispatcher = Dispatcher(session_maker(engine), settings.callback_base_url, tokens, send_rate=send_rate)
     pipeline = GatewayPipeline(session_maker(engine), tokens, settings.callback_base_url)
+    deliverer = WebhookDeliverer.from_settings(session_maker(engine), settings)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await check_schema(engine)  # refuses to start on a schema that is behind
         stop = asyncio.Event()
         loop = asyncio.create_task(dispatcher.run(stop)) if settings.embedded_worker else None
+        deliveries = asyncio.create_task(deliverer.run(stop)) if settings.embedded_worker else None
         try:
             yield
         finally:
             stop.set()
             if loop is not None:
                 await loop
+            if deliveries is not None:
+                await deliveries
+            await deliverer.http.aclose()
             await dispatcher.http.aclose()
             if redis is not None:
                 await redis.aclose()
@@ -133,6 +140,7 @@ def create_app(settings: Settings | None = None) -> Gateway:
                 "db_config": db_config,
                 "token_issuer": TokenIssuer(settings.jwt_keys, settings.token_lifetime_seconds),
                 "dispatcher": dispatcher,
+                "deliverer": deliverer,
                 "pipeline": pipeline,
             }
         ),
@@ -145,6 +153,7 @@ def create_app(settings: Settings | None = None) -> Gateway:
                 "or plural form (`Message`/`Messages`)."
             ),
             path="/schema",
+            webhooks=openapi_webhooks(),  # the payloads a customer's webhook receives
             components=Components(
                 security_schemes={
                     "bearer": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT"),

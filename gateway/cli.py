@@ -108,14 +108,16 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
 
 @main.command()
 def worker() -> None:
-    """Dispatch messages: claim due ones with a lease, send them through their channel, record the outcome.
-    Run several against one database; stop with SIGINT or SIGTERM (the current round finishes)."""
+    """Dispatch messages: claim due ones with a lease, send them through their channel, record the outcome;
+    and deliver webhook events the same way. Run several against one database; stop with SIGINT or
+    SIGTERM (the current round finishes)."""
     import signal
 
     from redis.asyncio import Redis
 
     from gateway.crypto import configure_encryption
     from gateway.db import create_engine, session_maker
+    from gateway.delivery.worker import WebhookDeliverer
     from gateway.pipeline.callbacks import CallbackTokens
     from gateway.pipeline.dispatcher import Dispatcher
     from gateway.pipeline.send_rate import MemorySendRate, RedisSendRate
@@ -130,15 +132,17 @@ def worker() -> None:
         redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
         send_rate = RedisSendRate(redis) if redis else MemorySendRate()
         dispatcher = Dispatcher(session_maker(engine), settings.callback_base_url, tokens, send_rate=send_rate)
+        deliverer = WebhookDeliverer.from_settings(session_maker(engine), settings)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         logging.getLogger(__name__).info("worker %s dispatching", dispatcher.owner)
         try:
-            await dispatcher.run(stop)
+            await asyncio.gather(dispatcher.run(stop), deliverer.run(stop))
         finally:
             await dispatcher.http.aclose()
+            await deliverer.http.aclose()
             if redis is not None:
                 await redis.aclose()
             await engine.dispose()

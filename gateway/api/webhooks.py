@@ -1,23 +1,30 @@
-"""Webhook CRUD (seed 000) and the webhook <-> traffic account links."""
+"""Webhook CRUD (seed 000), the webhook <-> traffic account links, secret rotation, and the inspection,
+replay and recovery of deliveries."""
 
 from __future__ import annotations
 
 import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import msgspec
 from litestar import Controller, Request, delete, get, post, put
 from litestar.params import FromPath, JSONBody, QueryParameter
-from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
+from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
 from channels.base import FieldError
 from gateway.api.deps import Caller, DbSession
+from gateway.api.messages import CursorParam, Limit, as_utc
+from gateway.delivery.worker import PENDING
+from gateway.models import WebhookAttempt
 from gateway.netguard import url_syntax_problem
-from gateway.schemas import Out, Schema
+from gateway.pagination import Cursor
+from gateway.schemas import Out, Page, Schema
 from gateway.services.webhooks import (
     MAX_LINKS,
     TRIGGERS,
+    Delivery,
+    DeliveryFilters,
     WebhookInput,
     WebhookService,
     WebhookView,
@@ -87,6 +94,64 @@ class WebhookSecretOut(Out):
     secret: str
 
 
+class AttemptOut(Out):
+    attempted_at: datetime.datetime
+    response_status: int | None  # null: no answer (see error)
+    latency_ms: int
+    response_body: Annotated[str, msgspec.Meta(description="The first 1 KB of the answer")]
+    error: str | None
+
+    @classmethod
+    def of(cls, attempt: WebhookAttempt) -> AttemptOut:
+        a = attempt
+        return cls(a.attempted_at, a.response_status, a.latency_ms, a.response_body, a.error)
+
+
+class DeliveryOut(Out):
+    """One event for the webhook, with every attempt to deliver it."""
+
+    id: Annotated[UUID, msgspec.Meta(description="The event id, sent as webhook-id")]
+    event: str
+    message_id: UUID
+    sequence: int
+    status: Annotated[str, msgspec.Meta(description="pending, succeeded or failed (given up)")]
+    payload: dict[str, Any]
+    created_at: datetime.datetime
+    next_attempt_at: datetime.datetime | None
+    attempts: list[AttemptOut]
+
+    @classmethod
+    def of(cls, delivery: Delivery) -> DeliveryOut:
+        e = delivery.event
+        next_attempt_at = e.next_attempt_at if e.status == PENDING else None
+        attempts = [AttemptOut.of(attempt) for attempt in delivery.attempts]
+        return cls(
+            e.id, e.event, e.message_id, e.sequence, e.status, e.payload, e.created_at, next_attempt_at, attempts
+        )
+
+
+class RecoverIn(Schema):
+    since: datetime.datetime
+    until: datetime.datetime | None = None
+
+    @classmethod
+    def rule_errors(cls, raw: dict[str, Any]) -> list[FieldError]:
+        try:
+            since, until = (as_utc(msgspec.convert(raw.get(k), datetime.datetime | None)) for k in ("since", "until"))
+        except msgspec.ValidationError:
+            return []  # named by the type check
+        if since and until and until <= since:
+            return [FieldError("until", "must be later than since")]
+        return []
+
+
+class RecoverOut(Out):
+    recovered: Annotated[int, msgspec.Meta(description="Failed events queued for delivery again")]
+
+
+DeliveryStatus = Literal["pending", "succeeded", "failed"]
+
+
 class WebhookLink(Schema):
     webhook_id: UUID
     traffic_account_id: UUID
@@ -151,6 +216,63 @@ class WebhookController(Controller):
         self, request: Request, db_session: DbSession, principal: Caller, webhook_id: FromPath[UUID]
     ) -> WebhookSecretOut:
         return WebhookSecretOut((await _service(request, db_session).get(principal.tenant_id, webhook_id)).secret)
+
+    @post("/{webhook_id:str}/rotateSecret", status_code=HTTP_200_OK, summary="A new signing secret, shown once")
+    async def rotate_secret(
+        self, request: Request, db_session: DbSession, principal: Caller, webhook_id: FromPath[UUID]
+    ) -> WebhookSecretOut:
+        """For 24 hours the previous secret keeps signing beside the new one (space-separated signatures)."""
+        return WebhookSecretOut(await _service(request, db_session).rotate_secret(principal.tenant_id, webhook_id))
+
+    @get("/{webhook_id:str}/deliveries", summary="The webhook's events with their delivery attempts")
+    async def list_deliveries(
+        self,
+        request: Request,
+        db_session: DbSession,
+        principal: Caller,
+        webhook_id: FromPath[UUID],
+        status: Annotated[DeliveryStatus | None, QueryParameter(name="status")] = None,
+        created_from: Annotated[datetime.datetime | None, QueryParameter(name="from")] = None,
+        created_to: Annotated[datetime.datetime | None, QueryParameter(name="to")] = None,
+        limit: Limit = 100,
+        cursor: CursorParam = None,
+    ) -> Page[DeliveryOut]:
+        filters = DeliveryFilters(status, as_utc(created_from), as_utc(created_to))
+        rows, next_cursor = await _service(request, db_session).deliveries(
+            principal.tenant_id, webhook_id, filters, limit, Cursor.decode(cursor)
+        )
+        return Page([DeliveryOut.of(row) for row in rows], next_cursor.encode() if next_cursor else None)
+
+    @post(
+        "/{webhook_id:str}/deliveries/{event_id:str}/replay",
+        status_code=HTTP_202_ACCEPTED,
+        summary="Deliver one event again (a new attempt, the same webhook-id)",
+    )
+    async def replay_delivery(
+        self,
+        request: Request,
+        db_session: DbSession,
+        principal: Caller,
+        webhook_id: FromPath[UUID],
+        event_id: FromPath[UUID],
+    ) -> DeliveryOut:
+        return DeliveryOut.of(await _service(request, db_session).replay(principal.tenant_id, webhook_id, event_id))
+
+    @post(
+        "/{webhook_id:str}/recover",
+        status_code=HTTP_202_ACCEPTED,
+        summary="Deliver again every event created in [since, until) whose delivery failed",
+    )
+    async def recover(
+        self,
+        request: Request,
+        db_session: DbSession,
+        principal: Caller,
+        webhook_id: FromPath[UUID],
+        data: JSONBody[RecoverIn],
+    ) -> RecoverOut:
+        since, until = as_utc(data.since), as_utc(data.until)
+        return RecoverOut(await _service(request, db_session).recover(principal.tenant_id, webhook_id, since, until))
 
 
 class WebhookTrafficAccountController(Controller):

@@ -142,9 +142,28 @@ def user_message_payload(message: Message, account: TrafficAccount) -> dict[str,
         "sender": participant_view(message.channel, message.destination),
         "conversation": conversation_view(message, account),
         "content": message.content,
+        **content_fields(message.content),
         "createdAt": format_timestamp(message.created_at),
         "sequence": message.sequence,
     }
+
+
+# Inbound content types that are not media, though they may carry a URL.
+_NOT_MEDIA = {"text", "location", "postback", "contact", "url", "reaction", "unsupported"}
+
+
+def content_fields(content: dict[str, Any]) -> dict[str, Any]:
+    """What a user sent as one of ``text``, ``media``, ``location`` or ``postback``, beside the channel's
+    ``content`` (which keeps everything the channel gave, e.g. ``telegramMessageId``)."""
+    kind = content.get("type")
+    rest = {key: value for key, value in content.items() if key != "type"}
+    if kind == "text":
+        return {"text": content.get("text")}
+    if kind in ("location", "postback"):
+        return {kind: rest}
+    if kind not in _NOT_MEDIA and any(key in content for key in ("url", "mediaId", "fileId")):
+        return {"media": content}
+    return {}
 
 
 async def _account(session: AsyncSession, message: Message) -> TrafficAccount:

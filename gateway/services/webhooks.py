@@ -1,21 +1,26 @@
-"""Webhook configuration and its links to traffic accounts (delivery is the webhook worker's job)."""
+"""Webhook configuration, its links to traffic accounts, secret rotation, and the inspection and replay
+of deliveries (delivering is the job of gateway.delivery)."""
 
 from __future__ import annotations
 
+import datetime
 import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.base import FieldError
 from gateway.crypto import new_webhook_secret
-from gateway.models import TrafficAccount, Webhook, WebhookTrafficAccount
+from gateway.delivery.worker import FAILED, PENDING
+from gateway.models import TrafficAccount, Webhook, WebhookAttempt, WebhookEvent, WebhookTrafficAccount
 from gateway.netguard import url_problem
+from gateway.pagination import Cursor, page_query
+from gateway.pipeline.events import now
 from gateway.problems import Problem, invalid, not_found
 from gateway.repositories import WebhookRepository
 from gateway.services.traffic_accounts import TrafficAccountService
@@ -54,6 +59,19 @@ class WebhookView:
     linked: list[UUID]
 
 
+@dataclass(frozen=True, slots=True)
+class DeliveryFilters:
+    status: str | None = None
+    created_from: datetime.datetime | None = None
+    created_to: datetime.datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    event: WebhookEvent
+    attempts: list[WebhookAttempt]
+
+
 class WebhookService:
     def __init__(self, session: AsyncSession, allow_private_urls: bool) -> None:
         self.session = session
@@ -82,6 +100,8 @@ class WebhookService:
         await self._validate(tenant_id, data)
         webhook.url, webhook.description = data.url, data.description
         webhook.triggers, webhook.headers = _unique(data.triggers), json.dumps(data.headers)
+        if enabled and not webhook.enabled:
+            await self._reenable(webhook)
         if enabled is not None:
             webhook.enabled = enabled
         if data.link_ids is not None:
@@ -158,6 +178,108 @@ class WebhookService:
             )
         )
         await self.session.commit()
+
+    async def rotate_secret(self, tenant_id: UUID, webhook_id: UUID) -> str:
+        """A new signing secret; the old one keeps signing beside it for a day (gateway.delivery.signing)."""
+        webhook = await self.get(tenant_id, webhook_id, lock=True)
+        webhook.previous_secret, webhook.secret = webhook.secret, new_webhook_secret()
+        webhook.secret_rotated_at = now()
+        await self.session.commit()
+        return webhook.secret
+
+    async def deliveries(
+        self, tenant_id: UUID, webhook_id: UUID, filters: DeliveryFilters, limit: int, cursor: Cursor | None
+    ) -> tuple[list[Delivery], Cursor | None]:
+        """The webhook's events in creation order, each with its attempts."""
+        await self.get(tenant_id, webhook_id)
+        query = select(WebhookEvent).where(WebhookEvent.webhook_id == webhook_id, WebhookEvent.tenant_id == tenant_id)
+        if filters.status:
+            query = query.where(WebhookEvent.status == filters.status)
+        if filters.created_from:
+            query = query.where(WebhookEvent.created_at >= filters.created_from)
+        if filters.created_to:
+            query = query.where(WebhookEvent.created_at < filters.created_to)
+        events, next_cursor = await page_query(self.session, query, WebhookEvent, limit, cursor)
+        attempts: dict[UUID, list[WebhookAttempt]] = {event.id: [] for event in events}
+        for attempt in await self.session.scalars(
+            select(WebhookAttempt)
+            .where(WebhookAttempt.webhook_event_id.in_(attempts))
+            .order_by(WebhookAttempt.attempted_at, WebhookAttempt.id)
+        ):
+            attempts[attempt.webhook_event_id].append(attempt)
+        return [Delivery(event, attempts[event.id]) for event in events], next_cursor
+
+    async def replay(self, tenant_id: UUID, webhook_id: UUID, event_id: UUID) -> Delivery:
+        """Deliver the event again, now, with a fresh retry schedule and the same ``webhook-id``."""
+        await self._enabled(tenant_id, webhook_id)
+        at = now()
+        owned = (
+            WebhookEvent.id == event_id,
+            WebhookEvent.webhook_id == webhook_id,
+            WebhookEvent.tenant_id == tenant_id,
+        )
+        result = await self.session.execute(
+            update(WebhookEvent)
+            .where(*owned, or_(WebhookEvent.lease_until.is_(None), WebhookEvent.lease_until < at))
+            .values(status=PENDING, attempts=0, next_attempt_at=at, updated_at=at)
+            .execution_options(synchronize_session=False)
+        )
+        await self.session.commit()
+        event = await self.session.scalar(select(WebhookEvent).where(*owned).execution_options(populate_existing=True))
+        if event is None:
+            raise not_found("delivery", "eventId")
+        if not result.rowcount:
+            raise Problem(409, "delivery_in_progress", "An attempt of this event is under way; replay it after that.")
+        attempts = await self.session.scalars(
+            select(WebhookAttempt)
+            .where(WebhookAttempt.webhook_event_id == event.id)
+            .order_by(WebhookAttempt.attempted_at)
+        )
+        return Delivery(event, list(attempts))
+
+    async def recover(
+        self, tenant_id: UUID, webhook_id: UUID, since: datetime.datetime, until: datetime.datetime | None
+    ) -> int:
+        """Deliver again every event created in [since, until) whose delivery failed; how many."""
+        await self._enabled(tenant_id, webhook_id)
+        at = now()
+        query = update(WebhookEvent).where(
+            WebhookEvent.webhook_id == webhook_id,
+            WebhookEvent.tenant_id == tenant_id,
+            WebhookEvent.status == FAILED,
+            WebhookEvent.created_at >= since,
+        )
+        if until is not None:
+            query = query.where(WebhookEvent.created_at < until)
+        result = await self.session.execute(
+            query.values(status=PENDING, attempts=0, next_attempt_at=at, updated_at=at).execution_options(
+                synchronize_session=False
+            )
+        )
+        await self.session.commit()
+        return result.rowcount
+
+    async def _enabled(self, tenant_id: UUID, webhook_id: UUID) -> Webhook:
+        webhook = await self.get(tenant_id, webhook_id, "webhookId")
+        if not webhook.enabled:
+            raise Problem(
+                409, "webhook_disabled", "The webhook is disabled; enable it (PUT with enabled: true) to deliver again."
+            )
+        return webhook
+
+    async def _reenable(self, webhook: Webhook) -> None:
+        """Back from disabled: its run of failures is forgotten, and what waited is due now rather than
+        at the end of a long backoff."""
+        at = now()
+        webhook.failing_since = None
+        await self.session.execute(
+            update(WebhookEvent)
+            .where(
+                WebhookEvent.webhook_id == webhook.id, WebhookEvent.status == PENDING, WebhookEvent.next_attempt_at > at
+            )
+            .values(next_attempt_at=at)
+            .execution_options(synchronize_session=False)
+        )
 
     async def _validate(self, tenant_id: UUID, data: WebhookInput) -> None:
         errors = trigger_errors(data.triggers)

@@ -1,0 +1,209 @@
+"""The webhook payloads as a receiver sees them, for the OpenAPI document's ``webhooks`` section.
+
+The payloads themselves are built by gateway.pipeline.events; these Structs describe them (a test
+decodes real payloads with them, so the two can't drift apart).
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+import msgspec
+from litestar.openapi.spec import (
+    Example,
+    OpenAPIMediaType,
+    OpenAPIResponse,
+    OpenAPIType,
+    Operation,
+    Parameter,
+    PathItem,
+    RequestBody,
+    Schema,
+)
+
+Timestamp = Annotated[
+    datetime.datetime,
+    msgspec.Meta(extra_json_schema={"format": "date-time"}, description="UTC with seven fractional digits"),
+]
+
+
+class _Payload(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    pass
+
+
+class ConversationRef(_Payload):
+    id: UUID
+    participants: Annotated[
+        list[dict[str, str]],
+        msgspec.Meta(description="The traffic account ({id, name}), then the user (phoneNumber, or the channel's id)"),
+    ]
+
+
+class StatusEvent(_Payload):
+    """A status change of a message sent through the gateway."""
+
+    version: Annotated[int, msgspec.Meta(description="The payload version (1)")]
+    event: Literal["Delivered", "Failed", "Read"]
+    message_id: UUID
+    traffic_account_id: UUID
+    channel: str
+    destination: Annotated[str, msgspec.Meta(description="The user's address (phone number, chat id...)")]
+    delivery_status: Literal["Delivered", "Failed", "Read"]
+    reference: str | None
+    conversation: ConversationRef
+    occurred_at: Timestamp
+    sequence: Annotated[
+        int, msgspec.Meta(description="Grows with every status change of the message: order events by it")
+    ]
+    error_code: Annotated[
+        str | None | msgspec.UnsetType, msgspec.Meta(description="Failed only: the provider's code")
+    ] = msgspec.UNSET
+    description: Annotated[
+        str | None | msgspec.UnsetType, msgspec.Meta(description="Failed only: the provider's text")
+    ] = msgspec.UNSET
+
+
+class UserMessageEvent(_Payload):
+    """A message a user sent to a traffic account."""
+
+    version: Annotated[int, msgspec.Meta(description="The payload version (1)")]
+    event: Literal["UserMessage"]
+    message_id: UUID
+    traffic_account_id: UUID
+    channel: str
+    sender: Annotated[dict[str, str], msgspec.Meta(description="The user: {phoneNumber} or the channel's id")]
+    conversation: ConversationRef
+    content: Annotated[
+        dict[str, Any], msgspec.Meta(description="Everything the channel gave, with a `type` (text, image, ...)")
+    ]
+    created_at: Timestamp
+    sequence: int
+    text: Annotated[str | msgspec.UnsetType, msgspec.Meta(description="A text message's text")] = msgspec.UNSET
+    media: Annotated[
+        dict[str, Any] | msgspec.UnsetType,
+        msgspec.Meta(description="An image, video, audio, document...: {type, url|mediaId|fileId, ...}"),
+    ] = msgspec.UNSET
+    location: Annotated[
+        dict[str, Any] | msgspec.UnsetType, msgspec.Meta(description="{latitude, longitude, name?, address?}")
+    ] = msgspec.UNSET
+    postback: Annotated[
+        dict[str, Any] | msgspec.UnsetType,
+        msgspec.Meta(description="A button or suggestion tapped: {data, title?, text?}"),
+    ] = msgspec.UNSET
+
+
+_CONVERSATION = {
+    "id": "5e0b4a8c-3c1f-4f3a-9d59-0e6f3c3f2a11",
+    "participants": [
+        {"id": "9dbe5291-6292-48ad-8aab-6383d8f7a001", "name": "Acme SMS"},
+        {"phoneNumber": "+447700900123"},
+    ],
+}
+DELIVERED_EXAMPLE = {
+    "version": 1,
+    "event": "Delivered",
+    "messageId": "3f1c2d4e-5b6a-4c7d-8e9f-0a1b2c3d4e5f",
+    "trafficAccountId": "9dbe5291-6292-48ad-8aab-6383d8f7a001",
+    "channel": "sms",
+    "destination": "+447700900123",
+    "deliveryStatus": "Delivered",
+    "reference": "order-1042",
+    "conversation": _CONVERSATION,
+    "occurredAt": "2026-11-21T21:03:12.4821930Z",
+    "sequence": 3,
+}
+FAILED_EXAMPLE = DELIVERED_EXAMPLE | {
+    "event": "Failed",
+    "deliveryStatus": "Failed",
+    "errorCode": "sms.dlr.27",
+    "description": "Absent subscriber",
+}
+USER_MESSAGE_EXAMPLE = {
+    "version": 1,
+    "event": "UserMessage",
+    "messageId": "8a7b6c5d-4e3f-4a1b-9c8d-7e6f5a4b3c2d",
+    "trafficAccountId": "9dbe5291-6292-48ad-8aab-6383d8f7a001",
+    "channel": "sms",
+    "sender": {"phoneNumber": "+447700900123"},
+    "conversation": _CONVERSATION,
+    "content": {"type": "text", "text": "STOP please", "receiver": "+447700900000", "coding": "GSM"},
+    "text": "STOP please",
+    "createdAt": "2026-11-21T21:04:40.0917310Z",
+    "sequence": 1,
+}
+EXAMPLES = {
+    "Delivered": DELIVERED_EXAMPLE,
+    "Read": DELIVERED_EXAMPLE | {"event": "Read", "deliveryStatus": "Read", "sequence": 4},
+    "Failed": FAILED_EXAMPLE,
+    "UserMessage": USER_MESSAGE_EXAMPLE,
+}
+
+_HEADERS = (
+    ("webhook-id", "The event's id: the same on every attempt of one event, so repeats can be dropped"),
+    ("webhook-timestamp", "Seconds since the epoch when this attempt was signed"),
+    (
+        "webhook-signature",
+        "`v1,` + base64 HMAC-SHA256 of `id.timestamp.body` with the webhook's secret; for 24 h after a "
+        "rotation also with the previous secret, space-separated",
+    ),
+)
+
+
+def openapi_webhooks() -> dict[str, PathItem]:
+    """The ``webhooks`` section: one POST per trigger, with its payload's schema and an example."""
+    status_schema, message_schema = (_inline_schema(kind) for kind in (StatusEvent, UserMessageEvent))
+    return {
+        trigger: PathItem(
+            post=Operation(
+                summary=f"{trigger} event",
+                description=(
+                    "Signed as Standard Webhooks do. A 2xx within 15 s acknowledges it; anything else is retried "
+                    "5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h later (+/- 20 %), honouring Retry-After on 429 "
+                    "and 503; 410 disables the webhook."
+                ),
+                parameters=[
+                    Parameter(
+                        name=name,
+                        param_in="header",
+                        required=True,
+                        description=text,
+                        schema=Schema(type=OpenAPIType.STRING),
+                    )
+                    for name, text in _HEADERS
+                ],
+                request_body=RequestBody(
+                    required=True,
+                    content={
+                        "application/json": OpenAPIMediaType(
+                            schema=message_schema if trigger == "UserMessage" else status_schema,  # type: ignore[arg-type]
+                            examples={trigger: Example(value=example)},
+                        )
+                    },
+                ),
+                responses={
+                    "2XX": OpenAPIResponse(description="Received"),
+                    "410": OpenAPIResponse(description="Gone: the webhook is disabled at once"),
+                },
+            )
+        )
+        for trigger, example in EXAMPLES.items()
+    }
+
+
+def _inline_schema(kind: type) -> dict[str, Any]:
+    """The JSON schema of ``kind`` with its ``$defs`` inlined (Litestar owns components/schemas)."""
+    schema = msgspec.json.schema(kind)
+    definitions = schema.pop("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            if ref := node.get("$ref"):
+                return inline(definitions[ref.rsplit("/", 1)[-1]])
+            return {key: inline(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [inline(item) for item in node]
+        return node
+
+    return inline(schema)

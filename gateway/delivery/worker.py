@@ -1,0 +1,400 @@
+"""The delivery loop: claim due webhook events with a lease, POST them signed, record every attempt.
+
+The database is the record of truth, as for the dispatcher (gateway.pipeline.dispatcher): an event is
+due when it is pending and its ``next_attempt_at`` has passed, and it is claimed by setting a lease
+(SKIP LOCKED on Postgres). A worker that dies mid-attempt leaves a lease that expires; another worker
+then delivers the event again, with the same ``webhook-id``, so the receiver can tell a repeat.
+
+- Order: an event waits while an earlier event (lower ``sequence``) of the same message for the same
+  webhook is pending, in flight included; it goes once that one succeeded or was given up.
+- Isolation: each webhook has at most ``endpoint_concurrency`` attempts in flight per worker, and a
+  failing one is backed off (gateway.delivery.schedule), so a dead or slow endpoint holds only its own
+  slots. Webhooks that are disabled are not delivered to; their pending events wait.
+- Outcomes are written in batches (one transaction for the attempts that finished meanwhile): the
+  database, not the receivers, would otherwise cap the throughput.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import json
+import logging
+import os
+import random
+import socket
+import time
+from collections import Counter
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import httpx
+import msgspec
+from sqlalchemy import bindparam, exists, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
+
+from gateway.delivery.schedule import parse_retry_after, retry_delay
+from gateway.delivery.signing import signature, signing_secrets
+from gateway.models import Webhook, WebhookAttempt, WebhookEvent
+from gateway.netguard import url_problem
+from gateway.pipeline.events import now
+from gateway.settings import Settings
+
+log = logging.getLogger(__name__)
+
+PENDING, SUCCEEDED, FAILED = "pending", "succeeded", "failed"
+LEASE = datetime.timedelta(seconds=60)  # longer than the request timeout: a live worker never loses its lease
+POLL_SECONDS = 0.1
+STOP_GRACE = 5.0  # seconds a stopping worker waits for its attempts under way
+BODY_KEPT = 1024  # bytes of the receiver's answer kept with the attempt
+RECORD_BATCH = 500
+USER_AGENT = "omnichannel-gateway-webhooks/1"
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """An event this worker holds the lease of, with what its delivery needs."""
+
+    id: UUID
+    tenant_id: UUID
+    webhook_id: UUID
+    payload: dict[str, Any]
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A webhook as one delivery sees it (read when its events are claimed)."""
+
+    url: str
+    headers: dict[str, str]
+    secrets: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    event: Claimed
+    attempted_at: datetime.datetime
+    latency_ms: int
+    response_status: int | None = None
+    response_body: str = ""
+    error: str | None = None
+    retry_after: float | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.response_status is not None and 200 <= self.response_status < 300
+
+
+class WebhookDeliverer:
+    def __init__(
+        self,
+        session_maker: async_sessionmaker[AsyncSession],
+        *,
+        allow_private_urls: bool = False,
+        timeout_seconds: float = 15.0,
+        disable_after: datetime.timedelta = datetime.timedelta(days=5),
+        concurrency: int = 100,
+        endpoint_concurrency: int = 20,
+        http: httpx.AsyncClient | None = None,
+        owner: str | None = None,
+        clock: Callable[[], datetime.datetime] = now,
+        rng: random.Random | None = None,
+        lease: datetime.timedelta = LEASE,
+        only: Collection[UUID] | None = None,
+    ) -> None:
+        self.session_maker = session_maker
+        self.allow_private_urls = allow_private_urls
+        self.timeout_seconds = timeout_seconds
+        self.disable_after = disable_after
+        self.concurrency = concurrency
+        self.endpoint_concurrency = endpoint_concurrency
+        # No redirects: a 3xx is a failed attempt (a redirect could lead past the address check).
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        self.http = http or httpx.AsyncClient(timeout=timeout_seconds, follow_redirects=False, limits=limits)
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.lease = lease
+        self.only = only  # deliver to these webhooks only (tests and the benchmark share a database)
+        self.in_flight: Counter[UUID] = Counter()  # attempts under way per webhook
+        self._wake = asyncio.Event()
+        self._outcomes: list[tuple[Outcome, asyncio.Future[None]]] = []
+        self._recorder: asyncio.Task[None] | None = None
+
+    @classmethod
+    def from_settings(cls, session_maker: async_sessionmaker[AsyncSession], settings: Settings) -> WebhookDeliverer:
+        return cls(
+            session_maker,
+            allow_private_urls=settings.allow_private_webhook_urls,
+            timeout_seconds=settings.webhook_timeout_seconds,
+            disable_after=datetime.timedelta(seconds=settings.webhook_disable_after_seconds),
+            concurrency=settings.webhook_concurrency,
+            endpoint_concurrency=settings.webhook_endpoint_concurrency,
+        )
+
+    def wake(self, _event: Any = None) -> None:
+        """Events were written: look for work now rather than at the next poll."""
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event, poll_seconds: float = POLL_SECONDS) -> None:
+        tasks: set[asyncio.Task[None]] = set()
+        while not stop.is_set():
+            self._wake.clear()  # before claiming: a wake that comes while we claim is not lost
+            claimed: list[tuple[Claimed, Target]] = []
+            if free := self.concurrency - len(tasks):
+                try:
+                    claimed = await self.claim(free)
+                except Exception:  # noqa: BLE001  (the loop must survive a database hiccup)
+                    log.exception("claiming webhook events failed")
+            for event, target in claimed:
+                task = asyncio.create_task(self._deliver_logged(event, target))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+            # Wait for a wake-up, the poll, or a finished attempt (which frees a slot and may let the
+            # next event of its message go).
+            waiters = {asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait()), *tasks}
+            await asyncio.wait(waiters, timeout=poll_seconds, return_when=asyncio.FIRST_COMPLETED)
+            for waiter in waiters - tasks:
+                waiter.cancel()
+        if tasks:  # attempts under way get a moment to finish; the rest are dropped and their leases expire
+            _, unfinished = await asyncio.wait(tasks, timeout=STOP_GRACE)
+            for task in unfinished:
+                task.cancel()
+        if self._recorder is not None:
+            await asyncio.wait({self._recorder}, timeout=STOP_GRACE)
+
+    async def deliver_once(self, limit: int = 100) -> int:
+        """Claim what is due and deliver it; the number of events attempted (for tests and tools)."""
+        claimed = await self.claim(limit)
+        await asyncio.gather(*(self._deliver_logged(event, target) for event, target in claimed))
+        return len(claimed)
+
+    async def claim(self, limit: int) -> list[tuple[Claimed, Target]]:
+        at = self.clock()
+        event = WebhookEvent
+        free = or_(event.lease_until.is_(None), event.lease_until < at)
+        earlier = aliased(WebhookEvent)
+        waits_for_earlier = exists().where(
+            earlier.message_id == event.message_id,
+            earlier.webhook_id == event.webhook_id,
+            earlier.status == PENDING,
+            earlier.sequence < event.sequence,
+        )
+        full = [webhook_id for webhook_id, count in self.in_flight.items() if count >= self.endpoint_concurrency]
+        due = (
+            select(event.id, event.webhook_id)
+            .join(Webhook, Webhook.id == event.webhook_id)
+            .where(event.status == PENDING, event.next_attempt_at <= at, free, Webhook.enabled.is_(True))
+            .where(~waits_for_earlier, event.webhook_id.not_in(full))
+            .order_by(event.next_attempt_at)
+            .limit(limit * 2)  # room for the ones a webhook's cap leaves out
+        )
+        if self.only is not None:
+            due = due.where(event.webhook_id.in_(self.only))
+        async with self.session_maker() as session:
+            if session.bind.dialect.name == "postgresql":
+                due = due.with_for_update(of=event, skip_locked=True)
+            picked: list[UUID] = []
+            planned = Counter(self.in_flight)
+            for event_id, webhook_id in (await session.execute(due)).all():
+                if planned[webhook_id] < self.endpoint_concurrency and len(picked) < limit:
+                    planned[webhook_id] += 1
+                    picked.append(event_id)
+            if not picked:
+                await session.rollback()
+                return []
+            rows = (
+                await session.execute(
+                    update(event)
+                    .where(event.id.in_(picked), event.status == PENDING, free)
+                    .values(lease_owner=self.owner, lease_until=at + self.lease)
+                    .returning(event.id, event.tenant_id, event.webhook_id, event.payload, event.attempts)
+                    .execution_options(synchronize_session=False)
+                )
+            ).all()
+            webhooks = await session.scalars(select(Webhook).where(Webhook.id.in_({row.webhook_id for row in rows})))
+            targets = {w.id: Target(w.url, json.loads(w.headers), signing_secrets(w, at)) for w in webhooks}
+            await session.commit()
+        claimed = [(Claimed(*row), targets[row.webhook_id]) for row in rows]
+        for item, _ in claimed:
+            self.in_flight[item.webhook_id] += 1
+        return claimed
+
+    async def _deliver_logged(self, event: Claimed, target: Target) -> None:
+        try:
+            try:
+                outcome = await self.attempt(event, target)
+            finally:
+                self.in_flight[event.webhook_id] -= 1
+                if self.in_flight[event.webhook_id] <= 0:
+                    del self.in_flight[event.webhook_id]
+            await self._record(outcome)
+        except Exception:  # noqa: BLE001  (one event's failure must not end the loop; its lease expires)
+            log.exception("delivering webhook event %s failed", event.id)
+
+    async def attempt(self, event: Claimed, target: Target) -> Outcome:
+        """One POST of the event; whatever happens becomes an Outcome, nothing is raised."""
+        at = self.clock()
+        started = time.monotonic()
+
+        def outcome(**values: Any) -> Outcome:
+            return Outcome(event, at, round((time.monotonic() - started) * 1000), **values)
+
+        # Resolved again at send time: a name that now points inside the network is refused.
+        if problem := await url_problem(target.url, allow_private=self.allow_private_urls):
+            return outcome(error=f"refused: the URL {problem}")
+        body = msgspec.json.encode(event.payload)
+        headers = {
+            **target.headers,
+            "content-type": "application/json",
+            "user-agent": USER_AGENT,
+            "webhook-id": str(event.id),
+            "webhook-timestamp": str(int(at.timestamp())),
+            "webhook-signature": signature(target.secrets, str(event.id), at, body),
+        }
+        try:
+            async with asyncio.timeout(self.timeout_seconds):  # the whole exchange, not each read
+                async with self.http.stream("POST", target.url, content=body, headers=headers) as response:
+                    kept = bytearray()
+                    async for chunk in response.aiter_bytes():
+                        kept += chunk
+                        if len(kept) >= BODY_KEPT:
+                            break
+        except TimeoutError:
+            return outcome(error=f"no answer within {self.timeout_seconds:g} s")
+        except httpx.HTTPError as error:
+            return outcome(error=f"{type(error).__name__}: {error}"[:1000])
+        text = kept[:BODY_KEPT].decode("utf-8", errors="replace").replace("\0", "\ufffd")
+        retry_after = None
+        if response.status_code in (429, 503):
+            retry_after = parse_retry_after(response.headers.get("retry-after"), at)
+        error = None
+        if response.is_redirect:
+            error = f"redirected to {response.headers.get('location', '?')[:500]}; redirects are not followed"
+        return outcome(response_status=response.status_code, response_body=text, error=error, retry_after=retry_after)
+
+    async def _record(self, outcome: Outcome) -> None:
+        """Hand the outcome to the recorder and wait until it is committed (which keeps the slot busy
+        meanwhile, so a slow database slows the claiming down rather than piling outcomes up)."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._outcomes.append((outcome, done))
+        if self._recorder is None or self._recorder.done():
+            self._recorder = asyncio.create_task(self._record_all())
+        await done
+
+    async def _record_all(self) -> None:
+        while self._outcomes:
+            batch, self._outcomes = self._outcomes[:RECORD_BATCH], self._outcomes[RECORD_BATCH:]
+            try:
+                await self.write([outcome for outcome, _ in batch])
+            except Exception:  # noqa: BLE001  (one by one, so one bad row doesn't lose the others)
+                log.exception("recording %d webhook attempts failed; recording them one by one", len(batch))
+                for outcome, _ in batch:
+                    try:
+                        await self.write([outcome])
+                    except Exception:  # noqa: BLE001  (its lease expires and the event is attempted again)
+                        log.exception("recording the attempt of webhook event %s failed", outcome.event.id)
+            for _, done in batch:
+                if not done.done():
+                    done.set_result(None)
+
+    async def write(self, outcomes: list[Outcome]) -> None:
+        """Record the attempts and what follows from them, in one transaction."""
+        at = self.clock()
+        changes, successes, failures, gone = [], set(), set(), set()
+        for outcome in outcomes:
+            event = outcome.event
+            attempts = event.attempts + 1
+            status, next_attempt_at = SUCCEEDED, None
+            if outcome.succeeded:
+                successes.add(event.webhook_id)
+            elif outcome.response_status == 410:  # Gone: the receiver asks for no more deliveries
+                status = FAILED
+                gone.add(event.webhook_id)
+            else:
+                failures.add(event.webhook_id)
+                delay = retry_delay(attempts, outcome.retry_after, self.rng)
+                status = FAILED if delay is None else PENDING
+                if delay is not None:
+                    next_attempt_at = outcome.attempted_at + datetime.timedelta(seconds=delay)
+            changes.append({"b_id": event.id, "b_status": status, "b_attempts": attempts, "b_next": next_attempt_at})
+        table = WebhookEvent.__table__
+        async with self.session_maker() as session:
+            # Only while this worker holds the lease: a worker that lost it must not undo another's work.
+            await session.execute(
+                update(table)
+                .where(table.c.id == bindparam("b_id"), table.c.lease_owner == self.owner)
+                .values(
+                    status=bindparam("b_status"),
+                    attempts=bindparam("b_attempts"),
+                    next_attempt_at=bindparam("b_next"),
+                    lease_owner=None,
+                    lease_until=None,
+                    updated_at=at,
+                ),
+                changes,
+            )
+            # An event deleted meanwhile (its webhook or tenant went) takes its attempts with it.
+            existing = set(
+                await session.scalars(
+                    select(WebhookEvent.id).where(WebhookEvent.id.in_([o.event.id for o in outcomes]))
+                )
+            )
+            if attempts := [
+                {
+                    "tenant_id": o.event.tenant_id,
+                    "webhook_event_id": o.event.id,
+                    "attempted_at": o.attempted_at,
+                    "response_status": o.response_status,
+                    "latency_ms": o.latency_ms,
+                    "response_body": o.response_body,
+                    "error": o.error,
+                }
+                for o in outcomes
+                if o.event.id in existing
+            ]:
+                await session.execute(insert(WebhookAttempt), attempts)
+            await self._track_failures(session, successes, failures - successes, gone, at)
+            await session.commit()
+
+    async def _track_failures(
+        self, session: AsyncSession, successes: set[UUID], failures: set[UUID], gone: set[UUID], at: datetime.datetime
+    ) -> None:
+        """A success ends a webhook's run of failures; a run as long as ``disable_after`` disables it, and
+        so does a 410 at once."""
+        for webhook_id in successes:
+            await session.execute(
+                update(Webhook)
+                .where(Webhook.id == webhook_id, Webhook.failing_since.is_not(None))
+                .values(failing_since=None)
+            )
+        for webhook_id in failures:
+            await session.execute(
+                update(Webhook)
+                .where(Webhook.id == webhook_id, Webhook.failing_since.is_(None))
+                .values(failing_since=at)
+            )
+            await self._disable(
+                session,
+                webhook_id,
+                f"every attempt failed for {self.disable_after}",
+                at,
+                Webhook.failing_since <= at - self.disable_after,
+            )
+        for webhook_id in gone:
+            await self._disable(session, webhook_id, "the receiver answered 410 Gone", at)
+
+    async def _disable(
+        self, session: AsyncSession, webhook_id: UUID, why: str, at: datetime.datetime, *condition: Any
+    ) -> None:
+        result = await session.execute(
+            update(Webhook)
+            .where(Webhook.id == webhook_id, Webhook.enabled.is_(True), *condition)
+            .values(enabled=False, updated_at=at)
+        )
+        if result.rowcount:
+            log.warning("webhook %s disabled: %s", webhook_id, why)
