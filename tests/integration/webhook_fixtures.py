@@ -1,7 +1,8 @@
 """A customer's webhook receiver on loopback, a controllable clock, and outbox rows to deliver.
 
 The receiver answers each path as the test tells it (``answer``), by default 200 "ok", and keeps every
-request it got. Paths under ``/hang`` never answer (a dead endpoint that accepts connections).
+request it got. Paths under ``/hang`` don't answer until ``release_hanging`` is set (a dead endpoint that accepts
+connections).
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ class Receiver:
         self.in_flight: dict[str, int] = {}
         self.most_in_flight: dict[str, int] = {}
         self.arrived = asyncio.Event()
+        self.release_hanging = asyncio.Event()  # set: requests under /hang get their answer
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -93,7 +95,7 @@ class Receiver:
         self.most_in_flight[path] = max(self.most_in_flight.get(path, 0), self.in_flight[path])
         try:
             if path.startswith("/hang"):
-                await asyncio.sleep(3600)
+                await self.release_hanging.wait()
             queue = self.answers.get(path) or [Answer()]
             answer = queue.pop(0) if len(queue) > 1 else queue[0]
         finally:
@@ -114,8 +116,8 @@ async def receiver() -> AsyncIterator[Receiver]:
             task.result()
         await asyncio.sleep(0.02)
     yield app
+    app.release_hanging.set()
     server.should_exit = True
-    server.force_exit = True  # requests to /hang never end by themselves
     await task
 
 
@@ -220,6 +222,12 @@ async def attempt_rows(client: httpx.AsyncClient, event_id: uuid.UUID) -> list[W
                 .order_by(WebhookAttempt.attempted_at)
             )
         )
+
+
+async def event_ids_of(client: httpx.AsyncClient, webhook: dict[str, Any]) -> list[uuid.UUID]:
+    async with session_maker(client.app.state.engine)() as session:
+        query = select(WebhookEvent.id).where(WebhookEvent.webhook_id == uuid.UUID(webhook["id"]))
+        return list(await session.scalars(query))
 
 
 async def webhook_row(client: httpx.AsyncClient, webhook_id: str) -> Webhook:
