@@ -30,6 +30,7 @@ from gateway.services.webhooks import (
     WebhookView,
     header_errors,
     trigger_errors,
+    window_errors,
 )
 from gateway.validation import parse, parse_json
 
@@ -140,9 +141,7 @@ class RecoverIn(Schema):
             since, until = (as_utc(msgspec.convert(raw.get(k), datetime.datetime | None)) for k in ("since", "until"))
         except msgspec.ValidationError:
             return []  # named by the type check
-        if since and until and until <= since:
-            return [FieldError("until", "must be later than since")]
-        return []
+        return window_errors(since, until) if since else []
 
 
 class RecoverOut(Out):

@@ -241,6 +241,8 @@ class WebhookService:
         self, tenant_id: UUID, webhook_id: UUID, since: datetime.datetime, until: datetime.datetime | None
     ) -> int:
         """Deliver again every event created in [since, until) whose delivery failed; how many."""
+        if errors := window_errors(since, until):
+            raise invalid(errors)
         await self._enabled(tenant_id, webhook_id)
         at = now()
         query = update(WebhookEvent).where(
@@ -319,6 +321,12 @@ def trigger_errors(triggers: Sequence[str]) -> list[FieldError]:
         for index, trigger in enumerate(triggers)
         if trigger not in TRIGGERS
     ]
+
+
+def window_errors(since: datetime.datetime, until: datetime.datetime | None) -> list[FieldError]:
+    if until is not None and until <= since:
+        return [FieldError("until", "must be later than since")]
+    return []
 
 
 def header_errors(headers: dict[str, str]) -> list[FieldError]:
