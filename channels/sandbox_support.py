@@ -3,12 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import Coroutine
 from typing import Any
 
 import httpx
 
 _background: set[asyncio.Task[Any]] = set()  # keeps callback tasks alive until they ran
+# One client per event loop: building a client loads the CA store (~20 ms of CPU), which per callback
+# made the sandbox the bottleneck of the whole gateway under load.
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = weakref.WeakKeyDictionary()
+
+
+def callback_client() -> httpx.AsyncClient:
+    loop = asyncio.get_running_loop()
+    if (client := _clients.get(loop)) is None or client.is_closed:
+        client = _clients[loop] = httpx.AsyncClient(timeout=10, limits=httpx.Limits(max_connections=200))
+    return client
+
+
+async def close_callback_client() -> None:
+    """At shutdown of the app that served the sandbox providers."""
+    if (client := _clients.pop(asyncio.get_running_loop(), None)) is not None:
+        await client.aclose()
 
 
 def in_background(coroutine: Coroutine[Any, Any, Any]) -> None:
@@ -21,16 +38,16 @@ async def post_callback(url: str, body: bytes, headers: dict[str, str], attempts
     """POST a callback, trying again (like the real providers) while there is no answer, a 5xx or a 429;
     any other answer is final. The last HTTP status, None when the gateway couldn't be reached."""
     status: int | None = None
-    async with httpx.AsyncClient(timeout=10) as http:
-        for attempt in range(attempts):
-            try:
-                status = (
-                    await http.post(url, content=body, headers={"Content-Type": "application/json", **headers})
-                ).status_code
-                if status < 500 and status != 429:
-                    return status
-            except httpx.HTTPError:
-                status = None
-            if attempt + 1 < attempts:
-                await asyncio.sleep(0.2 * (attempt + 1))
+    http = callback_client()
+    for attempt in range(attempts):
+        try:
+            status = (
+                await http.post(url, content=body, headers={"Content-Type": "application/json", **headers})
+            ).status_code
+            if status < 500 and status != 429:
+                return status
+        except httpx.HTTPError:
+            status = None
+        if attempt + 1 < attempts:
+            await asyncio.sleep(0.2 * (attempt + 1))
     return status
