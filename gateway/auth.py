@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.crypto import api_key_digest
+from gateway.lookups import MISSING, Lookups
 from gateway.models import ApiKey, Customer
 from gateway.problems import Problem
 
@@ -83,13 +84,16 @@ class CustomerAuthMiddleware(AbstractAuthenticationMiddleware):
         db_config: SQLAlchemyAsyncConfig = state.db_config
         # The same session the handler gets as ``db_session``.
         session: AsyncSession = db_config.provide_session(state, connection.scope)
+        lookups: Lookups = state.lookups
         if api_key := connection.headers.get(API_KEY_HEADER):
-            key = await session.scalar(
-                select(ApiKey).where(ApiKey.digest == api_key_digest(api_key), ApiKey.revoked_at.is_(None))
-            )
-            if key is None:
-                raise unauthorized("The API key is not valid or has been revoked.")
-            return AuthenticationResult(user=Principal(tenant_id=key.tenant_id, api_key_id=key.id), auth=key)
+            digest = api_key_digest(api_key)
+            if (principal := lookups.get(("api key", digest))) is MISSING:
+                key = await session.scalar(select(ApiKey).where(ApiKey.digest == digest, ApiKey.revoked_at.is_(None)))
+                if key is None:
+                    raise unauthorized("The API key is not valid or has been revoked.")
+                principal = Principal(tenant_id=key.tenant_id, api_key_id=key.id)
+                lookups.put(("api key", digest), principal)
+            return AuthenticationResult(user=principal, auth="api key")
         scheme, _, token = connection.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise unauthorized(f"Authenticate with `Authorization: Bearer <token>` or `{API_KEY_HEADER}: <key>`.")
@@ -99,8 +103,11 @@ class CustomerAuthMiddleware(AbstractAuthenticationMiddleware):
             customer_id, tenant_id = UUID(claims["sub"]), UUID(claims["tenant"])
         except (jwt.InvalidTokenError, ValueError, TypeError):
             raise unauthorized("The token is not valid or has expired.") from None
-        customer = await session.get(Customer, customer_id)
-        if customer is None or customer.tenant_id != tenant_id or customer.token_version != claims["ver"]:
+        if (current := lookups.get(("customer", customer_id))) is MISSING:
+            customer = await session.get(Customer, customer_id)
+            current = (customer.tenant_id, customer.token_version) if customer else None
+            lookups.put(("customer", customer_id), current)
+        if current != (tenant_id, claims["ver"]):
             raise unauthorized("The token has been revoked.")
         return AuthenticationResult(user=Principal(tenant_id=tenant_id, customer_id=customer_id), auth=claims)
 

@@ -200,7 +200,8 @@ CursorParam = Annotated[str | None, QueryParameter(name="cursor", description="n
 
 
 def _service(request: Request, db_session: Any) -> MessageService:
-    return MessageService(db_session, request.app.state.dispatcher.wake)
+    state = request.app.state
+    return MessageService(db_session, state.acceptor, state.lookups)
 
 
 class MessageController(Controller):

@@ -16,7 +16,7 @@ import logging
 import os
 import random
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -69,8 +69,8 @@ class Dispatcher:
         self.send_rate = send_rate or MemorySendRate()
         self._wake = asyncio.Event()
 
-    def wake(self, _message: Any = None) -> None:
-        """A message was accepted in this process: look for work now rather than at the next poll."""
+    async def accepted(self, _messages: Sequence[Any]) -> None:
+        """Messages were accepted in this process: look for work now rather than at the next poll."""
         self._wake.set()
 
     async def run(self, stop: asyncio.Event, poll_seconds: float = 0.5, concurrency: int = BATCH) -> None:

@@ -7,7 +7,6 @@ are committed before the answer; nothing upstream is awaited (the dispatcher sen
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -17,10 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.base import FieldError
 from channels.registry import all_channels
+from gateway.lookups import MISSING, Lookups
 from gateway.models import Conversation, Message, MessageEvent, MessageTemplate, TrafficAccount
 from gateway.pagination import Cursor, page_query
-from gateway.pipeline import statuses
-from gateway.pipeline.conversations import conversation_for
+from gateway.pipeline.acceptor import Acceptor, NewMessage
 from gateway.problems import invalid, not_found
 from gateway.services.traffic_accounts import TrafficAccountService
 
@@ -49,12 +48,22 @@ class Accepted:
 
 
 class MessageService:
-    def __init__(self, session: AsyncSession, on_accepted: Callable[[Message], None] | None = None) -> None:
+    def __init__(self, session: AsyncSession, acceptor: Acceptor, lookups: Lookups) -> None:
         self.session = session
-        self.on_accepted = on_accepted  # wakes the dispatcher after the commit
+        self.acceptor = acceptor  # writes accepted messages (group commit) and tells the dispatcher
+        self.lookups = lookups
+
+    async def account(self, tenant_id: UUID, account_id: UUID) -> TrafficAccount:
+        """The tenant's traffic account (a 404 naming trafficAccountId otherwise), briefly remembered:
+        every send looks it up."""
+        if (account := self.lookups.get(("traffic account", tenant_id, account_id))) is MISSING:
+            account = await TrafficAccountService(self.session).get(tenant_id, account_id, "trafficAccountId")
+            self.session.expunge(account)
+            self.lookups.put(("traffic account", tenant_id, account_id), account)
+        return account
 
     async def send(self, tenant_id: UUID, account_id: UUID, destination: str, blocks: dict[str, Any]) -> Accepted:
-        account = await TrafficAccountService(self.session).get(tenant_id, account_id, "trafficAccountId")
+        account = await self.account(tenant_id, account_id)
         channel = all_channels()[account.channel]
         keys: dict[str | None, str] = {}
         errors = block_errors(blocks)
@@ -78,33 +87,24 @@ class MessageService:
         block = blocks[keys[account.channel]]
         if errors := await self._template_errors(account, keys[account.channel], block):
             raise invalid(errors, "The message's template can't be used as it is.")
-        address = channel.canonical_address(destination)
-        conversation = await conversation_for(self.session, account, address)
         at = datetime.datetime.now(datetime.UTC)
-        message = Message(
+        message = NewMessage(
             tenant_id=tenant_id,
             traffic_account_id=account.id,
-            conversation_id=conversation.id,
             channel=account.channel,
-            direction="outbound",
-            destination=address,
-            status=statuses.READY,
-            sequence=1,
-            message_parts=channel.message_parts(block),
+            destination=channel.canonical_address(destination),
             content=block,
+            message_parts=channel.message_parts(block),
             reference=block.get("reference") if isinstance(block.get("reference"), str) else None,
-            next_attempt_at=at,
-            valid_until=at + min(DEFAULT_VALIDITY, channel.validity(block) or DEFAULT_VALIDITY),
             created_at=at,
-            updated_at=at,
+            valid_until=at + min(DEFAULT_VALIDITY, channel.validity(block) or DEFAULT_VALIDITY),
+            next_attempt_at=at,
         )
-        self.session.add(message)
-        await self.session.flush()
-        self.session.add(MessageEvent(message_id=message.id, sequence=1, status=statuses.READY, occurred_at=at))
-        await self.session.commit()
-        if self.on_accepted:
-            self.on_accepted(message)
-        return Accepted(message, account)
+        # Let go of this request's connection first: the acceptor writes on a connection of its own, and
+        # requests holding theirs while waiting for it would drain the pool under load.
+        await self.session.close()
+        await self.acceptor.accept([message])
+        return Accepted(message.as_message(), account)
 
     async def _template_errors(self, account: TrafficAccount, key: str, block: dict[str, Any]) -> list[FieldError]:
         """A template message must name an approved template of the account, with its parameters."""

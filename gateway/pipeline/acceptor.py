@@ -1,0 +1,167 @@
+"""Group commit of accepted messages: the sends that arrive while one transaction is being written
+are written together in the next, so one commit covers many messages.
+
+Accepted means durable: ``accept`` returns only after the transaction holding the messages, their
+conversations and their first status events has committed. Under load a commit (and its fsync)
+per send is what limits a database; batching keeps the answer fast and lets one API process
+accept thousands of sends a second. Bulk sends hand over all their messages at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID, uuid4
+
+from sqlalchemy import insert, select, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from gateway.models import Conversation, Message, MessageEvent
+from gateway.pipeline import statuses
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 2000  # messages in one transaction
+CONVERSATIONS_KEPT = 100_000  # (traffic account, participant) -> conversation id; they never change
+
+
+@dataclass(slots=True)
+class NewMessage:
+    """An outbound message to store as Ready; ``conversation_id`` is filled in when it is written."""
+
+    tenant_id: UUID
+    traffic_account_id: UUID
+    channel: str
+    destination: str
+    content: dict[str, Any]
+    message_parts: int
+    reference: str | None
+    created_at: datetime.datetime
+    valid_until: datetime.datetime
+    next_attempt_at: datetime.datetime | None
+    status: str = statuses.READY
+    id: UUID = None  # type: ignore[assignment]  (set in __post_init__)
+    conversation_id: UUID | None = None
+
+    def __post_init__(self) -> None:
+        self.id = self.id or uuid4()
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "tenant_id": self.tenant_id,
+            "traffic_account_id": self.traffic_account_id,
+            "conversation_id": self.conversation_id,
+            "channel": self.channel,
+            "direction": "outbound",
+            "destination": self.destination,
+            "status": self.status,
+            "sequence": 1,
+            "message_parts": self.message_parts,
+            "content": self.content,
+            "reference": self.reference,
+            "attempts": 0,
+            "next_attempt_at": self.next_attempt_at,
+            "valid_until": self.valid_until,
+            "created_at": self.created_at,
+            "updated_at": self.created_at,
+        }
+
+    def as_message(self) -> Message:
+        """A detached Message with the stored values, for building answers."""
+        return Message(**self.row())
+
+
+class Acceptor:
+    def __init__(self, engine: AsyncEngine, on_committed: Callable[[Sequence[NewMessage]], Any] | None = None) -> None:
+        self.engine = engine
+        self.on_committed = on_committed  # tells the dispatch index about the new messages
+        self._queue: list[tuple[list[NewMessage], asyncio.Future[None]]] = []
+        self._writer: asyncio.Task[None] | None = None
+        self._conversations: dict[tuple[UUID, str], UUID] = {}
+
+    async def accept(self, messages: list[NewMessage]) -> None:
+        """Store the messages (status Ready, or Created for a failover step) and their conversations;
+        returns once committed. Raises what the database raised if they could not be stored."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.append((messages, done))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_queued())
+        await asyncio.shield(done)  # a client that hangs up doesn't undo (or hide) the commit
+
+    async def _write_queued(self) -> None:
+        while self._queue:
+            batch, count = [], 0
+            while self._queue and (not batch or count + len(self._queue[0][0]) <= MAX_BATCH):
+                batch.append(self._queue.pop(0))
+                count += len(batch[-1][0])
+            try:
+                await self._write([m for messages, _ in batch for m in messages])
+                outcomes: list[BaseException | None] = [None] * len(batch)
+            except Exception as error:  # noqa: BLE001  (one bad request must not fail the others)
+                if len(batch) == 1:
+                    outcomes = [error]
+                else:  # write each request alone, so each gets its own outcome
+                    outcomes = []
+                    for messages, _ in batch:
+                        try:
+                            await self._write(messages)
+                            outcomes.append(None)
+                        except Exception as alone:  # noqa: BLE001
+                            outcomes.append(alone)
+            for (messages, done), outcome in zip(batch, outcomes, strict=True):
+                if outcome is not None:
+                    done.set_exception(outcome)
+                    continue
+                done.set_result(None)
+                if self.on_committed is not None:
+                    try:
+                        await self.on_committed(messages)
+                    except Exception:  # noqa: BLE001  (the reconciler finds what the index missed)
+                        log.exception("indexing accepted messages failed")
+
+    async def _write(self, messages: list[NewMessage]) -> None:
+        async with self.engine.begin() as connection:
+            await self._fill_conversations(connection, messages)
+            await connection.execute(insert(Message.__table__), [m.row() for m in messages])
+            events = [
+                {"id": uuid4(), "message_id": m.id, "sequence": 1, "status": m.status, "occurred_at": m.created_at}
+                for m in messages
+            ]
+            await connection.execute(insert(MessageEvent.__table__), events)
+
+    async def _fill_conversations(self, connection: AsyncConnection, messages: list[NewMessage]) -> None:
+        first_of = {(m.traffic_account_id, m.destination): m for m in messages}
+        missing = [key for key in first_of if key not in self._conversations]
+        if missing:
+            dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+            rows = [
+                {
+                    "id": uuid4(),
+                    "tenant_id": m.tenant_id,
+                    "traffic_account_id": m.traffic_account_id,
+                    "channel": m.channel,
+                    "participant": m.destination,
+                    "created_at": m.created_at,
+                    "updated_at": m.created_at,
+                }
+                for m in (first_of[key] for key in missing)
+            ]
+            # Started concurrently by another message (or an inbound one): keep theirs.
+            await connection.execute(dialect.insert(Conversation.__table__).on_conflict_do_nothing(), rows)
+            found = await connection.execute(
+                select(Conversation.traffic_account_id, Conversation.participant, Conversation.id).where(
+                    tuple_(Conversation.traffic_account_id, Conversation.participant).in_(missing)
+                )
+            )
+            if len(self._conversations) > CONVERSATIONS_KEPT:
+                self._conversations.clear()
+            for account_id, participant, conversation_id in found:
+                self._conversations[(account_id, participant)] = conversation_id
+        for m in messages:
+            m.conversation_id = self._conversations[(m.traffic_account_id, m.destination)]

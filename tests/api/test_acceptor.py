@@ -1,0 +1,94 @@
+"""Group commit of accepted sends: many concurrent sends, few transactions, each answer its own."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import uuid
+
+from litestar.testing import AsyncTestClient
+from sqlalchemy import event, func, select
+
+from gateway.models import Conversation, Message, MessageEvent
+from gateway.pipeline.acceptor import Acceptor, NewMessage
+from tests.conftest import ADMIN, in_app_loop, new_tenant
+
+
+def _message(tenant_id: str, account_id: str, destination: str) -> NewMessage:
+    at = datetime.datetime.now(datetime.UTC)
+    return NewMessage(
+        tenant_id=uuid.UUID(tenant_id),
+        traffic_account_id=uuid.UUID(account_id),
+        channel="sms",
+        destination=destination,
+        content={"sender": "Acme", "text": "hi"},
+        message_parts=1,
+        reference=None,
+        created_at=at,
+        valid_until=at + datetime.timedelta(hours=1),
+        next_attempt_at=at,
+    )
+
+
+async def test_concurrent_sends_share_transactions_and_fail_alone(client: AsyncTestClient) -> None:
+    tenant = await new_tenant(client, ("sms",))
+    engine = client.app.state.engine
+    committed: list[int] = []
+    acceptor = Acceptor(engine, on_committed=lambda messages: _record(committed, messages))
+    good = [_message(tenant.id, tenant.accounts["sms"], f"+4477009{n % 7:05d}") for n in range(60)]
+    bad = _message(tenant.id, str(uuid.uuid4()), "+447700900001")  # no such traffic account: refused by the FK
+
+    async def work() -> list[BaseException | None]:
+        commits = []
+
+        def count(_connection: object) -> None:
+            commits.append(1)
+
+        event.listen(engine.sync_engine, "commit", count)
+        try:
+            await asyncio.gather(*(acceptor.accept([m]) for m in good[:50]))
+        finally:
+            event.remove(engine.sync_engine, "commit", count)
+        # 50 sends, but far fewer commits: they were written together.
+        assert len(commits) < 10, len(commits)
+        # A batch holding a bad message is written again one request at a time: only the bad one fails.
+        outcomes = await asyncio.gather(*(acceptor.accept([m]) for m in [*good[50:], bad]), return_exceptions=True)
+        async with engine.connect() as connection:
+            ids = [m.id for m in good]
+            stored = await connection.scalar(select(func.count()).select_from(Message).where(Message.id.in_(ids)))
+            events = await connection.scalar(
+                select(func.count()).select_from(MessageEvent).where(MessageEvent.message_id.in_(ids))
+            )
+            conversations = await connection.scalar(
+                select(func.count())
+                .select_from(Conversation)
+                .where(Conversation.traffic_account_id == uuid.UUID(tenant.accounts["sms"]))
+            )
+        assert (stored, events, conversations) == (60, 60, 7)
+        return outcomes
+
+    outcomes = in_app_loop(client, work)
+    assert outcomes[:10] == [None] * 10
+    assert isinstance(outcomes[10], Exception)  # only the bad one failed
+    assert sum(committed) == 60  # only committed messages reach the dispatch index
+    assert len({m.conversation_id for m in good}) == 7  # one conversation per user, reused
+
+
+async def _record(committed: list[int], messages: list[NewMessage]) -> None:
+    committed.append(len(messages))
+
+
+async def test_a_revoked_api_key_stops_working_at_once(client: AsyncTestClient) -> None:
+    """API keys are remembered for a moment per process; a revocation through the API forgets them."""
+    tenant = await new_tenant(client, ("sms",))
+    key = (await client.post(f"/admin/tenants/{tenant.id}/api-keys", json={"name": "x"}, headers=ADMIN)).json()
+    body = {
+        "trafficAccountId": tenant.accounts["sms"],
+        "destination": "+447700900123",
+        "sms": {"sender": "Acme", "text": "x"},
+    }
+    headers = {"X-Mitto-API-Key": key["key"]}
+    assert (await client.post("/api/v1/Message/send", json=body, headers=headers)).status_code == 200
+    revoked = await client.delete(f"/admin/tenants/{tenant.id}/api-keys/{key['id']}", headers=ADMIN)
+    assert revoked.status_code == 204
+    assert (await client.post("/api/v1/Message/send", json=body, headers=headers)).status_code == 401
