@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig, SQLAlchemyPlugin
-from litestar import Litestar, Router
+from litestar import Litestar, Request, Router
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.middleware.base import DefineMiddleware
@@ -18,6 +18,7 @@ from litestar.types import Receive, Scope, Send
 from redis.asyncio import Redis
 
 from channels.registry import all_channels
+from channels.sandbox_support import close_callback_client
 from gateway.api import admin, customers, messages, templates, traffic_accounts, webhooks
 from gateway.api.deps import API_PREFIX, provide_principal, version_guard
 from gateway.api.health import health
@@ -26,7 +27,9 @@ from gateway.crypto import configure_encryption
 from gateway.db import check_schema, create_engine, session_maker
 from gateway.delivery.payloads import openapi_webhooks
 from gateway.delivery.worker import WebhookDeliverer
+from gateway.lookups import Lookups
 from gateway.paths import PathNormaliser
+from gateway.pipeline.acceptor import Acceptor
 from gateway.pipeline.callbacks import CallbackTokens, GatewayPipeline
 from gateway.pipeline.dispatcher import Dispatcher
 from gateway.pipeline.send_rate import MemorySendRate, RedisSendRate
@@ -54,6 +57,16 @@ class Gateway(Litestar):
         await super().__call__(scope, receive, send)
 
 
+async def forget_changed_lookups(request: Request) -> None:
+    """A change made through the API (a revoked key, a new password, an edited traffic account) is
+    seen at once by this process's next request; sends and provider callbacks change none of them."""
+    path = request.url.path.lower()
+    if request.method not in ("GET", "HEAD", "OPTIONS") and not any(
+        part in path for part in ("/message", "/callbacks/", "/sandbox/")
+    ):
+        request.app.state.lookups.clear()
+
+
 def create_app(settings: Settings | None = None) -> Gateway:
     settings = settings or Settings.from_env()
     configure_encryption(settings.secret_keys)
@@ -70,6 +83,7 @@ def create_app(settings: Settings | None = None) -> Gateway:
     redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
     send_rate = RedisSendRate(redis) if redis else MemorySendRate()
     dispatcher = Dispatcher(session_maker(engine), settings.callback_base_url, tokens, send_rate=send_rate)
+    acceptor = Acceptor(engine, on_committed=dispatcher.accepted)
     pipeline = GatewayPipeline(session_maker(engine), tokens, settings.callback_base_url)
     deliverer = WebhookDeliverer.from_settings(session_maker(engine), settings)
 
@@ -89,6 +103,7 @@ def create_app(settings: Settings | None = None) -> Gateway:
                 await deliveries
             await deliverer.http.aclose()
             await dispatcher.http.aclose()
+            await close_callback_client()
             if redis is not None:
                 await redis.aclose()
             await engine.dispose()
@@ -130,6 +145,7 @@ def create_app(settings: Settings | None = None) -> Gateway:
         route_handlers=handlers,
         lifespan=[lifespan],
         before_request=refuse_nul_characters,
+        after_response=forget_changed_lookups,
         plugins=[SQLAlchemyPlugin(config=db_config), problem_details_plugin()],
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=settings.max_body_bytes,
@@ -141,6 +157,8 @@ def create_app(settings: Settings | None = None) -> Gateway:
                 "token_issuer": TokenIssuer(settings.jwt_keys, settings.token_lifetime_seconds),
                 "dispatcher": dispatcher,
                 "deliverer": deliverer,
+                "acceptor": acceptor,
+                "lookups": Lookups(),
                 "pipeline": pipeline,
             }
         ),
