@@ -103,6 +103,27 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
         proxy_headers=True,
         timeout_graceful_shutdown=10,  # a hung provider call (or the sandbox's timeout case) must not block a restart
         log_level="info",
+        access_log=settings.access_log,
+    )
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
+@click.option("--port", default=8001, show_default=True, type=int, help="Port.")
+def sandbox(host: str, port: int) -> None:
+    """Serve the sandbox providers on their own (point traffic accounts at them with baseUrl
+    http://HOST:PORT/sandbox/<channel>); they call the gateway back at GATEWAY_PUBLIC_URL."""
+    import uvicorn
+
+    settings = _settings()
+    uvicorn.run(
+        "gateway.sandbox_app:create_sandbox_app",
+        factory=True,
+        host=host,
+        port=port,
+        timeout_graceful_shutdown=5,
+        log_level="info",
+        access_log=settings.access_log,
     )
 
 

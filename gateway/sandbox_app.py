@@ -1,0 +1,50 @@
+"""The sandbox providers on their own: the same fake providers the gateway mounts under /sandbox,
+served by a process of their own (`gateway sandbox`), for when the gateway's process should spend
+nothing on imitating providers (load tests, or a mock shared by several gateways).
+
+Traffic accounts reach it through their ``baseUrl`` setting (``http://host:port/sandbox/<channel>``);
+it calls the gateway back at GATEWAY_PUBLIC_URL, and reads the traffic accounts it must recognise
+(and their derived credentials) from the gateway's database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+from litestar.datastructures import State
+
+from channels.registry import all_channels
+from channels.sandbox_support import close_callback_client
+from gateway.crypto import configure_encryption
+from gateway.db import create_engine, session_maker
+from gateway.pipeline.callbacks import CallbackTokens, GatewayPipeline
+from gateway.settings import Settings
+
+
+def create_sandbox_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or Settings.from_env()
+    configure_encryption(settings.secret_keys)
+    engine = create_engine(settings.database_url)
+    tokens = CallbackTokens(settings.callback_signing_keys, settings.callback_token_lifetime_seconds)
+
+    @asynccontextmanager
+    async def lifespan(_app: Litestar) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await close_callback_client()
+            await engine.dispose()
+
+    return Litestar(
+        route_handlers=[route for channel in all_channels().values() for route in channel.sandbox_routes],
+        lifespan=[lifespan],
+        state=State(
+            {
+                "settings": settings,
+                "pipeline": GatewayPipeline(session_maker(engine), tokens, settings.callback_base_url),
+            }
+        ),
+        openapi_config=None,
+    )
