@@ -121,6 +121,11 @@ class Settings:
     webhook_disable_after_seconds: int = 5 * 24 * 3600  # a webhook failing every attempt this long is disabled
     webhook_concurrency: int = 100  # deliveries in flight per worker
     webhook_endpoint_concurrency: int = 20  # of which to one webhook at most
+    rate_limit_window_seconds: int = 60  # the window of every rate-limit quota below
+    rate_limit_quota: int = 120_000  # customer API requests per window and tenant (a tenant may have its own)
+    rate_limit_address_quota: int = 6_000  # requests per window and client address not authenticated as a tenant
+    rate_limit_provider_quota: int = 600_000  # /callbacks and /sandbox requests per window and client address
+    idempotency_ttl_seconds: int = 24 * 3600  # how long an Idempotency-Key is remembered
     data_dir: Path = field(default_factory=lambda: Path(".gateway"))
     access_log: bool = True  # one log line per request (costs ~10% of a busy server's CPU)
 
@@ -178,6 +183,11 @@ class Settings:
             webhook_disable_after_seconds=_int("WEBHOOK_DISABLE_AFTER", 5 * 24 * 3600),
             webhook_concurrency=_int("WEBHOOK_CONCURRENCY", 100),
             webhook_endpoint_concurrency=_int("WEBHOOK_ENDPOINT_CONCURRENCY", 20),
+            rate_limit_window_seconds=_int("RATE_LIMIT_WINDOW", 60),
+            rate_limit_quota=_int("RATE_LIMIT_QUOTA", 120_000),
+            rate_limit_address_quota=_int("RATE_LIMIT_ADDRESS_QUOTA", 6_000),
+            rate_limit_provider_quota=_int("RATE_LIMIT_PROVIDER_QUOTA", 600_000),
+            idempotency_ttl_seconds=_int("IDEMPOTENCY_TTL", 24 * 3600),
             data_dir=data_dir,
             access_log=_bool("ACCESS_LOG", True),
         )
