@@ -9,7 +9,7 @@ from uuid import UUID
 from advanced_alchemy.base import UUIDAuditBase, UUIDBase
 from advanced_alchemy.types import DateTimeUTC, JsonB
 from advanced_alchemy.types.encrypted_string import EncryptedText
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint, text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.crypto import RotatingFernetBackend, encryption_keys
@@ -26,6 +26,8 @@ def _tenant_fk() -> Mapped[UUID]:
 class Tenant(UUIDAuditBase):
     __tablename__ = "tenant"
     name: Mapped[str] = mapped_column(String(200))
+    # Customer API requests per rate-limit window; None: the installation's GATEWAY_RATE_LIMIT_QUOTA.
+    rate_limit_quota: Mapped[int | None] = mapped_column(Integer, default=None)
 
 
 class Customer(UUIDAuditBase):
@@ -215,3 +217,21 @@ class WebhookAttempt(UUIDBase):
     latency_ms: Mapped[int] = mapped_column(Integer)
     response_body: Mapped[str] = mapped_column(String(1024), default="")  # the first 1 KB, decoded leniently
     error: Mapped[str | None] = mapped_column(String(1000), default=None)
+
+
+class IdempotencyKey(UUIDBase):
+    """A tenant's ``Idempotency-Key`` of a send (gateway.idempotency): claimed by the first request that
+    carries it, then holding that request's answer to replay. ``response_status`` is None while the first
+    request is in flight; ``claim`` changes with every claim, so that only its holder finishes or releases it."""
+
+    __tablename__ = "idempotency_key"
+    __table_args__ = (UniqueConstraint("tenant_id", "key"),)
+    tenant_id: Mapped[UUID] = mapped_column(ForeignKey("tenant.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(255))
+    fingerprint: Mapped[str] = mapped_column(String(64))  # SHA-256 of method, path and body
+    claim: Mapped[str] = mapped_column(String(32))
+    claimed_at: Mapped[datetime.datetime] = mapped_column(DateTimeUTC(timezone=True))
+    expires_at: Mapped[datetime.datetime] = mapped_column(DateTimeUTC(timezone=True), index=True)
+    response_status: Mapped[int | None] = mapped_column(Integer, default=None)
+    response_content_type: Mapped[str | None] = mapped_column(String(255), default=None)
+    response_body: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
