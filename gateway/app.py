@@ -27,6 +27,7 @@ from gateway.crypto import configure_encryption
 from gateway.db import check_schema, create_engine, session_maker
 from gateway.delivery.payloads import openapi_webhooks
 from gateway.delivery.worker import WebhookDeliverer
+from gateway.idempotency import IdempotencyKeys, IdempotencyMiddleware
 from gateway.lookups import Lookups
 from gateway.paths import PathNormaliser
 from gateway.pipeline.acceptor import Acceptor
@@ -34,6 +35,14 @@ from gateway.pipeline.callbacks import CallbackTokens, GatewayPipeline
 from gateway.pipeline.dispatcher import Dispatcher
 from gateway.pipeline.send_rate import MemorySendRate, RedisSendRate
 from gateway.problems import EXCEPTION_HANDLERS, problem_details_plugin
+from gateway.rate_limits import (
+    TENANT_OPT,
+    AddressRateLimit,
+    RateLimits,
+    TenantRateLimit,
+    counter_for,
+    with_rate_limit_headers,
+)
 from gateway.settings import Settings
 from gateway.validation import refuse_nul_characters
 
@@ -54,6 +63,8 @@ class Gateway(Litestar):
             if path != scope["path"]:
                 scope["path"] = path
                 scope["raw_path"] = path.encode()
+        if scope["type"] == "http":  # every response carries the RateLimit fields, a 404 of no route too
+            send = with_rate_limit_headers(scope, send, self.state.rate_limits)
         await super().__call__(scope, receive, send)
 
 
@@ -86,6 +97,7 @@ def create_app(settings: Settings | None = None) -> Gateway:
     acceptor = Acceptor(engine, on_committed=dispatcher.accepted)
     pipeline = GatewayPipeline(session_maker(engine), tokens, settings.callback_base_url)
     deliverer = WebhookDeliverer.from_settings(session_maker(engine), settings)
+    idempotency_keys = IdempotencyKeys(engine, settings.idempotency_ttl_seconds)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -93,6 +105,7 @@ def create_app(settings: Settings | None = None) -> Gateway:
         stop = asyncio.Event()
         loop = asyncio.create_task(dispatcher.run(stop)) if settings.embedded_worker else None
         deliveries = asyncio.create_task(deliverer.run(stop)) if settings.embedded_worker else None
+        purger = asyncio.create_task(idempotency_keys.run_purger(stop))
         try:
             yield
         finally:
@@ -101,6 +114,7 @@ def create_app(settings: Settings | None = None) -> Gateway:
                 await loop
             if deliveries is not None:
                 await deliveries
+            await purger
             await deliverer.http.aclose()
             await dispatcher.http.aclose()
             await close_callback_client()
@@ -111,7 +125,8 @@ def create_app(settings: Settings | None = None) -> Gateway:
     customer_api = Router(
         path=API_PREFIX,
         guards=[version_guard],
-        middleware=[DefineMiddleware(CustomerAuthMiddleware)],
+        middleware=[DefineMiddleware(CustomerAuthMiddleware), TenantRateLimit, IdempotencyMiddleware],
+        opt={TENANT_OPT: "tenant"},  # counted per tenant by TenantRateLimit, not per address
         dependencies={"principal": Provide(provide_principal, sync_to_thread=False)},
         security=[{"bearer": []}, {"apiKey": []}],
         route_handlers=[
@@ -144,6 +159,7 @@ def create_app(settings: Settings | None = None) -> Gateway:
     return Gateway(
         route_handlers=handlers,
         lifespan=[lifespan],
+        middleware=[AddressRateLimit],
         before_request=refuse_nul_characters,
         after_response=forget_changed_lookups,
         plugins=[SQLAlchemyPlugin(config=db_config), problem_details_plugin()],
@@ -160,6 +176,8 @@ def create_app(settings: Settings | None = None) -> Gateway:
                 "acceptor": acceptor,
                 "lookups": Lookups(),
                 "pipeline": pipeline,
+                "rate_limits": RateLimits(settings, counter_for(redis)),
+                "idempotency_keys": idempotency_keys,
             }
         ),
         openapi_config=OpenAPIConfig(

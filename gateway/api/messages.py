@@ -208,7 +208,12 @@ class MessageController(Controller):
     path = "/Message"
     tags = ["messages"]
 
-    @post("/send", status_code=HTTP_200_OK, summary="Send a message; answers once it is stored (status Ready)")
+    @post(
+        "/send",
+        status_code=HTTP_200_OK,
+        summary="Send a message; answers once it is stored (status Ready)",
+        opt={"idempotent": True},
+    )
     async def send(
         self, request: Request, db_session: DbSession, principal: Caller, version: FromPath[str], data: JSONBody[SendIn]
     ) -> MessageOut | SentMessages:

@@ -1,0 +1,252 @@
+"""Rate limits, and the IETF RateLimit header fields on every response.
+
+Three policies; every response names the one that counted it:
+
+- ``"default"``: the customer API, per tenant: GATEWAY_RATE_LIMIT_QUOTA requests per
+  GATEWAY_RATE_LIMIT_WINDOW seconds, or the tenant's own quota (``rateLimitQuota`` in the admin API).
+- ``"address"``: every request not authenticated as a tenant (login, /health, /admin, /schema, unknown
+  paths, refused credentials), per client address.
+- ``"providers"``: /callbacks and /sandbox, per client address, with a quota far above what the tenants'
+  own sends cause: providers report at the pace the gateway sends, and a refused report is a late one.
+
+Headers as in draft-ietf-httpapi-ratelimit-headers-11: ``RateLimit-Policy: "default";q=120000;w=60`` and
+``RateLimit: "default";r=119999;t=1`` (``r`` requests left now; ``t`` seconds until the whole quota is
+back). A request over the quota gets a 429 ``rate_limited`` problem with ``Retry-After``, and ``r=0``
+with ``t`` equal to it.
+
+Counting is GCRA, as gateway.pipeline.send_rate counts send rates: a quota of ``q`` per ``w`` seconds is a
+bucket of ``q`` requests refilled at one per ``w/q`` seconds, kept as one number per partition. With Redis
+that number lives in Redis and one Lua script per request reads and updates it, atomically across
+processes and on Redis' clock; without Redis (the embedded mode) it lives in memory. send_rate's
+``reserve`` answers only how long to wait; the headers also need what is left, hence a script of our own.
+
+Litestar's RateLimitMiddleware doesn't do this job: it reads and writes each identifier's history in two
+store calls (two processes can both read 99 and both write 100), has one fixed limit for everyone (no
+per-tenant quota), writes the older RateLimit-Limit/-Remaining/-Reset fields, and runs only on routed
+requests, so a 404 of an unknown path would carry no headers.
+
+How a request is counted: ``AddressRateLimit`` (app middleware) counts a routed request by address,
+unless its route is on the customer API (``opt={"rate_limit": "tenant"}``); there ``TenantRateLimit``
+counts it once authentication knows the tenant. Either refuses with a 429 before the handler runs.
+``RateLimitHeaders`` (around the whole app) adds the headers of that count to the response; a request
+answered before either could count it (an unknown path, a 405, refused credentials) is counted by
+address as it is answered, and answered as it was.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+from typing import Protocol
+from uuid import UUID
+
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from sqlalchemy import select
+
+from gateway.lookups import MISSING, Lookups
+from gateway.models import Tenant
+from gateway.problems import Problem
+from gateway.settings import Settings
+
+log = logging.getLogger(__name__)
+
+SCOPE_KEY = "gateway.rate_limit"  # the request's Verdict, once it has been counted
+TENANT_OPT = "rate_limit"  # opt={"rate_limit": "tenant"}: counted per tenant, after authentication
+PROVIDER_PATHS = ("/callbacks/", "/sandbox/")
+MAX_QUOTA = 1_000_000_000  # a tenant's own quota, at most (it is a 32-bit column)
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    name: str
+    quota: int  # requests per window
+    window: int  # seconds
+
+
+@dataclass(frozen=True, slots=True)
+class Count:
+    allowed: bool
+    remaining: int  # requests left now
+    seconds: float  # allowed: until the whole quota is back; refused: until one request is allowed
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    policy: Policy
+    count: Count
+
+    @property
+    def retry_after(self) -> int:
+        return max(1, math.ceil(self.count.seconds))
+
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        name, seconds = self.policy.name, math.ceil(self.count.seconds)
+        return [
+            (b"ratelimit-policy", f'"{name}";q={self.policy.quota};w={self.policy.window}'.encode()),
+            (b"ratelimit", f'"{name}";r={self.count.remaining};t={seconds}'.encode()),
+        ]
+
+
+def gcra(arrival: float, now: float, quota: int, window: float) -> tuple[float | None, Count]:
+    """One request against a bucket whose theoretical arrival time is ``arrival``: the new arrival time
+    (None when refused) and the count. The Lua script below is the same arithmetic."""
+    interval = window / quota
+    after = max(arrival, now) + interval
+    if after - now > window:
+        return None, Count(False, 0, after - now - window)
+    return after, Count(True, int((window - (after - now)) / interval + 1e-9), after - now)
+
+
+class Counter(Protocol):
+    async def take(self, key: str, quota: int, window: int) -> Count: ...
+
+
+class MemoryCounter:
+    """The embedded mode: buckets of this process."""
+
+    def __init__(self, clock=time.monotonic, max_keys: int = 100_000) -> None:  # type: ignore[no-untyped-def]
+        self.clock = clock
+        self.max_keys = max_keys
+        self.arrival: dict[str, float] = {}
+
+    async def take(self, key: str, quota: int, window: int) -> Count:
+        now = self.clock()
+        after, count = gcra(self.arrival.get(key, now), now, quota, window)
+        if after is not None:
+            if len(self.arrival) >= self.max_keys:  # full buckets need no entry: drop them
+                self.arrival = {k: at for k, at in self.arrival.items() if at > now}
+            self.arrival[key] = after
+        return count
+
+
+# KEYS[1]: the partition's key; ARGV: quota, window (seconds). Redis' own clock, so the processes' clocks
+# don't have to agree. Returns {allowed (0/1), remaining, microseconds} as ``gcra`` does.
+_GCRA = """
+local now_parts = redis.call('TIME')
+local now = tonumber(now_parts[1]) + tonumber(now_parts[2]) / 1000000
+local quota = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local interval = window / quota
+local arrival = tonumber(redis.call('GET', KEYS[1]) or now)
+if arrival < now then arrival = now end
+local after = arrival + interval
+if after - now > window then
+  return {0, 0, math.ceil((after - now - window) * 1000000)}
+end
+redis.call('SET', KEYS[1], string.format('%.6f', after), 'PX', math.ceil((after - now) * 1000) + 1000)
+return {1, math.floor((window - (after - now)) / interval + 1e-9), math.ceil((after - now) * 1000000)}
+"""
+
+
+class RedisCounter:
+    """Buckets shared by every process, in Redis; in memory while Redis fails, so that an outage of Redis
+    limits per process rather than refusing or stopping the API."""
+
+    def __init__(self, redis: Redis, prefix: str = "gateway:rate-limit:") -> None:
+        self.prefix = prefix
+        self.script = redis.register_script(_GCRA)
+        self.fallback = MemoryCounter()
+
+    async def take(self, key: str, quota: int, window: int) -> Count:
+        try:
+            allowed, remaining, micros = await self.script(keys=[self.prefix + key], args=[quota, window])
+        except RedisError as error:
+            log.warning("rate limits counted in memory: Redis failed (%s)", error)
+            return await self.fallback.take(key, quota, window)
+        return Count(bool(allowed), int(remaining), int(micros) / 1_000_000)
+
+
+class RateLimits:
+    """The policies of this installation and the counter they are counted with."""
+
+    def __init__(self, settings: Settings, counter: Counter) -> None:
+        self.settings = settings
+        self.counter = counter
+        window = settings.rate_limit_window_seconds
+        self.address = Policy("address", settings.rate_limit_address_quota, window)
+        self.providers = Policy("providers", settings.rate_limit_provider_quota, window)
+
+    async def count(self, policy: Policy, partition: str) -> Verdict:
+        return Verdict(policy, await self.counter.take(f"{policy.name}:{partition}", policy.quota, policy.window))
+
+    async def count_address(self, scope: Scope) -> Verdict:
+        policy = self.providers if scope["path"].startswith(PROVIDER_PATHS) else self.address
+        client = scope.get("client")
+        return await self.count(policy, client[0] if client else "unknown")
+
+    async def count_tenant(self, scope: Scope, tenant_id: UUID) -> Verdict:
+        # Remembered a moment like the other hot lookups (and forgotten at once when changed through the API).
+        state = scope["app"].state
+        lookups: Lookups = state.lookups
+        if (quota := lookups.get(("rate limit quota", tenant_id))) is MISSING:
+            session = state.db_config.provide_session(state, scope)  # the request's own session
+            quota = await session.scalar(select(Tenant.rate_limit_quota).where(Tenant.id == tenant_id))
+            lookups.put(("rate limit quota", tenant_id), quota)
+        policy = Policy("default", quota or self.settings.rate_limit_quota, self.settings.rate_limit_window_seconds)
+        return await self.count(policy, str(tenant_id))
+
+
+def refuse(verdict: Verdict) -> Problem:
+    return Problem(
+        429,
+        "rate_limited",
+        f'Over the "{verdict.policy.name}" quota of {verdict.policy.quota} requests per '
+        f"{verdict.policy.window} seconds; retry in {verdict.retry_after} seconds.",
+        headers={"Retry-After": str(verdict.retry_after)},
+    )
+
+
+def _rate_limits(scope: Scope) -> RateLimits:
+    return scope["app"].state.rate_limits
+
+
+class AddressRateLimit:
+    """App middleware: counts a routed request by client address, unless its route counts per tenant."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["route_handler"].opt.get(TENANT_OPT) != "tenant":
+            verdict = scope[SCOPE_KEY] = await _rate_limits(scope).count_address(scope)  # type: ignore[literal-required]
+            if not verdict.count.allowed:
+                raise refuse(verdict)
+        await self.app(scope, receive, send)
+
+
+class TenantRateLimit:
+    """Customer API middleware, after authentication: counts the request against its tenant's quota."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            verdict = await _rate_limits(scope).count_tenant(scope, scope["user"].tenant_id)
+            scope[SCOPE_KEY] = verdict  # type: ignore[literal-required]
+            if not verdict.count.allowed:
+                raise refuse(verdict)
+        await self.app(scope, receive, send)
+
+
+def with_rate_limit_headers(scope: Scope, send: Send, rate_limits: RateLimits) -> Send:
+    """``send``, adding the RateLimit fields of the request's count to the response; a request nothing
+    counted yet is counted by address now."""
+
+    async def send_with_headers(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            verdict: Verdict | None = scope.get(SCOPE_KEY)  # type: ignore[assignment]
+            if verdict is None:
+                verdict = await rate_limits.count_address(scope)
+            message["headers"] = [*message.get("headers", ()), *verdict.headers()]
+        await send(message)
+
+    return send_with_headers
+
+
+def counter_for(redis: Redis | None) -> Counter:
+    return RedisCounter(redis) if redis is not None else MemoryCounter()
