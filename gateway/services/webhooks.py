@@ -344,6 +344,8 @@ def header_errors(headers: dict[str, str]) -> list[FieldError]:
             errors.append(FieldError(f"headers.{name}", "is set by the gateway and can't be overridden"))
         if any(char in value for char in "\r\n\0") or len(value) > 4096:
             errors.append(FieldError(f"headers.{name}", "must be one line of at most 4096 characters"))
+        elif not all(" " <= char <= "~" or char == "\t" for char in value):
+            errors.append(FieldError(f"headers.{name}", "must be printable ASCII, as HTTP header values are"))
     return errors
 
 

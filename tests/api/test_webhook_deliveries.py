@@ -296,3 +296,13 @@ async def test_recover_of_another_tenant_is_unknown(client, tenant, other_tenant
     )
     items = (await client.get(f"{WEBHOOKS}/{hook['id']}/deliveries", headers=tenant.key)).json()["items"]
     assert [item["status"] for item in items] == ["failed"]
+
+
+async def test_custom_header_values_must_be_printable_ascii(client, tenant):
+    """httpx (and HTTP) can't send other header values: refused at the door, not failed at every attempt."""
+    for value in ("café", "bell\x07", "\x7f"):
+        body = {"url": CLOSED_PORT_URL, "webhookTriggers": ["Delivered"], "headers": {"X-Token": value}}
+        response = await client.post(WEBHOOKS, json=body, headers=tenant.key)
+        assert_problem(response, 400, "validation_error", "headers.X-Token")
+    body = {"url": CLOSED_PORT_URL, "webhookTriggers": ["Delivered"], "headers": {"X-Token": "a b\tc ~!"}}
+    assert (await client.post(WEBHOOKS, json=body, headers=tenant.key)).status_code == 201
