@@ -16,25 +16,41 @@ from gateway.api.deps import DbSession
 from gateway.models import Tenant, TrafficAccount
 from gateway.pagination import MAX_LIMIT, Cursor
 from gateway.problems import Problem
+from gateway.rate_limits import MAX_QUOTA
 from gateway.schemas import Out, Page, Schema
 from gateway.services.tenants import TenantService
 from gateway.services.traffic_accounts import TrafficAccountService, credentials_of
 
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+RateLimitQuota = Annotated[
+    int,
+    msgspec.Meta(
+        ge=1,
+        le=MAX_QUOTA,
+        description="Customer API requests per GATEWAY_RATE_LIMIT_WINDOW; null: GATEWAY_RATE_LIMIT_QUOTA",
+    ),
+]
 
 
 class TenantIn(Schema):
     name: Name
+    rate_limit_quota: RateLimitQuota | None = None
+
+
+class TenantPatch(Schema):
+    name: Name | None = None
+    rate_limit_quota: RateLimitQuota | None | msgspec.UnsetType = msgspec.UNSET  # null: back to the default
 
 
 class TenantOut(Out):
     id: UUID
     name: str
+    rate_limit_quota: int | None  # null: the installation's GATEWAY_RATE_LIMIT_QUOTA
     created_at: datetime.datetime
 
     @classmethod
     def of(cls, tenant: Tenant) -> TenantOut:
-        return cls(tenant.id, tenant.name, tenant.created_at)
+        return cls(tenant.id, tenant.name, tenant.rate_limit_quota, tenant.created_at)
 
 
 class CustomerIn(Schema):
@@ -112,7 +128,7 @@ class TenantController(Controller):
 
     @post("/", summary="Create a tenant")
     async def create_tenant(self, db_session: DbSession, data: JSONBody[TenantIn]) -> TenantOut:
-        return TenantOut.of(await TenantService(db_session).create(data.name))
+        return TenantOut.of(await TenantService(db_session).create(data.name, rate_limit_quota=data.rate_limit_quota))
 
     @get("/", summary="Tenants, in creation order")
     async def list_tenants(
@@ -127,6 +143,15 @@ class TenantController(Controller):
     @get("/{tenant_id:str}", summary="One tenant")
     async def get_tenant(self, db_session: DbSession, tenant_id: FromPath[UUID]) -> TenantOut:
         return TenantOut.of(await TenantService(db_session).get(tenant_id))
+
+    @patch("/{tenant_id:str}", summary="Change a tenant's name or its rate-limit quota (null: the default)")
+    async def update_tenant(
+        self, db_session: DbSession, tenant_id: FromPath[UUID], data: JSONBody[TenantPatch]
+    ) -> TenantOut:
+        tenant = await TenantService(db_session).update(
+            tenant_id, name=data.name, rate_limit_quota=data.rate_limit_quota
+        )
+        return TenantOut.of(tenant)
 
     @delete("/{tenant_id:str}", summary="Delete a tenant and everything it owns")
     async def delete_tenant(self, db_session: DbSession, tenant_id: FromPath[UUID]) -> None:

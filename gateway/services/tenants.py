@@ -6,6 +6,7 @@ import datetime
 from uuid import UUID, uuid4
 
 from advanced_alchemy.exceptions import DuplicateKeyError
+from msgspec import UNSET, UnsetType
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,8 +26,20 @@ class TenantService:
         self.session = session
         self.tenants = TenantRepository(session=session)
 
-    async def create(self, name: str, tenant_id: UUID | None = None) -> Tenant:
-        tenant = await self.tenants.add(Tenant(id=tenant_id or uuid4(), name=name))
+    async def create(self, name: str, tenant_id: UUID | None = None, rate_limit_quota: int | None = None) -> Tenant:
+        tenant = await self.tenants.add(Tenant(id=tenant_id or uuid4(), name=name, rate_limit_quota=rate_limit_quota))
+        await self.session.commit()
+        return tenant
+
+    async def update(
+        self, tenant_id: UUID, name: str | None = None, rate_limit_quota: int | None | UnsetType = UNSET
+    ) -> Tenant:
+        """``rate_limit_quota`` None: back to the installation's default; UNSET: unchanged."""
+        tenant = await self.get(tenant_id)
+        if name is not None:
+            tenant.name = name
+        if rate_limit_quota is not UNSET:
+            tenant.rate_limit_quota = rate_limit_quota
         await self.session.commit()
         return tenant
 

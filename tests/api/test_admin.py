@@ -158,7 +158,7 @@ async def test_create_and_get_tenant(client):
     response = await client.post("/admin/tenants", json={"name": name}, headers=ADMIN)
     assert response.status_code == 201, response.text
     body = response.json()
-    assert set(body) == {"id", "name", "createdAt"}
+    assert set(body) == {"id", "name", "rateLimitQuota", "createdAt"}
     assert body["name"] == name
     uuid.UUID(body["id"])
     assert TIMESTAMP.match(body["createdAt"]), body
@@ -207,7 +207,7 @@ async def test_tenant_list_pages_in_creation_order(client):
         assert set(page) == {"items", "nextCursor"}
         pages += 1
         for item in page["items"]:
-            assert set(item) == {"id", "name", "createdAt"}
+            assert set(item) == {"id", "name", "rateLimitQuota", "createdAt"}
         seen += [item["id"] for item in page["items"]]
         cursor = page["nextCursor"]
         if cursor is None:
@@ -922,7 +922,7 @@ def _db_file(env: dict[str, str]) -> str:
 
 def test_cli_tenant_customer_key_and_account(cli_env):
     tenant = _json_out(_gateway(cli_env, "tenant", "create", "--name", "cli tenant"))
-    assert set(tenant) == {"id", "name", "createdAt"} and tenant["name"] == "cli tenant"
+    assert set(tenant) == {"id", "name", "rateLimitQuota", "createdAt"} and tenant["name"] == "cli tenant"
     uuid.UUID(tenant["id"])
 
     customer = _json_out(
