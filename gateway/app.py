@@ -27,7 +27,7 @@ from gateway.crypto import configure_encryption
 from gateway.db import check_schema, create_engine, session_maker
 from gateway.delivery.payloads import openapi_webhooks
 from gateway.delivery.worker import WebhookDeliverer
-from gateway.idempotency import IdempotencyKeys, IdempotencyMiddleware
+from gateway.idempotency import IdempotencyKeys, IdempotencyMiddleware, document_idempotent_operations
 from gateway.lookups import Lookups
 from gateway.paths import PathNormaliser
 from gateway.pipeline.acceptor import Acceptor
@@ -156,7 +156,7 @@ def create_app(settings: Settings | None = None) -> Gateway:
             )
         )
 
-    return Gateway(
+    app = Gateway(
         route_handlers=handlers,
         lifespan=[lifespan],
         middleware=[AddressRateLimit],
@@ -186,7 +186,8 @@ def create_app(settings: Settings | None = None) -> Gateway:
             description=(
                 "The Chat API (customers, messages, webhooks, traffic accounts, WhatsApp templates) and the operator "
                 "API. `{version}` is v1, v1.0 or v1.1; fixed path segments match case-insensitively and in singular "
-                "or plural form (`Message`/`Messages`)."
+                "or plural form (`Message`/`Messages`). Every response carries the `RateLimit-Policy` and "
+                "`RateLimit` fields (IETF draft); over the quota the answer is 429 `rate_limited` with `Retry-After`."
             ),
             path="/schema",
             webhooks=openapi_webhooks(),  # the payloads a customer's webhook receives
@@ -200,3 +201,5 @@ def create_app(settings: Settings | None = None) -> Gateway:
         ),
         debug=False,
     )
+    document_idempotent_operations(app)
+    return app
