@@ -112,7 +112,7 @@ class CustomerAuthMiddleware(AbstractAuthenticationMiddleware):
         return AuthenticationResult(user=Principal(tenant_id=tenant_id, customer_id=customer_id), auth=claims)
 
 
-def admin_guard(connection: ASGIConnection, _handler: Any) -> None:
+async def admin_guard(connection: ASGIConnection, _handler: Any) -> None:
     expected: str = connection.app.state.settings.admin_token
     scheme, _, token = connection.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected.encode()):

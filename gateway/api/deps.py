@@ -19,7 +19,7 @@ Caller = NamedDependency[Principal]  # the authenticated customer or API key
 API_PREFIX = "/api/{version:str}"
 
 
-def version_guard(connection: ASGIConnection, _handler: Any) -> None:
+async def version_guard(connection: ASGIConnection, _handler: Any) -> None:
     version = str(connection.path_params.get("version", "")).lower()
     if version not in API_VERSIONS:
         raise Problem(

@@ -1,0 +1,120 @@
+"""Starting a gateway for a benchmark: a fresh Postgres database, Redis, and the processes asked for.
+
+Everything runs on loopback; the database is dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+GATEWAY = str(Path(sys.executable).with_name("gateway"))
+POSTGRES = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432")
+REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/7")
+ADMIN_TOKEN = "bench-admin-token"
+
+
+@dataclass
+class Gateway:
+    url: str
+    port: int
+    api_key: str
+    tenant_id: str
+    accounts: dict[str, str]  # channel -> sandbox traffic account id
+    env: dict[str, str]
+    processes: list[subprocess.Popen[bytes]]
+
+    def admin(self, method: str, path: str, body: dict | None = None) -> dict:
+        answer = httpx.request(
+            method, self.url + path, json=body, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=30
+        )
+        answer.raise_for_status()
+        return answer.json() if answer.content else {}
+
+    def sql(self, query: str) -> str:
+        """One value from the benchmark's database (psql, so the benchmark needs no driver of its own)."""
+        url = self.env["GATEWAY_DATABASE_URL"]
+        return subprocess.run(["psql", url, "-tAc", query], capture_output=True, text=True, check=True).stdout.strip()
+
+
+def _wait_until_healthy(url: str, processes: list[subprocess.Popen[bytes]], seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for process in processes:
+            if process.poll() is not None:
+                raise RuntimeError(f"{process.args} exited with {process.returncode}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url + "/health", timeout=2).status_code == 200:
+                return
+        time.sleep(0.2)
+    raise RuntimeError("the gateway did not become healthy")
+
+
+@contextlib.contextmanager
+def gateway(
+    port: int = 8765, workers: int = 1, sandbox_port: int = 8766, extra_env: dict[str, str] | None = None
+) -> Iterator[Gateway]:
+    """A fresh database, then `gateway serve` (one process), ``workers`` `gateway worker` processes and
+    `gateway sandbox` (the sandbox providers in a process of their own, so the gateway's process
+    spends nothing on imitating providers); the demo tenant's sandbox accounts are pointed at it."""
+    name = f"gateway_bench_{os.getpid()}"
+    database = f"{POSTGRES}/{name}"
+    subprocess.run(["psql", f"{POSTGRES}/test", "-qc", f'CREATE DATABASE "{name}"'], check=True)
+    data_dir = tempfile.mkdtemp(prefix="gateway-bench-")
+    env = {
+        **os.environ,
+        "GATEWAY_DATABASE_URL": database,
+        "GATEWAY_REDIS_URL": REDIS,
+        "GATEWAY_WORKER_IN_SERVER": "false",
+        "GATEWAY_JWT_KEYS": "bench-jwt-key-0123456789abcdefghijklmnopqrstuvwxyz",
+        "GATEWAY_SECRET_KEY": "bench-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
+        "GATEWAY_ADMIN_TOKEN": ADMIN_TOKEN,
+        "GATEWAY_PORT": str(port),
+        "GATEWAY_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "GATEWAY_DATA_DIR": data_dir,
+        "GATEWAY_ACCESS_LOG": "false",
+        **(extra_env or {}),
+    }
+    subprocess.run(["redis-cli", "-u", REDIS, "FLUSHDB"], check=True, capture_output=True)
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        subprocess.run([GATEWAY, "migrate"], env=env, check=True, capture_output=True)
+        demo = json.loads(subprocess.run([GATEWAY, "demo"], env=env, check=True, capture_output=True).stdout)
+        log = open(Path(data_dir) / "processes.log", "wb")  # noqa: SIM115  (closed with the data directory)
+        processes.append(subprocess.Popen([GATEWAY, "serve"], env=env, stdout=log, stderr=log))
+        processes += [subprocess.Popen([GATEWAY, "worker"], env=env, stdout=log, stderr=log) for _ in range(workers)]
+        sandbox = [GATEWAY, "sandbox", "--port", str(sandbox_port)]
+        processes.append(subprocess.Popen(sandbox, env=env, stdout=log, stderr=log))
+        url = f"http://127.0.0.1:{port}"
+        _wait_until_healthy(url, processes)
+        gw = Gateway(url, port, demo["apiKey"], demo["tenantId"], demo["trafficAccounts"], env, processes)
+        for channel, account_id in gw.accounts.items():
+            base_url = f"http://127.0.0.1:{sandbox_port}/sandbox/{channel}"
+            gw.admin(
+                "PATCH",
+                f"/admin/tenants/{gw.tenant_id}/traffic-accounts/{account_id}",
+                {"settings": {"baseUrl": base_url}},
+            )
+        yield gw
+    finally:
+        for process in processes:
+            process.send_signal(signal.SIGINT)
+        for process in processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        subprocess.run(["psql", f"{POSTGRES}/test", "-qc", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'])
+        subprocess.run(["redis-cli", "-u", REDIS, "FLUSHDB"], capture_output=True)
