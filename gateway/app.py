@@ -93,7 +93,7 @@ def create_app(settings: Settings | None = None) -> Gateway:
     tokens = CallbackTokens(settings.callback_signing_keys, settings.callback_token_lifetime_seconds)
     redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
     send_rate = RedisSendRate(redis) if redis else MemorySendRate()
-    dispatcher = Dispatcher(session_maker(engine), settings.callback_base_url, tokens, send_rate=send_rate)
+    dispatcher = Dispatcher(session_maker(engine), settings.callback_base_url, tokens, send_rate=send_rate, redis=redis)
     acceptor = Acceptor(engine, on_committed=dispatcher.accepted)
     pipeline = GatewayPipeline(session_maker(engine), tokens, settings.callback_base_url)
     deliverer = WebhookDeliverer.from_settings(session_maker(engine), settings)

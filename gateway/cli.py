@@ -152,7 +152,9 @@ def worker() -> None:
         tokens = CallbackTokens(settings.callback_signing_keys, settings.callback_token_lifetime_seconds)
         redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
         send_rate = RedisSendRate(redis) if redis else MemorySendRate()
-        dispatcher = Dispatcher(session_maker(engine), settings.callback_base_url, tokens, send_rate=send_rate)
+        dispatcher = Dispatcher(
+            session_maker(engine), settings.callback_base_url, tokens, send_rate=send_rate, redis=redis
+        )
         deliverer = WebhookDeliverer.from_settings(session_maker(engine), settings)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -21,6 +21,7 @@ from typing import Any
 from uuid import UUID
 
 import httpx
+from redis.asyncio import Redis
 from sqlalchemy import or_, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -41,6 +42,7 @@ MAX_BACKOFF = 300.0  # seconds between two attempts at most
 BATCH = 50
 SWEEP_SECONDS = 10.0  # how often parked reports are matched against recorded provider ids
 STOP_GRACE = 5.0  # seconds a stopping worker waits for its sends under way
+WAKE_CHANNEL = "gateway:dispatch:wake"
 
 
 def backoff(attempts: int, retry_after: float | None = None) -> float:
@@ -59,6 +61,7 @@ class Dispatcher:
         owner: str | None = None,
         clock: Callable[[], datetime.datetime] = now,
         send_rate: SendRate | None = None,
+        redis: Redis | None = None,
     ) -> None:
         self.session_maker = session_maker
         self.public_url = public_url.rstrip("/")
@@ -67,16 +70,35 @@ class Dispatcher:
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.clock = clock
         self.send_rate = send_rate or MemorySendRate()
+        self.redis = redis  # tells the workers of other processes about new messages
         self._wake = asyncio.Event()
 
     async def accepted(self, _messages: Sequence[Any]) -> None:
-        """Messages were accepted in this process: look for work now rather than at the next poll."""
+        """Messages were accepted: look for work now rather than at the next poll, here and (through
+        Redis) in every worker. A lost wake-up only costs a poll interval: the database is the queue."""
         self._wake.set()
+        if self.redis is not None:
+            await self.redis.publish(WAKE_CHANNEL, b"")
+
+    async def listen_for_wake_ups(self, stop: asyncio.Event) -> None:
+        """Wake on messages accepted by other processes (Redis pub/sub); reconnects after a Redis outage."""
+        assert self.redis is not None
+        while not stop.is_set():
+            try:
+                async with self.redis.pubsub(ignore_subscribe_messages=True) as pubsub:
+                    await pubsub.subscribe(WAKE_CHANNEL)
+                    while not stop.is_set():
+                        if await pubsub.get_message(timeout=1.0) is not None:
+                            self._wake.set()
+            except Exception:  # noqa: BLE001  (polling goes on meanwhile)
+                log.warning("listening for dispatch wake-ups failed; retrying in 1 s", exc_info=True)
+                await asyncio.sleep(1)
 
     async def run(self, stop: asyncio.Event, poll_seconds: float = 0.5, concurrency: int = BATCH) -> None:
         """Keep up to ``concurrency`` sends in flight, claiming more as each one finishes: a slow
         provider holds only its own slots, never the other messages."""
         in_flight: set[asyncio.Task[None]] = set()
+        listener = asyncio.create_task(self.listen_for_wake_ups(stop)) if self.redis is not None else None
         next_sweep = 0.0
         while not stop.is_set():
             if (moment := asyncio.get_running_loop().time()) >= next_sweep:
@@ -102,6 +124,8 @@ class Dispatcher:
             _, unfinished = await asyncio.wait(in_flight, timeout=STOP_GRACE)
             for task in unfinished:
                 task.cancel()
+        if listener is not None:
+            await listener
 
     async def sweep(self) -> None:
         try:
