@@ -1,0 +1,104 @@
+"""Rate-limit counting (GCRA in memory and in Redis), the header fields, and idempotency-key parsing."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from redis.asyncio import Redis
+
+from gateway.idempotency import MAX_KEY_LENGTH, fingerprint, parse_key
+from gateway.problems import Problem
+from gateway.rate_limits import Count, MemoryCounter, Policy, RedisCounter, Verdict, gcra
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_fresh_bucket_holds_the_whole_quota_and_refills_one_per_interval() -> None:
+    after, count = gcra(arrival=0.0, now=100.0, quota=10, window=60)
+    assert count == Count(True, 9, 6.0) and after == 106.0  # the quota is whole again 6 s from now
+    arrival = after
+    for left in range(8, -1, -1):
+        arrival, count = gcra(arrival, 100.0, 10, 60)
+        assert count.allowed and count.remaining == left
+    assert count.seconds == 60.0  # all ten used: the whole window until the quota is back
+    refused_at, refused = gcra(arrival, 100.0, 10, 60)
+    assert refused_at is None and refused == Count(False, 0, 6.0)  # one more request in 6 s
+    assert gcra(arrival, 106.0, 10, 60)[1] == Count(True, 0, 60.0)  # and exactly one
+
+
+async def test_memory_counter_counts_per_key_and_forgets_full_buckets() -> None:
+    clock = Clock()
+    counter = MemoryCounter(clock, max_keys=3)
+    assert [(await counter.take("a", 2, 10)).allowed for _ in range(3)] == [True, True, False]
+    assert (await counter.take("b", 2, 10)).remaining == 1  # another key, another bucket
+    clock.now += 10
+    assert (await counter.take("a", 2, 10)).remaining == 1  # refilled
+    await counter.take("c", 2, 10)
+    clock.now += 100
+    await counter.take("d", 2, 10)  # over max_keys: buckets that are full again are dropped
+    assert set(counter.arrival) == {"d"}
+
+
+async def test_redis_counter_counts_like_memory_and_is_shared(redis_client: Redis) -> None:
+    prefix = f"test:rate-limit:{uuid.uuid4().hex}:"
+    first, second = RedisCounter(redis_client, prefix), RedisCounter(redis_client, prefix)
+    try:
+        counts = [await (first if n % 2 else second).take("tenant", 4, 60) for n in range(5)]
+        assert [c.allowed for c in counts] == [True, True, True, True, False]
+        assert [c.remaining for c in counts] == [3, 2, 1, 0, 0]
+        assert counts[0].seconds == pytest.approx(15, abs=0.1) and counts[3].seconds == pytest.approx(60, abs=0.1)
+        assert counts[4].seconds == pytest.approx(15, abs=0.1)  # the next request in 15 s
+        ttl = await redis_client.pttl(prefix + "tenant")
+        assert 59_000 < ttl <= 61_000  # the key lives as long as the bucket is not full, and no longer
+    finally:
+        await redis_client.delete(prefix + "tenant")
+
+
+async def test_redis_counter_falls_back_to_memory_when_redis_fails() -> None:
+    broken = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
+    try:
+        counter = RedisCounter(broken)
+        assert [(await counter.take("t", 2, 60)).allowed for _ in range(3)] == [True, True, False]
+    finally:
+        await broken.aclose()
+
+
+def test_header_fields_follow_the_draft() -> None:
+    policy = Policy("default", 120000, 60)
+    allowed = Verdict(policy, Count(True, 119999, 0.0005))
+    assert dict(allowed.headers()) == {
+        b"ratelimit-policy": b'"default";q=120000;w=60',
+        b"ratelimit": b'"default";r=119999;t=1',
+    }
+    refused = Verdict(policy, Count(False, 0, 2.2))
+    assert dict(refused.headers())[b"ratelimit"] == b'"default";r=0;t=3' and refused.retry_after == 3
+
+
+@pytest.mark.parametrize(
+    ("value", "key"),
+    [("abc", "abc"), ('"abc"', "abc"), ("a b~!", "a b~!"), ("x" * MAX_KEY_LENGTH, "x" * MAX_KEY_LENGTH), ('"', '"')],
+)
+def test_keys_are_printable_ascii_bare_or_quoted(value: str, key: str) -> None:
+    assert parse_key(value) == key
+
+
+@pytest.mark.parametrize("value", ["", '""', "x" * (MAX_KEY_LENGTH + 1), "ключ", "a\tb", "a\x7fb", "é"])
+def test_other_keys_are_a_400_naming_the_header(value: str) -> None:
+    with pytest.raises(Problem) as raised:
+        parse_key(value)
+    assert raised.value.status_code == 400
+    assert raised.value.extra["errors"][0]["field"] == "Idempotency-Key"
+
+
+def test_a_request_is_its_method_path_and_body() -> None:
+    base = fingerprint("POST", "/api/v1.1/Messages/send", b'{"a":1}')
+    assert base == fingerprint("POST", "/api/V1.1/Messages/send", b'{"a":1}')  # the version is not case-sensitive
+    assert base != fingerprint("POST", "/api/v1/Messages/send", b'{"a":1}')
+    assert base != fingerprint("POST", "/api/v1.1/Messages/send", b'{"a": 1}')  # bytes, not meaning
