@@ -119,6 +119,8 @@ class MemoryCounter:
         if after is not None:
             if len(self.arrival) >= self.max_keys:  # full buckets need no entry: drop them
                 self.arrival = {k: at for k, at in self.arrival.items() if at > now}
+                if len(self.arrival) > self.max_keys // 2:  # a flood of addresses: start afresh, not prune per request
+                    self.arrival.clear()
             self.arrival[key] = after
         return count
 
@@ -150,13 +152,19 @@ class RedisCounter:
         self.prefix = prefix
         self.script = redis.register_script(_GCRA)
         self.fallback = MemoryCounter()
+        self.failing = False  # logged once per outage, not once per request
 
     async def take(self, key: str, quota: int, window: int) -> Count:
         try:
             allowed, remaining, micros = await self.script(keys=[self.prefix + key], args=[quota, window])
         except RedisError as error:
-            log.warning("rate limits counted in memory: Redis failed (%s)", error)
+            if not self.failing:
+                log.warning("rate limits are counted in memory while Redis fails: %s", error)
+            self.failing = True
             return await self.fallback.take(key, quota, window)
+        if self.failing:
+            log.warning("rate limits are counted in Redis again")
+        self.failing = False
         return Count(bool(allowed), int(remaining), int(micros) / 1_000_000)
 
 
