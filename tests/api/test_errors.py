@@ -252,7 +252,7 @@ async def test_wrong_method(client, tenant):
         ("POST", f"/api/v1/trafficAccounts/{tenant.accounts['sms']}", tenant.bearer, "GET"),
         ("PATCH", "/api/v1/Webhook", tenant.bearer, "POST"),
         ("PUT", "/admin/tenants", ADMIN, "POST"),
-        ("PATCH", f"/admin/tenants/{tenant.id}", ADMIN, "DELETE"),
+        ("PUT", f"/admin/tenants/{tenant.id}", ADMIN, "PATCH"),
         ("GET", "/api/v1/Customer/login", {}, "POST"),
     ):
         response = await client.request(method, path, headers=headers)
