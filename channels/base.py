@@ -163,6 +163,8 @@ class Channel:
     settings: SettingsSpec
     default_send_rate: float = 100.0
     legacy: bool = False
+    # The statuses the provider reports after the send (a failover step can wait only for these).
+    receipts: tuple[str, ...] = ("Delivered", "Read")
     # (template name, request body) -> problems; None for channels that have no message templates.
     validate_template: Callable[[str, dict[str, Any]], list[FieldError]] | None = None
     # A send block that uses a stored template -> (name, language code); None otherwise.

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig, SQLAlchemyPlugin
@@ -30,9 +31,11 @@ from gateway.delivery.worker import WebhookDeliverer
 from gateway.idempotency import IdempotencyKeys, IdempotencyMiddleware, document_idempotent_operations
 from gateway.lookups import Lookups
 from gateway.paths import PathNormaliser
-from gateway.pipeline.acceptor import Acceptor
+from gateway.pipeline.acceptor import Acceptor, NewMessage
 from gateway.pipeline.callbacks import CallbackTokens, GatewayPipeline
 from gateway.pipeline.dispatcher import Dispatcher
+from gateway.pipeline.due import MemoryDueIndex, RedisDueIndex
+from gateway.pipeline.failover import FAILOVER_INDEX_KEY, FailoverTimers, NewChain
 from gateway.pipeline.send_rate import MemorySendRate, RedisSendRate
 from gateway.problems import EXCEPTION_HANDLERS, problem_details_plugin
 from gateway.rate_limits import (
@@ -94,7 +97,19 @@ def create_app(settings: Settings | None = None) -> Gateway:
     redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
     send_rate = RedisSendRate(redis) if redis else MemorySendRate()
     dispatcher = Dispatcher(session_maker(engine), settings.callback_base_url, tokens, send_rate=send_rate, redis=redis)
-    acceptor = Acceptor(engine, on_committed=dispatcher.accepted)
+    due_index = RedisDueIndex(redis, FAILOVER_INDEX_KEY) if redis else MemoryDueIndex()
+    timers = FailoverTimers(
+        session_maker(engine),
+        due_index,
+        on_activated=dispatcher.accepted,
+        retention=datetime.timedelta(days=settings.created_retention_days),
+    )
+
+    async def on_committed(messages: Sequence[NewMessage], chains: Sequence[NewChain]) -> None:
+        await dispatcher.accepted()
+        await timers.accepted(chains)
+
+    acceptor = Acceptor(engine, on_committed=on_committed)
     pipeline = GatewayPipeline(session_maker(engine), tokens, settings.callback_base_url)
     deliverer = WebhookDeliverer.from_settings(session_maker(engine), settings)
     idempotency_keys = IdempotencyKeys(engine, settings.idempotency_ttl_seconds)
@@ -103,18 +118,15 @@ def create_app(settings: Settings | None = None) -> Gateway:
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await check_schema(engine)  # refuses to start on a schema that is behind
         stop = asyncio.Event()
-        loop = asyncio.create_task(dispatcher.run(stop)) if settings.embedded_worker else None
-        deliveries = asyncio.create_task(deliverer.run(stop)) if settings.embedded_worker else None
-        purger = asyncio.create_task(idempotency_keys.run_purger(stop))
+        jobs = [idempotency_keys.run_purger(stop)]
+        if settings.embedded_worker:  # the worker's loops, in the server (see `gateway worker`)
+            jobs += [dispatcher.run(stop), deliverer.run(stop), timers.run(stop)]
+        running = [asyncio.create_task(job) for job in jobs]
         try:
             yield
         finally:
             stop.set()
-            if loop is not None:
-                await loop
-            if deliveries is not None:
-                await deliveries
-            await purger
+            await asyncio.gather(*running)
             await deliverer.http.aclose()
             await dispatcher.http.aclose()
             await close_callback_client()
@@ -174,6 +186,7 @@ def create_app(settings: Settings | None = None) -> Gateway:
                 "dispatcher": dispatcher,
                 "deliverer": deliverer,
                 "acceptor": acceptor,
+                "failover_timers": timers,
                 "lookups": Lookups(),
                 "pipeline": pipeline,
                 "rate_limits": RateLimits(settings, counter_for(redis)),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
 import json
 import logging
 import sys
@@ -141,6 +142,8 @@ def worker() -> None:
     from gateway.delivery.worker import WebhookDeliverer
     from gateway.pipeline.callbacks import CallbackTokens
     from gateway.pipeline.dispatcher import Dispatcher
+    from gateway.pipeline.due import MemoryDueIndex, RedisDueIndex
+    from gateway.pipeline.failover import FAILOVER_INDEX_KEY, FailoverTimers
     from gateway.pipeline.send_rate import MemorySendRate, RedisSendRate
 
     settings = _settings()
@@ -156,13 +159,20 @@ def worker() -> None:
             session_maker(engine), settings.callback_base_url, tokens, send_rate=send_rate, redis=redis
         )
         deliverer = WebhookDeliverer.from_settings(session_maker(engine), settings)
+        index = RedisDueIndex(redis, FAILOVER_INDEX_KEY) if redis else MemoryDueIndex()
+        timers = FailoverTimers(
+            session_maker(engine),
+            index,
+            on_activated=dispatcher.accepted,
+            retention=datetime.timedelta(days=settings.created_retention_days),
+        )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         logging.getLogger(__name__).info("worker %s dispatching", dispatcher.owner)
         try:
-            await asyncio.gather(dispatcher.run(stop), deliverer.run(stop))
+            await asyncio.gather(dispatcher.run(stop), deliverer.run(stop), timers.run(stop))
         finally:
             await dispatcher.http.aclose()
             await deliverer.http.aclose()

@@ -155,6 +155,11 @@ class Message(UUIDAuditBase):
     lease_owner: Mapped[str | None] = mapped_column(String(64), default=None)
     lease_until: Mapped[datetime.datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
     valid_until: Mapped[datetime.datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+    bulk_id: Mapped[UUID | None] = mapped_column(default=None, index=True)  # the bulk send it came with
+    # A step of a Timeout failover chain: which chain, and its place in it (0: the first sent). No
+    # foreign key (SQLite could only add one by copying the table); both go with their tenant.
+    failover_chain_id: Mapped[UUID | None] = mapped_column(default=None, index=True)
+    failover_step: Mapped[int | None] = mapped_column(Integer, default=None)
 
 
 class MessageEvent(UUIDBase):
@@ -235,3 +240,19 @@ class IdempotencyKey(UUIDBase):
     response_status: Mapped[int | None] = mapped_column(Integer, default=None)
     response_content_type: Mapped[str | None] = mapped_column(String(255), default=None)
     response_body: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+
+
+class FailoverChain(UUIDAuditBase):
+    """A Timeout failover (seed 002): one message per traffic account, sent one after the other until
+    one reaches ``required_status``. ``due_at`` is when the active step times out (None once the chain
+    has ended); moving to the next step is a compare-and-set on ``active_step``."""
+
+    __tablename__ = "failover_chain"
+    __table_args__ = (Index("ix_failover_chain_due", "state", "due_at"),)
+    tenant_id: Mapped[UUID] = _tenant_fk()
+    required_status: Mapped[str] = mapped_column(String(16))  # Delivered or Read
+    timeout_seconds: Mapped[int] = mapped_column(Integer)
+    steps: Mapped[int] = mapped_column(Integer)
+    active_step: Mapped[int] = mapped_column(Integer, default=0)
+    state: Mapped[str] = mapped_column(String(16), default="active")  # active, done (reached) or exhausted
+    due_at: Mapped[datetime.datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)

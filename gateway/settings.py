@@ -128,6 +128,8 @@ class Settings:
     idempotency_ttl_seconds: int = 24 * 3600  # how long an Idempotency-Key is remembered
     data_dir: Path = field(default_factory=lambda: Path(".gateway"))
     access_log: bool = True  # one log line per request (costs ~10% of a busy server's CPU)
+    bulk_max_messages: int = 10_000  # destinations (or messages) per bulk request
+    created_retention_days: int = 60  # failover steps never triggered (status Created) are purged after this
 
     @property
     def callback_base_url(self) -> str:
@@ -190,4 +192,6 @@ class Settings:
             idempotency_ttl_seconds=_int("IDEMPOTENCY_TTL", 24 * 3600),
             data_dir=data_dir,
             access_log=_bool("ACCESS_LOG", True),
+            bulk_max_messages=_int("BULK_MAX_MESSAGES", 10_000),
+            created_retention_days=_int("CREATED_RETENTION_DAYS", 60),
         )

@@ -18,6 +18,7 @@ channel = Channel(
     name="sms",
     settings=SettingsSpec(credentials=("apiKey",)),
     default_send_rate=100.0,
+    receipts=("Delivered",),  # delivery reports only, never Read
     validate_block=validate_block,
     message_parts=message_parts,
     validity=validity,

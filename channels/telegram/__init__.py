@@ -10,6 +10,7 @@ channel = Channel(
     name="telegram",
     settings=SettingsSpec(credentials=("botToken", "webhookSecret")),
     default_send_rate=30.0,
+    receipts=("Delivered",),  # no receipts: Delivered on acceptance, never Read
     validate_block=validate_block,
     address_kind="messagingAppIdentifier",  # the chat id
     send=send,

@@ -8,24 +8,41 @@ from uuid import UUID
 
 import msgspec
 from litestar import Controller, Request, get, post
+from litestar.connection import ASGIConnection
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK
 
 from channels.base import FieldError
 from gateway.api.deps import Caller, DbSession
-from gateway.models import Conversation, Message, MessageEvent, TrafficAccount
+from gateway.models import Conversation, FailoverChain, Message, MessageEvent, TrafficAccount
 from gateway.pagination import MAX_LIMIT, Cursor
 from gateway.pipeline import statuses
 from gateway.pipeline.views import conversation_view, participant_view, sender_view
+from gateway.problems import Problem, invalid
 from gateway.schemas import Out, Page, Schema
-from gateway.services.messages import MessageFilters, MessageService, block_errors
+from gateway.services.messages import BulkResult, MessageFilters, MessageService, SendRequest, block_errors
 
 Block = Annotated[Any, msgspec.Meta(description="The channel's message, as in the channel guide (seed 002)")]
 
 
-class SendIn(Schema):
-    traffic_account_id: UUID
-    destination: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
+Failover = Annotated[
+    Any,
+    msgspec.Meta(
+        description="Timeout failover (seed 002): {type: Timeout, timeoutFailover: {timeoutInSeconds, status, trafficAccounts}}",
+        examples=[
+            {
+                "type": "Timeout",
+                "timeoutFailover": {"timeoutInSeconds": 20, "status": "Delivered", "trafficAccounts": []},
+            }
+        ],
+    ),
+]
+Destination = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
+
+
+class Blocks(Schema):
+    """The channel blocks of a send; the traffic account's channel picks the one sent."""
+
     sms: Block = None
     whatsapp: Block = None
     whats_app: Annotated[Block, msgspec.Meta(description="The same as whatsapp")] = msgspec.field(
@@ -34,15 +51,64 @@ class SendIn(Schema):
     viber: Block = None
     telegram: Block = None
     gbm: Block = None
+    failover: Failover = None
 
     @classmethod
     def rule_errors(cls, raw: dict[str, Any]) -> list[FieldError]:
-        return block_errors(cls.blocks_of(raw))
+        return block_errors(blocks_of(raw))
 
-    @staticmethod
-    def blocks_of(raw: dict[str, Any]) -> dict[str, Any]:
-        channel_keys = ("sms", "whatsapp", "whatsApp", "viber", "telegram", "gbm")
-        return {key: value for key, value in raw.items() if key in channel_keys and value is not None}
+
+def blocks_of(raw: dict[str, Any]) -> dict[str, Any]:
+    channel_keys = ("sms", "whatsapp", "whatsApp", "viber", "telegram", "gbm")
+    return {key: value for key, value in raw.items() if key in channel_keys and value is not None}
+
+
+class SendIn(Blocks, kw_only=True):
+    destination: Destination
+    traffic_account_id: UUID | None = None  # may be left out with a failover (its first traffic account)
+
+    def request(self) -> SendRequest:
+        return SendRequest(
+            self.traffic_account_id, self.destination, blocks_of(msgspec.to_builtins(self)), self.failover
+        )
+
+
+class SendBulkIn(Blocks, kw_only=True):
+    destinations: Annotated[list[Destination], msgspec.Meta(min_length=1)]
+    traffic_account_id: UUID | None = None
+
+
+class SendMessagesBulkIn(Schema):
+    messages: Annotated[list[SendIn], msgspec.Meta(min_length=1)]
+
+
+class BulkMessage(Out):
+    destination: str
+    traffic_account_id: UUID
+    message_id: UUID
+    duplicate: bool  # the destination was given before in this request: this is that message
+
+
+class BulkOut(Out):
+    bulk_id: UUID
+    messages: list[BulkMessage]
+
+    @classmethod
+    def of(cls, result: BulkResult) -> BulkOut:
+        return cls(
+            result.bulk_id,
+            [
+                BulkMessage(destination, m.traffic_account_id, m.id, duplicate)
+                for destination, plan, duplicate in result.plans
+                for m in plan.messages
+            ],
+        )
+
+
+class BulkSummary(Out):
+    bulk_id: UUID
+    total: int
+    statuses: dict[str, int]
 
 
 class MessageOut(Out):
@@ -112,6 +178,7 @@ class MessageDetail(Out):
     created_at: datetime.datetime
     updated_at: datetime.datetime
     status_history: list[StatusChange]
+    failover: FailoverOut | None = None  # the chain this message is a step of
 
     @classmethod
     def of(cls, message: Message, account: TrafficAccount, history: list[MessageEvent]) -> MessageDetail:
@@ -135,6 +202,41 @@ class MessageDetail(Out):
             message.created_at,
             message.updated_at,
             [StatusChange.of(event) for event in history],
+        )
+
+
+class FailoverStep(Out):
+    message_id: UUID
+    traffic_account_id: UUID
+    channel: str
+    delivery_status: str
+    active: bool
+
+
+class FailoverOut(Out):
+    """A Timeout failover chain: its steps in order, which one is active, and how it ended."""
+
+    type: str
+    chain_id: UUID
+    status: str  # the status a step must reach
+    timeout_in_seconds: int
+    state: str  # active, done (a step reached the status) or exhausted (every step had its turn)
+    active_step: int
+    steps: list[FailoverStep]
+
+    @classmethod
+    def of(cls, chain: FailoverChain, steps: list[Message]) -> FailoverOut:
+        return cls(
+            "Timeout",
+            chain.id,
+            chain.required_status,
+            chain.timeout_seconds,
+            chain.state,
+            chain.active_step,
+            [
+                FailoverStep(m.id, m.traffic_account_id, m.channel, m.status, m.failover_step == chain.active_step)
+                for m in steps
+            ],
         )
 
 
@@ -199,6 +301,20 @@ Limit = Annotated[int, QueryParameter(name="limit", ge=1, le=MAX_LIMIT)]
 CursorParam = Annotated[str | None, QueryParameter(name="cursor", description="nextCursor of the previous page")]
 
 
+async def bulk_only_on_v11(connection: ASGIConnection, _handler: Any) -> None:
+    """A guard: it answers before the body is read, so version 1 gets this 404 whatever it sent."""
+    if str(connection.path_params.get("version", "")).lower() != "v1.1":
+        raise Problem(
+            404, "bulk_needs_v1_1", "Bulk sending is available from API version 1.1: use /api/v1.1/Messages/..."
+        )
+
+
+def limit_bulk(request: Request, field: str, count: int) -> None:
+    limit = request.app.state.settings.bulk_max_messages
+    if count > limit:
+        raise invalid([FieldError(field, f"holds {count}; at most {limit} per request (GATEWAY_BULK_MAX_MESSAGES)")])
+
+
 def _service(request: Request, db_session: Any) -> MessageService:
     state = request.app.state
     return MessageService(db_session, state.acceptor, state.lookups)
@@ -216,19 +332,80 @@ class MessageController(Controller):
     )
     async def send(
         self, request: Request, db_session: DbSession, principal: Caller, version: FromPath[str], data: JSONBody[SendIn]
-    ) -> MessageOut | SentMessages:
-        accepted = await _service(request, db_session).send(
-            principal.tenant_id, data.traffic_account_id, data.destination, SendIn.blocks_of(msgspec.to_builtins(data))
-        )
+    ) -> MessageOut | SentMessages | list[UUID]:
+        plan = await _service(request, db_session).send(principal.tenant_id, data.request())
         if version.lower() == "v1.1":
-            return SentMessages([SentMessage(accepted.message.id, accepted.account.id)])
-        return MessageOut.of(accepted.message, accepted.account)
+            return SentMessages([SentMessage(m.id, m.traffic_account_id) for m in plan.messages])
+        if plan.chain is not None:  # seed 002: a failover answers the ids of its chain, in order
+            return [m.id for m in plan.messages]
+        return MessageOut.of(plan.messages[0].as_message(), plan.accounts[0])
+
+    @post(
+        "/sendbulk",
+        status_code=HTTP_200_OK,
+        guards=[bulk_only_on_v11],
+        summary="Send one message to many destinations (version 1.1); validated as a whole first",
+        opt={"idempotent": True},
+    )
+    async def send_bulk(
+        self,
+        request: Request,
+        db_session: DbSession,
+        principal: Caller,
+        version: FromPath[str],
+        data: JSONBody[SendBulkIn],
+    ) -> BulkOut:
+        limit_bulk(request, "destinations", len(data.destinations))
+        blocks = blocks_of(msgspec.to_builtins(data))
+        template = SendRequest(data.traffic_account_id, data.destinations[0], blocks, data.failover)
+        result = await _service(request, db_session).send_bulk(principal.tenant_id, data.destinations, template)
+        return BulkOut.of(result)
+
+    @post(
+        "/sendmessagesbulk",
+        status_code=HTTP_200_OK,
+        guards=[bulk_only_on_v11],
+        summary="Send many messages of their own in one request (version 1.1); validated as a whole first",
+        opt={"idempotent": True},
+    )
+    async def send_messages_bulk(
+        self,
+        request: Request,
+        db_session: DbSession,
+        principal: Caller,
+        version: FromPath[str],
+        data: JSONBody[SendMessagesBulkIn],
+    ) -> BulkOut:
+        limit_bulk(request, "messages", len(data.messages))
+        requests = [item.request() for item in data.messages]
+        return BulkOut.of(await _service(request, db_session).send_messages_bulk(principal.tenant_id, requests))
+
+    @get(
+        "/bulk/{bulk_id:str}",
+        summary="How the messages of a bulk send are doing: counts by status",
+        guards=[bulk_only_on_v11],
+    )
+    async def bulk_summary(
+        self,
+        request: Request,
+        db_session: DbSession,
+        principal: Caller,
+        version: FromPath[str],
+        bulk_id: FromPath[UUID],
+    ) -> BulkSummary:
+        counts = await _service(request, db_session).bulk_summary(principal.tenant_id, bulk_id)
+        return BulkSummary(bulk_id, sum(counts.values()), counts)
 
     @get("/{message_id:str}", summary="A message with its status history")
     async def get_message(
         self, request: Request, db_session: DbSession, principal: Caller, message_id: FromPath[UUID]
     ) -> MessageDetail:
-        return MessageDetail.of(*await _service(request, db_session).get(principal.tenant_id, message_id))
+        service = _service(request, db_session)
+        message, account, history = await service.get(principal.tenant_id, message_id)
+        detail = MessageDetail.of(message, account, history)
+        if chain := await service.chain_of(message):
+            detail.failover = FailoverOut.of(*chain)
+        return detail
 
     @get("/", summary="Messages, newest last, filtered")
     async def list_messages(

@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import datetime
 import logging
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -21,8 +21,9 @@ from sqlalchemy import insert, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from gateway.models import Conversation, Message, MessageEvent
+from gateway.models import Conversation, FailoverChain, Message, MessageEvent
 from gateway.pipeline import statuses
+from gateway.pipeline.failover import NewChain
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +45,12 @@ class NewMessage:
     created_at: datetime.datetime
     valid_until: datetime.datetime
     next_attempt_at: datetime.datetime | None
-    status: str = statuses.READY
+    status: str = statuses.READY  # or Created: a failover step that waits its turn
     id: UUID = None  # type: ignore[assignment]  (set in __post_init__)
     conversation_id: UUID | None = None
+    bulk_id: UUID | None = None
+    failover_chain_id: UUID | None = None
+    failover_step: int | None = None
 
     def __post_init__(self) -> None:
         self.id = self.id or uuid4()
@@ -70,6 +74,9 @@ class NewMessage:
             "valid_until": self.valid_until,
             "created_at": self.created_at,
             "updated_at": self.created_at,
+            "bulk_id": self.bulk_id,
+            "failover_chain_id": self.failover_chain_id,
+            "failover_step": self.failover_step,
         }
 
     def as_message(self) -> Message:
@@ -77,19 +84,35 @@ class NewMessage:
         return Message(**self.row())
 
 
+@dataclass(slots=True)
+class Request:
+    """What one caller hands over: written together, or not at all."""
+
+    messages: list[NewMessage]
+    chains: list[NewChain] = field(default_factory=list)
+
+    @staticmethod
+    def joined(requests: list[Request]) -> Request:
+        return Request([m for r in requests for m in r.messages], [c for r in requests for c in r.chains])
+
+
+Committed = Callable[[Sequence[NewMessage], Sequence[NewChain]], Awaitable[Any]]
+
+
 class Acceptor:
-    def __init__(self, engine: AsyncEngine, on_committed: Callable[[Sequence[NewMessage]], Any] | None = None) -> None:
+    def __init__(self, engine: AsyncEngine, on_committed: Committed | None = None) -> None:
         self.engine = engine
-        self.on_committed = on_committed  # tells the dispatch index about the new messages
-        self._queue: list[tuple[list[NewMessage], asyncio.Future[None]]] = []
+        self.on_committed = on_committed  # wakes the dispatchers, sets the failover timers
+        self._queue: list[tuple[Request, asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
         self._conversations: dict[tuple[UUID, str], UUID] = {}
 
-    async def accept(self, messages: list[NewMessage]) -> None:
-        """Store the messages (status Ready, or Created for a failover step) and their conversations;
-        returns once committed. Raises what the database raised if they could not be stored."""
+    async def accept(self, messages: list[NewMessage], chains: Sequence[NewChain] = ()) -> None:
+        """Store the messages (status Ready, or Created for a failover step), their failover chains and
+        their conversations; returns once committed. Raises what the database raised if they could
+        not be stored."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.append((messages, done))
+        self._queue.append((Request(messages, list(chains)), done))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_queued())
         await asyncio.shield(done)  # a client that hangs up doesn't undo (or hide) the commit
@@ -97,36 +120,39 @@ class Acceptor:
     async def _write_queued(self) -> None:
         while self._queue:
             batch, count = [], 0
-            while self._queue and (not batch or count + len(self._queue[0][0]) <= MAX_BATCH):
+            while self._queue and (not batch or count + len(self._queue[0][0].messages) <= MAX_BATCH):
                 batch.append(self._queue.pop(0))
-                count += len(batch[-1][0])
+                count += len(batch[-1][0].messages)
             try:
-                await self._write([m for messages, _ in batch for m in messages])
+                await self._write(Request.joined([request for request, _ in batch]))
                 outcomes: list[BaseException | None] = [None] * len(batch)
             except Exception as error:  # noqa: BLE001  (one bad request must not fail the others)
                 if len(batch) == 1:
                     outcomes = [error]
                 else:  # write each request alone, so each gets its own outcome
                     outcomes = []
-                    for messages, _ in batch:
+                    for request, _ in batch:
                         try:
-                            await self._write(messages)
+                            await self._write(request)
                             outcomes.append(None)
                         except Exception as alone:  # noqa: BLE001
                             outcomes.append(alone)
-            for (messages, done), outcome in zip(batch, outcomes, strict=True):
+            for (request, done), outcome in zip(batch, outcomes, strict=True):
                 if outcome is not None:
                     done.set_exception(outcome)
                     continue
                 done.set_result(None)
                 if self.on_committed is not None:
                     try:
-                        await self.on_committed(messages)
+                        await self.on_committed(request.messages, request.chains)
                     except Exception:  # noqa: BLE001  (the reconciler finds what the index missed)
                         log.exception("indexing accepted messages failed")
 
-    async def _write(self, messages: list[NewMessage]) -> None:
+    async def _write(self, request: Request) -> None:
+        messages = request.messages
         async with self.engine.begin() as connection:
+            if request.chains:
+                await connection.execute(insert(FailoverChain.__table__), [chain.row() for chain in request.chains])
             await self._fill_conversations(connection, messages)
             await connection.execute(insert(Message.__table__), [m.row() for m in messages])
             events = [

@@ -73,7 +73,7 @@ class Dispatcher:
         self.redis = redis  # tells the workers of other processes about new messages
         self._wake = asyncio.Event()
 
-    async def accepted(self, _messages: Sequence[Any]) -> None:
+    async def accepted(self, _messages: Sequence[Any] = (), _chains: Sequence[Any] = ()) -> None:
         """Messages were accepted: look for work now rather than at the next poll, here and (through
         Redis) in every worker. A lost wake-up only costs a poll interval: the database is the queue."""
         self._wake.set()

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.models import Message, MessageEvent, TrafficAccount, Webhook, WebhookEvent, WebhookTrafficAccount
 from gateway.pipeline import statuses
+from gateway.pipeline.failover import follow_status
 from gateway.pipeline.views import conversation_view, participant_view
 from gateway.schemas import format_timestamp
 
@@ -67,6 +68,7 @@ async def change_status(
         # Another change won the race: read the message again and decide again.
     for key, value in changes.items():
         setattr(message, key, value)
+    await follow_status(session, message, status, at)  # a failover chain ends or moves on
     session.add(
         MessageEvent(
             message_id=message.id,

@@ -34,7 +34,7 @@ async def test_concurrent_sends_share_transactions_and_fail_alone(client: AsyncT
     tenant = await new_tenant(client, ("sms",))
     engine = client.app.state.engine
     committed: list[int] = []
-    acceptor = Acceptor(engine, on_committed=lambda messages: _record(committed, messages))
+    acceptor = Acceptor(engine, on_committed=lambda messages, chains: _record(committed, messages, chains))
     good = [_message(tenant.id, tenant.accounts["sms"], f"+4477009{n % 7:05d}") for n in range(60)]
     bad = _message(tenant.id, str(uuid.uuid4()), "+447700900001")  # no such traffic account: refused by the FK
 
@@ -74,7 +74,7 @@ async def test_concurrent_sends_share_transactions_and_fail_alone(client: AsyncT
     assert len({m.conversation_id for m in good}) == 7  # one conversation per user, reused
 
 
-async def _record(committed: list[int], messages: list[NewMessage]) -> None:
+async def _record(committed: list[int], messages: list[NewMessage], _chains: object) -> None:
     committed.append(len(messages))
 
 

@@ -44,11 +44,12 @@ async def test_a_worker_killed_mid_send_is_replaced_when_its_lease_expires(serve
     tenant = await tenant_on(client)
     message_id = await send(client, tenant)
     dead = dispatcher_of(client, owner="dead-worker")
-    assert uuid.UUID(message_id) in await dead.claim(10)  # claimed, then the process "dies" before sending
+    # Large limits: messages of earlier tests in the shared database may be due too.
+    assert uuid.UUID(message_id) in await dead.claim(1000)  # claimed, then the process "dies" before sending
     alive = dispatcher_of(client, owner="alive-worker")
-    assert uuid.UUID(message_id) not in await alive.claim(10)  # the lease holds
+    assert uuid.UUID(message_id) not in await alive.claim(1000)  # the lease holds
     later = dispatcher_of(client, clock=lambda: datetime.datetime.now(datetime.UTC) + LEASE, owner="alive-worker")
-    assert await later.dispatch_once() >= 1
+    assert await later.dispatch_once(limit=1000) >= 1
     message = await wait_for_status(client, tenant, message_id, "Delivered")
     assert_history(message, "Ready", "Sent", "Delivered")
     stored = await row(client, message_id)
@@ -62,9 +63,9 @@ async def test_two_workers_never_claim_the_same_message(server_without_worker):
     tenant = await tenant_on(client)
     ids = {uuid.UUID(await send(client, tenant, destination=f"+4477009001{n:02d}")) for n in range(20)}
     first, second = dispatcher_of(client, owner="one"), dispatcher_of(client, owner="two")
-    claimed = await asyncio.gather(first.claim(15), second.claim(15))
+    claimed = await asyncio.gather(first.claim(500), second.claim(500))
     assert not set(claimed[0]) & set(claimed[1])
-    assert set(claimed[0]) | set(claimed[1]) == ids
+    assert ids <= set(claimed[0]) | set(claimed[1])  # (with messages of earlier tests, maybe)
     await first.http.aclose()
     await second.http.aclose()
 

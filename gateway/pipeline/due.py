@@ -1,0 +1,92 @@
+"""An index of due times (delayed jobs): a Redis sorted set, or a heap in memory in the embedded mode.
+
+It is only an index: the database holds every due time, and a reconciler puts them back after a
+Redis flush or restart. ``take`` hands out what is due and pushes it ``hold`` seconds ahead, so a
+taker that dies before finishing leaves the job to be taken again (at least once); the job's own
+effect is a compare-and-set in the database, so taking it twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import heapq
+from typing import Protocol
+
+from redis.asyncio import Redis
+
+
+class DueIndex(Protocol):
+    async def schedule(self, due: dict[str, float]) -> None:
+        """Set (or move) each member's due time, in seconds since the epoch."""
+        ...
+
+    async def take(self, now: float, limit: int, hold: float) -> list[str]:
+        """Up to ``limit`` members due at ``now``; each is due again at ``now + hold`` unless forgotten."""
+        ...
+
+    async def forget(self, members: list[str]) -> None: ...
+
+    async def size(self) -> int: ...
+
+
+class MemoryDueIndex:
+    def __init__(self) -> None:
+        self._due: dict[str, float] = {}
+        self._heap: list[tuple[float, str]] = []  # may hold stale entries; _due is the truth
+
+    async def schedule(self, due: dict[str, float]) -> None:
+        for member, at in due.items():
+            self._due[member] = at
+            heapq.heappush(self._heap, (at, member))
+
+    async def take(self, now: float, limit: int, hold: float) -> list[str]:
+        taken: list[str] = []
+        while self._heap and self._heap[0][0] <= now and len(taken) < limit:
+            at, member = heapq.heappop(self._heap)
+            if self._due.get(member) == at:
+                taken.append(member)
+        await self.schedule({member: now + hold for member in taken})
+        return taken
+
+    async def forget(self, members: list[str]) -> None:
+        for member in members:
+            self._due.pop(member, None)
+        if len(self._heap) > 4 * len(self._due) + 1000:  # drop stale entries now and then
+            self._heap = [(at, member) for member, at in self._due.items()]
+            heapq.heapify(self._heap)
+
+    async def size(self) -> int:
+        return len(self._due)
+
+
+# KEYS[1]: the sorted set; ARGV: now, limit, hold. Taking and holding in one step, so two takers never
+# get the same member at once.
+_TAKE = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+local held = tonumber(ARGV[1]) + tonumber(ARGV[3])
+for _, member in ipairs(due) do
+  redis.call('ZADD', KEYS[1], held, member)
+end
+return due
+"""
+
+
+class RedisDueIndex:
+    def __init__(self, redis: Redis, key: str) -> None:
+        self.redis = redis
+        self.key = key
+        self._take = redis.register_script(_TAKE)
+
+    async def schedule(self, due: dict[str, float]) -> None:
+        if due:
+            await self.redis.zadd(self.key, due)
+
+    async def take(self, now: float, limit: int, hold: float) -> list[str]:
+        members = await self._take(keys=[self.key], args=[now, limit, hold])
+        return [m.decode() if isinstance(m, bytes) else m for m in members]
+
+    async def forget(self, members: list[str]) -> None:
+        if members:
+            await self.redis.zrem(self.key, *members)
+
+    async def size(self) -> int:
+        return int(await self.redis.zcard(self.key))

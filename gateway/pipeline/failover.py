@@ -1,0 +1,227 @@
+"""Timeout failover (seed 002): a chain of messages, one per traffic account, sent one after another
+until one reaches the required status (Delivered or Read).
+
+The first step is sent at once; the others wait as ``Created``. When the active step fails, or has
+not reached the status when its timer fires, the chain moves to the next step with one
+compare-and-set on ``active_step``, which also makes the next message ``Ready``: a timer that fires
+twice, two workers, or a report arriving at the same moment can't send two next messages. Reaching
+the status ends the chain (its timer then finds nothing to do).
+
+Timers live in a due-time index (Redis, or memory in the embedded mode) fed when a chain is
+accepted or moves on; the database holds every due time, and ``FailoverTimers`` puts back what the
+index lost (a Redis flush, a step moved on by a callback in another process).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from uuid import UUID
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway.models import FailoverChain, Message, MessageEvent
+from gateway.pipeline import statuses
+from gateway.pipeline.due import DueIndex
+
+log = logging.getLogger(__name__)
+
+ACTIVE, DONE, EXHAUSTED = "active", "done", "exhausted"
+REQUIRED_STATUSES = (statuses.DELIVERED, statuses.READ)
+# The statuses that satisfy a required status: a Read message was delivered too.
+SATISFIES = {statuses.DELIVERED: (statuses.DELIVERED,), statuses.READ: (statuses.DELIVERED, statuses.READ)}
+FAILOVER_INDEX_KEY = "gateway:failover:due"
+HOLD = 30.0  # seconds before a timer taken by a worker that died is taken again
+BATCH = 500
+SWEEP_SECONDS = 1.0  # how often overdue chains missing from the index are put back
+RECONCILE_SECONDS = 60.0  # how often every pending timer is put back
+
+
+@dataclass(frozen=True, slots=True)
+class NewChain:
+    id: UUID
+    tenant_id: UUID
+    required_status: str
+    timeout_seconds: int
+    steps: int
+    due_at: datetime.datetime  # when the first step times out
+    created_at: datetime.datetime
+
+    def row(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "tenant_id": self.tenant_id,
+            "required_status": self.required_status,
+            "timeout_seconds": self.timeout_seconds,
+            "steps": self.steps,
+            "active_step": 0,
+            "state": ACTIVE,
+            "due_at": self.due_at,
+            "created_at": self.created_at,
+            "updated_at": self.created_at,
+        }
+
+
+async def follow_status(session: AsyncSession, message: Message, status: str, at: datetime.datetime) -> None:
+    """A step of a chain changed status (in the caller's transaction): end the chain when the status
+    is reached, move on when the active step failed."""
+    chain_id = message.failover_chain_id
+    if chain_id is None or message.failover_step is None:
+        return
+    if status in (statuses.FAILED, statuses.EXPIRED):
+        await advance(session, chain_id, message.failover_step, at)
+        return
+    reached = [required for required, enough in SATISFIES.items() if status in enough]
+    if reached:
+        await session.execute(
+            update(FailoverChain)
+            .where(
+                FailoverChain.id == chain_id,
+                FailoverChain.state == ACTIVE,
+                FailoverChain.required_status.in_(reached),
+            )
+            .values(state=DONE, due_at=None, updated_at=at)
+            .execution_options(synchronize_session=False)
+        )
+
+
+async def advance(
+    session: AsyncSession, chain_id: UUID, from_step: int, at: datetime.datetime
+) -> datetime.datetime | None:
+    """Move the chain on from ``from_step`` (compare-and-set) and make the next message Ready. The new
+    step's due time, or None when nothing moved (another already moved it, or it ended) or the chain
+    has no step left."""
+    chain = await session.get(FailoverChain, chain_id, populate_existing=True)
+    if chain is None or chain.state != ACTIVE or chain.active_step != from_step:
+        return None
+    step = from_step + 1
+    last = step >= chain.steps
+    due = None if last else at + datetime.timedelta(seconds=chain.timeout_seconds)
+    moved = await session.execute(
+        update(FailoverChain)
+        .where(FailoverChain.id == chain_id, FailoverChain.state == ACTIVE, FailoverChain.active_step == from_step)
+        .values(active_step=min(step, chain.steps - 1), state=EXHAUSTED if last else ACTIVE, due_at=due, updated_at=at)
+        .execution_options(synchronize_session=False)
+    )
+    if moved.rowcount != 1 or last:
+        return None
+    next_id = await session.scalar(
+        select(Message.id).where(Message.failover_chain_id == chain_id, Message.failover_step == step)
+    )
+    activated = await session.execute(
+        update(Message)
+        .where(Message.id == next_id, Message.status == statuses.CREATED)
+        .values(status=statuses.READY, sequence=Message.sequence + 1, next_attempt_at=at, updated_at=at)
+        .returning(Message.sequence)
+        .execution_options(synchronize_session=False)
+    )
+    if (sequence := activated.scalar()) is not None:
+        session.add(MessageEvent(message_id=next_id, sequence=sequence, status=statuses.READY, occurred_at=at))
+    return due
+
+
+def now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+class FailoverTimers:
+    """Fires due failover timers (in `gateway worker`, or the server in the embedded mode)."""
+
+    def __init__(
+        self,
+        session_maker: async_sessionmaker[AsyncSession],
+        index: DueIndex,
+        clock: Callable[[], datetime.datetime] = now,
+        on_activated: Callable[[], Awaitable[object]] | None = None,
+        retention: datetime.timedelta = datetime.timedelta(days=60),
+    ) -> None:
+        self.session_maker = session_maker
+        self.index = index
+        self.clock = clock
+        self.on_activated = on_activated  # wakes the dispatcher: a next step is Ready
+        self.retention = retention  # how long steps never triggered (Created) are kept
+
+    async def accepted(self, chains: Sequence[NewChain]) -> None:
+        await self.index.schedule({str(chain.id): chain.due_at.timestamp() for chain in chains})
+
+    async def fire_due(self) -> int:
+        """Fire the timers due now; how many chains moved on."""
+        at = self.clock()
+        taken = await self.index.take(at.timestamp(), BATCH, HOLD)
+        moved = 0
+        for member in taken:
+            async with self.session_maker() as session:
+                chain = await session.get(FailoverChain, UUID(member))
+                if chain is None or chain.state != ACTIVE or chain.due_at is None:
+                    await self.index.forget([member])  # ended (reached, exhausted or deleted): nothing to do
+                    continue
+                if chain.due_at > at:  # moved on meanwhile: wait for its new due time
+                    await self.index.schedule({member: chain.due_at.timestamp()})
+                    continue
+                due = await advance(session, chain.id, chain.active_step, at)
+                await session.commit()
+            moved += 1
+            if due is None:
+                await self.index.forget([member])
+            else:
+                await self.index.schedule({member: due.timestamp()})
+        if moved and self.on_activated is not None:
+            await self.on_activated()
+        return moved
+
+    async def put_back(self, overdue_only: bool) -> int:
+        """Put the database's pending timers into the index (all of them, or the overdue ones the
+        index may have lost); how many."""
+        query = select(FailoverChain.id, FailoverChain.due_at).where(
+            FailoverChain.state == ACTIVE, FailoverChain.due_at.is_not(None)
+        )
+        if overdue_only:
+            query = query.where(FailoverChain.due_at <= self.clock())
+        count, after = 0, None
+        async with self.session_maker() as session:
+            while True:
+                page = query.order_by(FailoverChain.id).limit(5000)
+                if after is not None:
+                    page = page.where(FailoverChain.id > after)
+                rows = (await session.execute(page)).all()
+                if not rows:
+                    return count
+                await self.index.schedule({str(chain_id): due.timestamp() for chain_id, due in rows})
+                count, after = count + len(rows), rows[-1][0]
+
+    async def purge_untriggered(self) -> int:
+        """Delete the steps that were never triggered (still Created) once the retention has passed
+        (seed 002: 60 days); how many."""
+        async with self.session_maker() as session:
+            purged = await session.execute(
+                delete(Message).where(
+                    Message.status == statuses.CREATED, Message.created_at < self.clock() - self.retention
+                )
+            )
+            await session.commit()
+            return purged.rowcount
+
+    async def run(self, stop: asyncio.Event, poll_seconds: float = 0.05) -> None:
+        loop = asyncio.get_running_loop()
+        next_sweep = next_reconcile = 0.0
+        while not stop.is_set():
+            try:
+                if (moment := loop.time()) >= next_reconcile:
+                    next_reconcile, next_sweep = moment + RECONCILE_SECONDS, moment + SWEEP_SECONDS
+                    await self.put_back(overdue_only=False)
+                    await self.purge_untriggered()
+                elif moment >= next_sweep:
+                    next_sweep = moment + SWEEP_SECONDS
+                    await self.put_back(overdue_only=True)
+                if await self.fire_due():
+                    continue
+            except Exception:  # noqa: BLE001  (the loop must survive a database or Redis hiccup)
+                log.exception("firing failover timers failed")
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=poll_seconds)
+            except TimeoutError:
+                pass

@@ -1,0 +1,255 @@
+"""Timeout failover (seed 002): the next traffic account's message goes out when the active one
+fails or hasn't reached the status in time; exactly one next message, whatever races."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from channels.base import StatusReport
+from gateway.db import session_maker
+from gateway.models import FailoverChain, Message, MessageEvent
+from gateway.pipeline.due import MemoryDueIndex, RedisDueIndex
+from gateway.pipeline.failover import FailoverTimers, advance
+from tests.conftest import REDIS_URL, assert_problem
+from tests.integration.conftest import message_row, tenant_on, wait_for_status
+from tests.integration.test_dispatcher import dispatcher_of
+
+SMS = {"sender": "Acme", "text": "Hello"}
+TELEGRAM = {"text": {"message": "Hello"}}
+
+
+def failover(tenant: Any, *channels: str, seconds: int = 20, status: str = "Delivered") -> dict:
+    accounts = [tenant.accounts[channel] for channel in channels]
+    return {
+        "type": "Timeout",
+        "timeoutFailover": {"timeoutInSeconds": seconds, "status": status, "trafficAccounts": accounts},
+    }
+
+
+async def send_chain(client: httpx.AsyncClient, tenant: Any, destination: str, **options: Any) -> list[str]:
+    body = {
+        "destination": destination,
+        "sms": SMS,
+        "telegram": TELEGRAM,
+        "failover": failover(tenant, "sms", "telegram", **options),
+    }
+    response = await client.post("/api/v1/Message/send", json=body, headers=tenant.key)
+    assert response.status_code == 200, response.text
+    ids = response.json()
+    assert isinstance(ids, list) and len(ids) == 2  # seed 002: the chain's ids, in order
+    return ids
+
+
+def timers_of(client: httpx.AsyncClient, clock: Any, index: Any = None) -> FailoverTimers:
+    return FailoverTimers(session_maker(client.app.state.engine), index or MemoryDueIndex(), clock=clock)  # type: ignore[attr-defined]
+
+
+async def chain_row(client: httpx.AsyncClient, message_id: str) -> FailoverChain:
+    async with session_maker(client.app.state.engine)() as session:  # type: ignore[attr-defined]
+        message = await session.get(Message, uuid.UUID(message_id))
+        assert message is not None and message.failover_chain_id is not None
+        chain = await session.get(FailoverChain, message.failover_chain_id)
+        assert chain is not None
+        return chain
+
+
+async def ready_events(client: httpx.AsyncClient, message_id: str) -> int:
+    async with session_maker(client.app.state.engine)() as session:  # type: ignore[attr-defined]
+        events = await session.scalars(
+            select(MessageEvent).where(MessageEvent.message_id == uuid.UUID(message_id), MessageEvent.status == "Ready")
+        )
+        return len(list(events))
+
+
+def later(seconds: float) -> Any:
+    return lambda: datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=seconds)
+
+
+async def test_the_next_step_goes_out_when_the_first_times_out(server_without_worker: httpx.AsyncClient) -> None:
+    client = server_without_worker
+    tenant = await tenant_on(client, ("sms", "telegram"))
+    first, second = await send_chain(client, tenant, "447700900001")  # SMS: accepted, never reported
+    assert (await message_row(client, second)).status == "Created"
+    worker = dispatcher_of(client)
+    await worker.dispatch_once()
+    await wait_for_status(client, tenant, first, "Sent")
+    timers = timers_of(client, later(21))
+    assert await timers.put_back(overdue_only=False) == 1
+    assert await timers_of(client, later(10), timers.index).fire_due() == 0  # not yet
+    assert await timers.fire_due() == 1
+    assert (await message_row(client, second)).status == "Ready"
+    later_worker = dispatcher_of(client, clock=later(21))  # it is due at the timer's (future) time
+    await later_worker.dispatch_once()
+    await later_worker.http.aclose()
+    await wait_for_status(client, tenant, second, "Delivered")
+    detail = (await client.get(f"/api/v1/Message/{first}", headers=tenant.key)).json()
+    chain = detail["failover"]
+    assert chain["type"] == "Timeout" and chain["status"] == "Delivered" and chain["timeoutInSeconds"] == 20
+    assert chain["state"] == "done" and chain["activeStep"] == 1
+    assert [(s["messageId"], s["active"]) for s in chain["steps"]] == [(first, False), (second, True)]
+    await worker.http.aclose()
+
+
+async def test_an_early_failure_moves_on_at_once(server_without_worker: httpx.AsyncClient) -> None:
+    client = server_without_worker
+    tenant = await tenant_on(client, ("sms", "telegram"))
+    first, second = await send_chain(client, tenant, "447700901027")  # SMS: undelivered, error 27
+    worker = dispatcher_of(client)
+    await worker.dispatch_once()
+    await wait_for_status(client, tenant, first, "Failed")
+    assert (await message_row(client, second)).status == "Ready"  # no timer needed
+    await worker.dispatch_once()
+    await wait_for_status(client, tenant, second, "Delivered")
+    await worker.http.aclose()
+
+
+async def test_success_before_the_timeout_sends_nothing_more(server_without_worker: httpx.AsyncClient) -> None:
+    client = server_without_worker
+    tenant = await tenant_on(client, ("sms", "telegram"))
+    first, second = await send_chain(client, tenant, "447700900123")
+    worker = dispatcher_of(client)
+    await worker.dispatch_once()
+    await wait_for_status(client, tenant, first, "Delivered")
+    timers = timers_of(client, later(60))
+    await timers.index.schedule({str((await chain_row(client, first)).id): 0.0})  # a timer that fires anyway
+    assert await timers.fire_due() == 0
+    assert (await chain_row(client, first)).state == "done"
+    assert (await message_row(client, second)).status == "Created"
+    await worker.http.aclose()
+
+
+async def test_a_timer_fired_twice_sends_one_next_message(server_without_worker: httpx.AsyncClient) -> None:
+    client = server_without_worker
+    tenant = await tenant_on(client, ("sms", "telegram"))
+    first, second = await send_chain(client, tenant, "447700900001")
+    chain = await chain_row(client, first)
+    at = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=30)
+
+    async def fire() -> Any:
+        async with session_maker(client.app.state.engine)() as session:  # type: ignore[attr-defined]
+            due = await advance(session, chain.id, 0, at)
+            await session.commit()
+            return due
+
+    outcomes = await asyncio.gather(*(fire() for _ in range(5)))
+    assert sum(due is not None for due in outcomes) == 1
+    assert await ready_events(client, second) == 1
+    assert (await chain_row(client, first)).active_step == 1
+
+
+async def test_a_report_racing_the_timer_sends_at_most_one_next_message(
+    server_without_worker: httpx.AsyncClient,
+) -> None:
+    client = server_without_worker
+    tenant = await tenant_on(client, ("sms", "telegram"))
+    first, second = await send_chain(client, tenant, "447700900001")
+    worker = dispatcher_of(client)
+    await worker.dispatch_once()
+    await wait_for_status(client, tenant, first, "Sent")
+    timers = timers_of(client, later(21))
+    await timers.put_back(overdue_only=False)
+    account = uuid.UUID(tenant.accounts["sms"])
+    report = StatusReport(status="Delivered", message_id=uuid.UUID(first))
+    await asyncio.gather(timers.fire_due(), client.app.state.pipeline.report(account, report))  # type: ignore[attr-defined]
+    chain = await chain_row(client, first)
+    assert chain.state == "done"  # the report ended it, before or after the timer moved it on
+    assert await ready_events(client, second) <= 1
+    await worker.http.aclose()
+
+
+async def test_timers_come_back_after_a_redis_flush(
+    server_without_worker: httpx.AsyncClient, redis_client: Any
+) -> None:
+    from redis.asyncio import Redis
+
+    client = server_without_worker
+    tenant = await tenant_on(client, ("sms", "telegram"))
+    first, second = await send_chain(client, tenant, "447700900001")
+    redis = Redis.from_url(REDIS_URL.rsplit("/", 1)[0] + "/11")
+    index = RedisDueIndex(redis, f"test:failover:{uuid.uuid4()}")
+    timers = timers_of(client, later(21), index)
+    await timers.put_back(overdue_only=False)
+    assert await index.size() >= 1
+    await redis.delete(index.key)  # what a flush does to it
+    assert await timers.fire_due() == 0  # nothing in the index...
+    await timers.put_back(overdue_only=True)  # ...until the reconciler puts the overdue timer back
+    assert await timers.fire_due() == 1
+    assert (await message_row(client, second)).status == "Ready"
+    await redis.delete(index.key)
+    await redis.aclose()
+
+
+async def test_untriggered_steps_are_purged_after_the_retention(server_without_worker: httpx.AsyncClient) -> None:
+    client = server_without_worker
+    tenant = await tenant_on(client, ("sms", "telegram"))
+    first, second = await send_chain(client, tenant, "447700900123")
+    assert await timers_of(client, later(59 * 86400)).purge_untriggered() == 0
+    assert await timers_of(client, later(61 * 86400)).purge_untriggered() >= 1
+    assert await message_row(client, second) is None
+    assert await message_row(client, first) is not None
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"status": "Read"}, "failover.timeoutFailover.trafficAccounts[0]"),  # SMS never reports Read
+        ({"timeoutInSeconds": 0}, "failover.timeoutFailover.timeoutInSeconds"),
+        ({"status": "Sent"}, "failover.timeoutFailover.status"),
+        ({"trafficAccounts": ["x"]}, "failover.timeoutFailover.trafficAccounts"),
+    ],
+)
+async def test_a_bad_failover_is_refused_naming_the_field(
+    server_without_worker: httpx.AsyncClient, change: dict, field: str
+) -> None:
+    client = server_without_worker
+    tenant = await tenant_on(client, ("sms", "telegram"))
+    chain = failover(tenant, "sms", "telegram")
+    chain["timeoutFailover"].update(change)
+    body = {"destination": "447700900123", "sms": SMS, "telegram": TELEGRAM, "failover": chain}
+    problem = assert_problem(
+        await client.post("/api/v1/Message/send", json=body, headers=tenant.key), 400, "validation_error", field
+    )
+    assert problem
+
+
+async def test_a_missing_block_and_an_unknown_account_are_named(server_without_worker: httpx.AsyncClient) -> None:
+    client = server_without_worker
+    tenant = await tenant_on(client, ("sms", "telegram"))
+    body = {"destination": "447700900123", "sms": SMS, "failover": failover(tenant, "sms", "telegram")}
+    assert_problem(
+        await client.post("/api/v1/Message/send", json=body, headers=tenant.key), 400, "validation_error", "telegram"
+    )
+    chain = failover(tenant, "sms", "telegram")
+    chain["timeoutFailover"]["trafficAccounts"][1] = str(uuid.uuid4())
+    body = {"destination": "447700900123", "sms": SMS, "telegram": TELEGRAM, "failover": chain}
+    response = await client.post("/api/v1/Message/send", json=body, headers=tenant.key)
+    assert_problem(response, 404, "not_found", "failover.timeoutFailover.trafficAccounts[1]")
+
+
+async def test_the_embedded_scheduler_fires_on_time(server: httpx.AsyncClient) -> None:
+    """No Redis: the server's own loop keeps the timers (after a real 5 s timeout)."""
+    tenant = await tenant_on(server, ("sms", "telegram"))
+    first, second = await send_chain(server, tenant, "447700900001", seconds=5)
+    body = (
+        await server.post(
+            "/api/v1.1/Messages/send",
+            json={
+                "destination": "447700900002",
+                "sms": SMS,
+                "telegram": TELEGRAM,
+                "failover": failover(tenant, "sms", "telegram"),
+            },
+            headers=tenant.key,
+        )
+    ).json()
+    assert [m["trafficAccountId"] for m in body["messages"]] == [tenant.accounts["sms"], tenant.accounts["telegram"]]
+    await wait_for_status(server, tenant, first, "Sent")
+    assert (await message_row(server, second)).status == "Created"
+    await wait_for_status(server, tenant, second, "Delivered", seconds=12)
