@@ -7,10 +7,9 @@ Create Date: 2026-11-22 00:37:10.058668
 
 from __future__ import annotations
 
+import advanced_alchemy.types
 import sqlalchemy as sa
 from alembic import op
-import advanced_alchemy.types
-
 
 revision = '0006'
 down_revision = '0005'
