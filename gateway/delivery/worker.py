@@ -6,10 +6,12 @@ due when it is pending and its ``next_attempt_at`` has passed, and it is claimed
 then delivers the event again, with the same ``webhook-id``, so the receiver can tell a repeat.
 
 - Order: an event waits while an earlier event (lower ``sequence``) of the same message for the same
-  webhook is pending, in flight included; it goes once that one succeeded or was given up.
+  webhook is pending, in flight included; it goes once that one succeeded or was given up. A waiting
+  event is put back until the earlier one's next attempt, and pulled forward when that one ends.
 - Isolation: each webhook has at most ``endpoint_concurrency`` attempts in flight per worker, and a
   failing one is backed off (gateway.delivery.schedule), so a dead or slow endpoint holds only its own
-  slots. Webhooks that are disabled are not delivered to; their pending events wait.
+  slots. Events of a disabled webhook are put back an hour at a time, and pulled forward when it is
+  enabled again (gateway.services.webhooks).
 - Outcomes are written in batches (one transaction for the attempts that finished meanwhile): the
   database, not the receivers, would otherwise cap the throughput.
 """
@@ -32,7 +34,7 @@ from uuid import UUID, uuid4
 
 import httpx
 import msgspec
-from sqlalchemy import bindparam, exists, insert, or_, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
@@ -47,8 +49,10 @@ from gateway.settings import Settings
 log = logging.getLogger(__name__)
 
 PENDING, SUCCEEDED, FAILED = "pending", "succeeded", "failed"
-LEASE = datetime.timedelta(seconds=60)  # longer than the request timeout: a live worker never loses its lease
-POLL_SECONDS = 0.1
+LEASE = datetime.timedelta(seconds=60)
+POLL_SECONDS = 0.05
+WAIT_RECHECK = datetime.timedelta(seconds=1)  # an event behind one in flight looks again this much later
+DISABLED_RECHECK = datetime.timedelta(hours=1)
 STOP_GRACE = 5.0  # seconds a stopping worker waits for its attempts under way
 BODY_KEPT = 1024  # bytes of the receiver's answer kept with the attempt
 RECORD_BATCH = 500
@@ -62,6 +66,8 @@ class Claimed:
     id: UUID
     tenant_id: UUID
     webhook_id: UUID
+    message_id: UUID
+    sequence: int
     payload: dict[str, Any]
     attempts: int
 
@@ -90,6 +96,11 @@ class Outcome:
         return self.response_status is not None and 200 <= self.response_status < 300
 
 
+def _lease_free(columns: Any, at: datetime.datetime) -> Any:
+    """No worker holds the event (or its lease has run out)."""
+    return or_(columns.lease_until.is_(None), columns.lease_until < at)
+
+
 class WebhookDeliverer:
     def __init__(
         self,
@@ -103,7 +114,7 @@ class WebhookDeliverer:
         owner: str | None = None,
         clock: Callable[[], datetime.datetime] = now,
         rng: random.Random | None = None,
-        lease: datetime.timedelta = LEASE,
+        lease: datetime.timedelta | None = None,
         only: Collection[UUID] | None = None,
     ) -> None:
         self.session_maker = session_maker
@@ -116,7 +127,8 @@ class WebhookDeliverer:
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.clock = clock
         self.rng = rng or random.Random()
-        self.lease = lease
+        # Longer than an attempt can take, or a live worker would lose its lease to another mid-attempt.
+        self.lease = lease or max(LEASE, datetime.timedelta(seconds=2 * timeout_seconds))
         self.only = only  # deliver to these webhooks only (tests and the benchmark share a database)
         self.in_flight: Counter[UUID] = Counter()  # attempts under way per webhook
         self._wake = asyncio.Event()
@@ -181,61 +193,108 @@ class WebhookDeliverer:
         return len(claimed)
 
     async def claim(self, limit: int) -> list[tuple[Claimed, Target]]:
+        """Lease up to ``limit`` due events. Due ones are read in order with no join, so the read stops
+        at the limit; those that must wait (an earlier event of their message is pending, or their
+        webhook is disabled) are put back for later rather than read again on every claim."""
         at = self.clock()
+        async with self.session_maker() as session:
+            candidates = await self._due(session, at, limit * 2)  # room for the ones that must wait
+            if not candidates:
+                await session.rollback()
+                return []
+            webhook_ids = {row.webhook_id for row in candidates}
+            webhooks = {w.id: w for w in await session.scalars(select(Webhook).where(Webhook.id.in_(webhook_ids)))}
+            waiting = await self._waiting(session, [row.id for row in candidates])
+            picked, later = [], []
+            planned = Counter(self.in_flight)
+            for row in candidates:
+                if row.id in waiting:  # not before the earlier event's next attempt; pulled forward when it ends
+                    later.append({"b_id": row.id, "b_next": max(at + WAIT_RECHECK, waiting[row.id])})
+                elif not webhooks[row.webhook_id].enabled:  # pulled forward when it is enabled again
+                    later.append({"b_id": row.id, "b_next": at + DISABLED_RECHECK})
+                elif planned[row.webhook_id] < self.endpoint_concurrency and len(picked) < limit:
+                    planned[row.webhook_id] += 1
+                    picked.append(row.id)
+            if later:
+                table = WebhookEvent.__table__
+                await session.execute(
+                    update(table)
+                    .where(table.c.id == bindparam("b_id"), _lease_free(table.c, at))
+                    .values(next_attempt_at=bindparam("b_next")),
+                    later,
+                )
+            claimed = [Claimed(*row) for row in await self._lease(session, picked, at)] if picked else []
+            targets = {
+                w.id: Target(w.url, json.loads(w.headers), signing_secrets(w, at))
+                for w in webhooks.values()
+                if w.id in {event.webhook_id for event in claimed}
+            }
+            await session.commit()
+        for event in claimed:
+            self.in_flight[event.webhook_id] += 1
+        return [(event, targets[event.webhook_id]) for event in claimed]
+
+    async def _due(self, session: AsyncSession, at: datetime.datetime, limit: int) -> list[Any]:
         event = WebhookEvent
-        free = or_(event.lease_until.is_(None), event.lease_until < at)
-        earlier = aliased(WebhookEvent)
-        waits_for_earlier = exists().where(
-            earlier.message_id == event.message_id,
-            earlier.webhook_id == event.webhook_id,
-            earlier.status == PENDING,
-            earlier.sequence < event.sequence,
-        )
+        # Webhooks with all their slots busy are left out: their events wait in the database.
         full = [webhook_id for webhook_id, count in self.in_flight.items() if count >= self.endpoint_concurrency]
         due = (
             select(event.id, event.webhook_id)
-            .join(Webhook, Webhook.id == event.webhook_id)
-            .where(event.status == PENDING, event.next_attempt_at <= at, free, Webhook.enabled.is_(True))
-            .where(~waits_for_earlier, event.webhook_id.not_in(full))
+            .where(event.status == PENDING, event.next_attempt_at <= at, _lease_free(event, at))
+            .where(event.webhook_id.not_in(full))
             .order_by(event.next_attempt_at)
-            .limit(limit * 2)  # room for the ones a webhook's cap leaves out
+            .limit(limit)
         )
         if self.only is not None:
             due = due.where(event.webhook_id.in_(self.only))
-        async with self.session_maker() as session:
-            if session.bind.dialect.name == "postgresql":
-                due = due.with_for_update(of=event, skip_locked=True)
-            picked: list[UUID] = []
-            planned = Counter(self.in_flight)
-            for event_id, webhook_id in (await session.execute(due)).all():
-                if planned[webhook_id] < self.endpoint_concurrency and len(picked) < limit:
-                    planned[webhook_id] += 1
-                    picked.append(event_id)
-            if not picked:
-                await session.rollback()
-                return []
-            rows = (
-                await session.execute(
-                    update(event)
-                    .where(event.id.in_(picked), event.status == PENDING, free)
-                    .values(lease_owner=self.owner, lease_until=at + self.lease)
-                    .returning(event.id, event.tenant_id, event.webhook_id, event.payload, event.attempts)
-                    .execution_options(synchronize_session=False)
-                )
-            ).all()
-            webhooks = await session.scalars(select(Webhook).where(Webhook.id.in_({row.webhook_id for row in rows})))
-            targets = {w.id: Target(w.url, json.loads(w.headers), signing_secrets(w, at)) for w in webhooks}
-            await session.commit()
-        claimed = [(Claimed(*row), targets[row.webhook_id]) for row in rows]
-        for item, _ in claimed:
-            self.in_flight[item.webhook_id] += 1
-        return claimed
+        if session.bind.dialect.name == "postgresql":
+            due = due.with_for_update(skip_locked=True)
+        return list((await session.execute(due)).all())
+
+    @staticmethod
+    async def _waiting(session: AsyncSession, event_ids: list[UUID]) -> dict[UUID, datetime.datetime]:
+        """Of these events, those behind an earlier pending event of their message (for their webhook),
+        with the next attempt of the earliest such event."""
+        event, earlier = WebhookEvent, aliased(WebhookEvent)
+        ahead = (
+            select(func.min(earlier.next_attempt_at))
+            .where(
+                earlier.message_id == event.message_id,
+                earlier.webhook_id == event.webhook_id,
+                earlier.status == PENDING,
+                earlier.sequence < event.sequence,
+            )
+            .scalar_subquery()
+        )
+        rows = await session.execute(select(event.id, ahead).where(event.id.in_(event_ids)))
+        return {event_id: next_of_earlier for event_id, next_of_earlier in rows if next_of_earlier is not None}
+
+    async def _lease(self, session: AsyncSession, event_ids: list[UUID], at: datetime.datetime) -> list[Any]:
+        event = WebhookEvent
+        result = await session.execute(
+            update(event)
+            .where(event.id.in_(event_ids), event.status == PENDING, _lease_free(event, at))  # SQLite has no row locks
+            .values(lease_owner=self.owner, lease_until=at + self.lease)
+            .returning(
+                event.id,
+                event.tenant_id,
+                event.webhook_id,
+                event.message_id,
+                event.sequence,
+                event.payload,
+                event.attempts,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return list(result.all())
 
     async def _deliver_logged(self, event: Claimed, target: Target) -> None:
         try:
             try:
                 outcome = await self.attempt(event, target)
             finally:
+                if self.in_flight[event.webhook_id] >= self.endpoint_concurrency:
+                    self._wake.set()  # a busy webhook has room again: claim its next events now
                 self.in_flight[event.webhook_id] -= 1
                 if self.in_flight[event.webhook_id] <= 0:
                     del self.in_flight[event.webhook_id]
@@ -358,6 +417,24 @@ class WebhookDeliverer:
             # An event deleted meanwhile (with its webhook or tenant) fails this insert; the batch is then
             # written one by one, and that one's attempt goes with it.
             await session.execute(insert(WebhookAttempt.__table__), attempts)
+            if finished := [
+                {"b_message": o.event.message_id, "b_webhook": o.event.webhook_id, "b_sequence": o.event.sequence}
+                for o, change in zip(outcomes, changes, strict=True)
+                if change["b_status"] != PENDING
+            ]:
+                # The next events of their messages were put back to wait for them: they may go now.
+                await session.execute(
+                    update(table)
+                    .where(
+                        table.c.message_id == bindparam("b_message"),
+                        table.c.webhook_id == bindparam("b_webhook"),
+                        table.c.sequence > bindparam("b_sequence"),
+                        table.c.status == PENDING,
+                        table.c.next_attempt_at > at,
+                    )
+                    .values(next_attempt_at=at),
+                    finished,
+                )
             await self._track_failures(session, successes, failures - successes, gone, at)
             await session.commit()
 

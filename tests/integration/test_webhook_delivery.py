@@ -328,3 +328,29 @@ async def test_events_wait_in_the_database_across_restarts(server_without_worker
     # No worker was running when they were written; the next one to start delivers them.
     assert await wf.deliverer(client, hook, owner=f"new-{uuid.uuid4()}").deliver_once() == 3
     assert {r.event_id for r in receiver.at("/hook")} == {str(i) for i in ids}
+
+
+async def test_events_of_a_disabled_webhook_wait_out_of_the_way_until_it_is_enabled(server_without_worker, receiver):
+    client = server_without_worker
+    tenant = await wf.setup(client)
+    hook = await wf.create_webhook(client, tenant, receiver.url("/hook"))
+    ids = [
+        event_id
+        for _ in range(3)
+        for event_id in await wf.raise_status(client, await wf.new_message(client, tenant), statuses.DELIVERED)
+    ]
+    put = {"url": hook["url"], "webhookTriggers": hook["webhookTriggers"]}
+    url = f"/api/v1/Webhook/{hook['id']}"
+    assert (await client.put(url, json=put | {"enabled": False}, headers=tenant.key)).status_code == 200
+    clock = Clock()
+    worker = wf.deliverer(client, hook, clock=clock)
+
+    assert await worker.deliver_once() == 0
+    for event_id in ids:  # put back, so the claims that follow don't read them again and again
+        event = await wf.event_row(client, event_id)
+        assert event.status == PENDING and event.next_attempt_at >= clock.now + datetime.timedelta(minutes=59)
+    assert receiver.received == []
+
+    assert (await client.put(url, json=put | {"enabled": True}, headers=tenant.key)).status_code == 200
+    assert await worker.deliver_once() == 3
+    assert {r.event_id for r in receiver.at("/hook")} == {str(i) for i in ids}
