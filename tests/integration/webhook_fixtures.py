@@ -57,6 +57,7 @@ class Receiver:
         self.most_in_flight: dict[str, int] = {}
         self.arrived = asyncio.Event()
         self.release_hanging = asyncio.Event()  # set: requests under /hang get their answer
+        self.hang_once: set[str] = set()  # paths whose next request never gets an answer
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -96,6 +97,9 @@ class Receiver:
         try:
             if path.startswith("/hang"):
                 await self.release_hanging.wait()
+            if path in self.hang_once:
+                self.hang_once.discard(path)
+                await asyncio.sleep(3600)
             queue = self.answers.get(path) or [Answer()]
             answer = queue.pop(0) if len(queue) > 1 else queue[0]
         finally:
@@ -118,6 +122,7 @@ async def receiver() -> AsyncIterator[Receiver]:
     yield app
     app.release_hanging.set()
     server.should_exit = True
+    server.force_exit = True  # a request left hanging by hang_once
     await task
 
 

@@ -1,0 +1,79 @@
+"""`gateway worker` processes delivering webhooks: one killed (SIGKILL) in the middle of an attempt, the
+event delivered by another once the lease has run out; nothing lost. On SQLite and Postgres."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import os
+import signal
+import sys
+import uuid
+from pathlib import Path
+
+from sqlalchemy import update
+
+from gateway.db import session_maker
+from gateway.delivery.worker import SUCCEEDED
+from gateway.models import WebhookEvent
+from gateway.pipeline import statuses
+from tests.conftest import make_settings
+from tests.integration import webhook_fixtures as wf
+
+receiver = wf.receiver
+GATEWAY = str(Path(sys.executable).with_name("gateway"))
+
+
+async def start_worker(database_url: str) -> asyncio.subprocess.Process:
+    settings = make_settings(database_url)
+    env = {
+        **os.environ,
+        "GATEWAY_DATABASE_URL": settings.database_url,
+        "GATEWAY_JWT_KEYS": settings.jwt_keys[0],
+        "GATEWAY_SECRET_KEY": settings.secret_keys[0],
+        "GATEWAY_ALLOW_PRIVATE_WEBHOOK_URLS": "true",
+    }
+    env.pop("GATEWAY_REDIS_URL", None)
+    return await asyncio.create_subprocess_exec(
+        GATEWAY, "worker", env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
+    )
+
+
+async def test_a_killed_worker_process_loses_nothing(server_without_worker, receiver, database_url):
+    client = server_without_worker
+    tenant = await wf.setup(client)
+    hook = await wf.create_webhook(client, tenant, receiver.url("/hook"))
+    receiver.hang_once.add("/hook")  # the first worker's attempt never gets an answer
+    [event_id] = await wf.raise_status(client, await wf.new_message(client, tenant), statuses.DELIVERED)
+
+    doomed = await start_worker(database_url)
+    try:
+        await receiver.wait_for(1, "/hook", seconds=30)
+    finally:
+        doomed.send_signal(signal.SIGKILL)  # mid-attempt: nothing recorded, the lease held
+        await doomed.wait()
+    event = await wf.event_row(client, event_id)
+    assert event.lease_owner is not None and event.status != SUCCEEDED
+    assert await wf.attempt_rows(client, event_id) == []
+
+    # The lease runs out (60 s, not waited for here), and the next worker delivers the event.
+    async with session_maker(client.app.state.engine)() as session:
+        expired = datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=1)
+        await session.execute(update(WebhookEvent).where(WebhookEvent.id == event_id).values(lease_until=expired))
+        await session.commit()
+    survivor = await start_worker(database_url)
+    try:
+        first, second = await receiver.wait_for(2, "/hook", seconds=30)
+        for _ in range(200):
+            if (await wf.event_row(client, event_id)).status == SUCCEEDED:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        survivor.send_signal(signal.SIGTERM)
+        await survivor.wait()
+    assert first.event_id == second.event_id == str(event_id)
+    event = await wf.event_row(client, event_id)
+    assert event.status == SUCCEEDED and event.lease_owner is None
+    [attempt] = await wf.attempt_rows(client, event_id)
+    assert attempt.response_status == 200
+    assert uuid.UUID(hook["id"]) == event.webhook_id
