@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from litestar.testing import AsyncTestClient
+from sqlalchemy import update
 
 from gateway.app import create_app
 from gateway.models import Conversation, Message, Webhook, WebhookAttempt, WebhookEvent
@@ -306,3 +307,20 @@ async def test_custom_header_values_must_be_printable_ascii(client, tenant):
         assert_problem(response, 400, "validation_error", "headers.X-Token")
     body = {"url": CLOSED_PORT_URL, "webhookTriggers": ["Delivered"], "headers": {"X-Token": "a b\tc ~!"}}
     assert (await client.post(WEBHOOKS, json=body, headers=tenant.key)).status_code == 201
+
+
+async def test_replay_while_an_attempt_is_under_way_is_a_409(client, tenant):
+    hook = await create(client, tenant)
+    [event_id] = add_events(client, tenant, hook["id"], ["pending"], now())
+
+    async def lease() -> None:
+        async with client.app.state.db_config.get_session() as session:
+            until = now() + datetime.timedelta(minutes=1)
+            await session.execute(
+                update(WebhookEvent).where(WebhookEvent.id == event_id).values(lease_owner="w", lease_until=until)
+            )
+            await session.commit()
+
+    in_app_loop(client, lease)
+    response = await client.post(f"{WEBHOOKS}/{hook['id']}/deliveries/{event_id}/replay", headers=tenant.key)
+    assert_problem(response, 409, "delivery_in_progress")
