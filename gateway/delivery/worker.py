@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import functools
 import json
 import logging
 import os
@@ -492,8 +493,8 @@ class Connections:
 
     async def post(self, url: str, body: bytes, headers: dict[str, str], keep: int) -> tuple[httpx.Response, bytes]:
         """POST ``body``; the answer and (at least) its first ``keep`` bytes."""
-        request = httpx.Request("POST", url, content=body, headers=headers, extensions={"timeout": self._timeout})
-        origin = f"{request.url.scheme}://{request.url.netloc.decode()}"
+        address, origin = _parsed(url)
+        request = httpx.Request("POST", address, content=body, headers=headers, extensions={"timeout": self._timeout})
         transport = self._take(origin)
         try:
             response = await transport.handle_async_request(request)
@@ -523,3 +524,10 @@ class Connections:
     async def aclose(self) -> None:
         for transport in self._made:
             await transport.aclose()
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed(url: str) -> tuple[httpx.URL, str]:
+    """The URL parsed once, not at every attempt, and its origin (scheme, host and port)."""
+    address = httpx.URL(url)
+    return address, f"{address.scheme}://{address.netloc.decode()}"
