@@ -28,6 +28,7 @@ from gateway.pipeline.failover import NewChain
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 2000  # messages in one transaction
+LOOKUP_CHUNK = 500  # conversation keys per query
 CONVERSATIONS_KEPT = 100_000  # (traffic account, participant) -> conversation id; they never change
 
 
@@ -180,11 +181,12 @@ class Acceptor:
             ]
             # Started concurrently by another message (or an inbound one): keep theirs.
             await connection.execute(dialect.insert(Conversation.__table__).on_conflict_do_nothing(), rows)
-            found = await connection.execute(
-                select(Conversation.traffic_account_id, Conversation.participant, Conversation.id).where(
-                    tuple_(Conversation.traffic_account_id, Conversation.participant).in_(missing)
-                )
-            )
+            found = []
+            for start in range(0, len(missing), LOOKUP_CHUNK):  # a bounded IN list: Postgres' parser recurses
+                keys = missing[start : start + LOOKUP_CHUNK]
+                pair = tuple_(Conversation.traffic_account_id, Conversation.participant)
+                query = select(Conversation.traffic_account_id, Conversation.participant, Conversation.id)
+                found += (await connection.execute(query.where(pair.in_(keys)))).all()
             if len(self._conversations) > CONVERSATIONS_KEPT:
                 self._conversations.clear()
             for account_id, participant, conversation_id in found:

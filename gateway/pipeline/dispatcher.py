@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from channels.base import Outbound, SendResult
 from channels.registry import all_channels
+from gateway.lookups import MISSING, Lookups
 from gateway.models import Message, TrafficAccount
 from gateway.pipeline import statuses
 from gateway.pipeline.accounts import adapter_account
@@ -71,6 +72,8 @@ class Dispatcher:
         self.clock = clock
         self.send_rate = send_rate or MemorySendRate()
         self.redis = redis  # tells the workers of other processes about new messages
+        self._claimed: dict[UUID, Message] = {}  # claimed rows, until sent
+        self._accounts = Lookups()
         self._wake = asyncio.Event()
 
     async def accepted(self, _messages: Sequence[Any] = (), _chains: Sequence[Any] = ()) -> None:
@@ -167,27 +170,42 @@ class Dispatcher:
             )
             if session.bind.dialect.name == "postgresql":
                 due = due.with_for_update(skip_locked=True)
+            # The claimed rows come back whole: sending them needs no further read.
             result = await session.execute(
                 update(Message)
                 .where(Message.id.in_(due.scalar_subquery()), free)
                 .values(lease_owner=self.owner, lease_until=at + LEASE)
-                .returning(Message.id)
+                .returning(Message)
                 .execution_options(synchronize_session=False)
             )
-            claimed = list(result.scalars())
+            messages = list(result.scalars())
             await session.commit()
-            return claimed
+            session.expunge_all()
+        self._claimed.update((message.id, message) for message in messages)
+        return [message.id for message in messages]
+
+    async def _account(self, account_id: UUID) -> TrafficAccount | None:
+        """The traffic account, briefly remembered (its settings, like sendRate, apply within seconds)."""
+        if (account := self._accounts.get(account_id)) is MISSING:
+            async with self.session_maker() as session:
+                account = await session.get(TrafficAccount, account_id)
+                session.expunge_all()
+            self._accounts.put(account_id, account)
+        return account
 
     async def deliver(self, message_id: UUID) -> None:
-        # Read what the send needs, then let go of the connection: no transaction stays open while the
-        # provider takes its time (slow providers would otherwise hold the pool's connections).
-        async with self.session_maker() as session:
-            message = await session.get(Message, message_id)
-            if message is None or message.lease_owner != self.owner or message.status != statuses.READY:
-                return
-            account = await session.get(TrafficAccount, message.traffic_account_id)
-            assert account is not None
-            session.expunge_all()
+        # What the send needs was read when it was claimed; no transaction stays open while the provider
+        # takes its time (slow providers would otherwise hold the pool's connections).
+        message = self._claimed.pop(message_id, None)
+        if message is None:
+            async with self.session_maker() as session:
+                message = await session.get(Message, message_id)
+                session.expunge_all()
+        if message is None or message.lease_owner != self.owner or message.status != statuses.READY:
+            return
+        account = await self._account(message.traffic_account_id)
+        if account is None:
+            return  # deleted with its messages meanwhile
         channel = all_channels()[message.channel]
         if message.valid_until and self.clock() >= message.valid_until:
             result, expired = SendResult(), True
