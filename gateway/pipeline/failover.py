@@ -17,11 +17,12 @@ from __future__ import annotations
 import asyncio
 import datetime
 import logging
+from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from uuid import UUID
+from uuid import UUID, uuid4
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.models import FailoverChain, Message, MessageEvent
@@ -37,6 +38,7 @@ SATISFIES = {statuses.DELIVERED: (statuses.DELIVERED,), statuses.READ: (statuses
 FAILOVER_INDEX_KEY = "gateway:failover:due"
 HOLD = 30.0  # seconds before a timer taken by a worker that died is taken again
 BATCH = 500
+RETRY_SECONDS = 0.2  # a due chain another transaction held is looked at again this soon
 SWEEP_SECONDS = 1.0  # how often overdue chains missing from the index are put back
 RECONCILE_SECONDS = 60.0  # how often every pending timer is put back
 
@@ -92,36 +94,78 @@ async def follow_status(session: AsyncSession, message: Message, status: str, at
 async def advance(
     session: AsyncSession, chain_id: UUID, from_step: int, at: datetime.datetime
 ) -> datetime.datetime | None:
-    """Move the chain on from ``from_step`` (compare-and-set) and make the next message Ready. The new
-    step's due time, or None when nothing moved (another already moved it, or it ended) or the chain
-    has no step left."""
-    chain = await session.get(FailoverChain, chain_id, populate_existing=True)
-    if chain is None or chain.state != ACTIVE or chain.active_step != from_step:
-        return None
-    step = from_step + 1
-    last = step >= chain.steps
-    due = None if last else at + datetime.timedelta(seconds=chain.timeout_seconds)
-    moved = await session.execute(
-        update(FailoverChain)
-        .where(FailoverChain.id == chain_id, FailoverChain.state == ACTIVE, FailoverChain.active_step == from_step)
-        .values(active_step=min(step, chain.steps - 1), state=EXHAUSTED if last else ACTIVE, due_at=due, updated_at=at)
-        .execution_options(synchronize_session=False)
+    """Move the chain on from ``from_step`` (its active step failed); the new step's due time, or None
+    when nothing moved (another already moved it, or it ended) or no step is left."""
+    return (await move_on(session, [chain_id], at, from_step=from_step)).get(chain_id)
+
+
+async def move_on(
+    session: AsyncSession, chain_ids: Sequence[UUID], at: datetime.datetime, *, from_step: int | None = None
+) -> dict[UUID, datetime.datetime | None]:
+    """Move each chain on by one step and make its next message Ready, in the caller's transaction:
+    the chains whose active step is ``from_step``, or (timers) those due at ``at``. The chains moved,
+    each with its new due time (None: no step left, the chain is exhausted).
+
+    The chains are read with a row lock (Postgres; SQLite has one writer), and the update is still
+    a compare-and-set on the active step, so a chain moves once however many try at the same time.
+    A timer skips chains another transaction holds; they are looked at again shortly."""
+    query = select(FailoverChain).where(FailoverChain.id.in_(chain_ids), FailoverChain.state == ACTIVE)
+    if from_step is None:
+        query = query.where(FailoverChain.due_at <= at)
+    else:
+        query = query.where(FailoverChain.active_step == from_step)
+    if session.bind.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=from_step is None)
+    chains = (await session.scalars(query.execution_options(populate_existing=True))).all()
+    moved: dict[UUID, datetime.datetime | None] = {}
+    changes, next_steps = [], defaultdict(list)
+    for chain in chains:
+        step = chain.active_step + 1
+        last = step >= chain.steps
+        moved[chain.id] = None if last else at + datetime.timedelta(seconds=chain.timeout_seconds)
+        changes.append(
+            {
+                "chain_id": chain.id,
+                "from_step": chain.active_step,
+                "active_step": min(step, chain.steps - 1),
+                "state": EXHAUSTED if last else ACTIVE,
+                "due_at": moved[chain.id],
+                "updated_at": at,
+            }
+        )
+        if not last:
+            next_steps[step].append(chain.id)
+    if not changes:
+        return moved
+    table = FailoverChain.__table__
+    await session.execute(
+        update(table).where(
+            table.c.id == bindparam("chain_id"),
+            table.c.active_step == bindparam("from_step"),
+            table.c.state == ACTIVE,
+        ),
+        changes,
     )
-    if moved.rowcount != 1 or last:
-        return None
-    next_id = await session.scalar(
-        select(Message.id).where(Message.failover_chain_id == chain_id, Message.failover_step == step)
-    )
-    activated = await session.execute(
-        update(Message)
-        .where(Message.id == next_id, Message.status == statuses.CREATED)
-        .values(status=statuses.READY, sequence=Message.sequence + 1, next_attempt_at=at, updated_at=at)
-        .returning(Message.sequence)
-        .execution_options(synchronize_session=False)
-    )
-    if (sequence := activated.scalar()) is not None:
-        session.add(MessageEvent(message_id=next_id, sequence=sequence, status=statuses.READY, occurred_at=at))
-    return due
+    events = []
+    for step, ids in next_steps.items():  # usually one step for the whole batch
+        activated = await session.execute(
+            update(Message)
+            .where(
+                Message.failover_chain_id.in_(ids),
+                Message.failover_step == step,
+                Message.status == statuses.CREATED,  # a message is made Ready once, whatever raced
+            )
+            .values(status=statuses.READY, sequence=Message.sequence + 1, next_attempt_at=at, updated_at=at)
+            .returning(Message.id, Message.sequence)
+            .execution_options(synchronize_session=False)
+        )
+        events += [
+            {"id": uuid4(), "message_id": message_id, "sequence": sequence, "status": statuses.READY, "occurred_at": at}
+            for message_id, sequence in activated
+        ]
+    if events:
+        await session.execute(insert(MessageEvent.__table__), events)
+    return moved
 
 
 def now() -> datetime.datetime:
@@ -149,29 +193,38 @@ class FailoverTimers:
         await self.index.schedule({str(chain.id): chain.due_at.timestamp() for chain in chains})
 
     async def fire_due(self) -> int:
-        """Fire the timers due now; how many chains moved on."""
+        """Fire the timers due now, a batch in one transaction; how many chains moved on."""
         at = self.clock()
         taken = await self.index.take(at.timestamp(), BATCH, HOLD)
-        moved = 0
-        for member in taken:
-            async with self.session_maker() as session:
-                chain = await session.get(FailoverChain, UUID(member))
-                if chain is None or chain.state != ACTIVE or chain.due_at is None:
-                    await self.index.forget([member])  # ended (reached, exhausted or deleted): nothing to do
-                    continue
-                if chain.due_at > at:  # moved on meanwhile: wait for its new due time
-                    await self.index.schedule({member: chain.due_at.timestamp()})
-                    continue
-                due = await advance(session, chain.id, chain.active_step, at)
-                await session.commit()
-            moved += 1
-            if due is None:
-                await self.index.forget([member])
-            else:
-                await self.index.schedule({member: due.timestamp()})
+        if not taken:
+            return 0
+        async with self.session_maker() as session:
+            moved = await move_on(session, [UUID(member) for member in taken], at)
+            await session.commit()
+            # The rest: not due yet (moved on meanwhile), ended, or held by another transaction.
+            rest = [UUID(member) for member in taken if UUID(member) not in moved]
+            pending = (
+                (
+                    await session.execute(
+                        select(FailoverChain.id, FailoverChain.state, FailoverChain.due_at).where(
+                            FailoverChain.id.in_(rest)
+                        )
+                    )
+                ).all()
+                if rest
+                else []
+            )
+        again = {str(i): due.timestamp() for i, due in moved.items() if due is not None}
+        again |= {
+            str(i): max(due.timestamp(), at.timestamp() + RETRY_SECONDS)
+            for i, state, due in pending
+            if state == ACTIVE and due is not None
+        }
+        await self.index.schedule(again)
+        await self.index.forget([member for member in taken if member not in again])
         if moved and self.on_activated is not None:
             await self.on_activated()
-        return moved
+        return len(moved)
 
     async def put_back(self, overdue_only: bool) -> int:
         """Put the database's pending timers into the index (all of them, or the overdue ones the
