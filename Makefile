@@ -31,6 +31,13 @@ test: $(STAMP)
 openapi: $(STAMP)
 	$(BIN)/gateway openapi > openapi/openapi.json
 
+# Load tests against this machine's Postgres and Redis (see BENCHMARKS.md); each is bounded in time.
+bench: $(STAMP)
+	$(BIN)/python -m bench.pipeline
+	$(BIN)/python -m bench.bulk
+	$(BIN)/python -m bench.failover_timers
+	$(BIN)/python -m bench.webhooks
+
 lint: $(STAMP)
 	$(BIN)/ruff check gateway channels migrations tests
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID, uuid4
 
-from sqlalchemy import insert, select, tuple_
+from sqlalchemy import JSON, Table, insert, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -28,6 +29,7 @@ from gateway.pipeline.failover import NewChain
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 2000  # messages in one transaction
+COPY_FROM = 200  # rows from which Postgres gets them through COPY
 LOOKUP_CHUNK = 500  # conversation keys per query
 CONVERSATIONS_KEPT = 100_000  # (traffic account, participant) -> conversation id; they never change
 
@@ -155,12 +157,12 @@ class Acceptor:
             if request.chains:
                 await connection.execute(insert(FailoverChain.__table__), [chain.row() for chain in request.chains])
             await self._fill_conversations(connection, messages)
-            await connection.execute(insert(Message.__table__), [m.row() for m in messages])
             events = [
                 {"id": uuid4(), "message_id": m.id, "sequence": 1, "status": m.status, "occurred_at": m.created_at}
                 for m in messages
             ]
-            await connection.execute(insert(MessageEvent.__table__), events)
+            await insert_rows(connection, Message.__table__, [m.row() for m in messages])
+            await insert_rows(connection, MessageEvent.__table__, events)
 
     async def _fill_conversations(self, connection: AsyncConnection, messages: list[NewMessage]) -> None:
         first_of = {(m.traffic_account_id, m.destination): m for m in messages}
@@ -193,3 +195,20 @@ class Acceptor:
                 self._conversations[(account_id, participant)] = conversation_id
         for m in messages:
             m.conversation_id = self._conversations[(m.traffic_account_id, m.destination)]
+
+
+async def insert_rows(connection: AsyncConnection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert many rows: with Postgres' COPY when there are many (a tenth of the time an INSERT of the
+    same rows takes, which matters for a 10,000-recipient bulk send), else one INSERT."""
+    if connection.dialect.name != "postgresql" or len(rows) < COPY_FROM:
+        await connection.execute(insert(table), rows)
+        return
+    # asyncpg takes the values as Postgres would (JSON as text); the columns not given keep their defaults.
+    columns = list(rows[0])
+    json_columns = {column.name for column in table.columns if isinstance(column.type, JSON)}
+    records = [
+        tuple(json.dumps(row[c]) if c in json_columns and row[c] is not None else row[c] for c in columns)
+        for row in rows
+    ]
+    raw = await connection.get_raw_connection()
+    await raw.driver_connection.copy_records_to_table(table.name, records=records, columns=columns)

@@ -92,3 +92,31 @@ async def test_a_revoked_api_key_stops_working_at_once(client: AsyncTestClient) 
     revoked = await client.delete(f"/admin/tenants/{tenant.id}/api-keys/{key['id']}", headers=ADMIN)
     assert revoked.status_code == 204
     assert (await client.post("/api/v1/Message/send", json=body, headers=headers)).status_code == 401
+
+
+async def test_a_large_batch_is_stored_whole(client: AsyncTestClient) -> None:
+    """Hundreds of messages at once (Postgres takes them through COPY): every column as given."""
+    tenant = await new_tenant(client, ("sms",))
+    engine = client.app.state.engine
+    messages = [_message(tenant.id, tenant.accounts["sms"], f"+4477009{n:05d}") for n in range(300)]
+    messages[7].content = {"sender": "Acme", "text": "ünïcödé ✓", "reference": "r-7"}
+    messages[7].reference = "r-7"
+
+    async def work() -> list[Message]:
+        await Acceptor(engine).accept(messages)
+        async with engine.connect() as connection:
+            rows = (await connection.execute(select(Message).where(Message.id.in_([m.id for m in messages])))).all()
+            events = await connection.scalar(
+                select(func.count())
+                .select_from(MessageEvent)
+                .where(MessageEvent.message_id.in_([m.id for m in messages]))
+            )
+        assert events == 300
+        return rows
+
+    rows = {row.id: row for row in in_app_loop(client, work)}
+    assert len(rows) == 300
+    stored = rows[messages[7].id]
+    assert stored.content == messages[7].content and stored.reference == "r-7"
+    assert stored.status == "Ready" and stored.sequence == 1 and stored.attempts == 0
+    assert stored.created_at == messages[7].created_at and stored.conversation_id == messages[7].conversation_id
