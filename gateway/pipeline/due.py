@@ -15,8 +15,9 @@ from redis.asyncio import Redis
 
 
 class DueIndex(Protocol):
-    async def schedule(self, due: dict[str, float]) -> None:
-        """Set (or move) each member's due time, in seconds since the epoch."""
+    async def schedule(self, due: dict[str, float], keep_existing: bool = False) -> None:
+        """Set (or move) each member's due time, in seconds since the epoch; with ``keep_existing``,
+        only add the members the index lacks."""
         ...
 
     async def take(self, now: float, limit: int, hold: float) -> list[str]:
@@ -33,8 +34,10 @@ class MemoryDueIndex:
         self._due: dict[str, float] = {}
         self._heap: list[tuple[float, str]] = []  # may hold stale entries; _due is the truth
 
-    async def schedule(self, due: dict[str, float]) -> None:
+    async def schedule(self, due: dict[str, float], keep_existing: bool = False) -> None:
         for member, at in due.items():
+            if keep_existing and member in self._due:
+                continue
             self._due[member] = at
             heapq.heappush(self._heap, (at, member))
 
@@ -76,9 +79,9 @@ class RedisDueIndex:
         self.key = key
         self._take = redis.register_script(_TAKE)
 
-    async def schedule(self, due: dict[str, float]) -> None:
+    async def schedule(self, due: dict[str, float], keep_existing: bool = False) -> None:
         if due:
-            await self.redis.zadd(self.key, due)
+            await self.redis.zadd(self.key, due, nx=keep_existing)
 
     async def take(self, now: float, limit: int, hold: float) -> list[str]:
         members = await self._take(keys=[self.key], args=[now, limit, hold])

@@ -38,6 +38,7 @@ SATISFIES = {statuses.DELIVERED: (statuses.DELIVERED,), statuses.READ: (statuses
 FAILOVER_INDEX_KEY = "gateway:failover:due"
 HOLD = 30.0  # seconds before a timer taken by a worker that died is taken again
 BATCH = 500
+PAGE = 5000  # timers read from the database at once when putting them back
 RETRY_SECONDS = 0.2  # a due chain another transaction held is looked at again this soon
 SWEEP_SECONDS = 1.0  # how often overdue chains missing from the index are put back
 RECONCILE_SECONDS = 60.0  # how often every pending timer is put back
@@ -227,23 +228,30 @@ class FailoverTimers:
         return len(moved)
 
     async def put_back(self, overdue_only: bool) -> int:
-        """Put the database's pending timers into the index (all of them, or the overdue ones the
-        index may have lost); how many."""
+        """Add to the index the database's pending timers it lacks (after a Redis flush or restart, or a
+        step moved on by a callback elsewhere): all of them, or those overdue by more than a moment,
+        which it would have fired otherwise (the oldest first, a bounded number per call); how many
+        were looked at."""
         query = select(FailoverChain.id, FailoverChain.due_at).where(
             FailoverChain.state == ACTIVE, FailoverChain.due_at.is_not(None)
         )
         if overdue_only:
-            query = query.where(FailoverChain.due_at <= self.clock())
+            late = self.clock() - datetime.timedelta(seconds=SWEEP_SECONDS)
+            query = query.where(FailoverChain.due_at <= late).order_by(FailoverChain.due_at).limit(PAGE)
+            async with self.session_maker() as session:
+                rows = (await session.execute(query)).all()
+            await self.index.schedule({str(i): due.timestamp() for i, due in rows}, keep_existing=True)
+            return len(rows)
         count, after = 0, None
         async with self.session_maker() as session:
             while True:
-                page = query.order_by(FailoverChain.id).limit(5000)
+                page = query.order_by(FailoverChain.id).limit(PAGE)
                 if after is not None:
                     page = page.where(FailoverChain.id > after)
                 rows = (await session.execute(page)).all()
                 if not rows:
                     return count
-                await self.index.schedule({str(chain_id): due.timestamp() for chain_id, due in rows})
+                await self.index.schedule({str(i): due.timestamp() for i, due in rows}, keep_existing=True)
                 count, after = count + len(rows), rows[-1][0]
 
     async def purge_untriggered(self) -> int:
