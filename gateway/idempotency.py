@@ -135,9 +135,9 @@ class IdempotencyKeys:
                 "response_content_type": None,
                 "response_body": None,
             }
-            async with _transaction(session) as connection:
+            async with _transaction(session) as db:
                 row_id = uuid4()
-                inserted = await connection.execute(
+                inserted = await db.execute(
                     dialect.insert(table)
                     .values(id=row_id, tenant_id=tenant_id, key=key, **fresh)
                     .on_conflict_do_nothing(index_elements=["tenant_id", "key"])
@@ -145,7 +145,7 @@ class IdempotencyKeys:
                 if inserted.rowcount == 1:
                     return Claim(row_id, token)
                 row = (
-                    await connection.execute(select(table).where(table.c.tenant_id == tenant_id, table.c.key == key))
+                    await db.execute(select(table).where(table.c.tenant_id == tenant_id, table.c.key == key))
                 ).one_or_none()
                 if row is None:
                     continue
@@ -157,7 +157,7 @@ class IdempotencyKeys:
                 if not expired and row.claimed_at > now - self.in_flight_timeout:
                     raise _in_flight()
                 # Expired, or claimed by a process that died: take it over, unless another request just did.
-                taken = await connection.execute(
+                taken = await db.execute(
                     update(table).where(table.c.id == row.id, table.c.claim == row.claim).values(**fresh)
                 )
                 if taken.rowcount == 1:
@@ -167,8 +167,8 @@ class IdempotencyKeys:
     async def store(
         self, session: AsyncSession, claim: Claim, status: int, content_type: str | None, body: bytes
     ) -> None:
-        async with _transaction(session) as connection:
-            stored = await connection.execute(
+        async with _transaction(session) as db:
+            stored = await db.execute(
                 update(IdempotencyKey)
                 .where(IdempotencyKey.id == claim.id, IdempotencyKey.claim == claim.token)
                 .values(response_status=status, response_content_type=content_type, response_body=body)
@@ -177,8 +177,8 @@ class IdempotencyKeys:
             log.warning("idempotency key %s was taken over before its answer was stored", claim.id)
 
     async def release(self, session: AsyncSession, claim: Claim) -> None:
-        async with _transaction(session) as connection:
-            await connection.execute(
+        async with _transaction(session) as db:
+            await db.execute(
                 delete(IdempotencyKey).where(IdempotencyKey.id == claim.id, IdempotencyKey.claim == claim.token)
             )
 
