@@ -258,3 +258,18 @@ async def test_an_expired_key_is_new_again_and_purged(client: AsyncTestClient) -
     assert purged >= 1 and left == ["today"]
     assert (await send(client, tenant, "today", body_of(tenant, destination="+447700900125"))).json() == kept.json()
     assert len(await message_ids(client, tenant)) == 3
+
+
+async def test_bulk_sends_take_keys_too(client: AsyncTestClient) -> None:
+    tenant = await new_tenant(client, ("sms",))
+    sms = {"text": "Sale today", "sender": "Acme"}
+    bulk = {"destinations": ["+447700900101", "+447700900102"], "trafficAccountId": tenant.accounts["sms"], "sms": sms}
+    many = {"messages": [{"trafficAccountId": tenant.accounts["sms"], "destination": "+447700900103", "sms": sms}]}
+    for path, body in (("/api/v1.1/Messages/sendbulk", bulk), ("/api/v1.1/Messages/sendmessagesbulk", many)):
+        first = await send(client, tenant, f"bulk {path}", json.dumps(body).encode(), path)
+        again = await send(client, tenant, f"bulk {path}", json.dumps(body).encode(), path)
+        assert first.status_code == 200, first.text
+        assert again.headers["idempotent-replay"] == "true" and again.json() == first.json()
+        other = await send(client, tenant, f"bulk {path}", json.dumps(body | {"x": 1}).encode(), path)
+        assert_problem(other, 422, "idempotency_key_reused")
+    assert len(await message_ids(client, tenant)) == 3
