@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from uuid import UUID, uuid4
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, case, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.models import FailoverChain, Message, MessageEvent
@@ -39,7 +39,6 @@ FAILOVER_INDEX_KEY = "gateway:failover:due"
 HOLD = 30.0  # seconds before a timer taken by a worker that died is taken again
 BATCH = 500
 PAGE = 5000  # timers read from the database at once when putting them back
-RETRY_SECONDS = 0.2  # a due chain another transaction held is looked at again this soon
 SWEEP_SECONDS = 1.0  # how often overdue chains missing from the index are put back
 RECONCILE_SECONDS = 60.0  # how often every pending timer is put back
 
@@ -107,46 +106,32 @@ async def move_on(
     the chains whose active step is ``from_step``, or (timers) those due at ``at``. The chains moved,
     each with its new due time (None: no step left, the chain is exhausted).
 
-    The chains are read with a row lock (Postgres; SQLite has one writer), and the update is still
-    a compare-and-set on the active step, so a chain moves once however many try at the same time.
-    A timer skips chains another transaction holds; they are looked at again shortly."""
-    query = select(FailoverChain).where(FailoverChain.id.in_(chain_ids), FailoverChain.state == ACTIVE)
-    if from_step is None:
-        query = query.where(FailoverChain.due_at <= at)
-    else:
-        query = query.where(FailoverChain.active_step == from_step)
-    if session.bind.dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=from_step is None)
-    chains = (await session.scalars(query.execution_options(populate_existing=True))).all()
-    moved: dict[UUID, datetime.datetime | None] = {}
-    changes, next_steps = [], defaultdict(list)
-    for chain in chains:
-        step = chain.active_step + 1
-        last = step >= chain.steps
-        moved[chain.id] = None if last else at + datetime.timedelta(seconds=chain.timeout_seconds)
-        changes.append(
-            {
-                "chain_id": chain.id,
-                "from_step": chain.active_step,
-                "active_step": min(step, chain.steps - 1),
-                "state": EXHAUSTED if last else ACTIVE,
-                "due_at": moved[chain.id],
-                "updated_at": at,
-            }
-        )
-        if not last:
-            next_steps[step].append(chain.id)
-    if not changes:
-        return moved
+    One UPDATE decides which chains move (a compare-and-set: concurrent callers wait for each other's
+    row locks and then find the condition gone), so a chain moves once however many try at once."""
     table = FailoverChain.__table__
-    await session.execute(
-        update(table).where(
-            table.c.id == bindparam("chain_id"),
-            table.c.active_step == bindparam("from_step"),
-            table.c.state == ACTIVE,
-        ),
-        changes,
-    )
+    last = table.c.active_step + 1 >= table.c.steps
+    condition = table.c.due_at <= at if from_step is None else table.c.active_step == from_step
+    moved_rows = (
+        await session.execute(
+            update(table)
+            .where(table.c.id.in_(chain_ids), table.c.state == ACTIVE, condition)
+            .values(
+                active_step=case((last, table.c.active_step), else_=table.c.active_step + 1),
+                state=case((last, EXHAUSTED), else_=ACTIVE),
+                due_at=None,
+                updated_at=at,
+            )
+            .returning(table.c.id, table.c.active_step, table.c.state, table.c.timeout_seconds)
+        )
+    ).all()
+    moved: dict[UUID, datetime.datetime | None] = {}
+    next_steps: dict[int, list[UUID]] = defaultdict(list)
+    for chain_id, step, state, timeout in moved_rows:
+        moved[chain_id] = at + datetime.timedelta(seconds=timeout) if state == ACTIVE else None
+        if state == ACTIVE:
+            next_steps[step].append(chain_id)
+    if timed := [{"chain_id": i, "due_at": due} for i, due in moved.items() if due is not None]:
+        await session.execute(update(table).where(table.c.id == bindparam("chain_id")), timed)
     events = []
     for step, ids in next_steps.items():  # usually one step for the whole batch
         activated = await session.execute(
@@ -202,7 +187,7 @@ class FailoverTimers:
         async with self.session_maker() as session:
             moved = await move_on(session, [UUID(member) for member in taken], at)
             await session.commit()
-            # The rest: not due yet (moved on meanwhile), ended, or held by another transaction.
+            # The rest: not due yet (moved on meanwhile, so due later) or ended.
             rest = [UUID(member) for member in taken if UUID(member) not in moved]
             pending = (
                 (
@@ -216,11 +201,7 @@ class FailoverTimers:
                 else []
             )
         again = {str(i): due.timestamp() for i, due in moved.items() if due is not None}
-        again |= {
-            str(i): max(due.timestamp(), at.timestamp() + RETRY_SECONDS)
-            for i, state, due in pending
-            if state == ACTIVE and due is not None
-        }
+        again |= {str(i): due.timestamp() for i, state, due in pending if state == ACTIVE and due is not None}
         await self.index.schedule(again)
         await self.index.forget([member for member in taken if member not in again])
         if moved and self.on_activated is not None:
