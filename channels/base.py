@@ -7,6 +7,7 @@ for the ``Channel`` of a traffic account and works through this interface only.
 from __future__ import annotations
 
 import datetime
+import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -252,6 +253,7 @@ def normalise_phone_number(value: str) -> str:
     return "".join(char for char in value if char in "0123456789")
 
 
+@functools.lru_cache(maxsize=65_536)  # a bulk send checks each number for every step and spelling
 def phone_number_problem(value: str) -> str | None:
     digits = normalise_phone_number(value)
     if not value.strip() or any(c not in "0123456789+ -()" for c in value.strip()):

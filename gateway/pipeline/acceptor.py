@@ -16,12 +16,13 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from sqlalchemy import JSON, Table, insert, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from gateway.ids import new_id
 from gateway.models import Conversation, FailoverChain, Message, MessageEvent
 from gateway.pipeline import statuses
 from gateway.pipeline.failover import NewChain
@@ -56,7 +57,7 @@ class NewMessage:
     failover_step: int | None = None
 
     def __post_init__(self) -> None:
-        self.id = self.id or uuid4()
+        self.id = self.id or new_id()
 
     def row(self) -> dict[str, Any]:
         return {
@@ -158,7 +159,7 @@ class Acceptor:
                 await connection.execute(insert(FailoverChain.__table__), [chain.row() for chain in request.chains])
             await self._fill_conversations(connection, messages)
             events = [
-                {"id": uuid4(), "message_id": m.id, "sequence": 1, "status": m.status, "occurred_at": m.created_at}
+                {"id": new_id(), "message_id": m.id, "sequence": 1, "status": m.status, "occurred_at": m.created_at}
                 for m in messages
             ]
             await insert_rows(connection, Message.__table__, [m.row() for m in messages])
@@ -171,7 +172,7 @@ class Acceptor:
             dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
             rows = [
                 {
-                    "id": uuid4(),
+                    "id": new_id(),
                     "tenant_id": m.tenant_id,
                     "traffic_account_id": m.traffic_account_id,
                     "channel": m.channel,

@@ -20,11 +20,12 @@ import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from sqlalchemy import bindparam, case, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from gateway.ids import new_id
 from gateway.models import FailoverChain, Message, MessageEvent
 from gateway.pipeline import statuses
 from gateway.pipeline.due import DueIndex
@@ -146,7 +147,13 @@ async def move_on(
             .execution_options(synchronize_session=False)
         )
         events += [
-            {"id": uuid4(), "message_id": message_id, "sequence": sequence, "status": statuses.READY, "occurred_at": at}
+            {
+                "id": new_id(),
+                "message_id": message_id,
+                "sequence": sequence,
+                "status": statuses.READY,
+                "occurred_at": at,
+            }
             for message_id, sequence in activated
         ]
     if events:

@@ -9,13 +9,14 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass, replace
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.base import FieldError
 from channels.registry import all_channels
+from gateway.ids import new_id
 from gateway.lookups import MISSING, Lookups
 from gateway.models import Conversation, FailoverChain, Message, MessageEvent, MessageTemplate, TrafficAccount
 from gateway.pagination import Cursor, page_query
@@ -122,11 +123,11 @@ class Plan:
 
     def to(self, destination: str) -> Plan:
         """The same send to another destination (new ids), for bulk sends."""
-        chain = replace(self.chain, id=uuid4()) if self.chain else None
+        chain = replace(self.chain, id=new_id()) if self.chain else None
         messages = [
             replace(
                 m,
-                id=uuid4(),
+                id=new_id(),
                 destination=all_channels()[m.channel].canonical_address(destination),
                 conversation_id=None,
                 failover_chain_id=chain.id if chain else None,
@@ -215,7 +216,7 @@ class MessageService:
         if failover is not None:
             due = at + datetime.timedelta(seconds=failover.timeout_seconds)
             chain = NewChain(
-                uuid4(), tenant_id, failover.required_status, failover.timeout_seconds, len(accounts), due, at
+                new_id(), tenant_id, failover.required_status, failover.timeout_seconds, len(accounts), due, at
             )
         messages = []
         for step, account in enumerate(accounts):
@@ -276,7 +277,7 @@ class MessageService:
             plans.append((destination, plan, False))
         if errors:
             raise invalid(errors, "Some destinations can't be sent to; nothing was sent.")
-        bulk_id = uuid4()
+        bulk_id = new_id()
         unique = [plan for _, plan, duplicate in plans if not duplicate]
         for plan in unique:
             for message in plan.messages:
@@ -290,7 +291,7 @@ class MessageService:
         if not requests:
             raise invalid([FieldError("messages", "needs at least one message")], "Nothing to send.")
         errors, plans = [], []
-        bulk_id = uuid4()
+        bulk_id = new_id()
         for index, request in enumerate(requests):
             try:
                 plan = await self.plan(tenant_id, request, bulk_id)
