@@ -135,15 +135,15 @@ async def test_a_request_while_the_first_is_in_flight_is_a_409_with_retry_after(
         writing, go_on = asyncio.Event(), asyncio.Event()
         accept = acceptor.accept
 
-        async def held(messages: Any) -> None:
+        async def held(*args: Any, **kwargs: Any) -> None:
             writing.set()
             await go_on.wait()
-            await accept(messages)
+            await accept(*args, **kwargs)
 
         acceptor.accept = held
         try:
             first = asyncio.create_task(http.post(SEND, content=body, headers=headers))
-            await writing.wait()
+            await asyncio.wait_for(writing.wait(), 10)  # a first request that fails instead must not hang the test
             during = await http.post(SEND, content=body, headers=headers)
             go_on.set()
             return during, await first, await http.post(SEND, content=body, headers=headers)
