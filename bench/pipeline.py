@@ -1,0 +1,116 @@
+"""The message pipeline under load (issue 3's targets), on Postgres + Redis, one API and one worker process.
+
+1. accepted sends/s: as many sends as the API takes (closed loop), target >= 1,500/s;
+2. accept latency at 500 sends/s (open loop), target p99 <= 50 ms;
+3. end to end: sends at a fixed rate for 60 s through the SMS sandbox provider, target >= 500
+   messages/s reaching Delivered, sustained.
+
+Run with `make bench` (or `.venv/bin/python -m bench.pipeline [--seconds N]`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+
+from bench.loadgen import closed_loop, open_loop, post
+from bench.support import Gateway, gateway
+
+
+def send_request(gw: Gateway, recipients: int = 10_000):
+    account = gw.accounts["sms"]
+    headers = {"X-Mitto-API-Key": gw.api_key}
+
+    def make(number: int) -> bytes:
+        destination = f"+4477009{number % recipients:05d}"
+        body = {"trafficAccountId": account, "destination": destination, "sms": {"sender": "Bench", "text": "Hello"}}
+        return post("/api/v1.1/Messages/send", json.dumps(body).encode(), headers)
+
+    return make
+
+
+def report(title: str, results, target: str) -> dict:
+    line = {
+        "phase": title,
+        "accepted": results.count(200),
+        "other statuses": {k: v for k, v in results.statuses.items() if k != 200},
+        "errors": results.errors,
+        "per second": round(results.rate(200)),
+        "p50 ms": round(results.percentile(0.50) * 1000, 1),
+        "p99 ms": round(results.percentile(0.99) * 1000, 1),
+        "target": target,
+    }
+    print(json.dumps(line), flush=True)
+    return line
+
+
+def delivered_count(gw: Gateway) -> int:
+    return int(gw.sql("SELECT count(*) FROM message WHERE status = 'Delivered'"))
+
+
+async def end_to_end(gw: Gateway, per_second: float, seconds: float) -> dict:
+    """Send at ``per_second`` for ``seconds``; count Delivered every second. Sustained throughput is the
+    number delivered between the end of the warm-up and the end of sending, over that time."""
+    before = delivered_count(gw)
+    sending = asyncio.create_task(
+        open_loop("127.0.0.1", gw.port, send_request(gw), per_second, seconds, connections=128)
+    )
+    started = time.perf_counter()
+    samples = []
+    while not sending.done():
+        await asyncio.sleep(1)
+        samples.append((time.perf_counter() - started, delivered_count(gw) - before))
+    results = await sending
+    deadline = time.perf_counter() + 30
+    sent = results.count(200)
+    while delivered_count(gw) - before < sent and time.perf_counter() < deadline:  # noqa: ASYNC110  (polling the database)
+        await asyncio.sleep(0.5)
+    drained = time.perf_counter() - started
+    warm = next((s for s in samples if s[0] >= 5), samples[0])
+    last = samples[-1]
+    sustained = (last[1] - warm[1]) / max(last[0] - warm[0], 1e-9)
+    line = {
+        "phase": f"end to end at {per_second:.0f}/s for {seconds:.0f} s",
+        "accepted": sent,
+        "delivered": delivered_count(gw) - before,
+        "delivered per second while sending (after 5 s warm-up)": round(sustained),
+        "all delivered after s": round(drained, 1),
+        "accept p99 ms": round(results.percentile(0.99) * 1000, 1),
+        "target": ">= 500 delivered/s sustained for 60 s",
+    }
+    print(json.dumps(line), flush=True)
+    return line
+
+
+async def main(seconds: float, e2e_rate: float, e2e_seconds: float, phases: set[str]) -> None:
+    with gateway() as gw:
+        # The sandbox SMS account sends at the channel default (100/s) unless told otherwise.
+        gw.admin(
+            "PATCH",
+            f"/admin/tenants/{gw.tenant_id}/traffic-accounts/{gw.accounts['sms']}",
+            {"settings": {"sendRate": 5000}},
+        )
+        make = send_request(gw)
+        await closed_loop("127.0.0.1", gw.port, make, connections=16, seconds=2)  # warm-up
+        if "throughput" in phases:
+            results = await closed_loop("127.0.0.1", gw.port, make, connections=64, seconds=seconds)
+            report(f"accepted sends, closed loop, 64 connections, {seconds:.0f} s", results, ">= 1500/s")
+        if "latency" in phases:
+            await asyncio.sleep(3)
+            results = await open_loop("127.0.0.1", gw.port, make, per_second=500, seconds=seconds)
+            report(f"accept latency at 500 sends/s, {seconds:.0f} s", results, "p99 <= 50 ms")
+        if "e2e" in phases:
+            await asyncio.sleep(3)
+            await end_to_end(gw, e2e_rate, e2e_seconds)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=20, help="length of the throughput and latency phases")
+    parser.add_argument("--e2e-rate", type=float, default=550, help="sends per second of the end-to-end phase")
+    parser.add_argument("--e2e-seconds", type=float, default=60)
+    parser.add_argument("--phases", default="throughput,latency,e2e")
+    arguments = parser.parse_args()
+    asyncio.run(main(arguments.seconds, arguments.e2e_rate, arguments.e2e_seconds, set(arguments.phases.split(","))))
