@@ -387,7 +387,7 @@ class WebhookDeliverer:
                     next_attempt_at = outcome.attempted_at + datetime.timedelta(seconds=delay)
             changes.append({"b_id": event.id, "b_status": status, "b_attempts": attempts, "b_next": next_attempt_at})
         table = WebhookEvent.__table__
-        attempts = [
+        attempt_rows = [
             {
                 "id": uuid4(),
                 "tenant_id": o.event.tenant_id,
@@ -417,7 +417,7 @@ class WebhookDeliverer:
             )
             # An event deleted meanwhile (with its webhook or tenant) fails this insert; the batch is then
             # written one by one, and that one's attempt goes with it.
-            await session.execute(insert(WebhookAttempt.__table__), attempts)
+            await session.execute(insert(WebhookAttempt.__table__), attempt_rows)
             if finished := [
                 {"b_message": o.event.message_id, "b_webhook": o.event.webhook_id, "b_sequence": o.event.sequence}
                 for o, change in zip(outcomes, changes, strict=True)
