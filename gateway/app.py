@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import datetime
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig, SQLAlchemyPlugin
@@ -27,16 +26,11 @@ from gateway.auth import API_KEY_HEADER, CustomerAuthMiddleware, TokenIssuer, ad
 from gateway.crypto import configure_encryption
 from gateway.db import check_schema, create_engine, session_maker
 from gateway.delivery.payloads import openapi_webhooks
-from gateway.delivery.worker import WebhookDeliverer
 from gateway.idempotency import IdempotencyKeys, IdempotencyMiddleware, document_idempotent_operations
 from gateway.lookups import Lookups
 from gateway.paths import PathNormaliser
-from gateway.pipeline.acceptor import Acceptor, NewMessage
+from gateway.pipeline.acceptor import Acceptor
 from gateway.pipeline.callbacks import CallbackTokens, GatewayPipeline
-from gateway.pipeline.dispatcher import Dispatcher
-from gateway.pipeline.due import MemoryDueIndex, RedisDueIndex
-from gateway.pipeline.failover import FAILOVER_INDEX_KEY, FailoverTimers, NewChain
-from gateway.pipeline.send_rate import MemorySendRate, RedisSendRate
 from gateway.problems import EXCEPTION_HANDLERS, problem_details_plugin
 from gateway.rate_limits import (
     TENANT_OPT,
@@ -48,6 +42,7 @@ from gateway.rate_limits import (
 )
 from gateway.settings import Settings
 from gateway.validation import refuse_nul_characters
+from gateway.workers import Workers
 
 log = logging.getLogger(__name__)
 VERSION = "0.1.0"
@@ -95,23 +90,9 @@ def create_app(settings: Settings | None = None) -> Gateway:
 
     tokens = CallbackTokens(settings.callback_signing_keys, settings.callback_token_lifetime_seconds)
     redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
-    send_rate = RedisSendRate(redis) if redis else MemorySendRate()
-    dispatcher = Dispatcher(session_maker(engine), settings.callback_base_url, tokens, send_rate=send_rate, redis=redis)
-    due_index = RedisDueIndex(redis, FAILOVER_INDEX_KEY) if redis else MemoryDueIndex()
-    timers = FailoverTimers(
-        session_maker(engine),
-        due_index,
-        on_activated=dispatcher.accepted,
-        retention=datetime.timedelta(days=settings.created_retention_days),
-    )
-
-    async def on_committed(messages: Sequence[NewMessage], chains: Sequence[NewChain]) -> None:
-        await dispatcher.accepted()
-        await timers.accepted(chains)
-
-    acceptor = Acceptor(engine, on_committed=on_committed)
+    workers = Workers.build(settings, engine, tokens, redis)
+    acceptor = Acceptor(engine, on_committed=workers.accepted)
     pipeline = GatewayPipeline(session_maker(engine), tokens, settings.callback_base_url)
-    deliverer = WebhookDeliverer.from_settings(session_maker(engine), settings)
     idempotency_keys = IdempotencyKeys(engine, settings.idempotency_ttl_seconds)
 
     @asynccontextmanager
@@ -120,15 +101,14 @@ def create_app(settings: Settings | None = None) -> Gateway:
         stop = asyncio.Event()
         jobs = [idempotency_keys.run_purger(stop)]
         if settings.embedded_worker:  # the worker's loops, in the server (see `gateway worker`)
-            jobs += [dispatcher.run(stop), deliverer.run(stop), timers.run(stop)]
+            jobs.append(workers.run(stop))
         running = [asyncio.create_task(job) for job in jobs]
         try:
             yield
         finally:
             stop.set()
             await asyncio.gather(*running)
-            await deliverer.http.aclose()
-            await dispatcher.http.aclose()
+            await workers.aclose()
             await close_callback_client()
             if redis is not None:
                 await redis.aclose()
@@ -183,10 +163,10 @@ def create_app(settings: Settings | None = None) -> Gateway:
                 "engine": engine,
                 "db_config": db_config,
                 "token_issuer": TokenIssuer(settings.jwt_keys, settings.token_lifetime_seconds),
-                "dispatcher": dispatcher,
-                "deliverer": deliverer,
+                "dispatcher": workers.dispatcher,
+                "deliverer": workers.deliverer,
                 "acceptor": acceptor,
-                "failover_timers": timers,
+                "failover_timers": workers.timers,
                 "lookups": Lookups(),
                 "pipeline": pipeline,
                 "rate_limits": RateLimits(settings, counter_for(redis)),

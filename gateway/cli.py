@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import datetime
 import json
 import logging
 import sys
@@ -131,20 +130,16 @@ def sandbox(host: str, port: int) -> None:
 @main.command()
 def worker() -> None:
     """Dispatch messages: claim due ones with a lease, send them through their channel, record the outcome;
-    and deliver webhook events the same way. Run several against one database; stop with SIGINT or
+    deliver webhook events the same way, and fire failover timers. Run several against one database; stop with SIGINT or
     SIGTERM (the current round finishes)."""
     import signal
 
     from redis.asyncio import Redis
 
     from gateway.crypto import configure_encryption
-    from gateway.db import create_engine, session_maker
-    from gateway.delivery.worker import WebhookDeliverer
+    from gateway.db import create_engine
     from gateway.pipeline.callbacks import CallbackTokens
-    from gateway.pipeline.dispatcher import Dispatcher
-    from gateway.pipeline.due import MemoryDueIndex, RedisDueIndex
-    from gateway.pipeline.failover import FAILOVER_INDEX_KEY, FailoverTimers
-    from gateway.pipeline.send_rate import MemorySendRate, RedisSendRate
+    from gateway.workers import Workers
 
     settings = _settings()
     _with_session(_noop)  # a clear message when the schema is behind
@@ -154,28 +149,16 @@ def worker() -> None:
         engine = create_engine(settings.database_url)
         tokens = CallbackTokens(settings.callback_signing_keys, settings.callback_token_lifetime_seconds)
         redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
-        send_rate = RedisSendRate(redis) if redis else MemorySendRate()
-        dispatcher = Dispatcher(
-            session_maker(engine), settings.callback_base_url, tokens, send_rate=send_rate, redis=redis
-        )
-        deliverer = WebhookDeliverer.from_settings(session_maker(engine), settings)
-        index = RedisDueIndex(redis, FAILOVER_INDEX_KEY) if redis else MemoryDueIndex()
-        timers = FailoverTimers(
-            session_maker(engine),
-            index,
-            on_activated=dispatcher.accepted,
-            retention=datetime.timedelta(days=settings.created_retention_days),
-        )
+        workers = Workers.build(settings, engine, tokens, redis)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        logging.getLogger(__name__).info("worker %s dispatching", dispatcher.owner)
+        logging.getLogger(__name__).info("worker %s dispatching", workers.dispatcher.owner)
         try:
-            await asyncio.gather(dispatcher.run(stop), deliverer.run(stop), timers.run(stop))
+            await workers.run(stop)
         finally:
-            await dispatcher.http.aclose()
-            await deliverer.http.aclose()
+            await workers.aclose()
             if redis is not None:
                 await redis.aclose()
             await engine.dispose()
