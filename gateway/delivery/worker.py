@@ -51,7 +51,8 @@ log = logging.getLogger(__name__)
 
 PENDING, SUCCEEDED, FAILED = "pending", "succeeded", "failed"
 LEASE = datetime.timedelta(seconds=60)
-POLL_SECONDS = 0.05
+POLL_SECONDS = 0.05  # while there is work: new events wait at most this long for a claim
+IDLE_POLL_SECONDS = 0.25  # after a second with nothing to do (each empty claim costs the database too)
 WAIT_RECHECK = datetime.timedelta(seconds=1)  # an event behind one in flight looks again this much later
 DISABLED_RECHECK = datetime.timedelta(hours=1)
 STOP_GRACE = 5.0  # seconds a stopping worker waits for its attempts under way
@@ -162,6 +163,7 @@ class WebhookDeliverer:
             if self.concurrency - len(tasks) >= refill:
                 self._wake.set()
 
+        busy_until = 0.0
         while not stop.is_set():
             self._wake.clear()  # before claiming: a wake that comes while we claim is not lost
             claimed: list[tuple[Claimed, Target]] = []
@@ -177,7 +179,10 @@ class WebhookDeliverer:
             # Until a wake-up, slots to fill, or the poll (which also finds the events that waited for
             # an earlier one of their message).
             waiters = {asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())}
-            await asyncio.wait(waiters, timeout=poll_seconds, return_when=asyncio.FIRST_COMPLETED)
+            if claimed or tasks:
+                busy_until = time.monotonic() + 1
+            poll = poll_seconds if time.monotonic() < busy_until else max(poll_seconds, IDLE_POLL_SECONDS)
+            await asyncio.wait(waiters, timeout=poll, return_when=asyncio.FIRST_COMPLETED)
             for waiter in waiters:
                 waiter.cancel()
         if tasks:  # attempts under way get a moment to finish; the rest are dropped and their leases expire
