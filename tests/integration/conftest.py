@@ -19,6 +19,10 @@ from gateway.db import session_maker
 from gateway.models import Message
 from tests.conftest import ADMIN, TenantFixture, make_settings
 
+# For probing a provider's slow answer: impatient for the answer, not for the connection (which a
+# loaded machine may take a moment to open).
+IMPATIENT = httpx.Timeout(0.3, connect=10)
+
 
 def free_port() -> int:
     with socket.socket() as probe:

@@ -19,6 +19,7 @@ from gateway.db import session_maker
 from gateway.models import WebhookEvent
 from tests.conftest import assert_problem
 from tests.integration.conftest import (
+    IMPATIENT,
     adapter_account_of,
     assert_history,
     send_message,
@@ -161,7 +162,7 @@ async def test_the_sandbox_speaks_the_api(server, monkeypatch):
     headers = {"Authorization": f"Bearer {adapter.sandbox_bearer(account.credentials['serviceAccountKey'])}"}
     body = {"messageId": str(uuid.uuid4()), "representative": {"representativeType": "BOT"}, "text": "hi"}
     # Only the probe of the slow case is impatient: the other calls may be slow on a loaded machine.
-    async with httpx.AsyncClient(timeout=10) as http, httpx.AsyncClient(timeout=0.3) as impatient:
+    async with httpx.AsyncClient(timeout=10) as http, httpx.AsyncClient(timeout=IMPATIENT) as impatient:
         slow = adapter.messages_url(account, conversation("0408"))
         with pytest.raises(httpx.ReadTimeout):
             await impatient.post(slow, json=body, headers=headers)

@@ -19,6 +19,7 @@ from gateway.db import session_maker
 from gateway.models import WebhookEvent
 from tests.conftest import assert_problem
 from tests.integration.conftest import (
+    IMPATIENT,
     adapter_account_of,
     send_message,
     tenant_on,
@@ -142,7 +143,7 @@ async def test_the_timeout_receiver_keeps_the_request_waiting(server, monkeypatc
     callback_url = server.app.state.pipeline.callback_url("viber", account.id)
     # Only the probe of the slow receiver has a short timeout: set_webhook makes a signed round trip to
     # the gateway, which may take longer than that on a loaded machine.
-    async with httpx.AsyncClient(timeout=10) as http, httpx.AsyncClient(timeout=0.3) as impatient:
+    async with httpx.AsyncClient(timeout=10) as http, httpx.AsyncClient(timeout=IMPATIENT) as impatient:
         await adapter.register_callbacks(http, account, callback_url)
         body = {"receiver": "447700900408", "sender": {"name": "Bot"}, "type": "text", "text": "hi"}
         with pytest.raises(httpx.ReadTimeout):

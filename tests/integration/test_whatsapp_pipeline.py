@@ -21,6 +21,7 @@ from gateway.db import session_maker
 from gateway.models import WebhookEvent
 from tests.conftest import ADMIN, assert_problem
 from tests.integration.conftest import (
+    IMPATIENT,
     adapter_account_of,
     send_message,
     tenant_on,
@@ -178,7 +179,7 @@ async def test_the_sandbox_checks_like_the_cloud_api_and_the_timeout_recipient_h
     body = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": "447700900408", "type": "text"}
     body["text"] = {"body": "hi"}
     # Only the probe of the slow case is impatient: the other calls may be slow on a loaded machine.
-    async with httpx.AsyncClient(timeout=10) as http, httpx.AsyncClient(timeout=0.3) as impatient:
+    async with httpx.AsyncClient(timeout=10) as http, httpx.AsyncClient(timeout=IMPATIENT) as impatient:
         with pytest.raises(httpx.ReadTimeout):
             await impatient.post(url, json=body, headers=adapter.auth_headers(account))
         wrong_token = await http.post(url, json=body, headers={"Authorization": "Bearer not-the-token"})
