@@ -1,18 +1,15 @@
-"""Group commit of accepted messages: the sends that arrive while one transaction is being written
-are written together in the next, so one commit covers many messages.
+"""Writing accepted messages, group-committed (gateway.pipeline.group_commit): the sends that arrive
+while one transaction is being written are written together in the next.
 
 Accepted means durable: ``accept`` returns only after the transaction holding the messages, their
-conversations and their first status events has committed. Under load a commit (and its fsync)
-per send is what limits a database; batching keeps the answer fast and lets one API process
-accept thousands of sends a second. Bulk sends hand over all their messages at once.
+conversations and their first status events has committed. Bulk sends hand over all their
+messages at once.
 """
 
 from __future__ import annotations
 
-import asyncio
 import datetime
 import json
-import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,8 +23,7 @@ from gateway.ids import new_id
 from gateway.models import Conversation, FailoverChain, Message, MessageEvent
 from gateway.pipeline import statuses
 from gateway.pipeline.failover import NewChain
-
-log = logging.getLogger(__name__)
+from gateway.pipeline.group_commit import GroupCommit
 
 MAX_BATCH = 2000  # messages in one transaction
 COPY_FROM = 200  # rows from which Postgres gets them through COPY
@@ -107,50 +103,25 @@ class Acceptor:
     def __init__(self, engine: AsyncEngine, on_committed: Committed | None = None) -> None:
         self.engine = engine
         self.on_committed = on_committed  # wakes the dispatchers, sets the failover timers
-        self._queue: list[tuple[Request, asyncio.Future[None]]] = []
-        self._writer: asyncio.Task[None] | None = None
+        self._group = GroupCommit(
+            self._write_all, max_batch=MAX_BATCH, size=lambda request: len(request.messages), committed=self._committed
+        )
         self._conversations: dict[tuple[UUID, str], UUID] = {}
 
     async def accept(self, messages: list[NewMessage], chains: Sequence[NewChain] = ()) -> None:
         """Store the messages (status Ready, or Created for a failover step), their failover chains and
         their conversations; returns once committed. Raises what the database raised if they could
         not be stored."""
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.append((Request(messages, list(chains)), done))
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write_queued())
-        await asyncio.shield(done)  # a client that hangs up doesn't undo (or hide) the commit
+        await self._group.submit(Request(messages, list(chains)))
 
-    async def _write_queued(self) -> None:
-        while self._queue:
-            batch, count = [], 0
-            while self._queue and (not batch or count + len(self._queue[0][0].messages) <= MAX_BATCH):
-                batch.append(self._queue.pop(0))
-                count += len(batch[-1][0].messages)
-            try:
-                await self._write(Request.joined([request for request, _ in batch]))
-                outcomes: list[BaseException | None] = [None] * len(batch)
-            except Exception as error:  # noqa: BLE001  (one bad request must not fail the others)
-                if len(batch) == 1:
-                    outcomes = [error]
-                else:  # write each request alone, so each gets its own outcome
-                    outcomes = []
-                    for request, _ in batch:
-                        try:
-                            await self._write(request)
-                            outcomes.append(None)
-                        except Exception as alone:  # noqa: BLE001
-                            outcomes.append(alone)
-            for (request, done), outcome in zip(batch, outcomes, strict=True):
-                if outcome is not None:
-                    done.set_exception(outcome)
-                    continue
-                done.set_result(None)
-                if self.on_committed is not None:
-                    try:
-                        await self.on_committed(request.messages, request.chains)
-                    except Exception:  # noqa: BLE001  (the reconciler finds what the index missed)
-                        log.exception("indexing accepted messages failed")
+    async def _write_all(self, requests: list[Request]) -> list[None]:
+        await self._write(Request.joined(requests))
+        return [None] * len(requests)
+
+    async def _committed(self, requests: list[Request]) -> None:
+        if self.on_committed is not None:
+            joined = Request.joined(requests)
+            await self.on_committed(joined.messages, joined.chains)
 
     async def _write(self, request: Request) -> None:
         messages = request.messages
