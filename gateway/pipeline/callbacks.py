@@ -9,7 +9,7 @@ from urllib.parse import urlsplit, urlunsplit
 from uuid import UUID
 
 import jwt
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -20,8 +20,16 @@ from gateway.models import Message, MessageEvent, TrafficAccount
 from gateway.pipeline import statuses
 from gateway.pipeline.accounts import adapter_account
 from gateway.pipeline.conversations import conversation_for
-from gateway.pipeline.events import USER_MESSAGE, add_webhook_events, change_status, now, user_message_payload
-from gateway.pipeline.pending import apply_parked, park
+from gateway.pipeline.events import (
+    USER_MESSAGE,
+    StatusChange,
+    add_webhook_events,
+    change_statuses,
+    now,
+    user_message_payload,
+)
+from gateway.pipeline.group_commit import GroupCommit
+from gateway.pipeline.pending import LOOKUP_CHUNK, apply_parked, park
 
 TOKEN_AUDIENCE = "callback"
 ACCOUNT_AUDIENCE = "account-callback"
@@ -79,6 +87,7 @@ class GatewayPipeline:
         self.tokens = tokens
         self.public_url = callback_base_url.rstrip("/")
         self.callback_prefix = self.public_url + "/callbacks/"
+        self._reports = GroupCommit(self._apply_reports)
 
     def callback_url(self, channel: str, account_id: UUID) -> str:
         return f"{self.callback_prefix}{channel}/{account_id}"
@@ -104,30 +113,54 @@ class GatewayPipeline:
     async def report(self, account_id: UUID, report: StatusReport) -> bool:
         if report.status not in statuses.ALL:
             raise ValueError(f"unknown status {report.status!r}")
+        if report.message_id is None and not report.provider_message_id:
+            return False
+        return await self._reports.submit((account_id, report))
+
+    async def _apply_reports(self, reports: list[tuple[UUID, StatusReport]]) -> list[bool]:
+        """Apply many status reports in one transaction (group commit: under load each delivery report
+        in a transaction of its own costs more than the rest of its handling). Per report whether its
+        message (of that traffic account) was found; a report that can't move the status (a repeat, or
+        one arriving out of order) changes nothing."""
+        by_id = {r.message_id for _, r in reports if r.message_id is not None}
+        by_provider = list({(a, r.provider_message_id) for a, r in reports if r.message_id is None})
         async with self.session_maker() as session:
-            query = select(Message.id).where(Message.traffic_account_id == account_id)
-            if report.message_id is not None:
-                query = query.where(Message.id == report.message_id)
-            elif report.provider_message_id:
-                query = query.where(Message.provider_message_id == report.provider_message_id)
-            else:
-                return False
-            message_id = await session.scalar(query)
-            if message_id is None and report.message_id is None and report.provider_message_id:
-                if await session.get(TrafficAccount, account_id) is None:
-                    return False
-                # It may have overtaken the recording of the send answer: kept until that id is known.
-                await park(session, account_id, report)
-                await apply_parked(session, account_id, report.provider_message_id)
-                return True
-            if message_id is None:
-                return False
-            # A report that can't move the status (a repeat, or one arriving out of order) changes nothing.
-            await change_status(
-                session, message_id, report.status, error_code=report.error_code, description=report.description
-            )
+            account_of: dict[UUID, UUID] = {}
+            if by_id:
+                query = select(Message.id, Message.traffic_account_id).where(Message.id.in_(by_id))
+                account_of = dict((await session.execute(query)).tuples().all())
+            provider_ids: dict[tuple[UUID, str | None], UUID] = {}
+            pair = tuple_(Message.traffic_account_id, Message.provider_message_id)
+            for start in range(0, len(by_provider), LOOKUP_CHUNK):
+                query = select(Message.traffic_account_id, Message.provider_message_id, Message.id)
+                found = await session.execute(query.where(pair.in_(by_provider[start : start + LOOKUP_CHUNK])))
+                provider_ids.update(((a, p), m) for a, p, m in found)
+            changes, answers, overtaking = [], [], []
+            for index, (account_id, report) in enumerate(reports):
+                if report.message_id is not None:
+                    message_id = report.message_id if account_of.get(report.message_id) == account_id else None
+                else:
+                    message_id = provider_ids.get((account_id, report.provider_message_id))
+                    if message_id is None:
+                        overtaking.append(index)
+                if message_id is not None:
+                    changes.append(StatusChange(message_id, report.status, report.error_code, report.description))
+                answers.append(message_id is not None)
+            await change_statuses(session, changes)
             await session.commit()
-            return True
+            for index in overtaking:
+                answers[index] = await self._park(session, *reports[index])
+        return answers
+
+    async def _park(self, session: AsyncSession, account_id: UUID, report: StatusReport) -> bool:
+        """A report on a provider id not recorded yet: it may have overtaken the recording of the send
+        answer, so it is kept until that id is known."""
+        if await session.get(TrafficAccount, account_id) is None:
+            return False
+        await park(session, account_id, report)
+        assert report.provider_message_id is not None
+        await apply_parked(session, account_id, report.provider_message_id)
+        return True
 
     async def sandbox_account_ids(self, channel: str) -> list[UUID]:
         async with self.session_maker() as session:

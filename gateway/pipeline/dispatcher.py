@@ -17,23 +17,25 @@ import os
 import random
 import socket
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 import httpx
 from redis.asyncio import Redis
-from sqlalchemy import or_, update
+from sqlalchemy import bindparam, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from channels.base import Outbound, SendResult
+from channels.base import Outbound, SendResult, keep_alive
 from channels.registry import all_channels
 from gateway.lookups import MISSING, Lookups
 from gateway.models import Message, TrafficAccount
 from gateway.pipeline import statuses
 from gateway.pipeline.accounts import adapter_account
 from gateway.pipeline.callbacks import CallbackTokens
-from gateway.pipeline.events import change_status, now
-from gateway.pipeline.pending import apply_all_parked, apply_parked
+from gateway.pipeline.events import StatusChange, change_statuses, now
+from gateway.pipeline.group_commit import GroupCommit
+from gateway.pipeline.pending import apply_all_parked, apply_parked_for
 from gateway.pipeline.send_rate import MemorySendRate, SendRate
 
 log = logging.getLogger(__name__)
@@ -41,9 +43,27 @@ log = logging.getLogger(__name__)
 LEASE = datetime.timedelta(seconds=60)
 MAX_BACKOFF = 300.0  # seconds between two attempts at most
 BATCH = 50
+# Connections a worker keeps to one provider host; more sends wait for one. httpcore checks each idle
+# connection with a system call for every request it starts, so a bigger pool costs CPU per send.
+PROVIDER_CONNECTIONS = 32
 SWEEP_SECONDS = 10.0  # how often parked reports are matched against recorded provider ids
 STOP_GRACE = 5.0  # seconds a stopping worker waits for its sends under way
 WAKE_CHANNEL = "gateway:dispatch:wake"
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What became of one claimed message: a send's ``result`` (``expired``: not sent, out of time), or
+    none when the send rate held it back for ``later`` seconds."""
+
+    message: Message
+    result: SendResult | None = None
+    expired: bool = False
+    later: float = 0.0
+
+    @property
+    def provider_id(self) -> str | None:
+        return ((self.result.provider_message_id if self.result else None) or "")[:256] or None
 
 
 def backoff(attempts: int, retry_after: float | None = None) -> float:
@@ -67,7 +87,9 @@ class Dispatcher:
         self.session_maker = session_maker
         self.public_url = public_url.rstrip("/")
         self.tokens = tokens
-        self.http = http or httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=5.0), follow_redirects=False)
+        self.http = http or httpx.AsyncClient(
+            timeout=httpx.Timeout(15.0, connect=5.0), follow_redirects=False, limits=keep_alive(PROVIDER_CONNECTIONS)
+        )
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.clock = clock
         self.send_rate = send_rate or MemorySendRate()
@@ -75,6 +97,7 @@ class Dispatcher:
         self._claimed: dict[UUID, Message] = {}  # claimed rows, until sent
         self._accounts = Lookups()
         self._wake = asyncio.Event()
+        self.outcomes = GroupCommit(self._record, max_batch=BATCH)
 
     async def accepted(self, _messages: Sequence[Any] = (), _chains: Sequence[Any] = ()) -> None:
         """Messages were accepted: look for work now rather than at the next poll, here and (through
@@ -146,9 +169,10 @@ class Dispatcher:
             try:
                 async with self.session_maker() as session:
                     message = await session.get(Message, message_id)
-                    if message is not None and message.lease_owner == self.owner:
-                        failure = SendResult(description=f"internal error: {type(error).__name__}")
-                        await self._finish(session, message, failure)
+                    session.expunge_all()
+                if message is not None and message.lease_owner == self.owner:
+                    failure = SendResult(description=f"internal error: {type(error).__name__}")
+                    await self.outcomes.submit(Outcome(message, failure))
             except Exception:  # noqa: BLE001  (the lease expires and the message is tried again)
                 log.exception("recording the failure of message %s failed", message_id)
 
@@ -215,16 +239,10 @@ class Dispatcher:
             per_second = account.settings.get("sendRate") or channel.default_send_rate
             if wait := await self.send_rate.reserve(str(account.id), per_second):
                 # Over the account's send rate: back in the queue for when there is room, not an attempt.
-                later = {"lease_owner": None, "lease_until": None}
-                async with self.session_maker() as session:
-                    await self._update(
-                        session, message, later | {"next_attempt_at": self.clock() + datetime.timedelta(seconds=wait)}
-                    )
-                    await session.commit()
+                await self.outcomes.submit(Outcome(message, later=wait))
                 return
             result, expired = await self._send(channel.send, account, message), False
-        async with self.session_maker() as session:
-            await self._finish(session, message, result, expired=expired)
+        await self.outcomes.submit(Outcome(message, result, expired))
 
     async def _send(self, send: Any, account: TrafficAccount, message: Message) -> SendResult:
         outbound = Outbound(
@@ -240,53 +258,60 @@ class Dispatcher:
         except httpx.HTTPError as error:  # connection refused, timeout, protocol error: try again later
             return SendResult(description=f"{type(error).__name__}: {error}"[:1000])
 
-    async def _finish(self, session: AsyncSession, message: Message, result: SendResult, expired: bool = False) -> None:
-        release = {"lease_owner": None, "lease_until": None, "attempts": message.attempts + 1}
-        lease = Message.lease_owner == self.owner  # a worker whose lease expired records nothing
-        retry_at = self.clock() + datetime.timedelta(seconds=backoff(message.attempts + 1, result.retry_after))
-        provider_id = (result.provider_message_id or "")[:256] or None
-        out_of_time = message.valid_until is not None and retry_at >= message.valid_until
-        if expired or (not result.accepted and not result.permanent and out_of_time):
-            description = result.description or "the message's validity ended before it could be sent"
-            await change_status(
-                session,
-                message.id,
-                statuses.EXPIRED,
-                error_code="expired",
-                description=description,
-                values=release,
-                condition=lease,
-            )
-        elif result.accepted:
-            values = {**release, "provider_message_id": provider_id, "next_attempt_at": None}
-            if await change_status(session, message.id, result.status, values=values, condition=lease) is None:
-                # A callback moved it further already (a report before the send answer): keep that status.
-                await self._update(session, message, values)
-        elif result.permanent:
-            await change_status(
-                session,
-                message.id,
-                statuses.FAILED,
-                error_code=(result.error_code or "")[:64] or None,
-                description=result.description,
-                values={**release, "next_attempt_at": None},
-                condition=lease,
-            )
-        else:
-            note = (result.description or "")[:1000] or None
-            await self._update(session, message, {**release, "next_attempt_at": retry_at, "description": note}, True)
-        await session.commit()
-        if provider_id:  # reports that overtook this answer
-            await apply_parked(session, message.traffic_account_id, provider_id)
+    async def _record(self, outcomes: list[Outcome]) -> list[None]:
+        """Record many send outcomes in one transaction (group commit: one worker sends many messages
+        at once, and a transaction each would cost more than the sends)."""
+        changes: list[tuple[Outcome, StatusChange]] = []
+        plain: list[tuple[UUID, dict[str, Any], bool]] = []  # (message, columns, only while still Ready)
+        for outcome in outcomes:
+            message, result = outcome.message, outcome.result
+            if result is None:  # held back by the send rate: not an attempt
+                later = self.clock() + datetime.timedelta(seconds=outcome.later)
+                plain.append((message.id, {"lease_owner": None, "lease_until": None, "next_attempt_at": later}, False))
+                continue
+            release = {"lease_owner": None, "lease_until": None, "attempts": message.attempts + 1}
+            retry_at = self.clock() + datetime.timedelta(seconds=backoff(message.attempts + 1, result.retry_after))
+            out_of_time = message.valid_until is not None and retry_at >= message.valid_until
+            if outcome.expired or (not result.accepted and not result.permanent and out_of_time):
+                description = result.description or "the message's validity ended before it could be sent"
+                change = StatusChange(message.id, statuses.EXPIRED, "expired", description, release, self.owner)
+            elif result.accepted:
+                values = {**release, "provider_message_id": outcome.provider_id, "next_attempt_at": None}
+                change = StatusChange(message.id, result.status, values=values, lease_owner=self.owner)
+            elif result.permanent:
+                error_code = (result.error_code or "")[:64] or None
+                values = {**release, "next_attempt_at": None}
+                change = StatusChange(message.id, statuses.FAILED, error_code, result.description, values, self.owner)
+            else:
+                note = (result.description or "")[:1000] or None
+                plain.append((message.id, {**release, "next_attempt_at": retry_at, "description": note}, True))
+                continue
+            changes.append((outcome, change))
+        async with self.session_maker() as session:
+            moved = await change_statuses(session, [change for _, change in changes])
+            for (outcome, change), message in zip(changes, moved, strict=True):
+                if message is None and outcome.result is not None and outcome.result.accepted:
+                    # A callback moved it further already (a report before the send answer): keep that status.
+                    plain.append((change.message_id, change.values, False))
+            await self._update(session, plain)
+            await session.commit()
+            # Reports that overtook these answers.
+            answered = [(o.message.traffic_account_id, o.provider_id) for o in outcomes if o.provider_id]
+            await apply_parked_for(session, answered)
+        return [None] * len(outcomes)
 
-    async def _update(
-        self, session: AsyncSession, message: Message, values: dict[str, Any], still_ready: bool = False
-    ) -> None:
-        # Only while this worker still holds the lease: a worker that lost it must not undo another's work.
-        # ``still_ready``: a retry note must not overwrite what a callback made of the message meanwhile.
-        query = update(Message).where(Message.id == message.id, Message.lease_owner == self.owner)
-        if still_ready:
-            query = query.where(Message.status == statuses.READY)
-        await session.execute(
-            query.values(**values, updated_at=self.clock()).execution_options(synchronize_session=False)
-        )
+    async def _update(self, session: AsyncSession, updates: list[tuple[UUID, dict[str, Any], bool]]) -> None:
+        """Set columns of messages while this worker still holds their lease (a worker that lost it must
+        not undo another's work); with ``still_ready`` only while Ready (a retry note must not overwrite
+        what a callback made of the message meanwhile). One statement per shape of update."""
+        table = Message.__table__
+        shapes: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+        for message_id, values, still_ready in updates:
+            row = {"key_id": message_id, "updated_at": self.clock(), **values}
+            shapes.setdefault((still_ready, *sorted(row)), []).append(row)
+        for (still_ready, *columns), rows in shapes.items():
+            query = update(table).where(table.c.id == bindparam("key_id"), table.c.lease_owner == self.owner)
+            if still_ready:
+                query = query.where(table.c.status == statuses.READY)
+            setting = {column: bindparam(column) for column in columns if column != "key_id"}
+            await session.execute(query.values(setting), rows)

@@ -1,16 +1,19 @@
 """Status changes of a message and the webhook events they cause, written in one transaction.
 
-A change is a compare-and-set on the message's ``sequence``, so concurrent callbacks and workers
-never lose one another's change or move a status backwards, on Postgres and on SQLite alike.
+A change is a conditional UPDATE (the current status must be one the new one may follow), so
+concurrent callbacks and workers never lose one another's change or move a status backwards, on
+Postgres and on SQLite alike; many changes are written with a few statements (group commit).
 """
 
 from __future__ import annotations
 
 import datetime
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select, update
+from sqlalchemy import column, select, update, values
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.models import Message, MessageEvent, TrafficAccount, Webhook, WebhookEvent, WebhookTrafficAccount
@@ -29,6 +32,19 @@ def now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
 
 
+@dataclass(slots=True)
+class StatusChange:
+    """A status a message should take. ``values``: further columns set in the same update (provider id,
+    lease release...); ``lease_owner``: the change applies only while this worker holds the lease."""
+
+    message_id: UUID
+    status: str
+    error_code: str | None = None
+    description: str | None = None
+    values: dict[str, Any] = field(default_factory=dict)
+    lease_owner: str | None = None
+
+
 async def change_status(
     session: AsyncSession,
     message_id: UUID,
@@ -36,70 +52,137 @@ async def change_status(
     *,
     error_code: str | None = None,
     description: str | None = None,
-    values: dict[str, Any] | None = None,
-    condition: Any = None,
 ) -> Message | None:
-    """Move the message to ``status`` if the rule allows it; None when it doesn't (or it is gone).
-    ``values`` are further columns to set in the same update (provider id, lease release...);
-    ``condition`` a further requirement of the update (the worker's lease). The caller commits."""
-    while True:
-        message = await session.get(Message, message_id, populate_existing=True)
-        if message is None or not statuses.can_move(message.status, status):
-            return None
-        at = now()
-        changes = {
-            "status": status,
-            "sequence": message.sequence + 1,
-            "updated_at": at,
-            "error_code": error_code if status in (statuses.FAILED, statuses.EXPIRED) else message.error_code,
-            "description": description if status in (statuses.FAILED, statuses.EXPIRED) else message.description,
-            **(values or {}),
-        }
-        query = update(Message).where(Message.id == message_id, Message.sequence == message.sequence)
-        if condition is not None:
-            query = query.where(condition)
-        result = await session.execute(query.values(**changes).execution_options(synchronize_session=False))
-        if result.rowcount == 1:
-            break
-        if condition is not None and not await session.scalar(
-            select(Message.id).where(Message.id == message_id, condition)
-        ):
-            return None  # the condition no longer holds (the lease went to another worker)
-        # Another change won the race: read the message again and decide again.
-    for key, value in changes.items():
-        setattr(message, key, value)
-    await follow_status(session, message, status, at)  # a failover chain ends or moves on
-    session.add(
+    """Move one message to ``status`` if the rule allows it; None when it doesn't (or it is gone).
+    The caller commits."""
+    change = StatusChange(message_id, status, error_code, description)
+    return (await change_statuses(session, [change]))[0]
+
+
+async def change_statuses(session: AsyncSession, changes: Sequence[StatusChange]) -> list[Message | None]:
+    """Apply many status changes in the caller's transaction, in a few statements whatever their
+    number: per change its message as it is afterwards, or None when the rule (or the lease) didn't
+    allow the change.
+
+    Each is one conditional UPDATE of the row (its current status must be one the new status may
+    follow), so concurrent callbacks and workers never lose one another's change or move a status
+    backwards: Postgres re-checks the condition after waiting for a row lock, SQLite writes one at a
+    time. A message changed twice in one call takes its changes in order."""
+    at = now()
+    moved: list[Message | None] = [None] * len(changes)
+    rounds: list[list[int]] = []  # the n-th change of a message goes in the n-th round
+    seen: dict[UUID, int] = {}
+    for index, change in enumerate(changes):
+        turn = seen[change.message_id] = seen.get(change.message_id, -1) + 1
+        if turn == len(rounds):
+            rounds.append([])
+        rounds[turn].append(index)
+    for indices in rounds:
+        groups: dict[tuple[Any, ...], list[int]] = {}
+        for index in indices:
+            change = changes[index]
+            groups.setdefault((change.status, change.lease_owner, *sorted(_columns(change))), []).append(index)
+        for group in groups.values():
+            updated = await _update_statuses(session, [changes[index] for index in group], at)
+            for index in group:
+                moved[index] = updated.get(changes[index].message_id)
+        # Recorded before the next round changes the same messages again.
+        await _record(session, [(changes[index], moved[index]) for index in indices if moved[index] is not None], at)
+    return moved
+
+
+async def _record(session: AsyncSession, done: list[tuple[StatusChange, Message]], at: datetime.datetime) -> None:
+    """What follows from messages that moved: failover chains, status events, webhook events."""
+    for change, message in done:
+        await follow_status(session, message, change.status, at)  # a failover chain ends or moves on
+    failing = (statuses.FAILED, statuses.EXPIRED)
+    session.add_all(
         MessageEvent(
             message_id=message.id,
             sequence=message.sequence,
-            status=status,
-            error_code=message.error_code if status in (statuses.FAILED, statuses.EXPIRED) else None,
-            description=message.description if status in (statuses.FAILED, statuses.EXPIRED) else None,
+            status=change.status,
+            error_code=message.error_code if change.status in failing else None,
+            description=message.description if change.status in failing else None,
             occurred_at=at,
         )
+        for change, message in done
     )
-    if trigger := TRIGGER_OF_STATUS.get(status):
-        await add_webhook_events(
-            session, message, trigger, status_payload(message, trigger, at, await _account(session, message))
-        )
-    return message
+    triggered = [(message, trigger) for change, message in done if (trigger := TRIGGER_OF_STATUS.get(change.status))]
+    if triggered:
+        webhooks = await _webhooks_of(session, {message.traffic_account_id for message, _ in triggered})
+        for message, trigger in triggered:
+            payload = status_payload(message, trigger, at, await _account(session, message))
+            _add_events(session, message, trigger, payload, webhooks.get(message.traffic_account_id, []))
+
+
+def _columns(change: StatusChange) -> dict[str, Any]:
+    """What the update sets besides status, sequence and time: error fields only when failing."""
+    if change.status in (statuses.FAILED, statuses.EXPIRED):
+        return {"error_code": change.error_code, "description": change.description, **change.values}
+    return change.values
+
+
+async def _update_statuses(session: AsyncSession, changes: list[StatusChange], at: datetime.datetime) -> dict:
+    """One group of changes (same status, lease and columns) in one UPDATE … RETURNING on Postgres,
+    one per change on SQLite (whose UPDATE … FROM can't name the columns of a VALUES list); the moved
+    messages by id. Columns with the same value in every change are set as one constant."""
+    status, lease_owner = changes[0].status, changes[0].lease_owner
+    table = Message.__table__
+    allowed = [current for current in statuses.ALL if statuses.can_move(current, status)]
+    columns = [_columns(change) for change in changes]
+    shared = {key: value for key, value in columns[0].items() if all(c[key] == value for c in columns)}
+    base = (
+        update(Message)
+        .where(Message.status.in_(allowed))
+        .values(status=status, sequence=Message.sequence + 1, updated_at=at, **shared)
+        .returning(Message)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    )
+    if lease_owner is not None:
+        base = base.where(Message.lease_owner == lease_owner)
+    varying = [key for key in columns[0] if key not in shared]
+    if session.bind.dialect.name == "postgresql":
+        rows = values(
+            column("id", table.c.id.type),
+            *(column(key, table.c[key].type) for key in varying),
+            name="change",
+        ).data([(change.message_id, *(c[key] for key in varying)) for change, c in zip(changes, columns, strict=True)])
+        query = base.where(Message.id == rows.c.id).values({key: rows.c[key] for key in varying})
+        return {message.id: message for message in await session.scalars(query)}
+    updated = {}
+    for change, own in zip(changes, columns, strict=True):
+        query = base.where(Message.id == change.message_id).values({key: own[key] for key in varying})
+        if (message := await session.scalar(query)) is not None:
+            updated[message.id] = message
+    return updated
+
+
+async def _webhooks_of(session: AsyncSession, account_ids: set[UUID]) -> dict[UUID, list[Webhook]]:
+    """The enabled webhooks linked to each traffic account."""
+    found = await session.execute(
+        select(WebhookTrafficAccount.traffic_account_id, Webhook)
+        .join(Webhook, WebhookTrafficAccount.webhook_id == Webhook.id)
+        .where(WebhookTrafficAccount.traffic_account_id.in_(account_ids), Webhook.enabled.is_(True))
+    )
+    webhooks: dict[UUID, list[Webhook]] = {}
+    for account_id, webhook in found:
+        webhooks.setdefault(account_id, []).append(webhook)
+    return webhooks
 
 
 async def add_webhook_events(session: AsyncSession, message: Message, trigger: str, payload: dict[str, Any]) -> int:
     """One outbox row per enabled webhook linked to the message's traffic account that wants ``trigger``."""
-    webhooks = await session.scalars(
-        select(Webhook)
-        .join(WebhookTrafficAccount, WebhookTrafficAccount.webhook_id == Webhook.id)
-        .where(
-            WebhookTrafficAccount.traffic_account_id == message.traffic_account_id,
-            Webhook.tenant_id == message.tenant_id,  # links are tenant-checked already; belt and braces
-            Webhook.enabled.is_(True),
-        )
-    )
+    webhooks = await _webhooks_of(session, {message.traffic_account_id})
+    return _add_events(session, message, trigger, payload, webhooks.get(message.traffic_account_id, []))
+
+
+def _add_events(
+    session: AsyncSession, message: Message, trigger: str, payload: dict[str, Any], webhooks: list[Webhook]
+) -> int:
     count = 0
     for webhook in webhooks:
-        if trigger in webhook.triggers:
+        # Links are tenant-checked when made; belt and braces.
+        if trigger in webhook.triggers and webhook.tenant_id == message.tenant_id:
             session.add(
                 WebhookEvent(
                     tenant_id=message.tenant_id,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime
 from uuid import UUID
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.base import StatusReport
@@ -19,6 +19,7 @@ from gateway.models import Message, PendingReport
 from gateway.pipeline.events import change_status, now
 
 KEEP = datetime.timedelta(days=7)  # a report whose message never shows up is dropped after this
+LOOKUP_CHUNK = 500  # pairs per query: a bounded IN list
 
 
 async def park(session: AsyncSession, account_id: UUID, report: StatusReport) -> None:
@@ -63,6 +64,17 @@ async def apply_parked(session: AsyncSession, account_id: UUID, provider_message
         await session.delete(report)
     await session.commit()
     return len(parked)
+
+
+async def apply_parked_for(session: AsyncSession, answered: list[tuple[UUID, str]]) -> int:
+    """``apply_parked`` for many (traffic account, provider id) pairs just recorded: one query finds the
+    few that have parked reports."""
+    pair = tuple_(PendingReport.traffic_account_id, PendingReport.provider_message_id)
+    waiting: set[tuple[UUID, str]] = set()
+    for start in range(0, len(answered), LOOKUP_CHUNK):
+        query = select(PendingReport.traffic_account_id, PendingReport.provider_message_id)
+        waiting.update(await session.execute(query.where(pair.in_(answered[start : start + LOOKUP_CHUNK]))))
+    return sum([await apply_parked(session, account_id, provider_id) for account_id, provider_id in waiting])
 
 
 async def apply_all_parked(session: AsyncSession) -> int:

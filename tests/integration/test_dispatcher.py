@@ -119,6 +119,7 @@ async def test_the_accounts_send_rate_holds_back_the_rest(server_without_worker)
 
 async def test_a_report_that_overtakes_the_send_answer_is_applied_when_the_id_is_recorded(server_without_worker):
     from channels.base import SendResult, StatusReport
+    from gateway.pipeline.dispatcher import Outcome
 
     client = server_without_worker
     tenant = await tenant_on(client)
@@ -132,7 +133,7 @@ async def test_a_report_that_overtakes_the_send_answer_is_applied_when_the_id_is
     assert uuid.UUID(message_id) in await worker.claim(10)
     async with session_maker(client.app.state.engine)() as session:
         claimed = await session.get(Message, uuid.UUID(message_id))
-        await worker._finish(session, claimed, SendResult(status="Sent", provider_message_id="p-1"))
+    await worker.outcomes.submit(Outcome(claimed, SendResult(status="Sent", provider_message_id="p-1")))
     message = await wait_for_status(client, tenant, message_id, "Delivered", seconds=2)
     assert [c["status"] for c in message["statusHistory"]] == ["Ready", "Sent", "Delivered"]
     # A report for an id of no message of an unknown account is refused, not parked.

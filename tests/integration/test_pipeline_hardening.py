@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from channels.base import SendResult, StatusReport
 from gateway.db import session_maker
 from gateway.models import Message
+from gateway.pipeline.dispatcher import Outcome
 from tests.conftest import assert_problem
 from tests.integration.conftest import tenant_on
 from tests.integration.test_dispatcher import dispatcher_of, row, send
@@ -93,11 +94,9 @@ async def test_a_worker_that_lost_its_lease_records_nothing(server_without_worke
         session.expunge(stale)
     assert message_id in await other.claim(10)  # the slow worker's lease expired
     async with session_maker(client.app.state.engine)() as session:
-        await other._finish(
-            session, await session.get(Message, message_id), SendResult(status="Sent", provider_message_id="b")
-        )
-    async with session_maker(client.app.state.engine)() as session:
-        await slow._finish(session, stale, SendResult(status="Sent", provider_message_id="a"))
+        fresh = await session.get(Message, message_id)
+    await other.outcomes.submit(Outcome(fresh, SendResult(status="Sent", provider_message_id="b")))
+    await slow.outcomes.submit(Outcome(stale, SendResult(status="Sent", provider_message_id="a")))
     stored = await row(client, str(message_id))
     assert stored.provider_message_id == "b" and stored.status == "Sent" and stored.attempts == 1
     for worker in (slow, other):
