@@ -8,7 +8,9 @@ delivering to a local receiver process, all on loopback.
    (one event for each webhook); target p99 event -> delivery on the live one <= 200 ms, from the
    commit of the event to its arrival at the receiver.
 
-Run with `.venv/bin/python -m bench.webhooks` (about a minute; `--events`, `--seconds` make it shorter).
+First, as a gauge of the machine at that moment, the worker's sending code alone posts to the receiver
+with no database. Run with `.venv/bin/python -m bench.webhooks` (two to three minutes; `--events`,
+`--seconds` and `--workers` make it shorter).
 """
 
 from __future__ import annotations
@@ -245,6 +247,32 @@ def load() -> str:
     return f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
 
 
+async def http_alone(receiver: str, requests: int = 3000, concurrency: int = 50) -> dict:
+    """The worker's own sending code posting to the receiver with no database: what one process on this
+    machine manages at that moment, the ceiling of a worker process (and a gauge of the machine)."""
+    from gateway.delivery.worker import Connections
+
+    connections = Connections(concurrency, 15)
+    slots = asyncio.Semaphore(concurrency)
+    body = json.dumps({"event": "Delivered", "text": "x" * 400}).encode()
+
+    async def post(number: int) -> None:
+        async with slots:
+            await connections.post(f"{receiver}/calibration", body, {"webhook-id": str(number)}, 1024)
+
+    machine = load()
+    began = time.monotonic()
+    await asyncio.gather(*(post(number) for number in range(requests)))
+    elapsed = time.monotonic() - began
+    await connections.aclose()
+    await results(receiver)
+    return {
+        "phase": f"HTTP alone: {requests} POSTs by the worker's sending code, {concurrency} at a time, no database",
+        "load average before": machine,
+        "requests per second": round(requests / elapsed),
+    }
+
+
 async def throughput(world: World, receiver: str, url: str, events: int, webhooks: int, workers: int) -> dict:
     hooks = [await world.webhook(f"{receiver}/live/{n}") for n in range(webhooks)]
     for start in range(0, events // webhooks, 500):
@@ -338,7 +366,8 @@ async def main(events: int, seconds: float, workers: list[int]) -> None:
                 break
             except httpx.HTTPError:
                 await asyncio.sleep(0.05)
-        phases = [await throughput(world, receiver, url, events, webhooks=10, workers=n) for n in workers]
+        phases = [await http_alone(receiver)]
+        phases += [await throughput(world, receiver, url, events, webhooks=10, workers=n) for n in workers]
         phases.append(await isolation(world, receiver, url, seconds, rate=200))
         print(
             json.dumps(
