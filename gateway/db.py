@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
@@ -18,6 +19,15 @@ from gateway.settings import Settings
 
 POOL_SIZE = 20  # connections per process
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+T = TypeVar("T")
+IN_LIST_CHUNK = 500  # values in one IN list: Postgres' parser recurses over long ones
+
+
+def in_chunks(values: Sequence[T]) -> Iterator[Sequence[T]]:
+    """``values`` in slices short enough for one IN list each."""
+    for start in range(0, len(values), IN_LIST_CHUNK):
+        yield values[start : start + IN_LIST_CHUNK]
 
 
 def create_engine(database_url: str) -> AsyncEngine:

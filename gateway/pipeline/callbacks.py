@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from channels.base import Account, InboundMessage, StatusReport
 from channels.registry import all_channels
 from gateway.auth import key_id
+from gateway.db import in_chunks
 from gateway.models import Message, MessageEvent, TrafficAccount
 from gateway.pipeline import statuses
 from gateway.pipeline.accounts import adapter_account
@@ -29,7 +30,7 @@ from gateway.pipeline.events import (
     user_message_payload,
 )
 from gateway.pipeline.group_commit import GroupCommit
-from gateway.pipeline.pending import LOOKUP_CHUNK, apply_parked, park
+from gateway.pipeline.pending import apply_parked, park
 
 TOKEN_AUDIENCE = "callback"
 ACCOUNT_AUDIENCE = "account-callback"
@@ -131,9 +132,9 @@ class GatewayPipeline:
                 account_of = dict((await session.execute(query)).tuples().all())
             provider_ids: dict[tuple[UUID, str | None], UUID] = {}
             pair = tuple_(Message.traffic_account_id, Message.provider_message_id)
-            for start in range(0, len(by_provider), LOOKUP_CHUNK):
-                query = select(Message.traffic_account_id, Message.provider_message_id, Message.id)
-                found = await session.execute(query.where(pair.in_(by_provider[start : start + LOOKUP_CHUNK])))
+            query = select(Message.traffic_account_id, Message.provider_message_id, Message.id)
+            for chunk in in_chunks(by_provider):
+                found = await session.execute(query.where(pair.in_(chunk)))
                 provider_ids.update(((a, p), m) for a, p, m in found)
             changes, answers, overtaking = [], [], []
             for index, (account_id, report) in enumerate(reports):

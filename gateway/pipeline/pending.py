@@ -15,11 +15,11 @@ from sqlalchemy import delete, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.base import StatusReport
+from gateway.db import in_chunks
 from gateway.models import Message, PendingReport
 from gateway.pipeline.events import change_status, now
 
 KEEP = datetime.timedelta(days=7)  # a report whose message never shows up is dropped after this
-LOOKUP_CHUNK = 500  # pairs per query: a bounded IN list
 
 
 async def park(session: AsyncSession, account_id: UUID, report: StatusReport) -> None:
@@ -71,9 +71,9 @@ async def apply_parked_for(session: AsyncSession, answered: list[tuple[UUID, str
     few that have parked reports."""
     pair = tuple_(PendingReport.traffic_account_id, PendingReport.provider_message_id)
     waiting: set[tuple[UUID, str]] = set()
-    for start in range(0, len(answered), LOOKUP_CHUNK):
-        query = select(PendingReport.traffic_account_id, PendingReport.provider_message_id)
-        waiting.update(await session.execute(query.where(pair.in_(answered[start : start + LOOKUP_CHUNK]))))
+    query = select(PendingReport.traffic_account_id, PendingReport.provider_message_id)
+    for chunk in in_chunks(answered):
+        waiting.update(await session.execute(query.where(pair.in_(chunk))))
     return sum([await apply_parked(session, account_id, provider_id) for account_id, provider_id in waiting])
 
 
