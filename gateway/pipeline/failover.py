@@ -255,22 +255,37 @@ class FailoverTimers:
             return purged.rowcount
 
     async def run(self, stop: asyncio.Event, poll_seconds: float = 0.05) -> None:
+        """Fire timers until ``stop``; the full reconcile and the purge run beside it in a task of their
+        own, since reading every pending timer takes seconds at 100k and firing must not wait for it
+        (both are safe concurrently: the index is filled with NX and moving on is a compare-and-set)."""
+        await asyncio.gather(self.fire_until(stop, poll_seconds), self.reconcile_until(stop))
+
+    async def fire_until(self, stop: asyncio.Event, poll_seconds: float) -> None:
         loop = asyncio.get_running_loop()
-        next_sweep = next_reconcile = 0.0
+        next_sweep = loop.time() + SWEEP_SECONDS
         while not stop.is_set():
             try:
-                if (moment := loop.time()) >= next_reconcile:
-                    next_reconcile, next_sweep = moment + RECONCILE_SECONDS, moment + SWEEP_SECONDS
-                    await self.put_back(overdue_only=False)
-                    await self.purge_untriggered()
-                elif moment >= next_sweep:
+                if (moment := loop.time()) >= next_sweep:
                     next_sweep = moment + SWEEP_SECONDS
                     await self.put_back(overdue_only=True)
                 if await self.fire_due():
                     continue
             except Exception:  # noqa: BLE001  (the loop must survive a database or Redis hiccup)
                 log.exception("firing failover timers failed")
+            await wait_or_stop(stop, poll_seconds)
+
+    async def reconcile_until(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
             try:
-                await asyncio.wait_for(stop.wait(), timeout=poll_seconds)
-            except TimeoutError:
-                pass
+                await self.put_back(overdue_only=False)
+                await self.purge_untriggered()
+            except Exception:  # noqa: BLE001  (the loop must survive a database or Redis hiccup)
+                log.exception("reconciling failover timers failed")
+            await wait_or_stop(stop, RECONCILE_SECONDS)
+
+
+async def wait_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except TimeoutError:
+        pass

@@ -186,6 +186,35 @@ async def test_timers_come_back_after_a_redis_flush(
     await redis.aclose()
 
 
+async def test_timers_fire_while_a_slow_full_reconcile_runs(server_without_worker: httpx.AsyncClient) -> None:
+    client = server_without_worker
+    tenant = await tenant_on(client, ("sms", "telegram"))
+    first, second = await send_chain(client, tenant, "447700900001")
+    timers = timers_of(client, later(21))
+    await timers.put_back(overdue_only=False)
+    full_reconcile_began, release = asyncio.Event(), asyncio.Event()
+    put_back = timers.put_back
+
+    async def slow_put_back(overdue_only: bool) -> int:
+        if not overdue_only:  # reading 100k pending timers takes seconds
+            full_reconcile_began.set()
+            await release.wait()
+        return await put_back(overdue_only)
+
+    timers.put_back = slow_put_back  # type: ignore[method-assign]
+    stop = asyncio.Event()
+    loop = asyncio.create_task(timers.run(stop, poll_seconds=0.01))
+    await asyncio.wait_for(full_reconcile_began.wait(), 5)
+    for _ in range(200):
+        if (await message_row(client, second)).status == "Ready":
+            break
+        await asyncio.sleep(0.02)
+    assert (await message_row(client, second)).status == "Ready"  # fired without waiting for the reconcile
+    release.set()
+    stop.set()
+    await asyncio.wait_for(loop, 5)
+
+
 async def test_untriggered_steps_are_purged_after_the_retention(server_without_worker: httpx.AsyncClient) -> None:
     client = server_without_worker
     tenant = await tenant_on(client, ("sms", "telegram"))
