@@ -250,15 +250,16 @@ def load() -> str:
 async def http_alone(receiver: str, requests: int = 3000, concurrency: int = 50) -> dict:
     """The worker's own sending code posting to the receiver with no database: what one process on this
     machine manages at that moment, the ceiling of a worker process (and a gauge of the machine)."""
-    from gateway.delivery.worker import Connections
+    from channels.transport import KeepAliveTransport
+    from gateway.delivery.worker import post_keeping
 
-    connections = Connections(concurrency, 15)
+    connections = KeepAliveTransport(concurrency)
     slots = asyncio.Semaphore(concurrency)
     body = json.dumps({"event": "Delivered", "text": "x" * 400}).encode()
 
     async def post(number: int) -> None:
         async with slots:
-            await connections.post(f"{receiver}/calibration", body, {"webhook-id": str(number)}, 1024)
+            await post_keeping(connections, f"{receiver}/calibration", body, {"webhook-id": str(number)}, 1024, 15)
 
     machine = load()
     began = time.monotonic()

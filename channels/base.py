@@ -275,10 +275,3 @@ def is_http_url(value: str) -> bool:
     except ValueError:
         return False
     return parts.scheme in {"http", "https"} and bool(parts.hostname) and not any(c.isspace() for c in value)
-
-
-def keep_alive(connections: int) -> httpx.Limits:
-    """Pool limits that keep every connection open between requests. httpcore closes an idle connection
-    whenever the pool holds more than ``max_keepalive_connections`` in all (idle or not), so with
-    its default of 20 a busier client opens (and the other side accepts) a connection per request."""
-    return httpx.Limits(max_connections=connections, max_keepalive_connections=connections)

@@ -9,31 +9,22 @@ from typing import Any
 
 import httpx
 
-from channels.base import keep_alive
+from channels.transport import KeepAliveTransport
 
 _background: set[asyncio.Task[Any]] = set()  # keeps callback tasks alive until they ran
 # One client per event loop: building a client loads the CA store (~20 ms of CPU), which per callback
 # made the sandbox the bottleneck of the whole gateway under load.
 _clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = weakref.WeakKeyDictionary()
-# Callbacks in flight at once. httpcore's pool scans every connection and every waiting request for
-# each request it starts, so thousands of queued callbacks (a burst of reports) cost quadratic CPU:
-# they wait here instead, where waiting is free.
+# Callbacks in flight at once; the others (a burst of reports) wait in the transport, where waiting is
+# free (httpcore's own pool would scan thousands of queued requests for each one it starts).
 IN_FLIGHT = 32
-_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
 
 
 def callback_client() -> httpx.AsyncClient:
     loop = asyncio.get_running_loop()
     if (client := _clients.get(loop)) is None or client.is_closed:
-        client = _clients[loop] = httpx.AsyncClient(timeout=10, limits=keep_alive(IN_FLIGHT))
+        client = _clients[loop] = httpx.AsyncClient(timeout=10, transport=KeepAliveTransport(IN_FLIGHT))
     return client
-
-
-def _callback_slots() -> asyncio.Semaphore:
-    loop = asyncio.get_running_loop()
-    if (slots := _slots.get(loop)) is None:
-        slots = _slots[loop] = asyncio.Semaphore(IN_FLIGHT)
-    return slots
 
 
 async def close_callback_client() -> None:
@@ -55,8 +46,7 @@ async def post_callback(url: str, body: bytes, headers: dict[str, str], attempts
     http = callback_client()
     for attempt in range(attempts):
         try:
-            async with _callback_slots():
-                answer = await http.post(url, content=body, headers={"Content-Type": "application/json", **headers})
+            answer = await http.post(url, content=body, headers={"Content-Type": "application/json", **headers})
             status = answer.status_code
             if status < 500 and status != 429:
                 return status

@@ -72,6 +72,7 @@ async def _noop(_session: Any) -> None:
 def main() -> None:
     """Omnichannel messaging gateway."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per provider call and callback otherwise
 
 
 @main.command()

@@ -40,6 +40,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
+from channels.transport import KeepAliveTransport
 from gateway.delivery.schedule import parse_retry_after, retry_delay
 from gateway.delivery.signing import signature, signing_secrets
 from gateway.models import Webhook, WebhookAttempt, WebhookEvent
@@ -125,7 +126,7 @@ class WebhookDeliverer:
         self.disable_after = disable_after
         self.concurrency = concurrency
         self.endpoint_concurrency = endpoint_concurrency
-        self.http = Connections(concurrency, timeout_seconds)
+        self.http = KeepAliveTransport(concurrency)
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.clock = clock
         self.rng = rng or random.Random()
@@ -330,7 +331,9 @@ class WebhookDeliverer:
         }
         try:
             async with asyncio.timeout(self.timeout_seconds):  # the whole exchange, not each read
-                response, kept = await self.http.post(target.url, body, headers, BODY_KEPT)
+                response, kept = await post_keeping(
+                    self.http, target.url, body, headers, BODY_KEPT, self.timeout_seconds
+                )
         except TimeoutError:
             return outcome(error=f"no answer within {self.timeout_seconds:g} s")
         except Exception as error:  # noqa: BLE001  (refused, reset, bad header value...: a failed attempt)
@@ -479,60 +482,36 @@ class WebhookDeliverer:
             log.warning("webhook %s disabled: %s", webhook_id, why)
 
 
-class Connections:
-    """HTTP connections to webhook receivers: one httpx transport of one connection per attempt in
-    flight, handed out by origin so that a connection is kept alive for the next event to its receiver.
+async def post_keeping(
+    transport: KeepAliveTransport, url: str, body: bytes, headers: dict[str, str], keep: int, io_seconds: float
+) -> tuple[httpx.Response, bytes]:
+    """POST ``body``; the answer and (at least) its first ``keep`` bytes, never the rest of a huge body.
+    Each connect, read and write takes at most ``io_seconds`` (the caller bounds the whole exchange).
 
-    One httpx client with a pool of ``size`` connections would be simpler, but its pool scans every
-    connection on every request (at 100 connections that costs ten times the CPU of the request), and
-    the client logs every request at INFO. The transport follows no redirects: a 3xx is a failed
-    attempt, as a redirect could lead past the address check.
-    """
+    Straight to the transport rather than through an httpx client, which would log every request at INFO
+    and whose redirect handling we don't want: a 3xx is a failed attempt, as a redirect could lead
+    past the address check."""
+    request = httpx.Request(
+        "POST", _parsed(url), content=body, headers=headers, extensions={"timeout": _timeouts(io_seconds)}
+    )
+    response = await transport.handle_async_request(request)
+    kept = bytearray()
+    try:
+        async for chunk in response.aiter_bytes():
+            kept += chunk
+            if len(kept) >= keep:
+                break
+    finally:
+        await response.aclose()
+    return response, bytes(kept)
 
-    def __init__(self, size: int, timeout_seconds: float) -> None:
-        self._size = size
-        self._timeout = httpx.Timeout(timeout_seconds).as_dict()
-        self._ssl = httpx.create_ssl_context()  # made once: each transport would load the CA bundle again
-        self._made: list[httpx.AsyncHTTPTransport] = []
-        self._idle: list[tuple[str, httpx.AsyncHTTPTransport]] = []  # least recently used first
 
-    async def post(self, url: str, body: bytes, headers: dict[str, str], keep: int) -> tuple[httpx.Response, bytes]:
-        """POST ``body``; the answer and (at least) its first ``keep`` bytes."""
-        address, origin = _parsed(url)
-        request = httpx.Request("POST", address, content=body, headers=headers, extensions={"timeout": self._timeout})
-        transport = self._take(origin)
-        try:
-            response = await transport.handle_async_request(request)
-            kept = bytearray()
-            try:
-                async for chunk in response.aiter_bytes():
-                    kept += chunk
-                    if len(kept) >= keep:
-                        break
-            finally:
-                await response.aclose()
-            return response, bytes(kept)
-        finally:
-            self._idle.append((origin, transport))
-
-    def _take(self, origin: str) -> httpx.AsyncHTTPTransport:
-        # The one last used for this origin (its connection is likely open), else a new one while there
-        # are fewer than ``size``, else the least recently used (its connection is replaced).
-        index = next((i for i in range(len(self._idle) - 1, -1, -1) if self._idle[i][0] == origin), None)
-        if index is not None or len(self._made) >= self._size:
-            return self._idle.pop(index or 0)[1]
-        limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-        transport = httpx.AsyncHTTPTransport(verify=self._ssl, limits=limits)
-        self._made.append(transport)
-        return transport
-
-    async def aclose(self) -> None:
-        for transport in self._made:
-            await transport.aclose()
+@functools.lru_cache(maxsize=16)
+def _timeouts(seconds: float) -> dict[str, float | None]:
+    return httpx.Timeout(seconds).as_dict()
 
 
 @functools.lru_cache(maxsize=4096)
-def _parsed(url: str) -> tuple[httpx.URL, str]:
-    """The URL parsed once, not at every attempt, and its origin (scheme, host and port)."""
-    address = httpx.URL(url)
-    return address, f"{address.scheme}://{address.netloc.decode()}"
+def _parsed(url: str) -> httpx.URL:
+    """The URL parsed once, not at every attempt."""
+    return httpx.URL(url)

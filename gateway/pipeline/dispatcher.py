@@ -26,8 +26,9 @@ from redis.asyncio import Redis
 from sqlalchemy import bindparam, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from channels.base import Outbound, SendResult, keep_alive
+from channels.base import Outbound, SendResult
 from channels.registry import all_channels
+from channels.transport import KeepAliveTransport
 from gateway.lookups import MISSING, Lookups
 from gateway.models import Message, TrafficAccount
 from gateway.pipeline import statuses
@@ -43,8 +44,7 @@ log = logging.getLogger(__name__)
 LEASE = datetime.timedelta(seconds=60)
 MAX_BACKOFF = 300.0  # seconds between two attempts at most
 BATCH = 50
-# Connections a worker keeps to one provider host; more sends wait for one. httpcore checks each idle
-# connection with a system call for every request it starts, so a bigger pool costs CPU per send.
+# Connections a worker keeps to provider hosts; more sends wait for one.
 PROVIDER_CONNECTIONS = 32
 SWEEP_SECONDS = 10.0  # how often parked reports are matched against recorded provider ids
 STOP_GRACE = 5.0  # seconds a stopping worker waits for its sends under way
@@ -88,7 +88,9 @@ class Dispatcher:
         self.public_url = public_url.rstrip("/")
         self.tokens = tokens
         self.http = http or httpx.AsyncClient(
-            timeout=httpx.Timeout(15.0, connect=5.0), follow_redirects=False, limits=keep_alive(PROVIDER_CONNECTIONS)
+            timeout=httpx.Timeout(15.0, connect=5.0),
+            follow_redirects=False,
+            transport=KeepAliveTransport(PROVIDER_CONNECTIONS),
         )
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.clock = clock
