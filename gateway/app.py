@@ -15,7 +15,6 @@ from litestar.middleware.base import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.types import Receive, Scope, Send
-from redis.asyncio import Redis
 
 from channels.registry import all_channels
 from channels.sandbox_support import close_callback_client
@@ -40,6 +39,7 @@ from gateway.rate_limits import (
     counter_for,
     with_rate_limit_headers,
 )
+from gateway.redis_client import redis_client
 from gateway.settings import Settings
 from gateway.validation import refuse_nul_characters
 from gateway.workers import Workers
@@ -89,10 +89,11 @@ def create_app(settings: Settings | None = None) -> Gateway:
     )
 
     tokens = CallbackTokens(settings.callback_signing_keys, settings.callback_token_lifetime_seconds)
-    redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+    redis = redis_client(settings.redis_url)
     workers = Workers.build(settings, engine, tokens, redis)
     acceptor = Acceptor(engine, on_committed=workers.accepted)
-    pipeline = GatewayPipeline(session_maker(engine), tokens, settings.callback_base_url)
+    lookups = Lookups()
+    pipeline = GatewayPipeline(session_maker(engine), tokens, settings.callback_base_url, lookups)
     idempotency_keys = IdempotencyKeys(engine, settings.idempotency_ttl_seconds)
 
     @asynccontextmanager
@@ -167,7 +168,7 @@ def create_app(settings: Settings | None = None) -> Gateway:
                 "deliverer": workers.deliverer,
                 "acceptor": acceptor,
                 "failover_timers": workers.timers,
-                "lookups": Lookups(),
+                "lookups": lookups,
                 "pipeline": pipeline,
                 "rate_limits": RateLimits(settings, counter_for(redis)),
                 "idempotency_keys": idempotency_keys,

@@ -17,6 +17,7 @@ from channels.base import Account, InboundMessage, StatusReport
 from channels.registry import all_channels
 from gateway.auth import key_id
 from gateway.db import in_chunks
+from gateway.lookups import MISSING, Lookups
 from gateway.models import Message, MessageEvent, TrafficAccount
 from gateway.pipeline import statuses
 from gateway.pipeline.accounts import adapter_account
@@ -82,10 +83,15 @@ class GatewayPipeline:
     """Implements ``channels.base.Pipeline`` for the channels' callback routes."""
 
     def __init__(
-        self, session_maker: async_sessionmaker[AsyncSession], tokens: CallbackTokens, callback_base_url: str
+        self,
+        session_maker: async_sessionmaker[AsyncSession],
+        tokens: CallbackTokens,
+        callback_base_url: str,
+        lookups: Lookups | None = None,
     ) -> None:
         self.session_maker = session_maker
         self.tokens = tokens
+        self.lookups = lookups or Lookups()  # every callback names its account: one query per callback otherwise
         self.public_url = callback_base_url.rstrip("/")
         self.callback_prefix = self.public_url + "/callbacks/"
         self._reports = GroupCommit(self._apply_reports)
@@ -169,11 +175,14 @@ class GatewayPipeline:
             return list(await session.scalars(query))
 
     async def account(self, account_id: UUID, channel: str) -> Account | None:
-        async with self.session_maker() as session:
-            account = await session.get(TrafficAccount, account_id)
-        if account is None or account.channel != channel:
+        if (found := self.lookups.get(("callback account", account_id))) is MISSING:
+            async with self.session_maker() as session:
+                row = await session.get(TrafficAccount, account_id)
+            found = None if row is None else (row.channel, adapter_account(row, self.public_url, self.tokens.keys[0]))
+            self.lookups.put(("callback account", account_id), found)
+        if found is None or found[0] != channel:
             return None
-        return adapter_account(account, self.public_url, self.tokens.keys[0])
+        return found[1]
 
     async def receive(self, account_id: UUID, inbound: InboundMessage) -> bool:
         async with self.session_maker() as session:

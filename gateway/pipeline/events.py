@@ -111,8 +111,10 @@ async def _record(session: AsyncSession, done: list[tuple[StatusChange, Message]
     if triggered:
         webhooks = await _webhooks_of(session, {message.traffic_account_id for message, _ in triggered})
         for message, trigger in triggered:
-            payload = status_payload(message, trigger, at, await _account(session, message))
-            _add_events(session, message, trigger, payload, webhooks.get(message.traffic_account_id, []))
+            linked = webhooks.get(message.traffic_account_id, [])
+            if any(trigger in webhook.triggers for webhook in linked):  # else no payload to build
+                payload = status_payload(message, trigger, at, await _account(session, message))
+                _add_events(session, message, trigger, payload, linked)
 
 
 def _columns(change: StatusChange) -> dict[str, Any]:
