@@ -135,11 +135,10 @@ def worker() -> None:
     SIGTERM (the current round finishes)."""
     import signal
 
-    from redis.asyncio import Redis
-
     from gateway.crypto import configure_encryption
     from gateway.db import create_engine
     from gateway.pipeline.callbacks import CallbackTokens
+    from gateway.redis_client import redis_client
     from gateway.workers import Workers
 
     settings = _settings()
@@ -149,7 +148,7 @@ def worker() -> None:
     async def run() -> None:
         engine = create_engine(settings.database_url)
         tokens = CallbackTokens(settings.callback_signing_keys, settings.callback_token_lifetime_seconds)
-        redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+        redis = redis_client(settings.redis_url)
         workers = Workers.build(settings, engine, tokens, redis)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 
 import pytest
 from redis.asyncio import Redis
 
+from gateway import redis_client as redis_client_module
 from gateway.idempotency import MAX_KEY_LENGTH, fingerprint, parse_key
 from gateway.problems import Problem
 from gateway.rate_limits import Count, MemoryCounter, Policy, RedisCounter, Verdict, gcra
@@ -68,6 +71,29 @@ async def test_redis_counter_falls_back_to_memory_when_redis_fails() -> None:
         assert [(await counter.take("t", 2, 60)).allowed for _ in range(3)] == [True, True, False]
     finally:
         await broken.aclose()
+
+
+async def test_a_redis_that_stops_answering_is_given_up_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The process's client (gateway.redis_client) has timeouts: a Redis that accepts connections and
+    never answers costs a request a bounded wait, then the count falls back to memory."""
+    monkeypatch.setattr(redis_client_module, "ANSWER_SECONDS", 0.3)
+    held: list[asyncio.StreamWriter] = []
+
+    async def hold(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)  # accepts, reads nothing, never answers
+
+    silent = await asyncio.start_server(hold, "127.0.0.1", 0)
+    redis = redis_client_module.redis_client(f"redis://127.0.0.1:{silent.sockets[0].getsockname()[1]}/0")
+    assert redis is not None
+    try:
+        began = time.monotonic()
+        count = await asyncio.wait_for(RedisCounter(redis).take("t", 2, 60), 10)
+        assert count.allowed and time.monotonic() - began < 3
+    finally:
+        await redis.aclose()
+        for writer in held:
+            writer.close()
+        silent.close()
 
 
 def test_header_fields_follow_the_draft() -> None:
