@@ -19,12 +19,14 @@ from bench.loadgen import closed_loop, open_loop, post
 from bench.support import Gateway, gateway
 
 
-def send_request(gw: Gateway, recipients: int = 10_000):
+def send_request(gw: Gateway, recipients: int = 8_000):
     account = gw.accounts["sms"]
     headers = {"X-Mitto-API-Key": gw.api_key}
 
     def make(number: int) -> bytes:
-        destination = f"+4477009{number % recipients:05d}"
+        # Numbers ending in 2000-9999: none of the sandbox's magic endings (0001, 0408, 0429, 0500, 1NNN),
+        # so every message is meant to reach Delivered.
+        destination = f"+4477009{2000 + number % recipients:05d}"
         body = {"trafficAccountId": account, "destination": destination, "sms": {"sender": "Bench", "text": "Hello"}}
         return post("/api/v1.1/Messages/send", json.dumps(body).encode(), headers)
 
