@@ -153,13 +153,18 @@ class Acceptor:
                 }
                 for m in (first_of[key] for key in missing)
             ]
-            # Started concurrently by another message (or an inbound one): keep theirs.
-            await connection.execute(dialect.insert(Conversation.__table__).on_conflict_do_nothing(), rows)
+            # Started concurrently by another message (or an inbound one): keep theirs. The new ones come
+            # back with their ids; only those that existed are looked up.
+            table = Conversation.__table__
+            insert = dialect.insert(table).on_conflict_do_nothing()
+            key = (table.c.traffic_account_id, table.c.participant, table.c.id)
+            found = list((await connection.execute(insert.returning(*key), rows)).all())
+            created = {(account_id, participant) for account_id, participant, _ in found}
             # Per traffic account, participant IN (...): the unique index's own shape.
             by_account: dict[UUID, list[str]] = {}
             for account_id, participant in missing:
-                by_account.setdefault(account_id, []).append(participant)
-            found = []
+                if (account_id, participant) not in created:
+                    by_account.setdefault(account_id, []).append(participant)
             for account_id, participants in by_account.items():
                 for chunk in in_chunks(participants):
                     query = select(Conversation.traffic_account_id, Conversation.participant, Conversation.id).where(

@@ -120,3 +120,28 @@ async def test_a_large_batch_is_stored_whole(client: AsyncTestClient) -> None:
     assert stored.content == messages[7].content and stored.reference == "r-7"
     assert stored.status == "Ready" and stored.sequence == 1 and stored.attempts == 0
     assert stored.created_at == messages[7].created_at and stored.conversation_id == messages[7].conversation_id
+
+
+async def test_conversations_made_elsewhere_are_found_and_new_ones_made_once(client: AsyncTestClient) -> None:
+    """A second process (an acceptor that remembers nothing yet) reuses the conversations in the database
+    and creates the missing ones, in one batch of both kinds."""
+    tenant = await new_tenant(client, ("sms",))
+    engine = client.app.state.engine
+    account = tenant.accounts["sms"]
+    first = [_message(tenant.id, account, f"+4477009{n:05d}") for n in range(0, 6)]
+    second = [_message(tenant.id, account, f"+4477009{n:05d}") for n in range(3, 9)]  # 3 known, 3 new
+
+    async def work() -> int:
+        await Acceptor(engine).accept(first)
+        await Acceptor(engine).accept(second)
+        async with engine.connect() as connection:
+            return await connection.scalar(
+                select(func.count())
+                .select_from(Conversation)
+                .where(Conversation.traffic_account_id == uuid.UUID(account))
+            )
+
+    assert in_app_loop(client, work) == 9
+    known = {m.destination: m.conversation_id for m in first}
+    assert all(m.conversation_id == known[m.destination] for m in second[:3])
+    assert len({m.conversation_id for m in [*first, *second]}) == 9
