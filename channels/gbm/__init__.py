@@ -9,7 +9,7 @@ from channels.gbm.sandbox import create_message, user_sends_message
 
 channel = Channel(
     name="gbm",
-    settings=SettingsSpec(public=("agentId",), credentials=("serviceAccountKey",)),
+    settings=SettingsSpec(public=("agentId",), credentials=("serviceAccountKey", "clientToken")),
     default_send_rate=100.0,
     legacy=True,
     validate_block=validate_block,

@@ -2,16 +2,14 @@
 configured for the agent, or the partner, in the Business Communications console).
 
 Authenticity: Google signs every webhook POST with ``X-Goog-Signature``, the base64 HMAC-SHA512 of the
-raw body keyed with the webhook's client token (the "partner key" of older documentation). The gbm
-traffic account has no setting for that token, so the key is the account's ``serviceAccountKey``
-credential: the sandbox provider signs with it (its derived value for a sandbox account), and a
-compatible upstream in front of a live account must sign with the same credential. A missing or
-wrong signature, or an unknown traffic account, is refused with 401 and changes nothing. (Google's own
-console-issued client token could be checked instead once the channel has a credential for it.)
+raw body keyed with the webhook's client token (the "partner key" of older documentation), which the
+Business Communications console shows: the account's ``clientToken`` credential (a sandbox account's
+is derived, and its sandbox provider signs with it). A missing or wrong signature, or an unknown
+traffic account, is refused with 401 and changes nothing.
 
 Webhook verification: when a webhook is set, Google POSTs ``{"secret": ..., "clientToken": ...}`` and
 expects ``200`` with the secret as plain text when the client token is the one it showed. It is
-answered when ``clientToken`` equals the account's webhook key (above), or when the request carries a
+answered when ``clientToken`` equals the account's ``clientToken`` credential, or when the request carries a
 valid ``X-Goog-Signature``; otherwise 401.
 
 Payloads (the UserMessage object; exactly one of):
@@ -51,7 +49,7 @@ from litestar.params import FromPath
 from channels.base import InboundMessage, Pipeline, StatusReport
 
 SIGNATURE_HEADER = "X-Goog-Signature"
-CREDENTIAL = "serviceAccountKey"
+CLIENT_TOKEN = "clientToken"  # the credential that keys X-Goog-Signature
 RECEIPT_STATUSES = {"DELIVERED": "Delivered", "READ": "Read"}
 ID_MAX = 256  # the longest conversation / message id the gateway stores (an address, a provider id)
 PAYLOADS = ("message", "receipts", "suggestionResponse", "userStatus", "surveyResponse", "authenticationResponse")
@@ -151,7 +149,7 @@ async def gbm_callback(request: Request, account_id: FromPath[UUID]) -> Response
     pipeline: Pipeline = request.app.state.pipeline
     body = await request.body()
     account = await pipeline.account(account_id, "gbm")
-    key = account.credentials.get(CREDENTIAL) if account is not None else None
+    key = account.credentials.get(CLIENT_TOKEN) if account is not None else None
     signed = signature_matches(key, body, request.headers.get(SIGNATURE_HEADER))
     try:
         data = decode(body)

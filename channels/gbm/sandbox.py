@@ -21,7 +21,7 @@ request on the wire stays exactly Google's; a token that belongs to no sandbox g
 UNAUTHENTICATED. The account's "webhook" is its gateway callback URL
 (``pipeline.callback_url("gbm", id)``): payloads go to this gateway's own callback routes only.
 Payloads carry ``X-Goog-Signature`` (base64 HMAC-SHA512 of the body keyed with the account's
-``serviceAccountKey`` credential, see ``channels.gbm.callbacks``) and are retried a few times when
+``clientToken`` credential, see ``channels.gbm.callbacks``) and are retried a few times when
 they get no 2xx (a 400/401/403 is final).
 
 Magic endings of the conversation id (documented in the README):
@@ -67,7 +67,7 @@ from litestar.params import FromPath
 from channels.base import Account
 from channels.gbm.adapter import CREDENTIAL, sandbox_bearer
 from channels.gbm.blocks import CAROUSEL_CARDS, REPRESENTATIVE_TYPES, SUGGESTIONS_MAX
-from channels.gbm.callbacks import ID_MAX, SIGNATURE_HEADER, signature
+from channels.gbm.callbacks import CLIENT_TOKEN, ID_MAX, SIGNATURE_HEADER, signature
 from channels.gbm.errors import RETRY_INFO, error_body
 from channels.sandbox_support import in_background, post_callback
 
@@ -286,7 +286,7 @@ async def user_sends_message(request: Request) -> Response[dict[str, Any]]:
         payload["context"] = _context(body)
         answer["requestId"] = payload["requestId"]
     answer["gatewayStatus"] = await _deliver(
-        pipeline.callback_url("gbm", account.id), account.credentials.get(CREDENTIAL, ""), payload
+        pipeline.callback_url("gbm", account.id), account.credentials.get(CLIENT_TOKEN, ""), payload
     )
     return Response(answer)
 
@@ -366,7 +366,7 @@ async def _report(pipeline: Any, account: Account, conversation_id: str, name: s
     url = pipeline.callback_url("gbm", account.id)
     if not pipeline.is_own_callback(url):
         return
-    key = account.credentials.get(CREDENTIAL, "")
+    key = account.credentials.get(CLIENT_TOKEN, "")
     for receipt_type in receipt_types:
         await asyncio.sleep(REPORT_DELAY)
         payload = _envelope(account, conversation_id)

@@ -509,7 +509,7 @@ CREDENTIALS = {
     "telegram": ("botToken", "webhookSecret"),
     "viber": ("authToken",),
     "whatsapp": ("accessToken", "appSecret", "verifyToken"),
-    "gbm": ("serviceAccountKey",),
+    "gbm": ("serviceAccountKey", "clientToken"),
 }
 CHANNELS = tuple(PUBLIC)
 

@@ -47,9 +47,9 @@ async def account_of(client, tenant) -> Account:
 
 
 async def callback(client, tenant, payload, key=None, **headers):
-    """POSTs a webhook payload signed with ``key`` (the account's own serviceAccountKey unless given)."""
+    """POSTs a webhook payload signed with ``key`` (the account's own clientToken unless given)."""
     body = json.dumps(payload).encode()
-    key = key or (await account_of(client, tenant)).credentials["serviceAccountKey"]
+    key = key or (await account_of(client, tenant)).credentials["clientToken"]
     headers = {SIGNATURE_HEADER: signature(key, body), **headers}
     return await client.post(f"/callbacks/gbm/{tenant.accounts['gbm']}", content=body, headers=headers)
 
@@ -190,7 +190,7 @@ async def test_a_callback_without_the_right_signature_changes_nothing(server):
     payload = receipt(message_id, "DELIVERED")
     body = json.dumps(payload).encode()
     url = f"/callbacks/gbm/{tenant.accounts['gbm']}"
-    key = (await account_of(server, tenant)).credentials["serviceAccountKey"]
+    key = (await account_of(server, tenant)).credentials["clientToken"]
     assert_problem(await server.post(url, content=body), 401, "unauthorized")
     assert_problem(await server.post(url, content=body, headers={SIGNATURE_HEADER: "AAAA"}), 401, "unauthorized")
     assert_problem(await callback(server, tenant, payload, key="another-key"), 401, "unauthorized")
@@ -235,7 +235,7 @@ async def test_repeated_and_late_receipts_are_processed_once(server):
 async def test_the_webhook_verification_answers_the_secret(server):
     tenant = await tenant_on(server, ("gbm",))
     url = f"/callbacks/gbm/{tenant.accounts['gbm']}"
-    key = (await account_of(server, tenant)).credentials["serviceAccountKey"]
+    key = (await account_of(server, tenant)).credentials["clientToken"]
     answer = await server.post(url, json={"secret": "1234567890", "clientToken": key})
     assert answer.status_code == 200 and answer.text == "1234567890"
     assert answer.headers["content-type"].startswith("text/plain")
