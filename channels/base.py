@@ -174,6 +174,8 @@ class Channel:
     template_send_errors: Callable[[dict[str, Any], list[dict[str, Any]]], list[FieldError]] = lambda block, c: []
     # The channel block of a send request -> problems, named relative to the block.
     validate_block: Callable[[Any], list[FieldError]] = lambda block: []
+    # The channel's own rule for a setting's (non-empty string) value: what is wrong with it, or None.
+    setting_problem: Callable[[str, str], str | None] = lambda key, value: None
     # How long a valid block may still be delivered, when it says (SMS validity, Viber ttl).
     validity: Callable[[dict[str, Any]], datetime.timedelta | None] = lambda block: None
     # Billable parts of a valid block (SMS segments; 1 elsewhere).
@@ -237,6 +239,8 @@ class Channel:
                 errors.append(FieldError(f"{prefix}.{key}", "must be a non-empty string"))
             elif key == "baseUrl" and not is_http_url(value):
                 errors.append(FieldError(f"{prefix}.baseUrl", "must be an absolute http(s) URL"))
+            elif problem := self.setting_problem(key, value):
+                errors.append(FieldError(f"{prefix}.{key}", problem))
         if not sandbox:
             for key in (*self.settings.public, *self.settings.credentials):
                 if key not in settings:

@@ -1,7 +1,7 @@
 """Telegram through the Bot API."""
 
 from channels.base import Channel, SettingsSpec
-from channels.telegram.adapter import DEFAULT_BASE_URL, register_callbacks, send
+from channels.telegram.adapter import DEFAULT_BASE_URL, register_callbacks, send, setting_problem
 from channels.telegram.blocks import validate_block
 from channels.telegram.callbacks import telegram_update
 from channels.telegram.sandbox import bot_api, inbound
@@ -18,4 +18,5 @@ channel = Channel(
     callback_routes=(telegram_update,),
     sandbox_routes=(bot_api, inbound),
     register_callbacks=register_callbacks,
+    setting_problem=setting_problem,
 )

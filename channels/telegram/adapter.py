@@ -115,12 +115,19 @@ def provider_message_id(message: dict[str, Any]) -> str:
     return str(message["message_id"])
 
 
+def setting_problem(key: str, value: str) -> str | None:
+    """Telegram refuses a setWebhook whose secret_token breaks its rule, so the account is refused first."""
+    if key == "webhookSecret" and not SECRET_TOKEN.fullmatch(value):
+        return "must be 1-256 characters of A-Z, a-z, 0-9, _ and - (Telegram's secret_token)"
+    return None
+
+
 async def register_callbacks(http: httpx.AsyncClient, account: Account, callback_url: str) -> None:
     """setWebhook: Updates go to ``callback_url`` carrying the account's ``webhookSecret`` in
     X-Telegram-Bot-Api-Secret-Token. Raises ValueError when Telegram (or the secret) is refused."""
     secret = account.credentials.get("webhookSecret", "")
-    if not SECRET_TOKEN.fullmatch(secret):
-        raise ValueError("webhookSecret must be 1-256 characters of A-Z, a-z, 0-9, _ and - (Telegram's secret_token)")
+    if problem := setting_problem("webhookSecret", secret):  # an account stored before the rule was checked
+        raise ValueError(f"webhookSecret {problem}")
     body = {"url": callback_url, "secret_token": secret, "allowed_updates": list(ALLOWED_UPDATES)}
     response = await http.post(method_url(account, "setWebhook"), json=body)
     try:

@@ -600,6 +600,27 @@ async def test_live_account_without_credentials_names_each_missing_one(client, b
     assert [error["field"] for error in body["errors"]] == [f"settings.{missing}"]
 
 
+@pytest.mark.parametrize("secret", ["has spaces", "semi;colon", "x" * 257])
+async def test_a_telegram_webhook_secret_telegram_would_refuse_is_refused_first(client, bare, secret):
+    """setWebhook's secret_token takes 1-256 of A-Z, a-z, 0-9, _ and -: a bad one is named at once,
+    not when the webhook is registered."""
+    settings, _, _ = _full_settings("telegram")
+    settings["webhookSecret"] = secret
+    body = {"name": "live", "channel": "telegram", "sandbox": False, "settings": settings}
+    response = await client.post(_accounts_url(bare.id), json=body, headers=ADMIN)
+    problem = assert_problem(response, 400, "validation_error", "settings.webhookSecret")
+    assert "A-Z, a-z, 0-9, _ and -" in problem["errors"][0]["message"]
+    created = await _create_account(client, bare.id, name="sb", channel="telegram", sandbox=True)
+    patched = await client.patch(
+        _accounts_url(bare.id, created["id"]), json={"settings": {"webhookSecret": secret}}, headers=ADMIN
+    )
+    assert_problem(patched, 400, "validation_error", "settings.webhookSecret")
+    good = await client.patch(
+        _accounts_url(bare.id, created["id"]), json={"settings": {"webhookSecret": "Ok_secret-1"}}, headers=ADMIN
+    )
+    assert good.status_code == 200, good.text
+
+
 async def test_sandbox_is_the_default_false(client, bare):
     # `sandbox` left out means a live account, which needs its credentials
     response = await client.post(_accounts_url(bare.id), json={"name": "x", "channel": "sms"}, headers=ADMIN)
