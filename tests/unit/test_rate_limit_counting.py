@@ -64,6 +64,30 @@ async def test_redis_counter_counts_like_memory_and_is_shared(redis_client: Redi
         await redis_client.delete(prefix + "tenant")
 
 
+async def test_concurrent_counts_share_round_trips_and_stay_exact(redis_client: Redis) -> None:
+    prefix = f"test:rate-limit:{uuid.uuid4().hex}:"
+    counter = RedisCounter(redis_client, prefix)
+    round_trips = 0
+    pipeline = counter._pipeline
+
+    async def counted(items: list) -> list:
+        nonlocal round_trips
+        round_trips += 1
+        return await pipeline(items)
+
+    counter._pipeline = counted  # type: ignore[method-assign]
+    try:
+        counts = await asyncio.gather(*(counter.take("tenant", 20, 60) for _ in range(50)))
+        assert sum(c.allowed for c in counts) == 20  # atomic per request, batched or not
+        assert sorted(c.remaining for c in counts if c.allowed) == list(range(20))
+        assert round_trips < 10
+        await redis_client.script_flush()  # what a Redis restart does to the loaded script
+        assert not (await counter.take("tenant", 20, 60)).allowed  # loaded again, still counting
+        assert (await counter.take("other", 20, 60)).remaining == 19
+    finally:
+        await redis_client.delete(prefix + "tenant", prefix + "other")
+
+
 async def test_redis_counter_falls_back_to_memory_when_redis_fails() -> None:
     broken = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
     try:
