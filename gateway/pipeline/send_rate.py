@@ -13,6 +13,8 @@ from typing import Protocol
 
 from redis.asyncio import Redis
 
+from gateway.redis_scripts import BatchedScript
+
 BURST = 1.0  # seconds of sending that may go out at once after a quiet period
 
 
@@ -55,11 +57,10 @@ return 0
 
 class RedisSendRate:
     def __init__(self, redis: Redis, prefix: str = "gateway:send-rate:") -> None:
-        self.redis = redis
         self.prefix = prefix
-        self.script = redis.register_script(_GCRA)
+        self.gcra = BatchedScript(redis, _GCRA)  # a reservation per send: concurrent ones share round trips
 
     async def reserve(self, key: str, per_second: float) -> float:
         interval = 1.0 / per_second
-        waited = await self.script(keys=[self.prefix + key], args=[interval, BURST, int(BURST + interval) + 60])
+        waited = await self.gcra(self.prefix + key, interval, BURST, int(BURST + interval) + 60)
         return int(waited) / 1_000_000

@@ -68,14 +68,14 @@ async def test_concurrent_counts_share_round_trips_and_stay_exact(redis_client: 
     prefix = f"test:rate-limit:{uuid.uuid4().hex}:"
     counter = RedisCounter(redis_client, prefix)
     round_trips = 0
-    pipeline = counter._pipeline
+    pipeline = counter.gcra._pipeline
 
     async def counted(items: list) -> list:
         nonlocal round_trips
         round_trips += 1
         return await pipeline(items)
 
-    counter._pipeline = counted  # type: ignore[method-assign]
+    counter.gcra._pipeline = counted  # type: ignore[method-assign]
     try:
         counts = await asyncio.gather(*(counter.take("tenant", 20, 60) for _ in range(50)))
         assert sum(c.allowed for c in counts) == 20  # atomic per request, batched or not

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
@@ -28,3 +29,12 @@ async def test_redis_rate_is_shared_by_two_workers(redis_client):
     assert 21 <= sent_now <= 22, waits  # one second of burst at 20/s (+1 for the clock moving on)
     assert all(0 < wait <= 1.0 for wait in waits if wait)
     assert await redis_client.ttl(f"gateway:send-rate:{key}") > 0  # state expires on its own
+
+
+async def test_concurrent_reservations_share_round_trips_and_stay_exact(redis_client):
+    """Sends reserve concurrently; their script calls go to Redis together, each still counted once."""
+    key = f"test-{uuid.uuid4()}"
+    rate = RedisSendRate(redis_client)
+    waits = await asyncio.gather(*(rate.reserve(key, 20) for _ in range(60)))
+    assert 21 <= sum(1 for wait in waits if wait == 0) <= 22, waits
+    assert all(0 < wait <= 1.0 for wait in waits if wait)
