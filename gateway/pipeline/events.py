@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import column, select, update, values
+from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.models import Message, MessageEvent, TrafficAccount, Webhook, WebhookEvent, WebhookTrafficAccount
@@ -127,7 +128,11 @@ def _columns(change: StatusChange) -> dict[str, Any]:
 async def _update_statuses(session: AsyncSession, changes: list[StatusChange], at: datetime.datetime) -> dict:
     """One group of changes (same status, lease and columns) in one UPDATE … RETURNING on Postgres,
     one per change on SQLite (whose UPDATE … FROM can't name the columns of a VALUES list); the moved
-    messages by id. Columns with the same value in every change are set as one constant."""
+    messages by id. Columns with the same value in every change are set as one constant.
+
+    On Postgres the changes come as one array per column, unnested: the same statement whatever the
+    number of changes, so it is compiled and prepared once (a VALUES list of the rows was compiled by
+    SQLAlchemy, and prepared by Postgres, again for every new batch size)."""
     status, lease_owner = changes[0].status, changes[0].lease_owner
     table = Message.__table__
     allowed = [current for current in statuses.ALL if statuses.can_move(current, status)]
@@ -144,13 +149,13 @@ async def _update_statuses(session: AsyncSession, changes: list[StatusChange], a
         base = base.where(Message.lease_owner == lease_owner)
     varying = [key for key in columns[0] if key not in shared]
     if session.bind.dialect.name == "postgresql":
-        rows = values(
-            column("id", table.c.id.type),
-            *(column(key, table.c[key].type) for key in varying),
-            name="change",
-        ).data([(change.message_id, *(c[key] for key in varying)) for change, c in zip(changes, columns, strict=True)])
-        query = base.where(Message.id == rows.c.id).values({key: rows.c[key] for key in varying})
-        return {message.id: message for message in await session.scalars(query)}
+        unnested = [func.unnest(bindparam(f"b_{key}", type_=ARRAY(table.c[key].type))).label(key) for key in varying]
+        rows = select(func.unnest(bindparam("b_id", type_=ARRAY(table.c.id.type))).label("id"), *unnested)
+        change = rows.subquery("change")
+        query = base.where(Message.id == change.c.id).values({key: change.c[key] for key in varying})
+        arrays = {f"b_{key}": [c[key] for c in columns] for key in varying}
+        moved = await session.scalars(query, {"b_id": [change.message_id for change in changes], **arrays})
+        return {message.id: message for message in moved}
     updated = {}
     for change, own in zip(changes, columns, strict=True):
         query = base.where(Message.id == change.message_id).values({key: own[key] for key in varying})

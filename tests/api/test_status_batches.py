@@ -144,3 +144,26 @@ async def test_a_change_under_a_lease_applies_only_for_its_holder(client: AsyncT
 
     # Nobody holds the lease: the worker "w" records nothing.
     assert in_app_loop(client, work) == [None, "Ready", None]
+
+
+async def test_changes_with_their_own_values_in_one_batch_keep_each_its_own(client: AsyncTestClient) -> None:
+    """Failed reports with different codes and texts, written together: each message gets its own."""
+    tenant = await new_tenant(client, ("sms",))
+    account = tenant.accounts["sms"]
+    messages = _messages(tenant.id, account, 12)
+    engine, pipeline = client.app.state.engine, client.app.state.pipeline
+
+    async def work() -> list:
+        await client.app.state.acceptor.accept(messages)
+        reports = [
+            StatusReport(status="Failed", message_id=m.id, error_code=f"sms.dlr.{n}", description=f"reason {n}")
+            for n, m in enumerate(messages)
+        ]
+        assert await asyncio.gather(*(pipeline.report(uuid.UUID(account), r) for r in reports)) == [True] * 12
+        async with engine.connect() as connection:
+            query = select(Message.id, Message.status, Message.error_code, Message.description)
+            return (await connection.execute(query.where(Message.id.in_([m.id for m in messages])))).all()
+
+    stored = {row.id: row for row in in_app_loop(client, work)}
+    for n, m in enumerate(messages):
+        assert tuple(stored[m.id])[1:] == ("Failed", f"sms.dlr.{n}", f"reason {n}")
