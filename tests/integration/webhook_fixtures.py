@@ -168,7 +168,7 @@ async def new_message(client: httpx.AsyncClient, tenant: TenantFixture, referenc
     """An outbound SMS, stored as sent (no dispatch), to raise status events on."""
     account_id = uuid.UUID(tenant.accounts["sms"])
     async with session_maker(client.app.state.engine)() as session:
-        destination = f"+4477009{uuid.uuid4().int % 100000:05d}"
+        destination = f"+4477{uuid.uuid4().int % 10**8:08d}"  # a new conversation: 1 in 10^8 to repeat one
         conversation = Conversation(
             tenant_id=uuid.UUID(tenant.id), traffic_account_id=account_id, channel="sms", participant=destination
         )
