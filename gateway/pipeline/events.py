@@ -151,8 +151,8 @@ async def _update_statuses(session: AsyncSession, changes: list[StatusChange], a
     if session.bind.dialect.name == "postgresql":
         unnested = [func.unnest(bindparam(f"b_{key}", type_=ARRAY(table.c[key].type))).label(key) for key in varying]
         rows = select(func.unnest(bindparam("b_id", type_=ARRAY(table.c.id.type))).label("id"), *unnested)
-        change = rows.subquery("change")
-        query = base.where(Message.id == change.c.id).values({key: change.c[key] for key in varying})
+        given = rows.subquery("change")
+        query = base.where(Message.id == given.c.id).values({key: given.c[key] for key in varying})
         arrays = {f"b_{key}": [c[key] for c in columns] for key in varying}
         moved = await session.scalars(query, {"b_id": [change.message_id for change in changes], **arrays})
         return {message.id: message for message in moved}
