@@ -189,13 +189,17 @@ def tenant() -> None:
 
 @tenant.command("create")
 @click.option("--name", required=True)
-def tenant_create(name: str) -> None:
+@click.option(
+    "--rate-limit-quota", type=int, default=None, help="API requests per window (default: GATEWAY_RATE_LIMIT_QUOTA)."
+)
+def tenant_create(name: str, rate_limit_quota: int | None) -> None:
     from gateway.api.admin import TenantIn, TenantOut
     from gateway.services.tenants import TenantService
 
     async def work(session: Any) -> Any:
-        data = parse({"name": name}, TenantIn)  # the same rules as the operator API
-        return TenantOut.of(await TenantService(session).create(data.name))
+        # The same rules as the operator API.
+        data = parse({"name": name, "rateLimitQuota": rate_limit_quota}, TenantIn)
+        return TenantOut.of(await TenantService(session).create(data.name, rate_limit_quota=data.rate_limit_quota))
 
     _print(_with_session(work))
 

@@ -944,6 +944,9 @@ def _db_file(env: dict[str, str]) -> str:
 def test_cli_tenant_customer_key_and_account(cli_env):
     tenant = _json_out(_gateway(cli_env, "tenant", "create", "--name", "cli tenant"))
     assert set(tenant) == {"id", "name", "rateLimitQuota", "createdAt"} and tenant["name"] == "cli tenant"
+    assert tenant["rateLimitQuota"] is None  # the installation's default
+    quota = _json_out(_gateway(cli_env, "tenant", "create", "--name", "busy", "--rate-limit-quota", "500"))
+    assert quota["rateLimitQuota"] == 500
     uuid.UUID(tenant["id"])
 
     customer = _json_out(
@@ -1104,6 +1107,8 @@ def test_cli_applies_the_operator_api_rules(cli_env):
     """The CLI validates like the HTTP API: a clear message naming the field, no traceback, nothing written."""
     long_name = _gateway(cli_env, "tenant", "create", "--name", "x" * 300)
     assert long_name.returncode != 0 and "name" in long_name.stderr and "Traceback" not in long_name.stderr
+    no_quota = _gateway(cli_env, "tenant", "create", "--name", "q", "--rate-limit-quota", "0")
+    assert no_quota.returncode != 0 and "rateLimitQuota" in no_quota.stderr and "Traceback" not in no_quota.stderr
     tenant = _json_out(_gateway(cli_env, "tenant", "create", "--name", "ok"))
     bad_email = _gateway(
         cli_env,
