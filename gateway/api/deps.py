@@ -27,5 +27,8 @@ async def version_guard(connection: ASGIConnection, _handler: Any) -> None:
         )
 
 
-def provide_principal(request: Request) -> Principal:
+def provide_principal(request: Request, db_session: DbSession) -> Principal:  # noqa: ARG001
+    """The caller authenticated by the middleware. It takes ``db_session`` (unused) so that Litestar
+    resolves the two one after the other: dependencies of one level are resolved concurrently, in an
+    anyio task group per request, which cost a tenth of a send's CPU in the API (py-spy)."""
     return request.user
