@@ -16,7 +16,7 @@ import json
 import time
 
 from bench.loadgen import closed_loop, open_loop, post
-from bench.support import Gateway, gateway
+from bench.support import Gateway, gateway, ordinary_number
 
 
 def send_request(gw: Gateway, recipients: int = 8_000):
@@ -24,9 +24,7 @@ def send_request(gw: Gateway, recipients: int = 8_000):
     headers = {"X-Mitto-API-Key": gw.api_key}
 
     def make(number: int) -> bytes:
-        # Numbers ending in 2000-9999: none of the sandbox's magic endings (0001, 0408, 0429, 0500, 1NNN),
-        # so every message is meant to reach Delivered.
-        destination = f"+4477009{2000 + number % recipients:05d}"
+        destination = ordinary_number(number % recipients)  # every message is meant to reach Delivered
         body = {"trafficAccountId": account, "destination": destination, "sms": {"sender": "Bench", "text": "Hello"}}
         return post("/api/v1.1/Messages/send", json.dumps(body).encode(), headers)
 
