@@ -13,16 +13,15 @@ limit wait on a semaphore, where waiting costs nothing.
 from __future__ import annotations
 
 import asyncio
-import ssl
 from collections.abc import AsyncIterator, Callable
 
 import httpx
 
 
 class KeepAliveTransport(httpx.AsyncBaseTransport):
-    def __init__(self, size: int, verify: ssl.SSLContext | None = None) -> None:
+    def __init__(self, size: int) -> None:
         self._size = size
-        self._ssl = verify or httpx.create_ssl_context()  # made once: each transport would load the CA store again
+        self._ssl = httpx.create_ssl_context()  # made once: each transport would load the CA store again
         self._slots = asyncio.Semaphore(size)
         self._made: list[httpx.AsyncHTTPTransport] = []
         self._idle: list[tuple[str, httpx.AsyncHTTPTransport]] = []  # least recently used first
