@@ -488,9 +488,8 @@ async def post_keeping(
     """POST ``body``; the answer and (at least) its first ``keep`` bytes, never the rest of a huge body.
     Each connect, read and write takes at most ``io_seconds`` (the caller bounds the whole exchange).
 
-    Straight to the transport rather than through an httpx client, which would log every request at INFO
-    and whose redirect handling we don't want: a 3xx is a failed attempt, as a redirect could lead
-    past the address check."""
+    Straight to the transport, so nothing follows a redirect: a 3xx is a failed attempt, as a redirect
+    could lead past the address check."""
     request = httpx.Request(
         "POST", _parsed(url), content=body, headers=headers, extensions={"timeout": _timeouts(io_seconds)}
     )
