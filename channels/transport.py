@@ -1,79 +1,330 @@
-"""An httpx transport that keeps one connection per request in flight, handed out by origin, for the
-clients that send much to few hosts: the worker's provider calls, the webhook deliveries and the
-sandbox providers' callbacks.
+"""An httpx transport for the clients that send much to few hosts: the worker's provider calls, the
+webhook deliveries and the sandbox providers' callbacks. HTTP/1.1 over asyncio protocols, answers
+parsed by httptools, one connection per request in flight, kept per origin.
 
-httpx's own pool (httpcore) walks every pooled connection, with a system call each, and every waiting
-request whenever a request starts or ends. At 32 connections and a few hundred requests a second
-that bookkeeping took more CPU than the requests themselves (py-spy: 35-45 % of the worker's and
-the sandbox's CPU). Here each connection is an httpcore pool of its own of one connection, a request
-takes the one last used for its origin (whose connection is likely open), and requests beyond the
-limit wait on a semaphore, where waiting costs nothing.
+Written here because httpx's own transport (httpcore) costs more CPU than the requests it makes at a
+few hundred a second: its pool walks every connection with a system call per request, and each
+request goes through anyio streams and h11's pure-Python parser (py-spy: 35-45 % of the worker's and
+the sandbox's CPU). The clients keep httpx's API (timeouts, headers, decoding, errors); only the wire
+is ours. Requests beyond the limit wait on a semaphore, where waiting costs nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 
+import httptools
 import httpx
+
+Origin = tuple[str, str, int]  # scheme, host, port
+
+PAUSE_ABOVE = 256 * 1024  # bytes of an answer's body held unread before the socket stops being read
+_HEADER = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_FORBIDDEN_IN_VALUE = re.compile(rb"[\r\n\0]")
 
 
 class KeepAliveTransport(httpx.AsyncBaseTransport):
     def __init__(self, size: int) -> None:
         self._size = size
-        self._ssl = httpx.create_ssl_context()  # made once: each transport would load the CA store again
+        self._ssl = httpx.create_ssl_context()  # made once: each connection would load the CA store again
         self._slots = asyncio.Semaphore(size)
-        self._made: list[httpx.AsyncHTTPTransport] = []
-        self._idle: list[tuple[str, httpx.AsyncHTTPTransport]] = []  # least recently used first
+        self._idle: deque[tuple[Origin, _Connection]] = deque()  # least recently used first
+        self._open = 0
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        origin = f"{request.url.scheme}://{request.url.netloc.decode()}"
-        await self._slots.acquire()
-        transport = self._take(origin)
+        timeouts = request.extensions.get("timeout", {})
+        origin = (request.url.scheme, request.url.host, request.url.port or _default_port(request.url.scheme))
+        head, body = _serialized(request, await request.aread())
+        try:
+            async with asyncio.timeout(timeouts.get("pool")):
+                await self._slots.acquire()
+        except TimeoutError:
+            raise httpx.PoolTimeout("no connection free in time", request=request) from None
+        connection: _Connection | None = None
+        try:
+            connection = self._idle_connection(origin) or await self._connect(origin, timeouts.get("connect"), request)
+            connection.send(head, body, request.method == "HEAD", timeouts.get("read"), request)
+            await connection.drained(timeouts.get("write"))
+            status, headers = await connection.head()
+        except BaseException:
+            if connection is not None:
+                self._close(connection)
+            self._slots.release()
+            raise
 
         def give_back() -> None:
-            self._idle.append((origin, transport))
+            if connection.reusable:
+                self._idle.append((origin, connection))
+            else:
+                self._close(connection)
             self._slots.release()
 
-        try:
-            response = await transport.handle_async_request(request)
-        except BaseException:
-            give_back()
-            raise
-        response.stream = _GiveBackOnClose(response.stream, give_back)  # type: ignore[arg-type]
-        return response
+        stream = _Body(connection, give_back)
+        return httpx.Response(status, headers=headers, stream=stream, extensions={"http_version": b"HTTP/1.1"})
 
-    def _take(self, origin: str) -> httpx.AsyncHTTPTransport:
-        # The one last used for this origin, else a new one while there are fewer than ``size``, else the
-        # least recently used (httpcore closes its idle connection to open one to this origin).
-        index = next((i for i in range(len(self._idle) - 1, -1, -1) if self._idle[i][0] == origin), None)
-        if index is not None or len(self._made) >= self._size:
-            return self._idle.pop(index or 0)[1]
-        limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-        transport = httpx.AsyncHTTPTransport(verify=self._ssl, limits=limits)
-        self._made.append(transport)
-        return transport
+    def _idle_connection(self, origin: Origin) -> _Connection | None:
+        """The one last used for this origin (its server has had the least time to close it)."""
+        for index in range(len(self._idle) - 1, -1, -1):
+            if self._idle[index][0] == origin:
+                connection = self._idle[index][1]
+                del self._idle[index]
+                if not connection.closed:
+                    return connection
+                self._open -= 1
+        return None
+
+    async def _connect(self, origin: Origin, seconds: float | None, request: httpx.Request) -> _Connection:
+        while self._open >= self._size and self._idle:  # full: the least recently used idle one makes room
+            self._close(self._idle.popleft()[1])
+        scheme, host, port = origin
+        tls = self._ssl if scheme == "https" else None
+        self._open += 1
+        try:
+            async with asyncio.timeout(seconds):
+                _, connection = await asyncio.get_running_loop().create_connection(
+                    _Connection, host, port, ssl=tls, server_hostname=host if tls else None
+                )
+        except TimeoutError:
+            self._open -= 1
+            raise httpx.ConnectTimeout(
+                f"no connection to {host}:{port} within {seconds:g} s", request=request
+            ) from None
+        except OSError as error:
+            self._open -= 1
+            raise httpx.ConnectError(str(error) or type(error).__name__, request=request) from None
+        except BaseException:
+            self._open -= 1
+            raise
+        return connection
+
+    def _close(self, connection: _Connection) -> None:
+        connection.close()
+        self._open -= 1
 
     async def aclose(self) -> None:
-        for transport in self._made:
-            await transport.aclose()
+        while self._idle:
+            self._close(self._idle.popleft()[1])
 
 
-class _GiveBackOnClose(httpx.AsyncByteStream):
-    """The response's body; closing it (httpx always does) frees its connection for the next request."""
+def _default_port(scheme: str) -> int:
+    return 443 if scheme == "https" else 80
 
-    def __init__(self, stream: httpx.AsyncByteStream, give_back: Callable[[], None]) -> None:
-        self._stream = stream
+
+def _serialized(request: httpx.Request, body: bytes) -> tuple[bytes, bytes]:
+    """The request's head and body as sent. Header names and values are checked, as h11 did: a value
+    with a line break would smuggle headers of its own."""
+    lines = [b"%s %s HTTP/1.1" % (request.method.encode(), request.url.raw_path)]
+    chunked = False
+    for name, value in request.headers.raw:
+        if not _HEADER.fullmatch(name) or _FORBIDDEN_IN_VALUE.search(value):
+            raise httpx.LocalProtocolError(f"illegal header {name!r}", request=request)
+        chunked = chunked or (name.lower() == b"transfer-encoding" and b"chunked" in value.lower())
+        lines.append(name + b": " + value)
+    if chunked:  # a streamed body of unknown length, read whole above: one chunk and the last
+        body = (b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)) if body else b"0\r\n\r\n"
+    return b"\r\n".join(lines) + b"\r\n\r\n", body
+
+
+class _Connection(asyncio.Protocol):
+    """One HTTP/1.1 connection, one exchange at a time; the answer is parsed as its bytes arrive."""
+
+    def __init__(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._transport: asyncio.Transport | None = None
+        self._parser = httptools.HttpResponseParser(self)
+        self.closed = False
+        self._paused = False  # writing: the transport's buffer is above its mark
+        self._writable: asyncio.Future[None] | None = None
+        self._received = 0  # data_received calls, for read timeouts that count from the last bytes
+        self._start(None, False, None)
+
+    def _start(self, request: httpx.Request | None, head_only: bool, read_seconds: float | None) -> None:
+        self._request = request
+        self._head_only = head_only
+        self._read_seconds = read_seconds
+        self._headers: list[tuple[bytes, bytes]] = []
+        self._chunks: deque[bytes] = deque()
+        self._buffered = 0
+        self._framed = False  # Content-Length or chunked: the answer's end is known without the connection's
+        self._head: asyncio.Future[int] = self._loop.create_future()
+        self._more: asyncio.Future[None] | None = None
+        self._complete = False
+        self._informational = False
+        self._error: httpx.TransportError | None = None
+        self._keep_alive = False
+
+    # What the transport does with it.
+
+    def send(
+        self, head: bytes, body: bytes, head_only: bool, read_seconds: float | None, request: httpx.Request
+    ) -> None:
+        self._start(request, head_only, read_seconds)
+        assert self._transport is not None
+        if self.closed or self._transport.is_closing():
+            raise httpx.RemoteProtocolError("the connection was closed before the request", request=request)
+        self._transport.write(head + body)
+
+    async def drained(self, seconds: float | None) -> None:
+        """Until the socket takes more (at once unless a large body filled the buffer past its mark)."""
+        if not self._paused or self.closed:
+            return
+        self._writable = self._loop.create_future()
+        try:
+            async with asyncio.timeout(seconds):
+                await self._writable
+        except TimeoutError:
+            raise httpx.WriteTimeout(f"request not sent within {seconds:g} s", request=self._request) from None
+
+    async def head(self) -> tuple[int, list[tuple[bytes, bytes]]]:
+        status = await self._waited(self._head)
+        return status, self._headers
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        while True:
+            if self._chunks:
+                chunk = self._chunks.popleft()
+                self._buffered -= len(chunk)
+                if self._buffered < PAUSE_ABOVE and self._transport is not None and not self.closed:
+                    self._transport.resume_reading()
+                yield chunk
+            elif self._complete:
+                return
+            elif self._error is not None:
+                raise self._error
+            else:
+                self._more = self._loop.create_future()
+                await self._waited(self._more)
+
+    @property
+    def reusable(self) -> bool:
+        return self._complete and self._keep_alive and not self.closed and not self._head_only
+
+    def close(self) -> None:
+        if self._transport is not None and not self.closed:
+            self._transport.close()
+        self.closed = True
+
+    async def _waited(self, future: asyncio.Future[object]) -> object:
+        if self._read_seconds is None:
+            return await future
+        timer = self._loop.call_later(self._read_seconds, self._read_timer, future, self._received)
+        try:
+            return await future
+        finally:
+            timer.cancel()
+
+    def _read_timer(self, future: asyncio.Future[object], received: int) -> None:
+        """Read timeouts count from the last bytes received, as httpcore's do: a slow but moving answer goes on."""
+        if future.done():
+            return
+        if self._received != received:
+            self._loop.call_later(self._read_seconds or 0, self._read_timer, future, self._received)
+            return
+        seconds = self._read_seconds or 0
+        future.set_exception(httpx.ReadTimeout(f"no answer within {seconds:g} s", request=self._request))
+        self.close()
+
+    # The event loop's side.
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self._received += 1
+        if self._request is None or self._complete:
+            self._fail(httpx.RemoteProtocolError("data received while no answer was awaited"))
+            self.close()
+            return
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._fail(httpx.RemoteProtocolError("the server switched protocols", request=self._request))
+            self.close()
+        except httptools.HttpParserError as error:
+            self._fail(httpx.RemoteProtocolError(f"malformed answer: {error}", request=self._request))
+            self.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if self._writable is not None and not self._writable.done():
+            self._writable.set_result(None)
+        if self._request is None or self._complete:
+            return
+        if self._head.done() and not self._framed and exc is None:
+            self.on_message_complete()  # an answer without a length ends with its connection
+        else:
+            why = f": {exc}" if exc else ""
+            self._fail(
+                httpx.RemoteProtocolError(f"the server closed the connection mid-answer{why}", request=self._request)
+            )
+
+    def pause_writing(self) -> None:
+        self._paused = True
+
+    def resume_writing(self) -> None:
+        self._paused = False
+        if self._writable is not None and not self._writable.done():
+            self._writable.set_result(None)
+
+    def _fail(self, error: httpx.TransportError) -> None:
+        self._error = error
+        for future in (self._head, self._more):
+            if future is not None and not future.done():
+                future.set_exception(error)
+
+    # httptools' callbacks.
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._headers.append((name, value))
+        lowered = name.lower()
+        self._framed = self._framed or lowered == b"content-length" or lowered == b"transfer-encoding"
+
+    def on_headers_complete(self) -> None:
+        if 100 <= (status := self._parser.get_status_code()) < 200:  # "100 Continue" and the like: the answer follows
+            self._informational = True
+            self._headers, self._framed = [], False
+            return
+        self._keep_alive = self._parser.should_keep_alive()
+        if not self._head.done():
+            self._head.set_result(status)
+        if self._head_only:  # a HEAD answer has no body whatever its headers say
+            self.on_message_complete()
+
+    def on_body(self, body: bytes) -> None:
+        self._chunks.append(body)
+        self._buffered += len(body)
+        if self._buffered >= PAUSE_ABOVE and self._transport is not None:
+            self._transport.pause_reading()  # nobody reads it: don't hold an unbounded body in memory
+        self._wake()
+
+    def on_message_complete(self) -> None:
+        if self._informational:
+            self._informational = False
+            return
+        self._complete = True
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._more is not None and not self._more.done():
+            self._more.set_result(None)
+
+
+class _Body(httpx.AsyncByteStream):
+    """The answer's body as it arrives; closing it (httpx always does) frees its connection for the next
+    request, or closes it when the answer was not read to its end."""
+
+    def __init__(self, connection: _Connection, give_back: Callable[[], None]) -> None:
+        self._connection = connection
         self._give_back: Callable[[], None] | None = give_back
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for chunk in self._stream:
+        async for chunk in self._connection.chunks():
             yield chunk
 
     async def aclose(self) -> None:
-        try:
-            await self._stream.aclose()
-        finally:
-            if self._give_back is not None:
-                self._give_back, give_back = None, self._give_back
-                give_back()
+        if self._give_back is not None:
+            self._give_back, give_back = None, self._give_back
+            give_back()
