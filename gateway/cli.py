@@ -12,6 +12,7 @@ from uuid import UUID
 
 import click
 import msgspec
+import uvloop
 
 from gateway.settings import Settings, SettingsError
 from gateway.validation import parse
@@ -163,7 +164,9 @@ def worker() -> None:
                 await redis.aclose()
             await engine.dispose()
 
-    asyncio.run(run())
+    # uvloop's event loop, as uvicorn gives the server: the worker is mostly socket work, which costs
+    # a third less CPU there than in asyncio's own loop.
+    uvloop.run(run())
 
 
 @main.command()
