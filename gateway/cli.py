@@ -164,8 +164,7 @@ def worker() -> None:
                 await redis.aclose()
             await engine.dispose()
 
-    # uvloop's event loop, as uvicorn gives the server: the worker is mostly socket work, which costs
-    # a third less CPU there than in asyncio's own loop.
+    # uvloop's event loop, as uvicorn gives the server and the sandbox: the worker is mostly socket work.
     uvloop.run(run())
 
 
