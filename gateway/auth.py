@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.crypto import api_key_digest
-from gateway.lookups import MISSING, Lookups
+from gateway.lookups import Lookups
 from gateway.models import ApiKey, Customer
 from gateway.problems import Problem
 
@@ -82,17 +82,22 @@ class CustomerAuthMiddleware(AbstractAuthenticationMiddleware):
     async def authenticate_request(self, connection: ASGIConnection) -> AuthenticationResult:
         state = connection.app.state
         db_config: SQLAlchemyAsyncConfig = state.db_config
-        # The same session the handler gets as ``db_session``.
-        session: AsyncSession = db_config.provide_session(state, connection.scope)
         lookups: Lookups = state.lookups
+
+        def provide_session() -> AsyncSession:
+            return db_config.provide_session(state, connection.scope)  # the one the handler gets as ``db_session``
+
         if api_key := connection.headers.get(API_KEY_HEADER):
             digest = api_key_digest(api_key)
-            if (principal := lookups.get(("api key", digest))) is MISSING:
-                key = await session.scalar(select(ApiKey).where(ApiKey.digest == digest, ApiKey.revoked_at.is_(None)))
-                if key is None:
+
+            async def load_key() -> Principal:
+                query = select(ApiKey).where(ApiKey.digest == digest, ApiKey.revoked_at.is_(None))
+                if (key := await provide_session().scalar(query)) is None:
+                    # Raised, so not remembered: made-up keys must not crowd the valid ones out.
                     raise unauthorized("The API key is not valid or has been revoked.")
-                principal = Principal(tenant_id=key.tenant_id, api_key_id=key.id)
-                lookups.put(("api key", digest), principal)
+                return Principal(tenant_id=key.tenant_id, api_key_id=key.id)
+
+            principal = await lookups.remember(("api key", digest), load_key)
             return AuthenticationResult(user=principal, auth="api key")
         scheme, _, token = connection.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
@@ -103,10 +108,12 @@ class CustomerAuthMiddleware(AbstractAuthenticationMiddleware):
             customer_id, tenant_id = UUID(claims["sub"]), UUID(claims["tenant"])
         except (jwt.InvalidTokenError, ValueError, TypeError):
             raise unauthorized("The token is not valid or has expired.") from None
-        if (current := lookups.get(("customer", customer_id))) is MISSING:
-            customer = await session.get(Customer, customer_id)
-            current = (customer.tenant_id, customer.token_version) if customer else None
-            lookups.put(("customer", customer_id), current)
+
+        async def load_customer() -> tuple[UUID, int] | None:
+            customer = await provide_session().get(Customer, customer_id)
+            return (customer.tenant_id, customer.token_version) if customer else None
+
+        current = await lookups.remember(("customer", customer_id), load_customer)
         if current != (tenant_id, claims["ver"]):
             raise unauthorized("The token has been revoked.")
         return AuthenticationResult(user=Principal(tenant_id=tenant_id, customer_id=customer_id), auth=claims)

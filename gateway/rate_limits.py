@@ -47,7 +47,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import select
 
-from gateway.lookups import MISSING, Lookups
+from gateway.lookups import Lookups
 from gateway.models import Tenant
 from gateway.problems import Problem
 from gateway.redis_scripts import BatchedScript
@@ -192,10 +192,12 @@ class RateLimits:
         # Remembered a moment like the other hot lookups (and forgotten at once when changed through the API).
         state = scope["app"].state
         lookups: Lookups = state.lookups
-        if (quota := lookups.get(("rate limit quota", tenant_id))) is MISSING:
+
+        async def load() -> int | None:
             session = state.db_config.provide_session(state, scope)  # the request's own session
-            quota = await session.scalar(select(Tenant.rate_limit_quota).where(Tenant.id == tenant_id))
-            lookups.put(("rate limit quota", tenant_id), quota)
+            return await session.scalar(select(Tenant.rate_limit_quota).where(Tenant.id == tenant_id))
+
+        quota = await lookups.remember(("rate limit quota", tenant_id), load)
         policy = Policy("default", quota or self.settings.rate_limit_quota, self.settings.rate_limit_window_seconds)
         return await self.count(policy, str(tenant_id))
 

@@ -17,7 +17,7 @@ from channels.base import Account, InboundMessage, StatusReport
 from channels.registry import all_channels
 from gateway.auth import key_id
 from gateway.db import in_chunks
-from gateway.lookups import MISSING, Lookups
+from gateway.lookups import Lookups
 from gateway.models import Message, MessageEvent, TrafficAccount
 from gateway.pipeline import statuses
 from gateway.pipeline.accounts import adapter_account
@@ -175,11 +175,13 @@ class GatewayPipeline:
             return list(await session.scalars(query))
 
     async def account(self, account_id: UUID, channel: str) -> Account | None:
-        if (found := self.lookups.get(("callback account", account_id))) is MISSING:
+
+        async def load() -> tuple[str, Account] | None:
             async with self.session_maker() as session:
                 row = await session.get(TrafficAccount, account_id)
-            found = None if row is None else (row.channel, adapter_account(row, self.public_url, self.tokens.keys[0]))
-            self.lookups.put(("callback account", account_id), found)
+            return None if row is None else (row.channel, adapter_account(row, self.public_url, self.tokens.keys[0]))
+
+        found = await self.lookups.remember(("callback account", account_id), load)
         if found is None or found[0] != channel:
             return None
         return found[1]

@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from channels.base import Outbound, SendResult
 from channels.registry import all_channels
 from channels.transport import KeepAliveTransport
-from gateway.lookups import MISSING, Lookups
+from gateway.lookups import Lookups
 from gateway.models import Message, TrafficAccount
 from gateway.pipeline import statuses
 from gateway.pipeline.accounts import adapter_account
@@ -211,12 +211,14 @@ class Dispatcher:
 
     async def _account(self, account_id: UUID) -> TrafficAccount | None:
         """The traffic account, briefly remembered (its settings, like sendRate, apply within seconds)."""
-        if (account := self._accounts.get(account_id)) is MISSING:
+
+        async def load() -> TrafficAccount | None:
             async with self.session_maker() as session:
                 account = await session.get(TrafficAccount, account_id)
                 session.expunge_all()
-            self._accounts.put(account_id, account)
-        return account
+            return account
+
+        return await self._accounts.remember(account_id, load)
 
     async def deliver(self, message_id: UUID) -> None:
         # What the send needs was read when it was claimed; no transaction stays open while the provider

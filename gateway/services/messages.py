@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from channels.base import FieldError
 from channels.registry import all_channels
 from gateway.ids import new_id
-from gateway.lookups import MISSING, Lookups
+from gateway.lookups import Lookups
 from gateway.models import Conversation, FailoverChain, Message, MessageEvent, MessageTemplate, TrafficAccount
 from gateway.pagination import Cursor, page_query
 from gateway.pipeline import statuses
@@ -152,11 +152,13 @@ class MessageService:
     async def account(self, tenant_id: UUID, account_id: UUID, field: str = "trafficAccountId") -> TrafficAccount:
         """The tenant's traffic account (a 404 naming ``field`` otherwise), briefly remembered: every
         send looks it up."""
-        if (account := self.lookups.get(("traffic account", tenant_id, account_id))) is MISSING:
+
+        async def load() -> TrafficAccount:
             account = await TrafficAccountService(self.session).get(tenant_id, account_id, field)
             self.session.expunge(account)
-            self.lookups.put(("traffic account", tenant_id, account_id), account)
-        return account
+            return account
+
+        return await self.lookups.remember(("traffic account", tenant_id, account_id), load)
 
     async def plan(self, tenant_id: UUID, request: SendRequest, bulk_id: UUID | None = None) -> Plan:
         """The messages of one send (one, or one per step of a failover chain), every problem named
