@@ -13,15 +13,17 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 
 import httptools
 import httpx
 
-Origin = tuple[str, str, int]  # scheme, host, port
+Origin = tuple[str, str, int]  # scheme, host (ASCII, IDNA-encoded as in the Host header), port
 
 PAUSE_ABOVE = 256 * 1024  # bytes of an answer's body held unread before the socket stops being read
+IDLE_SECONDS = 5.0  # a connection unused longer is not used again (servers close theirs; httpx's default too)
 _HEADER = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _FORBIDDEN_IN_VALUE = re.compile(rb"[\r\n\0]")
 
@@ -31,12 +33,13 @@ class KeepAliveTransport(httpx.AsyncBaseTransport):
         self._size = size
         self._ssl = httpx.create_ssl_context()  # made once: each connection would load the CA store again
         self._slots = asyncio.Semaphore(size)
-        self._idle: deque[tuple[Origin, _Connection]] = deque()  # least recently used first
+        self._idle: deque[tuple[Origin, _Connection, float]] = deque()  # (.., .., idle since), least recent first
         self._open = 0
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         timeouts = request.extensions.get("timeout", {})
-        origin = (request.url.scheme, request.url.host, request.url.port or _default_port(request.url.scheme))
+        url = request.url
+        origin = (url.scheme, url.raw_host.decode("ascii"), url.port or _default_port(url.scheme))
         head, body = _serialized(request, await request.aread())
         try:
             async with asyncio.timeout(timeouts.get("pool")):
@@ -57,7 +60,8 @@ class KeepAliveTransport(httpx.AsyncBaseTransport):
 
         def give_back() -> None:
             if connection.reusable:
-                self._idle.append((origin, connection))
+                connection.drop_unread()
+                self._idle.append((origin, connection, time.monotonic()))
             else:
                 self._close(connection)
             self._slots.release()
@@ -66,14 +70,16 @@ class KeepAliveTransport(httpx.AsyncBaseTransport):
         return httpx.Response(status, headers=headers, stream=stream, extensions={"http_version": b"HTTP/1.1"})
 
     def _idle_connection(self, origin: Origin) -> _Connection | None:
-        """The one last used for this origin (its server has had the least time to close it)."""
+        """The one last used for this origin (its server has had the least time to close it); those
+        closed or idle too long are let go on the way."""
+        too_old = time.monotonic() - IDLE_SECONDS
         for index in range(len(self._idle) - 1, -1, -1):
             if self._idle[index][0] == origin:
-                connection = self._idle[index][1]
+                _, connection, since = self._idle[index]
                 del self._idle[index]
-                if not connection.closed:
+                if since >= too_old and not connection.closing:
                     return connection
-                self._open -= 1
+                self._close(connection)
         return None
 
     async def _connect(self, origin: Origin, seconds: float | None, request: httpx.Request) -> _Connection:
@@ -87,11 +93,9 @@ class KeepAliveTransport(httpx.AsyncBaseTransport):
                 _, connection = await asyncio.get_running_loop().create_connection(
                     _Connection, host, port, ssl=tls, server_hostname=host if tls else None
                 )
-        except TimeoutError:
+        except TimeoutError:  # ours, or the system's (an OSError too)
             self._open -= 1
-            raise httpx.ConnectTimeout(
-                f"no connection to {host}:{port} within {seconds:g} s", request=request
-            ) from None
+            raise httpx.ConnectTimeout(f"no connection to {host}:{port} in time", request=request) from None
         except OSError as error:
             self._open -= 1
             raise httpx.ConnectError(str(error) or type(error).__name__, request=request) from None
@@ -163,7 +167,7 @@ class _Connection(asyncio.Protocol):
     ) -> None:
         self._start(request, head_only, read_seconds)
         assert self._transport is not None
-        if self.closed or self._transport.is_closing():
+        if self.closing:
             raise httpx.RemoteProtocolError("the connection was closed before the request", request=request)
         self._transport.write(head + body)
 
@@ -197,6 +201,18 @@ class _Connection(asyncio.Protocol):
             else:
                 self._more = self._loop.create_future()
                 await self._waited(self._more)
+
+    @property
+    def closing(self) -> bool:
+        """Closed, or closing: the server's end of stream may be seen a loop turn before connection_lost."""
+        return self.closed or self._transport is None or self._transport.is_closing()
+
+    def drop_unread(self) -> None:
+        """Before the next exchange: what the caller left of this answer goes, and the socket is read again."""
+        self._chunks.clear()
+        self._buffered = 0
+        if self._transport is not None and not self.closing:
+            self._transport.resume_reading()
 
     @property
     def reusable(self) -> bool:
@@ -274,6 +290,7 @@ class _Connection(asyncio.Protocol):
         for future in (self._head, self._more):
             if future is not None and not future.done():
                 future.set_exception(error)
+                future.exception()  # seen: nobody may await it any more (the request already failed)
 
     # httptools' callbacks.
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 
+from channels import transport as transport_module
 from channels.transport import KeepAliveTransport
 
 
@@ -317,3 +318,30 @@ async def test_https_checks_the_certificate_against_the_trust_store(tmp_path, mo
         assert scripted.connections == 1  # one kept connection (the refused handshake never got this far)
     finally:
         listener.close()
+
+
+async def test_an_answer_left_unread_does_not_stall_the_next_request_on_its_connection(scripted: Scripted) -> None:
+    # The rest of the body (256 KiB) arrives complete while nobody reads it: reading is paused then, and
+    # the connection, kept for the next request, must be read again.
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % (10_000 + 262_144)
+    scripted.answers = [([head + b"a" * 10_000, b"b" * 262_144], 0.05, False), ([OK], 0, False)]
+    async with httpx.AsyncClient(transport=KeepAliveTransport(1)) as client:
+        async with client.stream("GET", scripted.url) as response:
+            async for _ in response.aiter_bytes():
+                await asyncio.sleep(0.3)
+                break
+        assert (await asyncio.wait_for(client.get(scripted.url, timeout=2), 5)).text == "ok"
+    assert scripted.connections == 1
+
+
+async def test_a_connection_idle_too_long_is_not_used_again(
+    scripted: Scripted, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(transport_module, "IDLE_SECONDS", 0.1)
+    scripted.answers = [([OK], 0, False)] * 3
+    async with httpx.AsyncClient(transport=KeepAliveTransport(4)) as client:
+        await client.get(scripted.url)
+        await client.get(scripted.url)  # at once: the same connection
+        await asyncio.sleep(0.2)
+        await client.get(scripted.url)  # a new one: the server may have closed the old one by now
+    assert scripted.connections == 2
