@@ -7,6 +7,8 @@ import ipaddress
 import socket
 from urllib.parse import urlsplit
 
+import httpx
+
 from channels.base import is_http_url
 
 
@@ -26,10 +28,13 @@ async def url_problem(url: str, *, allow_private: bool) -> str | None:
         return problem
     parts = urlsplit(url)
     try:
+        # The name the HTTP client connects to: httpx encodes international names by IDNA 2008 ("faß.de" is
+        # xn--fa-hia.de), where the resolver's own encoding (IDNA 2003) would check fass.de instead.
+        host = httpx.URL(url).raw_host.decode("ascii")
         infos = await asyncio.get_running_loop().getaddrinfo(
-            parts.hostname, parts.port or (443 if parts.scheme == "https" else 80), type=socket.SOCK_STREAM
+            host, parts.port or (443 if parts.scheme == "https" else 80), type=socket.SOCK_STREAM
         )
-    except (socket.gaierror, UnicodeError):
+    except (socket.gaierror, UnicodeError, httpx.InvalidURL):
         return f"host {parts.hostname!r} could not be resolved"
     for info in infos:
         address = ipaddress.ip_address(info[4][0].split("%")[0])

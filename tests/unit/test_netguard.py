@@ -239,3 +239,16 @@ async def test_scheme_is_case_insensitive():
 )
 def test_ipv6_forms_carrying_an_ipv4_address_are_judged_by_it(address, public):
     assert is_public(ipaddress.ip_address(address)) is public
+
+
+async def test_an_international_name_is_checked_as_the_client_will_connect_to_it(monkeypatch):
+    seen: list[str] = []
+
+    async def fake_getaddrinfo(host, port, **kwargs):
+        seen.append(host)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", port))]
+
+    loop = netguard.asyncio.get_running_loop()
+    monkeypatch.setattr(loop, "getaddrinfo", fake_getaddrinfo)
+    assert await url_problem("https://faß.example/hook", allow_private=False) is None
+    assert seen == ["xn--fa-hia.example"]  # IDNA 2008, as httpx sends it; not IDNA 2003's "fass.example"
