@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any
 
-MISSING = object()
+_MISSING = object()  # nothing remembered, or a load that failed
 
 
 class Lookups:
@@ -26,13 +26,13 @@ class Lookups:
         self._entries: dict[Hashable, tuple[float, Any]] = {}
         self._loading: dict[Hashable, asyncio.Future[Any]] = {}
 
-    def get(self, key: Hashable) -> Any:
+    def _get(self, key: Hashable) -> Any:
         entry = self._entries.get(key)
         if entry is None or entry[0] < time.monotonic():
-            return MISSING
+            return _MISSING
         return entry[1]
 
-    def put(self, key: Hashable, value: Any) -> None:
+    def _put(self, key: Hashable, value: Any) -> None:
         if len(self._entries) >= self.max_entries:
             self._entries.clear()
         self._entries[key] = (time.monotonic() + self.seconds, value)
@@ -40,18 +40,18 @@ class Lookups:
     async def remember(self, key: Hashable, load: Callable[[], Awaitable[Any]]) -> Any:
         """The value of ``key``: remembered, or being loaded for another caller, or loaded now by ``load``.
         A load that fails fails only its own caller; the others waiting for it load for themselves."""
-        if (value := self.get(key)) is not MISSING:
+        if (value := self._get(key)) is not _MISSING:
             return value
         if (loading := self._loading.get(key)) is not None:
-            if (value := await asyncio.shield(loading)) is not MISSING:
+            if (value := await asyncio.shield(loading)) is not _MISSING:
                 return value
             return await load()
         loading = self._loading[key] = asyncio.get_running_loop().create_future()
-        value = MISSING
+        value = _MISSING
         try:
             value = await load()
             if self._loading.get(key) is loading:  # not cleared meanwhile: what was read may be stale
-                self.put(key, value)
+                self._put(key, value)
             return value
         finally:
             if self._loading.get(key) is loading:
