@@ -140,7 +140,7 @@ class _Connection(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._parser = httptools.HttpResponseParser(self)
         self.closed = False
-        self._paused = False  # writing: the transport's buffer is above its mark
+        self._writing_paused = False  # the transport's write buffer is above its mark
         self._writable: asyncio.Future[None] | None = None
         self._received = 0  # data_received calls, for read timeouts that count from the last bytes
         self._start(None, False, None)
@@ -173,7 +173,7 @@ class _Connection(asyncio.Protocol):
 
     async def drained(self, seconds: float | None) -> None:
         """Until the socket takes more (at once unless a large body filled the buffer past its mark)."""
-        if not self._paused or self.closed:
+        if not self._writing_paused or self.closed:
             return
         self._writable = self._loop.create_future()
         try:
@@ -278,10 +278,10 @@ class _Connection(asyncio.Protocol):
             )
 
     def pause_writing(self) -> None:
-        self._paused = True
+        self._writing_paused = True
 
     def resume_writing(self) -> None:
-        self._paused = False
+        self._writing_paused = False
         if self._writable is not None and not self._writable.done():
             self._writable.set_result(None)
 
