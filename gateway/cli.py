@@ -14,6 +14,7 @@ import click
 import msgspec
 import uvloop
 
+from gateway.gc_tuning import settle_after_startup
 from gateway.settings import Settings, SettingsError
 from gateway.validation import parse
 
@@ -25,6 +26,25 @@ def _settings() -> Settings:
         return Settings.from_env()
     except SettingsError as error:
         raise click.ClickException(str(error)) from None
+
+
+def server_app() -> Any:
+    """`gateway serve`'s app factory: the app, then the objects it was built of kept out of the
+    garbage collector's way (gateway.gc_tuning)."""
+    from gateway.app import create_app
+
+    app = create_app()
+    settle_after_startup()
+    return app
+
+
+def sandbox_app() -> Any:
+    """`gateway sandbox`'s app factory, settled like the server's."""
+    from gateway.sandbox_app import create_sandbox_app
+
+    app = create_sandbox_app()
+    settle_after_startup()
+    return app
 
 
 def _print(value: Any) -> None:
@@ -97,7 +117,7 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
     settings = _settings()
     _with_session(_noop)  # fails with a clear message when the schema is behind, before any worker starts
     uvicorn.run(
-        "gateway.app:create_app",
+        "gateway.cli:server_app",
         factory=True,
         host=host or settings.host,
         port=port or settings.port,
@@ -119,7 +139,7 @@ def sandbox(host: str, port: int) -> None:
 
     settings = _settings()
     uvicorn.run(
-        "gateway.sandbox_app:create_sandbox_app",
+        "gateway.cli:sandbox_app",
         factory=True,
         host=host,
         port=port,
@@ -156,6 +176,7 @@ def worker() -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         logging.getLogger(__name__).info("worker %s dispatching", workers.dispatcher.owner)
+        settle_after_startup()
         try:
             await workers.run(stop)
         finally:
