@@ -9,13 +9,14 @@ messages at once.
 from __future__ import annotations
 
 import datetime
+import functools
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import JSON, Table, insert, select
+from sqlalchemy import JSON, Column, Table, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -125,6 +126,12 @@ class Acceptor:
 
     async def _write(self, request: Request) -> None:
         messages = request.messages
+        if self._in_one_statement(request):
+            for m in messages:
+                m.conversation_id = self._conversations[(m.traffic_account_id, m.destination)]
+            async with self.engine.connect() as connection:
+                await insert_with_first_events(connection, messages)
+            return
         async with self.engine.begin() as connection:
             if request.chains:
                 await connection.execute(insert(FailoverChain.__table__), [chain.row() for chain in request.chains])
@@ -135,6 +142,16 @@ class Acceptor:
             ]
             await insert_rows(connection, Message.__table__, [m.row() for m in messages])
             await insert_rows(connection, MessageEvent.__table__, events)
+
+    def _in_one_statement(self, request: Request) -> bool:
+        """The usual batch of sends on Postgres: no failover chain, every conversation known, not a bulk
+        send's size (COPY is quicker for those)."""
+        return (
+            self.engine.dialect.name == "postgresql"
+            and not request.chains
+            and len(request.messages) < COPY_FROM
+            and all((m.traffic_account_id, m.destination) in self._conversations for m in request.messages)
+        )
 
     async def _fill_conversations(self, connection: AsyncConnection, messages: list[NewMessage]) -> None:
         first_of = {(m.traffic_account_id, m.destination): m for m in messages}
@@ -194,3 +211,39 @@ async def insert_rows(connection: AsyncConnection, table: Table, rows: list[dict
     ]
     raw = await connection.get_raw_connection()
     await raw.driver_connection.copy_records_to_table(table.name, records=records, columns=columns)
+
+
+async def insert_with_first_events(connection: AsyncConnection, messages: list[NewMessage]) -> None:
+    """Messages and their first status events in one statement, outside a transaction (one statement
+    commits on its own): one round trip instead of four, each of them a turn of a busy event loop
+    that every send waits for. Postgres only."""
+    rows = [m.row() for m in messages]
+    columns = tuple(rows[0])
+    json_columns = {c.name for c in Message.__table__.columns if isinstance(c.type, JSON)}
+    arrays = [[json.dumps(row[c]) if c in json_columns else row[c] for row in rows] for c in columns]
+    arrays.append([new_id() for _ in rows])  # the events' ids
+    raw = await connection.get_raw_connection()
+    await raw.driver_connection.execute(_insert_with_first_events_sql(columns), *arrays)
+
+
+@functools.cache
+def _insert_with_first_events_sql(columns: tuple[str, ...]) -> str:
+    """The rows come as one array per column, so the statement's text is the same for any number of
+    rows (asyncpg prepares it once per connection); the events are made from the same rows."""
+    table = Message.__table__
+
+    def array_type(column: Column[Any]) -> str:  # VARCHAR(n) and JSON travel as text, cast when stored
+        if isinstance(column.type, JSON):
+            return "text"
+        compiled = column.type.compile(dialect=postgresql.dialect())
+        return "text" if compiled.startswith("VARCHAR") else compiled
+
+    arrays = ", ".join(f"${i}::{array_type(table.c[name])}[]" for i, name in enumerate(columns, start=1))
+    values = ", ".join(f"{name}::jsonb" if isinstance(table.c[name].type, JSON) else name for name in columns)
+    names = ", ".join(columns)
+    return (
+        f"WITH given AS (SELECT * FROM unnest({arrays}, ${len(columns) + 1}::uuid[]) AS given({names}, event_id)),"
+        f" stored AS (INSERT INTO {table.name} ({names}) SELECT {values} FROM given)"
+        f" INSERT INTO {MessageEvent.__table__.name} (id, message_id, sequence, status, occurred_at)"
+        " SELECT event_id, id, 1, status, created_at FROM given"
+    )

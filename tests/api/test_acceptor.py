@@ -10,6 +10,7 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import event, func, select
 
 from gateway.models import Conversation, Message, MessageEvent
+from gateway.pipeline import acceptor as acceptor_module
 from gateway.pipeline.acceptor import Acceptor, NewMessage
 from tests.conftest import ADMIN, in_app_loop, new_tenant
 
@@ -145,3 +146,57 @@ async def test_conversations_made_elsewhere_are_found_and_new_ones_made_once(cli
     known = {m.destination: m.conversation_id for m in first}
     assert all(m.conversation_id == known[m.destination] for m in second[:3])
     assert len({m.conversation_id for m in [*first, *second]}) == 9
+
+
+async def test_sends_to_known_conversations_are_written_in_one_statement(client: AsyncTestClient, monkeypatch) -> None:
+    """On Postgres, a batch whose conversations are known is one statement (messages and first events):
+    stored exactly as the transaction of several statements stores it, and a bad message still fails alone."""
+    tenant = await new_tenant(client, ("sms",))
+    engine = client.app.state.engine
+    account = tenant.accounts["sms"]
+    in_one = []
+    original = acceptor_module.insert_with_first_events
+
+    async def counted(connection, messages):  # type: ignore[no-untyped-def]
+        in_one.append(len(messages))
+        await original(connection, messages)
+
+    monkeypatch.setattr(acceptor_module, "insert_with_first_events", counted)
+    acceptor = Acceptor(engine)
+    first = _message(tenant.id, account, "+447700900001")  # makes the conversation: several statements
+    later = [_message(tenant.id, account, "+447700900001") for _ in range(12)]
+    later[3].content = {"sender": "Acme", "text": "ünïcödé ✓ 'quoted' \"too\"", "reference": "r-3"}
+    later[3].reference = "r-3"
+    later[5].valid_until = None
+    for message in [first, *later]:  # not due: the app's dispatcher leaves them as written
+        message.next_attempt_at = message.created_at + datetime.timedelta(days=1)
+    bad = _message(tenant.id, account, "+447700900001")
+    bad.channel = None  # type: ignore[assignment]  (refused by the database: NOT NULL)
+
+    async def work() -> tuple[list[BaseException | None], dict, dict]:
+        await acceptor.accept([first])
+        outcomes = await asyncio.gather(*(acceptor.accept([m]) for m in [*later, bad]), return_exceptions=True)
+        ids = [m.id for m in [first, *later, bad]]
+        async with engine.connect() as connection:
+            rows = (await connection.execute(select(Message).where(Message.id.in_(ids)))).all()
+            events = (await connection.execute(select(MessageEvent).where(MessageEvent.message_id.in_(ids)))).all()
+        return outcomes, {r.id: r for r in rows}, {e.message_id: e for e in events}
+
+    outcomes, rows, events = in_app_loop(client, work)
+    assert outcomes[:12] == [None] * 12 and isinstance(outcomes[12], Exception)
+    assert set(rows) == set(events) == {m.id for m in [first, *later]}
+    if engine.dialect.name == "postgresql":
+        assert sum(in_one) >= 12  # the later ones (and the bad one's batch, tried whole first)
+    else:
+        assert in_one == []  # SQLite: the transaction of several statements
+    columns = [c.name for c in Message.__table__.columns if c.name not in ("id", "sa_orm_sentinel")]
+    for message in later:
+        stored, given = rows[message.id], message.row()
+        assert {c: getattr(stored, c) for c in given if c != "id"} == {c: v for c, v in given.items() if c != "id"}
+        assert {c: getattr(stored, c) for c in columns} == {
+            **{c: getattr(rows[first.id], c) for c in columns},
+            **{c: v for c, v in given.items() if c != "id"},
+        }
+        event = events[message.id]
+        assert (event.sequence, event.status, event.occurred_at) == (1, "Ready", message.created_at)
+    assert rows[later[3].id].content == later[3].content and rows[later[5].id].valid_until is None
