@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig, SQLAlchemyPlugin
 from litestar import Litestar, Request, Router
@@ -15,6 +16,8 @@ from litestar.middleware.base import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.types import Receive, Scope, Send
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from channels.registry import all_channels
 from channels.sandbox_support import close_callback_client
@@ -93,7 +96,9 @@ def create_app(settings: Settings | None = None) -> Gateway:
     workers = Workers.build(settings, engine, tokens, redis)
     acceptor = Acceptor(engine, on_committed=workers.accepted)
     lookups = Lookups()
-    pipeline = GatewayPipeline(session_maker(engine), tokens, settings.callback_base_url, lookups)
+    pipeline = GatewayPipeline(
+        session_maker(engine), tokens, settings.callback_base_url, lookups, public_url=settings.public_base_url
+    )
     idempotency_keys = IdempotencyKeys(engine, settings.idempotency_ttl_seconds)
 
     @asynccontextmanager
@@ -149,31 +154,26 @@ def create_app(settings: Settings | None = None) -> Gateway:
             )
         )
 
-    app = Gateway(
-        route_handlers=handlers,
+    app = _gateway(
+        settings,
+        handlers,
+        {
+            "settings": settings,
+            "engine": engine,
+            "db_config": db_config,
+            "token_issuer": TokenIssuer(settings.jwt_keys, settings.token_lifetime_seconds),
+            "dispatcher": workers.dispatcher,
+            "deliverer": workers.deliverer,
+            "acceptor": acceptor,
+            "failover_timers": workers.timers,
+            "lookups": lookups,
+            "pipeline": pipeline,
+            "rate_limits": RateLimits(settings, counter_for(redis)),
+            "idempotency_keys": idempotency_keys,
+        },
         lifespan=[lifespan],
-        middleware=[AddressRateLimit],
-        before_request=refuse_nul_characters,
         after_response=forget_changed_lookups,
         plugins=[SQLAlchemyPlugin(config=db_config), problem_details_plugin()],
-        exception_handlers=EXCEPTION_HANDLERS,
-        request_max_body_size=settings.max_body_bytes,
-        state=State(
-            {
-                "settings": settings,
-                "engine": engine,
-                "db_config": db_config,
-                "token_issuer": TokenIssuer(settings.jwt_keys, settings.token_lifetime_seconds),
-                "dispatcher": workers.dispatcher,
-                "deliverer": workers.deliverer,
-                "acceptor": acceptor,
-                "failover_timers": workers.timers,
-                "lookups": lookups,
-                "pipeline": pipeline,
-                "rate_limits": RateLimits(settings, counter_for(redis)),
-                "idempotency_keys": idempotency_keys,
-            }
-        ),
         openapi_config=OpenAPIConfig(
             title="Omnichannel gateway",
             version=VERSION,
@@ -193,7 +193,41 @@ def create_app(settings: Settings | None = None) -> Gateway:
                 }
             ),
         ),
-        debug=False,
     )
     document_idempotent_operations(app)
     return app
+
+
+def create_callback_app(
+    settings: Settings, engine: AsyncEngine, tokens: CallbackTokens, redis: Redis | None
+) -> Gateway:
+    """The providers' callback routes (and /health) alone, for `gateway worker --callbacks-port`: delivery
+    reports and inbound messages then cost the customer API's process nothing (BENCHMARKS.md)."""
+    lookups = Lookups()
+    pipeline = GatewayPipeline(
+        session_maker(engine), tokens, settings.callback_base_url, lookups, public_url=settings.public_base_url
+    )
+    routes = [route for channel in all_channels().values() for route in channel.callback_routes]
+    state = {
+        "settings": settings,
+        "engine": engine,
+        "lookups": lookups,
+        "pipeline": pipeline,
+        "rate_limits": RateLimits(settings, counter_for(redis)),
+    }
+    return _gateway(settings, [health, *routes], state, plugins=[problem_details_plugin()], openapi_config=None)
+
+
+def _gateway(settings: Settings, handlers: list[Any], state: dict[str, Any], **options: Any) -> Gateway:
+    """What every HTTP surface of the gateway shares: counted by client address (with the RateLimit
+    fields on every answer), NUL characters refused, errors as problem+json, the body size limit."""
+    return Gateway(
+        route_handlers=handlers,
+        middleware=[AddressRateLimit],
+        before_request=refuse_nul_characters,
+        exception_handlers=EXCEPTION_HANDLERS,
+        request_max_body_size=settings.max_body_bytes,
+        state=State(state),
+        debug=False,
+        **options,
+    )

@@ -150,14 +150,28 @@ def sandbox(host: str, port: int) -> None:
 
 
 @main.command()
-def worker() -> None:
+@click.option(
+    "--callbacks-port",
+    default=None,
+    type=int,
+    help="Also serve the providers' callback routes on this port; set GATEWAY_CALLBACK_URL to where it is reached.",
+)
+@click.option(
+    "--callbacks-host", default=None, help="Interface for --callbacks-port (GATEWAY_HOST, default 127.0.0.1)."
+)
+def worker(callbacks_port: int | None, callbacks_host: str | None) -> None:
     """Dispatch messages: claim due ones with a lease, send them through their channel, record the outcome;
     deliver webhook events the same way, and fire failover timers. Run several against one database; stop with SIGINT or
-    SIGTERM (the current round finishes)."""
+    SIGTERM (the current round finishes). With --callbacks-port it also takes the providers' delivery reports and
+    inbound messages, which then cost the customer API's process nothing."""
     import signal
 
+    import uvicorn
+
+    from gateway.app import create_callback_app
     from gateway.crypto import configure_encryption
     from gateway.db import create_engine
+    from gateway.embedded_server import EmbeddedServer
     from gateway.pipeline.callbacks import CallbackTokens
     from gateway.redis_client import redis_client
     from gateway.workers import Workers
@@ -175,11 +189,27 @@ def worker() -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        callbacks = None
+        if callbacks_port is not None:
+            app = create_callback_app(settings, engine, tokens, redis)
+            config = uvicorn.Config(
+                app,
+                host=callbacks_host or settings.host,
+                port=callbacks_port,
+                proxy_headers=True,
+                timeout_graceful_shutdown=10,
+                log_level="info",
+                access_log=settings.access_log,
+            )
+            callbacks = EmbeddedServer(config)
+            await callbacks.start()
         logging.getLogger(__name__).info("worker %s dispatching", workers.dispatcher.owner)
         settle_after_startup()
         try:
             await workers.run(stop)
         finally:
+            if callbacks is not None:
+                await callbacks.stop()
             await workers.aclose()
             if redis is not None:
                 await redis.aclose()

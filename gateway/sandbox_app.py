@@ -43,7 +43,9 @@ def create_sandbox_app(settings: Settings | None = None) -> Litestar:
         state=State(
             {
                 "settings": settings,
-                "pipeline": GatewayPipeline(session_maker(engine), tokens, settings.callback_base_url),
+                "pipeline": GatewayPipeline(
+                    session_maker(engine), tokens, settings.callback_base_url, public_url=settings.public_base_url
+                ),
             }
         ),
         openapi_config=None,

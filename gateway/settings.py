@@ -113,6 +113,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     public_url: str = ""  # how providers (and the sandbox) reach this gateway; default http://host:port
+    callback_url: str = ""  # where providers' callbacks go instead (`gateway worker --callbacks-port`)
     callback_keys: tuple[str, ...] = ()  # sign per-message callback tokens; default: the JWT keys
     callback_token_lifetime_seconds: int = 7 * 24 * 3600
     sandbox_enabled: bool = True  # mount the sandbox providers under /sandbox
@@ -132,8 +133,14 @@ class Settings:
     created_retention_days: int = 60  # failover steps never triggered (status Created) are purged after this
 
     @property
-    def callback_base_url(self) -> str:
+    def public_base_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def callback_base_url(self) -> str:
+        """Where providers' reports and inbound messages reach the gateway: the public URL, unless a
+        worker serves them (GATEWAY_CALLBACK_URL)."""
+        return (self.callback_url or self.public_base_url).rstrip("/")
 
     @property
     def callback_signing_keys(self) -> tuple[str, ...]:
@@ -177,6 +184,7 @@ class Settings:
             host=_env("HOST", "127.0.0.1"),
             port=_int("PORT", 8000),
             public_url=_env("PUBLIC_URL", "") or "",
+            callback_url=_env("CALLBACK_URL", "") or "",
             callback_keys=tuple(_list("CALLBACK_KEYS")),
             callback_token_lifetime_seconds=_int("CALLBACK_TOKEN_LIFETIME", 7 * 24 * 3600),
             sandbox_enabled=_bool("SANDBOX", True),

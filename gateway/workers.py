@@ -33,7 +33,14 @@ class Workers:
         """Redis-backed (send rates, wake-ups, the timer index) when there is Redis, in memory otherwise."""
         sessions = session_maker(engine)
         send_rate = RedisSendRate(redis) if redis else MemorySendRate()
-        dispatcher = Dispatcher(sessions, settings.callback_base_url, tokens, send_rate=send_rate, redis=redis)
+        dispatcher = Dispatcher(
+            sessions,
+            settings.public_base_url,
+            tokens,
+            send_rate=send_rate,
+            redis=redis,
+            callback_url=settings.callback_base_url,
+        )
         timers = FailoverTimers(
             sessions,
             RedisDueIndex(redis, FAILOVER_INDEX_KEY) if redis else MemoryDueIndex(),

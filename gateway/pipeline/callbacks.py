@@ -88,12 +88,14 @@ class GatewayPipeline:
         tokens: CallbackTokens,
         callback_base_url: str,
         lookups: Lookups | None = None,
+        public_url: str | None = None,
     ) -> None:
         self.session_maker = session_maker
         self.tokens = tokens
         self.lookups = lookups or Lookups()  # every callback names its account: one query per callback otherwise
-        self.public_url = callback_base_url.rstrip("/")
-        self.callback_prefix = self.public_url + "/callbacks/"
+        self.callback_base_url = callback_base_url.rstrip("/")
+        self.public_url = (public_url or callback_base_url).rstrip("/")  # the sandbox providers' base
+        self.callback_prefix = self.callback_base_url + "/callbacks/"
         self._reports = GroupCommit(self._apply_reports)
 
     def callback_url(self, channel: str, account_id: UUID) -> str:
@@ -115,7 +117,7 @@ class GatewayPipeline:
         return self.tokens.account_of(token)
 
     def provider_callback_url(self, channel: str, account_id: UUID) -> str:
-        return provider_callback_url(self.public_url, self.tokens, channel, account_id)
+        return provider_callback_url(self.callback_base_url, self.tokens, channel, account_id)
 
     async def report(self, account_id: UUID, report: StatusReport) -> bool:
         if report.status not in statuses.ALL:

@@ -83,9 +83,11 @@ class Dispatcher:
         clock: Callable[[], datetime.datetime] = now,
         send_rate: SendRate | None = None,
         redis: Redis | None = None,
+        callback_url: str | None = None,
     ) -> None:
         self.session_maker = session_maker
-        self.public_url = public_url.rstrip("/")
+        self.public_url = public_url.rstrip("/")  # the sandbox providers' base
+        self.callback_url = (callback_url or public_url).rstrip("/")  # where providers report back
         self.tokens = tokens
         self.http = http or httpx.AsyncClient(
             timeout=httpx.Timeout(15.0, connect=5.0),
@@ -253,7 +255,7 @@ class Dispatcher:
             destination=message.destination,
             block=message.content,
             valid_until=message.valid_until or self.clock() + LEASE,
-            callback_url=f"{self.public_url}/callbacks/{message.channel}/{account.id}?token={self.tokens.issue(message.id)}",  # noqa: E501
+            callback_url=f"{self.callback_url}/callbacks/{message.channel}/{account.id}?token={self.tokens.issue(message.id)}",  # noqa: E501
         )
         target = adapter_account(account, self.public_url, self.tokens.keys[0])
         try:

@@ -1,0 +1,89 @@
+"""`gateway worker --callbacks-port`: the worker takes the providers' callbacks, so that delivery reports
+and inbound messages cost the customer API's process nothing (GATEWAY_CALLBACK_URL points at it)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import assert_problem, make_settings
+from tests.integration.conftest import free_port, send_message, serve, tenant_on, wait_for_status
+
+GATEWAY = str(Path(sys.executable).with_name("gateway"))
+
+
+async def start_worker(database_url: str, public_url: str, callbacks_port: int) -> asyncio.subprocess.Process:
+    settings = make_settings(database_url)
+    env = {
+        **os.environ,
+        "GATEWAY_DATABASE_URL": settings.database_url,
+        "GATEWAY_JWT_KEYS": settings.jwt_keys[0],
+        "GATEWAY_SECRET_KEY": settings.secret_keys[0],
+        "GATEWAY_PUBLIC_URL": public_url,  # the sandbox providers, on the API
+        "GATEWAY_CALLBACK_URL": f"http://127.0.0.1:{callbacks_port}",
+    }
+    env.pop("GATEWAY_REDIS_URL", None)
+    return await asyncio.create_subprocess_exec(
+        GATEWAY,
+        "worker",
+        "--callbacks-port",
+        str(callbacks_port),
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def until_healthy(url: str, worker: asyncio.subprocess.Process, seconds: float = 30) -> httpx.Response:
+    deadline = asyncio.get_running_loop().time() + seconds
+    async with httpx.AsyncClient(timeout=2) as client:
+        while True:
+            assert worker.returncode is None, (await worker.stderr.read()).decode()[-2000:]  # type: ignore[union-attr]
+            try:
+                return await client.get(url + "/health")
+            except httpx.TransportError:
+                assert asyncio.get_running_loop().time() < deadline, "the worker's callback routes never answered"
+                await asyncio.sleep(0.1)
+
+
+async def test_the_worker_takes_the_providers_reports(database_url):
+    port = free_port()
+    callbacks = f"http://127.0.0.1:{port}"
+    async with serve(database_url, worker_in_server=False, callback_url=callbacks) as api:
+        worker = await start_worker(database_url, str(api.base_url).rstrip("/"), port)
+        try:
+            assert (await until_healthy(callbacks, worker)).json() == {"status": "ok", "database": "ok"}
+            tenant = await tenant_on(api)
+            # The worker sends it (to the sandbox, on the API); the report can only reach the worker.
+            message_id = await send_message(api, tenant, "sms", "+447700900123", {"text": "hi", "sender": "Acme"})
+            await wait_for_status(api, tenant, message_id, "Delivered", seconds=30)
+            async with httpx.AsyncClient(base_url=callbacks) as client:
+                # Only the callback routes: the customer API is the API process's.
+                answer = await client.get(f"/api/v1/Message/{message_id}", headers=tenant.key)
+                assert_problem(answer, 404, "not_found")
+                assert "ratelimit" in answer.headers and "ratelimit-policy" in answer.headers
+                forged = await client.post(f"/callbacks/sms/{tenant.accounts['sms']}?token=x.y.z", json={})
+                assert_problem(forged, 401, "unauthorized")
+        finally:
+            if worker.returncode is None:
+                worker.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(worker.wait(), 30)
+    assert worker.returncode == 0
+
+
+async def test_a_callbacks_port_in_use_stops_the_worker(sqlite_url):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        async with serve(sqlite_url, worker_in_server=False) as api:
+            worker = await start_worker(sqlite_url, str(api.base_url).rstrip("/"), port)
+            await asyncio.wait_for(worker.wait(), 30)
+    assert worker.returncode != 0
+    assert "address already in use" in (await worker.stderr.read()).decode().lower()  # type: ignore[union-attr]
