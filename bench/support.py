@@ -25,6 +25,7 @@ GATEWAY = str(Path(sys.executable).with_name("gateway"))
 POSTGRES = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432")
 REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/7")
 ADMIN_TOKEN = "bench-admin-token"
+CALLBACKS_PORT = 8767  # the first worker's callback routes
 
 
 @dataclass
@@ -110,7 +111,9 @@ def gateway(
 ) -> Iterator[Gateway]:
     """A fresh database, then `gateway serve` (one process), ``workers`` `gateway worker` processes and
     `gateway sandbox` (the sandbox providers in a process of their own, so the gateway's process
-    spends nothing on imitating providers); the demo tenant's sandbox accounts are pointed at it."""
+    spends nothing on imitating providers); the demo tenant's sandbox accounts are pointed at it.
+    The first worker takes the providers' callbacks (`--callbacks-port`, the deployment README.md
+    recommends under load), so the API process serves the customer API alone."""
     print(json.dumps({"machine": cpu_probe()}), flush=True)
     name = f"gateway_bench_{os.getpid()}"
     database = f"{POSTGRES}/{name}"
@@ -126,6 +129,7 @@ def gateway(
         "GATEWAY_ADMIN_TOKEN": ADMIN_TOKEN,
         "GATEWAY_PORT": str(port),
         "GATEWAY_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        **({"GATEWAY_CALLBACK_URL": f"http://127.0.0.1:{CALLBACKS_PORT}"} if workers else {}),
         "GATEWAY_DATA_DIR": data_dir,
         "GATEWAY_ACCESS_LOG": "false",
         # The load is one tenant's: its quota must not be what is measured (the limiter's cost still is).
@@ -139,11 +143,17 @@ def gateway(
         demo = json.loads(subprocess.run([GATEWAY, "demo"], env=env, check=True, capture_output=True).stdout)
         log = open(Path(data_dir) / "processes.log", "wb")  # noqa: SIM115  (closed with the data directory)
         processes.append(subprocess.Popen([GATEWAY, "serve"], env=env, stdout=log, stderr=log))
-        processes += [subprocess.Popen([GATEWAY, "worker"], env=env, stdout=log, stderr=log) for _ in range(workers)]
+        callbacks = ["--callbacks-port", str(CALLBACKS_PORT)]
+        processes += [
+            subprocess.Popen([GATEWAY, "worker", *(callbacks if n == 0 else [])], env=env, stdout=log, stderr=log)
+            for n in range(workers)
+        ]
         sandbox = [GATEWAY, "sandbox", "--port", str(sandbox_port)]
         processes.append(subprocess.Popen(sandbox, env=env, stdout=log, stderr=log))
         url = f"http://127.0.0.1:{port}"
         _wait_until_healthy(url, processes)
+        if workers:
+            _wait_until_healthy(f"http://127.0.0.1:{CALLBACKS_PORT}", processes)
         gw = Gateway(url, port, demo["apiKey"], demo["tenantId"], demo["trafficAccounts"], env, processes)
         for channel, account_id in gw.accounts.items():
             base_url = f"http://127.0.0.1:{sandbox_port}/sandbox/{channel}"
