@@ -134,7 +134,8 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
 @click.option("--port", default=8001, show_default=True, type=int, help="Port.")
 def sandbox(host: str, port: int) -> None:
     """Serve the sandbox providers on their own (point traffic accounts at them with baseUrl
-    http://HOST:PORT/sandbox/<channel>); they call the gateway back at GATEWAY_PUBLIC_URL."""
+    http://HOST:PORT/sandbox/<channel>); they call the gateway back at GATEWAY_CALLBACK_URL (by default
+    GATEWAY_PUBLIC_URL)."""
     import uvicorn
 
     settings = _settings()
@@ -190,22 +191,27 @@ def worker(callbacks_port: int | None, callbacks_host: str | None) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         callbacks = None
-        if callbacks_port is not None:
-            app = create_callback_app(settings, engine, tokens, redis)
-            config = uvicorn.Config(
-                app,
-                host=callbacks_host or settings.host,
-                port=callbacks_port,
-                proxy_headers=True,
-                timeout_graceful_shutdown=10,
-                log_level="info",
-                access_log=settings.access_log,
-            )
-            callbacks = EmbeddedServer(config)
-            await callbacks.start()
-        logging.getLogger(__name__).info("worker %s dispatching", workers.dispatcher.owner)
-        settle_after_startup()
         try:
+            if callbacks_port is not None:
+                config = uvicorn.Config(
+                    create_callback_app(settings, engine, tokens, redis),
+                    host=callbacks_host or settings.host,
+                    port=callbacks_port,
+                    proxy_headers=True,
+                    timeout_graceful_shutdown=10,
+                    log_level="info",
+                    access_log=settings.access_log,
+                )
+                server = EmbeddedServer(config)
+                try:
+                    await server.start(stop)
+                except OSError as error:
+                    raise click.ClickException(
+                        f"can't serve the callbacks on {config.host}:{config.port}: {error}"
+                    ) from None
+                callbacks = server
+            logging.getLogger(__name__).info("worker %s dispatching", workers.dispatcher.owner)
+            settle_after_startup()
             await workers.run(stop)
         finally:
             if callbacks is not None:
