@@ -96,6 +96,8 @@ class GatewayPipeline:
         self.callback_base_url = callback_base_url.rstrip("/")
         self.public_url = (public_url or callback_base_url).rstrip("/")  # the sandbox providers' base
         self.callback_prefix = self.callback_base_url + "/callbacks/"
+        # Ours too: the API keeps its callback routes for URLs handed out before GATEWAY_CALLBACK_URL was set.
+        self.own_prefixes = (self.callback_prefix, self.public_url + "/callbacks/")
         self._reports = GroupCommit(self._apply_reports)
 
     def callback_url(self, channel: str, account_id: UUID) -> str:
@@ -108,7 +110,7 @@ class GatewayPipeline:
         except ValueError:
             return False
         resolved = urlunsplit((parts.scheme, parts.netloc, posixpath.normpath(parts.path or "/"), "", ""))
-        return resolved.startswith(self.callback_prefix) and ".." not in parts.path
+        return resolved.startswith(self.own_prefixes) and ".." not in parts.path
 
     def message_of_token(self, token: str | None) -> UUID | None:
         return self.tokens.message_of(token)
