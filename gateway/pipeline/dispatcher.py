@@ -268,7 +268,7 @@ class Dispatcher:
         at once, and a transaction each would cost more than the sends)."""
         changes: list[tuple[Outcome, StatusChange]] = []
         plain: list[tuple[UUID, dict[str, Any], bool]] = []  # (message, columns, only while still Ready)
-        now = self.clock()  # one moment for the retry times and updated_at, so a retry_after holds from it
+        now = self.clock()  # the answers' moment, which the retry times count from
         for outcome in outcomes:
             message, result = outcome.message, outcome.result
             if result is None:  # held back by the send rate: not an attempt
@@ -299,23 +299,21 @@ class Dispatcher:
                 if message is None and outcome.result is not None and outcome.result.accepted:
                     # A callback moved it further already (a report before the send answer): keep that status.
                     plain.append((change.message_id, change.values, False))
-            await self._update(session, plain, now)
+            await self._update(session, plain)
             await session.commit()
             # Reports that overtook these answers.
             answered = [(o.message.traffic_account_id, o.provider_id) for o in outcomes if o.provider_id]
             await apply_parked_for(session, answered)
         return [None] * len(outcomes)
 
-    async def _update(
-        self, session: AsyncSession, updates: list[tuple[UUID, dict[str, Any], bool]], at: datetime.datetime
-    ) -> None:
+    async def _update(self, session: AsyncSession, updates: list[tuple[UUID, dict[str, Any], bool]]) -> None:
         """Set columns of messages while this worker still holds their lease (a worker that lost it must
         not undo another's work); with ``still_ready`` only while Ready (a retry note must not overwrite
         what a callback made of the message meanwhile). One statement per shape of update."""
         table = Message.__table__
         shapes: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
         for message_id, values, still_ready in updates:
-            row = {"key_id": message_id, "updated_at": at, **values}
+            row = {"key_id": message_id, "updated_at": self.clock(), **values}
             shapes.setdefault((still_ready, *sorted(row)), []).append(row)
         for (still_ready, *columns), rows in shapes.items():
             query = update(table).where(table.c.id == bindparam("key_id"), table.c.lease_owner == self.owner)
