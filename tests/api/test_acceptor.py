@@ -202,11 +202,10 @@ async def test_sends_to_known_conversations_are_written_in_one_statement(client:
     assert rows[later[3].id].content == later[3].content and rows[later[5].id].valid_until is None
 
 
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)  # a server whose backend can die
 async def test_a_connection_that_died_fails_one_batch_not_every_later_one(client: AsyncTestClient) -> None:
     """The one statement goes through SQLAlchemy: a pooled connection whose backend died (a database
     restart) is thrown away after the batch it failed, not handed to every later send."""
-    if client.app.state.engine.dialect.name != "postgresql":
-        pytest.skip("ends a Postgres backend with pg_terminate_backend; SQLite has no server to lose")
     tenant = await new_tenant(client, ("sms",))
     account = tenant.accounts["sms"]
     engine = create_engine(client.app.state.settings.database_url)  # a pool of its own, to know its connection
