@@ -96,9 +96,7 @@ def create_app(settings: Settings | None = None) -> Gateway:
     workers = Workers.build(settings, engine, tokens, redis)
     acceptor = Acceptor(engine, on_committed=workers.accepted)
     lookups = Lookups()
-    pipeline = GatewayPipeline(
-        session_maker(engine), tokens, settings.callback_base_url, lookups, public_url=settings.public_base_url
-    )
+    pipeline = GatewayPipeline.from_settings(engine, tokens, settings, lookups)
     idempotency_keys = IdempotencyKeys(engine, settings.idempotency_ttl_seconds)
 
     @asynccontextmanager
@@ -204,9 +202,7 @@ def create_callback_app(
     """The providers' callback routes (and /health) alone, for `gateway worker --callbacks-port`: delivery
     reports and inbound messages then cost the customer API's process nothing (BENCHMARKS.md)."""
     lookups = Lookups()
-    pipeline = GatewayPipeline(
-        session_maker(engine), tokens, settings.callback_base_url, lookups, public_url=settings.public_base_url
-    )
+    pipeline = GatewayPipeline.from_settings(engine, tokens, settings, lookups)
     routes = [route for channel in all_channels().values() for route in channel.callback_routes]
     state = {
         "settings": settings,

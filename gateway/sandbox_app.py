@@ -18,7 +18,7 @@ from litestar.datastructures import State
 from channels.registry import all_channels
 from channels.sandbox_support import close_callback_client
 from gateway.crypto import configure_encryption
-from gateway.db import create_engine, session_maker
+from gateway.db import create_engine
 from gateway.pipeline.callbacks import CallbackTokens, GatewayPipeline
 from gateway.settings import Settings
 
@@ -43,9 +43,7 @@ def create_sandbox_app(settings: Settings | None = None) -> Litestar:
         state=State(
             {
                 "settings": settings,
-                "pipeline": GatewayPipeline(
-                    session_maker(engine), tokens, settings.callback_base_url, public_url=settings.public_base_url
-                ),
+                "pipeline": GatewayPipeline.from_settings(engine, tokens, settings),
             }
         ),
         openapi_config=None,

@@ -11,12 +11,12 @@ from uuid import UUID
 import jwt
 from sqlalchemy import select, tuple_
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from channels.base import Account, InboundMessage, StatusReport
 from channels.registry import all_channels
 from gateway.auth import key_id
-from gateway.db import in_chunks
+from gateway.db import in_chunks, session_maker
 from gateway.lookups import Lookups
 from gateway.models import Message, MessageEvent, TrafficAccount
 from gateway.pipeline import statuses
@@ -32,6 +32,7 @@ from gateway.pipeline.events import (
 )
 from gateway.pipeline.group_commit import GroupCommit
 from gateway.pipeline.pending import apply_parked, park
+from gateway.settings import Settings
 
 TOKEN_AUDIENCE = "callback"
 ACCOUNT_AUDIENCE = "account-callback"
@@ -99,6 +100,14 @@ class GatewayPipeline:
         # Ours too: the API keeps its callback routes for URLs handed out before GATEWAY_CALLBACK_URL was set.
         self.own_prefixes = (self.callback_prefix, self.public_url + "/callbacks/")
         self._reports = GroupCommit(self._apply_reports)
+
+    @classmethod
+    def from_settings(
+        cls, engine: AsyncEngine, tokens: CallbackTokens, settings: Settings, lookups: Lookups | None = None
+    ) -> GatewayPipeline:
+        return cls(
+            session_maker(engine), tokens, settings.callback_base_url, lookups, public_url=settings.public_base_url
+        )
 
     def callback_url(self, channel: str, account_id: UUID) -> str:
         return f"{self.callback_prefix}{channel}/{account_id}"
