@@ -127,10 +127,9 @@ class Acceptor:
     async def _write(self, request: Request) -> None:
         messages = request.messages
         if self._in_one_statement(request):
-            for m in messages:
-                m.conversation_id = self._conversations[(m.traffic_account_id, m.destination)]
             async with self.engine.connect() as connection:
                 await connection.execution_options(isolation_level="AUTOCOMMIT")  # one statement commits alone
+                await self._fill_conversations(connection, messages)  # all known: their ids, no query
                 await insert_with_first_events(connection, messages)
             return
         async with self.engine.begin() as connection:
@@ -203,13 +202,10 @@ async def insert_rows(connection: AsyncConnection, table: Table, rows: list[dict
     if connection.dialect.name != "postgresql" or len(rows) < COPY_FROM:
         await connection.execute(insert(table), rows)
         return
-    # asyncpg takes the values as Postgres would (JSON as text); the columns not given keep their defaults.
+    # The columns not given keep their defaults.
     columns = list(rows[0])
-    json_columns = {column.name for column in table.columns if isinstance(column.type, JSON)}
-    records = [
-        tuple(json.dumps(row[c]) if c in json_columns and row[c] is not None else row[c] for c in columns)
-        for row in rows
-    ]
+    json_columns = _json_columns(table)
+    records = [tuple(_json_text(row[c]) if c in json_columns else row[c] for c in columns) for row in rows]
     raw = await connection.get_raw_connection()
     await raw.driver_connection.copy_records_to_table(table.name, records=records, columns=columns)
 
@@ -221,10 +217,21 @@ async def insert_with_first_events(connection: AsyncConnection, messages: list[N
     restart) is then invalidated, not handed out again. Postgres only."""
     rows = [m.row() for m in messages]
     columns = tuple(rows[0])
-    json_columns = {c.name for c in Message.__table__.columns if isinstance(c.type, JSON)}
-    arrays = [[json.dumps(row[c]) if c in json_columns else row[c] for row in rows] for c in columns]
+    json_columns = _json_columns(Message.__table__)
+    arrays = [[_json_text(row[c]) if c in json_columns else row[c] for row in rows] for c in columns]
     arrays.append([new_id() for _ in rows])  # the events' ids
     await connection.exec_driver_sql(_insert_with_first_events_sql(columns), tuple(arrays))
+
+
+@functools.cache
+def _json_columns(table: Table) -> frozenset[str]:
+    """The columns whose values go to asyncpg as JSON text when they bypass SQLAlchemy's types (COPY, the
+    one statement's arrays): asyncpg takes them as Postgres would."""
+    return frozenset(column.name for column in table.columns if isinstance(column.type, JSON))
+
+
+def _json_text(value: Any) -> str | None:
+    return None if value is None else json.dumps(value)
 
 
 @functools.cache
