@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,6 +22,8 @@ from gateway.db import session_maker
 from gateway.models import Message
 from tests.conftest import ADMIN, TenantFixture, make_settings
 
+GATEWAY = str(Path(sys.executable).with_name("gateway"))
+
 # For probing a provider's slow answer: impatient for the answer, not for the connection (which a
 # loaded machine may take a moment to open).
 IMPATIENT = httpx.Timeout(0.3, connect=10)
@@ -28,6 +33,25 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+async def start_worker(
+    database_url: str, *args: str, env: dict[str, str] | None = None, stderr: int = asyncio.subprocess.DEVNULL
+) -> asyncio.subprocess.Process:
+    """`gateway worker *args` in a process of its own, on the tests' database and keys, without Redis;
+    ``env`` adds settings (GATEWAY_...)."""
+    settings = make_settings(database_url)
+    environment = {
+        **os.environ,
+        "GATEWAY_DATABASE_URL": settings.database_url,
+        "GATEWAY_JWT_KEYS": settings.jwt_keys[0],
+        "GATEWAY_SECRET_KEY": settings.secret_keys[0],
+        **(env or {}),
+    }
+    environment.pop("GATEWAY_REDIS_URL", None)
+    return await asyncio.create_subprocess_exec(
+        GATEWAY, "worker", *args, env=environment, stdout=asyncio.subprocess.DEVNULL, stderr=stderr
+    )
 
 
 @pytest.fixture

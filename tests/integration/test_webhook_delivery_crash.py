@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-import os
 import signal
-import sys
 import uuid
-from pathlib import Path
 
 from sqlalchemy import update
 
@@ -17,26 +14,14 @@ from gateway.db import session_maker
 from gateway.delivery.worker import SUCCEEDED
 from gateway.models import WebhookEvent
 from gateway.pipeline import statuses
-from tests.conftest import make_settings
 from tests.integration import webhook_fixtures as wf
+from tests.integration.conftest import start_worker
 
 receiver = wf.receiver
-GATEWAY = str(Path(sys.executable).with_name("gateway"))
 
 
-async def start_worker(database_url: str) -> asyncio.subprocess.Process:
-    settings = make_settings(database_url)
-    env = {
-        **os.environ,
-        "GATEWAY_DATABASE_URL": settings.database_url,
-        "GATEWAY_JWT_KEYS": settings.jwt_keys[0],
-        "GATEWAY_SECRET_KEY": settings.secret_keys[0],
-        "GATEWAY_ALLOW_PRIVATE_WEBHOOK_URLS": "true",
-    }
-    env.pop("GATEWAY_REDIS_URL", None)
-    return await asyncio.create_subprocess_exec(
-        GATEWAY, "worker", env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
-    )
+async def start_delivering_worker(database_url: str) -> asyncio.subprocess.Process:
+    return await start_worker(database_url, env={"GATEWAY_ALLOW_PRIVATE_WEBHOOK_URLS": "true"})
 
 
 async def test_a_killed_worker_process_loses_nothing(server_without_worker, receiver, database_url):
@@ -46,7 +31,7 @@ async def test_a_killed_worker_process_loses_nothing(server_without_worker, rece
     receiver.hang_once.add("/hook")  # the first worker's attempt never gets an answer
     [event_id] = await wf.raise_status(client, await wf.new_message(client, tenant), statuses.DELIVERED)
 
-    doomed = await start_worker(database_url)
+    doomed = await start_delivering_worker(database_url)
     try:
         await receiver.wait_for(1, "/hook", seconds=30)
     finally:
@@ -61,7 +46,7 @@ async def test_a_killed_worker_process_loses_nothing(server_without_worker, rece
         expired = datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=1)
         await session.execute(update(WebhookEvent).where(WebhookEvent.id == event_id).values(lease_until=expired))
         await session.commit()
-    survivor = await start_worker(database_url)
+    survivor = await start_delivering_worker(database_url)
     try:
         first, second = await receiver.wait_for(2, "/hook", seconds=30)
         for _ in range(200):

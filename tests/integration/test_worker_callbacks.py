@@ -4,39 +4,22 @@ and inbound messages cost the customer API's process nothing (GATEWAY_CALLBACK_U
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import socket
-import sys
-from pathlib import Path
 
 import httpx
 
-from tests.conftest import assert_problem, make_settings
-from tests.integration.conftest import free_port, send_message, serve, tenant_on, wait_for_status
-
-GATEWAY = str(Path(sys.executable).with_name("gateway"))
+from tests.conftest import assert_problem
+from tests.integration.conftest import free_port, send_message, serve, start_worker, tenant_on, wait_for_status
 
 
-async def start_worker(database_url: str, public_url: str, callbacks_port: int) -> asyncio.subprocess.Process:
-    settings = make_settings(database_url)
+async def start_callbacks_worker(database_url: str, public_url: str, callbacks_port: int) -> asyncio.subprocess.Process:
     env = {
-        **os.environ,
-        "GATEWAY_DATABASE_URL": settings.database_url,
-        "GATEWAY_JWT_KEYS": settings.jwt_keys[0],
-        "GATEWAY_SECRET_KEY": settings.secret_keys[0],
         "GATEWAY_PUBLIC_URL": public_url,  # the sandbox providers, on the API
         "GATEWAY_CALLBACK_URL": f"http://127.0.0.1:{callbacks_port}",
     }
-    env.pop("GATEWAY_REDIS_URL", None)
-    return await asyncio.create_subprocess_exec(
-        GATEWAY,
-        "worker",
-        "--callbacks-port",
-        str(callbacks_port),
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
+    return await start_worker(
+        database_url, "--callbacks-port", str(callbacks_port), env=env, stderr=asyncio.subprocess.PIPE
     )
 
 
@@ -56,7 +39,7 @@ async def test_the_worker_takes_the_providers_reports(database_url):
     port = free_port()
     callbacks = f"http://127.0.0.1:{port}"
     async with serve(database_url, worker_in_server=False, callback_url=callbacks) as api:
-        worker = await start_worker(database_url, str(api.base_url).rstrip("/"), port)
+        worker = await start_callbacks_worker(database_url, str(api.base_url).rstrip("/"), port)
         try:
             assert (await until_healthy(callbacks, worker)).json() == {"status": "ok", "database": "ok"}
             tenant = await tenant_on(api)
@@ -83,7 +66,7 @@ async def test_a_callbacks_port_in_use_stops_the_worker(sqlite_url):
         taken.listen()
         port = taken.getsockname()[1]
         async with serve(sqlite_url, worker_in_server=False) as api:
-            worker = await start_worker(sqlite_url, str(api.base_url).rstrip("/"), port)
+            worker = await start_callbacks_worker(sqlite_url, str(api.base_url).rstrip("/"), port)
             await asyncio.wait_for(worker.wait(), 30)
     assert worker.returncode == 1  # a clear error, not uvicorn's exit from inside the event loop
     error = (await worker.stderr.read()).decode()  # type: ignore[union-attr]
