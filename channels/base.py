@@ -166,6 +166,10 @@ class Channel:
     legacy: bool = False
     # The statuses the provider reports after the send (a failover step can wait only for these).
     receipts: tuple[str, ...] = ("Delivered", "Read")
+    # Whether a report can name only the provider's message id (a wamid, a Viber token). Such a report
+    # may overtake the recording of the send answer and wait for it (gateway/pipeline/pending.py);
+    # one that names ours (a signed callback token) never waits.
+    reports_by_provider_id: bool = True
     # (template name, request body) -> problems; None for channels that have no message templates.
     validate_template: Callable[[str, dict[str, Any]], list[FieldError]] | None = None
     # A send block that uses a stored template -> (name, language code); None otherwise.

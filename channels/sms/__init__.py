@@ -19,6 +19,7 @@ channel = Channel(
     settings=SettingsSpec(credentials=("apiKey",)),
     default_send_rate=100.0,
     receipts=("Delivered",),  # delivery reports only, never Read
+    reports_by_provider_id=False,  # each report names ours through its callback token
     validate_block=validate_block,
     message_parts=message_parts,
     validity=validity,

@@ -11,6 +11,7 @@ channel = Channel(
     settings=SettingsSpec(credentials=("botToken", "webhookSecret")),
     default_send_rate=30.0,
     receipts=("Delivered",),  # no receipts: Delivered on acceptance, never Read
+    reports_by_provider_id=False,
     validate_block=validate_block,
     address_kind="messagingAppIdentifier",  # the chat id
     send=send,

@@ -36,6 +36,7 @@ from gateway.settings import Settings
 
 TOKEN_AUDIENCE = "callback"
 ACCOUNT_AUDIENCE = "account-callback"
+REPORT_LINGER = 0.005  # seconds a report waits to be written with others: a provider's callback can wait
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +100,7 @@ class GatewayPipeline:
         self.callback_prefix = self.callback_base_url + "/callbacks/"
         # Ours too: the API keeps its callback routes for URLs handed out before GATEWAY_CALLBACK_URL was set.
         self.own_prefixes = (self.callback_prefix, self.public_url + "/callbacks/")
-        self._reports = GroupCommit(self._apply_reports)
+        self._reports = GroupCommit(self._apply_reports, linger=REPORT_LINGER)
 
     @classmethod
     def from_settings(

@@ -49,6 +49,7 @@ PROVIDER_CONNECTIONS = 32
 SWEEP_SECONDS = 10.0  # how often parked reports are matched against recorded provider ids
 STOP_GRACE = 5.0  # seconds a stopping worker waits for its sends under way
 WAKE_CHANNEL = "gateway:dispatch:wake"
+RECORD_LINGER = 0.005  # seconds send outcomes and reports wait to be written with others (group commit)
 
 
 @dataclass(slots=True)
@@ -101,7 +102,7 @@ class Dispatcher:
         self._claimed: dict[UUID, MessageRow] = {}  # claimed rows, until sent
         self._accounts = Lookups()
         self._wake = asyncio.Event()
-        self.outcomes = GroupCommit(self._record, max_batch=BATCH)
+        self.outcomes = GroupCommit(self._record, max_batch=BATCH, linger=RECORD_LINGER)
 
     async def accepted(self, _messages: Sequence[Any] = (), _chains: Sequence[Any] = ()) -> None:
         """Messages were accepted: look for work now rather than at the next poll, here and (through
@@ -145,10 +146,14 @@ class Dispatcher:
                 task = asyncio.create_task(self._deliver_logged(message_id))
                 in_flight.add(task)
                 task.add_done_callback(in_flight.discard)
-            if not claimed:
-                waiters = {asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait()), *in_flight}
-                await asyncio.wait(waiters, timeout=poll_seconds, return_when=asyncio.FIRST_COMPLETED)
-                for waiter in waiters - in_flight:
+            if not free or len(claimed) < free:
+                # Nothing more is due (a claim that didn't fill the free slots took all there was), or no
+                # slot is free: wait for news rather than claim again at once, or whenever a send ends,
+                # which finds nothing and costs a transaction. A send that ends matters only to a full loop.
+                waiters = {asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())}
+                finishing = set(in_flight) if not free else set()
+                await asyncio.wait(waiters | finishing, timeout=poll_seconds, return_when=asyncio.FIRST_COMPLETED)
+                for waiter in waiters:
                     waiter.cancel()
         if in_flight:  # sends under way get a moment to finish; the rest are dropped and their leases expire
             _, unfinished = await asyncio.wait(in_flight, timeout=STOP_GRACE)
@@ -301,8 +306,12 @@ class Dispatcher:
                     plain.append((change.message_id, change.values, False))
             await self._update(session, plain)
             await session.commit()
-            # Reports that overtook these answers.
-            answered = [(o.message.traffic_account_id, o.provider_id) for o in outcomes if o.provider_id]
+            # Reports that overtook these answers (on channels whose reports can name only the provider's id).
+            answered = [
+                (o.message.traffic_account_id, o.provider_id)
+                for o in outcomes
+                if o.provider_id and all_channels()[o.message.channel].reports_by_provider_id
+            ]
             await apply_parked_for(session, answered)
         return [None] * len(outcomes)
 

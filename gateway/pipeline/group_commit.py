@@ -27,11 +27,15 @@ class GroupCommit(Generic[Item, Result]):
         max_batch: int = 500,
         size: Callable[[Item], int] = lambda _: 1,
         committed: Callable[[list[Item]], Awaitable[object]] | None = None,
+        linger: float = 0.0,
     ) -> None:
         self.write = write  # one transaction for the items; a result per item, in order
         self.max_batch = max_batch  # in units of ``size``
         self.size = size
         self.committed = committed  # after the callers were answered (wake-ups, timers): best effort
+        # Seconds an idle writer waits for more items before it writes: fewer, larger transactions under
+        # moderate load, for callers that can wait that long (a worker's records, not an API request).
+        self.linger = linger
         self._queue: list[tuple[Item, asyncio.Future[Result]]] = []
         self._writer: asyncio.Task[None] | None = None
 
@@ -45,6 +49,8 @@ class GroupCommit(Generic[Item, Result]):
         return await asyncio.shield(done)  # a caller that goes away doesn't undo (or hide) the commit
 
     async def _write_queued(self) -> None:
+        if self.linger:
+            await asyncio.sleep(self.linger)
         while self._queue:
             batch, total = [], 0
             while self._queue and (not batch or total + self.size(self._queue[0][0]) <= self.max_batch):

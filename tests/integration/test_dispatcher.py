@@ -122,15 +122,23 @@ async def test_a_report_that_overtakes_the_send_answer_is_applied_when_the_id_is
     from gateway.pipeline.dispatcher import Outcome
 
     client = server_without_worker
-    tenant = await tenant_on(client)
-    message_id = await send(client, tenant)
-    account_id = uuid.UUID(tenant.accounts["sms"])
+    # Viber reports name only the provider's message token, so they can overtake the send answer.
+    tenant = await tenant_on(client, channels=("viber",))
+    payload = {
+        "trafficAccountId": tenant.accounts["viber"],
+        "destination": "+447700900124",
+        "viber": {"text": "hi", "type": "session"},
+    }
+    response = await client.post("/api/v1/Message/send", json=payload, headers=tenant.key)
+    assert response.status_code == 200, response.text
+    message_id = response.json()["messageId"]
+    account_id = uuid.UUID(tenant.accounts["viber"])
     pipeline = client.app.state.pipeline
     # The provider reports on its id "p-1" before the worker has recorded it: parked, nothing changes yet.
     assert await pipeline.report(account_id, StatusReport(status="Delivered", provider_message_id="p-1"))
     assert (await row(client, message_id)).status == "Ready"
     worker = dispatcher_of(client)
-    assert uuid.UUID(message_id) in await worker.claim(10)
+    assert uuid.UUID(message_id) in await worker.claim(1000)
     async with session_maker(client.app.state.engine)() as session:
         claimed = await session.get(Message, uuid.UUID(message_id))
     await worker.outcomes.submit(Outcome(claimed, SendResult(status="Sent", provider_message_id="p-1")))
@@ -138,4 +146,63 @@ async def test_a_report_that_overtakes_the_send_answer_is_applied_when_the_id_is
     assert [c["status"] for c in message["statusHistory"]] == ["Ready", "Sent", "Delivered"]
     # A report for an id of no message of an unknown account is refused, not parked.
     assert not await pipeline.report(uuid.uuid4(), StatusReport(status="Delivered", provider_message_id="p-2"))
+    await worker.http.aclose()
+
+
+async def test_an_sms_send_answer_is_recorded_without_looking_for_parked_reports(server_without_worker):
+    """SMS reports name our message id (their callback token), so none can be parked waiting for the
+    provider's id: recording the answer must not spend a transaction looking for one."""
+    from channels.base import SendResult
+    from gateway.pipeline.dispatcher import Outcome
+
+    client = server_without_worker
+    tenant = await tenant_on(client)
+    message_id = await send(client, tenant)
+    worker = dispatcher_of(client)
+    assert uuid.UUID(message_id) in await worker.claim(1000)
+    async with session_maker(client.app.state.engine)() as session:
+        claimed = await session.get(Message, uuid.UUID(message_id))
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_args) -> None:
+        statements.append(statement)
+
+    engine = client.app.state.engine.sync_engine
+    sa.event.listen(engine, "before_cursor_execute", seen)
+    try:
+        await worker.outcomes.submit(Outcome(claimed, SendResult(status="Sent", provider_message_id="p-sms-1")))
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", seen)
+    assert (await row(client, message_id)).status in ("Sent", "Delivered")
+    assert any("UPDATE message" in statement for statement in statements)
+    assert not [statement for statement in statements if "pending_report" in statement]
+    await worker.http.aclose()
+
+
+async def test_the_dispatch_loop_claims_once_per_wake_up(server_without_worker):
+    """A claim that took fewer messages than it could took all that were due: the loop then waits for a
+    wake-up (or its poll) rather than claiming again at once or whenever a send ends."""
+    client = server_without_worker
+    tenant = await tenant_on(client)
+    worker = dispatcher_of(client)
+    claims = 0
+    claim = worker.claim
+
+    async def counted(limit: int) -> list[uuid.UUID]:
+        nonlocal claims
+        claims += 1
+        return await claim(limit)
+
+    worker.claim = counted  # type: ignore[method-assign]
+    stop = asyncio.Event()
+    loop = asyncio.create_task(worker.run(stop, poll_seconds=60))
+    await asyncio.sleep(0.2)  # the first claim finds what earlier tests left due
+    before = claims
+    message_id = await send(client, tenant)
+    await worker.accepted()
+    await wait_for_status(client, tenant, message_id, "Delivered")
+    await asyncio.sleep(0.2)
+    assert claims - before == 1
+    stop.set()
+    await loop
     await worker.http.aclose()
