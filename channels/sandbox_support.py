@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from channels.transport import KeepAliveTransport
+from channels.transport import DirectClient
 
 _background: set[asyncio.Task[Any]] = set()  # keeps callback tasks alive until they ran
 # One client per event loop: building a client loads the CA store (~20 ms of CPU), which per callback
@@ -23,7 +23,7 @@ IN_FLIGHT = 128
 def callback_client() -> httpx.AsyncClient:
     loop = asyncio.get_running_loop()
     if (client := _clients.get(loop)) is None or client.is_closed:
-        client = _clients[loop] = httpx.AsyncClient(timeout=10, transport=KeepAliveTransport(IN_FLIGHT))
+        client = _clients[loop] = DirectClient(IN_FLIGHT, timeout=10)
     return client
 
 

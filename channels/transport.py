@@ -16,6 +16,7 @@ import re
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import httptools
 import httpx
@@ -26,6 +27,43 @@ PAUSE_ABOVE = 256 * 1024  # bytes of an answer's body held unread before the soc
 IDLE_SECONDS = 5.0  # a connection unused longer is not used again (servers close theirs; httpx's default too)
 _HEADER = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _FORBIDDEN_IN_VALUE = re.compile(rb"[\r\n\0]")
+
+
+class DirectClient(httpx.AsyncClient):
+    """httpx's client over a KeepAliveTransport that hands each request straight to it.
+
+    ``AsyncClient.send`` wraps every request in an auth flow, a redirect loop, event hooks and a cookie
+    jar. These clients (the worker's provider calls, the sandbox providers' callbacks) use none of them,
+    and under load that wrapping cost as much CPU as the transport itself: without it the sandbox took
+    0.21 of a core instead of 0.25 at 500 messages/s. Requests are built as usual (URL,
+    headers, body, timeouts); a redirect is answered as it is, never followed. (Like any httpx client
+    given its own transport, it takes no proxy from the environment.)"""
+
+    def __init__(self, connections: int, timeout: httpx.Timeout | float) -> None:
+        self._wire = KeepAliveTransport(connections)
+        super().__init__(timeout=timeout, follow_redirects=False, transport=self._wire)
+
+    async def send(
+        self,
+        request: httpx.Request,
+        *,
+        stream: bool = False,
+        auth: Any = httpx.USE_CLIENT_DEFAULT,
+        follow_redirects: Any = httpx.USE_CLIENT_DEFAULT,
+    ) -> httpx.Response:
+        if auth is not httpx.USE_CLIENT_DEFAULT or follow_redirects is True:  # asked for: httpx's way
+            return await super().send(request, stream=stream, auth=auth, follow_redirects=follow_redirects)
+        if self.is_closed:
+            raise RuntimeError("Cannot send a request, as the client has been closed.")
+        response = await self._wire.handle_async_request(request)
+        response.request = request
+        if not stream:
+            try:
+                await response.aread()
+            except BaseException:
+                await response.aclose()
+                raise
+        return response
 
 
 class KeepAliveTransport(httpx.AsyncBaseTransport):

@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from channels.base import Outbound, SendResult
 from channels.registry import all_channels
-from channels.transport import KeepAliveTransport
+from channels.transport import DirectClient
 from gateway.lookups import Lookups
 from gateway.models import Message, TrafficAccount
 from gateway.pipeline import statuses
@@ -90,11 +90,7 @@ class Dispatcher:
         self.public_url = public_url.rstrip("/")  # the sandbox providers' base
         self.callback_url = (callback_url or public_url).rstrip("/")  # where providers report back
         self.tokens = tokens
-        self.http = http or httpx.AsyncClient(
-            timeout=httpx.Timeout(15.0, connect=5.0),
-            follow_redirects=False,
-            transport=KeepAliveTransport(PROVIDER_CONNECTIONS),
-        )
+        self.http = http or DirectClient(PROVIDER_CONNECTIONS, httpx.Timeout(15.0, connect=5.0))
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.clock = clock
         self.send_rate = send_rate or MemorySendRate()

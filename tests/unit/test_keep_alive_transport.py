@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from channels import transport as transport_module
-from channels.transport import KeepAliveTransport
+from channels.transport import DirectClient, KeepAliveTransport
 
 
 @dataclass
@@ -345,3 +345,35 @@ async def test_a_connection_idle_too_long_is_not_used_again(
         await asyncio.sleep(0.2)
         await client.get(scripted.url)  # a new one: the server may have closed the old one by now
     assert scripted.connections == 2
+
+
+# DirectClient: httpx's client API, each request handed straight to the transport.
+
+
+async def test_the_direct_client_sends_requests_as_httpx_builds_them(scripted: Scripted) -> None:
+    scripted.answers = [
+        ([b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 9\r\n\r\n{"a": 1}\n'], 0, False)
+    ]
+    async with DirectClient(4, timeout=5) as client:
+        answer = await client.post(f"{scripted.url}/sms?x=1", json={"to": "1"}, headers={"X-Key": "k"})
+    assert answer.json() == {"a": 1} and answer.request.url.path == "/sms"
+    head, _, body = scripted.requests[0].partition(b"\r\n\r\n")
+    assert head.startswith(b"POST /sms?x=1 HTTP/1.1") and b"x-key: k" in head.lower() and body == b'{"to":"1"}'
+
+
+async def test_the_direct_client_answers_a_redirect_without_following_it(scripted: Scripted) -> None:
+    moved = b"HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:1/elsewhere\r\nContent-Length: 0\r\n\r\n"
+    scripted.answers = [([moved], 0, False)]
+    async with DirectClient(4, timeout=5) as client:
+        answer = await client.get(scripted.url)
+    assert answer.status_code == 302 and len(scripted.requests) == 1
+
+
+async def test_the_direct_client_streams_and_refuses_once_closed(servers: list[Server]) -> None:
+    client = DirectClient(1, timeout=5)
+    async with client.stream("GET", f"{servers[0].url}/streamed") as response:
+        assert b"".join([chunk async for chunk in response.aiter_bytes()]) == b"/streamed"
+    assert (await client.get(f"{servers[0].url}/next")).text == "/next"  # the one connection came back
+    await client.aclose()
+    with pytest.raises(RuntimeError):
+        await client.get(f"{servers[0].url}/closed")
