@@ -16,7 +16,7 @@ import json
 import time
 
 from bench.loadgen import closed_loop, open_loop, post
-from bench.support import Gateway, gateway, ordinary_number
+from bench.support import SANDBOX_NICE, Gateway, gateway, ordinary_number
 
 
 def send_request(gw: Gateway, recipients: int = 8_000):
@@ -93,8 +93,8 @@ async def end_to_end(gw: Gateway, per_second: float, seconds: float) -> dict:
     return line
 
 
-async def main(seconds: float, e2e_rate: float, e2e_seconds: float, phases: set[str]) -> None:
-    with gateway() as gw:
+async def main(seconds: float, e2e_rate: float, e2e_seconds: float, phases: set[str], sandbox_nice: int) -> None:
+    with gateway(sandbox_nice=sandbox_nice) as gw:
         # The sandbox SMS account sends at the channel default (100/s) unless told otherwise.
         gw.admin(
             "PATCH",
@@ -121,5 +121,7 @@ if __name__ == "__main__":
     parser.add_argument("--e2e-rate", type=float, default=550, help="sends per second of the end-to-end phase")
     parser.add_argument("--e2e-seconds", type=float, default=60)
     parser.add_argument("--phases", default="throughput,latency,e2e")
+    parser.add_argument("--sandbox-nice", type=int, default=SANDBOX_NICE, help="the sandbox process's niceness")
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.seconds, arguments.e2e_rate, arguments.e2e_seconds, set(arguments.phases.split(","))))
+    phases = set(arguments.phases.split(","))
+    asyncio.run(main(arguments.seconds, arguments.e2e_rate, arguments.e2e_seconds, phases, arguments.sandbox_nice))
