@@ -50,7 +50,6 @@ SWEEP_SECONDS = 10.0  # how often parked reports are matched against recorded pr
 STOP_GRACE = 5.0  # seconds a stopping worker waits for its sends under way
 WAKE_CHANNEL = "gateway:dispatch:wake"
 RECORD_LINGER = 0.005  # seconds send outcomes and reports wait to be written with others (group commit)
-CLAIM_INTERVAL = 0.02  # seconds between the claims of a loop that has claimed everything due
 
 
 @dataclass(slots=True)
@@ -122,31 +121,18 @@ class Dispatcher:
                 log.warning("listening for dispatch wake-ups failed; retrying in 1 s", exc_info=True)
                 await asyncio.sleep(1)
 
-    async def run(
-        self,
-        stop: asyncio.Event,
-        poll_seconds: float = 0.5,
-        concurrency: int = BATCH,
-        claim_interval: float = CLAIM_INTERVAL,
-    ) -> None:
+    async def run(self, stop: asyncio.Event, poll_seconds: float = 0.5, concurrency: int = BATCH) -> None:
         """Keep up to ``concurrency`` sends in flight, claiming more as each one finishes: a slow
         provider holds only its own slots, never the other messages."""
         in_flight: set[asyncio.Task[None]] = set()
         listener = asyncio.create_task(self.listen_for_wake_ups(stop)) if self.redis is not None else None
-        loop = asyncio.get_running_loop()
         next_sweep = 0.0
-        next_claim = 0.0
         while not stop.is_set():
-            if (moment := loop.time()) >= next_sweep:
+            if (moment := asyncio.get_running_loop().time()) >= next_sweep:
                 next_sweep = moment + SWEEP_SECONDS
                 await self.sweep()
-            if (pause := next_claim - loop.time()) > 0:
-                # Messages accepted one by one each wake the loop: a claim per wake-up was a transaction
-                # per message at a few hundred a second. What arrives meanwhile waits to be claimed together.
-                await asyncio.sleep(pause)
             claimed: list[UUID] = []
             self._wake.clear()  # before claiming: a wake that comes while we claim is not lost
-            claiming = loop.time()
             if free := concurrency - len(in_flight):
                 try:
                     claimed = await self.claim(free)
@@ -157,7 +143,6 @@ class Dispatcher:
                 in_flight.add(task)
                 task.add_done_callback(in_flight.discard)
             if not free or len(claimed) < free:
-                next_claim = claiming + claim_interval
                 # Nothing more is due (a claim that didn't fill the free slots took all there was), or no
                 # slot is free: wait for news rather than claim again at once, or whenever a send ends,
                 # which finds nothing and costs a transaction. A send that ends matters only to a full loop.

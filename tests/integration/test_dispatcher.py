@@ -206,32 +206,3 @@ async def test_the_dispatch_loop_claims_once_per_wake_up(server_without_worker):
     stop.set()
     await loop
     await worker.http.aclose()
-
-
-async def test_messages_accepted_one_by_one_are_claimed_together(server_without_worker):
-    """Each accepted message wakes the loop; within the claim interval the wake-ups wait, and one claim
-    takes what they announced (a claim each was a transaction per message)."""
-    client = server_without_worker
-    tenant = await tenant_on(client)
-    worker = dispatcher_of(client)
-    claims: list[list[uuid.UUID]] = []
-    claim = worker.claim
-
-    async def counted(limit: int) -> list[uuid.UUID]:
-        claims.append(await claim(limit))
-        return claims[-1]
-
-    worker.claim = counted  # type: ignore[method-assign]
-    stop = asyncio.Event()
-    loop = asyncio.create_task(worker.run(stop, poll_seconds=60, claim_interval=1.0))
-    await asyncio.sleep(0.1)  # the first claim (of what earlier tests left due) starts the interval
-    ids = []
-    for n in range(3):
-        ids.append(await send(client, tenant, destination=f"+4477009003{n:02d}"))
-        await worker.accepted()
-    for message_id in ids:
-        await wait_for_status(client, tenant, message_id, "Delivered")
-    assert len(claims) == 2 and {uuid.UUID(i) for i in ids} <= set(claims[1])
-    stop.set()
-    await loop
-    await worker.http.aclose()
