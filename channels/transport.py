@@ -55,6 +55,7 @@ class DirectClient(httpx.AsyncClient):
             return await super().send(request, stream=stream, auth=auth, follow_redirects=follow_redirects)
         if self.is_closed:
             raise RuntimeError("Cannot send a request, as the client has been closed.")
+        request.extensions.setdefault("timeout", self.timeout.as_dict())  # a request built without the client
         response = await self._wire.handle_async_request(request)
         response.request = request
         if not stream:

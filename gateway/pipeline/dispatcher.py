@@ -49,7 +49,7 @@ PROVIDER_CONNECTIONS = 32
 SWEEP_SECONDS = 10.0  # how often parked reports are matched against recorded provider ids
 STOP_GRACE = 5.0  # seconds a stopping worker waits for its sends under way
 WAKE_CHANNEL = "gateway:dispatch:wake"
-RECORD_LINGER = 0.005  # seconds send outcomes and reports wait to be written with others (group commit)
+RECORD_LINGER = 0.005  # seconds a send's outcome waits to be written with others (group commit)
 
 
 @dataclass(slots=True)

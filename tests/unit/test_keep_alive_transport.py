@@ -377,3 +377,10 @@ async def test_the_direct_client_streams_and_refuses_once_closed(servers: list[S
     await client.aclose()
     with pytest.raises(RuntimeError):
         await client.get(f"{servers[0].url}/closed")
+
+
+async def test_the_direct_client_times_out_a_request_built_without_it(servers: list[Server]) -> None:
+    servers[0].delay = 5
+    async with DirectClient(1, timeout=0.2) as client:
+        with pytest.raises(httpx.ReadTimeout):
+            await client.send(httpx.Request("GET", f"{servers[0].url}/slow"))
