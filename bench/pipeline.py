@@ -31,7 +31,13 @@ def send_request(gw: Gateway, recipients: int = 8_000):
     return make
 
 
-def report(title: str, results, target: str) -> dict:
+def cores_since(gw: Gateway, before: dict[str, float], seconds: float) -> dict[str, float]:
+    """The cores each part of the stack used on average since ``before`` (Gateway.cpu_seconds)."""
+    after = gw.cpu_seconds()
+    return {part: round((after[part] - before[part]) / seconds, 2) for part in after}
+
+
+def report(title: str, results, target: str, cores: dict[str, float]) -> dict:
     line = {
         "phase": title,
         "accepted": results.count(200),
@@ -41,6 +47,7 @@ def report(title: str, results, target: str) -> dict:
         "p50 ms": round(results.percentile(0.50) * 1000, 1),
         "p99 ms": round(results.percentile(0.99) * 1000, 1),
         "target": target,
+        "CPU cores used": cores,
     }
     print(json.dumps(line), flush=True)
     return line
@@ -63,6 +70,7 @@ async def end_to_end(gw: Gateway, per_second: float, seconds: float) -> dict:
     """Send at ``per_second`` for ``seconds``; count Delivered every second. Sustained throughput is the
     number delivered between the end of the warm-up and the end of sending, over that time."""
     before = delivered_count(gw)
+    cpu_before = gw.cpu_seconds()
     sending = asyncio.create_task(
         open_loop("127.0.0.1", gw.port, send_request(gw), per_second, seconds, connections=128)
     )
@@ -72,6 +80,7 @@ async def end_to_end(gw: Gateway, per_second: float, seconds: float) -> dict:
         await asyncio.sleep(1)
         samples.append((time.perf_counter() - started, delivered_count(gw) - before))
     results = await sending
+    cores = cores_since(gw, cpu_before, time.perf_counter() - started)
     deadline = time.perf_counter() + 30
     sent = results.count(200)
     while delivered_count(gw) - before < sent and time.perf_counter() < deadline:  # noqa: ASYNC110  (polling the database)
@@ -88,6 +97,7 @@ async def end_to_end(gw: Gateway, per_second: float, seconds: float) -> dict:
         "all delivered after s": round(drained, 1),
         "accept p99 ms": round(results.percentile(0.99) * 1000, 1),
         "target": ">= 500 delivered/s sustained for 60 s",
+        "CPU cores used while sending": cores,
     }
     print(json.dumps(line), flush=True)
     return line
@@ -104,12 +114,16 @@ async def main(seconds: float, e2e_rate: float, e2e_seconds: float, phases: set[
         make = send_request(gw)
         await closed_loop("127.0.0.1", gw.port, make, connections=16, seconds=2)  # warm-up
         if "throughput" in phases:
+            before = gw.cpu_seconds()
             results = await closed_loop("127.0.0.1", gw.port, make, connections=64, seconds=seconds)
-            report(f"accepted sends, closed loop, 64 connections, {seconds:.0f} s", results, ">= 1500/s")
+            title = f"accepted sends, closed loop, 64 connections, {seconds:.0f} s"
+            report(title, results, ">= 1500/s", cores_since(gw, before, seconds))
         if "latency" in phases:
             await drained(gw)
+            before = gw.cpu_seconds()
             results = await open_loop("127.0.0.1", gw.port, make, per_second=500, seconds=seconds)
-            report(f"accept latency at 500 sends/s, {seconds:.0f} s", results, "p99 <= 50 ms")
+            title = f"accept latency at 500 sends/s, {seconds:.0f} s"
+            report(title, results, "p99 <= 50 ms", cores_since(gw, before, seconds))
         if "e2e" in phases:
             await drained(gw)
             await end_to_end(gw, e2e_rate, e2e_seconds)

@@ -50,6 +50,27 @@ class Gateway:
         answer.raise_for_status()
         return answer.json() if answer.content else {}
 
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU seconds used so far (user + system, from /proc) by the API, the workers, the sandbox,
+        Postgres and Redis (every process of theirs on the machine) and the load generator (this
+        process); compare two readings to see what a phase cost each."""
+        tick = os.sysconf("SC_CLK_TCK")
+
+        def used(pid: int | str) -> tuple[str, float]:
+            with open(f"/proc/{pid}/stat") as stat:
+                name, _, rest = stat.read().partition("(")[2].rpartition(")")
+            fields = rest.split()
+            return name, (int(fields[11]) + int(fields[12])) / tick
+
+        api, *workers, sandbox = (used(process.pid)[1] for process in self.processes)
+        services = 0.0
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            with contextlib.suppress(OSError):
+                name, seconds = used(pid)
+                services += seconds if name in ("postgres", "redis-server") else 0.0
+        load = used(os.getpid())[1]
+        return {"api": api, "workers": sum(workers), "sandbox": sandbox, "postgres+redis": services, "load": load}
+
     def sql(self, query: str) -> str:
         """One value from the benchmark's database (psql, so the benchmark needs no driver of its own)."""
         url = self.env["GATEWAY_DATABASE_URL"]
