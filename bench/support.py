@@ -53,7 +53,8 @@ class Gateway:
     def cpu_seconds(self) -> dict[str, float]:
         """CPU seconds used so far (user + system, from /proc) by the API, the workers, the sandbox,
         Postgres and Redis (every process of theirs on the machine) and the load generator (this
-        process); compare two readings to see what a phase cost each."""
+        process); compare two readings to see what a phase cost each. A Postgres backend that ended
+        between them (psql's, the periodic ANALYZE's) is missing from the second: a little less."""
         tick = os.sysconf("SC_CLK_TCK")
 
         def used(pid: int | str) -> tuple[str, float]:
