@@ -316,9 +316,10 @@ class Dispatcher:
         not undo another's work); with ``still_ready`` only while Ready (a retry note must not overwrite
         what a callback made of the message meanwhile). One statement per shape of update."""
         table = Message.__table__
+        at = self.clock()  # read at the write, not at the batch's start: a callback may have updated it since
         shapes: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
         for message_id, values, still_ready in updates:
-            row = {"key_id": message_id, "updated_at": self.clock(), **values}
+            row = {"key_id": message_id, "updated_at": at, **values}
             shapes.setdefault((still_ready, *sorted(row)), []).append(row)
         for (still_ready, *columns), rows in shapes.items():
             query = update(table).where(table.c.id == bindparam("key_id"), table.c.lease_owner == self.owner)
