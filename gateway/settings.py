@@ -131,6 +131,7 @@ class Settings:
     access_log: bool = True  # one log line per request (costs ~10% of a busy server's CPU)
     bulk_max_messages: int = 10_000  # destinations (or messages) per bulk request
     created_retention_days: int = 60  # failover steps never triggered (status Created) are purged after this
+    lease_seconds: int = 60  # a claimed message (or webhook event) is another worker's after this
 
     @property
     def public_base_url(self) -> str:
@@ -202,4 +203,6 @@ class Settings:
             access_log=_bool("ACCESS_LOG", True),
             bulk_max_messages=_int("BULK_MAX_MESSAGES", 10_000),
             created_retention_days=_int("CREATED_RETENTION_DAYS", 60),
+            # Longer than a provider call may take (15 s), or a slow send's message would be sent twice.
+            lease_seconds=_int("LEASE_SECONDS", 60, minimum=20),
         )

@@ -40,6 +40,7 @@ class Workers:
             send_rate=send_rate,
             redis=redis,
             callback_url=settings.callback_base_url,
+            lease=datetime.timedelta(seconds=settings.lease_seconds),
         )
         timers = FailoverTimers(
             sessions,

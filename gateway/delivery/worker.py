@@ -147,6 +147,10 @@ class WebhookDeliverer:
             disable_after=datetime.timedelta(seconds=settings.webhook_disable_after_seconds),
             concurrency=settings.webhook_concurrency,
             endpoint_concurrency=settings.webhook_endpoint_concurrency,
+            lease=max(
+                datetime.timedelta(seconds=settings.lease_seconds),
+                datetime.timedelta(seconds=2 * settings.webhook_timeout_seconds),
+            ),
         )
 
     def wake(self, _event: Any = None) -> None:

@@ -41,7 +41,7 @@ from gateway.pipeline.send_rate import MemorySendRate, SendRate
 
 log = logging.getLogger(__name__)
 
-LEASE = datetime.timedelta(seconds=60)
+LEASE = datetime.timedelta(seconds=60)  # the default of GATEWAY_LEASE_SECONDS
 MAX_BACKOFF = 300.0  # seconds between two attempts at most
 BATCH = 50
 # Connections a worker keeps to provider hosts; more sends wait for one.
@@ -85,6 +85,7 @@ class Dispatcher:
         send_rate: SendRate | None = None,
         redis: Redis | None = None,
         callback_url: str | None = None,
+        lease: datetime.timedelta = LEASE,
     ) -> None:
         self.session_maker = session_maker
         self.public_url = public_url.rstrip("/")  # the sandbox providers' base
@@ -95,6 +96,7 @@ class Dispatcher:
         self.clock = clock
         self.send_rate = send_rate or MemorySendRate()
         self.redis = redis  # tells the workers of other processes about new messages
+        self.lease = lease  # a worker that dies leaves its claimed messages to others after this
         self._claimed: dict[UUID, MessageRow] = {}  # claimed rows, until sent
         self._accounts = Lookups()
         self._wake = asyncio.Event()
@@ -204,7 +206,7 @@ class Dispatcher:
             result = await session.execute(
                 update(table)
                 .where(table.c.id.in_(due.scalar_subquery()), free)
-                .values(lease_owner=self.owner, lease_until=at + LEASE)
+                .values(lease_owner=self.owner, lease_until=at + self.lease)
                 .returning(*table.c)
             )
             messages = result.all()
@@ -255,7 +257,7 @@ class Dispatcher:
             message_id=message.id,
             destination=message.destination,
             block=message.content,
-            valid_until=message.valid_until or self.clock() + LEASE,
+            valid_until=message.valid_until or self.clock() + self.lease,
             callback_url=f"{self.callback_url}/callbacks/{message.channel}/{account.id}?token={self.tokens.issue(message.id)}",  # noqa: E501
         )
         target = adapter_account(account, self.public_url, self.tokens.keys[0])

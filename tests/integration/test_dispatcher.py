@@ -7,6 +7,7 @@ import asyncio
 import datetime
 import uuid
 
+import pytest
 import sqlalchemy as sa
 
 from gateway.db import session_maker
@@ -206,3 +207,29 @@ async def test_the_dispatch_loop_claims_once_per_wake_up(server_without_worker):
     stop.set()
     await loop
     await worker.http.aclose()
+
+
+def test_the_lease_is_a_setting_for_messages_and_webhook_events(monkeypatch, tmp_path):
+    """GATEWAY_LEASE_SECONDS: how long a dead worker's claimed messages and webhook events wait for another
+    (the fault suite's short runs use 20 s); never shorter than a provider call or a webhook attempt."""
+    from gateway.db import create_engine
+    from gateway.pipeline.callbacks import CallbackTokens
+    from gateway.settings import Settings, SettingsError
+    from gateway.workers import Workers
+
+    monkeypatch.setenv("GATEWAY_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("GATEWAY_DATABASE_URL", f"sqlite:///{tmp_path}/gateway.db")
+    assert Settings.from_env().lease_seconds == 60
+    monkeypatch.setenv("GATEWAY_LEASE_SECONDS", "25")
+    monkeypatch.setenv("GATEWAY_WEBHOOK_TIMEOUT", "5")
+    settings = Settings.from_env()
+    workers = Workers.build(settings, create_engine(settings.database_url), CallbackTokens(settings.jwt_keys, 60), None)
+    assert workers.dispatcher.lease == workers.deliverer.lease == datetime.timedelta(seconds=25)
+    monkeypatch.setenv("GATEWAY_WEBHOOK_TIMEOUT", "15")  # an attempt may take 15 s: the event's lease is twice that
+    settings = Settings.from_env()
+    workers = Workers.build(settings, create_engine(settings.database_url), CallbackTokens(settings.jwt_keys, 60), None)
+    assert workers.dispatcher.lease == datetime.timedelta(seconds=25)
+    assert workers.deliverer.lease == datetime.timedelta(seconds=30)
+    monkeypatch.setenv("GATEWAY_LEASE_SECONDS", "10")
+    with pytest.raises(SettingsError, match="GATEWAY_LEASE_SECONDS must be at least 20"):
+        Settings.from_env()
