@@ -39,19 +39,24 @@ class Connection:
         self.writer: asyncio.StreamWriter | None = None
 
     async def request(self, raw: bytes) -> tuple[int, bytes]:
+        status, _, body = await self.exchange(raw)
+        return status, body
+
+    async def exchange(self, raw: bytes) -> tuple[int, dict[str, str], bytes]:
+        """Sends one request; the answer's status, headers (names in lower case) and body."""
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         assert self.reader is not None
         self.writer.write(raw)
         head = await self.reader.readuntil(b"\r\n\r\n")
         status = int(head[9:12])
-        length = 0
-        for line in head.split(b"\r\n")[1:]:
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value)
+        headers = {}
+        for line in head.decode("latin-1").split("\r\n")[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        length = int(headers.get("content-length", 0))
         body = await self.reader.readexactly(length) if length else b""
-        return status, body
+        return status, headers, body
 
     def close(self) -> None:
         if self.writer is not None:

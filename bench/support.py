@@ -9,6 +9,7 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -95,7 +96,44 @@ def cpu_probe() -> dict[str, float]:
     return {"10M-step Python loop s": round(time.perf_counter() - started, 2), "load average": os.getloadavg()[0]}
 
 
-def _wait_until_healthy(url: str, processes: list[subprocess.Popen[bytes]], seconds: float = 60) -> None:
+def free_port() -> int:
+    """A TCP port nothing listens on at the moment, on loopback."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def gateway_env(
+    database_url: str,
+    redis_url: str,
+    port: int,
+    data_dir: str,
+    callbacks_port: int | None = None,
+    extra: dict[str, str] | None = None,
+) -> dict[str, str]:
+    """The settings of a production-shaped gateway on loopback for a load or fault test: the API on
+    ``port`` with no worker inside, the providers' callbacks at a worker's ``callbacks_port`` (if any)."""
+    return {
+        **os.environ,
+        "GATEWAY_DATABASE_URL": database_url,
+        "GATEWAY_REDIS_URL": redis_url,
+        "GATEWAY_WORKER_IN_SERVER": "false",
+        "GATEWAY_JWT_KEYS": "bench-jwt-key-0123456789abcdefghijklmnopqrstuvwxyz",
+        "GATEWAY_SECRET_KEY": "bench-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
+        "GATEWAY_ADMIN_TOKEN": ADMIN_TOKEN,
+        "GATEWAY_PORT": str(port),
+        "GATEWAY_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        **({"GATEWAY_CALLBACK_URL": f"http://127.0.0.1:{callbacks_port}"} if callbacks_port else {}),
+        "GATEWAY_DATA_DIR": data_dir,
+        "GATEWAY_ACCESS_LOG": "false",
+        # The load is one tenant's: its quota must not be what is measured (the limiter's cost still is).
+        "GATEWAY_RATE_LIMIT_QUOTA": "1000000000",
+        **(extra or {}),
+    }
+
+
+def wait_until_healthy(url: str, processes: list[subprocess.Popen[bytes]], seconds: float = 60) -> None:
+    """Until ``url``/health answers 200; fails when one of ``processes`` exits meanwhile."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         for process in processes:
@@ -105,7 +143,20 @@ def _wait_until_healthy(url: str, processes: list[subprocess.Popen[bytes]], seco
             if httpx.get(url + "/health", timeout=2).status_code == 200:
                 return
         time.sleep(0.2)
-    raise RuntimeError("the gateway did not become healthy")
+    raise RuntimeError(f"{url} did not become healthy")
+
+
+def stop_processes(processes: list[subprocess.Popen[bytes]], seconds: float = 20) -> None:
+    """SIGINT to each (they finish what is under way), SIGKILL to those still running after ``seconds``."""
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+    for process in processes:
+        try:
+            process.wait(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 @contextlib.contextmanager
@@ -151,23 +202,7 @@ def gateway(
     database = f"{POSTGRES}/{name}"
     subprocess.run(["psql", f"{POSTGRES}/test", "-qc", f'CREATE DATABASE "{name}"'], check=True)
     data_dir = tempfile.mkdtemp(prefix="gateway-bench-")
-    env = {
-        **os.environ,
-        "GATEWAY_DATABASE_URL": database,
-        "GATEWAY_REDIS_URL": REDIS,
-        "GATEWAY_WORKER_IN_SERVER": "false",
-        "GATEWAY_JWT_KEYS": "bench-jwt-key-0123456789abcdefghijklmnopqrstuvwxyz",
-        "GATEWAY_SECRET_KEY": "bench-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
-        "GATEWAY_ADMIN_TOKEN": ADMIN_TOKEN,
-        "GATEWAY_PORT": str(port),
-        "GATEWAY_PUBLIC_URL": f"http://127.0.0.1:{port}",
-        **({"GATEWAY_CALLBACK_URL": f"http://127.0.0.1:{CALLBACKS_PORT}"} if workers else {}),
-        "GATEWAY_DATA_DIR": data_dir,
-        "GATEWAY_ACCESS_LOG": "false",
-        # The load is one tenant's: its quota must not be what is measured (the limiter's cost still is).
-        "GATEWAY_RATE_LIMIT_QUOTA": "1000000000",
-        **(extra_env or {}),
-    }
+    env = gateway_env(database, REDIS, port, data_dir, CALLBACKS_PORT if workers else None, extra_env)
     subprocess.run(["redis-cli", "-u", REDIS, "FLUSHDB"], check=True, capture_output=True)
     processes: list[subprocess.Popen[bytes]] = []
     try:
@@ -183,9 +218,9 @@ def gateway(
         sandbox = ["nice", "-n", str(sandbox_nice), GATEWAY, "sandbox", "--port", str(sandbox_port)]
         processes.append(subprocess.Popen(sandbox, env=env, stdout=log, stderr=log))
         url = f"http://127.0.0.1:{port}"
-        _wait_until_healthy(url, processes)
+        wait_until_healthy(url, processes)
         if workers:
-            _wait_until_healthy(f"http://127.0.0.1:{CALLBACKS_PORT}", processes)
+            wait_until_healthy(f"http://127.0.0.1:{CALLBACKS_PORT}", processes)
         gw = Gateway(url, port, demo["apiKey"], demo["tenantId"], demo["trafficAccounts"], env, processes)
         for channel, account_id in gw.accounts.items():
             base_url = f"http://127.0.0.1:{sandbox_port}/sandbox/{channel}"
@@ -197,12 +232,6 @@ def gateway(
         with _analyzed(gw):
             yield gw
     finally:
-        for process in processes:
-            process.send_signal(signal.SIGINT)
-        for process in processes:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_processes(processes)
         subprocess.run(["psql", f"{POSTGRES}/test", "-qc", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'])
         subprocess.run(["redis-cli", "-u", REDIS, "FLUSHDB"], capture_output=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import sys
 import uuid
 from collections.abc import AsyncIterator
@@ -16,6 +15,7 @@ import httpx
 import pytest
 import uvicorn
 
+from bench.support import free_port
 from channels.base import Account
 from gateway.app import create_app
 from gateway.db import session_maker
@@ -27,12 +27,6 @@ GATEWAY = str(Path(sys.executable).with_name("gateway"))
 # For probing a provider's slow answer: impatient for the answer, not for the connection (which a
 # loaded machine may take a moment to open).
 IMPATIENT = httpx.Timeout(0.3, connect=10)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 async def start_worker(
