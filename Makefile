@@ -9,7 +9,7 @@ export GATEWAY_ADMIN_TOKEN ?= dev-admin-token
 # A local mock's webhook receiver is usually on localhost.
 export GATEWAY_ALLOW_PRIVATE_WEBHOOK_URLS ?= true
 
-.PHONY: run test openapi lint bench clean
+.PHONY: run test openapi lint bench faults clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,7 @@ run: $(STAMP)
 	$(BIN)/gateway serve --host 127.0.0.1 --port 8000
 
 test: $(STAMP)
-	$(BIN)/ruff check gateway channels migrations tests
+	$(BIN)/ruff check gateway channels migrations tests bench faults
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 openapi: $(STAMP)
@@ -38,8 +38,13 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.failover_timers
 	$(BIN)/python -m bench.webhooks
 
+# Fault injection on a production-shaped stack with private Postgres and Redis servers (see RELIABILITY.md);
+# about 15 minutes. One experiment: .venv/bin/python -m faults --experiments worker-kills
+faults: $(STAMP)
+	$(BIN)/python -m faults
+
 lint: $(STAMP)
-	$(BIN)/ruff check gateway channels migrations tests
+	$(BIN)/ruff check gateway channels migrations tests bench faults
 
 clean:
 	rm -rf $(VENV) .gateway .pytest_cache

@@ -52,13 +52,41 @@ def statuses(sends: list[Send]) -> dict[str, int]:
     return dict(sorted(Counter(outcome for send in sends for _, _, outcome in send.attempts).items()))
 
 
+class Pool:
+    """Keep-alive HTTP/1.1 connections to one address, at most ``size`` in use at once (the newest
+    idle one first, so the others close and are opened again only when needed)."""
+
+    def __init__(self, port: int, size: int = 64, host: str = "127.0.0.1", patience: float = ANSWER_TIMEOUT) -> None:
+        self.host, self.port = host, port
+        self.patience = patience  # seconds a request waits for its answer
+        self.idle: list[tuple[Connection, float]] = []  # with when each was last used
+        self.free = asyncio.Semaphore(size)
+
+    async def request(self, raw: bytes) -> tuple[str, dict[str, str], bytes]:
+        """One request: its status (or what went wrong: refused, reset, closed, no answer), headers, body."""
+        async with self.free:
+            connection, used = self.idle.pop() if self.idle else (Connection(self.host, self.port), 0.0)
+            if time.monotonic() - used > IDLE_REOPEN or connection.reader is not None and connection.reader.at_eof():
+                connection.close()  # closed by the server while idle: not a request that failed
+            try:
+                status, headers, body = await asyncio.wait_for(connection.exchange(raw), self.patience)
+            except Exception as error:  # noqa: BLE001  (each way a request can fail is an outcome to count)
+                connection.close()
+                return failure(error), {}, b""
+            self.idle.append((connection, time.monotonic()))
+            return str(status), headers, body
+
+    def close(self) -> None:
+        for connection, _ in self.idle:
+            connection.close()
+        self.idle.clear()
+
+
 class Client:
     def __init__(self, port: int, api_key: str, deadline: float, connections: int = 64) -> None:
-        self.port = port
+        self.pool = Pool(port, connections)
         self.headers = {"X-Mitto-API-Key": api_key}
         self.deadline = deadline  # seconds from a send's first attempt until it is given up
-        self.idle: list[tuple[Connection, float]] = []  # the most recently used last
-        self.free = asyncio.Semaphore(connections)
 
     async def run(self, sends: list[Send], per_second: float) -> None:
         """Starts each send on a fixed schedule (whatever the answers do) and waits for all to end."""
@@ -69,15 +97,14 @@ class Client:
                 await asyncio.sleep(pause)
             tasks.append(asyncio.create_task(self.send(send)))
         await asyncio.gather(*tasks)
-        for connection, _ in self.idle:
-            connection.close()
+        self.pool.close()
 
     async def send(self, send: Send) -> None:
         raw = post(PATH, send.body, {**self.headers, "Idempotency-Key": send.reference})
         give_up = time.time() + self.deadline
         for attempt in range(10**6):
             begun = time.time()
-            status, headers, answer = await self.attempt(raw)
+            status, headers, answer = await self.pool.request(raw)
             send.attempts.append((begun, time.time(), status))
             if status.startswith("2"):
                 send.message_ids = [message["messageId"] for message in json.loads(answer)["messages"]]
@@ -92,22 +119,8 @@ class Client:
                 return
             await asyncio.sleep(delay)
 
-    async def attempt(self, raw: bytes) -> tuple[str, dict[str, str], bytes]:
-        """One request: its status (or what went wrong: refused, reset, closed, no answer), headers, body."""
-        async with self.free:
-            connection, used = self.idle.pop() if self.idle else (Connection("127.0.0.1", self.port), 0.0)
-            if time.monotonic() - used > IDLE_REOPEN:
-                connection.close()
-            try:
-                status, headers, body = await asyncio.wait_for(connection.exchange(raw), ANSWER_TIMEOUT)
-            except Exception as error:  # noqa: BLE001  (each way a request can fail is an outcome to count)
-                connection.close()
-                return _failure(error), {}, b""
-            self.idle.append((connection, time.monotonic()))
-            return str(status), headers, body
 
-
-def _failure(error: BaseException) -> str:
+def failure(error: BaseException) -> str:
     if isinstance(error, ConnectionRefusedError):
         return "refused"
     if isinstance(error, ConnectionResetError | BrokenPipeError):

@@ -33,16 +33,21 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
-import httpx
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
+
+from bench.loadgen import post
+from faults.client import Pool
 
 SILENT_ENDING = "0001"
 REPORT_DELAY = 0.2  # seconds from a send to its delivery report
 # Seconds before each retry of a report (each +/- 20 %): about four minutes in all, then it is given up.
 RETRY_DELAYS = (0.5, 1, 2, 4, 8, 15, 30, 60, 60, 60)
 MAX_RETRY_AFTER = 60.0
+REPORT_TIMEOUT = 10.0  # seconds a report waits for its answer
+CONNECTIONS = 100  # reports in flight to one address at most
 
 
 @dataclass
@@ -70,10 +75,7 @@ class Provider:
         self.webhooks: dict[str, WebhookArrivals] = {}  # by webhook-id
         self.bad_signatures = 0
         self.tasks: set[asyncio.Task[None]] = set()
-        self.http = httpx.AsyncClient(
-            timeout=httpx.Timeout(10.0, connect=5.0, pool=None),
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=100),
-        )
+        self.pools: dict[tuple[str, int], Pool] = {}  # keep-alive connections to the callback addresses
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -144,21 +146,14 @@ class Provider:
 
     async def deliver_report(self, report: Report, url: str, payload: bytes) -> None:
         await asyncio.sleep(self.report_delay)
+        parts = urlsplit(url)
+        host, port = parts.hostname or "127.0.0.1", parts.port or 80
+        if (pool := self.pools.get((host, port))) is None:
+            pool = self.pools[(host, port)] = Pool(port, CONNECTIONS, host, REPORT_TIMEOUT)
+        request = post(f"{parts.path}?{parts.query}", payload, {}, host=parts.netloc)
         for attempt in range(len(RETRY_DELAYS) + 1):
-            retry_after = None
             started = time.time()
-            try:
-                answer = await self.http.post(url, content=payload, headers={"content-type": "application/json"})
-                outcome = str(answer.status_code)
-                retry_after = answer.headers.get("retry-after")
-            except httpx.ConnectError:
-                outcome = "refused"
-            except httpx.TimeoutException:
-                outcome = "no answer"
-            except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
-                outcome = "reset"  # the connection broke with the report in flight
-            except httpx.HTTPError as error:
-                outcome = type(error).__name__
+            outcome, headers, _ = await pool.request(request)
             report.attempts.append((started, outcome))
             if outcome.startswith("2"):
                 report.final = "accepted"
@@ -169,7 +164,7 @@ class Provider:
             if attempt == len(RETRY_DELAYS):
                 break
             delay = RETRY_DELAYS[attempt] * random.uniform(0.8, 1.2)
-            if retry_after and retry_after.isdigit():
+            if (retry_after := headers.get("retry-after", "")).isdigit():
                 delay = max(delay, min(float(retry_after), MAX_RETRY_AFTER))
             await asyncio.sleep(delay)
         report.final = "gave up"
