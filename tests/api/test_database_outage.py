@@ -10,15 +10,18 @@ import contextlib
 import threading
 import uuid
 from collections.abc import AsyncIterator, Coroutine, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
 import pytest
 from litestar.testing import AsyncTestClient
+from sqlalchemy import update
 from sqlalchemy.engine import make_url
 
 from gateway.app import create_app
-from tests.conftest import POSTGRES_ADMIN_URL, assert_problem, make_settings, new_tenant
+from gateway.models import IdempotencyKey
+from tests.conftest import POSTGRES_ADMIN_URL, assert_problem, in_app_loop, make_settings, new_tenant
 
 SMS = {"text": "hello", "sender": "Acme"}
 
@@ -150,3 +153,58 @@ async def test_pooled_connections_the_server_closed_are_replaced_before_use(post
         await asyncio.sleep(0.2)
         answers = await asyncio.gather(*(client.get("/api/v1/trafficAccounts", headers=tenant.key) for _ in range(8)))
         assert [answer.status_code for answer in answers] == [200] * 8, [answer.text for answer in answers]
+
+
+async def test_a_key_whose_send_was_committed_replays_its_answer_whatever_failed_after(proxied, proxy):
+    """The database goes away right after the messages' commit: the key's answer was stored in that commit, so
+    a retry (even after the in-flight timeout) replays it and sends nothing twice."""
+    tenant = await new_tenant(proxied, channels=("sms",))
+    payload = {"trafficAccountId": tenant.accounts["sms"], "destination": "+447700900123", "sms": SMS}
+    acceptor = proxied.app.state.acceptor
+    committed = acceptor.on_committed
+
+    async def cut_after_commit(*args: Any) -> None:
+        proxy.cut()
+        await committed(*args)
+
+    acceptor.on_committed = cut_after_commit
+    first = await proxied.post("/api/v1/Message/send", json=payload, headers={**tenant.key, "Idempotency-Key": "k-2"})
+    assert first.status_code == 200, first.text
+    acceptor.on_committed = committed
+    proxy.start()
+
+    async def claimed_long_ago() -> None:  # as if IN_FLIGHT_TIMEOUT had passed
+        async with proxied.app.state.engine.begin() as connection:
+            await connection.execute(update(IdempotencyKey).values(claimed_at=datetime.now(UTC) - timedelta(hours=1)))
+
+    in_app_loop(proxied, claimed_long_ago)
+    again = await proxied.post("/api/v1/Message/send", json=payload, headers={**tenant.key, "Idempotency-Key": "k-2"})
+    assert again.status_code == 200 and again.headers["idempotent-replay"] == "true"
+    assert again.content == first.content
+    assert len((await proxied.get("/api/v1/Messages", headers=tenant.key)).json()["items"]) == 1
+
+
+async def test_a_key_whose_send_failed_in_an_outage_is_free_again_soon_after(proxied, proxy):
+    """The claim of a send that got a 503 is released once the database is back, not held for the in-flight
+    timeout (60 s): the client's retry goes through."""
+    tenant = await new_tenant(proxied, channels=("sms",))
+    payload = {"trafficAccountId": tenant.accounts["sms"], "destination": "+447700900123", "sms": SMS}
+    headers = {**tenant.key, "Idempotency-Key": "k-3"}
+    acceptor = proxied.app.state.acceptor
+    write = acceptor._group.write
+
+    async def cut_then_write(requests: list[Any]) -> list[None]:  # the database goes as the messages are written
+        proxy.cut()
+        return await write(requests)
+
+    acceptor._group.write = cut_then_write
+    assert_unavailable(await proxied.post("/api/v1/Message/send", json=payload, headers=headers))
+    acceptor._group.write = write
+    proxy.start()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 10
+    while (retry := await proxied.post("/api/v1/Message/send", json=payload, headers=headers)).status_code == 409:
+        assert loop.time() < deadline, "the claim was not released"
+        await asyncio.sleep(0.2)
+    assert retry.status_code == 200 and "idempotent-replay" not in retry.headers, retry.text
+    assert len((await proxied.get("/api/v1/Messages", headers=tenant.key)).json()["items"]) == 1
