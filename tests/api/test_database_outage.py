@@ -14,13 +14,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy import update
 from sqlalchemy.engine import make_url
 
 from gateway.app import create_app
+from gateway.db import session_maker
 from gateway.models import IdempotencyKey
+from gateway.pipeline.dispatcher import Dispatcher
 from tests.conftest import POSTGRES_ADMIN_URL, assert_problem, in_app_loop, make_settings, new_tenant
 
 SMS = {"text": "hello", "sender": "Acme"}
@@ -208,3 +211,31 @@ async def test_a_key_whose_send_failed_in_an_outage_is_free_again_soon_after(pro
         await asyncio.sleep(0.2)
     assert retry.status_code == 200 and "idempotent-replay" not in retry.headers, retry.text
     assert len((await proxied.get("/api/v1/Messages", headers=tenant.key)).json()["items"]) == 1
+
+
+async def test_a_send_the_provider_took_is_recorded_after_an_outage_not_sent_again(proxied, proxy):
+    """The database goes away while a worker's send is at the provider: the worker writes the outcome once
+    the database is back (it still holds the lease), rather than leave the message to be sent again."""
+    tenant = await new_tenant(proxied, channels=("sms",))
+    payload = {"trafficAccountId": tenant.accounts["sms"], "destination": "+447700900123", "sms": SMS}
+    sent = await proxied.post("/api/v1/Message/send", json=payload, headers=tenant.key)
+    message_id = sent.json()["messageId"]
+    provider_calls = []
+
+    def provider(request: httpx.Request) -> httpx.Response:
+        provider_calls.append(request)
+        proxy.cut()  # the database restarts while the provider answers
+        threading.Timer(1.0, proxy.start).start()
+        return httpx.Response(200, json={"id": "4b1d" * 8, "responseCode": 0, "responseText": "SMS sent"})
+
+    async def dispatch() -> None:
+        state = proxied.app.state
+        http = httpx.AsyncClient(transport=httpx.MockTransport(provider))
+        dispatcher = Dispatcher(session_maker(state.engine), "http://127.0.0.1:1", state.pipeline.tokens, http=http)
+        assert await dispatcher.dispatch_once() == 1
+        await http.aclose()
+
+    in_app_loop(proxied, dispatch)
+    await asyncio.sleep(1.5)  # the database is back
+    message = (await proxied.get(f"/api/v1/Message/{message_id}", headers=tenant.key)).json()
+    assert message["deliveryStatus"] == "Sent" and len(provider_calls) == 1, message
