@@ -103,7 +103,7 @@ def create_app(settings: Settings | None = None) -> Gateway:
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        await check_schema(engine)  # refuses to start on a schema that is behind
+        await check_schema(engine, wait=True)  # refuses to start on a schema that is behind
         stop = asyncio.Event()
         jobs = [idempotency_keys.run_purger(stop)]
         if settings.embedded_worker:  # the worker's loops, in the server (see `gateway worker`)
@@ -212,7 +212,7 @@ def create_worker_app(settings: Settings | None = None) -> Gateway:
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        await check_schema(engine)
+        await check_schema(engine, wait=True)
         stop = asyncio.Event()
         log.info("worker %s dispatching", workers.dispatcher.owner)
         running = asyncio.create_task(workers.run(stop))

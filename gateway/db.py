@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import traceback
 from collections.abc import Iterator, Sequence
 from functools import cache
@@ -18,7 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 
 from gateway.settings import Settings
 
+log = logging.getLogger(__name__)
+
 POOL_SIZE = 20  # connections per process
+WAIT_FOR_DATABASE_SECONDS = 1.0
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 T = TypeVar("T")
@@ -123,9 +128,20 @@ class SchemaBehind(RuntimeError):
     pass
 
 
-async def check_schema(engine: AsyncEngine) -> None:
-    """Refuse to run on a database whose schema is not the one this code expects."""
-    current, head = await current_revision(engine), head_revision()
+async def check_schema(engine: AsyncEngine, *, wait: bool = False) -> None:
+    """Refuse to run on a database whose schema is not the one this code expects. With ``wait``, a database
+    that can't be reached is waited for (a process starting while it restarts must not give up: a
+    supervisor stops restarting a process that fails as it starts)."""
+    while True:
+        try:
+            current = await current_revision(engine)
+            break
+        except Exception as error:
+            if not wait or not database_unavailable(error):
+                raise
+            log.warning("waiting for the database: %s", error)
+            await asyncio.sleep(WAIT_FOR_DATABASE_SECONDS)
+    head = head_revision()
     if current != head:
         raise SchemaBehind(
             f"the database schema is at revision {current or 'none (empty database)'}, this gateway needs {head}: "

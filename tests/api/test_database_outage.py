@@ -21,7 +21,7 @@ from sqlalchemy import update
 from sqlalchemy.engine import make_url
 
 from gateway.app import create_app
-from gateway.db import session_maker
+from gateway.db import check_schema, create_engine, session_maker
 from gateway.models import IdempotencyKey
 from gateway.pipeline.dispatcher import Dispatcher
 from tests.conftest import POSTGRES_ADMIN_URL, assert_problem, in_app_loop, make_settings, new_tenant
@@ -239,3 +239,22 @@ async def test_a_send_the_provider_took_is_recorded_after_an_outage_not_sent_aga
     await asyncio.sleep(1.5)  # the database is back
     message = (await proxied.get(f"/api/v1/Message/{message_id}", headers=tenant.key)).json()
     assert message["deliveryStatus"] == "Sent" and len(provider_calls) == 1, message
+
+
+async def test_a_process_starting_while_the_database_is_away_waits_for_it(postgres_url, proxy):
+    """A worker process replaced during an outage must not fail as it starts: uvicorn's supervisor stops
+    every process when one fails at startup."""
+    url = make_url(postgres_url).set(port=proxy.port).render_as_string(hide_password=False)
+    engine = create_engine(make_settings(url).database_url)
+    proxy.cut()
+    threading.Timer(1.5, proxy.start).start()
+    started = asyncio.get_running_loop().time()
+    try:
+        await asyncio.wait_for(check_schema(engine, wait=True), 20)
+        assert asyncio.get_running_loop().time() - started >= 1.0
+        await engine.dispose()
+        proxy.cut()
+        with pytest.raises(OSError):  # without waiting: a clear failure at once (the CLI's commands)
+            await check_schema(engine)
+    finally:
+        await engine.dispose()
