@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import threading
 import uuid
 from collections.abc import AsyncIterator, Coroutine, Iterator
@@ -93,7 +94,9 @@ def proxy(postgres_url: str) -> Iterator[CuttableProxy]:
 @pytest.fixture
 async def proxied(postgres_url: str, proxy: CuttableProxy) -> AsyncIterator[AsyncTestClient]:
     url = make_url(postgres_url).set(port=proxy.port).render_as_string(hide_password=False)
-    async with AsyncTestClient(app=create_app(make_settings(url))) as client:
+    # No worker loops in the server: the tests dispatch themselves, and a loop's failed claim would
+    # invalidate the pool before the requests find its closed connections.
+    async with AsyncTestClient(app=create_app(make_settings(url, worker_in_server=False))) as client:
         yield client
 
 
@@ -217,22 +220,23 @@ async def test_a_send_the_provider_took_is_recorded_after_an_outage_not_sent_aga
     """The database goes away while a worker's send is at the provider: the worker writes the outcome once
     the database is back (it still holds the lease), rather than leave the message to be sent again."""
     tenant = await new_tenant(proxied, channels=("sms",))
-    payload = {"trafficAccountId": tenant.accounts["sms"], "destination": "+447700900123", "sms": SMS}
+    payload = {"trafficAccountId": tenant.accounts["sms"], "destination": "+447700900777", "sms": SMS}
     sent = await proxied.post("/api/v1/Message/send", json=payload, headers=tenant.key)
     message_id = sent.json()["messageId"]
-    provider_calls = []
+    provider_calls = []  # of this message (earlier tests' messages in the database may be due too)
 
     def provider(request: httpx.Request) -> httpx.Response:
-        provider_calls.append(request)
-        proxy.cut()  # the database restarts while the provider answers
-        threading.Timer(1.0, proxy.start).start()
-        return httpx.Response(200, json={"id": "4b1d" * 8, "responseCode": 0, "responseText": "SMS sent"})
+        if json.loads(request.content)["to"] == "447700900777":
+            provider_calls.append(request)
+            proxy.cut()  # the database restarts while the provider answers
+            threading.Timer(1.0, proxy.start).start()
+        return httpx.Response(200, json={"id": uuid.uuid4().hex, "responseCode": 0, "responseText": "SMS sent"})
 
     async def dispatch() -> None:
         state = proxied.app.state
         http = httpx.AsyncClient(transport=httpx.MockTransport(provider))
         dispatcher = Dispatcher(session_maker(state.engine), "http://127.0.0.1:1", state.pipeline.tokens, http=http)
-        assert await dispatcher.dispatch_once() == 1
+        assert await dispatcher.dispatch_once(limit=1000) >= 1
         await http.aclose()
 
     in_app_loop(proxied, dispatch)
