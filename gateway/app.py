@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -101,7 +103,7 @@ def create_app(settings: Settings | None = None) -> Gateway:
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        await check_schema(engine)  # refuses to start on a schema that is behind
+        await check_schema(engine, wait=True)  # refuses to start on a schema that is behind
         stop = asyncio.Event()
         jobs = [idempotency_keys.run_purger(stop)]
         if settings.embedded_worker:  # the worker's loops, in the server (see `gateway worker`)
@@ -196,11 +198,48 @@ def create_app(settings: Settings | None = None) -> Gateway:
     return app
 
 
-def create_callback_app(
-    settings: Settings, engine: AsyncEngine, tokens: CallbackTokens, redis: Redis | None
+def create_worker_app(settings: Settings | None = None) -> Gateway:
+    """A `gateway worker` process: the dispatch, webhook delivery and failover-timer loops, run by the app's
+    lifespan, and the providers' callback routes (with /health), served when the worker is given a port:
+    delivery reports and inbound messages then cost the customer API's process nothing (BENCHMARKS.md).
+    Several such processes can share one callback socket (`gateway worker --processes N`)."""
+    settings = settings or Settings.from_env()
+    configure_encryption(settings.secret_keys)
+    engine = create_engine(settings.database_url)
+    tokens = CallbackTokens(settings.callback_signing_keys, settings.callback_token_lifetime_seconds)
+    redis = redis_client(settings.redis_url)
+    workers = Workers.build(settings, engine, tokens, redis)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        await check_schema(engine, wait=True)
+        stop = asyncio.Event()
+        log.info("worker %s dispatching", workers.dispatcher.owner)
+        running = asyncio.create_task(workers.run(stop))
+        # A loop that fails ends the process (its supervisor starts another) rather than leave it serving
+        # callbacks without dispatching: SIGTERM stops it as an operator would.
+        running.add_done_callback(lambda _: stop.is_set() or os.kill(os.getpid(), signal.SIGTERM))
+        try:
+            yield
+        finally:
+            stop.set()
+            failed = await asyncio.gather(running, return_exceptions=True)
+            await workers.aclose()
+            if redis is not None:
+                await redis.aclose()
+            await engine.dispose()
+            if isinstance(failed[0], Exception):
+                log.critical("the worker's loops failed; exiting", exc_info=failed[0])
+                os._exit(1)
+            log.info("worker %s stopped", workers.dispatcher.owner)
+
+    return _callback_app(settings, engine, tokens, redis, lifespan=[lifespan])
+
+
+def _callback_app(
+    settings: Settings, engine: AsyncEngine, tokens: CallbackTokens, redis: Redis | None, **options: Any
 ) -> Gateway:
-    """The providers' callback routes (and /health) alone, for `gateway worker --callbacks-port`: delivery
-    reports and inbound messages then cost the customer API's process nothing (BENCHMARKS.md)."""
+    """The providers' callback routes and /health."""
     lookups = Lookups()
     pipeline = GatewayPipeline.from_settings(engine, tokens, settings, lookups)
     routes = [route for channel in all_channels().values() for route in channel.callback_routes]
@@ -211,7 +250,9 @@ def create_callback_app(
         "pipeline": pipeline,
         "rate_limits": RateLimits(settings, counter_for(redis)),
     }
-    return _gateway(settings, [health, *routes], state, plugins=[problem_details_plugin()], openapi_config=None)
+    return _gateway(
+        settings, [health, *routes], state, plugins=[problem_details_plugin()], openapi_config=None, **options
+    )
 
 
 def _gateway(settings: Settings, handlers: list[Any], state: dict[str, Any], **options: Any) -> Gateway:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -12,7 +13,6 @@ from uuid import UUID
 
 import click
 import msgspec
-import uvloop
 
 from gateway.gc_tuning import settle_after_startup
 from gateway.settings import Settings, SettingsError
@@ -34,6 +34,16 @@ def server_app() -> Any:
     from gateway.app import create_app
 
     app = create_app()
+    settle_after_startup()
+    return app
+
+
+def worker_app() -> Any:
+    """`gateway worker`'s app factory (in each of its processes), settled like the server's."""
+    from gateway.app import create_worker_app
+
+    configure_logging()  # a process the supervisor spawned did not run main()
+    app = create_worker_app()
     settle_after_startup()
     return app
 
@@ -92,6 +102,10 @@ async def _noop(_session: Any) -> None:
 @click.group()
 def main() -> None:
     """Omnichannel messaging gateway."""
+    configure_logging()
+
+
+def configure_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per provider call and callback otherwise
 
@@ -160,69 +174,58 @@ def sandbox(host: str, port: int) -> None:
 @click.option(
     "--callbacks-host", default=None, help="Interface for --callbacks-port (GATEWAY_HOST, default 127.0.0.1)."
 )
-def worker(callbacks_port: int | None, callbacks_host: str | None) -> None:
+@click.option(
+    "--processes",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Worker processes under one supervisor, sharing the callback port; one that dies is replaced.",
+)
+def worker(callbacks_port: int | None, callbacks_host: str | None, processes: int) -> None:
     """Dispatch messages: claim due ones with a lease, send them through their channel, record the outcome;
     deliver webhook events the same way, and fire failover timers. Run several against one database; stop with SIGINT or
     SIGTERM (the current round finishes). With --callbacks-port it also takes the providers' delivery reports and
-    inbound messages, which then cost the customer API's process nothing."""
-    import signal
-
+    inbound messages, which then cost the customer API's process nothing. With --processes N the processes share the
+    callback port (one socket, bound here): while one is killed or restarting the others take its callbacks."""
     import uvicorn
-
-    from gateway.app import create_callback_app
-    from gateway.crypto import configure_encryption
-    from gateway.db import create_engine
-    from gateway.embedded_server import EmbeddedServer
-    from gateway.pipeline.callbacks import CallbackTokens
-    from gateway.redis_client import redis_client
-    from gateway.workers import Workers
+    from uvicorn.supervisors import Multiprocess
 
     settings = _settings()
     _with_session(_noop)  # a clear message when the schema is behind
-    configure_encryption(settings.secret_keys)
+    host = callbacks_host or settings.host
+    sockets = [] if callbacks_port is None else [_listening_socket(host, callbacks_port)]
+    config = uvicorn.Config(
+        "gateway.cli:worker_app",
+        factory=True,
+        host=host,
+        port=callbacks_port or 0,
+        workers=processes,
+        loop="uvloop",  # the worker is mostly socket work
+        lifespan="on",  # the app's lifespan runs the loops
+        proxy_headers=True,
+        timeout_graceful_shutdown=10,
+        log_level="info",
+        access_log=settings.access_log,
+    )
+    if processes > 1:
+        Multiprocess(config, sockets=sockets).run()  # uvicorn's supervisor: replaces a process that died
+    else:
+        uvicorn.Server(config).run(sockets=sockets)
 
-    async def run() -> None:
-        engine = create_engine(settings.database_url)
-        tokens = CallbackTokens(settings.callback_signing_keys, settings.callback_token_lifetime_seconds)
-        redis = redis_client(settings.redis_url)
-        workers = Workers.build(settings, engine, tokens, redis)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        callbacks = None
-        try:
-            if callbacks_port is not None:
-                config = uvicorn.Config(
-                    create_callback_app(settings, engine, tokens, redis),
-                    host=callbacks_host or settings.host,
-                    port=callbacks_port,
-                    proxy_headers=True,
-                    timeout_graceful_shutdown=10,
-                    log_level="info",
-                    access_log=settings.access_log,
-                )
-                server = EmbeddedServer(config)
-                try:
-                    await server.start(stop)
-                except OSError as error:
-                    raise click.ClickException(
-                        f"can't serve the callbacks on {config.host}:{config.port}: {error}"
-                    ) from None
-                callbacks = server
-            logging.getLogger(__name__).info("worker %s dispatching", workers.dispatcher.owner)
-            settle_after_startup()
-            await workers.run(stop)
-        finally:
-            if callbacks is not None:
-                await callbacks.stop()
-            await workers.aclose()
-            if redis is not None:
-                await redis.aclose()
-            await engine.dispose()
 
-    # uvloop's event loop, as uvicorn gives the server and the sandbox: the worker is mostly socket work.
-    uvloop.run(run())
+def _listening_socket(host: str, port: int) -> socket.socket:
+    """The callback routes' socket, bound and listening in this (the supervisor's) process: it stays open while
+    any worker process lives, and connections wait in its queue, rather than being refused, while none does."""
+    listening = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listening.bind((host, port))
+        listening.listen(2048)
+    except OSError as error:
+        listening.close()
+        raise click.ClickException(f"can't serve the callbacks on {host}:{port}: {error}") from None
+    listening.set_inheritable(True)
+    return listening
 
 
 @main.command()

@@ -21,6 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from gateway.db import in_chunks
+from gateway.idempotency import KeyedAnswer
 from gateway.ids import new_id
 from gateway.models import Conversation, FailoverChain, Message, MessageEvent
 from gateway.pipeline import statuses
@@ -91,10 +92,15 @@ class Request:
 
     messages: list[NewMessage]
     chains: list[NewChain] = field(default_factory=list)
+    answers: list[KeyedAnswer] = field(default_factory=list)  # an Idempotency-Key's answer, stored alike
 
     @staticmethod
     def joined(requests: list[Request]) -> Request:
-        return Request([m for r in requests for m in r.messages], [c for r in requests for c in r.chains])
+        return Request(
+            [m for r in requests for m in r.messages],
+            [c for r in requests for c in r.chains],
+            [a for r in requests for a in r.answers],
+        )
 
 
 Committed = Callable[[Sequence[NewMessage], Sequence[NewChain]], Awaitable[Any]]
@@ -109,11 +115,13 @@ class Acceptor:
         )
         self._conversations: dict[tuple[UUID, str], UUID] = {}
 
-    async def accept(self, messages: list[NewMessage], chains: Sequence[NewChain] = ()) -> None:
+    async def accept(
+        self, messages: list[NewMessage], chains: Sequence[NewChain] = (), answer: KeyedAnswer | None = None
+    ) -> None:
         """Store the messages (status Ready, or Created for a failover step), their failover chains and
-        their conversations; returns once committed. Raises what the database raised if they could
-        not be stored."""
-        await self._group.submit(Request(messages, list(chains)))
+        their conversations, and the request's answer with its Idempotency-Key; returns once committed.
+        Raises what the database raised if they could not be stored."""
+        await self._group.submit(Request(messages, list(chains), [answer] if answer else []))
 
     async def _write_all(self, requests: list[Request]) -> list[None]:
         await self._write(Request.joined(requests))
@@ -142,13 +150,16 @@ class Acceptor:
             ]
             await insert_rows(connection, Message.__table__, [m.row() for m in messages])
             await insert_rows(connection, MessageEvent.__table__, events)
+            for answer in request.answers:  # rendered now: the conversation ids are known
+                await answer.store(connection)
 
     def _in_one_statement(self, request: Request) -> bool:
-        """The usual batch of sends on Postgres: no failover chain, every conversation known, not a bulk
-        send's size (COPY is quicker for those)."""
+        """The usual batch of sends on Postgres: no failover chain, no Idempotency-Key's answer to store,
+        every conversation known, not a bulk send's size (COPY is quicker for those)."""
         return (
             self.engine.dialect.name == "postgresql"
             and not request.chains
+            and not request.answers
             and len(request.messages) < COPY_FROM
             and all((m.traffic_account_id, m.destination) in self._conversations for m in request.messages)
         )

@@ -4,6 +4,7 @@ and inbound messages cost the customer API's process nothing (GATEWAY_CALLBACK_U
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import socket
 
@@ -57,7 +58,10 @@ async def test_the_worker_takes_the_providers_reports(database_url):
             if worker.returncode is None:
                 worker.send_signal(signal.SIGTERM)
             await asyncio.wait_for(worker.wait(), 30)
-    assert worker.returncode == 0
+    # Stopped gracefully, then ended by the signal it was sent, as uvicorn's servers end (a supervisor sees
+    # the SIGTERM it sent).
+    assert worker.returncode == -signal.SIGTERM
+    assert "Application shutdown complete" in (await worker.stderr.read()).decode()  # the loops' round ended  # type: ignore[union-attr]
 
 
 async def test_a_callbacks_port_in_use_stops_the_worker(sqlite_url):
@@ -71,3 +75,82 @@ async def test_a_callbacks_port_in_use_stops_the_worker(sqlite_url):
     assert worker.returncode == 1  # a clear error, not uvicorn's exit from inside the event loop
     error = (await worker.stderr.read()).decode()  # type: ignore[union-attr]
     assert f"can't serve the callbacks on 127.0.0.1:{port}" in error and "address already in use" in error.lower()
+
+
+def worker_processes(supervisor: int) -> set[int]:
+    """The worker processes a `gateway worker --processes N` supervisor runs (its spawned children)."""
+    with open(f"/proc/{supervisor}/task/{supervisor}/children") as children:
+        pids = {int(pid) for pid in children.read().split()}
+    workers = set()
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+                if b"spawn_main" in cmdline.read():
+                    workers.add(pid)
+        except FileNotFoundError:  # ended meanwhile
+            pass
+    return workers
+
+
+async def test_processes_share_the_callback_port_and_a_killed_one_refuses_nothing(sqlite_url):
+    port = free_port()
+    callbacks = f"http://127.0.0.1:{port}"
+    async with serve(sqlite_url, worker_in_server=False, callback_url=callbacks) as api:
+        supervisor = await start_worker(
+            sqlite_url,
+            "--callbacks-port",
+            str(port),
+            "--processes",
+            "2",
+            env={"GATEWAY_PUBLIC_URL": str(api.base_url).rstrip("/"), "GATEWAY_CALLBACK_URL": callbacks},
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            await until_healthy(callbacks, supervisor)
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 30
+            while len(first := worker_processes(supervisor.pid)) < 2:
+                assert loop.time() < deadline, first
+                await asyncio.sleep(0.1)
+            refused, interrupted, answered = 0, 0, 0
+            stop = asyncio.Event()
+
+            async def ask_all_along() -> None:  # a new connection per request, as many providers report
+                nonlocal refused, interrupted, answered
+                async with httpx.AsyncClient(timeout=10, headers={"Connection": "close"}) as client:
+                    while not stop.is_set():
+                        try:  # a route-less path: answered at once, without the database
+                            answered += (await client.get(callbacks + "/callbacks/none")).status_code == 404
+                        except httpx.ConnectError:
+                            refused += 1
+                        except httpx.TransportError:  # under way in the process that was killed
+                            interrupted += 1
+                        await asyncio.sleep(0.005)
+
+            asking = asyncio.create_task(ask_all_along())
+            await asyncio.sleep(0.5)
+            killed = next(iter(first))
+            os.kill(killed, signal.SIGKILL)
+            while killed in (now := worker_processes(supervisor.pid)) or len(now) < 2:  # replaced
+                assert loop.time() < deadline, now
+                await asyncio.sleep(0.1)
+            await until_healthy(callbacks, supervisor)
+            await asyncio.sleep(0.5)
+            stop.set()
+            await asyncio.wait_for(asking, 15)
+            # Only a request under way in the killed process can fail (one at a time here); none is refused.
+            assert refused == 0 and interrupted <= 1 and answered >= 10, (refused, interrupted, answered)
+            # And both processes still dispatch: a message sent now is delivered, its report taken on the port.
+            tenant = await tenant_on(api)
+            message_id = await send_message(api, tenant, "sms", "+447700900123", {"text": "hi", "sender": "Acme"})
+            await wait_for_status(api, tenant, message_id, "Delivered", seconds=30)
+        finally:
+            if supervisor.returncode is None:
+                supervisor.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(supervisor.wait(), 30)
+    assert supervisor.returncode == 0
+    assert not worker_processes_left(first)
+
+
+def worker_processes_left(pids: set[int]) -> set[int]:
+    return {pid for pid in pids if os.path.exists(f"/proc/{pid}")}
