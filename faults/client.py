@@ -42,10 +42,6 @@ class Send:
     def accepted(self) -> bool:
         return self.outcome.startswith("2")
 
-    @property
-    def accepted_at(self) -> float | None:
-        return self.attempts[-1][1] if self.accepted else None
-
 
 def statuses(sends: list[Send]) -> dict[str, int]:
     """How often clients saw each status (or connection error), over every attempt."""

@@ -280,7 +280,8 @@ class Records:
     sends: list[Send]
     rows: list[Row]
     receipts: dict[tuple[str, str], list[float]]  # (account id, reference) -> when each send reached the provider
-    reports: list[tuple[str, str, list[tuple[float, str]], str | None]]  # (account id, reference, attempts, final)
+    # (account id, reference, attempts: (started, ended, status or error), final outcome)
+    reports: list[tuple[str, str, list[tuple[float, float, str]], str | None]]
     webhooks: dict[str, tuple[str, str, list[float]]]  # webhook-id -> (message id, event, arrivals)
     bad_signatures: int
     webhook_events: list[tuple[str, str]] = field(default_factory=list)  # (event id, message id) in the database
@@ -365,7 +366,7 @@ def measure(records: Records, faults: list[Fault], failover: bool, webhook: bool
         },
         "client statuses": seen,
         "500s": seen.get("500", 0),
-        "report 500s": sum(outcome == "500" for *_, attempts, _ in records.reports for _, outcome in attempts),
+        "report 500s": sum(outcome == "500" for *_, attempts, _ in records.reports for *_, outcome in attempts),
         "reports": _reports(records.reports),
         "recovery s": _recovery(records, faults),
     }
@@ -376,8 +377,8 @@ def measure(records: Records, faults: list[Fault], failover: bool, webhook: bool
     return result
 
 
-def _reports(reports: list[tuple[str, str, list[tuple[float, str]], str | None]]) -> dict[str, Any]:
-    outcomes = Counter(outcome for *_, attempts, _ in reports for _, outcome in attempts)
+def _reports(reports: list[tuple[str, str, list[tuple[float, float, str]], str | None]]) -> dict[str, Any]:
+    outcomes = Counter(outcome for *_, attempts, _ in reports for *_, outcome in attempts)
     return {
         "reports": len(reports),
         "attempts": sum(outcomes.values()),
@@ -394,7 +395,9 @@ def _recovery(records: Records, faults: list[Fault]) -> dict[str, float | None]:
     a send answered 2xx, a send reaching the provider, a delivery report accepted."""
     answers = sorted(end for send in records.sends for _, end, status in send.attempts if status.startswith("2"))
     receipts = sorted(at for times in records.receipts.values() for at in times)
-    reports = sorted(at for *_, attempts, _ in records.reports for at, outcome in attempts if outcome.startswith("2"))
+    reports = sorted(
+        end for *_, attempts, _ in records.reports for _, end, outcome in attempts if outcome.startswith("2")
+    )
 
     def longest(successes: list[float]) -> float | None:
         spans = []
@@ -412,9 +415,10 @@ def _failover(
 ) -> dict[str, Any]:
     """Each step that the chain activated sent exactly once (twice only inside a crash window), no other
     step sent; every silent chain moved to its second step."""
-    accepted_at = {send.reference: send.accepted_at for send in records.sends if send.accepted}
-    reported_at = {
-        (account, reference): min((at for at, outcome in attempts if outcome.startswith("2")), default=None)
+    # A chain is due timeoutInSeconds after it was stored, and it was stored after its send's first attempt began.
+    due_after = {send.reference: send.attempts[0][0] + FAILOVER_TIMEOUT for send in records.sends if send.attempts}
+    reported_at = {  # when the first step's report was answered 2xx: its status was stored before
+        (account, reference): min((end for _, end, outcome in attempts if outcome.startswith("2")), default=None)
         for account, reference, attempts, _ in records.reports
     }
     counts: Counter[str] = Counter()
@@ -440,10 +444,10 @@ def _failover(
         if silent and not moved:
             counts["silent, never moved on"] += 1
         elif not silent and moved:
-            # Legitimate when the first step's report came after the timeout (a fault delayed it).
+            # Legitimate unless the first step was certainly Delivered before its timer was due (a fault can
+            # delay its report past the timeout).
             reported = reported_at.get((steps[0].account, reference))
-            accepted = accepted_at.get(reference)
-            in_time = reported is not None and accepted is not None and reported < accepted + FAILOVER_TIMEOUT - 1
+            in_time = reported is not None and reference in due_after and reported < due_after[reference]
             counts["moved on though reported in time" if in_time else "moved on after a late report"] += 1
     violations = sum(
         counts[name]

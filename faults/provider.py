@@ -54,7 +54,7 @@ CONNECTIONS = 100  # reports in flight to one address at most
 class Report:
     key: str
     reference: str
-    attempts: list[tuple[float, str]] = field(default_factory=list)  # (when, status code or what went wrong)
+    attempts: list[tuple[float, float, str]] = field(default_factory=list)  # (started, ended, status or error)
     final: str | None = None  # "accepted", a refusing status code, or "gave up"; None while being tried
 
 
@@ -154,7 +154,7 @@ class Provider:
         for attempt in range(len(RETRY_DELAYS) + 1):
             started = time.time()
             outcome, headers, _ = await pool.request(request)
-            report.attempts.append((started, outcome))
+            report.attempts.append((started, time.time(), outcome))
             if outcome.startswith("2"):
                 report.final = "accepted"
                 return

@@ -32,7 +32,7 @@ from faults.services import Postgres, Redis
 # None: WORKERS separate `gateway worker` processes, the first taking the callbacks (the README's
 # deployment before issue 14), each restarted by the suite. A number N: one `gateway worker --processes
 # N --callbacks-port P` whose supervisor restarts its worker processes, which all serve the callbacks.
-WORKER_PROCESSES: int | None = None
+WORKER_PROCESSES: int | None = 2
 WORKERS = 2
 RESTART_DELAY = 1.0  # seconds a process manager waits before starting a process that died again
 SEND_RATE = 1000  # the accounts' sendRate: far above the load, so the rate limiter never holds a send back
@@ -74,10 +74,14 @@ class Service:
 
 
 def worker_pids(supervisor: int) -> list[int]:
-    """The worker processes of `gateway worker --processes N`: its supervisor's children."""
+    """The worker processes of `gateway worker --processes N`: its supervisor's spawned children."""
+    pids = []
     with contextlib.suppress(OSError):
-        return [int(pid) for pid in Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text().split()]
-    return []
+        for pid in Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text().split():
+            with contextlib.suppress(OSError):  # ended meanwhile
+                if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    pids.append(int(pid))
+    return sorted(pids)
 
 
 @dataclass
@@ -129,15 +133,15 @@ class Stack:
     # ---------------------------------------------------------------- faults
 
     def kill_worker(self) -> float:
-        """SIGKILL to a worker process, a different one each time (the first, which may serve the
-        callbacks, first); when it was sent."""
+        """SIGKILL to a worker process, a different one each time (separate workers in turn, the first,
+        which serves the callbacks, first; of a supervisor's, the oldest); when it was sent."""
         number, self.kills = self.kills, self.kills + 1
         if WORKER_PROCESSES is None:
             return self.services[f"worker {number % WORKERS}"].kill()
         while not (children := worker_pids(self.services["workers"].process.pid)):
             time.sleep(0.1)  # between a child's death and its replacement
         at = time.time()
-        os.kill(sorted(children)[number % len(children)], signal.SIGKILL)
+        os.kill(children[0], signal.SIGKILL)
         return at
 
     def kill_api(self) -> float:
