@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import functools
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -273,6 +274,15 @@ def phone_number_problem(value: str) -> str | None:
     if not phonenumbers.is_possible_number(number):
         return "is not a possible phone number (country code and length)"
     return None
+
+
+def json_object(body: bytes) -> dict[str, Any] | None:
+    """A request body that is a JSON object; None for anything else (not JSON, not UTF-8, another JSON value)."""
+    try:
+        value = json.loads(body)
+    except ValueError:  # UnicodeDecodeError included
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def is_http_url(value: str) -> bool:

@@ -6,6 +6,8 @@ import asyncio
 import base64
 import uuid
 
+import pytest
+
 from tests.conftest import ADMIN, assert_problem
 
 PUBLIC_URL = "https://93.184.216.34/hook"
@@ -107,3 +109,51 @@ async def test_a_cursor_without_a_time_zone_is_a_400(client):
     cursor = base64.urlsafe_b64encode(f"2024-01-01T00:00:00|{uuid.uuid4()}".encode()).decode().rstrip("=")
     response = await client.get(f"/admin/tenants?cursor={cursor}", headers=ADMIN)
     assert_problem(response, 400, "validation_error", "cursor")
+
+
+SANDBOX_CHANNELS = ("sms", "viber", "telegram", "whatsapp", "gbm")
+NOT_AN_OBJECT = [b"not json", b"\xff\xfe", b"", b"[1, 2]", b'"text"', b"null", b"5"]
+
+
+@pytest.mark.parametrize("channel", SANDBOX_CHANNELS)
+async def test_every_inbound_simulator_refuses_a_body_that_is_no_json_object(client, channel):
+    for body in NOT_AN_OBJECT:
+        response = await client.post(
+            f"/sandbox/{channel}/inbound", content=body, headers={"Content-Type": "application/json"}
+        )
+        assert_problem(response, 400, "validation_error", "body")
+
+
+@pytest.mark.parametrize(
+    ("change", "fields"),
+    [
+        ({"trafficAccountId": None, "from": None, "text": None}, ("trafficAccountId", "from", "text")),
+        ({"trafficAccountId": 5}, ("trafficAccountId",)),
+        ({"trafficAccountId": "not-a-uuid"}, ("trafficAccountId",)),
+        ({"from": ["447700900123"]}, ("from",)),
+        ({"from": ""}, ("from",)),
+        ({"text": {"body": "hi"}}, ("text",)),
+        ({"text": ""}, ("text",)),
+        ({"to": 5, "msgid": []}, ("to", "msgid")),
+    ],
+)
+async def test_the_sms_inbound_simulator_names_the_fields_at_fault(client, tenant, change, fields):
+    body = {"trafficAccountId": tenant.accounts["sms"], "from": "447700900123", "text": "hi"}
+    body = {key: value for key, value in (body | change).items() if value is not None}
+    assert_problem(await client.post("/sandbox/sms/inbound", json=body), 400, "validation_error", *fields)
+
+
+async def test_the_sms_inbound_simulator_knows_only_sandbox_sms_accounts(client, tenant):
+    for account_id in (str(uuid.uuid4()), tenant.accounts["whatsapp"]):
+        body = {"trafficAccountId": account_id, "from": "447700900123", "text": "hi"}
+        assert_problem(await client.post("/sandbox/sms/inbound", json=body), 404, "not_found")
+
+
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [({"text": 5}, 4), ({"text": ["hi"]}, 4), ({"from": 5}, 6), ({"from": {"name": "x"}}, 6), ({"to": [1]}, 8)],
+)
+async def test_the_sms_sandbox_provider_answers_wrong_types_like_the_sms_api(client, change, code):
+    body = {"from": "Acme", "to": "447700900123", "text": "hi"} | change
+    response = await client.post("/sandbox/sms/sms", json=body, headers={"X-Mitto-API-Key": "any"})
+    assert response.status_code == 200 and response.json()["responseCode"] == code, response.text
