@@ -36,7 +36,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -46,7 +45,7 @@ from litestar import MediaType, Request, Response, post
 from litestar.exceptions import NotAuthorizedException, NotFoundException, ValidationException
 from litestar.params import FromPath
 
-from channels.base import InboundMessage, Pipeline, StatusReport
+from channels.base import InboundMessage, Pipeline, StatusReport, json_object
 
 SIGNATURE_HEADER = "X-Goog-Signature"
 CLIENT_TOKEN = "clientToken"  # the credential that keys X-Goog-Signature
@@ -104,11 +103,7 @@ def verification_of(data: Any) -> Verification | None:
 
 
 def decode(body: bytes) -> dict[str, Any]:
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        data = None
-    if not isinstance(data, dict):
+    if (data := json_object(body)) is None:
         raise Malformed("body", "must be a JSON object (a Business Messages webhook payload)")
     return data
 

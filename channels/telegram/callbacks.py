@@ -27,7 +27,7 @@ from litestar import Request, Response, post
 from litestar.exceptions import NotAuthorizedException, NotFoundException, ValidationException
 from litestar.params import FromPath
 
-from channels.base import InboundMessage, Pipeline
+from channels.base import InboundMessage, Pipeline, json_object
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 MESSAGE_UPDATES = ("message", "edited_message")
@@ -178,10 +178,7 @@ async def telegram_update(request: Request, account_id: FromPath[UUID]) -> Respo
     given = request.headers.get(SECRET_HEADER)
     if account is None or not secret_matches(account.credentials.get("webhookSecret"), given):
         raise NotAuthorizedException(f"The {SECRET_HEADER} header is missing or wrong.")
-    try:
-        update = await request.json()
-    except Exception:  # noqa: BLE001  (any undecodable body)
-        update = None
+    update = json_object(await request.body())
     try:
         inbound = inbound_of(update)
     except Malformed as error:

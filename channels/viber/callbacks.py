@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from typing import Any
 from uuid import UUID
 
@@ -36,7 +35,7 @@ from litestar import MediaType, Request, Response, post
 from litestar.exceptions import NotAuthorizedException, NotFoundException, ValidationException
 from litestar.params import FromPath
 
-from channels.base import InboundMessage, Pipeline, StatusReport
+from channels.base import InboundMessage, Pipeline, StatusReport, json_object
 
 SIGNATURE_HEADER = "X-Viber-Content-Signature"
 STATUS_EVENTS = {"delivered": "Delivered", "seen": "Read", "failed": "Failed"}
@@ -67,11 +66,7 @@ def signature_matches(token: str | None, body: bytes, given: str | None) -> bool
 def parse_callback(body: bytes) -> StatusReport | InboundMessage | None:
     """What a (verified) callback body means for the gateway: a status report, a user's message, or
     None for an event that changes nothing. Raises :class:`Malformed`."""
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        data = None
-    if not isinstance(data, dict):
+    if (data := json_object(body)) is None:
         raise Malformed("body", "must be a JSON object (a Viber callback)")
     event = data.get("event")
     if not isinstance(event, str) or not event:
