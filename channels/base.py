@@ -44,6 +44,9 @@ class SettingsSpec:
 
 
 COMMON_KEYS = ("baseUrl", "sendRate")
+# The longest address (a user's phone number, chat or conversation id) or provider message id the gateway
+# stores: a callback naming a longer one is malformed.
+ID_MAX = 256
 
 
 @dataclass(frozen=True, slots=True)

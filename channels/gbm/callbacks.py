@@ -45,12 +45,11 @@ from litestar import MediaType, Request, Response, post
 from litestar.exceptions import NotAuthorizedException, NotFoundException, ValidationException
 from litestar.params import FromPath
 
-from channels.base import InboundMessage, Pipeline, StatusReport, json_object
+from channels.base import ID_MAX, InboundMessage, Pipeline, StatusReport, json_object
 
 SIGNATURE_HEADER = "X-Goog-Signature"
 CLIENT_TOKEN = "clientToken"  # the credential that keys X-Goog-Signature
 RECEIPT_STATUSES = {"DELIVERED": "Delivered", "READ": "Read"}
-ID_MAX = 256  # the longest conversation / message id the gateway stores (an address, a provider id)
 PAYLOADS = ("message", "receipts", "suggestionResponse", "userStatus", "surveyResponse", "authenticationResponse")
 
 

@@ -64,10 +64,10 @@ from litestar import Request, Response, post
 from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import FromPath
 
-from channels.base import Account, json_object
+from channels.base import ID_MAX, Account, json_object
 from channels.gbm.adapter import CREDENTIAL, sandbox_bearer
 from channels.gbm.blocks import CAROUSEL_CARDS, REPRESENTATIVE_TYPES, SUGGESTIONS_MAX
-from channels.gbm.callbacks import CLIENT_TOKEN, ID_MAX, SIGNATURE_HEADER, signature
+from channels.gbm.callbacks import CLIENT_TOKEN, SIGNATURE_HEADER, signature
 from channels.gbm.errors import RETRY_INFO, error_body
 from channels.sandbox_support import in_background, post_callback, simulated_body
 

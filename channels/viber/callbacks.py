@@ -35,7 +35,7 @@ from litestar import MediaType, Request, Response, post
 from litestar.exceptions import NotAuthorizedException, NotFoundException, ValidationException
 from litestar.params import FromPath
 
-from channels.base import InboundMessage, Pipeline, StatusReport, json_object
+from channels.base import ID_MAX, InboundMessage, Pipeline, StatusReport, json_object
 
 SIGNATURE_HEADER = "X-Viber-Content-Signature"
 STATUS_EVENTS = {"delivered": "Delivered", "seen": "Read", "failed": "Failed"}
@@ -86,8 +86,8 @@ def parse_callback(body: bytes) -> StatusReport | InboundMessage | None:
         token = _message_token(data)
         sender = _object(data.get("sender"), "sender")
         sender_id = sender.get("id")
-        if not isinstance(sender_id, str) or not sender_id.strip():
-            raise Malformed("sender.id", "is required: the Viber user's id")
+        if not isinstance(sender_id, str) or not sender_id.strip() or len(sender_id) > ID_MAX:
+            raise Malformed("sender.id", f"is required: the Viber user's id (at most {ID_MAX} characters)")
         content = _content(_object(data.get("message"), "message"))
         return InboundMessage(sender=sender_id, content=content, provider_message_id=token)
     return None  # subscribed, unsubscribed, conversation_started, webhook, and events added later
@@ -124,7 +124,7 @@ def _object(value: Any, field: str) -> dict[str, Any]:
 
 def _message_token(data: dict[str, Any]) -> str:
     token = data.get("message_token")
-    if isinstance(token, bool) or not isinstance(token, (int, str)) or not str(token).strip():
+    if isinstance(token, bool) or not isinstance(token, (int, str)) or not 0 < len(str(token).strip()) <= ID_MAX:
         raise Malformed("message_token", "is required: the message's token (an integer)")
     return str(token).strip()
 

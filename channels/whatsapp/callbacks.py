@@ -43,7 +43,7 @@ from litestar import MediaType, Request, Response, get, post
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException, ValidationException
 from litestar.params import FromPath
 
-from channels.base import InboundMessage, Pipeline, StatusReport, json_object
+from channels.base import ID_MAX, InboundMessage, Pipeline, StatusReport, json_object
 from channels.whatsapp.errors import as_code, describe, error_code
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
@@ -267,9 +267,10 @@ def _object(value: Any, field: str) -> dict[str, Any]:
 
 
 def _string(obj: dict[str, Any], key: str, path: str, what: str) -> str:
+    """An id or an address: a non-empty string of at most ID_MAX characters."""
     value = obj.get(key)
-    if not isinstance(value, str) or not value.strip():
-        raise Malformed(f"{path}.{key}", f"is required: {what}")
+    if not isinstance(value, str) or not value.strip() or len(value.strip()) > ID_MAX:
+        raise Malformed(f"{path}.{key}", f"is required: {what} (at most {ID_MAX} characters)")
     return value.strip()
 
 
