@@ -30,6 +30,7 @@ from gateway.auth import API_KEY_HEADER, CustomerAuthMiddleware, TokenIssuer, ad
 from gateway.crypto import configure_encryption
 from gateway.db import check_schema, create_engine, session_maker
 from gateway.delivery.payloads import openapi_webhooks
+from gateway.draining import Draining
 from gateway.idempotency import IdempotencyKeys, IdempotencyMiddleware, document_idempotent_operations
 from gateway.lookups import Lookups
 from gateway.paths import PathNormaliser
@@ -68,6 +69,7 @@ class Gateway(Litestar):
                 scope["raw_path"] = path.encode()
         if scope["type"] == "http":  # every response carries the RateLimit fields, a 404 of no route too
             send = with_rate_limit_headers(scope, send, self.state.rate_limits)
+            receive, send = Draining.wrap(scope, receive, send, self.state.settings.max_body_bytes)
         await super().__call__(scope, receive, send)
 
 

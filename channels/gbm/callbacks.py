@@ -36,7 +36,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -46,12 +45,11 @@ from litestar import MediaType, Request, Response, post
 from litestar.exceptions import NotAuthorizedException, NotFoundException, ValidationException
 from litestar.params import FromPath
 
-from channels.base import InboundMessage, Pipeline, StatusReport
+from channels.base import ID_MAX, InboundMessage, Pipeline, StatusReport, json_object
 
 SIGNATURE_HEADER = "X-Goog-Signature"
 CLIENT_TOKEN = "clientToken"  # the credential that keys X-Goog-Signature
 RECEIPT_STATUSES = {"DELIVERED": "Delivered", "READ": "Read"}
-ID_MAX = 256  # the longest conversation / message id the gateway stores (an address, a provider id)
 PAYLOADS = ("message", "receipts", "suggestionResponse", "userStatus", "surveyResponse", "authenticationResponse")
 
 
@@ -104,11 +102,7 @@ def verification_of(data: Any) -> Verification | None:
 
 
 def decode(body: bytes) -> dict[str, Any]:
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        data = None
-    if not isinstance(data, dict):
+    if (data := json_object(body)) is None:
         raise Malformed("body", "must be a JSON object (a Business Messages webhook payload)")
     return data
 

@@ -10,7 +10,7 @@ from litestar import Request, Response, route
 from litestar.exceptions import NotAuthorizedException, NotFoundException, ValidationException
 from litestar.params import FromPath
 
-from channels.base import InboundMessage, Pipeline, StatusReport
+from channels.base import InboundMessage, Pipeline, StatusReport, json_object
 from channels.sms.errors import dlr_error_text
 
 # DLR states (seed 004) -> the gateway's statuses; BUFFERED is "still trying": no change.
@@ -95,11 +95,7 @@ async def _fields(request: Request) -> dict[str, Any]:
     """The callback's fields: a JSON object in a POST body, or the query parameters of a GET."""
     if request.method != "POST":
         return {key: value for key, value in request.query_params.items() if key != "token"}
-    try:
-        fields = await request.json()
-    except Exception:  # noqa: BLE001  (any undecodable body)
-        fields = None
-    if not isinstance(fields, dict):
+    if (fields := json_object(await request.body())) is None:
         raise ValidationException(
             "The callback body is not valid.", extra=[{"key": "body", "message": "must be a JSON object"}]
         )

@@ -27,7 +27,7 @@ from litestar import Request, Response, post
 from litestar.exceptions import NotAuthorizedException, NotFoundException, ValidationException
 from litestar.params import FromPath
 
-from channels.base import InboundMessage, Pipeline
+from channels.base import InboundMessage, Pipeline, json_object
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 MESSAGE_UPDATES = ("message", "edited_message")
@@ -59,10 +59,7 @@ def inbound_of(update: Any) -> InboundMessage | None:
     ignored: the Bot API adds fields in every version."""
     if not isinstance(update, dict):
         raise Malformed("body", "must be a JSON object (a Telegram Update)")
-    update_id = update.get("update_id")
-    if isinstance(update_id, bool) or not isinstance(update_id, int):
-        raise Malformed("update_id", "is required: an integer")
-    provider_id = f"update:{update_id}"
+    provider_id = f"update:{_integer(update.get('update_id'), 'update_id')}"
     for key in MESSAGE_UPDATES:
         if key in update:
             message = _object(update[key], key)
@@ -81,9 +78,7 @@ def inbound_of(update: Any) -> InboundMessage | None:
             sender = _chat_id(query["message"], "callback_query.message")
         else:  # a button under an inline-mode message: the user's private chat id is the user id
             user = _object(query.get("from"), "callback_query.from")
-            if isinstance(user.get("id"), bool) or not isinstance(user.get("id"), int):
-                raise Malformed("callback_query.from.id", "is required: an integer")
-            sender = str(user["id"])
+            sender = str(_integer(user.get("id"), "callback_query.from.id"))
         data = query.get("data")
         content: dict[str, Any] = {
             "type": "postback",
@@ -113,10 +108,14 @@ def _object(value: Any, field: str) -> dict[str, Any]:
 
 def _chat_id(message: dict[str, Any], field: str) -> str:
     chat = _object(message.get("chat"), f"{field}.chat")
-    chat_id = chat.get("id")
-    if isinstance(chat_id, bool) or not isinstance(chat_id, int):
-        raise Malformed(f"{field}.chat.id", "is required: an integer")
-    return str(chat_id)
+    return str(_integer(chat.get("id"), f"{field}.chat.id"))
+
+
+def _integer(value: Any, field: str) -> int:
+    """A Telegram id: an integer of 64 bits at most (Telegram's have at most 52 significant bits)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not -(2**63) <= value < 2**63:
+        raise Malformed(field, "is required: an integer of at most 64 bits")
+    return value
 
 
 def _content(message: dict[str, Any], field: str) -> dict[str, Any] | None:
@@ -178,10 +177,7 @@ async def telegram_update(request: Request, account_id: FromPath[UUID]) -> Respo
     given = request.headers.get(SECRET_HEADER)
     if account is None or not secret_matches(account.credentials.get("webhookSecret"), given):
         raise NotAuthorizedException(f"The {SECRET_HEADER} header is missing or wrong.")
-    try:
-        update = await request.json()
-    except Exception:  # noqa: BLE001  (any undecodable body)
-        update = None
+    update = json_object(await request.body())
     try:
         inbound = inbound_of(update)
     except Malformed as error:

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from typing import Any
 from uuid import UUID
 
@@ -44,7 +43,7 @@ from litestar import MediaType, Request, Response, get, post
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException, ValidationException
 from litestar.params import FromPath
 
-from channels.base import InboundMessage, Pipeline, StatusReport
+from channels.base import ID_MAX, InboundMessage, Pipeline, StatusReport, json_object
 from channels.whatsapp.errors import as_code, describe, error_code
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
@@ -98,11 +97,7 @@ def challenge_answer(params: dict[str, str], verify_token: str | None) -> str | 
 
 def parse_notification(body: bytes) -> list[StatusReport | InboundMessage]:
     """Everything a (verified) webhook body reports, in order. Raises :class:`Malformed`."""
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        data = None
-    if not isinstance(data, dict):
+    if (data := json_object(body)) is None:
         raise Malformed("body", "must be a JSON object (a WhatsApp webhook notification)")
     if data.get("object") != OBJECT:
         raise Malformed("object", f"must be {OBJECT}")
@@ -272,9 +267,10 @@ def _object(value: Any, field: str) -> dict[str, Any]:
 
 
 def _string(obj: dict[str, Any], key: str, path: str, what: str) -> str:
+    """An id or an address: a non-empty string of at most ID_MAX characters."""
     value = obj.get(key)
-    if not isinstance(value, str) or not value.strip():
-        raise Malformed(f"{path}.{key}", f"is required: {what}")
+    if not isinstance(value, str) or not value.strip() or len(value.strip()) > ID_MAX:
+        raise Malformed(f"{path}.{key}", f"is required: {what} (at most {ID_MAX} characters)")
     return value.strip()
 
 

@@ -22,7 +22,7 @@ from gateway.lookups import Lookups
 from gateway.models import Conversation, FailoverChain, Message, MessageEvent, MessageTemplate, TrafficAccount
 from gateway.pagination import Cursor, page_query
 from gateway.pipeline import statuses
-from gateway.pipeline.acceptor import Acceptor, NewMessage
+from gateway.pipeline.acceptor import CONSTRAINT_ERRORS, Acceptor, NewMessage
 from gateway.pipeline.failover import REQUIRED_STATUSES, NewChain
 from gateway.problems import Problem, invalid, not_found
 from gateway.services.traffic_accounts import TrafficAccountService
@@ -319,7 +319,17 @@ class MessageService:
         # Let go of this request's connection first: the acceptor writes on a connection of its own, and
         # requests holding theirs while waiting for it would drain the pool under load.
         await self.session.close()
-        await self.acceptor.accept(planned.messages, planned.chains, answer)
+        try:
+            await self.acceptor.accept(planned.messages, planned.chains, answer)
+        except CONSTRAINT_ERRORS:
+            # The traffic accounts were remembered for a moment (gateway.lookups): another process may have
+            # deleted them (or their tenant) since. Then they are not found, as they will be once forgotten.
+            self.lookups.clear()
+            wanted = {m.traffic_account_id for m in planned.messages}
+            query = select(TrafficAccount.id).where(TrafficAccount.id.in_(wanted))
+            if set(await self.session.scalars(query)) != wanted:
+                raise not_found("traffic account") from None
+            raise
 
     async def bulk_summary(self, tenant_id: UUID, bulk_id: UUID) -> dict[str, int]:
         rows = await self.session.execute(
