@@ -91,6 +91,7 @@ class Experiment:
     accounts: int = 1
     failover: bool = False
     webhook: bool = False
+    rate_factor: float = 1.0  # of the plan's rate
 
 
 async def kill_worker(s: Stack) -> Fault:
@@ -150,6 +151,9 @@ EXPERIMENTS = {
         lambda plan, seconds: [*worker_kills(plan, seconds), (seconds * 0.5, flush_redis)],
         accounts=2,
         failover=True,
+        # Each chain may be two sends. At the full rate, dispatch fell more than the 5 s timeout behind
+        # while workers were down, so 4 in 5 chains moved on (legitimately), doubling the sends again.
+        rate_factor=0.5,
     ),
     "webhooks": Experiment(
         "webhook delivery", "kill -9 of a worker every {kill_every:g} s", worker_kills, webhook=True
@@ -212,8 +216,9 @@ async def run(experiment: Experiment, plan: Plan, postgres: Postgres, redis: Red
             # The silent ending holds only on the first account: the second account's steps are reported.
             await asyncio.to_thread(s.configure_provider, {"silentKeys": [s.account_keys[0]]})
         sends = _sends(s, experiment, plan, tag)
-        seconds = plan.messages / plan.rate
-        load = asyncio.create_task(Client(s.api_port, s.api_key, plan.client_deadline).run(sends, plan.rate))
+        rate = plan.rate * experiment.rate_factor
+        seconds = plan.messages / rate
+        load = asyncio.create_task(Client(s.api_port, s.api_key, plan.client_deadline).run(sends, rate))
         faults = await inject(s, experiment.schedule(plan, seconds))
         await load
         drained = await _drain(s, plan.drain)
@@ -227,6 +232,7 @@ async def run(experiment: Experiment, plan: Plan, postgres: Postgres, redis: Red
             "faults": [dataclasses.asdict(fault) for fault in faults],
         }
         (logs / database / "records.json").write_text(json.dumps(dump))
+    figures["rate"] = rate
     figures["faults"] = experiment.faults.format(kill_every=plan.kill_every)
     figures["fault moments"] = len(faults)
     figures["drained in s"] = drained
@@ -503,7 +509,7 @@ def missed(figures: dict[str, Any]) -> list[str]:
 def table(results: list[dict[str, Any]]) -> str:
     """The figures as a Markdown table (RELIABILITY.md)."""
     head = (
-        "| experiment | faults | accepted / sends | lost | stuck | phantoms | duplicate messages "
+        "| experiment | faults | accepted / sends (per s) | lost | stuck | phantoms | duplicate messages "
         "| sent twice: in crash window / outside | client statuses other than 200 "
         "| reports refused / interrupted | recovery s: API / dispatch / reports | other | targets missed |"
     )
@@ -532,7 +538,7 @@ def table(results: list[dict[str, Any]]) -> str:
         cells = [
             r["experiment"],
             r["faults"],
-            f"{r['accepted']:,} / {r['sends']:,}",
+            f"{r['accepted']:,} / {r['sends']:,} ({r['rate']:g})",
             f"{r['lost']:,}",
             f"{r['stuck']:,}",
             f"{r['phantoms']:,}",

@@ -35,5 +35,6 @@ async def test_the_experiment_meets_the_targets(name, servers, tmp_path):
     experiment = EXPERIMENTS[name]
     figures = await run(experiment, SHORT, *servers, tmp_path)
     print(json.dumps(figures))
-    assert figures["fault moments"] == len(experiment.schedule(SHORT, SHORT.messages / SHORT.rate))
+    seconds = SHORT.messages / (SHORT.rate * experiment.rate_factor)
+    assert figures["fault moments"] == len(experiment.schedule(SHORT, seconds))
     assert figures["missed"] == [], json.dumps(figures, indent=1)
