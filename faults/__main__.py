@@ -16,6 +16,7 @@ import contextlib
 import dataclasses
 import json
 import shutil
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -55,6 +56,10 @@ if __name__ == "__main__":
         services.check_programs()
     except services.ServersMissing as error:
         sys.exit(f"the fault suite can't run: {error}")
+    # SIGTERM (a CI timeout, kill) stops the run as Ctrl-C does, so the servers and processes it started
+    # are stopped and their directories removed; Ctrl-C works even when started in the background.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     print(json.dumps({"machine": cpu_probe(), "plan": dataclasses.asdict(plan)}), flush=True)
     logs = arguments.logs or Path(tempfile.mkdtemp(prefix="faults-logs-"))
     met = False

@@ -41,13 +41,12 @@ SEND_RATE = 1000  # the accounts' sendRate: far above the load, so the rate limi
 class Service:
     """One process, started again RESTART_DELAY after it dies until it is stopped."""
 
-    def __init__(self, name: str, command: list[str], env: dict[str, str], log: Path) -> None:
-        self.name, self.command, self.env = name, command, env
+    def __init__(self, command: list[str], env: dict[str, str], log: Path) -> None:
+        self.command, self.env = command, env
         self.log = open(log, "ab")  # noqa: SIM115  (closed when the stack stops)
         self.process = self._spawn()
         self.stopping = False
         self.died_at: float | None = None
-        self.restarts: list[float] = []  # when it was started again (time.time())
 
     def _spawn(self) -> subprocess.Popen[bytes]:
         # A session of its own: a Ctrl-C at the terminal reaches the suite, which stops everything in order.
@@ -64,7 +63,6 @@ class Service:
         elif time.monotonic() - self.died_at >= RESTART_DELAY:
             self.process = self._spawn()
             self.died_at = None
-            self.restarts.append(time.time())
 
     def kill(self) -> float:
         """SIGKILL; when it was sent."""
@@ -183,7 +181,7 @@ def stack(
         else:
             start.append(("workers", [GATEWAY, "worker", "--processes", str(WORKER_PROCESSES), *callbacks]))
         for service, command in start:
-            s.services[service] = Service(service, command, s.env, data_dir / f"{service}.log")
+            s.services[service] = Service(command, s.env, data_dir / f"{service}.log")
         processes = [service.process for service in s.services.values()]
         wait_until_healthy(s.url, processes)
         wait_until_healthy(f"http://127.0.0.1:{s.callbacks_port}", processes)
