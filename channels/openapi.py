@@ -1,6 +1,6 @@
 """OpenAPI documentation for handlers that read their input by hand.
 
-The callback routes read signature headers, tokens and the providers' payloads themselves (a signature is
+The callback routes (and a few API routes) read signature headers, tokens and the providers' payloads themselves (a signature is
 checked over the raw bytes before anything is parsed), so Litestar can't see them in their signatures:
 ``operation_class=documented(header(...), query(...), body=json_object(...))`` describes them. Error
 answers beyond the gateway's common ones are declared with Litestar's ``responses={401: problem("...")}``;
@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from litestar.openapi import ResponseSpec
-from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, Parameter, RequestBody, Schema
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, Parameter, Reference, RequestBody, Schema
 
 STRING = Schema(type=OpenAPIType.STRING)
 INTEGER = Schema(type=OpenAPIType.INTEGER)
@@ -30,7 +30,7 @@ def header(name: str, description: str, *, required: bool = False) -> Parameter:
     return Parameter(name=name, param_in="header", required=required, schema=STRING, description=description)
 
 
-def query(name: str, description: str, *, required: bool = False, schema: Schema = STRING) -> Parameter:
+def query(name: str, description: str | None = None, *, required: bool = False, schema: Schema = STRING) -> Parameter:
     return Parameter(name=name, param_in="query", required=required, schema=schema, description=description)
 
 
@@ -43,7 +43,9 @@ def json_object(
     )
 
 
-def documented(*parameters: Parameter, body: Schema | None = None) -> Callable[..., Operation]:
+def documented(
+    *parameters: Parameter, body: Schema | Reference | None = None, body_required: bool = True
+) -> Callable[..., Operation]:
     """An ``operation_class`` adding ``parameters`` and a JSON request ``body`` to what Litestar derives."""
 
     def build(**fields: Any) -> Operation:
@@ -51,7 +53,7 @@ def documented(*parameters: Parameter, body: Schema | None = None) -> Callable[.
         operation.parameters = [*(operation.parameters or []), *parameters]
         if body is not None:
             operation.request_body = RequestBody(
-                content={"application/json": OpenAPIMediaType(schema=body)}, required=True
+                content={"application/json": OpenAPIMediaType(schema=body)}, required=body_required
             )
         return operation
 

@@ -64,7 +64,7 @@ REFUSED_TOKEN = {401: problem("`unauthorized`: the token is missing, forged, exp
 @get(
     DLR_PATH,
     summary="SMS delivery report, as query parameters",
-    operation_class=documented(TOKEN, *(query(name, "", schema=schema) for name, schema in REPORT.items())),
+    operation_class=documented(TOKEN, *(query(name, schema=schema) for name, schema in REPORT.items())),
     responses=REFUSED_TOKEN,
     **CALLBACK,
 )
@@ -102,7 +102,7 @@ async def delivery_report_of(request: Request, account_id: UUID) -> Response[dic
     INBOUND_PATH,
     summary="A user's SMS (2-way), as query parameters",
     operation_class=documented(
-        TOKEN, *(query(name, "", schema=schema, required=name in INBOUND_REQUIRED) for name, schema in INBOUND.items())
+        TOKEN, *(query(name, schema=schema, required=name in INBOUND_REQUIRED) for name, schema in INBOUND.items())
     ),
     responses=REFUSED_TOKEN,
     **CALLBACK,

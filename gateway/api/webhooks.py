@@ -9,11 +9,12 @@ from uuid import UUID
 
 import msgspec
 from litestar import Controller, Request, delete, get, post, put
+from litestar.openapi.spec import Reference
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
 from channels.base import FieldError
-from channels.openapi import problem
+from channels.openapi import documented, problem
 from gateway.api.deps import Caller, DbSession
 from gateway.api.messages import CursorParam, Limit, as_utc
 from gateway.delivery.worker import PENDING
@@ -299,6 +300,7 @@ class WebhookTrafficAccountController(Controller):
         "/DeleteWebhookForTrafficAccount",
         status_code=HTTP_204_NO_CONTENT,
         summary="Unlink a webhook from a traffic account (ids in the JSON body or the query)",
+        operation_class=documented(body=Reference("#/components/schemas/WebhookLink"), body_required=False),
     )
     async def remove(
         self,
