@@ -180,8 +180,7 @@ def _add_headers(status: int, response: OpenAPIResponse, idempotent: bool) -> No
     headers: dict[str, OpenAPIHeader | Reference] = dict(response.headers or {})
     headers["RateLimit-Policy"] = Reference("#/components/headers/RateLimit-Policy")
     headers["RateLimit"] = Reference("#/components/headers/RateLimit")
-    problem_answer = bool(response.content) and PROBLEM_MEDIA_TYPE in (response.content or {})
-    if status in RETRY_AFTER_STATUSES and problem_answer:
+    if status in RETRY_AFTER_STATUSES and PROBLEM_MEDIA_TYPE in (response.content or {}):
         headers["Retry-After"] = Reference("#/components/headers/Retry-After")
     if idempotent and status == 409:
         headers["Retry-After"] = _header(

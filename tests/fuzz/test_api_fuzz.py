@@ -35,6 +35,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+import pytest
 import uvicorn
 
 from gateway.app import create_app
@@ -62,15 +63,25 @@ WEBHOOK_URL = "https://93.184.215.14/fuzz-hook"
 
 
 @contextmanager
-def network_confined(*allowed_ports: int) -> Iterator[None]:
-    """While inside: connections only to loopback ``allowed_ports``; no name is looked up but localhost."""
+def network_confined(*allowed: tuple[str, int]) -> Iterator[None]:
+    """While inside, this process connects only to the ``allowed`` (host, port) pairs (a loopback host
+    stands for every loopback address) and looks up no name but theirs."""
     connect, connect_ex, getaddrinfo = socket.socket.connect, socket.socket.connect_ex, socket.getaddrinfo
+    names = {host for host, _ in allowed} | {"localhost"}
+
+    def loopback(host: str) -> bool:
+        try:
+            return ipaddress.ip_address(host.split("%")[0]).is_loopback
+        except ValueError:
+            return host == "localhost"
 
     def check(address: Any) -> None:
-        if isinstance(address, tuple) and not (
-            ipaddress.ip_address(address[0].split("%")[0]).is_loopback and address[1] in allowed_ports
-        ):
-            raise ConnectionRefusedError(f"the fuzz test refuses connections to {address}")
+        if isinstance(address, tuple):
+            host, port = str(address[0]), address[1]
+            if (host, port) not in allowed and not (
+                loopback(host) and any(loopback(h) and p == port for h, p in allowed)
+            ):
+                raise ConnectionRefusedError(f"the fuzz test refuses connections to {address}")
 
     def guarded_connect(self: socket.socket, address: Any) -> None:
         check(address)
@@ -85,7 +96,7 @@ def network_confined(*allowed_ports: int) -> Iterator[None]:
         try:
             ipaddress.ip_address(name.split("%")[0])
         except ValueError:
-            if name != "localhost":
+            if name not in names:
                 raise socket.gaierror(socket.EAI_NONAME, "the fuzz test looks no names up") from None
         return getaddrinfo(host, *args, **kwargs)
 
@@ -297,8 +308,11 @@ def test_every_operation_answers_as_documented(database_url: str, tmp_path: Path
         rate_limit_provider_quota=HUGE,
     )
     app = create_app(settings)
-    database_port = urlsplit(settings.database_url.replace("+aiosqlite", "").replace("+asyncpg", "")).port
-    with network_confined(port, *([database_port] if database_port else [])), serving(app, port):
+    database = urlsplit(settings.database_url)
+    servers = [("127.0.0.1", port)]
+    if database.scheme.startswith("postgresql"):
+        servers.append((database.hostname or "localhost", database.port or 5432))
+    with network_confined(*servers), serving(app, port):
         data = asyncio.run(seed(base_url))
         tokens = app.state.pipeline.tokens
         known_tokens = {
@@ -331,3 +345,22 @@ def test_every_operation_answers_as_documented(database_url: str, tmp_path: Path
             timeout=1200,
         )
     assert run.returncode == 0, run.stdout[-30000:] + run.stderr[-3000:]
+
+
+def test_the_fuzzed_gateway_reaches_nothing_but_itself_and_the_database() -> None:
+    with socket.socket() as allowed, socket.socket() as other:
+        for listener in (allowed, other):
+            listener.bind(("127.0.0.1", 0))
+            listener.listen()
+        with network_confined(("127.0.0.1", allowed.getsockname()[1]), ("db.internal", 5432)):
+            with socket.create_connection(("localhost", allowed.getsockname()[1]), timeout=5):
+                pass  # the gateway's own port, by any loopback name
+            # Another loopback port, and a non-loopback address (0.0.0.0 is this machine too: were the guard
+            # broken, the test would still send nothing out).
+            for refused in (("127.0.0.1", other.getsockname()[1]), ("0.0.0.0", allowed.getsockname()[1])):
+                with socket.socket() as client, pytest.raises(ConnectionRefusedError, match="the fuzz test refuses"):
+                    client.connect(refused)
+            with pytest.raises(socket.gaierror, match="looks no names up"):
+                socket.getaddrinfo("hooks.example.com", 443)
+        with socket.create_connection(("127.0.0.1", other.getsockname()[1]), timeout=5):
+            pass  # and everything as before once outside
