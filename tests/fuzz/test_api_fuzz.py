@@ -46,8 +46,10 @@ from tests.integration.conftest import free_port
 SCHEMATHESIS = str(Path(sys.executable).with_name("schemathesis"))
 ROOT = Path(__file__).resolve().parents[2]
 DOCUMENT = ROOT / "openapi" / "openapi.json"
-MAX_EXAMPLES = 25  # per operation and phase: the whole run stays within a few minutes in CI
-SEED = 14
+# Cases per operation and phase, and the seed: the suite's run stays within a few minutes; set them to
+# fuzz harder or elsewhere (FUZZ_MAX_EXAMPLES=500 FUZZ_SEED=7 .venv/bin/python -m pytest tests/fuzz).
+MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES", "25"))
+SEED = int(os.environ.get("FUZZ_SEED", "14"))
 CHANNELS = ("sms", "whatsapp", "viber", "telegram", "gbm")
 HUGE = 1_000_000_000  # rate-limit quotas no fuzz run reaches (429 stays documented and tested elsewhere)
 # The customer's accounts' credentials: the fuzzer authenticates its callbacks with them (hooks.py).
