@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import functools
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -43,6 +44,9 @@ class SettingsSpec:
 
 
 COMMON_KEYS = ("baseUrl", "sendRate")
+# The longest address (a user's phone number, chat or conversation id) or provider message id the gateway
+# stores: a callback naming a longer one is malformed.
+ID_MAX = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,6 +277,15 @@ def phone_number_problem(value: str) -> str | None:
     if not phonenumbers.is_possible_number(number):
         return "is not a possible phone number (country code and length)"
     return None
+
+
+def json_object(body: bytes) -> dict[str, Any] | None:
+    """A request body that is a JSON object; None for anything else (not JSON, not UTF-8, another JSON value)."""
+    try:
+        value = json.loads(body)
+    except ValueError:  # UnicodeDecodeError included
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def is_http_url(value: str) -> bool:

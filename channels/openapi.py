@@ -1,8 +1,9 @@
 """OpenAPI documentation for handlers that read their input by hand.
 
-The callback routes (and a few API routes) read signature headers, tokens and the providers' payloads themselves (a signature is
-checked over the raw bytes before anything is parsed), so Litestar can't see them in their signatures:
-``operation_class=documented(header(...), query(...), body=json_object(...))`` describes them. Error
+The callback routes (and a few API routes) read signature headers, tokens and the providers' payloads
+themselves (a signature is checked over the raw bytes before anything is parsed), so Litestar can't see
+them in their signatures:
+``operation_class=documented(header(...), query(...), body=object_schema(...))`` describes them. Error
 answers beyond the gateway's common ones are declared with Litestar's ``responses={401: problem("...")}``;
 the gateway gives them its problem+json schema (gateway.openapi).
 """
@@ -34,7 +35,7 @@ def query(name: str, description: str | None = None, *, required: bool = False, 
     return Parameter(name=name, param_in="query", required=required, schema=schema, description=description)
 
 
-def json_object(
+def object_schema(
     description: str, properties: dict[str, Schema] | None = None, required: tuple[str, ...] = ()
 ) -> Schema:
     """A JSON object; fields not named are allowed (providers add fields in every version)."""

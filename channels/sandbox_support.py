@@ -1,4 +1,5 @@
-"""What every sandbox provider does alike: call the gateway back the way a provider does."""
+"""What every sandbox provider does alike: take a simulated user's request, call the gateway back the way a
+provider does."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ from collections.abc import Coroutine
 from typing import Any
 
 import httpx
+from litestar import Request
+from litestar.exceptions import ValidationException
 
+from channels.base import json_object
 from channels.transport import DirectClient
 
 _background: set[asyncio.Task[Any]] = set()  # keeps callback tasks alive until they ran
@@ -31,6 +35,14 @@ async def close_callback_client() -> None:
     """At shutdown of the app that served the sandbox providers."""
     if (client := _clients.pop(asyncio.get_running_loop(), None)) is not None:
         await client.aclose()
+
+
+async def simulated_body(request: Request) -> dict[str, Any]:
+    """The body of an inbound simulator (``POST /sandbox/<channel>/inbound``): a JSON object, else a 400
+    naming ``body``."""
+    if (body := json_object(await request.body())) is None:
+        raise ValidationException("Give a JSON object.", extra=[{"key": "body", "message": "must be a JSON object"}])
+    return body
 
 
 def in_background(coroutine: Coroutine[Any, Any, Any]) -> None:

@@ -31,6 +31,7 @@ from gateway.auth import API_KEY_HEADER, CustomerAuthMiddleware, TokenIssuer, ad
 from gateway.crypto import configure_encryption
 from gateway.db import check_schema, create_engine, session_maker
 from gateway.delivery.payloads import openapi_webhooks
+from gateway.draining import Draining
 from gateway.idempotency import IdempotencyKeys, IdempotencyMiddleware
 from gateway.lookups import Lookups
 from gateway.paths import PathNormaliser
@@ -69,6 +70,7 @@ class Gateway(Litestar):
                 scope["raw_path"] = path.encode()
         if scope["type"] == "http":  # every response carries the RateLimit fields, a 404 of no route too
             send = with_rate_limit_headers(scope, send, self.state.rate_limits)
+            receive, send = Draining.wrap(scope, receive, send, self.state.settings.max_body_bytes)
         await super().__call__(scope, receive, send)
 
 
@@ -104,7 +106,7 @@ def create_app(settings: Settings | None = None) -> Gateway:
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        await check_schema(engine)  # refuses to start on a schema that is behind
+        await check_schema(engine, wait=True)  # refuses to start on a schema that is behind
         stop = asyncio.Event()
         jobs = [idempotency_keys.run_purger(stop)]
         if settings.embedded_worker:  # the worker's loops, in the server (see `gateway worker`)
@@ -216,7 +218,7 @@ def create_worker_app(settings: Settings | None = None) -> Gateway:
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        await check_schema(engine)
+        await check_schema(engine, wait=True)
         stop = asyncio.Event()
         log.info("worker %s dispatching", workers.dispatcher.owner)
         running = asyncio.create_task(workers.run(stop))

@@ -7,20 +7,20 @@ GATEWAY_IDEMPOTENCY_TTL seconds (24 h) from their first use.
 
 - The first request claims the key: an INSERT that does nothing on conflict with the unique
   (tenant_id, key), so of any number of concurrent requests exactly one proceeds.
-- Its answer, if below 400, is stored with the key; the same key with the same request (method, path
-  and body bytes, compared by SHA-256) gets that answer again, status, body and content type, with
-  ``Idempotent-Replay: true``, and creates nothing.
+- Its answer is stored with the key **in the transaction that stores its messages** (the acceptor
+  writes it, see ``KeyedAnswer``): the key's answer and the messages exist together or not at all, and
+  a claim taken over meanwhile makes that transaction fail rather than create the messages twice.
+  The same key with the same request (method, path and body bytes, compared by SHA-256) gets that
+  answer again, status, body and content type, with ``Idempotent-Replay: true``, and creates nothing.
 - The same key with another request: 422 ``idempotency_key_reused``. While the first is in flight:
   409 ``idempotency_key_in_flight`` with ``Retry-After``.
-- An answer of 400 or more (validation, a missing traffic account, an error) stores nothing: the claim
-  is released and the key can be used again.
-- A claim left by a process that died is taken over once it is IN_FLIGHT_TIMEOUT seconds old.
+- An answer of 400 or more (validation, a missing traffic account, a database outage) releases the
+  claim, unless an answer is stored (a commit whose acknowledgement was lost): the key can be used again.
+  A release the database refuses is tried again in the background until it succeeds.
+- A claim left by a process that died is taken over once it is IN_FLIGHT_TIMEOUT seconds old: that
+  process stored nothing, since an answer is stored only with the messages.
 
-The window: the message is committed by the acceptor (on its own connection, in a group commit), and
-the answer is stored with the key in a second, separate write after the handler returns. A process
-that dies between the two leaves the key claimed but without an answer; a retry after
-IN_FLIGHT_TIMEOUT takes it over and sends again. The answer is stored *before* it is sent, so a client
-that has seen an answer always gets that answer replayed.
+So a retry after any failure either replays the first answer or finds that nothing was created.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import asyncio
 import datetime
 import hashlib
 import logging
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from uuid import UUID, uuid4
@@ -38,7 +38,8 @@ from litestar import Request
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.sql.dml import Delete
 
 from channels.base import FieldError
 from gateway.models import IdempotencyKey
@@ -87,6 +88,45 @@ class StoredAnswer:
     body: bytes
 
 
+@dataclass(slots=True)
+class KeyedAnswer:
+    """A handler's answer to store with its key, in the transaction that stores what the request created.
+    ``render`` is called inside that transaction, once the messages' generated values (conversation ids)
+    are known; ``body`` is then what was stored, and what the handler must answer."""
+
+    claim: Claim
+    render: Callable[[], bytes]
+    status: int = 200
+    content_type: str = "application/json"
+    body: bytes = b""
+
+    async def store(self, connection: AsyncConnection) -> None:
+        """Store the answer with its key, in the caller's transaction. When the claim is no longer ours (taken
+        over by a retry after IN_FLIGHT_TIMEOUT) the transaction must fail, so that nothing is created twice:
+        a 409 in flight, as the retry that took it over is now being processed."""
+        self.body = self.render()
+        stored = await connection.execute(
+            update(IdempotencyKey)
+            .where(
+                IdempotencyKey.id == self.claim.id,
+                IdempotencyKey.claim == self.claim.token,
+                IdempotencyKey.response_status.is_(None),
+            )
+            .values(response_status=self.status, response_content_type=self.content_type, response_body=self.body)
+        )
+        if stored.rowcount != 1:
+            log.warning("idempotency key %s was taken over before its answer was stored", self.claim.id)
+            raise _in_flight()
+
+
+CLAIM_STATE = "idempotency_claim"  # where the middleware leaves the request's claim, in scope["state"]
+
+
+def claim_of(request: Request) -> Claim | None:
+    """The Idempotency-Key claim this request holds, if it came with a key."""
+    return request.scope.get("state", {}).get(CLAIM_STATE)
+
+
 def _reused() -> Problem:
     return Problem(
         422,
@@ -115,6 +155,7 @@ class IdempotencyKeys:
         self.engine = engine
         self.ttl = datetime.timedelta(seconds=ttl_seconds)
         self.in_flight_timeout = datetime.timedelta(seconds=in_flight_timeout)
+        self._releasing: set[asyncio.Task[None]] = set()
 
     async def claim(
         self, session: AsyncSession, tenant_id: UUID, key: str, request_fingerprint: str
@@ -162,23 +203,31 @@ class IdempotencyKeys:
                     return Claim(row.id, token)
         raise _in_flight()
 
-    async def store(
-        self, session: AsyncSession, claim: Claim, status: int, content_type: str | None, body: bytes
-    ) -> None:
-        async with _transaction(session) as db:
-            stored = await db.execute(
-                update(IdempotencyKey)
-                .where(IdempotencyKey.id == claim.id, IdempotencyKey.claim == claim.token)
-                .values(response_status=status, response_content_type=content_type, response_body=body)
-            )
-        if stored.rowcount != 1:  # taken over after IN_FLIGHT_TIMEOUT: the other request's answer wins
-            log.warning("idempotency key %s was taken over before its answer was stored", claim.id)
-
     async def release(self, session: AsyncSession, claim: Claim) -> None:
-        async with _transaction(session) as db:
-            await db.execute(
-                delete(IdempotencyKey).where(IdempotencyKey.id == claim.id, IdempotencyKey.claim == claim.token)
-            )
+        """Let the key be used again: the request created nothing. Not when an answer is stored with it (the
+        messages were committed though the acknowledgement was lost): a retry then gets that answer. When
+        the database can't be reached, tried again in the background until it succeeds or the claim lapses."""
+        try:
+            async with _transaction(session) as db:
+                await db.execute(_release(claim))
+        except Exception:  # noqa: BLE001  (the answer that caused the release goes out regardless)
+            log.warning("releasing idempotency key %s failed; retrying in the background", claim.id, exc_info=True)
+            task = asyncio.create_task(self._release_when_possible(claim))
+            self._releasing.add(task)
+            task.add_done_callback(self._releasing.discard)
+
+    async def _release_when_possible(self, claim: Claim) -> None:
+        loop = asyncio.get_running_loop()
+        deadline, delay = loop.time() + self.in_flight_timeout.total_seconds(), RETRY_IN_FLIGHT_AFTER / 2
+        while loop.time() < deadline:
+            await asyncio.sleep(delay)
+            try:
+                async with self.engine.begin() as connection:
+                    await connection.execute(_release(claim))
+                return
+            except Exception:  # noqa: BLE001  (still unreachable: try again)
+                delay = min(delay * 2, 5.0)
+        log.warning("idempotency key %s stays claimed until it lapses", claim.id)
 
     async def purge(self, now: datetime.datetime | None = None) -> int:
         """Delete the expired keys; the number deleted."""
@@ -200,6 +249,12 @@ class IdempotencyKeys:
                     log.exception("purging expired idempotency keys failed")
 
 
+def _release(claim: Claim) -> Delete:
+    return delete(IdempotencyKey).where(
+        IdempotencyKey.id == claim.id, IdempotencyKey.claim == claim.token, IdempotencyKey.response_status.is_(None)
+    )
+
+
 @asynccontextmanager
 async def _transaction(session: AsyncSession) -> AsyncIterator[AsyncSession]:
     """A transaction of its own on the request's session: whatever the session had open is rolled back
@@ -214,7 +269,8 @@ async def _transaction(session: AsyncSession) -> AsyncIterator[AsyncSession]:
 
 
 class _Captured:
-    """A response held back until its answer is stored with the key."""
+    """A response held back until the claim is settled: an error's claim is released before the client
+    can retry with the same key."""
 
     def __init__(self) -> None:
         self.start: Message | None = None
@@ -274,23 +330,13 @@ class IdempotencyMiddleware:
         if isinstance(outcome, StoredAnswer):
             await _replay(outcome, send)
             return
+        scope.setdefault("state", {})[CLAIM_STATE] = outcome  # the handler stores its answer with its messages
         response = _Captured()
         try:
             await self.app(scope, receive, response.send)
         except BaseException:
-            await _quietly(keys.release(session, outcome))
+            await keys.release(session, outcome)
             raise
-        if response.status < 400:
-            await _quietly(keys.store(session, outcome, response.status, response.content_type, bytes(response.body)))
-        else:
-            await _quietly(keys.release(session, outcome))
+        if response.status >= 400:
+            await keys.release(session, outcome)
         await response.forward(send)
-
-
-async def _quietly(write: Awaitable[None]) -> None:
-    """A key's answer not stored (or its claim not released) must not hide the answer itself: the message
-    may be accepted already. The claim then lapses after IN_FLIGHT_TIMEOUT."""
-    try:
-        await write
-    except Exception:  # noqa: BLE001
-        log.exception("storing or releasing an idempotency key failed")

@@ -21,11 +21,13 @@ from litestar.plugins.problem_details import (
 )
 
 from channels.base import FieldError
+from gateway.db import database_unavailable
 
 log = logging.getLogger(__name__)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_PREFIX = "urn:gateway:problem:"
+RETRY_UNAVAILABLE_AFTER = 1  # seconds: a database restart takes a few; clients back off from here
 _CODES = {
     400: "bad_request",
     401: "unauthorized",
@@ -141,6 +143,8 @@ def _default_detail(status: int) -> str:
 def _from_repository(request: Request, exc: RepositoryError) -> Problem:
     """Database constraint errors that a service did not turn into a problem of its own: a concurrent
     change (the same unique value, a row deleted meanwhile) that a retry will resolve or explain."""
+    if database_unavailable(exc):
+        return _unavailable(request, exc)
     if isinstance(exc, NotFoundError):
         return Problem(404, "not_found", "No such resource.")
     if isinstance(exc, IntegrityError):
@@ -152,7 +156,23 @@ def _from_too_deep(request: Request, exc: RecursionError) -> Problem:
     return invalid([FieldError("body", "is nested too deeply")])
 
 
+def _unavailable(request: Request, exc: BaseException) -> Problem:
+    """The database can't be reached or can't serve now (a restart, an outage, an exhausted pool): the
+    request was not carried out, and the same request can be sent again. Logged without a traceback: an
+    outage, not a bug."""
+    log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+    return Problem(
+        503,
+        "unavailable",
+        "The database can't be reached right now. Retry after Retry-After: a send retried with the same Idempotency-Key "
+        "is never carried out twice.",
+        headers={"Retry-After": str(RETRY_UNAVAILABLE_AFTER)},
+    )
+
+
 def _from_unexpected(request: Request, exc: Exception) -> Problem:
+    if database_unavailable(exc):
+        return _unavailable(request, exc)
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return Problem(500, "internal_error", "An unexpected error occurred; it has been logged.")
 

@@ -36,7 +36,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -46,13 +45,12 @@ from litestar import MediaType, Request, Response, post
 from litestar.exceptions import NotAuthorizedException, NotFoundException, ValidationException
 from litestar.params import FromPath
 
-from channels.base import InboundMessage, Pipeline, StatusReport
-from channels.openapi import OBJECT, STRING, documented, header, json_object, problem
+from channels.base import ID_MAX, InboundMessage, Pipeline, StatusReport, json_object
+from channels.openapi import OBJECT, STRING, documented, header, object_schema, problem
 
 SIGNATURE_HEADER = "X-Goog-Signature"
 CLIENT_TOKEN = "clientToken"  # the credential that keys X-Goog-Signature
 RECEIPT_STATUSES = {"DELIVERED": "Delivered", "READ": "Read"}
-ID_MAX = 256  # the longest conversation / message id the gateway stores (an address, a provider id)
 PAYLOADS = ("message", "receipts", "suggestionResponse", "userStatus", "surveyResponse", "authenticationResponse")
 
 
@@ -105,11 +103,7 @@ def verification_of(data: Any) -> Verification | None:
 
 
 def decode(body: bytes) -> dict[str, Any]:
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        data = None
-    if not isinstance(data, dict):
+    if (data := json_object(body)) is None:
         raise Malformed("body", "must be a JSON object (a Business Messages webhook payload)")
     return data
 
@@ -145,7 +139,7 @@ def parse_callback(data: dict[str, Any]) -> list[StatusReport] | InboundMessage 
     return None  # userStatus, surveyResponse, authenticationResponse, and payloads added later
 
 
-PAYLOAD = json_object(
+PAYLOAD = object_schema(
     "A Business Messages webhook payload (one of receipts, message, suggestionResponse, userStatus...), or the "
     "webhook verification request {secret, clientToken}",
     {

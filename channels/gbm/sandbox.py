@@ -64,12 +64,12 @@ from litestar import Request, Response, post
 from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import FromPath
 
-from channels.base import Account
+from channels.base import ID_MAX, Account, json_object
 from channels.gbm.adapter import CREDENTIAL, sandbox_bearer
 from channels.gbm.blocks import CAROUSEL_CARDS, REPRESENTATIVE_TYPES, SUGGESTIONS_MAX
-from channels.gbm.callbacks import CLIENT_TOKEN, ID_MAX, SIGNATURE_HEADER, signature
+from channels.gbm.callbacks import CLIENT_TOKEN, SIGNATURE_HEADER, signature
 from channels.gbm.errors import RETRY_INFO, error_body
-from channels.sandbox_support import in_background, post_callback
+from channels.sandbox_support import in_background, post_callback, simulated_body
 
 REPORT_DELAY = 0.1
 SLOW_SECONDS = 30.0  # the "timeout" conversation's wait
@@ -122,11 +122,8 @@ async def create_message(request: Request, conversation_id: FromPath[str]) -> Re
             "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or "
             "other valid authentication credential.",
         )
-    try:
-        body = json.loads(await request.body())
-    except (ValueError, UnicodeDecodeError):
-        body = None
-    if not isinstance(body, dict):
+    body = json_object(await request.body())
+    if body is None:
         return _invalid("the request body must be a Message object")
     force_fallback = request.query_params.get("forceFallback", "").lower() in ("true", "1")
     problem = message_problem(body, force_fallback)
@@ -225,12 +222,7 @@ def _rich_card_problem(card: Any) -> str | None:
 @post("/sandbox/gbm/inbound", status_code=200, include_in_schema=False)
 async def user_sends_message(request: Request) -> Response[dict[str, Any]]:
     """The user of a conversation writes to a sandbox traffic account's agent: Google's signed payload."""
-    try:
-        body = json.loads(await request.body())
-    except (ValueError, UnicodeDecodeError):
-        body = None
-    if not isinstance(body, dict):
-        raise ValidationException("Give a JSON object.", extra=[{"key": "body", "message": "must be a JSON object"}])
+    body = await simulated_body(request)
     problems = [
         {"key": key, "message": f"is required: a string of 1-{ID_MAX} characters without spaces"}
         for key in ("trafficAccountId", "from")

@@ -52,13 +52,32 @@ def parse_response(response: httpx.Response) -> SendResult:
         data = response.json()
     except ValueError:
         return SendResult(description=f"provider answered {response.status_code} without JSON")
-    code = data.get("responseCode", 0 if data.get("id") else 1) if isinstance(data, dict) else 1
-    text = (data.get("responseText") if isinstance(data, dict) else None) or SEND_RESPONSE_CODES.get(code, "")
-    if code == 0 and data.get("id"):
-        return SendResult(status="Sent", provider_message_id=str(data["id"]))
-    if code in RETRYABLE_RESPONSE_CODES or response.status_code >= 400 and code == 0:
-        return SendResult(description=f"provider: {text}")
+    if not isinstance(data, dict):
+        data = {}
+    message_id = provider_message_id(data)
+    code = data.get("responseCode")
+    if code is None:  # optional (seed 004): an answer naming the message is a success
+        code = 0 if message_id else 1
+    if isinstance(code, bool) or not isinstance(code, int):
+        return SendResult(description=f"provider answered responseCode {code!r}"[:1000])
+    text = data.get("responseText") or SEND_RESPONSE_CODES.get(code, "")
+    if code == 0 and response.is_success:
+        # Sent whatever carries the id, or with none: reports find the message by the token in the
+        # callback URL it was sent with, not by the provider's id.
+        return SendResult(status="Sent", provider_message_id=message_id)
+    if code == 0 or code in RETRYABLE_RESPONSE_CODES:
+        return SendResult(description=f"provider answered {response.status_code}: {text}"[:1000])
     return SendResult(permanent=True, error_code=f"sms.{code}", description=str(text)[:1000])
+
+
+def provider_message_id(answer: dict[str, object]) -> str | None:
+    """The provider's id of the message: ``id`` (seed 004, the OpenAPI), else the first of ``ids``
+    (seed 001's answer; a long text may get one per part)."""
+    given = answer.get("id")
+    if isinstance(given, (str, int)) and not isinstance(given, bool) and given != "":
+        return str(given)
+    ids = answer.get("ids")
+    return next((i for i in ids if isinstance(i, str) and i), None) if isinstance(ids, list) else None
 
 
 def _retry_after(response: httpx.Response) -> float | None:

@@ -11,8 +11,8 @@ from litestar.exceptions import NotAuthorizedException, NotFoundException, Valid
 from litestar.openapi.spec import OpenAPIType, Schema
 from litestar.params import FromPath
 
-from channels.base import InboundMessage, Pipeline, StatusReport
-from channels.openapi import INTEGER, STRING, documented, json_object, problem, query
+from channels.base import InboundMessage, Pipeline, StatusReport, json_object
+from channels.openapi import INTEGER, STRING, documented, object_schema, problem, query
 from channels.sms.errors import dlr_error_text
 
 # DLR states (seed 004) -> the gateway's statuses; BUFFERED is "still trying": no change.
@@ -75,7 +75,7 @@ async def delivery_report_query(request: Request, account_id: FromPath[UUID]) ->
 @post(
     DLR_PATH,
     summary="SMS delivery report, as JSON",
-    operation_class=documented(TOKEN, body=json_object("The delivery report", REPORT, ("status",))),
+    operation_class=documented(TOKEN, body=object_schema("The delivery report", REPORT, ("status",))),
     responses=REFUSED_TOKEN,
     **CALLBACK,
 )
@@ -114,7 +114,7 @@ async def inbound_sms_query(request: Request, account_id: FromPath[UUID]) -> Res
 @post(
     INBOUND_PATH,
     summary="A user's SMS (2-way), as JSON",
-    operation_class=documented(TOKEN, body=json_object("The user's message", INBOUND, INBOUND_REQUIRED)),
+    operation_class=documented(TOKEN, body=object_schema("The user's message", INBOUND, INBOUND_REQUIRED)),
     responses=REFUSED_TOKEN,
     **CALLBACK,
 )
@@ -156,11 +156,7 @@ async def _fields(request: Request) -> dict[str, Any]:
     """The callback's fields: a JSON object in a POST body, or the query parameters of a GET."""
     if request.method != "POST":
         return {key: value for key, value in request.query_params.items() if key != "token"}
-    try:
-        fields = await request.json()
-    except Exception:  # noqa: BLE001  (any undecodable body)
-        fields = None
-    if not isinstance(fields, dict):
+    if (fields := json_object(await request.body())) is None:
         raise ValidationException(
             "The callback body is not valid.", extra=[{"key": "body", "message": "must be a JSON object"}]
         )

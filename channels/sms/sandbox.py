@@ -16,8 +16,10 @@ import uuid
 from typing import Any
 
 from litestar import Request, Response, post
+from litestar.exceptions import NotFoundException, ValidationException
 
-from channels.sandbox_support import in_background, post_callback
+from channels.base import json_object
+from channels.sandbox_support import in_background, post_callback, simulated_body
 from channels.sms.errors import SEND_RESPONSE_CODES
 
 REPORT_DELAY = 0.1
@@ -39,18 +41,19 @@ def behaviour(to: str) -> tuple[str, int | None]:
 async def send_sms(request: Request) -> Response[dict[str, Any]]:
     if not request.headers.get("X-Mitto-API-Key"):
         return Response({"responseCode": 1, "responseText": "Missing API key"}, status_code=401)
-    try:
-        body = await request.json()
-    except Exception:  # noqa: BLE001
-        body = None
-    if not isinstance(body, dict):
+    body = json_object(await request.body())
+    if body is None:
         return Response({"responseCode": 1, "responseText": "Internal error"}, status_code=400)
+    # Missing (3, 5, 7), then of the wrong type (4, 6; a receiver that isn't digits is 8).
     for code, field in ((3, "text"), (5, "from"), (7, "to")):
         if not body.get(field):
-            return Response({"responseCode": code, "responseText": SEND_RESPONSE_CODES[code]})
+            return _refused(code)
+    for code, field in ((4, "text"), (6, "from")):
+        if not isinstance(body[field], str):
+            return _refused(code)
     to = str(body["to"])
     if not to.isdigit():
-        return Response({"responseCode": 8, "responseText": SEND_RESPONSE_CODES[8]})
+        return _refused(8)
     kind, error_code = behaviour(to)
     if kind == "error":
         return Response({"responseCode": 1, "responseText": SEND_RESPONSE_CODES[1]}, status_code=500)
@@ -78,6 +81,10 @@ async def send_sms(request: Request) -> Response[dict[str, Any]]:
     )
 
 
+def _refused(code: int) -> Response[dict[str, Any]]:
+    return Response({"responseCode": code, "responseText": SEND_RESPONSE_CODES[code]})
+
+
 async def _report(callback: str, report: dict[str, str]) -> None:
     await asyncio.sleep(REPORT_DELAY)
     await post_callback(callback, json.dumps(report).encode(), {})
@@ -86,24 +93,36 @@ async def _report(callback: str, report: dict[str, str]) -> None:
 @post("/sandbox/sms/inbound", status_code=200, include_in_schema=False)
 async def user_sends_sms(request: Request) -> Response[dict[str, Any]]:
     """A simulated user texts the traffic account: the 2-way callback of the SMS API reaches the gateway."""
-    body = await request.json()
-    if not isinstance(body, dict) or not body.get("trafficAccountId") or not body.get("from") or not body.get("text"):
-        return Response({"detail": "give trafficAccountId, from and text"}, status_code=400)
-    pipeline = request.app.state.pipeline
+    body = await simulated_body(request)
+    problems = [
+        {"key": key, "message": "is required: a non-empty string"}
+        for key in ("trafficAccountId", "from", "text")
+        if not isinstance(body.get(key), str) or not body[key].strip()
+    ]
+    problems += [
+        {"key": key, "message": "must be a non-empty string when given"}
+        for key in ("to", "msgid")
+        if body.get(key) is not None and (not isinstance(body[key], str) or not body[key])
+    ]
+    if problems:
+        raise ValidationException("The simulated message is not valid.", extra=problems)
     try:
-        account_id = uuid.UUID(str(body["trafficAccountId"]))
+        account_id = uuid.UUID(body["trafficAccountId"])
     except ValueError:
-        return Response({"detail": "trafficAccountId must be a UUID"}, status_code=400)
+        raise ValidationException(
+            "The simulated message is not valid.", extra=[{"key": "trafficAccountId", "message": "must be a UUID"}]
+        ) from None
+    pipeline = request.app.state.pipeline
     account = await pipeline.account(account_id, "sms")
     if account is None or not account.sandbox:  # a live account's users are real people: no simulating them
-        return Response({"detail": "no sandbox sms traffic account with this id"}, status_code=404)
-    msgid = str(body.get("msgid") or uuid.uuid4())
+        raise NotFoundException("No sandbox sms traffic account with this id.")
+    msgid = body.get("msgid") or str(uuid.uuid4())
     report = {
-        "sender": str(body["from"]),
-        "receiver": str(body.get("to") or "MITTO SMS"),
-        "content": str(body["text"]),
+        "sender": body["from"],
+        "receiver": body.get("to") or "MITTO SMS",
+        "content": body["text"],
         "msgid": msgid,
-        "coding": "UCS2" if any(ord(char) > 0x7F for char in str(body["text"])) else "GSM",
+        "coding": "UCS2" if any(ord(char) > 0x7F for char in body["text"]) else "GSM",
     }
     status = await post_callback(pipeline.provider_callback_url("sms", account_id), json.dumps(report).encode(), {})
     return Response({"msgid": msgid, "gatewayStatus": status}, status_code=200)

@@ -27,8 +27,8 @@ from litestar import Request, Response, post
 from litestar.exceptions import NotAuthorizedException, NotFoundException, ValidationException
 from litestar.params import FromPath
 
-from channels.base import InboundMessage, Pipeline
-from channels.openapi import INTEGER, OBJECT, documented, header, json_object, problem
+from channels.base import InboundMessage, Pipeline, json_object
+from channels.openapi import INTEGER, OBJECT, documented, header, object_schema, problem
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 MESSAGE_UPDATES = ("message", "edited_message")
@@ -60,10 +60,7 @@ def inbound_of(update: Any) -> InboundMessage | None:
     ignored: the Bot API adds fields in every version."""
     if not isinstance(update, dict):
         raise Malformed("body", "must be a JSON object (a Telegram Update)")
-    update_id = update.get("update_id")
-    if isinstance(update_id, bool) or not isinstance(update_id, int):
-        raise Malformed("update_id", "is required: an integer")
-    provider_id = f"update:{update_id}"
+    provider_id = f"update:{_integer(update.get('update_id'), 'update_id')}"
     for key in MESSAGE_UPDATES:
         if key in update:
             message = _object(update[key], key)
@@ -82,9 +79,7 @@ def inbound_of(update: Any) -> InboundMessage | None:
             sender = _chat_id(query["message"], "callback_query.message")
         else:  # a button under an inline-mode message: the user's private chat id is the user id
             user = _object(query.get("from"), "callback_query.from")
-            if isinstance(user.get("id"), bool) or not isinstance(user.get("id"), int):
-                raise Malformed("callback_query.from.id", "is required: an integer")
-            sender = str(user["id"])
+            sender = str(_integer(user.get("id"), "callback_query.from.id"))
         data = query.get("data")
         content: dict[str, Any] = {
             "type": "postback",
@@ -114,10 +109,14 @@ def _object(value: Any, field: str) -> dict[str, Any]:
 
 def _chat_id(message: dict[str, Any], field: str) -> str:
     chat = _object(message.get("chat"), f"{field}.chat")
-    chat_id = chat.get("id")
-    if isinstance(chat_id, bool) or not isinstance(chat_id, int):
-        raise Malformed(f"{field}.chat.id", "is required: an integer")
-    return str(chat_id)
+    return str(_integer(chat.get("id"), f"{field}.chat.id"))
+
+
+def _integer(value: Any, field: str) -> int:
+    """A Telegram id: an integer of 64 bits at most (Telegram's have at most 52 significant bits)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not -(2**63) <= value < 2**63:
+        raise Malformed(field, "is required: an integer of at most 64 bits")
+    return value
 
 
 def _content(message: dict[str, Any], field: str) -> dict[str, Any] | None:
@@ -172,7 +171,7 @@ def _media(kind: str, value: Any, field: str) -> dict[str, Any]:
     return content
 
 
-UPDATE = json_object(
+UPDATE = object_schema(
     "A Telegram Update (Bot API): a message, an edited message or a pressed inline button",
     {"update_id": INTEGER, "message": OBJECT, "edited_message": OBJECT, "callback_query": OBJECT},
     ("update_id",),
@@ -195,10 +194,7 @@ async def telegram_update(request: Request, account_id: FromPath[UUID]) -> Respo
     given = request.headers.get(SECRET_HEADER)
     if account is None or not secret_matches(account.credentials.get("webhookSecret"), given):
         raise NotAuthorizedException(f"The {SECRET_HEADER} header is missing or wrong.")
-    try:
-        update = await request.json()
-    except Exception:  # noqa: BLE001  (any undecodable body)
-        update = None
+    update = json_object(await request.body())
     try:
         inbound = inbound_of(update)
     except Malformed as error:

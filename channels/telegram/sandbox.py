@@ -52,8 +52,8 @@ from litestar import Request, Response, post, route
 from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import FromPath
 
-from channels.base import is_http_url
-from channels.sandbox_support import post_callback
+from channels.base import is_http_url, json_object
+from channels.sandbox_support import post_callback, simulated_body
 from channels.telegram.adapter import SECRET_TOKEN, chat_id
 from channels.telegram.blocks import visible_text
 from channels.telegram.callbacks import SECRET_HEADER
@@ -134,11 +134,7 @@ async def _parameters(request: Request) -> dict[str, Any] | None:
         return params
     content_type = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
     if content_type == "application/json":
-        try:
-            body = await request.json()
-        except Exception:  # noqa: BLE001
-            return None
-        if not isinstance(body, dict):
+        if (body := json_object(await request.body())) is None:
             return None
         params.update(body)
     elif content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
@@ -312,9 +308,7 @@ def update_of(body: dict[str, Any], update_id: int, message_id: int) -> dict[str
     return {"update_id": update_id, "message": message}
 
 
-def _check_inbound(body: Any) -> UUID:
-    if not isinstance(body, dict):
-        raise _bad("body", "must be a JSON object")
+def _check_inbound(body: dict[str, Any]) -> UUID:
     try:
         account_id = UUID(str(body.get("trafficAccountId")))
     except ValueError:
@@ -356,10 +350,7 @@ def _check_inbound(body: Any) -> UUID:
 @post("/sandbox/telegram/inbound", status_code=200, include_in_schema=False)
 async def inbound(request: Request) -> Response[dict[str, Any]]:
     """A simulated user writes to the bot: Telegram's Update reaches the gateway's webhook."""
-    try:
-        body = await request.json()
-    except Exception:  # noqa: BLE001
-        body = None
+    body = await simulated_body(request)
     account_id = _check_inbound(body)
     pipeline = request.app.state.pipeline
     account = await pipeline.account(account_id, "telegram")

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from typing import Any
 from uuid import UUID
 
@@ -36,8 +35,8 @@ from litestar import MediaType, Request, Response, post
 from litestar.exceptions import NotAuthorizedException, NotFoundException, ValidationException
 from litestar.params import FromPath
 
-from channels.base import InboundMessage, Pipeline, StatusReport
-from channels.openapi import INTEGER, OBJECT, STRING, documented, header, json_object, problem
+from channels.base import ID_MAX, InboundMessage, Pipeline, StatusReport, json_object
+from channels.openapi import INTEGER, OBJECT, STRING, documented, header, object_schema, problem
 
 SIGNATURE_HEADER = "X-Viber-Content-Signature"
 STATUS_EVENTS = {"delivered": "Delivered", "seen": "Read", "failed": "Failed"}
@@ -68,11 +67,7 @@ def signature_matches(token: str | None, body: bytes, given: str | None) -> bool
 def parse_callback(body: bytes) -> StatusReport | InboundMessage | None:
     """What a (verified) callback body means for the gateway: a status report, a user's message, or
     None for an event that changes nothing. Raises :class:`Malformed`."""
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        data = None
-    if not isinstance(data, dict):
+    if (data := json_object(body)) is None:
         raise Malformed("body", "must be a JSON object (a Viber callback)")
     event = data.get("event")
     if not isinstance(event, str) or not event:
@@ -92,14 +87,14 @@ def parse_callback(body: bytes) -> StatusReport | InboundMessage | None:
         token = _message_token(data)
         sender = _object(data.get("sender"), "sender")
         sender_id = sender.get("id")
-        if not isinstance(sender_id, str) or not sender_id.strip():
-            raise Malformed("sender.id", "is required: the Viber user's id")
+        if not isinstance(sender_id, str) or not sender_id.strip() or len(sender_id) > ID_MAX:
+            raise Malformed("sender.id", f"is required: the Viber user's id (at most {ID_MAX} characters)")
         content = _content(_object(data.get("message"), "message"))
         return InboundMessage(sender=sender_id, content=content, provider_message_id=token)
     return None  # subscribed, unsubscribed, conversation_started, webhook, and events added later
 
 
-CALLBACK = json_object(
+CALLBACK = object_schema(
     "A Viber callback: delivered, seen, failed, message, subscribed, conversation_started, webhook...",
     {
         "event": STRING,
@@ -155,7 +150,7 @@ def _object(value: Any, field: str) -> dict[str, Any]:
 
 def _message_token(data: dict[str, Any]) -> str:
     token = data.get("message_token")
-    if isinstance(token, bool) or not isinstance(token, (int, str)) or not str(token).strip():
+    if isinstance(token, bool) or not isinstance(token, (int, str)) or not 0 < len(str(token).strip()) <= ID_MAX:
         raise Malformed("message_token", "is required: the message's token (an integer)")
     return str(token).strip()
 

@@ -43,7 +43,8 @@ from typing import Any
 from litestar import Request, Response, post
 from litestar.exceptions import NotFoundException, ValidationException
 
-from channels.sandbox_support import in_background, post_callback
+from channels.base import json_object
+from channels.sandbox_support import in_background, post_callback, simulated_body
 from channels.viber.adapter import AUTH_HEADER, EVENT_TYPES
 from channels.viber.callbacks import SIGNATURE_HEADER, signature
 from channels.viber.errors import STATUSES, status_name
@@ -96,13 +97,6 @@ def _webhooks(request: Request) -> dict[str, Webhook]:
     return request.app.state.setdefault(_STATE_KEY, {})
 
 
-async def _body(request: Request) -> Any:
-    try:
-        return json.loads(await request.body())
-    except (ValueError, UnicodeDecodeError):
-        return None
-
-
 def _message_token() -> int:
     return random.randint(10**18, 2**63 - 1)  # noqa: S311  (an id, not a secret)
 
@@ -116,8 +110,8 @@ async def send_message(request: Request) -> Response[dict[str, Any]]:
     token = request.headers.get(AUTH_HEADER)
     if not token:
         return _answer(2)
-    body = await _body(request)
-    if not isinstance(body, dict):
+    body = json_object(await request.body())
+    if body is None:
         return _answer(3)
     sender = body.get("sender")
     receiver = body.get("receiver")
@@ -166,8 +160,8 @@ async def set_webhook(request: Request) -> Response[dict[str, Any]]:
     token = request.headers.get(AUTH_HEADER)
     if not token:
         return _answer(2)
-    body = await _body(request)
-    if not isinstance(body, dict):
+    body = json_object(await request.body())
+    if body is None:
         return _answer(3)
     url = body.get("url")
     if not isinstance(url, str):
@@ -216,9 +210,7 @@ async def get_account_info(request: Request) -> Response[dict[str, Any]]:
 @post("/sandbox/viber/inbound", status_code=200, include_in_schema=False)
 async def user_sends_message(request: Request) -> Response[dict[str, Any]]:
     """A simulated user writes to a sandbox traffic account: Viber's signed ``message`` callback."""
-    body = await _body(request)
-    if not isinstance(body, dict):
-        raise ValidationException("Give a JSON object.", extra=[{"key": "body", "message": "must be a JSON object"}])
+    body = await simulated_body(request)
     problems = [
         {"key": key, "message": "is required: a non-empty string"}
         for key in ("trafficAccountId", "from")

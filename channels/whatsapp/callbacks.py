@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from typing import Any
 from uuid import UUID
 
@@ -46,9 +45,9 @@ from litestar.exceptions import NotAuthorizedException, PermissionDeniedExceptio
 from litestar.openapi.spec import OpenAPIType, Schema
 from litestar.params import FromPath
 
-from channels.base import InboundMessage, Pipeline, StatusReport
+from channels.base import ID_MAX, InboundMessage, Pipeline, StatusReport, json_object
 from channels.openapi import OBJECT as JSON_OBJECT
-from channels.openapi import documented, header, json_object, problem, query
+from channels.openapi import documented, header, object_schema, problem, query
 from channels.whatsapp.errors import as_code, describe, error_code
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
@@ -102,11 +101,7 @@ def challenge_answer(params: dict[str, str], verify_token: str | None) -> str | 
 
 def parse_notification(body: bytes) -> list[StatusReport | InboundMessage]:
     """Everything a (verified) webhook body reports, in order. Raises :class:`Malformed`."""
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        data = None
-    if not isinstance(data, dict):
+    if (data := json_object(body)) is None:
         raise Malformed("body", "must be a JSON object (a WhatsApp webhook notification)")
     if data.get("object") != OBJECT:
         raise Malformed("object", f"must be {OBJECT}")
@@ -257,7 +252,7 @@ async def whatsapp_verify(request: Request, account_id: FromPath[UUID]) -> Respo
     return Response(challenge, status_code=200, media_type=MediaType.TEXT)
 
 
-NOTIFICATION = json_object(
+NOTIFICATION = object_schema(
     "A WhatsApp Cloud API webhook notification: entries of changes carrying statuses and messages",
     {
         "object": Schema(type=OpenAPIType.STRING, enum=[OBJECT]),
@@ -319,9 +314,10 @@ def _object(value: Any, field: str) -> dict[str, Any]:
 
 
 def _string(obj: dict[str, Any], key: str, path: str, what: str) -> str:
+    """An id or an address: a non-empty string of at most ID_MAX characters."""
     value = obj.get(key)
-    if not isinstance(value, str) or not value.strip():
-        raise Malformed(f"{path}.{key}", f"is required: {what}")
+    if not isinstance(value, str) or not value.strip() or len(value.strip()) > ID_MAX:
+        raise Malformed(f"{path}.{key}", f"is required: {what} (at most {ID_MAX} characters)")
     return value.strip()
 
 

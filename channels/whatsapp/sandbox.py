@@ -54,8 +54,8 @@ from litestar import Request, Response, post
 from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import FromPath
 
-from channels.base import Account, normalise_phone_number
-from channels.sandbox_support import in_background, post_callback
+from channels.base import Account, json_object, normalise_phone_number
+from channels.sandbox_support import in_background, post_callback, simulated_body
 from channels.whatsapp.callbacks import OBJECT, SIGNATURE_HEADER, signature
 from channels.whatsapp.errors import DETAILS, TITLES
 
@@ -199,10 +199,7 @@ async def send_message(request: Request, phone_number_id: FromPath[str]) -> Resp
         )
     if not hmac.compare_digest(token.encode(), account.credentials.get("accessToken", "").encode()):
         return error_answer(401, 190, "Invalid OAuth access token - Cannot parse access token")
-    try:
-        body = json.loads(await request.body())
-    except (ValueError, UnicodeDecodeError):
-        body = None
+    body = json_object(await request.body())
     if (problem := body_problem(body)) is not None:
         return problem
     to = normalise_phone_number(body["to"])
@@ -273,12 +270,7 @@ def status_object(wamid: str, recipient: str, state: str) -> dict[str, Any]:
 @post("/sandbox/whatsapp/inbound", status_code=200, include_in_schema=False)
 async def user_sends_message(request: Request) -> Response[dict[str, Any]]:
     """A simulated user writes to a sandbox traffic account: the Cloud API's signed messages webhook."""
-    try:
-        body = json.loads(await request.body())
-    except (ValueError, UnicodeDecodeError):
-        body = None
-    if not isinstance(body, dict):
-        raise _bad("body", "must be a JSON object")
+    body = await simulated_body(request)
     problems = [
         {"key": key, "message": "is required: a non-empty string"}
         for key in ("trafficAccountId", "from")

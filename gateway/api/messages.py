@@ -3,23 +3,25 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import msgspec
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK
 
 from channels.base import FieldError
 from gateway.api.deps import Caller, DbSession, bulk_only_on_v11
+from gateway.idempotency import KeyedAnswer, claim_of
 from gateway.models import Conversation, FailoverChain, Message, MessageEvent, TrafficAccount
 from gateway.pagination import MAX_LIMIT, Cursor
 from gateway.pipeline import statuses
 from gateway.pipeline.views import conversation_view, participant_view, sender_view
 from gateway.problems import invalid
 from gateway.schemas import Out, Page, Schema
-from gateway.services.messages import BulkResult, MessageFilters, MessageService, SendRequest, block_errors
+from gateway.services.messages import BulkResult, MessageFilters, MessageService, Plan, SendRequest, block_errors
 
 Block = Annotated[Any, msgspec.Meta(description="The channel's message, as in the channel guide (seed 002)")]
 
@@ -311,6 +313,19 @@ def _service(request: Request, db_session: Any) -> MessageService:
     return MessageService(db_session, state.acceptor, state.lookups)
 
 
+async def accepted(
+    request: Request, service: MessageService, planned: Plan | BulkResult, answer: Callable[[], Any]
+) -> Response[Any]:
+    """Store what a send planned, and answer it. With an Idempotency-Key the answer is rendered and stored
+    with the key in the transaction that stores the messages, and exactly those bytes are sent."""
+    if (claim := claim_of(request)) is None:
+        await service.accept(planned)
+        return Response(answer())
+    keyed = KeyedAnswer(claim, lambda: msgspec.json.encode(answer()))
+    await service.accept(planned, keyed)
+    return Response(keyed.body, media_type=keyed.content_type)
+
+
 class MessageController(Controller):
     path = "/Message"
     tags = ["messages"]
@@ -323,13 +338,18 @@ class MessageController(Controller):
     )
     async def send(
         self, request: Request, db_session: DbSession, principal: Caller, version: FromPath[str], data: JSONBody[SendIn]
-    ) -> MessageOut | SentMessages | list[UUID]:
-        plan = await _service(request, db_session).send(principal.tenant_id, data.request())
-        if version.lower() == "v1.1":
-            return SentMessages([SentMessage(m.id, m.traffic_account_id) for m in plan.messages])
-        if plan.chain is not None:  # seed 002: a failover answers the ids of its chain, in order
-            return [m.id for m in plan.messages]
-        return MessageOut.of(plan.messages[0].as_message(), plan.accounts[0])
+    ) -> Response[MessageOut | SentMessages | list[UUID]]:
+        service = _service(request, db_session)
+        plan = await service.plan(principal.tenant_id, data.request())
+
+        def answer() -> MessageOut | SentMessages | list[UUID]:
+            if version.lower() == "v1.1":
+                return SentMessages([SentMessage(m.id, m.traffic_account_id) for m in plan.messages])
+            if plan.chain is not None:  # seed 002: a failover answers the ids of its chain, in order
+                return [m.id for m in plan.messages]
+            return MessageOut.of(plan.messages[0].as_message(), plan.accounts[0])
+
+        return await accepted(request, service, plan, answer)
 
     @post(
         "/sendbulk",
@@ -345,12 +365,13 @@ class MessageController(Controller):
         principal: Caller,
         version: FromPath[str],
         data: JSONBody[SendBulkIn],
-    ) -> BulkOut:
+    ) -> Response[BulkOut]:
         limit_bulk(request, "destinations", len(data.destinations))
         blocks = blocks_of(msgspec.to_builtins(data))
         template = SendRequest(data.traffic_account_id, data.destinations[0], blocks, data.failover)
-        result = await _service(request, db_session).send_bulk(principal.tenant_id, data.destinations, template)
-        return BulkOut.of(result)
+        service = _service(request, db_session)
+        result = await service.plan_bulk(principal.tenant_id, data.destinations, template)
+        return await accepted(request, service, result, lambda: BulkOut.of(result))
 
     @post(
         "/sendmessagesbulk",
@@ -366,10 +387,12 @@ class MessageController(Controller):
         principal: Caller,
         version: FromPath[str],
         data: JSONBody[SendMessagesBulkIn],
-    ) -> BulkOut:
+    ) -> Response[BulkOut]:
         limit_bulk(request, "messages", len(data.messages))
         requests = [item.request() for item in data.messages]
-        return BulkOut.of(await _service(request, db_session).send_messages_bulk(principal.tenant_id, requests))
+        service = _service(request, db_session)
+        result = await service.plan_messages_bulk(principal.tenant_id, requests)
+        return await accepted(request, service, result, lambda: BulkOut.of(result))
 
     @get(
         "/bulk/{bulk_id:str}",

@@ -36,7 +36,6 @@ from uuid import UUID, uuid4
 import httpx
 import msgspec
 from sqlalchemy import bindparam, func, insert, or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
@@ -366,8 +365,6 @@ class WebhookDeliverer:
                 for outcome, _ in batch:
                     try:
                         await self.write([outcome])
-                    except IntegrityError:
-                        log.info("webhook event %s was deleted during its attempt", outcome.event.id)
                     except Exception:  # noqa: BLE001  (its lease expires and the event is attempted again)
                         log.exception("recording the attempt of webhook event %s failed", outcome.event.id)
             for _, done in batch:
@@ -395,20 +392,10 @@ class WebhookDeliverer:
                     next_attempt_at = outcome.attempted_at + datetime.timedelta(seconds=delay)
             changes.append({"b_id": event.id, "b_status": status, "b_attempts": attempts, "b_next": next_attempt_at})
         table = WebhookEvent.__table__
-        attempt_rows = [
-            {
-                "id": uuid4(),
-                "tenant_id": o.event.tenant_id,
-                "webhook_event_id": o.event.id,
-                "attempted_at": o.attempted_at,
-                "response_status": o.response_status,
-                "latency_ms": o.latency_ms,
-                "response_body": o.response_body,
-                "error": o.error,
-            }
-            for o in outcomes
-        ]
         async with self.session_maker() as session:
+            # The webhooks' rows before the events', in the order a webhook's deletion locks them: the two
+            # can't deadlock.
+            await self._track_failures(session, successes, failures - successes, gone, at)
             # Only while this worker holds the lease: a worker that lost it must not undo another's work.
             await session.execute(
                 update(table)
@@ -423,13 +410,29 @@ class WebhookDeliverer:
                 ),
                 changes,
             )
-            # An event deleted meanwhile (with its webhook or tenant) fails this insert; the batch is then
-            # written one by one, and that one's attempt goes with it.
-            await session.execute(insert(WebhookAttempt.__table__), attempt_rows)
+            kept = await self._still_there(session, [outcome.event.id for outcome in outcomes])
+            for outcome in outcomes:
+                if outcome.event.id not in kept:
+                    log.info("webhook event %s was deleted during its attempt (with its webhook)", outcome.event.id)
+            if attempt_rows := [
+                {
+                    "id": uuid4(),
+                    "tenant_id": o.event.tenant_id,
+                    "webhook_event_id": o.event.id,
+                    "attempted_at": o.attempted_at,
+                    "response_status": o.response_status,
+                    "latency_ms": o.latency_ms,
+                    "response_body": o.response_body,
+                    "error": o.error,
+                }
+                for o in outcomes
+                if o.event.id in kept
+            ]:
+                await session.execute(insert(WebhookAttempt.__table__), attempt_rows)
             if finished := [
                 {"b_message": o.event.message_id, "b_webhook": o.event.webhook_id, "b_sequence": o.event.sequence}
                 for o, change in zip(outcomes, changes, strict=True)
-                if change["b_status"] != PENDING
+                if change["b_status"] != PENDING and o.event.id in kept
             ]:
                 # The next events of their messages were put back to wait for them: they may go now.
                 await session.execute(
@@ -444,8 +447,17 @@ class WebhookDeliverer:
                     .values(next_attempt_at=at),
                     finished,
                 )
-            await self._track_failures(session, successes, failures - successes, gone, at)
             await session.commit()
+
+    @staticmethod
+    async def _still_there(session: AsyncSession, event_ids: list[UUID]) -> set[UUID]:
+        """Of these events, those not deleted (with their webhook or tenant, e.g. by forceDelete while
+        their attempt was under way), locked until the commit so that a deletion waits for it. SQLite
+        writes one transaction at a time: the caller's update holds the database already."""
+        query = select(WebhookEvent.id).where(WebhookEvent.id.in_(event_ids))
+        if session.bind.dialect.name == "postgresql":
+            query = query.with_for_update(key_share=True)
+        return set(await session.scalars(query))
 
     async def _track_failures(
         self, session: AsyncSession, successes: set[UUID], failures: set[UUID], gone: set[UUID], at: datetime.datetime

@@ -16,11 +16,14 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
+import asyncpg
 from sqlalchemy import JSON, Column, Table, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from gateway.db import in_chunks
+from gateway.idempotency import KeyedAnswer
 from gateway.ids import new_id
 from gateway.models import Conversation, FailoverChain, Message, MessageEvent
 from gateway.pipeline import statuses
@@ -29,7 +32,9 @@ from gateway.pipeline.group_commit import GroupCommit
 
 MAX_BATCH = 2000  # messages in one transaction
 COPY_FROM = 200  # rows from which Postgres gets them through COPY
-CONVERSATIONS_KEPT = 100_000  # (traffic account, participant) -> conversation id; they never change
+CONVERSATIONS_KEPT = 100_000  # (traffic account, participant) -> conversation id, until deleted
+# A constraint a write broke: through SQLAlchemy, or from asyncpg's COPY, which bypasses it.
+CONSTRAINT_ERRORS = (IntegrityError, asyncpg.IntegrityConstraintViolationError)
 
 
 @dataclass(slots=True)
@@ -91,10 +96,15 @@ class Request:
 
     messages: list[NewMessage]
     chains: list[NewChain] = field(default_factory=list)
+    answers: list[KeyedAnswer] = field(default_factory=list)  # an Idempotency-Key's answer, stored alike
 
     @staticmethod
     def joined(requests: list[Request]) -> Request:
-        return Request([m for r in requests for m in r.messages], [c for r in requests for c in r.chains])
+        return Request(
+            [m for r in requests for m in r.messages],
+            [c for r in requests for c in r.chains],
+            [a for r in requests for a in r.answers],
+        )
 
 
 Committed = Callable[[Sequence[NewMessage], Sequence[NewChain]], Awaitable[Any]]
@@ -109,11 +119,13 @@ class Acceptor:
         )
         self._conversations: dict[tuple[UUID, str], UUID] = {}
 
-    async def accept(self, messages: list[NewMessage], chains: Sequence[NewChain] = ()) -> None:
+    async def accept(
+        self, messages: list[NewMessage], chains: Sequence[NewChain] = (), answer: KeyedAnswer | None = None
+    ) -> None:
         """Store the messages (status Ready, or Created for a failover step), their failover chains and
-        their conversations; returns once committed. Raises what the database raised if they could
-        not be stored."""
-        await self._group.submit(Request(messages, list(chains)))
+        their conversations, and the request's answer with its Idempotency-Key; returns once committed.
+        Raises what the database raised if they could not be stored."""
+        await self._group.submit(Request(messages, list(chains), [answer] if answer else []))
 
     async def _write_all(self, requests: list[Request]) -> list[None]:
         await self._write(Request.joined(requests))
@@ -125,6 +137,20 @@ class Acceptor:
             await self.on_committed(joined.messages, joined.chains)
 
     async def _write(self, request: Request) -> None:
+        try:
+            await self._write_once(request)
+        except CONSTRAINT_ERRORS:
+            keys = {(m.traffic_account_id, m.destination) for m in request.messages}
+            if not keys & self._conversations.keys():
+                raise
+            # A conversation remembered here may be gone: deleted with its tenant or traffic account, by any
+            # process (and `gateway demo` makes the demo's traffic accounts again with the same ids). Look
+            # the batch's conversations up again; a write that still fails had another fault.
+            for key in keys:
+                self._conversations.pop(key, None)
+            await self._write_once(request)
+
+    async def _write_once(self, request: Request) -> None:
         messages = request.messages
         if self._in_one_statement(request):
             async with self.engine.connect() as connection:
@@ -135,27 +161,39 @@ class Acceptor:
         async with self.engine.begin() as connection:
             if request.chains:
                 await connection.execute(insert(FailoverChain.__table__), [chain.row() for chain in request.chains])
-            await self._fill_conversations(connection, messages)
+            found = await self._fill_conversations(connection, messages)
             events = [
                 {"id": new_id(), "message_id": m.id, "sequence": 1, "status": m.status, "occurred_at": m.created_at}
                 for m in messages
             ]
             await insert_rows(connection, Message.__table__, [m.row() for m in messages])
             await insert_rows(connection, MessageEvent.__table__, events)
+            for answer in request.answers:  # rendered now: the conversation ids are known
+                await answer.store(connection)
+        # Remembered once committed: a conversation made in a transaction that failed doesn't exist.
+        if len(self._conversations) + len(found) > CONVERSATIONS_KEPT:
+            self._conversations.clear()
+        self._conversations.update(found)
 
     def _in_one_statement(self, request: Request) -> bool:
-        """The usual batch of sends on Postgres: no failover chain, every conversation known, not a bulk
-        send's size (COPY is quicker for those)."""
+        """The usual batch of sends on Postgres: no failover chain, no Idempotency-Key's answer to store,
+        every conversation known, not a bulk send's size (COPY is quicker for those)."""
         return (
             self.engine.dialect.name == "postgresql"
             and not request.chains
+            and not request.answers
             and len(request.messages) < COPY_FROM
             and all((m.traffic_account_id, m.destination) in self._conversations for m in request.messages)
         )
 
-    async def _fill_conversations(self, connection: AsyncConnection, messages: list[NewMessage]) -> None:
+    async def _fill_conversations(
+        self, connection: AsyncConnection, messages: list[NewMessage]
+    ) -> dict[tuple[UUID, str], UUID]:
+        """Set each message's conversation id: remembered, found, or made (in the caller's transaction).
+        The ones not remembered, for the caller to remember once committed."""
         first_of = {(m.traffic_account_id, m.destination): m for m in messages}
         missing = [key for key in first_of if key not in self._conversations]
+        found: dict[tuple[UUID, str], UUID] = {}
         if missing:
             dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
             rows = [
@@ -175,25 +213,23 @@ class Acceptor:
             table = Conversation.__table__
             insert = dialect.insert(table).on_conflict_do_nothing()
             key = (table.c.traffic_account_id, table.c.participant, table.c.id)
-            found = list((await connection.execute(insert.returning(*key), rows)).all())
-            created = {(account_id, participant) for account_id, participant, _ in found}
+            made = (await connection.execute(insert.returning(*key), rows)).all()
+            found = {(account_id, participant): conversation_id for account_id, participant, conversation_id in made}
             # Per traffic account, participant IN (...): the unique index's own shape.
             by_account: dict[UUID, list[str]] = {}
             for account_id, participant in missing:
-                if (account_id, participant) not in created:
+                if (account_id, participant) not in found:
                     by_account.setdefault(account_id, []).append(participant)
             for account_id, participants in by_account.items():
                 for chunk in in_chunks(participants):
                     query = select(Conversation.traffic_account_id, Conversation.participant, Conversation.id).where(
                         Conversation.traffic_account_id == account_id, Conversation.participant.in_(chunk)
                     )
-                    found += (await connection.execute(query)).all()
-            if len(self._conversations) > CONVERSATIONS_KEPT:
-                self._conversations.clear()
-            for account_id, participant, conversation_id in found:
-                self._conversations[(account_id, participant)] = conversation_id
+                    found.update(((a, p), c) for a, p, c in (await connection.execute(query)).all())
         for m in messages:
-            m.conversation_id = self._conversations[(m.traffic_account_id, m.destination)]
+            pair = (m.traffic_account_id, m.destination)
+            m.conversation_id = found[pair] if pair in found else self._conversations[pair]
+        return found
 
 
 async def insert_rows(connection: AsyncConnection, table: Table, rows: list[dict[str, Any]]) -> None:

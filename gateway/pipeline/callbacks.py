@@ -146,25 +146,29 @@ class GatewayPipeline:
         by_id = {r.message_id for _, r in reports if r.message_id is not None}
         by_provider = list({(a, r.provider_message_id) for a, r in reports if r.message_id is None})
         async with self.session_maker() as session:
-            account_of: dict[UUID, UUID] = {}
+            found_by_id: dict[UUID, tuple[UUID, str]] = {}  # message -> (its traffic account, its status)
             if by_id:
-                query = select(Message.id, Message.traffic_account_id).where(Message.id.in_(by_id))
-                account_of = dict((await session.execute(query)).tuples().all())
-            provider_ids: dict[tuple[UUID, str | None], UUID] = {}
+                query = select(Message.id, Message.traffic_account_id, Message.status).where(Message.id.in_(by_id))
+                found_by_id = {m: (a, s) for m, a, s in await session.execute(query)}
+            provider_ids: dict[tuple[UUID, str | None], tuple[UUID, str]] = {}
             pair = tuple_(Message.traffic_account_id, Message.provider_message_id)
-            query = select(Message.traffic_account_id, Message.provider_message_id, Message.id)
+            query = select(Message.traffic_account_id, Message.provider_message_id, Message.id, Message.status)
             for chunk in in_chunks(by_provider):
                 found = await session.execute(query.where(pair.in_(chunk)))
-                provider_ids.update(((a, p), m) for a, p, m in found)
+                provider_ids.update(((a, p), (m, s)) for a, p, m, s in found)
             changes, answers, overtaking = [], [], []
             for index, (account_id, report) in enumerate(reports):
+                message_id, status = None, None
                 if report.message_id is not None:
-                    message_id = report.message_id if account_of.get(report.message_id) == account_id else None
+                    found_account, status = found_by_id.get(report.message_id, (None, None))
+                    message_id = report.message_id if found_account == account_id else None
+                elif (known := provider_ids.get((account_id, report.provider_message_id))) is not None:
+                    message_id, status = known
                 else:
-                    message_id = provider_ids.get((account_id, report.provider_message_id))
-                    if message_id is None:
-                        overtaking.append(index)
+                    overtaking.append(index)
                 if message_id is not None:
+                    if status == statuses.READY:
+                        changes.append(implied_send(message_id, report))
                     changes.append(StatusChange(message_id, report.status, report.error_code, report.description))
                 answers.append(message_id is not None)
             await change_statuses(session, changes)
@@ -240,6 +244,14 @@ class GatewayPipeline:
             await add_webhook_events(session, message, USER_MESSAGE, user_message_payload(message, account))
             await session.commit()
             return True
+
+
+def implied_send(message_id: UUID, report: StatusReport) -> StatusChange:
+    """A report on a message still Ready: the provider has it, so it was sent, by a worker that died
+    before recording that (its lease then runs out, but only Ready messages are claimed: it isn't sent
+    again), or whose recording this report overtook. The Sent comes first, with the provider's id."""
+    provider_id = (report.provider_message_id or "")[:256] or None
+    return StatusChange(message_id, statuses.SENT, values={"provider_message_id": provider_id} if provider_id else {})
 
 
 def provider_callback_url(public_url: str, tokens: CallbackTokens, channel: str, account_id: UUID) -> str:

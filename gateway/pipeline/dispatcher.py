@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from channels.base import Outbound, SendResult
 from channels.registry import all_channels
 from channels.transport import DirectClient
+from gateway.db import database_unavailable
 from gateway.lookups import Lookups
 from gateway.models import Message, TrafficAccount
 from gateway.pipeline import statuses
@@ -50,6 +51,8 @@ SWEEP_SECONDS = 10.0  # how often parked reports are matched against recorded pr
 STOP_GRACE = 5.0  # seconds a stopping worker waits for its sends under way
 WAKE_CHANNEL = "gateway:dispatch:wake"
 RECORD_LINGER = 0.005  # seconds a send's outcome waits to be written with others (group commit)
+RECORD_RETRY_SECONDS = 0.25  # first wait before writing again an outcome the database refused (doubling)
+LEASE_MARGIN = datetime.timedelta(seconds=5)  # an outcome is written again only this long before the lease ends
 
 
 @dataclass(slots=True)
@@ -248,7 +251,24 @@ class Dispatcher:
                 await self.outcomes.submit(Outcome(message, later=wait))
                 return
             result, expired = await self._send(channel.send, account, message), False
-        await self.outcomes.submit(Outcome(message, result, expired))
+        await self._record_while_leased(Outcome(message, result, expired))
+
+    async def _record_while_leased(self, outcome: Outcome) -> None:
+        """Record a send's outcome, trying again while the database can't be reached (a restart) and this
+        worker still holds the lease: a send the provider took must not be sent again because an outage
+        hid its answer. Past the lease another worker may have claimed the message: it is left to it."""
+        lease_until = outcome.message.lease_until
+        delay = RECORD_RETRY_SECONDS
+        while True:
+            try:
+                await self.outcomes.submit(outcome)
+                return
+            except Exception as error:
+                if not database_unavailable(error) or lease_until is None or self.clock() + LEASE_MARGIN >= lease_until:
+                    raise
+                log.warning("recording the send of message %s waits for the database: %s", outcome.message.id, error)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
     async def _send(self, send: Any, account: TrafficAccount, message: Message | MessageRow) -> SendResult:
         outbound = Outbound(

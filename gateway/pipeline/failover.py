@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 ACTIVE, DONE, EXHAUSTED = "active", "done", "exhausted"
 REQUIRED_STATUSES = (statuses.DELIVERED, statuses.READ)
 # The statuses that satisfy a required status: a Read message was delivered too.
-SATISFIES = {statuses.DELIVERED: (statuses.DELIVERED,), statuses.READ: (statuses.DELIVERED, statuses.READ)}
+SATISFIES = {statuses.DELIVERED: (statuses.DELIVERED, statuses.READ), statuses.READ: (statuses.READ,)}
 FAILOVER_INDEX_KEY = "gateway:failover:due"
 HOLD = 30.0  # seconds before a timer taken by a worker that died is taken again
 BATCH = 500

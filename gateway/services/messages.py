@@ -16,12 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.base import FieldError
 from channels.registry import all_channels
+from gateway.idempotency import KeyedAnswer
 from gateway.ids import new_id
 from gateway.lookups import Lookups
 from gateway.models import Conversation, FailoverChain, Message, MessageEvent, MessageTemplate, TrafficAccount
 from gateway.pagination import Cursor, page_query
 from gateway.pipeline import statuses
-from gateway.pipeline.acceptor import Acceptor, NewMessage
+from gateway.pipeline.acceptor import CONSTRAINT_ERRORS, Acceptor, NewMessage
 from gateway.pipeline.failover import REQUIRED_STATUSES, NewChain
 from gateway.problems import Problem, invalid, not_found
 from gateway.services.traffic_accounts import TrafficAccountService
@@ -136,11 +137,24 @@ class Plan:
         ]
         return Plan(messages, chain, self.accounts)
 
+    @property
+    def chains(self) -> list[NewChain]:
+        return [self.chain] if self.chain else []
+
 
 @dataclass(slots=True)
 class BulkResult:
     bulk_id: UUID
     plans: list[tuple[str, Plan, bool]]  # (destination as given, its plan, whether a repeat of an earlier one)
+
+    @property
+    def messages(self) -> list[NewMessage]:
+        """The messages to store: a repeated destination's plan is its first one's."""
+        return [m for _, plan, duplicate in self.plans if not duplicate for m in plan.messages]
+
+    @property
+    def chains(self) -> list[NewChain]:
+        return [c for _, plan, duplicate in self.plans if not duplicate for c in plan.chains]
 
 
 class MessageService:
@@ -243,14 +257,9 @@ class MessageService:
             )
         return Plan(messages, chain, accounts)
 
-    async def send(self, tenant_id: UUID, request: SendRequest) -> Plan:
-        plan = await self.plan(tenant_id, request)
-        await self._accept(plan.messages, [plan.chain] if plan.chain else [])
-        return plan
-
-    async def send_bulk(self, tenant_id: UUID, destinations: list[str], request: SendRequest) -> BulkResult:
+    async def plan_bulk(self, tenant_id: UUID, destinations: list[str], request: SendRequest) -> BulkResult:
         """One request, many destinations: validated as a whole (problems named ``destinations[i]``),
-        then written at once. A destination given twice is sent once."""
+        to be written at once. A destination given twice is sent once."""
         if not destinations:
             raise invalid([FieldError("destinations", "needs at least one destination")], "Nothing to send.")
         try:
@@ -279,17 +288,14 @@ class MessageService:
             plans.append((destination, plan, False))
         if errors:
             raise invalid(errors, "Some destinations can't be sent to; nothing was sent.")
-        bulk_id = new_id()
-        unique = [plan for _, plan, duplicate in plans if not duplicate]
-        for plan in unique:
-            for message in plan.messages:
-                message.bulk_id = bulk_id
-        await self._accept([m for p in unique for m in p.messages], [p.chain for p in unique if p.chain])
-        return BulkResult(bulk_id, plans)
+        result = BulkResult(new_id(), plans)
+        for message in result.messages:
+            message.bulk_id = result.bulk_id
+        return result
 
-    async def send_messages_bulk(self, tenant_id: UUID, requests: list[SendRequest]) -> BulkResult:
+    async def plan_messages_bulk(self, tenant_id: UUID, requests: list[SendRequest]) -> BulkResult:
         """Many messages of their own: every one validated first (problems named ``messages[i]...``),
-        then all written at once; any problem and nothing is sent."""
+        to be written at once; any problem and nothing is sent."""
         if not requests:
             raise invalid([FieldError("messages", "needs at least one message")], "Nothing to send.")
         errors, plans = [], []
@@ -306,14 +312,24 @@ class MessageService:
             plans.append((request.destination, plan, False))
         if errors:
             raise invalid(errors, "Some messages can't be sent; nothing was sent.")
-        await self._accept([m for _, p, _ in plans for m in p.messages], [p.chain for _, p, _ in plans if p.chain])
         return BulkResult(bulk_id, plans)
 
-    async def _accept(self, messages: list[NewMessage], chains: list[NewChain]) -> None:
+    async def accept(self, planned: Plan | BulkResult, answer: KeyedAnswer | None = None) -> None:
+        """Store what was planned (and the request's Idempotency-Key answer with it, in one transaction)."""
         # Let go of this request's connection first: the acceptor writes on a connection of its own, and
         # requests holding theirs while waiting for it would drain the pool under load.
         await self.session.close()
-        await self.acceptor.accept(messages, chains)
+        try:
+            await self.acceptor.accept(planned.messages, planned.chains, answer)
+        except CONSTRAINT_ERRORS:
+            # The traffic accounts were remembered for a moment (gateway.lookups): another process may have
+            # deleted them (or their tenant) since. Then they are not found, as they will be once forgotten.
+            self.lookups.clear()
+            wanted = {m.traffic_account_id for m in planned.messages}
+            query = select(TrafficAccount.id).where(TrafficAccount.id.in_(wanted))
+            if set(await self.session.scalars(query)) != wanted:
+                raise not_found("traffic account") from None
+            raise
 
     async def bulk_summary(self, tenant_id: UUID, bulk_id: UUID) -> dict[str, int]:
         rows = await self.session.execute(

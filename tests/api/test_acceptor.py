@@ -7,14 +7,19 @@ import datetime
 import uuid
 
 import pytest
+from advanced_alchemy.exceptions import RepositoryError
 from litestar.testing import AsyncTestClient
 from sqlalchemy import event, func, select
 
-from gateway.db import create_engine
+from gateway.db import create_engine, session_maker
+from gateway.demo import ensure_demo
 from gateway.models import Conversation, Message, MessageEvent
 from gateway.pipeline import acceptor as acceptor_module
 from gateway.pipeline.acceptor import Acceptor, NewMessage
-from tests.conftest import ADMIN, in_app_loop, new_tenant
+from gateway.services.tenants import TenantService
+from tests.conftest import ADMIN, assert_problem, in_app_loop, new_tenant
+
+SMS = {"sender": "Acme", "text": "hi"}
 
 
 def _message(tenant_id: str, account_id: str, destination: str) -> NewMessage:
@@ -232,3 +237,85 @@ async def test_a_connection_that_died_fails_one_batch_not_every_later_one(client
 
     stored = in_app_loop(client, work)
     assert stored.count(False) <= 1 and stored[1:] == [True, True, True], stored
+
+
+async def _demo(client: AsyncTestClient) -> dict:
+    """`gateway demo`: the demo tenant, its key and its traffic accounts, with their stable ids."""
+
+    async def work() -> dict:
+        async with session_maker(client.app.state.engine)() as session:
+            return await ensure_demo(session)
+
+    return in_app_loop(client, work)
+
+
+async def _delete_tenant(client: AsyncTestClient, tenant_id: str) -> None:
+    """DELETE it, again after a 409 (`conflict`: its cascade can deadlock with the worker still sending
+    the tenant's messages)."""
+    for _ in range(10):
+        response = await client.delete(f"/admin/tenants/{tenant_id}", headers=ADMIN)
+        if response.status_code != 409:
+            break
+        await asyncio.sleep(0.1)
+    assert response.status_code == 204, response.text
+
+
+def _delete_tenant_elsewhere(client: AsyncTestClient, tenant_id: str) -> None:
+    """What another process (another API, the CLI) does: nothing in this process hears of it."""
+
+    async def delete() -> None:
+        for attempt in range(10):
+            try:
+                async with session_maker(client.app.state.engine)() as session:
+                    return await TenantService(session).delete(uuid.UUID(tenant_id))
+            except RepositoryError:  # a deadlock with the worker, as above
+                if attempt == 9:
+                    raise
+                await asyncio.sleep(0.1)
+
+    in_app_loop(client, delete)
+
+
+@pytest.mark.parametrize("deleted_by", ["this process", "another process"])
+async def test_sends_after_the_demo_tenant_was_deleted_and_made_again(client: AsyncTestClient, deleted_by) -> None:
+    """`DELETE /admin/tenants/{id}` then `gateway demo`: the traffic accounts come back with the same ids,
+    their conversations don't. A conversation this process remembered must not fail a send (nor a bulk
+    send, which Postgres writes with COPY)."""
+    demo = await _demo(client)
+    key = {"X-Mitto-API-Key": demo["apiKey"]}
+    one = {"trafficAccountId": demo["trafficAccounts"]["sms"], "destination": "+447700900123", "sms": SMS}
+    many = {**one, "destinations": [f"+4477009{n:05d}" for n in range(200, 420)]}
+    del many["destination"]
+
+    async def send_both() -> tuple[dict, dict]:
+        sent = await client.post("/api/v1/Message/send", json=one, headers=key)
+        assert sent.status_code == 200, sent.text
+        bulk = await client.post("/api/v1.1/Messages/sendbulk", json=many, headers=key)
+        assert bulk.status_code == 200, bulk.text
+        message = (await client.get(f"/api/v1/Message/{sent.json()['messageId']}", headers=key)).json()
+        last = bulk.json()["messages"][-1]["messageId"]
+        return message, (await client.get(f"/api/v1/Message/{last}", headers=key)).json()
+
+    before = await send_both()
+    if deleted_by == "this process":
+        await _delete_tenant(client, demo["tenantId"])
+    else:
+        _delete_tenant_elsewhere(client, demo["tenantId"])
+    assert await _demo(client) == demo  # the same ids again
+    after = await send_both()
+    for old, new in zip(before, after, strict=True):
+        assert new["conversation"]["id"] != old["conversation"]["id"]  # a fresh conversation
+        listed = await client.get(f"/api/v1/Conversations/{new['conversation']['id']}/Messages", headers=key)
+        assert [m["messageId"] for m in listed.json()["items"]] == [new["messageId"]]
+    await _delete_tenant(client, demo["tenantId"])
+
+
+async def test_a_send_just_after_another_process_deleted_the_tenant_is_no_500(client: AsyncTestClient) -> None:
+    """This process remembers the API key and the traffic account for a moment (gateway.lookups); the
+    tenant was deleted elsewhere meanwhile: the account is not found, as it will be once forgotten."""
+    tenant = await new_tenant(client, ("sms",))
+    body = {"trafficAccountId": tenant.accounts["sms"], "destination": "+447700900123", "sms": SMS}
+    assert (await client.post("/api/v1/Message/send", json=body, headers=tenant.key)).status_code == 200
+    _delete_tenant_elsewhere(client, tenant.id)
+    assert_problem(await client.post("/api/v1/Message/send", json=body, headers=tenant.key), 404, "not_found")
+    assert_problem(await client.post("/api/v1/Message/send", json=body, headers=tenant.key), 401, "unauthorized")

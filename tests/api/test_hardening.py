@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import uuid
 
-from tests.conftest import ADMIN, assert_problem
+import pytest
+
+from channels.viber.callbacks import signature as viber_signature
+from channels.whatsapp.callbacks import signature as whatsapp_signature
+from tests.conftest import ADMIN, assert_problem, in_app_loop
 
 PUBLIC_URL = "https://93.184.216.34/hook"
 
@@ -107,3 +112,113 @@ async def test_a_cursor_without_a_time_zone_is_a_400(client):
     cursor = base64.urlsafe_b64encode(f"2024-01-01T00:00:00|{uuid.uuid4()}".encode()).decode().rstrip("=")
     response = await client.get(f"/admin/tenants?cursor={cursor}", headers=ADMIN)
     assert_problem(response, 400, "validation_error", "cursor")
+
+
+SANDBOX_CHANNELS = ("sms", "viber", "telegram", "whatsapp", "gbm")
+NOT_AN_OBJECT = [b"not json", b"\xff\xfe", b"", b"[1, 2]", b'"text"', b"null", b"5"]
+
+
+@pytest.mark.parametrize("channel", SANDBOX_CHANNELS)
+async def test_every_inbound_simulator_refuses_a_body_that_is_no_json_object(client, channel):
+    for body in NOT_AN_OBJECT:
+        response = await client.post(
+            f"/sandbox/{channel}/inbound", content=body, headers={"Content-Type": "application/json"}
+        )
+        assert_problem(response, 400, "validation_error", "body")
+
+
+@pytest.mark.parametrize(
+    ("change", "fields"),
+    [
+        ({"trafficAccountId": None, "from": None, "text": None}, ("trafficAccountId", "from", "text")),
+        ({"trafficAccountId": 5}, ("trafficAccountId",)),
+        ({"trafficAccountId": "not-a-uuid"}, ("trafficAccountId",)),
+        ({"from": ["447700900123"]}, ("from",)),
+        ({"from": ""}, ("from",)),
+        ({"text": {"body": "hi"}}, ("text",)),
+        ({"text": ""}, ("text",)),
+        ({"to": 5, "msgid": []}, ("to", "msgid")),
+    ],
+)
+async def test_the_sms_inbound_simulator_names_the_fields_at_fault(client, tenant, change, fields):
+    body = {"trafficAccountId": tenant.accounts["sms"], "from": "447700900123", "text": "hi"}
+    body = {key: value for key, value in (body | change).items() if value is not None}
+    assert_problem(await client.post("/sandbox/sms/inbound", json=body), 400, "validation_error", *fields)
+
+
+async def test_the_sms_inbound_simulator_knows_only_sandbox_sms_accounts(client, tenant):
+    for account_id in (str(uuid.uuid4()), tenant.accounts["whatsapp"]):
+        body = {"trafficAccountId": account_id, "from": "447700900123", "text": "hi"}
+        assert_problem(await client.post("/sandbox/sms/inbound", json=body), 404, "not_found")
+
+
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [({"text": 5}, 4), ({"text": ["hi"]}, 4), ({"from": 5}, 6), ({"from": {"name": "x"}}, 6), ({"to": [1]}, 8)],
+)
+async def test_the_sms_sandbox_provider_answers_wrong_types_like_the_sms_api(client, change, code):
+    body = {"from": "Acme", "to": "447700900123", "text": "hi"} | change
+    response = await client.post("/sandbox/sms/sms", json=body, headers={"X-Mitto-API-Key": "any"})
+    assert response.status_code == 200 and response.json()["responseCode"] == code, response.text
+
+
+LONG = "9" * 300  # longer than any address or provider id the gateway stores (256)
+
+
+def _whatsapp(value: dict) -> dict:
+    metadata = {"display_phone_number": "15550001111", "phone_number_id": "1"}
+    change = {"field": "messages", "value": {"messaging_product": "whatsapp", "metadata": metadata, **value}}
+    return {"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [change]}]}
+
+
+def _viber(event: str, **fields) -> dict:
+    return {"event": event, "timestamp": 1, "message_token": 5741311803571721087, **fields}
+
+
+def _telegram(update_id: int, chat_id: int) -> dict:
+    message = {"message_id": 1, "date": 1, "chat": {"id": chat_id, "type": "private"}, "text": "hi"}
+    return {"update_id": update_id, "message": message}
+
+
+@pytest.mark.parametrize(
+    ("channel", "body", "field"),
+    [
+        ("whatsapp", _whatsapp({"statuses": [{"id": LONG, "status": "delivered", "timestamp": "1"}]}), "id"),
+        (
+            "whatsapp",
+            _whatsapp({"messages": [{"from": "447700900123", "id": LONG, "type": "text", "text": {"body": "hi"}}]}),
+            "id",
+        ),
+        (
+            "whatsapp",
+            _whatsapp({"messages": [{"from": LONG, "id": "wamid.1", "type": "text", "text": {"body": "hi"}}]}),
+            "from",
+        ),
+        ("viber", _viber("delivered", message_token=int(LONG), user_id="u"), "message_token"),
+        ("viber", _viber("message", sender={"id": LONG}, message={"type": "text", "text": "hi"}), "sender.id"),
+        ("telegram", _telegram(int(LONG), 1861312834), "update_id"),
+        ("telegram", _telegram(1, int(LONG)), "message.chat.id"),
+    ],
+)
+async def test_a_signed_callback_with_an_id_too_long_to_store_is_a_400(client, tenant, channel, body, field):
+    """Ids and addresses are stored in columns of 256 characters: a longer one (from a provider that
+    signed it) is named in a 400, never a database error."""
+    account_id = (
+        await client.post(
+            f"/admin/tenants/{tenant.id}/traffic-accounts",
+            json={"name": channel, "channel": channel, "sandbox": True},
+            headers=ADMIN,
+        )
+    ).json()["id"]
+    account = in_app_loop(client, lambda: client.app.state.pipeline.account(uuid.UUID(account_id), channel))
+    raw = json.dumps(body).encode()
+    headers = {
+        "whatsapp": lambda: {"X-Hub-Signature-256": whatsapp_signature(account.credentials["appSecret"], raw)},
+        "viber": lambda: {"X-Viber-Content-Signature": viber_signature(account.credentials["authToken"], raw)},
+        "telegram": lambda: {"X-Telegram-Bot-Api-Secret-Token": account.credentials["webhookSecret"]},
+    }[channel]()
+    response = await client.post(
+        f"/callbacks/{channel}/{account_id}", content=raw, headers={"Content-Type": "application/json", **headers}
+    )
+    problem = assert_problem(response, 400, "validation_error")
+    assert any(error["field"].endswith(field) for error in problem["errors"]), problem["errors"]

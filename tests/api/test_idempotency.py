@@ -10,12 +10,15 @@ import uuid
 from typing import Any
 
 import httpx
+import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select, update
 
 from gateway.db import session_maker
-from gateway.idempotency import Claim, IdempotencyKeys, fingerprint
+from gateway.idempotency import Claim, IdempotencyKeys, KeyedAnswer, fingerprint
 from gateway.models import IdempotencyKey
+from gateway.problems import Problem
+from gateway.services.messages import MessageService, SendRequest
 from tests.conftest import TenantFixture, assert_problem, in_app_loop, new_tenant
 
 SEND = "/api/v1/Message/send"
@@ -174,11 +177,18 @@ async def test_a_claim_left_by_a_dead_process_is_taken_over(client: AsyncTestCli
     taken_over = await send(client, tenant, "orphan", body)
     assert taken_over.status_code == 200 and "idempotent-replay" not in taken_over.headers
 
-    async def late_answer() -> None:  # the dead process's answer, should it ever come, is not stored
-        async with session_maker(client.app.state.engine)() as session:
-            await keys.store(session, orphan, 200, "application/json", b"{}")
+    async def late_write() -> None:  # the first request, had it lived, can't store its messages now
+        state = client.app.state
+        async with session_maker(state.engine)() as session:
+            service = MessageService(session, state.acceptor, state.lookups)
+            payload = json.loads(body)
+            request = SendRequest(uuid.UUID(payload["trafficAccountId"]), payload["destination"], {"sms": payload["sms"]})
+            plan = await service.plan(uuid.UUID(tenant.id), request)
+            with pytest.raises(Problem) as refused:
+                await service.accept(plan, KeyedAnswer(orphan, lambda: b"{}"))
+        assert refused.value.status_code == 409
 
-    in_app_loop(client, late_answer)
+    in_app_loop(client, late_write)
     assert (await send(client, tenant, "orphan", body)).json() == taken_over.json()
     assert len(await message_ids(client, tenant)) == 1
 

@@ -74,7 +74,7 @@ async def test_concurrent_reports_share_transactions_and_each_gets_its_answer(cl
             rows = (await connection.execute(select(Message.status, Message.sequence).where(Message.id.in_(ids)))).all()
             events = (
                 await connection.execute(
-                    select(MessageEvent.status).where(MessageEvent.message_id.in_(ids), MessageEvent.sequence == 2)
+                    select(MessageEvent.status).where(MessageEvent.message_id.in_(ids), MessageEvent.sequence == 3)
                 )
             ).all()
             hooks = (
@@ -87,13 +87,13 @@ async def test_concurrent_reports_share_transactions_and_each_gets_its_answer(cl
         return rows, events, hooks
 
     rows, events, hooks = in_app_loop(client, stored)
-    assert set(rows) == {("Delivered", 2)}
+    assert set(rows) == {("Delivered", 3)}  # Ready, then the Sent a report on a Ready message implies
     assert len(events) == 40 and {e.status for e in events} == {"Delivered"}
     assert len(hooks) == 40  # one webhook event per message, each its own payload
     by_message = {h.message_id: h for h in hooks}
     for m in messages:
         payload = by_message[m.id].payload
-        assert (payload["messageId"], payload["reference"], payload["sequence"]) == (str(m.id), m.reference, 2)
+        assert (payload["messageId"], payload["reference"], payload["sequence"]) == (str(m.id), m.reference, 3)
 
 
 async def test_two_changes_of_one_message_in_one_batch_apply_in_order(client: AsyncTestClient) -> None:

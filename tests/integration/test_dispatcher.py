@@ -206,3 +206,37 @@ async def test_the_dispatch_loop_claims_once_per_wake_up(server_without_worker):
     stop.set()
     await loop
     await worker.http.aclose()
+
+
+async def test_a_report_for_a_message_whose_worker_died_before_recording_the_send(server_without_worker):
+    """The worker claimed the message, the provider took it, and the worker died before recording Sent:
+    the message is still Ready (its lease running out) when the delivery report comes. The report records
+    the Sent it implies, with the provider's id, and the message is not sent again."""
+    from gateway.models import MessageEvent
+
+    client = server_without_worker
+    tenant = await tenant_on(client)
+    message_id = await send(client, tenant)
+    dead = dispatcher_of(client, owner="dead-worker")
+    assert uuid.UUID(message_id) in await dead.claim(1000)  # then it sends, and dies
+    token = client.app.state.pipeline.tokens.issue(uuid.UUID(message_id))
+    report = {"messageId": "provider-715118ef", "status": "DELIVERED", "errorcode": "0"}
+    answer = await client.post(f"/callbacks/sms/{tenant.accounts['sms']}?token={token}", json=report)
+    assert answer.status_code == 200, answer.text
+    message = await wait_for_status(client, tenant, message_id, "Delivered")
+    assert [c["status"] for c in message["statusHistory"]] == ["Ready", "Sent", "Delivered"]
+    stored = await row(client, message_id)
+    assert stored.provider_message_id == "provider-715118ef" and stored.sequence == 3
+    async with session_maker(client.app.state.engine)() as session:
+        events = await session.execute(
+            sa.select(MessageEvent.sequence, MessageEvent.status, MessageEvent.occurred_at)
+            .where(MessageEvent.message_id == uuid.UUID(message_id))
+            .order_by(MessageEvent.sequence)
+        )
+        (_, _, ready_at), (*sent, sent_at), (*delivered, delivered_at) = events.all()
+    assert (sent, delivered) == ([2, "Sent"], [3, "Delivered"]) and ready_at <= sent_at <= delivered_at
+    later = dispatcher_of(client, clock=lambda: datetime.datetime.now(datetime.UTC) + 2 * LEASE, owner="alive")
+    assert uuid.UUID(message_id) not in await later.claim(1000)  # the lease ran out, but it was sent
+    assert (await row(client, message_id)).status == "Delivered"
+    for worker in (dead, later):
+        await worker.http.aclose()

@@ -23,6 +23,8 @@ from tests.integration.test_dispatcher import dispatcher_of
 
 SMS = {"sender": "Acme", "text": "Hello"}
 TELEGRAM = {"text": {"message": "Hello"}}
+VIBER = {"type": "transactional", "text": "Hello"}
+WHATSAPP = {"type": "regular", "regular": {"type": "text", "text": "Hello"}}
 
 
 def failover(tenant: Any, *channels: str, seconds: int = 20, status: str = "Delivered") -> dict:
@@ -94,6 +96,57 @@ async def test_the_next_step_goes_out_when_the_first_times_out(server_without_wo
     assert chain["type"] == "Timeout" and chain["status"] == "Delivered" and chain["timeoutInSeconds"] == 20
     assert chain["state"] == "done" and chain["activeStep"] == 1
     assert [(s["messageId"], s["active"]) for s in chain["steps"]] == [(first, False), (second, True)]
+    await worker.http.aclose()
+
+
+async def send_read_chain(client: httpx.AsyncClient, tenant: Any, destination: str) -> list[str]:
+    """A chain waiting for Read: Viber first, then WhatsApp (both report Read, for receivers ending in 0002)."""
+    body = {
+        "destination": destination,
+        "viber": VIBER,
+        "whatsapp": WHATSAPP,
+        "failover": failover(tenant, "viber", "whatsapp", status="Read"),
+    }
+    response = await client.post("/api/v1/Message/send", json=body, headers=tenant.key)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def test_a_chain_waiting_for_read_moves_on_from_a_step_only_delivered(
+    server_without_worker: httpx.AsyncClient,
+) -> None:
+    client = server_without_worker
+    tenant = await tenant_on(client, ("viber", "whatsapp"))
+    first, second = await send_read_chain(client, tenant, "447700900123")  # Delivered, never Read
+    worker = dispatcher_of(client)
+    await worker.dispatch_once(limit=1000)
+    await wait_for_status(client, tenant, first, "Delivered")
+    assert (await chain_row(client, first)).state == "active"  # Delivered is not Read
+    timers = timers_of(client, later(21))
+    assert await timers.put_back(overdue_only=False) >= 1
+    assert await timers.fire_due() == 1
+    assert (await message_row(client, second)).status == "Ready"
+    later_worker = dispatcher_of(client, clock=later(21))
+    await later_worker.dispatch_once(limit=1000)
+    await wait_for_status(client, tenant, second, "Delivered")
+    chain = await chain_row(client, first)
+    assert (chain.state, chain.active_step) == ("active", 1)  # the last step, still waiting for Read
+    for dispatcher in (worker, later_worker):
+        await dispatcher.http.aclose()
+
+
+async def test_read_ends_a_chain_waiting_for_read(server_without_worker: httpx.AsyncClient) -> None:
+    client = server_without_worker
+    tenant = await tenant_on(client, ("viber", "whatsapp"))
+    first, second = await send_read_chain(client, tenant, "447700900002")  # delivered, then seen
+    worker = dispatcher_of(client)
+    await worker.dispatch_once(limit=1000)
+    await wait_for_status(client, tenant, first, "Read")
+    assert (await chain_row(client, first)).state == "done"
+    timers = timers_of(client, later(60))
+    await timers.index.schedule({str((await chain_row(client, first)).id): 0.0})  # a timer that fires anyway
+    assert await timers.fire_due() == 0
+    assert (await message_row(client, second)).status == "Created"
     await worker.http.aclose()
 
 

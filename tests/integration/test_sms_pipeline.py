@@ -4,14 +4,18 @@ reported back through the delivery-report callback, on SQLite and on Postgres.""
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
+from urllib.parse import urlsplit
 
+import httpx
 import sqlalchemy as sa
 
 from gateway.db import session_maker
 from gateway.models import Message, WebhookEvent
+from gateway.pipeline.dispatcher import Dispatcher
 from tests.conftest import ADMIN, assert_problem
-from tests.integration.conftest import assert_history, send_message, tenant_on, wait_for_status
+from tests.integration.conftest import assert_history, message_row, send_message, tenant_on, wait_for_status
 
 TEXT = {"text": "Your code is 1234", "sender": "MITTO SMS"}
 
@@ -25,6 +29,37 @@ async def test_delivered_through_the_sandbox(server):
     message_id = await send(server, tenant, "+447700900123")
     message = await wait_for_status(server, tenant, message_id, "Delivered")
     assert_history(message, "Ready", "Sent", "Delivered")
+
+
+async def test_the_seed_001_answer_with_ids_is_sent_and_its_report_applies(server_without_worker):
+    """Seed 001 documents the send answer with ``ids`` (not ``id``): the message is Sent with the first of
+    them as the provider's id, and the provider's DELIVERED report then applies."""
+    client = server_without_worker
+    tenant = await tenant_on(client)
+    message_id = await send(client, tenant, "+447700900123")
+    callbacks = []
+
+    def provider(request: httpx.Request) -> httpx.Response:
+        callbacks.append(json.loads(request.content)["callback"])
+        answer = {"ids": ["715118ef01aa4480bbd67324a0459b0b"], "timestamp": "2019-04-13T12:07:57.8625574Z"}
+        return httpx.Response(200, json=answer | {"responseCode": 0, "responseText": "SMS sent successfully."})
+
+    app = client.app
+    worker = Dispatcher(
+        session_maker(app.state.engine),
+        app.state.settings.callback_base_url,
+        app.state.pipeline.tokens,
+        http=httpx.AsyncClient(transport=httpx.MockTransport(provider)),
+    )
+    assert await worker.dispatch_once(limit=1000) >= 1
+    await worker.http.aclose()
+    await wait_for_status(client, tenant, message_id, "Sent")
+    assert (await message_row(client, message_id)).provider_message_id == "715118ef01aa4480bbd67324a0459b0b"
+    callback = urlsplit(callbacks[0])
+    report = {"messageId": "715118ef01aa4480bbd67324a0459b0b", "status": "DELIVERED", "errorcode": "0"}
+    assert (await client.post(f"{callback.path}?{callback.query}", json=report)).status_code == 200
+    message = await wait_for_status(client, tenant, message_id, "Delivered")
+    assert [change["status"] for change in message["statusHistory"]] == ["Ready", "Sent", "Delivered"]
 
 
 async def test_undelivered_with_the_providers_error_code(server):

@@ -8,6 +8,7 @@ import asyncio
 import datetime
 import email.utils
 import json
+import logging
 import random
 import uuid
 
@@ -354,3 +355,37 @@ async def test_events_of_a_disabled_webhook_wait_out_of_the_way_until_it_is_enab
     assert (await client.put(url, json=put | {"enabled": True}, headers=tenant.key)).status_code == 200
     assert await worker.deliver_once() == 3
     assert {r.event_id for r in receiver.at("/hook")} == {str(i) for i in ids}
+
+
+async def test_a_webhook_deleted_during_its_attempt_is_no_error(server_without_worker, receiver, caplog):
+    """`DELETE /api/v1/Webhook/{id}?forceDelete=true` while an attempt is under way: the attempt goes with
+    the webhook, quietly (an expected case, not an error), and the loop keeps delivering the others."""
+    caplog.set_level(logging.INFO, logger="gateway.delivery.worker")
+    client = server_without_worker
+    tenant = await wf.setup(client)
+    slow = await wf.create_webhook(client, tenant, receiver.url("/hang/slow"))
+    other = await wf.create_webhook(client, tenant, receiver.url("/other"))
+    worker = wf.deliverer(client, slow, other)
+    stop = asyncio.Event()
+    loop = asyncio.create_task(worker.run(stop))
+    await wf.raise_status(client, await wf.new_message(client, tenant), statuses.DELIVERED)
+    await receiver.wait_for(1, "/hang/slow")
+    await receiver.wait_for(1, "/other")
+    deleted = await client.delete(f"/api/v1/Webhook/{slow['id']}?forceDelete=true", headers=tenant.key)
+    assert deleted.status_code == 204
+    receiver.release_hanging.set()  # the deleted webhook's receiver answers now
+    for _ in range(200):  # until the worker found the event gone, and said so
+        if any("deleted during its attempt" in record.getMessage() for record in caplog.records):
+            break
+        await asyncio.sleep(0.05)
+    assert [r.levelname for r in caplog.records if "deleted during its attempt" in r.getMessage()] == ["INFO"]
+    [event_id] = await wf.raise_status(client, await wf.new_message(client, tenant), statuses.DELIVERED)
+    got = await receiver.wait_for(2, "/other")
+    assert got[-1].event_id == str(event_id)
+    assert await wf.event_ids_of(client, slow) == []
+    stop.set()
+    await asyncio.wait_for(loop, 10)
+    await worker.http.aclose()
+    errors = [record for record in caplog.records if record.levelno >= logging.ERROR]
+    assert errors == [], [record.getMessage() for record in errors]
+    assert len(receiver.at("/hang/slow")) == 1  # the deleted event is not attempted again

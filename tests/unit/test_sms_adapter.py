@@ -1,0 +1,69 @@
+"""How the SMS adapter reads the SMS HTTP API's send answer (seeds 001 and 004)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from channels.sms.adapter import parse_response
+
+# Seed 001's documented answer carries ``ids``; seed 004 and the public OpenAPI show ``id``.
+SEED_001 = {
+    "ids": ["715118ef01aa4480bbd67324a0459b0b"],
+    "timestamp": "2019-04-13T12:07:57.8625574Z",
+    "responseCode": 0,
+    "responseText": "SMS sent successfully.",
+}
+SEED_004 = {"id": "4cf4e9a2-7d2e-4b8a", "timestamp": "2021-07-15T11:50:57Z", "responseCode": 0, "responseText": "OK"}
+
+
+@pytest.mark.parametrize(
+    ("answer", "provider_id"),
+    [
+        (SEED_001, "715118ef01aa4480bbd67324a0459b0b"),
+        (SEED_004, "4cf4e9a2-7d2e-4b8a"),
+        ({**SEED_001, "ids": ["first", "second"]}, "first"),  # one id per part: the first names the message
+        ({**SEED_001, "id": "given"}, "given"),  # both: id wins
+        ({"ids": ["no-code"]}, "no-code"),  # responseCode is optional (seed 004): an id is a success
+        ({"id": "null-code", "responseCode": None}, "null-code"),
+        ({"id": 12345, "responseCode": 0}, "12345"),
+        ({**SEED_001, "ids": [None, 7, "", "third"]}, "third"),  # the first that is an id
+        # responseCode 0 without a usable id is still a success: reports find the message by the
+        # token in its callback URL, not by the provider's id.
+        ({**SEED_001, "ids": []}, None),
+        ({**SEED_001, "ids": "715118ef"}, None),
+        ({**SEED_001, "ids": [1, 2]}, None),
+        ({"responseCode": 0, "responseText": "SMS sent"}, None),
+        ({"id": "", "responseCode": 0}, None),
+        ({"id": True, "responseCode": 0}, None),
+    ],
+)
+def test_response_code_0_is_sent_whatever_carries_the_id(answer, provider_id):
+    result = parse_response(httpx.Response(200, json=answer))
+    assert (result.status, result.provider_message_id, result.permanent) == ("Sent", provider_id, False), result
+
+
+@pytest.mark.parametrize(
+    ("response", "expected"),
+    [
+        (httpx.Response(200, json={"responseCode": 8, "responseText": "Invalid receiver"}), ("sms.8", True)),
+        (httpx.Response(200, json={"ids": ["x"], "responseCode": 6}), ("sms.6", True)),  # an id, but refused
+        (httpx.Response(200, json={"responseCode": 1, "responseText": "Internal error"}), (None, False)),
+        (httpx.Response(200, json={}), (None, False)),  # neither id nor code: retried
+        (httpx.Response(200, json=["715118ef"]), (None, False)),
+        (httpx.Response(200, json={"responseCode": [0]}), (None, False)),  # not a code: retried, not a crash
+        (httpx.Response(200, json={"responseCode": None}), (None, False)),
+        (httpx.Response(200, text="<html>"), (None, False)),
+        (httpx.Response(400, json={"responseCode": 0, "ids": ["x"]}), (None, False)),  # success code, no 2xx
+        (httpx.Response(401, json={"responseCode": 1}), ("sms.auth", True)),
+        (httpx.Response(503, json=SEED_001), (None, False)),
+    ],
+)
+def test_anything_else_is_refused_or_retried(response, expected):
+    result = parse_response(response)
+    assert not result.accepted and (result.error_code, result.permanent) == expected, result
+
+
+def test_retry_after_of_a_429_is_kept():
+    result = parse_response(httpx.Response(429, headers={"Retry-After": "3"}, json={"responseCode": 1}))
+    assert not result.accepted and result.retry_after == 3.0
