@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from channels.registry import all_channels
 from channels.sandbox_support import close_callback_client
+from gateway import openapi
 from gateway.api import admin, customers, messages, templates, traffic_accounts, webhooks
 from gateway.api.deps import API_PREFIX, provide_principal, version_guard
 from gateway.api.health import health
@@ -31,7 +32,7 @@ from gateway.crypto import configure_encryption
 from gateway.db import check_schema, create_engine, session_maker
 from gateway.delivery.payloads import openapi_webhooks
 from gateway.draining import Draining
-from gateway.idempotency import IdempotencyKeys, IdempotencyMiddleware, document_idempotent_operations
+from gateway.idempotency import IdempotencyKeys, IdempotencyMiddleware
 from gateway.lookups import Lookups
 from gateway.paths import PathNormaliser
 from gateway.pipeline.acceptor import Acceptor
@@ -187,16 +188,19 @@ def create_app(settings: Settings | None = None) -> Gateway:
             ),
             path="/schema",
             webhooks=openapi_webhooks(),  # the payloads a customer's webhook receives
-            components=Components(
-                security_schemes={
-                    "bearer": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT"),
-                    "apiKey": SecurityScheme(type="apiKey", name=API_KEY_HEADER, security_scheme_in="header"),
-                    "adminToken": SecurityScheme(type="http", scheme="bearer", description="GATEWAY_ADMIN_TOKEN"),
-                }
-            ),
+            components=[
+                Components(
+                    security_schemes={
+                        "bearer": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT"),
+                        "apiKey": SecurityScheme(type="apiKey", name=API_KEY_HEADER, security_scheme_in="header"),
+                        "adminToken": SecurityScheme(type="http", scheme="bearer", description="GATEWAY_ADMIN_TOKEN"),
+                    }
+                ),
+                openapi.components(),
+            ],
         ),
     )
-    document_idempotent_operations(app)
+    openapi.document(app)
     return app
 
 

@@ -34,9 +34,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from uuid import UUID, uuid4
 
-from litestar import Litestar, Request
-from litestar.openapi.spec import OpenAPIHeader, OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Operation, Parameter
-from litestar.openapi.spec import Schema as OpenAPISchema
+from litestar import Request
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -342,63 +340,3 @@ class IdempotencyMiddleware:
         if response.status >= 400:
             await keys.release(session, outcome)
         await response.forward(send)
-
-
-def _problem(description: str, *, retry_after: bool = False) -> OpenAPIResponse:
-    text = OpenAPISchema(type=OpenAPIType.STRING)
-    problem = OpenAPISchema(
-        type=OpenAPIType.OBJECT,
-        properties={
-            "type": text,
-            "title": text,
-            "status": OpenAPISchema(type=OpenAPIType.INTEGER),
-            "detail": text,
-            "code": text,
-        },
-        required=["type", "title", "status", "detail", "code"],
-    )
-    headers = {"Retry-After": OpenAPIHeader(schema=OpenAPISchema(type=OpenAPIType.INTEGER), description="seconds")}
-    return OpenAPIResponse(
-        description=description,
-        content={"application/problem+json": OpenAPIMediaType(schema=problem)},
-        headers=headers if retry_after else None,
-    )
-
-
-@dataclass
-class IdempotentOperation(Operation):
-    """The OpenAPI operation of a handler marked idempotent: the header and the answers it adds."""
-
-    def __post_init__(self) -> None:
-        key = Parameter(
-            name=HEADER,
-            param_in="header",
-            required=False,
-            schema=OpenAPISchema(type=OpenAPIType.STRING, min_length=1, max_length=MAX_KEY_LENGTH),
-            description=(
-                "Makes the request safe to retry: the same key with the same request gets the first answer again "
-                "(with `Idempotent-Replay: true`) and creates nothing. Scoped to the tenant, kept 24 hours "
-                "(GATEWAY_IDEMPOTENCY_TTL). Printable ASCII, bare or as a quoted structured-field string."
-            ),
-        )
-        self.parameters = [*(self.parameters or []), key]
-        if isinstance(ok := (self.responses or {}).get("200"), OpenAPIResponse):
-            replay = OpenAPIHeader(
-                schema=OpenAPISchema(type=OpenAPIType.STRING, enum=["true"]),
-                description="present, `true`, when this is the stored answer to an earlier request with the same key",
-            )
-            ok.headers = {**(ok.headers or {}), "Idempotent-Replay": replay}
-        self.responses = {
-            **(self.responses or {}),
-            "409": _problem("`idempotency_key_in_flight`: a request with this key is in flight", retry_after=True),
-            "422": _problem("`idempotency_key_reused`: this key was used with a different request"),
-            "429": _problem("`rate_limited`: over the tenant's quota (see the RateLimit fields)", retry_after=True),
-        }
-
-
-def document_idempotent_operations(app: Litestar) -> None:
-    """Give the handlers marked idempotent their OpenAPI operation (the marker is all a handler needs)."""
-    for route in app.routes:
-        for handler in getattr(route, "route_handlers", ()):
-            if handler.opt.get(IDEMPOTENT_OPT):
-                handler.operation_class = IdempotentOperation

@@ -8,8 +8,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from http import HTTPStatus
-from typing import Any
+from typing import Annotated, Any
 
+import msgspec
 from advanced_alchemy.exceptions import IntegrityError, NotFoundError, RepositoryError
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, SerializationException, ValidationException
@@ -24,6 +25,7 @@ from gateway.db import database_unavailable
 
 log = logging.getLogger(__name__)
 
+PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_PREFIX = "urn:gateway:problem:"
 RETRY_UNAVAILABLE_AFTER = 1  # seconds: a database restart takes a few; clients back off from here
 _CODES = {
@@ -40,6 +42,17 @@ _CODES = {
     500: "internal_error",
     503: "unavailable",
 }
+
+
+class ProblemDetails(msgspec.Struct):
+    """The body of every error answer (RFC 9457), as the OpenAPI document describes it."""
+
+    type: Annotated[str, msgspec.Meta(description="`urn:gateway:problem:` and the code")]
+    title: Annotated[str, msgspec.Meta(description="The HTTP status phrase")]
+    status: int
+    detail: Annotated[str, msgspec.Meta(description="What went wrong, for people")]
+    code: Annotated[str, msgspec.Meta(description="What went wrong, for programs: stable")]
+    errors: Annotated[list[FieldError], msgspec.Meta(description="Every field at fault, by its JSON path")] = []
 
 
 class Problem(ProblemDetailsException):

@@ -231,14 +231,19 @@ class AddressRateLimit:
 
 
 class TenantRateLimit:
-    """Customer API middleware, after authentication: counts the request against its tenant's quota."""
+    """Customer API middleware, after authentication: counts the request against its tenant's quota. A
+    request authentication lets through without credentials (OPTIONS, a CORS preflight) counts by address."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            verdict = await _rate_limits(scope).count_tenant(scope, scope["user"].tenant_id)
+            rate_limits, user = _rate_limits(scope), scope.get("user")
+            if user is None:
+                verdict = await rate_limits.count_address(scope)
+            else:
+                verdict = await rate_limits.count_tenant(scope, user.tenant_id)
             scope[SCOPE_KEY] = verdict  # type: ignore[literal-required]
             if not verdict.count.allowed:
                 raise refuse(verdict)

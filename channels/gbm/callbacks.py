@@ -46,6 +46,7 @@ from litestar.exceptions import NotAuthorizedException, NotFoundException, Valid
 from litestar.params import FromPath
 
 from channels.base import ID_MAX, InboundMessage, Pipeline, StatusReport, json_object
+from channels.openapi import OBJECT, STRING, documented, header, object_schema, problem
 
 SIGNATURE_HEADER = "X-Goog-Signature"
 CLIENT_TOKEN = "clientToken"  # the credential that keys X-Goog-Signature
@@ -138,7 +139,34 @@ def parse_callback(data: dict[str, Any]) -> list[StatusReport] | InboundMessage 
     return None  # userStatus, surveyResponse, authenticationResponse, and payloads added later
 
 
-@post("/callbacks/gbm/{account_id:str}", status_code=200, include_in_schema=False)
+PAYLOAD = object_schema(
+    "A Business Messages webhook payload (one of receipts, message, suggestionResponse, userStatus...), or the "
+    "webhook verification request {secret, clientToken}",
+    {
+        "conversationId": STRING,
+        "requestId": STRING,
+        "receipts": OBJECT,
+        "message": OBJECT,
+        "suggestionResponse": OBJECT,
+        "userStatus": OBJECT,
+        "secret": STRING,
+        "clientToken": STRING,
+    },
+)
+
+
+@post(
+    "/callbacks/gbm/{account_id:str}",
+    status_code=200,
+    media_type=MediaType.TEXT,
+    tags=["callbacks"],
+    summary="Google Business Messages webhook; a verification request is answered with its secret",
+    operation_class=documented(
+        header(SIGNATURE_HEADER, "Base64 HMAC-SHA512 of the raw body keyed with the account's clientToken"),
+        body=PAYLOAD,
+    ),
+    responses={401: problem(f"`unauthorized`: {SIGNATURE_HEADER} (or a verification's clientToken) is wrong")},
+)
 async def gbm_callback(request: Request, account_id: FromPath[UUID]) -> Response[bytes]:
     pipeline: Pipeline = request.app.state.pipeline
     body = await request.body()

@@ -5,7 +5,7 @@ import datetime
 from channels.base import Channel, SettingsSpec
 from channels.sms.adapter import DEFAULT_BASE_URL, send
 from channels.sms.blocks import message_parts, validate_block
-from channels.sms.callbacks import delivery_report, inbound_sms
+from channels.sms.callbacks import delivery_report, delivery_report_query, inbound_sms, inbound_sms_query
 from channels.sms.sandbox import send_sms, user_sends_sms
 
 
@@ -25,7 +25,7 @@ channel = Channel(
     validity=validity,
     send=send,
     default_base_url=DEFAULT_BASE_URL,
-    callback_routes=(delivery_report, inbound_sms),
+    callback_routes=(delivery_report, delivery_report_query, inbound_sms, inbound_sms_query),
     inbound_callback_suffix="/inbound",
     sandbox_routes=(send_sms, user_sends_sms),
 )

@@ -6,11 +6,13 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from litestar import Request, Response, route
+from litestar import Request, Response, get, post
 from litestar.exceptions import NotAuthorizedException, NotFoundException, ValidationException
+from litestar.openapi.spec import OpenAPIType, Schema
 from litestar.params import FromPath
 
 from channels.base import InboundMessage, Pipeline, StatusReport, json_object
+from channels.openapi import INTEGER, STRING, documented, object_schema, problem, query
 from channels.sms.errors import dlr_error_text
 
 # DLR states (seed 004) -> the gateway's statuses; BUFFERED is "still trying": no change.
@@ -44,8 +46,44 @@ def report_of(message_id: UUID, fields: dict[str, Any]) -> StatusReport | None |
     )
 
 
-@route("/callbacks/sms/{account_id:str}", http_method=["GET", "POST"], status_code=200, include_in_schema=False)
+# The OpenAPI description of the two routes, each taking its fields as a JSON body (POST) or the query (GET).
+TOKEN = query("token", "The signed token of the callback URL the gateway gave the provider", required=True)
+REPORT = {
+    "messageId": STRING,
+    "status": Schema(type=OpenAPIType.STRING, description=f"One of {', '.join(STATUSES)} (any case)"),
+    "errorcode": Schema(one_of=[STRING, INTEGER], description="The delivery-report error code (digits)"),
+}
+INBOUND = {"sender": STRING, "receiver": STRING, "content": STRING, "msgid": STRING, "coding": STRING}
+INBOUND_REQUIRED = ("sender", "content", "msgid")
+DLR_PATH = "/callbacks/sms/{account_id:str}"
+INBOUND_PATH = "/callbacks/sms/{account_id:str}/inbound"
+CALLBACK = {"tags": ["callbacks"], "status_code": 200}
+REFUSED_TOKEN = {401: problem("`unauthorized`: the token is missing, forged, expired or not this account's")}
+
+
+@get(
+    DLR_PATH,
+    summary="SMS delivery report, as query parameters",
+    operation_class=documented(TOKEN, *(query(name, schema=schema) for name, schema in REPORT.items())),
+    responses=REFUSED_TOKEN,
+    **CALLBACK,
+)
+async def delivery_report_query(request: Request, account_id: FromPath[UUID]) -> Response[dict[str, Any]]:
+    return await delivery_report_of(request, account_id)
+
+
+@post(
+    DLR_PATH,
+    summary="SMS delivery report, as JSON",
+    operation_class=documented(TOKEN, body=object_schema("The delivery report", REPORT, ("status",))),
+    responses=REFUSED_TOKEN,
+    **CALLBACK,
+)
 async def delivery_report(request: Request, account_id: FromPath[UUID]) -> Response[dict[str, Any]]:
+    return await delivery_report_of(request, account_id)
+
+
+async def delivery_report_of(request: Request, account_id: UUID) -> Response[dict[str, Any]]:
     pipeline: Pipeline = request.app.state.pipeline
     message_id = pipeline.message_of_token(request.query_params.get("token"))
     if message_id is None:
@@ -60,8 +98,31 @@ async def delivery_report(request: Request, account_id: FromPath[UUID]) -> Respo
     return Response({"status": "ok"})
 
 
-@route("/callbacks/sms/{account_id:str}/inbound", http_method=["GET", "POST"], status_code=200, include_in_schema=False)
+@get(
+    INBOUND_PATH,
+    summary="A user's SMS (2-way), as query parameters",
+    operation_class=documented(
+        TOKEN, *(query(name, schema=schema, required=name in INBOUND_REQUIRED) for name, schema in INBOUND.items())
+    ),
+    responses=REFUSED_TOKEN,
+    **CALLBACK,
+)
+async def inbound_sms_query(request: Request, account_id: FromPath[UUID]) -> Response[dict[str, Any]]:
+    return await inbound_sms_of(request, account_id)
+
+
+@post(
+    INBOUND_PATH,
+    summary="A user's SMS (2-way), as JSON",
+    operation_class=documented(TOKEN, body=object_schema("The user's message", INBOUND, INBOUND_REQUIRED)),
+    responses=REFUSED_TOKEN,
+    **CALLBACK,
+)
 async def inbound_sms(request: Request, account_id: FromPath[UUID]) -> Response[dict[str, Any]]:
+    return await inbound_sms_of(request, account_id)
+
+
+async def inbound_sms_of(request: Request, account_id: UUID) -> Response[dict[str, Any]]:
     """A 2-way SMS: ``{sender, receiver, content, msgid, coding}`` as JSON or query parameters (seed 004)."""
     pipeline: Pipeline = request.app.state.pipeline
     if pipeline.account_of_token(request.query_params.get("token")) != account_id:

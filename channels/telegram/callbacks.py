@@ -28,6 +28,7 @@ from litestar.exceptions import NotAuthorizedException, NotFoundException, Valid
 from litestar.params import FromPath
 
 from channels.base import InboundMessage, Pipeline, json_object
+from channels.openapi import INTEGER, OBJECT, documented, header, object_schema, problem
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 MESSAGE_UPDATES = ("message", "edited_message")
@@ -170,7 +171,23 @@ def _media(kind: str, value: Any, field: str) -> dict[str, Any]:
     return content
 
 
-@post("/callbacks/telegram/{account_id:str}", status_code=200, include_in_schema=False)
+UPDATE = object_schema(
+    "A Telegram Update (Bot API): a message, an edited message or a pressed inline button",
+    {"update_id": INTEGER, "message": OBJECT, "edited_message": OBJECT, "callback_query": OBJECT},
+    ("update_id",),
+)
+
+
+@post(
+    "/callbacks/telegram/{account_id:str}",
+    status_code=200,
+    tags=["callbacks"],
+    summary="Telegram webhook (setWebhook's URL): an Update",
+    operation_class=documented(
+        header(SECRET_HEADER, "setWebhook's secret_token: the account's webhookSecret", required=True), body=UPDATE
+    ),
+    responses={401: problem(f"`unauthorized`: {SECRET_HEADER} is missing or not the account's webhookSecret")},
+)
 async def telegram_update(request: Request, account_id: FromPath[UUID]) -> Response[dict[str, Any]]:
     pipeline: Pipeline = request.app.state.pipeline
     account = await pipeline.account(account_id, "telegram")

@@ -36,6 +36,7 @@ from litestar.exceptions import NotAuthorizedException, NotFoundException, Valid
 from litestar.params import FromPath
 
 from channels.base import ID_MAX, InboundMessage, Pipeline, StatusReport, json_object
+from channels.openapi import INTEGER, OBJECT, STRING, documented, header, object_schema, problem
 
 SIGNATURE_HEADER = "X-Viber-Content-Signature"
 STATUS_EVENTS = {"delivered": "Delivered", "seen": "Read", "failed": "Failed"}
@@ -93,7 +94,32 @@ def parse_callback(body: bytes) -> StatusReport | InboundMessage | None:
     return None  # subscribed, unsubscribed, conversation_started, webhook, and events added later
 
 
-@post("/callbacks/viber/{account_id:str}", status_code=200, include_in_schema=False)
+CALLBACK = object_schema(
+    "A Viber callback: delivered, seen, failed, message, subscribed, conversation_started, webhook...",
+    {
+        "event": STRING,
+        "timestamp": INTEGER,
+        "message_token": INTEGER,
+        "sender": OBJECT,
+        "message": OBJECT,
+        "desc": STRING,
+    },
+    ("event",),
+)
+
+
+@post(
+    "/callbacks/viber/{account_id:str}",
+    status_code=200,
+    media_type=MediaType.TEXT,
+    tags=["callbacks"],
+    summary="Viber callback (set_webhook's URL); answered with an empty body",
+    operation_class=documented(
+        header(SIGNATURE_HEADER, "Hex HMAC-SHA256 of the raw body keyed with the account's authToken", required=True),
+        body=CALLBACK,
+    ),
+    responses={401: problem(f"`unauthorized`: {SIGNATURE_HEADER} is missing or wrong for this traffic account")},
+)
 async def viber_callback(request: Request, account_id: FromPath[UUID]) -> Response[bytes]:
     pipeline: Pipeline = request.app.state.pipeline
     body = await request.body()

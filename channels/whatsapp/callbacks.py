@@ -39,11 +39,15 @@ import hmac
 from typing import Any
 from uuid import UUID
 
+import msgspec
 from litestar import MediaType, Request, Response, get, post
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException, ValidationException
+from litestar.openapi.spec import OpenAPIType, Schema
 from litestar.params import FromPath
 
 from channels.base import ID_MAX, InboundMessage, Pipeline, StatusReport, json_object
+from channels.openapi import OBJECT as JSON_OBJECT
+from channels.openapi import documented, header, object_schema, problem, query
 from channels.whatsapp.errors import as_code, describe, error_code
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
@@ -223,7 +227,19 @@ def _content(message: dict[str, Any], kind: str, path: str) -> dict[str, Any]:
     return {"type": "unsupported", "kind": kind}
 
 
-@get("/callbacks/whatsapp/{account_id:str}", status_code=200, include_in_schema=False)
+@get(
+    "/callbacks/whatsapp/{account_id:str}",
+    status_code=200,
+    media_type=MediaType.TEXT,
+    tags=["callbacks"],
+    summary="WhatsApp webhook verification (Meta's handshake); answers hub.challenge",
+    operation_class=documented(
+        query("hub.mode", "`subscribe`", required=True),
+        query("hub.verify_token", "The account's verifyToken", required=True),
+        query("hub.challenge", "Echoed back as the answer", required=True),
+    ),
+    responses={403: problem("`forbidden`: hub.mode is not subscribe or hub.verify_token not the account's")},
+)
 async def whatsapp_verify(request: Request, account_id: FromPath[UUID]) -> Response[str]:
     """Meta's verification request when the webhook is configured in the app dashboard."""
     pipeline: Pipeline = request.app.state.pipeline
@@ -236,8 +252,39 @@ async def whatsapp_verify(request: Request, account_id: FromPath[UUID]) -> Respo
     return Response(challenge, status_code=200, media_type=MediaType.TEXT)
 
 
-@post("/callbacks/whatsapp/{account_id:str}", status_code=200, include_in_schema=False)
-async def whatsapp_webhook(request: Request, account_id: FromPath[UUID]) -> Response[dict[str, Any]]:
+NOTIFICATION = object_schema(
+    "A WhatsApp Cloud API webhook notification: entries of changes carrying statuses and messages",
+    {
+        "object": Schema(type=OpenAPIType.STRING, enum=[OBJECT]),
+        "entry": Schema(type=OpenAPIType.ARRAY, items=JSON_OBJECT),
+    },
+    ("object", "entry"),
+)
+
+
+class Applied(msgspec.Struct):
+    """What a notification changed: statuses applied, messages stored."""
+
+    statuses: int
+    messages: int
+
+
+@post(
+    "/callbacks/whatsapp/{account_id:str}",
+    status_code=200,
+    tags=["callbacks"],
+    summary="WhatsApp webhook notification (statuses and user messages)",
+    operation_class=documented(
+        header(
+            SIGNATURE_HEADER,
+            "`sha256=` and the hex HMAC-SHA256 of the raw body keyed with the appSecret",
+            required=True,
+        ),
+        body=NOTIFICATION,
+    ),
+    responses={401: problem(f"`unauthorized`: {SIGNATURE_HEADER} is missing or wrong for this traffic account")},
+)
+async def whatsapp_webhook(request: Request, account_id: FromPath[UUID]) -> Response[Applied]:
     pipeline: Pipeline = request.app.state.pipeline
     body = await request.body()
     account = await pipeline.account(account_id, "whatsapp")
@@ -257,7 +304,7 @@ async def whatsapp_webhook(request: Request, account_id: FromPath[UUID]) -> Resp
             statuses += await pipeline.report(account_id, item)
         elif await pipeline.receive(account_id, item):
             messages += 1
-    return Response({"statuses": statuses, "messages": messages})
+    return Response(Applied(statuses, messages))
 
 
 def _object(value: Any, field: str) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import msgspec
 from litestar import Controller, Request, delete, get, patch, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
+from channels.openapi import problem
 from channels.registry import all_channels
 from gateway.api.deps import DbSession
 from gateway.models import Tenant, TrafficAccount
@@ -157,7 +158,11 @@ class TenantController(Controller):
     async def delete_tenant(self, db_session: DbSession, tenant_id: FromPath[UUID]) -> None:
         await TenantService(db_session).delete(tenant_id)
 
-    @post("/{tenant_id:str}/customers", summary="Create a customer (login user) of a tenant")
+    @post(
+        "/{tenant_id:str}/customers",
+        summary="Create a customer (login user) of a tenant",
+        responses={409: problem("`email_taken`: a customer with this email exists (emails are unique)")},
+    )
     async def create_customer(
         self, db_session: DbSession, tenant_id: FromPath[UUID], data: JSONBody[CustomerIn]
     ) -> CustomerOut:
@@ -225,6 +230,10 @@ class AdminTrafficAccountController(Controller):
         "/{account_id:str}/register-callbacks",
         status_code=200,
         summary="Tell the provider where to send this account's callbacks (Telegram setWebhook, Viber set_webhook)",
+        responses={
+            400: problem("`no_callback_registration`: the channel has no API for it (configure callbackUrl instead)"),
+            502: problem("`provider_refused`: the provider refused the registration or could not be reached"),
+        },
     )
     async def register_callbacks(
         self, request: Request, db_session: DbSession, tenant_id: FromPath[UUID], account_id: FromPath[UUID]

@@ -10,6 +10,7 @@ from litestar import Controller, Request, post
 from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
+from channels.openapi import problem
 from gateway.api.deps import Caller, DbSession
 from gateway.problems import Problem
 from gateway.schemas import Out, Schema
@@ -41,7 +42,15 @@ class LoginController(Controller):
     path = "/Customer"
     tags = ["customers"]
 
-    @post("/login", status_code=HTTP_200_OK, summary="Log in and get a JWT")
+    @post(
+        "/login",
+        status_code=HTTP_200_OK,
+        summary="Log in and get a JWT",
+        responses={
+            401: problem("`unauthorized`: wrong email or password (the same answer for both)"),
+            429: problem("`login_locked`: too many failed logins for this email; retry after Retry-After"),
+        },
+    )
     async def login(self, request: Request, db_session: DbSession, data: JSONBody[LoginRequest]) -> LoginResponse:
         token, expires_at = await _service(request, db_session).login(data.email, data.password)
         return LoginResponse(token=token, expires_at=expires_at)
@@ -51,7 +60,15 @@ class PasswordController(Controller):
     path = "/Customer"
     tags = ["customers"]
 
-    @post("/password", status_code=HTTP_204_NO_CONTENT, summary="Change the password; earlier tokens stop working")
+    @post(
+        "/password",
+        status_code=HTTP_204_NO_CONTENT,
+        summary="Change the password; earlier tokens stop working",
+        responses={
+            403: problem("`customer_token_required`: authenticated with an API key, not a customer's token"),
+            429: problem("`login_locked`: too many failed logins for this email"),
+        },
+    )
     async def change_password(
         self, request: Request, db_session: DbSession, principal: Caller, data: JSONBody[PasswordChange]
     ) -> None:

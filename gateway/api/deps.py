@@ -27,6 +27,14 @@ async def version_guard(connection: ASGIConnection, _handler: Any) -> None:
         )
 
 
+async def bulk_only_on_v11(connection: ASGIConnection, _handler: Any) -> None:
+    """A guard: it answers before the body is read, so version 1 gets this 404 whatever it sent."""
+    if str(connection.path_params.get("version", "")).lower() != "v1.1":
+        raise Problem(
+            404, "bulk_needs_v1_1", "Bulk sending is available from API version 1.1: use /api/v1.1/Messages/..."
+        )
+
+
 def provide_principal(request: Request, db_session: DbSession) -> Principal:  # noqa: ARG001
     """The caller authenticated by the middleware. It takes ``db_session`` (unused) so that Litestar
     resolves the two one after the other: dependencies of one level are resolved concurrently, in an

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from litestar import Request, get
+from litestar.openapi import ResponseSpec
 from litestar.response import Response
 
 from gateway.db import SchemaBehind, check_schema
@@ -14,7 +15,12 @@ class Health(Out):
     database: str
 
 
-@get("/health", tags=["operations"], summary="Liveness and readiness")
+@get(
+    "/health",
+    tags=["operations"],
+    summary="Liveness and readiness",
+    responses={503: ResponseSpec(Health, description="The database can't be reached or its schema is behind")},
+)
 async def health(request: Request) -> Response[Health]:
     try:
         await check_schema(request.app.state.engine)

@@ -9,18 +9,17 @@ from uuid import UUID
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
-from litestar.connection import ASGIConnection
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK
 
 from channels.base import FieldError
-from gateway.api.deps import Caller, DbSession
+from gateway.api.deps import Caller, DbSession, bulk_only_on_v11
 from gateway.idempotency import KeyedAnswer, claim_of
 from gateway.models import Conversation, FailoverChain, Message, MessageEvent, TrafficAccount
 from gateway.pagination import MAX_LIMIT, Cursor
 from gateway.pipeline import statuses
 from gateway.pipeline.views import conversation_view, participant_view, sender_view
-from gateway.problems import Problem, invalid
+from gateway.problems import invalid
 from gateway.schemas import Out, Page, Schema
 from gateway.services.messages import BulkResult, MessageFilters, MessageService, Plan, SendRequest, block_errors
 
@@ -301,14 +300,6 @@ def as_utc(moment: datetime.datetime | None) -> datetime.datetime | None:
 
 Limit = Annotated[int, QueryParameter(name="limit", ge=1, le=MAX_LIMIT)]
 CursorParam = Annotated[str | None, QueryParameter(name="cursor", description="nextCursor of the previous page")]
-
-
-async def bulk_only_on_v11(connection: ASGIConnection, _handler: Any) -> None:
-    """A guard: it answers before the body is read, so version 1 gets this 404 whatever it sent."""
-    if str(connection.path_params.get("version", "")).lower() != "v1.1":
-        raise Problem(
-            404, "bulk_needs_v1_1", "Bulk sending is available from API version 1.1: use /api/v1.1/Messages/..."
-        )
 
 
 def limit_bulk(request: Request, field: str, count: int) -> None:

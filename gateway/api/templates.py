@@ -10,6 +10,7 @@ import msgspec
 from litestar import Controller, delete, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
+from channels.openapi import problem
 from gateway.api.deps import Caller, DbSession
 from gateway.models import MessageTemplate
 from gateway.schemas import Out, Schema
@@ -70,7 +71,11 @@ class TemplateController(Controller):
     ) -> list[TemplateOut]:
         return [TemplateOut.of(t) for t in await TemplateService(db_session).list(principal.tenant_id, account_id)]
 
-    @post("/{name:str}", summary="Create a template (approved at once on a sandbox traffic account)")
+    @post(
+        "/{name:str}",
+        summary="Create a template (approved at once on a sandbox traffic account)",
+        responses={409: problem("`template_exists`: a template of this name and language exists")},
+    )
     async def create_template(
         self,
         db_session: DbSession,

@@ -9,10 +9,12 @@ from uuid import UUID
 
 import msgspec
 from litestar import Controller, Request, delete, get, post, put
+from litestar.openapi.spec import Reference
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
 from channels.base import FieldError
+from channels.openapi import documented, problem
 from gateway.api.deps import Caller, DbSession
 from gateway.api.messages import CursorParam, Limit, as_utc
 from gateway.delivery.worker import PENDING
@@ -165,6 +167,9 @@ def _service(request: Request, db_session: DbSession) -> WebhookService:
     return WebhookService(db_session, request.app.state.settings.allow_private_webhook_urls)
 
 
+WEBHOOK_DISABLED = "`webhook_disabled`: the webhook is disabled (enable it with PUT)"
+
+
 class WebhookController(Controller):
     path = "/Webhook"
     tags = ["webhooks"]
@@ -199,7 +204,11 @@ class WebhookController(Controller):
         view = await _service(request, db_session).replace(principal.tenant_id, webhook_id, data.input(), data.enabled)
         return WebhookOut.of(view)
 
-    @delete("/{webhook_id:str}", summary="Delete a webhook (409 while linked, unless forceDelete=true)")
+    @delete(
+        "/{webhook_id:str}",
+        summary="Delete a webhook (409 while linked, unless forceDelete=true)",
+        responses={409: problem("`webhook_linked`: traffic accounts are linked to it and forceDelete is not true")},
+    )
     async def delete_webhook(
         self,
         request: Request,
@@ -246,6 +255,7 @@ class WebhookController(Controller):
         "/{webhook_id:str}/deliveries/{event_id:str}/replay",
         status_code=HTTP_202_ACCEPTED,
         summary="Deliver one event again (a new attempt, the same webhook-id)",
+        responses={409: problem(f"{WEBHOOK_DISABLED}; `delivery_in_progress`: an attempt of this event is under way")},
     )
     async def replay_delivery(
         self,
@@ -261,6 +271,7 @@ class WebhookController(Controller):
         "/{webhook_id:str}/recover",
         status_code=HTTP_202_ACCEPTED,
         summary="Deliver again every event created in [since, until) whose delivery failed",
+        responses={409: problem(WEBHOOK_DISABLED)},
     )
     async def recover(
         self,
@@ -289,6 +300,7 @@ class WebhookTrafficAccountController(Controller):
         "/DeleteWebhookForTrafficAccount",
         status_code=HTTP_204_NO_CONTENT,
         summary="Unlink a webhook from a traffic account (ids in the JSON body or the query)",
+        operation_class=documented(body=Reference("#/components/schemas/WebhookLink"), body_required=False),
     )
     async def remove(
         self,

@@ -165,6 +165,11 @@ async def test_bad_query_values_are_named_as_the_client_spells_them(client, tena
     response = await client.get("/admin/tenants?limit=many", headers=ADMIN)
     body = problem(response, 400, "validation_error", "limit")
     assert fields_of(body) == ["limit"]
+    # Only the parameters at fault, nothing of the path (issue 14 saw a bogus {"field": "version"} here).
+    for query in ("limit=0", "limit=abc"):
+        for path in ("/api/v1/Messages", "/api/v1.1/Conversations", f"/api/v1/Webhook/{uuid.uuid4()}/deliveries"):
+            response = await client.get(f"{path}?{query}", headers=tenant.key)
+            assert fields_of(problem(response, 400, "validation_error")) == ["limit"], path
 
 
 @pytest.mark.parametrize(

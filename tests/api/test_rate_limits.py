@@ -73,6 +73,18 @@ async def test_every_kind_of_response_carries_the_fields(client: AsyncTestClient
     assert rate_limit(answers["ok"])["q"] == 120_000 and rate_limit(answers["ok"])["w"] == 60
 
 
+async def test_a_preflight_on_the_customer_api_is_counted_by_address(client: AsyncTestClient) -> None:
+    """OPTIONS (a CORS preflight) carries no credentials, so authentication leaves it alone: it is counted
+    against its address and answered with the methods allowed, with or without credentials."""
+    tenant = await new_tenant(client, ())
+    for headers in ({}, tenant.key):
+        for path in ("/api/v1/Conversations", "/api/v1/Message/send", f"/api/v1.1/Webhook/{uuid.uuid4()}"):
+            answer = await client.options(path, headers=headers)
+            assert answer.status_code == 204, answer.text
+            assert "OPTIONS" in answer.headers["allow"]
+            assert rate_limit(answer)["policy"] == "address"
+
+
 async def test_each_request_of_a_tenant_uses_one_of_its_quota(client: AsyncTestClient) -> None:
     tenant = await new_tenant(client, ())
     # 10 a minute: one comes back every 6 s (at the default 120,000 a minute, every 0.5 ms).
