@@ -39,7 +39,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.webhooks
 
 # Fault injection on a production-shaped stack with private Postgres and Redis servers (see RELIABILITY.md);
-# about 15 minutes. One experiment: .venv/bin/python -m faults --experiments worker-kills
+# about 10 minutes. One experiment: .venv/bin/python -m faults --experiments worker-kills
 faults: $(STAMP)
 	$(BIN)/python -m faults
 
