@@ -50,7 +50,10 @@ log = logging.getLogger(__name__)
 HEADER = "Idempotency-Key"
 IDEMPOTENT_OPT = "idempotent"  # opt={"idempotent": True} on every handler that sends
 MAX_KEY_LENGTH = 255
-IN_FLIGHT_TIMEOUT = 60  # seconds; far longer than any send takes to answer
+# Seconds after which a claim without an answer is taken over by a retry: longer than sends take under
+# load, short enough for a client whose request died with its process. Taking over early is safe: the
+# first request's transaction, should it still come, then fails (KeyedAnswer.store) and creates nothing.
+IN_FLIGHT_TIMEOUT = 10
 RETRY_IN_FLIGHT_AFTER = 1  # seconds; a send is answered in milliseconds
 PURGE_EVERY = 600  # seconds between deletions of expired keys
 
@@ -195,10 +198,12 @@ class IdempotencyKeys:
                     return StoredAnswer(row.response_status, row.response_content_type, row.response_body or b"")
                 if not expired and row.claimed_at > now - self.in_flight_timeout:
                     raise _in_flight()
-                # Expired, or claimed by a process that died: take it over, unless another request just did.
-                taken = await db.execute(
-                    update(table).where(table.c.id == row.id, table.c.claim == row.claim).values(**fresh)
-                )
+                # Expired, or claimed by a process that died: take it over, unless another request just did, or
+                # (in flight) the claim's transaction stored its answer since we read the row: look again.
+                takeover = update(table).where(table.c.id == row.id, table.c.claim == row.claim)
+                if not expired:
+                    takeover = takeover.where(table.c.response_status.is_(None))
+                taken = await db.execute(takeover.values(**fresh))
                 if taken.rowcount == 1:
                     return Claim(row.id, token)
         raise _in_flight()

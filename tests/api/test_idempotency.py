@@ -6,20 +6,21 @@ import asyncio
 import collections
 import datetime
 import json
+import threading
 import uuid
 from typing import Any
 
 import httpx
 import pytest
 from litestar.testing import AsyncTestClient
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
-from gateway.db import session_maker
-from gateway.idempotency import Claim, IdempotencyKeys, KeyedAnswer, fingerprint
+from gateway.db import create_engine, session_maker
+from gateway.idempotency import IN_FLIGHT_TIMEOUT, Claim, IdempotencyKeys, KeyedAnswer, StoredAnswer, fingerprint
 from gateway.models import IdempotencyKey
 from gateway.problems import Problem
 from gateway.services.messages import MessageService, SendRequest
-from tests.conftest import TenantFixture, assert_problem, in_app_loop, new_tenant
+from tests.conftest import TenantFixture, assert_problem, in_app_loop, make_settings, new_tenant
 
 SEND = "/api/v1/Message/send"
 
@@ -173,7 +174,7 @@ async def test_a_claim_left_by_a_dead_process_is_taken_over(client: AsyncTestCli
 
     orphan = in_app_loop(client, claim)  # a process claimed the key, then died
     assert_problem(await send(client, tenant, "orphan", body), 409, "idempotency_key_in_flight")
-    set_key_times(client, tenant, "orphan", claimed_at=ago(61))  # the claim is older than IN_FLIGHT_TIMEOUT
+    set_key_times(client, tenant, "orphan", claimed_at=ago(IN_FLIGHT_TIMEOUT + 1))  # the claim's process died
     taken_over = await send(client, tenant, "orphan", body)
     assert taken_over.status_code == 200 and "idempotent-replay" not in taken_over.headers
 
@@ -191,6 +192,52 @@ async def test_a_claim_left_by_a_dead_process_is_taken_over(client: AsyncTestCli
     in_app_loop(client, late_write)
     assert (await send(client, tenant, "orphan", body)).json() == taken_over.json()
     assert len(await message_ids(client, tenant)) == 1
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)  # concurrent writers to one row
+async def test_a_takeover_racing_the_first_requests_commit_gets_its_answer(client: AsyncTestClient, database_url) -> None:
+    """A retry reads the key as claimed long ago, without an answer; before its takeover, the first request's
+    transaction stores its answer and commits. The retry must then replay that answer, not take the key over
+    (which would wipe the answer and send again)."""
+    tenant = await new_tenant(client, ("sms",))
+    keys: IdempotencyKeys = client.app.state.idempotency_keys
+    engine = client.app.state.engine
+    tenant_id, request = uuid.UUID(tenant.id), fingerprint("POST", SEND, body_of(tenant))
+    first_loop = asyncio.new_event_loop()  # the first request's process: a loop and a connection of its own
+    threading.Thread(target=first_loop.run_forever, daemon=True).start()
+
+    async def first_request_commits(claim: Claim) -> None:
+        other = create_engine(make_settings(database_url).database_url)
+        async with other.begin() as connection:
+            await KeyedAnswer(claim, lambda: b'{"first": true}').store(connection)
+        await other.dispose()
+
+    def before_takeover(_connection, _cursor, statement, parameters, _context, _many) -> None:  # noqa: ANN001
+        if statement.startswith("UPDATE idempotency_key SET fingerprint") and not raced:
+            raced.append(statement)  # the retry has read the row: the first request commits now
+            asyncio.run_coroutine_threadsafe(first_request_commits(first[0]), first_loop).result(10)
+
+    async def race() -> Claim | StoredAnswer:
+        async with session_maker(engine)() as session:
+            claimed = await keys.claim(session, tenant_id, "racing", request)
+        async with engine.begin() as connection:  # as if the first request's process were slow
+            await connection.execute(update(IdempotencyKey).values(claimed_at=ago(IN_FLIGHT_TIMEOUT + 1)))
+        first.append(claimed)
+        event.listen(engine.sync_engine, "before_cursor_execute", before_takeover)
+        try:
+            async with session_maker(engine)() as session:
+                return await keys.claim(session, tenant_id, "racing", request)
+        finally:
+            event.remove(engine.sync_engine, "before_cursor_execute", before_takeover)
+
+    first: list[Claim] = []
+    raced: list[str] = []
+    try:
+        outcome = in_app_loop(client, race)
+    finally:
+        first_loop.call_soon_threadsafe(first_loop.stop)
+    assert raced, "the retry never tried to take the key over"
+    assert outcome == StoredAnswer(200, "application/json", b'{"first": true}')
 
 
 async def test_a_request_that_fails_stores_nothing(client: AsyncTestClient, other_tenant: TenantFixture) -> None:
