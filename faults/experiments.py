@@ -55,7 +55,7 @@ class Plan:
     rate: float = 200  # sends per second
     lease: int = 60  # GATEWAY_LEASE_SECONDS
     kill_every: float = 4.0  # seconds between two kills of workers
-    client_deadline: float = 150  # seconds a client retries one send (longer than an in-flight key's 60 s)
+    client_deadline: float = 150  # seconds a client retries one send before it gives up
     drain: float = 150  # seconds after the load to wait for every message to end (leases, report retries)
 
 
