@@ -1,6 +1,7 @@
 """Starting a gateway for a benchmark: a fresh Postgres database, Redis, and the processes asked for.
 
-Everything runs on loopback; the database is dropped afterwards.
+Everything runs on loopback; the database is dropped afterwards. The fault suite (faults/) starts its
+gateways with the same pieces: gateway_env, wait_until_healthy, stop_processes, free_port, cpu_probe.
 """
 
 from __future__ import annotations
