@@ -24,11 +24,12 @@ from redis.asyncio import Redis
 
 from bench.support import REDIS, gateway
 from gateway.db import create_engine, session_maker
-from gateway.pipeline import statuses
-from gateway.pipeline.acceptor import Acceptor, NewMessage
+from gateway.pipeline.acceptor import Acceptor
 from gateway.pipeline.due import RedisDueIndex
 from gateway.pipeline.failover import FailoverTimers, NewChain
 from gateway.settings import normalise_database_url
+from gateway.store import statuses
+from gateway.store.messages import NewMessage
 
 TIMEOUT = 3600  # the second step's timer: far away, so each chain fires once here
 # Seconds between writing the due times and the first of them. Filling them in and the index takes

@@ -145,7 +145,7 @@ class World:
         the pipeline does; in one transaction, or each in its own (as callbacks do). The events' ids
         and the wall-clock time of their commit."""
         from gateway.models import Conversation, Message, TrafficAccount, WebhookEvent
-        from gateway.pipeline.events import add_webhook_events, now, status_payload
+        from gateway.store.outbox import add_webhook_events, now, status_payload
 
         committed: dict[str, float] = {}
         session = self.sessions()

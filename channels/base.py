@@ -166,12 +166,12 @@ class Channel:
 
     name: str
     settings: SettingsSpec
+    send: Send  # the upstream request
     default_send_rate: float = 100.0
-    legacy: bool = False
     # The statuses the provider reports after the send (a failover step can wait only for these).
     receipts: tuple[str, ...] = ("Delivered", "Read")
     # Whether a report can name only the provider's message id (a wamid, a Viber token). Such a report
-    # may overtake the recording of the send answer and wait for it (gateway/pipeline/pending.py);
+    # may overtake the recording of the send answer and wait for it (gateway/store/parked.py);
     # one that names ours (a signed callback token) never waits.
     reports_by_provider_id: bool = True
     # (template name, request body) -> problems; None for channels that have no message templates.
@@ -190,8 +190,6 @@ class Channel:
     message_parts: Callable[[dict[str, Any]], int] = lambda block: 1
     # How the Chat API names a participant of this channel: "phoneNumber" or "messagingAppIdentifier".
     address_kind: str = "phoneNumber"
-    # The upstream request; None until the adapter is written.
-    send: Send | None = None
     # The provider's own URL, used when the traffic account has no baseUrl.
     default_base_url: str = ""
     # Litestar route handlers: the provider's callbacks (under /callbacks/<name>) and the sandbox

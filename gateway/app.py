@@ -49,6 +49,7 @@ from gateway.rate_limits import (
 from gateway.redis_client import redis_client
 from gateway.settings import Settings
 from gateway.validation import refuse_nul_characters
+from gateway.work_due import WorkDue
 from gateway.workers import Workers
 
 log = logging.getLogger(__name__)
@@ -101,7 +102,7 @@ def create_app(settings: Settings | None = None) -> Gateway:
     workers = Workers.build(settings, engine, tokens, redis)
     acceptor = Acceptor(engine, on_committed=workers.accepted)
     lookups = Lookups()
-    pipeline = GatewayPipeline.from_settings(engine, tokens, settings, lookups)
+    pipeline = GatewayPipeline.from_settings(engine, tokens, settings, lookups, workers.work_due)
     idempotency_keys = IdempotencyKeys(engine, settings.idempotency_ttl_seconds)
 
     @asynccontextmanager
@@ -169,6 +170,7 @@ def create_app(settings: Settings | None = None) -> Gateway:
             "deliverer": workers.deliverer,
             "acceptor": acceptor,
             "failover_timers": workers.timers,
+            "work_due": workers.work_due,
             "lookups": lookups,
             "pipeline": pipeline,
             "rate_limits": RateLimits(settings, counter_for(redis)),
@@ -239,15 +241,20 @@ def create_worker_app(settings: Settings | None = None) -> Gateway:
                 os._exit(1)
             log.info("worker %s stopped", workers.dispatcher.owner)
 
-    return _callback_app(settings, engine, tokens, redis, lifespan=[lifespan])
+    return _callback_app(settings, engine, tokens, redis, workers.work_due, lifespan=[lifespan])
 
 
 def _callback_app(
-    settings: Settings, engine: AsyncEngine, tokens: CallbackTokens, redis: Redis | None, **options: Any
+    settings: Settings,
+    engine: AsyncEngine,
+    tokens: CallbackTokens,
+    redis: Redis | None,
+    work_due: WorkDue,
+    **options: Any,
 ) -> Gateway:
     """The providers' callback routes and /health."""
     lookups = Lookups()
-    pipeline = GatewayPipeline.from_settings(engine, tokens, settings, lookups)
+    pipeline = GatewayPipeline.from_settings(engine, tokens, settings, lookups, work_due)
     routes = [route for channel in all_channels().values() for route in channel.callback_routes]
     state = {
         "settings": settings,

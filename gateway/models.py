@@ -118,7 +118,7 @@ class Conversation(UUIDAuditBase):
 
 
 class Message(UUIDAuditBase):
-    """A message in either direction. Its status only moves forward (gateway.pipeline.statuses)."""
+    """A message in either direction. Its status only moves forward (gateway.store.statuses)."""
 
     __tablename__ = "message"
     __table_args__ = (
@@ -198,7 +198,7 @@ class WebhookEvent(UUIDAuditBase):
 
 class PendingReport(UUIDBase):
     """A provider's report on a provider message id no message has yet: it overtook the recording of
-    the send answer. Applied, in arrival order, as soon as that id is recorded (gateway.pipeline.pending)."""
+    the send answer. Applied, in arrival order, as soon as that id is recorded (gateway.store.parked)."""
 
     __tablename__ = "pending_report"
     __table_args__ = (Index("ix_pending_report_provider_id", "traffic_account_id", "provider_message_id"),)

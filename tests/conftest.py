@@ -19,6 +19,7 @@ from litestar.testing import AsyncTestClient
 from gateway.app import create_app
 from gateway.migrate import upgrade
 from gateway.settings import Settings
+from tests import store_guard
 
 T = TypeVar("T")
 POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -60,6 +61,17 @@ async def _drop_abandoned_databases(connection: Any) -> None:
         pid = row["datname"].split("_")[2]
         if pid.isdigit() and int(pid) != os.getpid() and not _process_alive(int(pid)):
             await connection.execute(f'DROP DATABASE IF EXISTS "{row["datname"]}" WITH (FORCE)')
+
+
+@pytest.fixture(autouse=True)
+def only_the_store_writes_messages() -> Iterator[None]:
+    """Fails the test during which code other than gateway/store/ wrote a message, a message event or
+    a webhook event (tests/store_guard.py)."""
+    store_guard.install()
+    store_guard.violations.clear()
+    yield
+    found, store_guard.violations[:] = list(store_guard.violations), []
+    assert not found, "only gateway/store/ may write these tables:\n" + "\n".join(sorted(set(found)))
 
 
 @pytest.fixture(autouse=True)

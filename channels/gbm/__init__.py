@@ -11,7 +11,6 @@ channel = Channel(
     name="gbm",
     settings=SettingsSpec(public=("agentId",), credentials=("serviceAccountKey", "clientToken")),
     default_send_rate=100.0,
-    legacy=True,
     validate_block=validate_block,
     address_kind="messagingAppIdentifier",  # the user's conversation id
     send=send,

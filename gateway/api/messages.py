@@ -17,11 +17,11 @@ from gateway.api.deps import Caller, DbSession, bulk_only_on_v11
 from gateway.idempotency import KeyedAnswer, claim_of
 from gateway.models import Conversation, FailoverChain, Message, MessageEvent, TrafficAccount
 from gateway.pagination import MAX_LIMIT, Cursor
-from gateway.pipeline import statuses
-from gateway.pipeline.views import conversation_view, participant_view, sender_view
 from gateway.problems import invalid
 from gateway.schemas import Out, Page, Schema
 from gateway.services.messages import BulkResult, MessageFilters, MessageService, Plan, SendRequest, block_errors
+from gateway.store import statuses
+from gateway.store.views import conversation_view, participant_view, sender_view
 
 Block = Annotated[Any, msgspec.Meta(description="The channel's message, as in the channel guide (seed 002)")]
 

@@ -17,7 +17,6 @@ from channels.base import FieldError
 from channels.openapi import documented, problem
 from gateway.api.deps import Caller, DbSession
 from gateway.api.messages import CursorParam, Limit, as_utc
-from gateway.delivery.worker import PENDING
 from gateway.models import WebhookAttempt
 from gateway.netguard import url_syntax_problem
 from gateway.pagination import Cursor
@@ -34,6 +33,7 @@ from gateway.services.webhooks import (
     trigger_errors,
     window_errors,
 )
+from gateway.store.outbox import PENDING
 from gateway.validation import parse, parse_json
 
 
@@ -164,7 +164,8 @@ class WebhookLinkOut(Out):
 
 
 def _service(request: Request, db_session: DbSession) -> WebhookService:
-    return WebhookService(db_session, request.app.state.settings.allow_private_webhook_urls)
+    state = request.app.state
+    return WebhookService(db_session, state.settings.allow_private_webhook_urls, state.work_due)
 
 
 WEBHOOK_DISABLED = "`webhook_disabled`: the webhook is disabled (enable it with PUT)"

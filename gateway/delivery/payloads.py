@@ -1,6 +1,6 @@
 """The webhook payloads as a receiver sees them, for the OpenAPI document's ``webhooks`` section.
 
-The payloads themselves are built by gateway.pipeline.events; these Structs describe them (a test
+The payloads themselves are built by gateway.store.outbox; these Structs describe them (a test
 decodes real payloads with them, so the two can't drift apart).
 """
 

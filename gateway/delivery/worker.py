@@ -35,27 +35,29 @@ from uuid import UUID, uuid4
 
 import httpx
 import msgspec
-from sqlalchemy import bindparam, func, insert, or_, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
 from channels.transport import KeepAliveTransport
 from gateway.delivery.schedule import parse_retry_after, retry_delay
 from gateway.delivery.signing import signature, signing_secrets
+from gateway.leased_queue import LeasedQueue
 from gateway.models import Webhook, WebhookAttempt, WebhookEvent
 from gateway.netguard import url_problem
-from gateway.pipeline.events import now
+from gateway.pipeline.group_commit import GroupCommit
 from gateway.settings import Settings
+from gateway.store import outbox
+from gateway.store.outbox import FAILED, PENDING, SUCCEEDED, lease_free, now
+from gateway.work_due import WEBHOOKS, WorkDue
 
 log = logging.getLogger(__name__)
 
-PENDING, SUCCEEDED, FAILED = "pending", "succeeded", "failed"
 LEASE = datetime.timedelta(seconds=60)
 POLL_SECONDS = 0.05  # while there is work: new events wait at most this long for a claim
 IDLE_POLL_SECONDS = 0.25  # after a second with nothing to do (each empty claim costs the database too)
 WAIT_RECHECK = datetime.timedelta(seconds=1)  # an event behind one in flight looks again this much later
 DISABLED_RECHECK = datetime.timedelta(hours=1)
-STOP_GRACE = 5.0  # seconds a stopping worker waits for its attempts under way
 BODY_KEPT = 1024  # bytes of the receiver's answer kept with the attempt
 RECORD_BATCH = 500
 USER_AGENT = "omnichannel-gateway-webhooks/1"
@@ -98,11 +100,6 @@ class Outcome:
         return self.response_status is not None and 200 <= self.response_status < 300
 
 
-def _lease_free(columns: Any, at: datetime.datetime) -> Any:
-    """No worker holds the event (or its lease has run out)."""
-    return or_(columns.lease_until.is_(None), columns.lease_until < at)
-
-
 class WebhookDeliverer:
     def __init__(
         self,
@@ -118,6 +115,7 @@ class WebhookDeliverer:
         rng: random.Random | None = None,
         lease: datetime.timedelta | None = None,
         only: Collection[UUID] | None = None,
+        work_due: WorkDue | None = None,
     ) -> None:
         self.session_maker = session_maker
         self.allow_private_urls = allow_private_urls
@@ -133,14 +131,17 @@ class WebhookDeliverer:
         self.lease = lease or max(LEASE, datetime.timedelta(seconds=2 * timeout_seconds))
         self.only = only  # deliver to these webhooks only (tests and the benchmark share a database)
         self.in_flight: Counter[UUID] = Counter()  # attempts under way per webhook
-        self._wake = asyncio.Event()
-        self._outcomes: list[tuple[Outcome, asyncio.Future[None]]] = []
-        self._recorder: asyncio.Task[None] | None = None
+        self.work_due = work_due or WorkDue()  # events to deliver (a replay, a webhook enabled again)
+        self._wake = self.work_due.event(WEBHOOKS)
+        self.outcomes = GroupCommit(self.write, max_batch=RECORD_BATCH)
 
     @classmethod
-    def from_settings(cls, session_maker: async_sessionmaker[AsyncSession], settings: Settings) -> WebhookDeliverer:
+    def from_settings(
+        cls, session_maker: async_sessionmaker[AsyncSession], settings: Settings, work_due: WorkDue | None = None
+    ) -> WebhookDeliverer:
         return cls(
             session_maker,
+            work_due=work_due,
             allow_private_urls=settings.allow_private_webhook_urls,
             timeout_seconds=settings.webhook_timeout_seconds,
             disable_after=datetime.timedelta(seconds=settings.webhook_disable_after_seconds),
@@ -152,54 +153,25 @@ class WebhookDeliverer:
             ),
         )
 
-    def wake(self, _event: Any = None) -> None:
-        """Events were written: look for work now rather than at the next poll."""
-        self._wake.set()
-
     async def run(self, stop: asyncio.Event, poll_seconds: float = POLL_SECONDS) -> None:
-        tasks: set[asyncio.Task[None]] = set()
-        # Claiming again once a quarter of the slots is free, not after every attempt: claims in
-        # batches cost the database far less.
-        refill = max(1, self.concurrency // 4)
-
-        def finished(task: asyncio.Task[None]) -> None:
-            tasks.discard(task)
-            if self.concurrency - len(tasks) >= refill:
-                self._wake.set()
-
-        busy_until = 0.0
-        while not stop.is_set():
-            self._wake.clear()  # before claiming: a wake that comes while we claim is not lost
-            claimed: list[tuple[Claimed, Target]] = []
-            if free := self.concurrency - len(tasks):
-                try:
-                    claimed = await self.claim(free)
-                except Exception:  # noqa: BLE001  (the loop must survive a database hiccup)
-                    log.exception("claiming webhook events failed")
-            for event, target in claimed:
-                task = asyncio.create_task(self._deliver_logged(event, target))
-                tasks.add(task)
-                task.add_done_callback(finished)
-            # Until a wake-up, slots to fill, or the poll (which also finds the events that waited for
-            # an earlier one of their message).
-            waiters = {asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())}
-            if claimed or tasks:
-                busy_until = time.monotonic() + 1
-            poll = poll_seconds if time.monotonic() < busy_until else max(poll_seconds, IDLE_POLL_SECONDS)
-            await asyncio.wait(waiters, timeout=poll, return_when=asyncio.FIRST_COMPLETED)
-            for waiter in waiters:
-                waiter.cancel()
-        if tasks:  # attempts under way get a moment to finish; the rest are dropped and their leases expire
-            _, unfinished = await asyncio.wait(tasks, timeout=STOP_GRACE)
-            for task in unfinished:
-                task.cancel()
-        if self._recorder is not None:
-            await asyncio.wait({self._recorder}, timeout=STOP_GRACE)
+        """Deliver due events until ``stop`` (gateway.leased_queue). The poll also finds the events that
+        waited for an earlier one of their message."""
+        queue = LeasedQueue(
+            "webhook events",
+            self.claim,
+            self._deliver_logged,
+            self._wake,
+            concurrency=self.concurrency,
+            poll_seconds=poll_seconds,
+            idle_poll_seconds=max(poll_seconds, IDLE_POLL_SECONDS),
+            refill=self.concurrency // 4,
+        )
+        await asyncio.gather(queue.run(stop), self.work_due.listen(stop))
 
     async def deliver_once(self, limit: int = 100) -> int:
         """Claim what is due and deliver it; the number of events attempted (for tests and tools)."""
         claimed = await self.claim(min(limit, self.concurrency))
-        await asyncio.gather(*(self._deliver_logged(event, target) for event, target in claimed))
+        await asyncio.gather(*(self._deliver_logged(job) for job in claimed))
         return len(claimed)
 
     async def claim(self, limit: int) -> list[tuple[Claimed, Target]]:
@@ -219,21 +191,15 @@ class WebhookDeliverer:
             planned = Counter(self.in_flight)
             for row in candidates:
                 if row.id in waiting:  # not before the earlier event's next attempt; pulled forward when it ends
-                    later.append({"b_id": row.id, "b_next": max(at + WAIT_RECHECK, waiting[row.id])})
+                    later.append((row.id, max(at + WAIT_RECHECK, waiting[row.id])))
                 elif not webhooks[row.webhook_id].enabled:  # pulled forward when it is enabled again
-                    later.append({"b_id": row.id, "b_next": at + DISABLED_RECHECK})
+                    later.append((row.id, at + DISABLED_RECHECK))
                 elif planned[row.webhook_id] < self.endpoint_concurrency and len(picked) < limit:
                     planned[row.webhook_id] += 1
                     picked.append(row.id)
-            if later:
-                table = WebhookEvent.__table__
-                await session.execute(
-                    update(table)
-                    .where(table.c.id == bindparam("b_id"), _lease_free(table.c, at))
-                    .values(next_attempt_at=bindparam("b_next")),
-                    later,
-                )
-            claimed = [Claimed(*row) for row in await self._lease(session, picked, at)] if picked else []
+            await outbox.put_back(session, later, at)
+            leased = await outbox.lease(session, picked, self.owner, at, at + self.lease) if picked else []
+            claimed = [Claimed(*row) for row in leased]
             targets = {
                 w.id: Target(w.url, json.loads(w.headers), signing_secrets(w, at))
                 for w in webhooks.values()
@@ -250,7 +216,7 @@ class WebhookDeliverer:
         full = [webhook_id for webhook_id, count in self.in_flight.items() if count >= self.endpoint_concurrency]
         due = (
             select(event.id, event.webhook_id)
-            .where(event.status == PENDING, event.next_attempt_at <= at, _lease_free(event, at))
+            .where(event.status == PENDING, event.next_attempt_at <= at, lease_free(event, at))
             .where(event.webhook_id.not_in(full))
             .order_by(event.next_attempt_at)
             .limit(limit)
@@ -279,26 +245,8 @@ class WebhookDeliverer:
         rows = await session.execute(select(event.id, ahead).where(event.id.in_(event_ids)))
         return {event_id: next_of_earlier for event_id, next_of_earlier in rows if next_of_earlier is not None}
 
-    async def _lease(self, session: AsyncSession, event_ids: list[UUID], at: datetime.datetime) -> list[Any]:
-        event = WebhookEvent
-        result = await session.execute(
-            update(event)
-            .where(event.id.in_(event_ids), event.status == PENDING, _lease_free(event, at))  # SQLite has no row locks
-            .values(lease_owner=self.owner, lease_until=at + self.lease)
-            .returning(
-                event.id,
-                event.tenant_id,
-                event.webhook_id,
-                event.message_id,
-                event.sequence,
-                event.payload,
-                event.attempts,
-            )
-            .execution_options(synchronize_session=False)
-        )
-        return list(result.all())
-
-    async def _deliver_logged(self, event: Claimed, target: Target) -> None:
+    async def _deliver_logged(self, job: tuple[Claimed, Target]) -> None:
+        event, target = job
         try:
             try:
                 outcome = await self.attempt(event, target)
@@ -308,7 +256,9 @@ class WebhookDeliverer:
                 self.in_flight[event.webhook_id] -= 1
                 if self.in_flight[event.webhook_id] <= 0:
                     del self.in_flight[event.webhook_id]
-            await self._record(outcome)
+            # Waited for until committed, which keeps the slot busy meanwhile: a slow database slows the
+            # claiming down rather than piling outcomes up.
+            await self.outcomes.submit(outcome)
         except Exception:  # noqa: BLE001  (one event's failure must not end the loop; its lease expires)
             log.exception("delivering webhook event %s failed", event.id)
 
@@ -350,33 +300,9 @@ class WebhookDeliverer:
             error = f"redirected to {response.headers.get('location', '?')[:500]}; redirects are not followed"
         return outcome(response_status=response.status_code, response_body=text, error=error, retry_after=retry_after)
 
-    async def _record(self, outcome: Outcome) -> None:
-        """Hand the outcome to the recorder and wait until it is committed (which keeps the slot busy
-        meanwhile, so a slow database slows the claiming down rather than piling outcomes up)."""
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._outcomes.append((outcome, done))
-        if self._recorder is None or self._recorder.done():
-            self._recorder = asyncio.create_task(self._record_all())
-        await done
-
-    async def _record_all(self) -> None:
-        while self._outcomes:
-            batch, self._outcomes = self._outcomes[:RECORD_BATCH], self._outcomes[RECORD_BATCH:]
-            try:
-                await self.write([outcome for outcome, _ in batch])
-            except Exception:  # noqa: BLE001  (one by one, so one bad row doesn't lose the others)
-                log.exception("recording %d webhook attempts failed; recording them one by one", len(batch))
-                for outcome, _ in batch:
-                    try:
-                        await self.write([outcome])
-                    except Exception:  # noqa: BLE001  (its lease expires and the event is attempted again)
-                        log.exception("recording the attempt of webhook event %s failed", outcome.event.id)
-            for _, done in batch:
-                if not done.done():
-                    done.set_result(None)
-
-    async def write(self, outcomes: list[Outcome]) -> None:
-        """Record the attempts and what follows from them, in one transaction."""
+    async def write(self, outcomes: list[Outcome]) -> list[None]:
+        """Record the attempts and what follows from them, in one transaction (group commit: the database,
+        not the receivers, would otherwise cap the throughput)."""
         at = self.clock()
         changes, successes, failures, gone = [], set(), set(), set()
         for outcome in outcomes:
@@ -395,25 +321,11 @@ class WebhookDeliverer:
                 if delay is not None:
                     next_attempt_at = outcome.attempted_at + datetime.timedelta(seconds=delay)
             changes.append({"b_id": event.id, "b_status": status, "b_attempts": attempts, "b_next": next_attempt_at})
-        table = WebhookEvent.__table__
         async with self.session_maker() as session:
             # The webhooks' rows before the events', in the order a webhook's deletion locks them: the two
             # can't deadlock.
             await self._track_failures(session, successes, failures - successes, gone, at)
-            # Only while this worker holds the lease: a worker that lost it must not undo another's work.
-            await session.execute(
-                update(table)
-                .where(table.c.id == bindparam("b_id"), table.c.lease_owner == self.owner)
-                .values(
-                    status=bindparam("b_status"),
-                    attempts=bindparam("b_attempts"),
-                    next_attempt_at=bindparam("b_next"),
-                    lease_owner=None,
-                    lease_until=None,
-                    updated_at=at,
-                ),
-                changes,
-            )
+            await outbox.record_attempts(session, self.owner, changes, at)
             kept = await self._still_there(session, [outcome.event.id for outcome in outcomes])
             for outcome in outcomes:
                 if outcome.event.id not in kept:
@@ -433,25 +345,14 @@ class WebhookDeliverer:
                 if o.event.id in kept
             ]:
                 await session.execute(insert(WebhookAttempt.__table__), attempt_rows)
-            if finished := [
-                {"b_message": o.event.message_id, "b_webhook": o.event.webhook_id, "b_sequence": o.event.sequence}
+            ended = [
+                (o.event.message_id, o.event.webhook_id, o.event.sequence)
                 for o, change in zip(outcomes, changes, strict=True)
                 if change["b_status"] != PENDING and o.event.id in kept
-            ]:
-                # The next events of their messages were put back to wait for them: they may go now.
-                await session.execute(
-                    update(table)
-                    .where(
-                        table.c.message_id == bindparam("b_message"),
-                        table.c.webhook_id == bindparam("b_webhook"),
-                        table.c.sequence > bindparam("b_sequence"),
-                        table.c.status == PENDING,
-                        table.c.next_attempt_at > at,
-                    )
-                    .values(next_attempt_at=at),
-                    finished,
-                )
+            ]
+            await outbox.release_followers(session, ended, at)
             await session.commit()
+        return [None] * len(outcomes)
 
     @staticmethod
     async def _still_there(session: AsyncSession, event_ids: list[UUID]) -> set[UUID]:

@@ -10,7 +10,6 @@ from uuid import UUID
 
 import jwt
 from sqlalchemy import select, tuple_
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from channels.base import Account, InboundMessage, StatusReport
@@ -18,21 +17,17 @@ from channels.registry import all_channels
 from gateway.auth import key_id
 from gateway.db import in_chunks, session_maker
 from gateway.lookups import Lookups
-from gateway.models import Message, MessageEvent, TrafficAccount
-from gateway.pipeline import statuses
+from gateway.models import Message, TrafficAccount
 from gateway.pipeline.accounts import adapter_account
 from gateway.pipeline.conversations import conversation_for
-from gateway.pipeline.events import (
-    USER_MESSAGE,
-    StatusChange,
-    add_webhook_events,
-    change_statuses,
-    now,
-    user_message_payload,
-)
+from gateway.pipeline.failover import follow
 from gateway.pipeline.group_commit import GroupCommit
-from gateway.pipeline.pending import apply_parked, park
 from gateway.settings import Settings
+from gateway.store import messages as store
+from gateway.store import statuses
+from gateway.store.messages import Applied, StatusChange, change_statuses
+from gateway.store.parked import apply_parked, park
+from gateway.work_due import WorkDue
 
 TOKEN_AUDIENCE = "callback"
 ACCOUNT_AUDIENCE = "account-callback"
@@ -91,8 +86,10 @@ class GatewayPipeline:
         callback_base_url: str,
         lookups: Lookups | None = None,
         public_url: str | None = None,
+        work_due: WorkDue | None = None,
     ) -> None:
         self.session_maker = session_maker
+        self.work_due = work_due or WorkDue()  # a failover step made Ready by a report is due at once
         self.tokens = tokens
         self.lookups = lookups or Lookups()  # every callback names its account: one query per callback otherwise
         self.callback_base_url = callback_base_url.rstrip("/")
@@ -104,10 +101,20 @@ class GatewayPipeline:
 
     @classmethod
     def from_settings(
-        cls, engine: AsyncEngine, tokens: CallbackTokens, settings: Settings, lookups: Lookups | None = None
+        cls,
+        engine: AsyncEngine,
+        tokens: CallbackTokens,
+        settings: Settings,
+        lookups: Lookups | None = None,
+        work_due: WorkDue | None = None,
     ) -> GatewayPipeline:
         return cls(
-            session_maker(engine), tokens, settings.callback_base_url, lookups, public_url=settings.public_base_url
+            session_maker(engine),
+            tokens,
+            settings.callback_base_url,
+            lookups,
+            public_url=settings.public_base_url,
+            work_due=work_due,
         )
 
     def callback_url(self, channel: str, account_id: UUID) -> str:
@@ -171,21 +178,27 @@ class GatewayPipeline:
                         changes.append(implied_send(message_id, report))
                     changes.append(StatusChange(message_id, report.status, report.error_code, report.description))
                 answers.append(message_id is not None)
-            await change_statuses(session, changes)
+            applied = await change_statuses(session, changes)
+            applied += await follow(session, applied)
             await session.commit()
             for index in overtaking:
-                answers[index] = await self._park(session, *reports[index])
+                answers[index], parked = await self._park(session, *reports[index])
+                applied += parked
+        if applied.now_due:
+            await self.work_due.messages()
         return answers
 
-    async def _park(self, session: AsyncSession, account_id: UUID, report: StatusReport) -> bool:
+    async def _park(self, session: AsyncSession, account_id: UUID, report: StatusReport) -> tuple[bool, Applied]:
         """A report on a provider id not recorded yet: it may have overtaken the recording of the send
-        answer, so it is kept until that id is known."""
+        answer, so it is kept until that id is known (applied at once if it was recorded meanwhile)."""
         if await session.get(TrafficAccount, account_id) is None:
-            return False
+            return False, Applied()
         await park(session, account_id, report)
         assert report.provider_message_id is not None
-        await apply_parked(session, account_id, report.provider_message_id)
-        return True
+        applied = await apply_parked(session, [(account_id, report.provider_message_id)])
+        applied += await follow(session, applied)
+        await session.commit()
+        return True, applied
 
     async def sandbox_account_ids(self, channel: str) -> list[UUID]:
         async with self.session_maker() as session:
@@ -219,31 +232,8 @@ class GatewayPipeline:
                 return True  # a provider's retry of a message we have: processed once
             sender = all_channels()[account.channel].canonical_address(inbound.sender)
             conversation = await conversation_for(session, account, sender)
-            at = now()
-            message = Message(
-                tenant_id=account.tenant_id,
-                traffic_account_id=account.id,
-                conversation_id=conversation.id,
-                channel=account.channel,
-                direction="inbound",
-                destination=sender,
-                status=statuses.RECEIVED,
-                sequence=1,
-                content=inbound.content,
-                provider_message_id=inbound.provider_message_id,
-                created_at=at,
-                updated_at=at,
-            )
-            try:
-                async with session.begin_nested():
-                    session.add(message)
-            except IntegrityError:  # the same message, repeated concurrently by the provider: stored once
-                await session.rollback()
-                return True
-            session.add(MessageEvent(message_id=message.id, sequence=1, status=statuses.RECEIVED, occurred_at=at))
-            await add_webhook_events(session, message, USER_MESSAGE, user_message_payload(message, account))
-            await session.commit()
-            return True
+            await store.receive(session, account, conversation.id, sender, inbound.content, inbound.provider_message_id)
+            return True  # stored now, or by the provider's concurrent repeat of it
 
 
 def implied_send(message_id: UUID, report: StatusReport) -> StatusChange:

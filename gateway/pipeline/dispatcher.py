@@ -16,29 +16,31 @@ import logging
 import os
 import random
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 import httpx
-from redis.asyncio import Redis
-from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from channels.base import Outbound, SendResult
 from channels.registry import all_channels
 from channels.transport import DirectClient
 from gateway.db import database_unavailable
+from gateway.leased_queue import LeasedQueue
 from gateway.lookups import Lookups
 from gateway.models import Message, TrafficAccount
-from gateway.pipeline import statuses
 from gateway.pipeline.accounts import adapter_account
 from gateway.pipeline.callbacks import CallbackTokens
-from gateway.pipeline.events import MessageRow, StatusChange, change_statuses, now
+from gateway.pipeline.failover import follow
 from gateway.pipeline.group_commit import GroupCommit
-from gateway.pipeline.pending import apply_all_parked, apply_parked_for
 from gateway.pipeline.send_rate import MemorySendRate, SendRate
+from gateway.store import messages as store
+from gateway.store import statuses
+from gateway.store.messages import Applied, MessageRow, StatusChange, now
+from gateway.store.parked import apply_parked, parked_now_known
+from gateway.work_due import MESSAGES, WorkDue
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +50,6 @@ BATCH = 50
 # Connections a worker keeps to provider hosts; more sends wait for one.
 PROVIDER_CONNECTIONS = 32
 SWEEP_SECONDS = 10.0  # how often parked reports are matched against recorded provider ids
-STOP_GRACE = 5.0  # seconds a stopping worker waits for its sends under way
-WAKE_CHANNEL = "gateway:dispatch:wake"
 RECORD_LINGER = 0.005  # seconds a send's outcome waits to be written with others (group commit)
 RECORD_RETRY_SECONDS = 0.25  # first wait before writing again an outcome the database refused (doubling)
 LEASE_MARGIN = datetime.timedelta(seconds=5)  # an outcome is written again only this long before the lease ends
@@ -86,7 +86,7 @@ class Dispatcher:
         owner: str | None = None,
         clock: Callable[[], datetime.datetime] = now,
         send_rate: SendRate | None = None,
-        redis: Redis | None = None,
+        work_due: WorkDue | None = None,
         callback_url: str | None = None,
         lease: datetime.timedelta = LEASE,
     ) -> None:
@@ -98,75 +98,38 @@ class Dispatcher:
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.clock = clock
         self.send_rate = send_rate or MemorySendRate()
-        self.redis = redis  # tells the workers of other processes about new messages
+        self.work_due = work_due or WorkDue()  # new messages to send, from this process or (Redis) others
         self.lease = lease  # a worker that dies leaves its claimed messages to others after this
         self._claimed: dict[UUID, MessageRow] = {}  # claimed rows, until sent
         self._accounts = Lookups()
-        self._wake = asyncio.Event()
-        self.outcomes = GroupCommit(self._record, max_batch=BATCH, linger=RECORD_LINGER)
-
-    async def accepted(self, _messages: Sequence[Any] = (), _chains: Sequence[Any] = ()) -> None:
-        """Messages were accepted: look for work now rather than at the next poll, here and (through
-        Redis) in every worker. A lost wake-up only costs a poll interval: the database is the queue."""
-        self._wake.set()
-        if self.redis is not None:
-            await self.redis.publish(WAKE_CHANNEL, b"")
-
-    async def listen_for_wake_ups(self, stop: asyncio.Event) -> None:
-        """Wake on messages accepted by other processes (Redis pub/sub); reconnects after a Redis outage."""
-        assert self.redis is not None
-        while not stop.is_set():
-            try:
-                async with self.redis.pubsub(ignore_subscribe_messages=True) as pubsub:
-                    await pubsub.subscribe(WAKE_CHANNEL)
-                    while not stop.is_set():
-                        if await pubsub.get_message(timeout=1.0) is not None:
-                            self._wake.set()
-            except Exception:  # noqa: BLE001  (polling goes on meanwhile)
-                log.warning("listening for dispatch wake-ups failed; retrying in 1 s", exc_info=True)
-                await asyncio.sleep(1)
+        self.outcomes = GroupCommit(self.write, max_batch=BATCH, linger=RECORD_LINGER)
 
     async def run(self, stop: asyncio.Event, poll_seconds: float = 0.5, concurrency: int = BATCH) -> None:
-        """Keep up to ``concurrency`` sends in flight, claiming more as each one finishes: a slow
-        provider holds only its own slots, never the other messages."""
-        in_flight: set[asyncio.Task[None]] = set()
-        listener = asyncio.create_task(self.listen_for_wake_ups(stop)) if self.redis is not None else None
+        """Send due messages until ``stop``, up to ``concurrency`` at once (gateway.leased_queue)."""
+        queue = LeasedQueue(
+            "messages",
+            self.claim,
+            self._deliver_logged,
+            self.work_due.event(MESSAGES),
+            concurrency=concurrency,
+            poll_seconds=poll_seconds,
+        )
         next_sweep = 0.0
-        while not stop.is_set():
+
+        async def sweep_now_and_then() -> None:
+            nonlocal next_sweep
             if (moment := asyncio.get_running_loop().time()) >= next_sweep:
                 next_sweep = moment + SWEEP_SECONDS
                 await self.sweep()
-            claimed: list[UUID] = []
-            self._wake.clear()  # before claiming: a wake that comes while we claim is not lost
-            if free := concurrency - len(in_flight):
-                try:
-                    claimed = await self.claim(free)
-                except Exception:  # noqa: BLE001  (the loop must survive a database hiccup)
-                    log.exception("claiming messages failed")
-            for message_id in claimed:
-                task = asyncio.create_task(self._deliver_logged(message_id))
-                in_flight.add(task)
-                task.add_done_callback(in_flight.discard)
-            if not free or len(claimed) < free:
-                # Nothing more is due (a claim that didn't fill the free slots took all there was), or no
-                # slot is free: wait for news rather than claim again at once, or whenever a send ends,
-                # which finds nothing and costs a transaction. A send that ends matters only to a full loop.
-                waiters = {asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())}
-                finishing = set(in_flight) if not free else set()
-                await asyncio.wait(waiters | finishing, timeout=poll_seconds, return_when=asyncio.FIRST_COMPLETED)
-                for waiter in waiters:
-                    waiter.cancel()
-        if in_flight:  # sends under way get a moment to finish; the rest are dropped and their leases expire
-            _, unfinished = await asyncio.wait(in_flight, timeout=STOP_GRACE)
-            for task in unfinished:
-                task.cancel()
-        if listener is not None:
-            await listener
+
+        await asyncio.gather(queue.run(stop, every=sweep_now_and_then), self.work_due.listen(stop))
 
     async def sweep(self) -> None:
         try:
             async with self.session_maker() as session:
-                await apply_all_parked(session)
+                if known := await parked_now_known(session):
+                    if (await self._apply_parked(session, known)).now_due:
+                        await self.work_due.messages()
         except Exception:  # noqa: BLE001  (tried again at the next sweep)
             log.exception("applying parked reports failed")
 
@@ -193,26 +156,8 @@ class Dispatcher:
 
     async def claim(self, limit: int) -> list[UUID]:
         at = self.clock()
-        table = Message.__table__
-        free = or_(table.c.lease_until.is_(None), table.c.lease_until < at)
         async with self.session_maker() as session:
-            due = (
-                select(table.c.id)
-                .where(table.c.status == statuses.READY, table.c.next_attempt_at <= at, free)
-                .order_by(table.c.next_attempt_at)
-                .limit(limit)
-            )
-            if session.bind.dialect.name == "postgresql":
-                due = due.with_for_update(skip_locked=True)
-            # The claimed rows come back whole (as rows: ORM objects cost more than the rest of the claim),
-            # so sending them needs no further read.
-            result = await session.execute(
-                update(table)
-                .where(table.c.id.in_(due.scalar_subquery()), free)
-                .values(lease_owner=self.owner, lease_until=at + self.lease)
-                .returning(*table.c)
-            )
-            messages = result.all()
+            messages = await store.claim(session, self.owner, at, at + self.lease, limit)
             await session.commit()
         self._claimed.update((message.id, message) for message in messages)
         return [message.id for message in messages]
@@ -244,8 +189,6 @@ class Dispatcher:
         channel = all_channels()[message.channel]
         if message.valid_until and self.clock() >= message.valid_until:
             result, expired = SendResult(), True
-        elif channel.send is None:
-            result, expired = SendResult(retry_after=MAX_BACKOFF, description=f"no {message.channel} adapter"), False
         else:
             per_second = account.settings.get("sendRate") or channel.default_send_rate
             if wait := await self.send_rate.reserve(str(account.id), per_second):
@@ -286,7 +229,7 @@ class Dispatcher:
         except httpx.HTTPError as error:  # connection refused, timeout, protocol error: try again later
             return SendResult(description=f"{type(error).__name__}: {error}"[:1000])
 
-    async def _record(self, outcomes: list[Outcome]) -> list[None]:
+    async def write(self, outcomes: list[Outcome]) -> list[None]:
         """Record many send outcomes in one transaction (group commit: one worker sends many messages
         at once, and a transaction each would cost more than the sends)."""
         changes: list[tuple[Outcome, StatusChange]] = []
@@ -317,12 +260,14 @@ class Dispatcher:
                 continue
             changes.append((outcome, change))
         async with self.session_maker() as session:
-            moved = await change_statuses(session, [change for _, change in changes])
-            for (outcome, change), message in zip(changes, moved, strict=True):
+            applied = await store.change_statuses(session, [change for _, change in changes])
+            for (outcome, change), message in zip(changes, applied.moved, strict=True):
                 if message is None and outcome.result is not None and outcome.result.accepted:
                     # A callback moved it further already (a report before the send answer): keep that status.
                     plain.append((change.message_id, change.values, False))
-            await self._update(session, plain)
+            activated = await follow(session, applied)
+            # Read at the write, not at the batch's start: a callback may have updated it since.
+            await store.set_while_leased(session, self.owner, plain, self.clock())
             await session.commit()
             # Reports that overtook these answers (on channels whose reports can name only the provider's id).
             answered = [
@@ -330,22 +275,14 @@ class Dispatcher:
                 for o in outcomes
                 if o.provider_id and all_channels()[o.message.channel].reports_by_provider_id
             ]
-            await apply_parked_for(session, answered)
+            if answered:
+                activated += await self._apply_parked(session, answered)
+        if activated.now_due:
+            await self.work_due.messages()
         return [None] * len(outcomes)
 
-    async def _update(self, session: AsyncSession, updates: list[tuple[UUID, dict[str, Any], bool]]) -> None:
-        """Set columns of messages while this worker still holds their lease (a worker that lost it must
-        not undo another's work); with ``still_ready`` only while Ready (a retry note must not overwrite
-        what a callback made of the message meanwhile). One statement per shape of update."""
-        table = Message.__table__
-        at = self.clock()  # read at the write, not at the batch's start: a callback may have updated it since
-        shapes: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
-        for message_id, values, still_ready in updates:
-            row = {"key_id": message_id, "updated_at": at, **values}
-            shapes.setdefault((still_ready, *sorted(row)), []).append(row)
-        for (still_ready, *columns), rows in shapes.items():
-            query = update(table).where(table.c.id == bindparam("key_id"), table.c.lease_owner == self.owner)
-            if still_ready:
-                query = query.where(table.c.status == statuses.READY)
-            setting = {column: bindparam(column) for column in columns if column != "key_id"}
-            await session.execute(query.values(setting), rows)
+    async def _apply_parked(self, session: AsyncSession, answered: list[tuple[UUID, str]]) -> Applied:
+        applied = await apply_parked(session, answered)
+        applied += await follow(session, applied)
+        await session.commit()
+        return applied

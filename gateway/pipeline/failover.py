@@ -22,13 +22,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
-from sqlalchemy import bindparam, case, delete, insert, select, update
+from sqlalchemy import bindparam, case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gateway.ids import new_id
-from gateway.models import FailoverChain, Message, MessageEvent
-from gateway.pipeline import statuses
+from gateway.models import FailoverChain
 from gateway.pipeline.due import DueIndex
+from gateway.store import statuses
+from gateway.store.messages import Applied, activate_steps, purge_untriggered
 
 log = logging.getLogger(__name__)
 
@@ -69,43 +69,38 @@ class NewChain:
         }
 
 
-async def follow_status(session: AsyncSession, message: Message, status: str, at: datetime.datetime) -> None:
-    """A step of a chain changed status (in the caller's transaction): end the chain when the status
-    is reached, move on when the active step failed."""
-    chain_id = message.failover_chain_id
-    if chain_id is None or message.failover_step is None:
-        return
-    if status in (statuses.FAILED, statuses.EXPIRED):
-        await advance(session, chain_id, message.failover_step, at)
-        return
-    reached = [required for required, enough in SATISFIES.items() if status in enough]
-    if reached:
-        await session.execute(
-            update(FailoverChain)
-            .where(
-                FailoverChain.id == chain_id,
-                FailoverChain.state == ACTIVE,
-                FailoverChain.required_status.in_(reached),
+async def follow(session: AsyncSession, applied: Applied) -> Applied:
+    """What status changes of failover steps mean for their chains (in the caller's transaction): a step
+    that reached the required status ends its chain, one that failed or expired moves it on. The next
+    steps made Ready (the dispatchers have work then)."""
+    at = now()
+    activated = Applied()
+    for message, status in applied.failover_steps:
+        chain_id, step = message.failover_chain_id, message.failover_step
+        if step is None:
+            continue
+        if status in (statuses.FAILED, statuses.EXPIRED):
+            activated += (await move_on(session, [chain_id], at, from_step=step))[1]
+        elif reached := [required for required, enough in SATISFIES.items() if status in enough]:
+            await session.execute(
+                update(FailoverChain)
+                .where(
+                    FailoverChain.id == chain_id,
+                    FailoverChain.state == ACTIVE,
+                    FailoverChain.required_status.in_(reached),
+                )
+                .values(state=DONE, due_at=None, updated_at=at)
+                .execution_options(synchronize_session=False)
             )
-            .values(state=DONE, due_at=None, updated_at=at)
-            .execution_options(synchronize_session=False)
-        )
-
-
-async def advance(
-    session: AsyncSession, chain_id: UUID, from_step: int, at: datetime.datetime
-) -> datetime.datetime | None:
-    """Move the chain on from ``from_step`` (its active step failed); the new step's due time, or None
-    when nothing moved (another already moved it, or it ended) or no step is left."""
-    return (await move_on(session, [chain_id], at, from_step=from_step)).get(chain_id)
+    return activated
 
 
 async def move_on(
     session: AsyncSession, chain_ids: Sequence[UUID], at: datetime.datetime, *, from_step: int | None = None
-) -> dict[UUID, datetime.datetime | None]:
+) -> tuple[dict[UUID, datetime.datetime | None], Applied]:
     """Move each chain on by one step and make its next message Ready, in the caller's transaction:
     the chains whose active step is ``from_step``, or (timers) those due at ``at``. The chains moved,
-    each with its new due time (None: no step left, the chain is exhausted).
+    each with its new due time (None: no step left, the chain is exhausted), and the steps activated.
 
     One UPDATE decides which chains move (a compare-and-set: concurrent callers wait for each other's
     row locks and then find the condition gone), so a chain moves once however many try at once."""
@@ -133,32 +128,7 @@ async def move_on(
             next_steps[step].append(chain_id)
     if timed := [{"chain_id": i, "due_at": due} for i, due in moved.items() if due is not None]:
         await session.execute(update(table).where(table.c.id == bindparam("chain_id")), timed)
-    events = []
-    for step, ids in next_steps.items():  # usually one step for the whole batch
-        activated = await session.execute(
-            update(Message)
-            .where(
-                Message.failover_chain_id.in_(ids),
-                Message.failover_step == step,
-                Message.status == statuses.CREATED,  # a message is made Ready once, whatever raced
-            )
-            .values(status=statuses.READY, sequence=Message.sequence + 1, next_attempt_at=at, updated_at=at)
-            .returning(Message.id, Message.sequence)
-            .execution_options(synchronize_session=False)
-        )
-        events += [
-            {
-                "id": new_id(),
-                "message_id": message_id,
-                "sequence": sequence,
-                "status": statuses.READY,
-                "occurred_at": at,
-            }
-            for message_id, sequence in activated
-        ]
-    if events:
-        await session.execute(insert(MessageEvent.__table__), events)
-    return moved
+    return moved, await activate_steps(session, next_steps, at)
 
 
 def now() -> datetime.datetime:
@@ -192,7 +162,7 @@ class FailoverTimers:
         if not taken:
             return 0
         async with self.session_maker() as session:
-            moved = await move_on(session, [UUID(member) for member in taken], at)
+            moved, activated = await move_on(session, [UUID(member) for member in taken], at)
             await session.commit()
             # The rest: not due yet (moved on meanwhile, so due later) or ended.
             rest = [UUID(member) for member in taken if UUID(member) not in moved]
@@ -211,7 +181,7 @@ class FailoverTimers:
         again |= {str(i): due.timestamp() for i, state, due in pending if state == ACTIVE and due is not None}
         await self.index.schedule(again)
         await self.index.forget([member for member in taken if member not in again])
-        if moved and self.on_activated is not None:
+        if activated.now_due and self.on_activated is not None:
             await self.on_activated()
         return len(moved)
 
@@ -246,13 +216,9 @@ class FailoverTimers:
         """Delete the steps that were never triggered (still Created) once the retention has passed
         (seed 002: 60 days); how many."""
         async with self.session_maker() as session:
-            purged = await session.execute(
-                delete(Message).where(
-                    Message.status == statuses.CREATED, Message.created_at < self.clock() - self.retention
-                )
-            )
+            purged = await purge_untriggered(session, self.clock() - self.retention)
             await session.commit()
-            return purged.rowcount
+            return purged
 
     async def run(self, stop: asyncio.Event, poll_seconds: float = 0.05) -> None:
         """Fire timers until ``stop``; the full reconcile and the purge run beside it in a task of their

@@ -21,11 +21,12 @@ from gateway.ids import new_id
 from gateway.lookups import Lookups
 from gateway.models import Conversation, FailoverChain, Message, MessageEvent, MessageTemplate, TrafficAccount
 from gateway.pagination import Cursor, page_query
-from gateway.pipeline import statuses
-from gateway.pipeline.acceptor import CONSTRAINT_ERRORS, Acceptor, NewMessage
+from gateway.pipeline.acceptor import CONSTRAINT_ERRORS, Acceptor
 from gateway.pipeline.failover import REQUIRED_STATUSES, NewChain
 from gateway.problems import Problem, invalid, not_found
 from gateway.services.traffic_accounts import TrafficAccountService
+from gateway.store import statuses
+from gateway.store.messages import NewMessage
 
 DEFAULT_VALIDITY = datetime.timedelta(hours=48)
 

@@ -10,20 +10,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.base import FieldError
 from gateway.crypto import new_webhook_secret
-from gateway.delivery.worker import FAILED, PENDING
 from gateway.models import TrafficAccount, Webhook, WebhookAttempt, WebhookEvent, WebhookTrafficAccount
 from gateway.netguard import url_problem
 from gateway.pagination import Cursor, page_query
-from gateway.pipeline.events import now
 from gateway.problems import Problem, invalid, not_found
 from gateway.repositories import WebhookRepository
 from gateway.services.traffic_accounts import TrafficAccountService
+from gateway.store import outbox
+from gateway.store.outbox import FAILED, now
+from gateway.work_due import WorkDue
 
 TRIGGERS = ("Delivered", "Failed", "Read", "UserMessage")
 MAX_HEADERS = 20
@@ -73,9 +74,10 @@ class Delivery:
 
 
 class WebhookService:
-    def __init__(self, session: AsyncSession, allow_private_urls: bool) -> None:
+    def __init__(self, session: AsyncSession, allow_private_urls: bool, work_due: WorkDue | None = None) -> None:
         self.session = session
         self.allow_private_urls = allow_private_urls
+        self.work_due = work_due or WorkDue()  # tells the deliverers of events due now
         self.webhooks = WebhookRepository(session=session)
 
     async def create(self, tenant_id: UUID, data: WebhookInput) -> tuple[WebhookView, str]:
@@ -100,13 +102,18 @@ class WebhookService:
         await self._validate(tenant_id, data)
         webhook.url, webhook.description = data.url, data.description
         webhook.triggers, webhook.headers = _unique(data.triggers), json.dumps(data.headers)
-        if enabled and not webhook.enabled:
-            await self._reenable(webhook)
+        reenabled = enabled and not webhook.enabled
+        if reenabled:
+            # Back from disabled: its run of failures is forgotten, and what waited is due now.
+            webhook.failing_since = None
+            await outbox.pull_forward(self.session, webhook.id, now())
         if enabled is not None:
             webhook.enabled = enabled
         if data.link_ids is not None:
             await self._set_links(tenant_id, webhook.id, data.link_ids)
         await self.session.commit()
+        if reenabled:
+            await self.work_due.webhooks()
         return await self.view(webhook)
 
     async def list(self, tenant_id: UUID) -> list[WebhookView]:
@@ -212,23 +219,19 @@ class WebhookService:
     async def replay(self, tenant_id: UUID, webhook_id: UUID, event_id: UUID) -> Delivery:
         """Deliver the event again, now, with a fresh retry schedule and the same ``webhook-id``."""
         await self._enabled(tenant_id, webhook_id)
-        at = now()
         owned = (
             WebhookEvent.id == event_id,
             WebhookEvent.webhook_id == webhook_id,
             WebhookEvent.tenant_id == tenant_id,
         )
-        result = await self.session.execute(
-            update(WebhookEvent)
-            .where(*owned, or_(WebhookEvent.lease_until.is_(None), WebhookEvent.lease_until < at))
-            .values(status=PENDING, attempts=0, next_attempt_at=at, updated_at=at)
-            .execution_options(synchronize_session=False)
-        )
+        replayed = await outbox.redeliver(self.session, *owned, at=now())
         await self.session.commit()
+        if replayed:
+            await self.work_due.webhooks()
         event = await self.session.scalar(select(WebhookEvent).where(*owned).execution_options(populate_existing=True))
         if event is None:
             raise not_found("delivery", "eventId")
-        if not result.rowcount:
+        if not replayed:
             raise Problem(409, "delivery_in_progress", "An attempt of this event is under way; replay it after that.")
         attempts = await self.session.scalars(
             select(WebhookAttempt)
@@ -244,22 +247,17 @@ class WebhookService:
         if errors := window_errors(since, until):
             raise invalid(errors)
         await self._enabled(tenant_id, webhook_id)
-        at = now()
-        query = update(WebhookEvent).where(
+        window = [WebhookEvent.created_at >= since] + ([WebhookEvent.created_at < until] if until else [])
+        failed = (
             WebhookEvent.webhook_id == webhook_id,
             WebhookEvent.tenant_id == tenant_id,
             WebhookEvent.status == FAILED,
-            WebhookEvent.created_at >= since,
         )
-        if until is not None:
-            query = query.where(WebhookEvent.created_at < until)
-        result = await self.session.execute(
-            query.values(status=PENDING, attempts=0, next_attempt_at=at, updated_at=at).execution_options(
-                synchronize_session=False
-            )
-        )
+        recovered = await outbox.redeliver(self.session, *failed, *window, at=now())
         await self.session.commit()
-        return result.rowcount
+        if recovered:
+            await self.work_due.webhooks()
+        return recovered
 
     async def _enabled(self, tenant_id: UUID, webhook_id: UUID) -> Webhook:
         webhook = await self.get(tenant_id, webhook_id, "webhookId")
@@ -268,20 +266,6 @@ class WebhookService:
                 409, "webhook_disabled", "The webhook is disabled; enable it (PUT with enabled: true) to deliver again."
             )
         return webhook
-
-    async def _reenable(self, webhook: Webhook) -> None:
-        """Back from disabled: its run of failures is forgotten, and what waited is due now rather than
-        at the end of a long backoff."""
-        at = now()
-        webhook.failing_since = None
-        await self.session.execute(
-            update(WebhookEvent)
-            .where(
-                WebhookEvent.webhook_id == webhook.id, WebhookEvent.status == PENDING, WebhookEvent.next_attempt_at > at
-            )
-            .values(next_attempt_at=at)
-            .execution_options(synchronize_session=False)
-        )
 
     async def _validate(self, tenant_id: UUID, data: WebhookInput) -> None:
         errors = trigger_errors(data.triggers)

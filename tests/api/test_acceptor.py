@@ -14,9 +14,10 @@ from sqlalchemy import event, func, select
 from gateway.db import create_engine, session_maker
 from gateway.demo import ensure_demo
 from gateway.models import Conversation, Message, MessageEvent
-from gateway.pipeline import acceptor as acceptor_module
-from gateway.pipeline.acceptor import Acceptor, NewMessage
+from gateway.pipeline.acceptor import Acceptor
 from gateway.services.tenants import TenantService
+from gateway.store import messages as store_module
+from gateway.store.messages import NewMessage
 from tests.conftest import ADMIN, assert_problem, in_app_loop, new_tenant
 
 SMS = {"sender": "Acme", "text": "hi"}
@@ -162,13 +163,13 @@ async def test_sends_to_known_conversations_are_written_in_one_statement(client:
     engine = client.app.state.engine
     account = tenant.accounts["sms"]
     in_one = []
-    original = acceptor_module.insert_with_first_events
+    original = store_module.insert_with_first_events
 
     async def counted(connection, messages):  # type: ignore[no-untyped-def]
         in_one.append(len(messages))
         await original(connection, messages)
 
-    monkeypatch.setattr(acceptor_module, "insert_with_first_events", counted)
+    monkeypatch.setattr(store_module, "insert_with_first_events", counted)
     acceptor = Acceptor(engine)
     first = _message(tenant.id, account, "+447700900001")  # makes the conversation: several statements
     later = [_message(tenant.id, account, "+447700900001") for _ in range(12)]

@@ -183,7 +183,9 @@ async def test_a_claim_left_by_a_dead_process_is_taken_over(client: AsyncTestCli
         async with session_maker(state.engine)() as session:
             service = MessageService(session, state.acceptor, state.lookups)
             payload = json.loads(body)
-            request = SendRequest(uuid.UUID(payload["trafficAccountId"]), payload["destination"], {"sms": payload["sms"]})
+            request = SendRequest(
+                uuid.UUID(payload["trafficAccountId"]), payload["destination"], {"sms": payload["sms"]}
+            )
             plan = await service.plan(uuid.UUID(tenant.id), request)
             with pytest.raises(Problem) as refused:
                 await service.accept(plan, KeyedAnswer(orphan, lambda: b"{}"))
@@ -195,7 +197,9 @@ async def test_a_claim_left_by_a_dead_process_is_taken_over(client: AsyncTestCli
 
 
 @pytest.mark.parametrize("database_url", ["postgres"], indirect=True)  # concurrent writers to one row
-async def test_a_takeover_racing_the_first_requests_commit_gets_its_answer(client: AsyncTestClient, database_url) -> None:
+async def test_a_takeover_racing_the_first_requests_commit_gets_its_answer(
+    client: AsyncTestClient, database_url
+) -> None:
     """A retry reads the key as claimed long ago, without an answer; before its takeover, the first request's
     transaction stores its answer and commits. The retry must then replay that answer, not take the key over
     (which would wipe the answer and send again)."""

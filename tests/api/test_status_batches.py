@@ -13,8 +13,7 @@ from sqlalchemy import event, select
 from channels.base import StatusReport
 from gateway.db import session_maker
 from gateway.models import Message, MessageEvent, WebhookEvent
-from gateway.pipeline.acceptor import NewMessage
-from gateway.pipeline.events import StatusChange, change_statuses
+from gateway.store.messages import NewMessage, StatusChange, change_statuses
 from tests.conftest import in_app_loop, new_tenant
 
 HOOK = {"url": "https://93.184.216.34/hook", "webhookTriggers": ["Delivered", "Read"]}
@@ -121,7 +120,7 @@ async def test_two_changes_of_one_message_in_one_batch_apply_in_order(client: As
                     )
                 )
             ).all()
-        return [m is not None for m in moved], history
+        return [m is not None for m in moved.moved], history
 
     applied, history = in_app_loop(client, work)
     assert applied == [True, True, True, False, False]
@@ -137,7 +136,9 @@ async def test_a_change_under_a_lease_applies_only_for_its_holder(client: AsyncT
         await client.app.state.acceptor.accept([message])
         async with session_maker(client.app.state.engine)() as session:
             release = {"lease_owner": None, "provider_message_id": "p-1"}
-            moved = await change_statuses(session, [StatusChange(message.id, "Sent", values=release, lease_owner="w")])
+            moved = (
+                await change_statuses(session, [StatusChange(message.id, "Sent", values=release, lease_owner="w")])
+            ).moved
             await session.commit()
             stored = await session.get(Message, message.id)
         return [moved[0], stored.status, stored.provider_message_id]

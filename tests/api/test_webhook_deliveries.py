@@ -18,7 +18,7 @@ from sqlalchemy import update
 
 from gateway.app import create_app
 from gateway.models import Conversation, Message, Webhook, WebhookAttempt, WebhookEvent
-from gateway.pipeline.events import now
+from gateway.store.outbox import now
 from tests.conftest import TenantFixture, assert_problem, in_app_loop, make_settings
 
 WEBHOOKS = "/api/v1/Webhook"

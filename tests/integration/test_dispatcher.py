@@ -18,13 +18,14 @@ from tests.integration.conftest import assert_history, tenant_on, wait_for_statu
 from tests.integration.conftest import message_row as row
 
 
-def dispatcher_of(client, clock=None, owner=None) -> Dispatcher:
+def dispatcher_of(client, clock=None, owner=None, work_due=None) -> Dispatcher:
     app = client.app
     return Dispatcher(
         session_maker(app.state.engine),
         app.state.settings.callback_base_url,
         app.state.pipeline.tokens,
         owner=owner,
+        work_due=work_due,
         **({"clock": clock} if clock else {}),
     )
 
@@ -200,7 +201,7 @@ async def test_the_dispatch_loop_claims_once_per_wake_up(server_without_worker):
     await asyncio.sleep(0.2)  # the first claim finds what earlier tests left due
     before = claims
     message_id = await send(client, tenant)
-    await worker.accepted()
+    await worker.work_due.messages()
     await wait_for_status(client, tenant, message_id, "Delivered")
     await asyncio.sleep(0.2)
     assert claims - before == 1

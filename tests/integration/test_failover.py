@@ -16,7 +16,7 @@ from channels.base import StatusReport
 from gateway.db import session_maker
 from gateway.models import FailoverChain, Message, MessageEvent
 from gateway.pipeline.due import MemoryDueIndex, RedisDueIndex
-from gateway.pipeline.failover import FailoverTimers, advance
+from gateway.pipeline.failover import FailoverTimers, move_on
 from tests.conftest import REDIS_URL, assert_problem
 from tests.integration.conftest import message_row, tenant_on, wait_for_status
 from tests.integration.test_dispatcher import dispatcher_of
@@ -163,6 +163,36 @@ async def test_an_early_failure_moves_on_at_once(server_without_worker: httpx.As
     await worker.http.aclose()
 
 
+async def test_a_step_activated_by_a_report_is_sent_without_waiting_for_a_poll(
+    server_without_worker: httpx.AsyncClient,
+) -> None:
+    """The report that fails a step (a provider's callback) makes the next one Ready and says so: the
+    dispatch loop, polling only every minute, sends it at once."""
+    client = server_without_worker
+    tenant = await tenant_on(client, ("sms", "telegram"))
+    worker = dispatcher_of(client, work_due=client.app.state.work_due)  # type: ignore[attr-defined]
+    stop = asyncio.Event()
+    loop = asyncio.create_task(worker.run(stop, poll_seconds=60))
+    first, second = await send_chain(client, tenant, "447700901027")  # SMS: sent, then reported undelivered
+    await wait_for_status(client, tenant, second, "Sent", "Delivered", seconds=10)
+    stop.set()
+    await loop
+    await worker.http.aclose()
+    async with session_maker(client.app.state.engine)() as session:  # type: ignore[attr-defined]
+        history = (
+            await session.execute(
+                select(MessageEvent.status, MessageEvent.occurred_at)
+                .where(MessageEvent.message_id == uuid.UUID(second))
+                .order_by(MessageEvent.sequence)
+            )
+        ).all()
+    assert (await message_row(client, first)).status == "Failed"
+    statuses = [status for status, _ in history]
+    assert statuses[:2] == ["Created", "Ready"] and statuses[2] in ("Sent", "Delivered"), statuses
+    waited = (history[2].occurred_at - history[1].occurred_at).total_seconds()  # made Ready, then sent
+    assert waited < 0.5, f"the activated step waited {waited:.3f} s to be sent"
+
+
 async def test_success_before_the_timeout_sends_nothing_more(server_without_worker: httpx.AsyncClient) -> None:
     client = server_without_worker
     tenant = await tenant_on(client, ("sms", "telegram"))
@@ -187,9 +217,9 @@ async def test_a_timer_fired_twice_sends_one_next_message(server_without_worker:
 
     async def fire() -> Any:
         async with session_maker(client.app.state.engine)() as session:  # type: ignore[attr-defined]
-            due = await advance(session, chain.id, 0, at)
+            moved, _ = await move_on(session, [chain.id], at, from_step=0)
             await session.commit()
-            return due
+            return moved.get(chain.id)
 
     outcomes = await asyncio.gather(*(fire() for _ in range(5)))
     assert sum(due is not None for due in outcomes) == 1

@@ -15,6 +15,7 @@ import pytest
 from gateway.db import session_maker
 from gateway.pipeline.dispatcher import Dispatcher
 from gateway.pipeline.send_rate import RedisSendRate
+from gateway.work_due import WorkDue
 from tests.conftest import ADMIN, REDIS_URL
 from tests.integration.conftest import message_row, serve, tenant_on, wait_for_status
 
@@ -36,7 +37,7 @@ def worker_of(client: httpx.AsyncClient, redis: Any) -> Dispatcher:
         state.settings.callback_base_url,
         state.pipeline.tokens,
         send_rate=RedisSendRate(redis),
-        redis=redis,
+        work_due=WorkDue(redis),
     )
 
 

@@ -16,8 +16,8 @@ import pytest
 import standardwebhooks
 
 from gateway.delivery.schedule import RETRY_DELAYS
-from gateway.delivery.worker import FAILED, PENDING, SUCCEEDED
-from gateway.pipeline import statuses
+from gateway.store import statuses
+from gateway.store.outbox import FAILED, PENDING, SUCCEEDED
 from tests.integration import webhook_fixtures as wf
 from tests.integration.webhook_fixtures import Answer, Clock
 

@@ -11,9 +11,9 @@ import uuid
 from sqlalchemy import update
 
 from gateway.db import session_maker
-from gateway.delivery.worker import SUCCEEDED
 from gateway.models import WebhookEvent
-from gateway.pipeline import statuses
+from gateway.store import statuses
+from gateway.store.outbox import SUCCEEDED
 from tests.integration import webhook_fixtures as wf
 from tests.integration.conftest import start_worker
 

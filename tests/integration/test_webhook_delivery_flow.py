@@ -9,8 +9,8 @@ from itertools import pairwise
 
 import standardwebhooks
 
-from gateway.delivery.worker import FAILED, PENDING, SUCCEEDED
-from gateway.pipeline import statuses
+from gateway.store import statuses
+from gateway.store.outbox import FAILED, PENDING, SUCCEEDED
 from tests.conftest import assert_problem
 from tests.integration import webhook_fixtures as wf
 from tests.integration.conftest import send_message, tenant_on

@@ -23,8 +23,8 @@ from sqlalchemy import select
 from gateway.db import session_maker
 from gateway.delivery.worker import WebhookDeliverer
 from gateway.models import Conversation, Message, TrafficAccount, Webhook, WebhookAttempt, WebhookEvent
-from gateway.pipeline import statuses
-from gateway.pipeline.events import add_webhook_events, now, status_payload
+from gateway.store import statuses
+from gateway.store.outbox import add_webhook_events, now, status_payload
 from tests.conftest import TenantFixture
 from tests.integration.conftest import free_port, tenant_on
 

@@ -17,7 +17,7 @@ from gateway.delivery.payloads import EXAMPLES, StatusEvent, UserMessageEvent, o
 from gateway.delivery.schedule import JITTER, MAX_RETRY_AFTER, RETRY_DELAYS, parse_retry_after, retry_delay
 from gateway.delivery.signing import ROTATION_OVERLAP, signature, signing_secrets
 from gateway.models import Message, TrafficAccount, Webhook
-from gateway.pipeline.events import content_fields, status_payload, user_message_payload
+from gateway.store.outbox import content_fields, status_payload, user_message_payload
 
 NOW = datetime.datetime(2026, 11, 21, 12, 0, tzinfo=datetime.UTC)
 

@@ -1,0 +1,237 @@
+"""The webhook outbox: the events a message's life raises for the customers' webhooks, and every change
+of their delivery state (claimed, attempted, waiting behind an earlier event, replayed).
+
+Events are written in the transaction of the change that raised them (gateway.store.messages), so a
+status change and its webhook event are committed together or not at all; gateway.delivery.worker
+delivers them.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import bindparam, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.models import Message, TrafficAccount, Webhook, WebhookEvent, WebhookTrafficAccount
+from gateway.schemas import format_timestamp
+from gateway.store import statuses
+from gateway.store.views import conversation_view, participant_view
+
+PENDING, SUCCEEDED, FAILED = "pending", "succeeded", "failed"  # an event's delivery
+PAYLOAD_VERSION = 1
+# The webhook trigger each status raises.
+TRIGGER_OF_STATUS = {statuses.DELIVERED: "Delivered", statuses.FAILED: "Failed", statuses.READ: "Read"}
+USER_MESSAGE = "UserMessage"
+
+
+def now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+async def webhooks_of(session: AsyncSession, account_ids: set[UUID]) -> dict[UUID, list[Webhook]]:
+    """The enabled webhooks linked to each traffic account."""
+    found = await session.execute(
+        select(WebhookTrafficAccount.traffic_account_id, Webhook)
+        .join(Webhook, WebhookTrafficAccount.webhook_id == Webhook.id)
+        .where(WebhookTrafficAccount.traffic_account_id.in_(account_ids), Webhook.enabled.is_(True))
+    )
+    webhooks: dict[UUID, list[Webhook]] = {}
+    for account_id, webhook in found:
+        webhooks.setdefault(account_id, []).append(webhook)
+    return webhooks
+
+
+async def add_webhook_events(session: AsyncSession, message: Message, trigger: str, payload: dict[str, Any]) -> int:
+    """One outbox row per enabled webhook linked to the message's traffic account that wants ``trigger``."""
+    webhooks = await webhooks_of(session, {message.traffic_account_id})
+    rows = event_rows(message, trigger, payload, webhooks.get(message.traffic_account_id, []))
+    await insert_events(session, rows)
+    return len(rows)
+
+
+def event_rows(
+    message: Message | Any, trigger: str, payload: dict[str, Any], webhooks: list[Webhook]
+) -> list[dict[str, Any]]:
+    """The outbox rows of one event of a message: one per webhook that wants ``trigger``."""
+    at = now()
+    return [
+        {
+            "tenant_id": message.tenant_id,
+            "webhook_id": webhook.id,
+            "message_id": message.id,
+            "event": trigger,
+            "sequence": message.sequence,
+            "payload": payload,
+            "next_attempt_at": at,
+        }
+        for webhook in webhooks
+        # Links are tenant-checked when made; belt and braces.
+        if trigger in webhook.triggers and webhook.tenant_id == message.tenant_id
+    ]
+
+
+async def insert_events(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Written now, with one statement, rather than at the caller's flush."""
+    if rows:
+        await session.execute(insert(WebhookEvent.__table__), rows)
+
+
+def status_payload(message: Message, trigger: str, at: datetime.datetime, account: TrafficAccount) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "version": PAYLOAD_VERSION,
+        "event": trigger,
+        "messageId": str(message.id),
+        "trafficAccountId": str(message.traffic_account_id),
+        "channel": message.channel,
+        "destination": message.destination,
+        "deliveryStatus": message.status,
+        "reference": message.reference,
+        "conversation": conversation_view(message, account),
+        "occurredAt": format_timestamp(at),
+        "sequence": message.sequence,
+    }
+    if message.status == statuses.FAILED:
+        payload |= {"errorCode": message.error_code, "description": message.description}
+    return payload
+
+
+def user_message_payload(message: Message, account: TrafficAccount) -> dict[str, Any]:
+    return {
+        "version": PAYLOAD_VERSION,
+        "event": USER_MESSAGE,
+        "messageId": str(message.id),
+        "trafficAccountId": str(message.traffic_account_id),
+        "channel": message.channel,
+        "sender": participant_view(message.channel, message.destination),
+        "conversation": conversation_view(message, account),
+        "content": message.content,
+        **content_fields(message.content),
+        "createdAt": format_timestamp(message.created_at),
+        "sequence": message.sequence,
+    }
+
+
+# Inbound content types that are not media, though they may carry a URL.
+_NOT_MEDIA = {"text", "location", "postback", "contact", "url", "reaction", "unsupported"}
+
+
+def content_fields(content: dict[str, Any]) -> dict[str, Any]:
+    """What a user sent as one of ``text``, ``media``, ``location`` or ``postback``, beside the channel's
+    ``content`` (which keeps everything the channel gave, e.g. ``telegramMessageId``)."""
+    kind = content.get("type")
+    rest = {key: value for key, value in content.items() if key != "type"}
+    if kind == "text":
+        return {"text": content.get("text")}
+    if kind in ("location", "postback"):
+        return {kind: rest}
+    if kind not in _NOT_MEDIA and any(key in content for key in ("url", "mediaId", "fileId")):
+        return {"media": content}
+    return {}
+
+
+def lease_free(columns: Any, at: datetime.datetime) -> Any:
+    """No worker holds the event (or its lease has run out)."""
+    return or_(columns.lease_until.is_(None), columns.lease_until < at)
+
+
+async def put_back(
+    session: AsyncSession, later: Sequence[tuple[UUID, datetime.datetime]], at: datetime.datetime
+) -> None:
+    """Move events not free to go yet (behind an earlier one, or of a disabled webhook) to a later attempt."""
+    if later:
+        table = WebhookEvent.__table__
+        await session.execute(
+            update(table)
+            .where(table.c.id == bindparam("b_id"), lease_free(table.c, at))
+            .values(next_attempt_at=bindparam("b_next")),
+            [{"b_id": event_id, "b_next": next_at} for event_id, next_at in later],
+        )
+
+
+async def lease(
+    session: AsyncSession, event_ids: list[UUID], owner: str, at: datetime.datetime, until: datetime.datetime
+) -> list[Any]:
+    """Lease these events to ``owner`` (those still pending and free); their rows as a delivery needs them."""
+    event = WebhookEvent
+    result = await session.execute(
+        update(event)
+        .where(event.id.in_(event_ids), event.status == PENDING, lease_free(event, at))  # SQLite has no row locks
+        .values(lease_owner=owner, lease_until=until)
+        .returning(
+            event.id,
+            event.tenant_id,
+            event.webhook_id,
+            event.message_id,
+            event.sequence,
+            event.payload,
+            event.attempts,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return list(result.all())
+
+
+async def record_attempts(
+    session: AsyncSession, owner: str, changes: list[dict[str, Any]], at: datetime.datetime
+) -> None:
+    """The events' state after an attempt (``b_id``, ``b_status``, ``b_attempts``, ``b_next``), only while
+    ``owner`` holds the lease: a worker that lost it must not undo another's work."""
+    table = WebhookEvent.__table__
+    await session.execute(
+        update(table)
+        .where(table.c.id == bindparam("b_id"), table.c.lease_owner == owner)
+        .values(
+            status=bindparam("b_status"),
+            attempts=bindparam("b_attempts"),
+            next_attempt_at=bindparam("b_next"),
+            lease_owner=None,
+            lease_until=None,
+            updated_at=at,
+        ),
+        changes,
+    )
+
+
+async def release_followers(session: AsyncSession, ended: list[tuple[UUID, UUID, int]], at: datetime.datetime) -> None:
+    """The events put back to wait behind these (message, webhook, sequence), whose delivery ended, are
+    due now."""
+    if ended:
+        table = WebhookEvent.__table__
+        await session.execute(
+            update(table)
+            .where(
+                table.c.message_id == bindparam("b_message"),
+                table.c.webhook_id == bindparam("b_webhook"),
+                table.c.sequence > bindparam("b_sequence"),
+                table.c.status == PENDING,
+                table.c.next_attempt_at > at,
+            )
+            .values(next_attempt_at=at),
+            [{"b_message": m, "b_webhook": w, "b_sequence": s} for m, w, s in ended],
+        )
+
+
+async def redeliver(session: AsyncSession, *where: Any, at: datetime.datetime) -> int:
+    """Deliver the events ``where`` selects again, now, with a fresh retry schedule (and their same
+    ``webhook-id``); those under an attempt are left alone. How many."""
+    result = await session.execute(
+        update(WebhookEvent)
+        .where(*where, lease_free(WebhookEvent, at))
+        .values(status=PENDING, attempts=0, next_attempt_at=at, updated_at=at)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount
+
+
+async def pull_forward(session: AsyncSession, webhook_id: UUID, at: datetime.datetime) -> None:
+    """The webhook's pending events are due now (it was enabled again), not at the end of a long backoff."""
+    await session.execute(
+        update(WebhookEvent)
+        .where(WebhookEvent.webhook_id == webhook_id, WebhookEvent.status == PENDING, WebhookEvent.next_attempt_at > at)
+        .values(next_attempt_at=at)
+        .execution_options(synchronize_session=False)
+    )
