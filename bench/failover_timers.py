@@ -23,10 +23,10 @@ import uuid
 from redis.asyncio import Redis
 
 from bench.support import REDIS, gateway
-from gateway.db import create_engine, session_maker
-from gateway.pipeline.acceptor import Acceptor
-from gateway.pipeline.due import RedisDueIndex
-from gateway.pipeline.failover import FailoverTimers, NewChain
+from gateway.lib.db import create_engine, session_maker
+from gateway.lib.due import RedisDueIndex
+from gateway.messages.acceptor import Acceptor
+from gateway.messages.failover import FailoverTimers, NewChain
 from gateway.settings import normalise_database_url
 from gateway.store import statuses
 from gateway.store.messages import NewMessage

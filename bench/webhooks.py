@@ -93,8 +93,8 @@ class World:
     """The rows the benchmark writes, through the gateway's own models and pipeline code."""
 
     def __init__(self, url: str) -> None:
-        from gateway.crypto import configure_encryption
-        from gateway.db import create_engine, session_maker
+        from gateway.lib.crypto import configure_encryption
+        from gateway.lib.db import create_engine, session_maker
 
         configure_encryption((SECRET_KEY,))
         self.engine = create_engine(url)
@@ -113,7 +113,7 @@ class World:
             self.tenant_id, self.account_id = tenant.id, account.id
 
     async def webhook(self, url: str):
-        from gateway.crypto import new_webhook_secret
+        from gateway.lib.crypto import new_webhook_secret
         from gateway.models import Webhook, WebhookTrafficAccount
 
         async with self.sessions() as session:
@@ -251,7 +251,7 @@ async def http_alone(receiver: str, requests: int = 3000, concurrency: int = 50)
     """The worker's own sending code posting to the receiver with no database: what one process on this
     machine manages at that moment, the ceiling of a worker process (and a gauge of the machine)."""
     from channels.transport import KeepAliveTransport
-    from gateway.delivery.worker import post_keeping
+    from gateway.webhooks.deliverer import post_keeping
 
     connections = KeepAliveTransport(concurrency)
     slots = asyncio.Semaphore(concurrency)

@@ -18,6 +18,8 @@ from uuid import UUID
 import httpx
 import msgspec
 import phonenumbers
+from litestar.di import NamedDependency
+from litestar.params import SkipValidation
 
 
 class FieldError(msgspec.Struct, frozen=True):
@@ -117,8 +119,9 @@ class InboundMessage:
     provider_message_id: str | None = None  # a repeat of the same id is stored once
 
 
-class Pipeline(Protocol):
-    """What a channel's callback routes may ask of the gateway (``request.app.state.pipeline``)."""
+class Callbacks(Protocol):
+    """What a channel's callback and sandbox routes may ask of the gateway: their handlers take it as the
+    ``callbacks`` dependency."""
 
     def message_of_token(self, token: str | None) -> UUID | None:
         """The message a per-message callback token was issued for; None when missing, forged or expired."""
@@ -158,6 +161,11 @@ class Pipeline(Protocol):
         """The traffic account with its credentials, to check a callback's signature; None when it
         doesn't exist or belongs to another channel."""
         ...
+
+
+# The ``callbacks`` parameter of a channel's callback and sandbox routes: the gateway, injected by the app.
+# Not validated per request (a Protocol can't be, and the app's own object needs no check).
+CallbacksDependency = NamedDependency[SkipValidation[Callbacks]]
 
 
 @dataclass(frozen=True, slots=True)

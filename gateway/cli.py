@@ -14,9 +14,9 @@ from uuid import UUID
 import click
 import msgspec
 
-from gateway.gc_tuning import settle_after_startup
+from gateway.lib.gc_tuning import settle_after_startup
+from gateway.lib.validation import parse
 from gateway.settings import Settings, SettingsError
-from gateway.validation import parse
 
 T = TypeVar("T")
 
@@ -30,7 +30,7 @@ def _settings() -> Settings:
 
 def server_app() -> Any:
     """`gateway serve`'s app factory: the app, then the objects it was built of kept out of the
-    garbage collector's way (gateway.gc_tuning)."""
+    garbage collector's way (gateway.lib.gc_tuning)."""
     from gateway.app import create_app
 
     app = create_app()
@@ -65,25 +65,21 @@ def _print(value: Any) -> None:
     )
 
 
-def _with_session(work: Callable[[Any], Awaitable[T]]) -> T:
-    """Run ``work(session)`` against the configured database, turning API problems into CLI errors."""
+def _with_session(work: Callable[[Any, Any], Awaitable[T]]) -> T:
+    """Run ``work(session, runtime)`` against the configured database, turning API problems into CLI errors."""
     from advanced_alchemy.exceptions import RepositoryError
 
-    from gateway.crypto import configure_encryption
-    from gateway.db import SchemaBehind, check_schema, create_engine, session_maker
-    from gateway.problems import Problem
+    from gateway.lib.db import SchemaBehind, check_schema
+    from gateway.lib.problems import Problem
+    from gateway.runtime import Runtime
 
     settings = _settings()
-    configure_encryption(settings.secret_keys)
 
     async def run() -> T:
-        engine = create_engine(settings.database_url)
-        try:
-            await check_schema(engine)
-            async with session_maker(engine)() as session:
-                return await work(session)
-        finally:
-            await engine.dispose()
+        async with Runtime(settings) as runtime:
+            await check_schema(runtime.engine)
+            async with runtime.sessions() as session:
+                return await work(session, runtime)
 
     try:
         return asyncio.run(run())
@@ -95,7 +91,7 @@ def _with_session(work: Callable[[Any], Awaitable[T]]) -> T:
         raise click.ClickException(f"the database refused the change: {error.detail}") from None
 
 
-async def _noop(_session: Any) -> None:
+async def _noop(_session: Any, _runtime: Any) -> None:
     return None
 
 
@@ -231,7 +227,7 @@ def _listening_socket(host: str, port: int) -> socket.socket:
 @main.command()
 def openapi() -> None:
     """Print the OpenAPI document the app serves at /schema."""
-    from gateway.openapi import openapi_json
+    from gateway.app import openapi_json
 
     sys.stdout.write(openapi_json())
 
@@ -241,7 +237,7 @@ def demo() -> None:
     """Create the demo tenant of a local mock once, and print its credentials."""
     from gateway.demo import ensure_demo
 
-    _print(_with_session(ensure_demo))
+    _print(_with_session(lambda session, _runtime: ensure_demo(session)))
 
 
 @main.group()
@@ -256,9 +252,9 @@ def tenant() -> None:
 )
 def tenant_create(name: str, rate_limit_quota: int | None) -> None:
     from gateway.api.admin import TenantIn, TenantOut
-    from gateway.services.tenants import TenantService
+    from gateway.tenants.service import TenantService
 
-    async def work(session: Any) -> Any:
+    async def work(session: Any, runtime: Any) -> Any:
         # The same rules as the operator API.
         data = parse({"name": name, "rateLimitQuota": rate_limit_quota}, TenantIn)
         return TenantOut.of(await TenantService(session).create(data.name, rate_limit_quota=data.rate_limit_quota))
@@ -277,9 +273,9 @@ def customer() -> None:
 @click.password_option(confirmation_prompt=False, envvar="GATEWAY_CUSTOMER_PASSWORD")
 def customer_create(tenant_id: UUID, email: str, password: str) -> None:
     from gateway.api.admin import CustomerIn, CustomerOut
-    from gateway.services.tenants import TenantService
+    from gateway.tenants.service import TenantService
 
-    async def work(session: Any) -> Any:
+    async def work(session: Any, runtime: Any) -> Any:
         data = parse({"email": email, "password": password}, CustomerIn)
         created = await TenantService(session).create_customer(tenant_id, data.email, data.password)
         return CustomerOut(created.id, created.email)
@@ -297,9 +293,9 @@ def api_key() -> None:
 @click.option("--name", required=True)
 def api_key_create(tenant_id: UUID, name: str) -> None:
     from gateway.api.admin import ApiKeyIn, ApiKeyOut
-    from gateway.services.tenants import TenantService
+    from gateway.tenants.service import TenantService
 
-    async def work(session: Any) -> Any:
+    async def work(session: Any, runtime: Any) -> Any:
         row, key = await TenantService(session).create_api_key(tenant_id, parse({"name": name}, ApiKeyIn).name)
         return ApiKeyOut(row.id, row.name, key)
 
@@ -319,9 +315,8 @@ def traffic_account() -> None:
 @click.option("--settings", "settings_json", default="{}", help="Provider settings as a JSON object.")
 def traffic_account_create(tenant_id: UUID, name: str, channel: str, sandbox: bool, settings_json: str) -> None:
     from gateway.api.admin import AdminTrafficAccountOut, TrafficAccountIn
-    from gateway.pipeline.callbacks import CallbackTokens, provider_callback_url
-    from gateway.services.tenants import TenantService
-    from gateway.services.traffic_accounts import TrafficAccountService
+    from gateway.tenants.service import TenantService
+    from gateway.tenants.traffic_accounts import TrafficAccountService
 
     try:
         provider_settings = json.loads(settings_json)
@@ -330,7 +325,7 @@ def traffic_account_create(tenant_id: UUID, name: str, channel: str, sandbox: bo
     if not isinstance(provider_settings, dict):
         raise click.BadParameter("must be a JSON object", param_hint="--settings")
 
-    async def work(session: Any) -> Any:
+    async def work(session: Any, runtime: Any) -> Any:
         await TenantService(session).get(tenant_id)
         data = parse(
             {"name": name, "channel": channel, "sandbox": sandbox, "settings": provider_settings}, TrafficAccountIn
@@ -338,9 +333,6 @@ def traffic_account_create(tenant_id: UUID, name: str, channel: str, sandbox: bo
         account = await TrafficAccountService(session).create(
             tenant_id, data.name, data.channel, data.sandbox, data.settings
         )
-        settings = _settings()
-        tokens = CallbackTokens(settings.callback_signing_keys, settings.callback_token_lifetime_seconds)
-        url = provider_callback_url(settings.callback_base_url, tokens, account.channel, account.id)
-        return AdminTrafficAccountOut.of(account, url)
+        return AdminTrafficAccountOut.of(account, runtime.callbacks.provider_callback_url(account.channel, account.id))
 
     _print(_with_session(work))

@@ -9,10 +9,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.registry import channel_names
-from gateway.crypto import api_key_digest
+from gateway.lib.crypto import api_key_digest
 from gateway.models import ApiKey, Customer, Tenant, TrafficAccount
-from gateway.services.tenants import TenantService
-from gateway.services.traffic_accounts import TrafficAccountService
+from gateway.tenants.service import TenantService
+from gateway.tenants.traffic_accounts import TrafficAccountService
 
 DEMO_TENANT = "demo"
 DEMO_EMAIL = "demo@example.com"

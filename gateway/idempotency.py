@@ -42,8 +42,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.sql.dml import Delete
 
 from channels.base import FieldError
+from gateway.lib.problems import Problem, invalid
 from gateway.models import IdempotencyKey
-from gateway.problems import Problem, invalid
 
 log = logging.getLogger(__name__)
 
@@ -326,8 +326,8 @@ class IdempotencyMiddleware:
             return
         key = parse_key(header)
         state = scope["app"].state
-        keys: IdempotencyKeys = state.idempotency_keys
-        session: AsyncSession = state.db_config.provide_session(state, scope)  # the handler's session too
+        keys: IdempotencyKeys = state.runtime.idempotency_keys
+        session: AsyncSession = state.runtime.db_config.provide_session(state, scope)  # the handler's session too
         # The body is read once: the handler gets the same bytes from the request's cache.
         outcome = await keys.claim(
             session, scope["user"].tenant_id, key, fingerprint(scope["method"], scope["path"], await request.body())

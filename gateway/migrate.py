@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import command
 
-from gateway.db import alembic_config
+from gateway.lib.db import alembic_config
 from gateway.settings import Settings
 
 

@@ -12,7 +12,7 @@ from advanced_alchemy.types.encrypted_string import EncryptedText
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from gateway.crypto import RotatingFernetBackend, encryption_keys
+from gateway.lib.crypto import RotatingFernetBackend, encryption_keys
 
 
 def _encrypted() -> EncryptedText:
@@ -67,7 +67,7 @@ class Webhook(UUIDAuditBase):
     headers: Mapped[str] = mapped_column(_encrypted())  # JSON object; often holds the receiver's own auth
     secret: Mapped[str] = mapped_column(_encrypted())
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
-    # Delivery (gateway.delivery): the secret before the last rotation still signs for a day after it;
+    # Delivery (gateway.webhooks): the secret before the last rotation still signs for a day after it;
     # ``failing_since`` is the first failed attempt of the current run of failures.
     previous_secret: Mapped[str | None] = mapped_column(_encrypted(), default=None)
     secret_rotated_at: Mapped[datetime.datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)

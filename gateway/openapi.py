@@ -15,7 +15,6 @@ is added here, for every handler alike, from what the handler exposes (``documen
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -37,8 +36,7 @@ from litestar.routes import HTTPRoute
 from gateway.api.deps import API_VERSIONS, bulk_only_on_v11
 from gateway.idempotency import HEADER as IDEMPOTENCY_KEY
 from gateway.idempotency import IDEMPOTENT_OPT, MAX_KEY_LENGTH
-from gateway.problems import PROBLEM_MEDIA_TYPE, ProblemDetails
-from gateway.settings import Settings
+from gateway.lib.problems import PROBLEM_MEDIA_TYPE, ProblemDetails
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})  # whose body is read (and so may be too large)
 
@@ -193,14 +191,3 @@ def _add_headers(status: int, response: OpenAPIResponse, idempotent: bool) -> No
             required=False,
         )
     response.headers = headers
-
-
-def openapi_json() -> str:
-    from gateway.app import create_app
-
-    # Fixed settings: the document must not depend on the environment it is generated in.
-    settings = Settings(
-        database_url="sqlite+aiosqlite:///:memory:", jwt_keys=("x" * 32,), secret_keys=("x",), admin_token="x"
-    )
-    schema = create_app(settings).openapi_schema.to_schema()
-    return json.dumps(schema, indent=2, sort_keys=True) + "\n"

@@ -14,7 +14,7 @@ Headers as in draft-ietf-httpapi-ratelimit-headers-11: ``RateLimit-Policy: "defa
 back). A request over the quota gets a 429 ``rate_limited`` problem with ``Retry-After``, and ``r=0``
 with ``t`` equal to it.
 
-Counting is GCRA, as gateway.pipeline.send_rate counts send rates: a quota of ``q`` per ``w`` seconds is a
+Counting is GCRA, as gateway.messages.send_rate counts send rates: a quota of ``q`` per ``w`` seconds is a
 bucket of ``q`` requests refilled at one per ``w/q`` seconds, kept as one number per partition. With Redis
 that number lives in Redis and one Lua script per request reads and updates it, atomically across
 processes and on Redis' clock; without Redis (the embedded mode) it lives in memory. send_rate's
@@ -47,10 +47,10 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import select
 
-from gateway.lookups import Lookups
+from gateway.lib.lookups import Lookups
+from gateway.lib.problems import Problem
+from gateway.lib.redis_scripts import BatchedScript
 from gateway.models import Tenant
-from gateway.problems import Problem
-from gateway.redis_scripts import BatchedScript
 from gateway.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -191,10 +191,10 @@ class RateLimits:
     async def count_tenant(self, scope: Scope, tenant_id: UUID) -> Verdict:
         # Remembered a moment like the other hot lookups (and forgotten at once when changed through the API).
         state = scope["app"].state
-        lookups: Lookups = state.lookups
+        lookups: Lookups = state.runtime.lookups
 
         async def load() -> int | None:
-            session = state.db_config.provide_session(state, scope)  # the request's own session
+            session = state.runtime.db_config.provide_session(state, scope)  # the request's own session
             return await session.scalar(select(Tenant.rate_limit_quota).where(Tenant.id == tenant_id))
 
         quota = await lookups.remember(("rate limit quota", tenant_id), load)
@@ -213,7 +213,7 @@ def refuse(verdict: Verdict) -> Problem:
 
 
 def _rate_limits(scope: Scope) -> RateLimits:
-    return scope["app"].state.rate_limits
+    return scope["app"].state.runtime.rate_limits
 
 
 class AddressRateLimit:

@@ -16,35 +16,23 @@ from litestar import Litestar
 from litestar.datastructures import State
 
 from channels.registry import all_channels
-from channels.sandbox_support import close_callback_client
-from gateway.crypto import configure_encryption
-from gateway.db import create_engine
-from gateway.pipeline.callbacks import CallbackTokens, GatewayPipeline
+from gateway.api.deps import APP_DEPENDENCIES
+from gateway.runtime import Runtime
 from gateway.settings import Settings
 
 
 def create_sandbox_app(settings: Settings | None = None) -> Litestar:
-    settings = settings or Settings.from_env()
-    configure_encryption(settings.secret_keys)
-    engine = create_engine(settings.database_url)
-    tokens = CallbackTokens(settings.callback_signing_keys, settings.callback_token_lifetime_seconds)
+    runtime = Runtime(settings or Settings.from_env())
 
     @asynccontextmanager
     async def lifespan(_app: Litestar) -> AsyncIterator[None]:
-        try:
+        async with runtime:
             yield
-        finally:
-            await close_callback_client()
-            await engine.dispose()
 
     return Litestar(
         route_handlers=[route for channel in all_channels().values() for route in channel.sandbox_routes],
         lifespan=[lifespan],
-        state=State(
-            {
-                "settings": settings,
-                "pipeline": GatewayPipeline.from_settings(engine, tokens, settings),
-            }
-        ),
+        state=State({"runtime": runtime}),
+        dependencies={"callbacks": APP_DEPENDENCIES["callbacks"]},
         openapi_config=None,
     )

@@ -10,7 +10,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from gateway import models  # noqa: F401  (registers the tables on the metadata)
-from gateway.db import create_engine
+from gateway.lib.db import create_engine
 from gateway.settings import Settings
 
 target_metadata = orm_registry.metadata

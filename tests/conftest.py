@@ -81,7 +81,7 @@ def cheap_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
     argon2 code path; tests/unit/test_crypto.py checks the production parameters."""
     from argon2 import PasswordHasher
 
-    from gateway import crypto
+    from gateway.lib import crypto
 
     monkeypatch.setattr(crypto, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
 

@@ -45,7 +45,7 @@ from litestar import MediaType, Request, Response, post
 from litestar.exceptions import NotAuthorizedException, NotFoundException, ValidationException
 from litestar.params import FromPath
 
-from channels.base import ID_MAX, InboundMessage, Pipeline, StatusReport, json_object
+from channels.base import ID_MAX, CallbacksDependency, InboundMessage, StatusReport, json_object
 from channels.openapi import OBJECT, STRING, documented, header, object_schema, problem
 
 SIGNATURE_HEADER = "X-Goog-Signature"
@@ -167,10 +167,9 @@ PAYLOAD = object_schema(
     ),
     responses={401: problem(f"`unauthorized`: {SIGNATURE_HEADER} (or a verification's clientToken) is wrong")},
 )
-async def gbm_callback(request: Request, account_id: FromPath[UUID]) -> Response[bytes]:
-    pipeline: Pipeline = request.app.state.pipeline
+async def gbm_callback(request: Request, callbacks: CallbacksDependency, account_id: FromPath[UUID]) -> Response[bytes]:
     body = await request.body()
-    account = await pipeline.account(account_id, "gbm")
+    account = await callbacks.account(account_id, "gbm")
     key = account.credentials.get(CLIENT_TOKEN) if account is not None else None
     signed = signature_matches(key, body, request.headers.get(SIGNATURE_HEADER))
     try:
@@ -193,10 +192,10 @@ async def gbm_callback(request: Request, account_id: FromPath[UUID]) -> Response
     except Malformed as error:
         raise _invalid(error) from None
     if isinstance(parsed, list):
-        found = [await pipeline.report(account_id, report) for report in parsed]
+        found = [await callbacks.report(account_id, report) for report in parsed]
         if not all(found):
             raise NotFoundException("A receipt names no message of this traffic account.")
-    elif isinstance(parsed, InboundMessage) and not await pipeline.receive(account_id, parsed):
+    elif isinstance(parsed, InboundMessage) and not await callbacks.receive(account_id, parsed):
         raise NotFoundException("No such traffic account.")
     return Response(b"", status_code=200, media_type=MediaType.TEXT)
 

@@ -16,10 +16,10 @@ account, and the agent's webhook is configured in the Business Communications co
 account's bearer token is its derived ``serviceAccountKey`` credential (``adapter.sandbox_bearer``),
 so the sandbox keeps a map from bearer token to sandbox gbm traffic account, learned lazily: a token
 it doesn't know makes it look through the gateway's sandbox gbm accounts (their ids from the gateway's
-database, their credentials through ``pipeline.account``) for the one whose credential it is. The
+database, their credentials through ``callbacks.account``) for the one whose credential it is. The
 request on the wire stays exactly Google's; a token that belongs to no sandbox gbm account is
 UNAUTHENTICATED. The account's "webhook" is its gateway callback URL
-(``pipeline.callback_url("gbm", id)``): payloads go to this gateway's own callback routes only.
+(``callbacks.callback_url("gbm", id)``): payloads go to this gateway's own callback routes only.
 Payloads carry ``X-Goog-Signature`` (base64 HMAC-SHA512 of the body keyed with the account's
 ``clientToken`` credential, see ``channels.gbm.callbacks``) and are retried a few times when
 they get no 2xx (a 400/401/403 is final).
@@ -64,7 +64,7 @@ from litestar import Request, Response, post
 from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import FromPath
 
-from channels.base import ID_MAX, Account, json_object
+from channels.base import ID_MAX, Account, Callbacks, CallbacksDependency, json_object
 from channels.gbm.adapter import CREDENTIAL, sandbox_bearer
 from channels.gbm.blocks import CAROUSEL_CARDS, REPRESENTATIVE_TYPES, SUGGESTIONS_MAX
 from channels.gbm.callbacks import CLIENT_TOKEN, SIGNATURE_HEADER, signature
@@ -112,10 +112,12 @@ def _invalid(message: str) -> Response[Any]:
 
 
 @post("/sandbox/gbm/conversations/{conversation_id:str}/messages", status_code=200, include_in_schema=False)
-async def create_message(request: Request, conversation_id: FromPath[str]) -> Response[Any]:
+async def create_message(
+    request: Request, callbacks: CallbacksDependency, conversation_id: FromPath[str]
+) -> Response[Any]:
     authorization = request.headers.get("Authorization", "")
     token = authorization[7:].strip() if authorization[:7].lower() == "bearer " else ""
-    account = await _account_of_bearer(request, token) if token else None
+    account = await _account_of_bearer(request, callbacks, token) if token else None
     if account is None:
         return _error(
             "UNAUTHENTICATED",
@@ -164,7 +166,7 @@ async def create_message(request: Request, conversation_id: FromPath[str]) -> Re
     name = f"conversations/{conversation_id}/messages/{body['messageId']}"
     receipts = {"silent": [], "read": ["DELIVERED", "READ"]}.get(what, ["DELIVERED"])
     if receipts:
-        in_background(_report(request.app.state.pipeline, account, conversation_id, name, receipts))
+        in_background(_report(callbacks, account, conversation_id, name, receipts))
     return Response({**body, "name": name, "createTime": _now()}, status_code=200)
 
 
@@ -220,7 +222,7 @@ def _rich_card_problem(card: Any) -> str | None:
 
 
 @post("/sandbox/gbm/inbound", status_code=200, include_in_schema=False)
-async def user_sends_message(request: Request) -> Response[dict[str, Any]]:
+async def user_sends_message(request: Request, callbacks: CallbacksDependency) -> Response[dict[str, Any]]:
     """The user of a conversation writes to a sandbox traffic account's agent: Google's signed payload."""
     body = await simulated_body(request)
     problems = [
@@ -245,8 +247,7 @@ async def user_sends_message(request: Request) -> Response[dict[str, Any]]:
         raise ValidationException(
             "The simulated message is not valid.", extra=[{"key": "trafficAccountId", "message": "must be a UUID"}]
         ) from None
-    pipeline = request.app.state.pipeline
-    account = await pipeline.account(account_id, "gbm")
+    account = await callbacks.account(account_id, "gbm")
     # A live account's users are real people and its key a real secret: the sandbox signs for sandbox accounts only.
     if account is None or not account.sandbox:
         raise NotFoundException("No sandbox gbm traffic account with this id.")
@@ -278,7 +279,7 @@ async def user_sends_message(request: Request) -> Response[dict[str, Any]]:
         payload["context"] = _context(body)
         answer["requestId"] = payload["requestId"]
     answer["gatewayStatus"] = await _deliver(
-        pipeline.callback_url("gbm", account.id), account.credentials.get(CLIENT_TOKEN, ""), payload
+        callbacks.callback_url("gbm", account.id), account.credentials.get(CLIENT_TOKEN, ""), payload
     )
     return Response(answer)
 
@@ -312,16 +313,15 @@ class _Scan:
     last_full: float = 0.0  # monotonic time all accounts were last read again
 
 
-async def _account_of_bearer(request: Request, token: str) -> Account | None:
+async def _account_of_bearer(request: Request, callbacks: Callbacks, token: str) -> Account | None:
     """The sandbox gbm traffic account whose bearer token this is, or None (see the module docstring)."""
     state = request.app.state
-    pipeline = state.pipeline
     agents: dict[str, UUID] = state.setdefault(_AGENTS_KEY, {})
-    if (account := await _checked(pipeline, agents.get(token), token)) is not None:
+    if (account := await _checked(callbacks, agents.get(token), token)) is not None:
         return account
     scan: _Scan = state.setdefault(_SCAN_KEY, _Scan())
     async with scan.lock:
-        if (account := await _checked(pipeline, agents.get(token), token)) is not None:
+        if (account := await _checked(callbacks, agents.get(token), token)) is not None:
             return account
         agents.pop(token, None)
         # Accounts not read yet; all of them at most every RESCAN_SECONDS (a credential may have changed).
@@ -329,11 +329,11 @@ async def _account_of_bearer(request: Request, token: str) -> Account | None:
         if full:
             scan.last_full = time.monotonic()
         found = None
-        for account_id in await pipeline.sandbox_account_ids("gbm"):
+        for account_id in await callbacks.sandbox_account_ids("gbm"):
             if account_id in scan.read and not full:
                 continue
             scan.read.add(account_id)
-            candidate = await pipeline.account(account_id, "gbm")
+            candidate = await callbacks.account(account_id, "gbm")
             if candidate is None or not candidate.sandbox:
                 continue
             bearer = sandbox_bearer(candidate.credentials.get(CREDENTIAL, ""))
@@ -343,20 +343,20 @@ async def _account_of_bearer(request: Request, token: str) -> Account | None:
         return found
 
 
-async def _checked(pipeline: Any, account_id: UUID | None, token: str) -> Account | None:
+async def _checked(callbacks: Any, account_id: UUID | None, token: str) -> Account | None:
     """The account when it (still) exists, is a sandbox account and ``token`` is its bearer token."""
     if account_id is None:
         return None
-    account = await pipeline.account(account_id, "gbm")
+    account = await callbacks.account(account_id, "gbm")
     if account is None or not account.sandbox:
         return None
     bearer = sandbox_bearer(account.credentials.get(CREDENTIAL, ""))
     return account if hmac.compare_digest(bearer.encode(), token.encode()) else None
 
 
-async def _report(pipeline: Any, account: Account, conversation_id: str, name: str, receipt_types: list[str]) -> None:
-    url = pipeline.callback_url("gbm", account.id)
-    if not pipeline.is_own_callback(url):
+async def _report(callbacks: Any, account: Account, conversation_id: str, name: str, receipt_types: list[str]) -> None:
+    url = callbacks.callback_url("gbm", account.id)
+    if not callbacks.is_own_callback(url):
         return
     key = account.credentials.get(CLIENT_TOKEN, "")
     for receipt_type in receipt_types:

@@ -11,7 +11,7 @@ from litestar.exceptions import NotAuthorizedException, NotFoundException, Valid
 from litestar.openapi.spec import OpenAPIType, Schema
 from litestar.params import FromPath
 
-from channels.base import InboundMessage, Pipeline, StatusReport, json_object
+from channels.base import Callbacks, CallbacksDependency, InboundMessage, StatusReport, json_object
 from channels.openapi import INTEGER, STRING, documented, object_schema, problem, query
 from channels.sms.errors import dlr_error_text
 
@@ -68,8 +68,10 @@ REFUSED_TOKEN = {401: problem("`unauthorized`: the token is missing, forged, exp
     responses=REFUSED_TOKEN,
     **CALLBACK,
 )
-async def delivery_report_query(request: Request, account_id: FromPath[UUID]) -> Response[dict[str, Any]]:
-    return await delivery_report_of(request, account_id)
+async def delivery_report_query(
+    request: Request, callbacks: CallbacksDependency, account_id: FromPath[UUID]
+) -> Response[dict[str, Any]]:
+    return await delivery_report_of(request, callbacks, account_id)
 
 
 @post(
@@ -79,13 +81,14 @@ async def delivery_report_query(request: Request, account_id: FromPath[UUID]) ->
     responses=REFUSED_TOKEN,
     **CALLBACK,
 )
-async def delivery_report(request: Request, account_id: FromPath[UUID]) -> Response[dict[str, Any]]:
-    return await delivery_report_of(request, account_id)
+async def delivery_report(
+    request: Request, callbacks: CallbacksDependency, account_id: FromPath[UUID]
+) -> Response[dict[str, Any]]:
+    return await delivery_report_of(request, callbacks, account_id)
 
 
-async def delivery_report_of(request: Request, account_id: UUID) -> Response[dict[str, Any]]:
-    pipeline: Pipeline = request.app.state.pipeline
-    message_id = pipeline.message_of_token(request.query_params.get("token"))
+async def delivery_report_of(request: Request, callbacks: Callbacks, account_id: UUID) -> Response[dict[str, Any]]:
+    message_id = callbacks.message_of_token(request.query_params.get("token"))
     if message_id is None:
         raise NotAuthorizedException("The callback token is missing, forged or expired.")
     fields = await _fields(request)
@@ -93,7 +96,7 @@ async def delivery_report_of(request: Request, account_id: UUID) -> Response[dic
     if isinstance(report, str):
         field = report.split(" ", 1)[0]  # the message starts with the field it is about
         raise ValidationException("The delivery report is not valid.", extra=[{"key": field, "message": report}])
-    if report is not None and not await pipeline.report(account_id, report):
+    if report is not None and not await callbacks.report(account_id, report):
         raise NotFoundException("No message of this traffic account with this token.")
     return Response({"status": "ok"})
 
@@ -107,8 +110,10 @@ async def delivery_report_of(request: Request, account_id: UUID) -> Response[dic
     responses=REFUSED_TOKEN,
     **CALLBACK,
 )
-async def inbound_sms_query(request: Request, account_id: FromPath[UUID]) -> Response[dict[str, Any]]:
-    return await inbound_sms_of(request, account_id)
+async def inbound_sms_query(
+    request: Request, callbacks: CallbacksDependency, account_id: FromPath[UUID]
+) -> Response[dict[str, Any]]:
+    return await inbound_sms_of(request, callbacks, account_id)
 
 
 @post(
@@ -118,14 +123,15 @@ async def inbound_sms_query(request: Request, account_id: FromPath[UUID]) -> Res
     responses=REFUSED_TOKEN,
     **CALLBACK,
 )
-async def inbound_sms(request: Request, account_id: FromPath[UUID]) -> Response[dict[str, Any]]:
-    return await inbound_sms_of(request, account_id)
+async def inbound_sms(
+    request: Request, callbacks: CallbacksDependency, account_id: FromPath[UUID]
+) -> Response[dict[str, Any]]:
+    return await inbound_sms_of(request, callbacks, account_id)
 
 
-async def inbound_sms_of(request: Request, account_id: UUID) -> Response[dict[str, Any]]:
+async def inbound_sms_of(request: Request, callbacks: Callbacks, account_id: UUID) -> Response[dict[str, Any]]:
     """A 2-way SMS: ``{sender, receiver, content, msgid, coding}`` as JSON or query parameters (seed 004)."""
-    pipeline: Pipeline = request.app.state.pipeline
-    if pipeline.account_of_token(request.query_params.get("token")) != account_id:
+    if callbacks.account_of_token(request.query_params.get("token")) != account_id:
         raise NotAuthorizedException("The callback token is missing or not this traffic account's.")
     fields = await _fields(request)
     limits = {"sender": 256, "content": 10_000, "msgid": 256, "receiver": 256, "coding": 32}
@@ -147,7 +153,7 @@ async def inbound_sms_of(request: Request, account_id: UUID) -> Response[dict[st
         },
         provider_message_id=fields["msgid"],
     )
-    if not await pipeline.receive(account_id, inbound):
+    if not await callbacks.receive(account_id, inbound):
         raise NotFoundException("No such traffic account.")
     return Response({"status": "ok"})
 

@@ -18,7 +18,7 @@ from typing import Any
 from litestar import Request, Response, post
 from litestar.exceptions import NotFoundException, ValidationException
 
-from channels.base import json_object
+from channels.base import CallbacksDependency, json_object
 from channels.sandbox_support import in_background, post_callback, simulated_body
 from channels.sms.errors import SEND_RESPONSE_CODES
 
@@ -38,7 +38,7 @@ def behaviour(to: str) -> tuple[str, int | None]:
 
 
 @post("/sandbox/sms/sms", status_code=200, include_in_schema=False)
-async def send_sms(request: Request) -> Response[dict[str, Any]]:
+async def send_sms(request: Request, callbacks: CallbacksDependency) -> Response[dict[str, Any]]:
     if not request.headers.get("X-Mitto-API-Key"):
         return Response({"responseCode": 1, "responseText": "Missing API key"}, status_code=401)
     body = json_object(await request.body())
@@ -66,7 +66,7 @@ async def send_sms(request: Request) -> Response[dict[str, Any]]:
     message_id = str(uuid.uuid4())
     callback = str(body.get("callback") or "")
     # Reports go only to this gateway's own callback routes: the sandbox is no way to make it call elsewhere.
-    if kind != "silent" and request.app.state.pipeline.is_own_callback(callback):
+    if kind != "silent" and callbacks.is_own_callback(callback):
         status = "UNDELIVERED" if kind == "undelivered" else "DELIVERED"
         report = {"messageId": message_id, "status": status, "errorcode": str(error_code or 0)}
         in_background(_report(callback, report))
@@ -91,7 +91,7 @@ async def _report(callback: str, report: dict[str, str]) -> None:
 
 
 @post("/sandbox/sms/inbound", status_code=200, include_in_schema=False)
-async def user_sends_sms(request: Request) -> Response[dict[str, Any]]:
+async def user_sends_sms(request: Request, callbacks: CallbacksDependency) -> Response[dict[str, Any]]:
     """A simulated user texts the traffic account: the 2-way callback of the SMS API reaches the gateway."""
     body = await simulated_body(request)
     problems = [
@@ -112,8 +112,7 @@ async def user_sends_sms(request: Request) -> Response[dict[str, Any]]:
         raise ValidationException(
             "The simulated message is not valid.", extra=[{"key": "trafficAccountId", "message": "must be a UUID"}]
         ) from None
-    pipeline = request.app.state.pipeline
-    account = await pipeline.account(account_id, "sms")
+    account = await callbacks.account(account_id, "sms")
     if account is None or not account.sandbox:  # a live account's users are real people: no simulating them
         raise NotFoundException("No sandbox sms traffic account with this id.")
     msgid = body.get("msgid") or str(uuid.uuid4())
@@ -124,5 +123,5 @@ async def user_sends_sms(request: Request) -> Response[dict[str, Any]]:
         "msgid": msgid,
         "coding": "UCS2" if any(ord(char) > 0x7F for char in body["text"]) else "GSM",
     }
-    status = await post_callback(pipeline.provider_callback_url("sms", account_id), json.dumps(report).encode(), {})
+    status = await post_callback(callbacks.provider_callback_url("sms", account_id), json.dumps(report).encode(), {})
     return Response({"msgid": msgid, "gatewayStatus": status}, status_code=200)

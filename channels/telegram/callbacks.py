@@ -27,7 +27,7 @@ from litestar import Request, Response, post
 from litestar.exceptions import NotAuthorizedException, NotFoundException, ValidationException
 from litestar.params import FromPath
 
-from channels.base import InboundMessage, Pipeline, json_object
+from channels.base import CallbacksDependency, InboundMessage, json_object
 from channels.openapi import INTEGER, OBJECT, documented, header, object_schema, problem
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -188,9 +188,10 @@ UPDATE = object_schema(
     ),
     responses={401: problem(f"`unauthorized`: {SECRET_HEADER} is missing or not the account's webhookSecret")},
 )
-async def telegram_update(request: Request, account_id: FromPath[UUID]) -> Response[dict[str, Any]]:
-    pipeline: Pipeline = request.app.state.pipeline
-    account = await pipeline.account(account_id, "telegram")
+async def telegram_update(
+    request: Request, callbacks: CallbacksDependency, account_id: FromPath[UUID]
+) -> Response[dict[str, Any]]:
+    account = await callbacks.account(account_id, "telegram")
     given = request.headers.get(SECRET_HEADER)
     if account is None or not secret_matches(account.credentials.get("webhookSecret"), given):
         raise NotAuthorizedException(f"The {SECRET_HEADER} header is missing or wrong.")
@@ -201,6 +202,6 @@ async def telegram_update(request: Request, account_id: FromPath[UUID]) -> Respo
         raise ValidationException(
             "The body is not a valid Telegram Update.", extra=[{"key": error.field, "message": error.message}]
         ) from None
-    if inbound is not None and not await pipeline.receive(account_id, inbound):
+    if inbound is not None and not await callbacks.receive(account_id, inbound):
         raise NotFoundException("No such traffic account.")
     return Response(webhook_answer(update))

@@ -52,7 +52,7 @@ from litestar import Request, Response, post, route
 from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import FromPath
 
-from channels.base import is_http_url, json_object
+from channels.base import CallbacksDependency, is_http_url, json_object
 from channels.sandbox_support import post_callback, simulated_body
 from channels.telegram.adapter import SECRET_TOKEN, chat_id
 from channels.telegram.blocks import visible_text
@@ -348,19 +348,18 @@ def _check_inbound(body: dict[str, Any]) -> UUID:
 
 
 @post("/sandbox/telegram/inbound", status_code=200, include_in_schema=False)
-async def inbound(request: Request) -> Response[dict[str, Any]]:
+async def inbound(request: Request, callbacks: CallbacksDependency) -> Response[dict[str, Any]]:
     """A simulated user writes to the bot: Telegram's Update reaches the gateway's webhook."""
     body = await simulated_body(request)
     account_id = _check_inbound(body)
-    pipeline = request.app.state.pipeline
-    account = await pipeline.account(account_id, "telegram")
+    account = await callbacks.account(account_id, "telegram")
     if account is None or not account.sandbox:
         raise NotFoundException("No sandbox telegram traffic account with this id.")
     registered = request.app.state.setdefault(_STATE_KEY, {}).get(account.credentials.get("botToken", ""))
     if registered is not None:  # the webhook set with setWebhook, as Telegram would use it
         url, secret, allowed = registered
     else:
-        url, secret, allowed = pipeline.callback_url("telegram", account_id), account.credentials["webhookSecret"], []
+        url, secret, allowed = callbacks.callback_url("telegram", account_id), account.credentials["webhookSecret"], []
     update_id = body.get("updateId") or next(_update_ids)
     message_id = body.get("editOf") or next(_message_ids)
     update = update_of(body, update_id, message_id)
@@ -368,7 +367,7 @@ async def inbound(request: Request) -> Response[dict[str, Any]]:
     kind = next(key for key in update if key != "update_id")
     # Updates go only to this gateway's own callback routes (the sandbox is no way to make it call
     # elsewhere), and only of the kinds setWebhook's allowed_updates asked for.
-    if (allowed and kind not in allowed) or not pipeline.is_own_callback(url):
+    if (allowed and kind not in allowed) or not callbacks.is_own_callback(url):
         return Response(answer | {"gatewayStatus": None})
     return Response(answer | {"gatewayStatus": await _deliver(url, secret, update)})
 

@@ -35,7 +35,7 @@ from litestar import MediaType, Request, Response, post
 from litestar.exceptions import NotAuthorizedException, NotFoundException, ValidationException
 from litestar.params import FromPath
 
-from channels.base import ID_MAX, InboundMessage, Pipeline, StatusReport, json_object
+from channels.base import ID_MAX, CallbacksDependency, InboundMessage, StatusReport, json_object
 from channels.openapi import INTEGER, OBJECT, STRING, documented, header, object_schema, problem
 
 SIGNATURE_HEADER = "X-Viber-Content-Signature"
@@ -120,10 +120,11 @@ CALLBACK = object_schema(
     ),
     responses={401: problem(f"`unauthorized`: {SIGNATURE_HEADER} is missing or wrong for this traffic account")},
 )
-async def viber_callback(request: Request, account_id: FromPath[UUID]) -> Response[bytes]:
-    pipeline: Pipeline = request.app.state.pipeline
+async def viber_callback(
+    request: Request, callbacks: CallbacksDependency, account_id: FromPath[UUID]
+) -> Response[bytes]:
     body = await request.body()
-    account = await pipeline.account(account_id, "viber")
+    account = await callbacks.account(account_id, "viber")
     token = account.credentials.get("authToken") if account is not None else None
     if not signature_matches(token, body, request.headers.get(SIGNATURE_HEADER)):
         raise NotAuthorizedException(f"The {SIGNATURE_HEADER} is missing or wrong for this traffic account.")
@@ -134,9 +135,9 @@ async def viber_callback(request: Request, account_id: FromPath[UUID]) -> Respon
             "The Viber callback is not valid.", extra=[{"key": error.field, "message": error.message}]
         ) from None
     if isinstance(parsed, StatusReport):
-        if not await pipeline.report(account_id, parsed):
+        if not await callbacks.report(account_id, parsed):
             raise NotFoundException("No such traffic account.")
-    elif isinstance(parsed, InboundMessage) and not await pipeline.receive(account_id, parsed):
+    elif isinstance(parsed, InboundMessage) and not await callbacks.receive(account_id, parsed):
         raise NotFoundException("No such traffic account.")
     # An empty 200: a body answering conversation_started would be sent to the user as a welcome message.
     return Response(b"", status_code=200, media_type=MediaType.TEXT)

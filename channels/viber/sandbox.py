@@ -43,7 +43,7 @@ from typing import Any
 from litestar import Request, Response, post
 from litestar.exceptions import NotFoundException, ValidationException
 
-from channels.base import json_object
+from channels.base import CallbacksDependency, json_object
 from channels.sandbox_support import in_background, post_callback, simulated_body
 from channels.viber.adapter import AUTH_HEADER, EVENT_TYPES
 from channels.viber.callbacks import SIGNATURE_HEADER, signature
@@ -106,7 +106,7 @@ def _event(event: str, **fields: Any) -> dict[str, Any]:
 
 
 @post("/sandbox/viber/send_message", status_code=200, include_in_schema=False)
-async def send_message(request: Request) -> Response[dict[str, Any]]:
+async def send_message(request: Request, callbacks: CallbacksDependency) -> Response[dict[str, Any]]:
     token = request.headers.get(AUTH_HEADER)
     if not token:
         return _answer(2)
@@ -125,7 +125,7 @@ async def send_message(request: Request) -> Response[dict[str, Any]]:
     if kind is not None and any(body.get(field) in (None, "") for field in REQUIRED[kind]):
         return _answer(4)
     webhook = _webhooks(request).get(token)
-    if webhook is None or not request.app.state.pipeline.is_own_callback(webhook.url):
+    if webhook is None or not callbacks.is_own_callback(webhook.url):
         return _answer(10)
     what, status = behaviour(receiver)
     if what == "refused":
@@ -156,7 +156,7 @@ async def send_message(request: Request) -> Response[dict[str, Any]]:
 
 
 @post("/sandbox/viber/set_webhook", status_code=200, include_in_schema=False)
-async def set_webhook(request: Request) -> Response[dict[str, Any]]:
+async def set_webhook(request: Request, callbacks: CallbacksDependency) -> Response[dict[str, Any]]:
     token = request.headers.get(AUTH_HEADER)
     if not token:
         return _answer(2)
@@ -174,7 +174,7 @@ async def set_webhook(request: Request) -> Response[dict[str, Any]]:
     if not isinstance(event_types, list) or any(event not in EVENT_TYPES for event in event_types):
         return _answer(3)
     # The sandbox calls nobody but this gateway's callback routes.
-    if not request.app.state.pipeline.is_own_callback(url):
+    if not callbacks.is_own_callback(url):
         return _answer(1)
     check = _event("webhook", message_token=_message_token())
     if await _deliver(url, token, check, attempts=1) != 200:
@@ -208,7 +208,7 @@ async def get_account_info(request: Request) -> Response[dict[str, Any]]:
 
 
 @post("/sandbox/viber/inbound", status_code=200, include_in_schema=False)
-async def user_sends_message(request: Request) -> Response[dict[str, Any]]:
+async def user_sends_message(request: Request, callbacks: CallbacksDependency) -> Response[dict[str, Any]]:
     """A simulated user writes to a sandbox traffic account: Viber's signed ``message`` callback."""
     body = await simulated_body(request)
     problems = [
@@ -231,8 +231,7 @@ async def user_sends_message(request: Request) -> Response[dict[str, Any]]:
         raise ValidationException(
             "The simulated message is not valid.", extra=[{"key": "trafficAccountId", "message": "must be a UUID"}]
         ) from None
-    pipeline = request.app.state.pipeline
-    account = await pipeline.account(account_id, "viber")
+    account = await callbacks.account(account_id, "viber")
     # A live account's token is a real secret: the sandbox signs only for sandbox accounts.
     if account is None or not account.sandbox:
         raise NotFoundException("No sandbox viber traffic account with this id.")
@@ -241,7 +240,7 @@ async def user_sends_message(request: Request) -> Response[dict[str, Any]]:
     sender: dict[str, Any] = {"id": body["from"].strip(), "name": str(body.get("name") or "Sandbox user")}
     sender |= {"avatar": "", "language": "en", "country": "GB", "api_version": 10}
     callback = _event("message", message_token=message_token, sender=sender, message=message, silent=False)
-    status = await _deliver(pipeline.callback_url("viber", account_id), account.credentials["authToken"], callback)
+    status = await _deliver(callbacks.callback_url("viber", account_id), account.credentials["authToken"], callback)
     return Response({"messageToken": message_token, "gatewayStatus": status})
 
 

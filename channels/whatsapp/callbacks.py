@@ -45,7 +45,7 @@ from litestar.exceptions import NotAuthorizedException, PermissionDeniedExceptio
 from litestar.openapi.spec import OpenAPIType, Schema
 from litestar.params import FromPath
 
-from channels.base import ID_MAX, InboundMessage, Pipeline, StatusReport, json_object
+from channels.base import ID_MAX, CallbacksDependency, InboundMessage, StatusReport, json_object
 from channels.openapi import OBJECT as JSON_OBJECT
 from channels.openapi import documented, header, object_schema, problem, query
 from channels.whatsapp.errors import as_code, describe, error_code
@@ -118,7 +118,7 @@ def parse_notification(body: bytes) -> list[StatusReport | InboundMessage]:
             path = f"entry[{i}].changes[{j}]"
             change = _object(change, path)
             if change.get("field") != "messages":
-                continue  # template status updates, account updates...: nothing for the pipeline
+                continue  # template status updates, account updates...: nothing for the callbacks
             found += _value(_object(change.get("value"), f"{path}.value"), f"{path}.value")
     return found
 
@@ -240,10 +240,11 @@ def _content(message: dict[str, Any], kind: str, path: str) -> dict[str, Any]:
     ),
     responses={403: problem("`forbidden`: hub.mode is not subscribe or hub.verify_token not the account's")},
 )
-async def whatsapp_verify(request: Request, account_id: FromPath[UUID]) -> Response[str]:
+async def whatsapp_verify(
+    request: Request, callbacks: CallbacksDependency, account_id: FromPath[UUID]
+) -> Response[str]:
     """Meta's verification request when the webhook is configured in the app dashboard."""
-    pipeline: Pipeline = request.app.state.pipeline
-    account = await pipeline.account(account_id, "whatsapp")
+    account = await callbacks.account(account_id, "whatsapp")
     verify_token = account.credentials.get("verifyToken") if account is not None else None
     params = {key: value for key, value in request.query_params.items() if key.startswith("hub.")}
     challenge = challenge_answer(params, verify_token)
@@ -284,10 +285,11 @@ class Applied(msgspec.Struct):
     ),
     responses={401: problem(f"`unauthorized`: {SIGNATURE_HEADER} is missing or wrong for this traffic account")},
 )
-async def whatsapp_webhook(request: Request, account_id: FromPath[UUID]) -> Response[Applied]:
-    pipeline: Pipeline = request.app.state.pipeline
+async def whatsapp_webhook(
+    request: Request, callbacks: CallbacksDependency, account_id: FromPath[UUID]
+) -> Response[Applied]:
     body = await request.body()
-    account = await pipeline.account(account_id, "whatsapp")
+    account = await callbacks.account(account_id, "whatsapp")
     app_secret = account.credentials.get("appSecret") if account is not None else None
     if not signature_matches(app_secret, body, request.headers.get(SIGNATURE_HEADER)):
         raise NotAuthorizedException(f"The {SIGNATURE_HEADER} is missing or wrong for this traffic account.")
@@ -301,8 +303,8 @@ async def whatsapp_webhook(request: Request, account_id: FromPath[UUID]) -> Resp
     statuses = messages = 0
     for item in found:
         if isinstance(item, StatusReport):
-            statuses += await pipeline.report(account_id, item)
-        elif await pipeline.receive(account_id, item):
+            statuses += await callbacks.report(account_id, item)
+        elif await callbacks.receive(account_id, item):
             messages += 1
     return Response(Applied(statuses, messages))
 

@@ -54,7 +54,7 @@ from litestar import Request, Response, post
 from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import FromPath
 
-from channels.base import Account, json_object, normalise_phone_number
+from channels.base import Account, Callbacks, CallbacksDependency, json_object, normalise_phone_number
 from channels.sandbox_support import in_background, post_callback, simulated_body
 from channels.whatsapp.callbacks import OBJECT, SIGNATURE_HEADER, signature
 from channels.whatsapp.errors import DETAILS, TITLES
@@ -121,13 +121,13 @@ def error_answer(
     return Response({"error": error}, status_code=status, headers=headers)
 
 
-async def sandbox_account(request: Request, phone_number_id: str) -> Account | None:
+async def sandbox_account(request: Request, callbacks: Callbacks, phone_number_id: str) -> Account | None:
     """The sandbox WhatsApp traffic account whose id is this phone number id, or None."""
     try:
         account_id = uuid.UUID(phone_number_id)
     except ValueError:
         return None
-    account = await request.app.state.pipeline.account(account_id, "whatsapp")
+    account = await callbacks.account(account_id, "whatsapp")
     return account if account is not None and account.sandbox else None
 
 
@@ -181,12 +181,14 @@ def _missing(kind: str, content: dict[str, Any]) -> str | None:
 
 
 @post("/sandbox/whatsapp/{phone_number_id:str}/messages", status_code=200, include_in_schema=False)
-async def send_message(request: Request, phone_number_id: FromPath[str]) -> Response[dict[str, Any]]:
+async def send_message(
+    request: Request, callbacks: CallbacksDependency, phone_number_id: FromPath[str]
+) -> Response[dict[str, Any]]:
     authorization = request.headers.get("Authorization", "")
     token = authorization[7:].strip() if authorization[:7].lower() == "bearer " else ""
     if not token:
         return error_answer(401, 104, "An access token is required to request this resource.")
-    account = await sandbox_account(request, phone_number_id)
+    account = await sandbox_account(request, callbacks, phone_number_id)
     if account is None:
         return error_answer(
             400,
@@ -216,9 +218,9 @@ async def send_message(request: Request, phone_number_id: FromPath[str]) -> Resp
         await asyncio.sleep(SLOW_SECONDS)
     wamid = new_wamid()
     states = {"delivered": ["sent", "delivered"], "read": ["sent", "delivered", "read"], "failed": ["sent", "failed"]}
-    callback = request.app.state.pipeline.callback_url("whatsapp", account.id)
+    callback = callbacks.callback_url("whatsapp", account.id)
     # Webhooks go only to this gateway's own callback routes: the sandbox is no way to make it call elsewhere.
-    if what in states and request.app.state.pipeline.is_own_callback(callback):
+    if what in states and callbacks.is_own_callback(callback):
         notifications = [
             notification(account, phone_number_id, {"statuses": [status_object(wamid, to, state)]})
             for state in states[what]
@@ -268,7 +270,7 @@ def status_object(wamid: str, recipient: str, state: str) -> dict[str, Any]:
 
 
 @post("/sandbox/whatsapp/inbound", status_code=200, include_in_schema=False)
-async def user_sends_message(request: Request) -> Response[dict[str, Any]]:
+async def user_sends_message(request: Request, callbacks: CallbacksDependency) -> Response[dict[str, Any]]:
     """A simulated user writes to a sandbox traffic account: the Cloud API's signed messages webhook."""
     body = await simulated_body(request)
     problems = [
@@ -287,8 +289,7 @@ async def user_sends_message(request: Request) -> Response[dict[str, Any]]:
         account_id = uuid.UUID(body["trafficAccountId"])
     except ValueError:
         raise _bad("trafficAccountId", "must be a UUID") from None
-    pipeline = request.app.state.pipeline
-    account = await pipeline.account(account_id, "whatsapp")
+    account = await callbacks.account(account_id, "whatsapp")
     # A live account's app secret is a real secret: the sandbox signs only for sandbox accounts.
     if account is None or not account.sandbox:
         raise NotFoundException("No sandbox whatsapp traffic account with this id.")
@@ -300,9 +301,9 @@ async def user_sends_message(request: Request) -> Response[dict[str, Any]]:
     contact = {"profile": {"name": str(body.get("name") or "Sandbox user")}, "wa_id": sender}
     phone_number_id = account.settings.get("phoneNumberId") or str(account.id)
     payload = notification(account, phone_number_id, {"contacts": [contact], "messages": [message]})
-    callback = pipeline.callback_url("whatsapp", account_id)
+    callback = callbacks.callback_url("whatsapp", account_id)
     status = None
-    if pipeline.is_own_callback(callback):  # the sandbox calls nobody but this gateway's callback routes
+    if callbacks.is_own_callback(callback):  # the sandbox calls nobody but this gateway's callback routes
         status = await _deliver(callback, account.credentials["appSecret"], payload)
     return Response({"wamid": wamid, "gatewayStatus": status})
 

@@ -13,14 +13,15 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 
 from channels.openapi import problem
 from channels.registry import all_channels
-from gateway.api.deps import DbSession
+from gateway.api.deps import Callbacks, DbSession, ProviderHttp
+from gateway.lib.pagination import MAX_LIMIT, Cursor
+from gateway.lib.problems import Problem
+from gateway.messages.callbacks import ProviderCallbacks
 from gateway.models import Tenant, TrafficAccount
-from gateway.pagination import MAX_LIMIT, Cursor
-from gateway.problems import Problem
 from gateway.rate_limits import MAX_QUOTA
 from gateway.schemas import Out, Page, Schema
-from gateway.services.tenants import TenantService
-from gateway.services.traffic_accounts import TrafficAccountService, credentials_of
+from gateway.tenants.service import TenantService
+from gateway.tenants.traffic_accounts import TrafficAccountService, credentials_of
 
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 RateLimitQuota = Annotated[
@@ -115,8 +116,8 @@ class AdminTrafficAccountOut(Out):
         )
 
 
-def _callback_url(request: Request, account: TrafficAccount) -> str:
-    return request.app.state.pipeline.provider_callback_url(account.channel, account.id)
+def _callback_url(callbacks: ProviderCallbacks, account: TrafficAccount) -> str:
+    return callbacks.provider_callback_url(account.channel, account.id)
 
 
 class RegisteredCallbacks(Out):
@@ -187,35 +188,39 @@ class AdminTrafficAccountController(Controller):
 
     @post("/", summary="Create a traffic account")
     async def create_account(
-        self, request: Request, db_session: DbSession, tenant_id: FromPath[UUID], data: JSONBody[TrafficAccountIn]
+        self,
+        callbacks: Callbacks,
+        db_session: DbSession,
+        tenant_id: FromPath[UUID],
+        data: JSONBody[TrafficAccountIn],
     ) -> AdminTrafficAccountOut:
         await TenantService(db_session).get(tenant_id)
         account = await TrafficAccountService(db_session).create(
             tenant_id, data.name, data.channel, data.sandbox, data.settings
         )
-        return AdminTrafficAccountOut.of(account, _callback_url(request, account))
+        return AdminTrafficAccountOut.of(account, _callback_url(callbacks, account))
 
     @get("/", summary="The tenant's traffic accounts")
     async def list_accounts(
-        self, request: Request, db_session: DbSession, tenant_id: FromPath[UUID]
+        self, callbacks: Callbacks, db_session: DbSession, tenant_id: FromPath[UUID]
     ) -> list[AdminTrafficAccountOut]:
         await TenantService(db_session).get(tenant_id)
         return [
-            AdminTrafficAccountOut.of(a, _callback_url(request, a))
+            AdminTrafficAccountOut.of(a, _callback_url(callbacks, a))
             for a in await TrafficAccountService(db_session).list(tenant_id)
         ]
 
     @get("/{account_id:str}", summary="One traffic account")
     async def get_account(
-        self, request: Request, db_session: DbSession, tenant_id: FromPath[UUID], account_id: FromPath[UUID]
+        self, callbacks: Callbacks, db_session: DbSession, tenant_id: FromPath[UUID], account_id: FromPath[UUID]
     ) -> AdminTrafficAccountOut:
         account = await TrafficAccountService(db_session).get(tenant_id, account_id)
-        return AdminTrafficAccountOut.of(account, _callback_url(request, account))
+        return AdminTrafficAccountOut.of(account, _callback_url(callbacks, account))
 
     @patch("/{account_id:str}", summary="Change name, sandbox flag or settings (merge patch)")
     async def update_account(
         self,
-        request: Request,
+        callbacks: Callbacks,
         db_session: DbSession,
         tenant_id: FromPath[UUID],
         account_id: FromPath[UUID],
@@ -224,7 +229,7 @@ class AdminTrafficAccountController(Controller):
         account = await TrafficAccountService(db_session).update(
             tenant_id, account_id, name=data.name, sandbox=data.sandbox, settings_patch=data.settings
         )
-        return AdminTrafficAccountOut.of(account, _callback_url(request, account))
+        return AdminTrafficAccountOut.of(account, _callback_url(callbacks, account))
 
     @post(
         "/{account_id:str}/register-callbacks",
@@ -236,7 +241,12 @@ class AdminTrafficAccountController(Controller):
         },
     )
     async def register_callbacks(
-        self, request: Request, db_session: DbSession, tenant_id: FromPath[UUID], account_id: FromPath[UUID]
+        self,
+        callbacks: Callbacks,
+        provider_http: ProviderHttp,
+        db_session: DbSession,
+        tenant_id: FromPath[UUID],
+        account_id: FromPath[UUID],
     ) -> RegisteredCallbacks:
         account = await TrafficAccountService(db_session).get(tenant_id, account_id)
         register = all_channels()[account.channel].register_callbacks
@@ -246,11 +256,10 @@ class AdminTrafficAccountController(Controller):
                 "no_callback_registration",
                 f"{account.channel} has no API for this: configure callbackUrl at the provider.",
             )
-        pipeline = request.app.state.pipeline
-        url = pipeline.callback_url(account.channel, account.id)
-        target = await pipeline.account(account.id, account.channel)
+        url = callbacks.callback_url(account.channel, account.id)
+        target = await callbacks.account(account.id, account.channel)
         try:
-            await register(request.app.state.dispatcher.http, target, url)
+            await register(provider_http, target, url)
         except (httpx.HTTPError, ValueError) as error:
             raise Problem(502, "provider_refused", f"The provider refused the registration: {error}"[:500]) from None
         return RegisteredCallbacks(url)

@@ -6,15 +6,14 @@ import datetime
 from typing import Annotated
 
 import msgspec
-from litestar import Controller, Request, post
+from litestar import Controller, post
 from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
 from channels.openapi import problem
-from gateway.api.deps import Caller, DbSession
-from gateway.problems import Problem
+from gateway.api.deps import Caller, Login
+from gateway.lib.problems import Problem
 from gateway.schemas import Out, Schema
-from gateway.services.login import LoginService
 
 Text = Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]
 
@@ -34,10 +33,6 @@ class PasswordChange(Schema):
     new_password: Text
 
 
-def _service(request: Request, db_session: DbSession) -> LoginService:
-    return LoginService(db_session, request.app.state.settings, request.app.state.token_issuer)
-
-
 class LoginController(Controller):
     path = "/Customer"
     tags = ["customers"]
@@ -51,8 +46,8 @@ class LoginController(Controller):
             429: problem("`login_locked`: too many failed logins for this email; retry after Retry-After"),
         },
     )
-    async def login(self, request: Request, db_session: DbSession, data: JSONBody[LoginRequest]) -> LoginResponse:
-        token, expires_at = await _service(request, db_session).login(data.email, data.password)
+    async def login(self, login_service: Login, data: JSONBody[LoginRequest]) -> LoginResponse:
+        token, expires_at = await login_service.login(data.email, data.password)
         return LoginResponse(token=token, expires_at=expires_at)
 
 
@@ -69,11 +64,9 @@ class PasswordController(Controller):
             429: problem("`login_locked`: too many failed logins for this email"),
         },
     )
-    async def change_password(
-        self, request: Request, db_session: DbSession, principal: Caller, data: JSONBody[PasswordChange]
-    ) -> None:
+    async def change_password(self, login_service: Login, principal: Caller, data: JSONBody[PasswordChange]) -> None:
         if principal.customer_id is None:
             raise Problem(
                 403, "customer_token_required", "Changing a password needs a customer's token, not an API key."
             )
-        await _service(request, db_session).change_password(principal.customer_id, data.old_password, data.new_password)
+        await login_service.change_password(principal.customer_id, data.old_password, data.new_password)

@@ -2,20 +2,35 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import httpx
 from litestar import Request
 from litestar.connection import ASGIConnection
-from litestar.di import NamedDependency
-from sqlalchemy.ext.asyncio import AsyncSession
+from litestar.di import NamedDependency, Provide
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from gateway.auth import Principal
-from gateway.problems import Problem
+from gateway.lib.problems import Problem
+from gateway.messages.callbacks import ProviderCallbacks
+from gateway.messages.service import MessageService
+from gateway.tenants.auth import Principal
+from gateway.tenants.login import LoginService
+from gateway.webhooks.service import WebhookService
+
+if TYPE_CHECKING:
+    from gateway.runtime import Runtime
 
 API_VERSIONS = ("v1", "v1.0", "v1.1")
 
 DbSession = NamedDependency[AsyncSession]  # the request's session (advanced-alchemy)
 Caller = NamedDependency[Principal]  # the authenticated customer or API key
+# The services and parts of the runtime a handler takes, injected by name (the providers below).
+Messages = NamedDependency[MessageService]
+Webhooks = NamedDependency[WebhookService]
+Login = NamedDependency[LoginService]
+Callbacks = NamedDependency[ProviderCallbacks]
+ProviderHttp = NamedDependency[httpx.AsyncClient]
+Engine = NamedDependency[AsyncEngine]
 API_PREFIX = "/api/{version:str}"
 
 
@@ -40,3 +55,60 @@ def provide_principal(request: Request, db_session: DbSession) -> Principal:  # 
     resolves the two one after the other: dependencies of one level are resolved concurrently, in an
     anyio task group per request, which cost a tenth of a send's CPU in the API (py-spy)."""
     return request.user
+
+
+def runtime_of(connection: ASGIConnection) -> Runtime:
+    """The process's runtime (gateway.runtime), for the providers below and the middleware: handlers get
+    what they need injected, never the runtime."""
+    return connection.app.state.runtime
+
+
+# The services are made per request from its session and the runtime's parts (Litestar's Provide, as
+# litestar-fullstack wires its services). Those of the customer API take ``principal`` (unused) for the
+# reason provide_principal takes ``db_session``: one dependency per level, no task group.
+
+
+def provide_message_service(request: Request, db_session: DbSession, principal: Caller) -> MessageService:  # noqa: ARG001
+    runtime = runtime_of(request)
+    return MessageService(db_session, runtime.acceptor, runtime.lookups)
+
+
+def provide_webhook_service(request: Request, db_session: DbSession, principal: Caller) -> WebhookService:  # noqa: ARG001
+    runtime = runtime_of(request)
+    return WebhookService(db_session, runtime.settings.allow_private_webhook_urls, runtime.work_due)
+
+
+def provide_login_service(request: Request, db_session: DbSession) -> LoginService:
+    runtime = runtime_of(request)
+    return LoginService(db_session, runtime.settings, runtime.token_issuer)
+
+
+def provide_callbacks(request: Request) -> ProviderCallbacks:
+    return runtime_of(request).callbacks
+
+
+def provide_provider_http(request: Request) -> httpx.AsyncClient:
+    return runtime_of(request).provider_http
+
+
+def provide_engine(request: Request) -> AsyncEngine:
+    return runtime_of(request).engine
+
+
+def _provide(function: Any) -> Provide:
+    return Provide(function, sync_to_thread=False)
+
+
+# Every HTTP surface's (the channels' callback and sandbox routes take ``callbacks``).
+APP_DEPENDENCIES = {
+    "callbacks": _provide(provide_callbacks),
+    "provider_http": _provide(provide_provider_http),
+    "engine": _provide(provide_engine),
+    "login_service": _provide(provide_login_service),
+}
+# The customer API's.
+CUSTOMER_DEPENDENCIES = {
+    "principal": _provide(provide_principal),
+    "message_service": _provide(provide_message_service),
+    "webhook_service": _provide(provide_webhook_service),
+}

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from litestar import Request, get
+from litestar import get
 from litestar.openapi import ResponseSpec
 from litestar.response import Response
 
-from gateway.db import SchemaBehind, check_schema
+from gateway.api.deps import Engine
+from gateway.lib.db import SchemaBehind, check_schema
 from gateway.schemas import Out
 
 
@@ -21,9 +22,9 @@ class Health(Out):
     summary="Liveness and readiness",
     responses={503: ResponseSpec(Health, description="The database can't be reached or its schema is behind")},
 )
-async def health(request: Request) -> Response[Health]:
+async def health(engine: Engine) -> Response[Health]:
     try:
-        await check_schema(request.app.state.engine)
+        await check_schema(engine)
     except SchemaBehind as error:
         return Response(Health("unavailable", str(error)), status_code=503)
     except Exception as error:  # noqa: BLE001  (any failure to reach the database means not ready)

@@ -13,13 +13,13 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK
 
 from channels.base import FieldError
-from gateway.api.deps import Caller, DbSession, bulk_only_on_v11
+from gateway.api.deps import Caller, Messages, bulk_only_on_v11, runtime_of
 from gateway.idempotency import KeyedAnswer, claim_of
+from gateway.lib.pagination import MAX_LIMIT, Cursor
+from gateway.lib.problems import invalid
+from gateway.messages.service import BulkResult, MessageFilters, MessageService, Plan, SendRequest, block_errors
 from gateway.models import Conversation, FailoverChain, Message, MessageEvent, TrafficAccount
-from gateway.pagination import MAX_LIMIT, Cursor
-from gateway.problems import invalid
 from gateway.schemas import Out, Page, Schema
-from gateway.services.messages import BulkResult, MessageFilters, MessageService, Plan, SendRequest, block_errors
 from gateway.store import statuses
 from gateway.store.views import conversation_view, participant_view, sender_view
 
@@ -303,14 +303,9 @@ CursorParam = Annotated[str | None, QueryParameter(name="cursor", description="n
 
 
 def limit_bulk(request: Request, field: str, count: int) -> None:
-    limit = request.app.state.settings.bulk_max_messages
+    limit = runtime_of(request).settings.bulk_max_messages
     if count > limit:
         raise invalid([FieldError(field, f"holds {count}; at most {limit} per request (GATEWAY_BULK_MAX_MESSAGES)")])
-
-
-def _service(request: Request, db_session: Any) -> MessageService:
-    state = request.app.state
-    return MessageService(db_session, state.acceptor, state.lookups)
 
 
 async def accepted(
@@ -337,10 +332,14 @@ class MessageController(Controller):
         opt={"idempotent": True},
     )
     async def send(
-        self, request: Request, db_session: DbSession, principal: Caller, version: FromPath[str], data: JSONBody[SendIn]
+        self,
+        message_service: Messages,
+        request: Request,
+        principal: Caller,
+        version: FromPath[str],
+        data: JSONBody[SendIn],
     ) -> Response[MessageOut | SentMessages | list[UUID]]:
-        service = _service(request, db_session)
-        plan = await service.plan(principal.tenant_id, data.request())
+        plan = await message_service.plan(principal.tenant_id, data.request())
 
         def answer() -> MessageOut | SentMessages | list[UUID]:
             if version.lower() == "v1.1":
@@ -349,7 +348,7 @@ class MessageController(Controller):
                 return [m.id for m in plan.messages]
             return MessageOut.of(plan.messages[0].as_message(), plan.accounts[0])
 
-        return await accepted(request, service, plan, answer)
+        return await accepted(request, message_service, plan, answer)
 
     @post(
         "/sendbulk",
@@ -360,8 +359,8 @@ class MessageController(Controller):
     )
     async def send_bulk(
         self,
+        message_service: Messages,
         request: Request,
-        db_session: DbSession,
         principal: Caller,
         version: FromPath[str],
         data: JSONBody[SendBulkIn],
@@ -369,9 +368,8 @@ class MessageController(Controller):
         limit_bulk(request, "destinations", len(data.destinations))
         blocks = blocks_of(msgspec.to_builtins(data))
         template = SendRequest(data.traffic_account_id, data.destinations[0], blocks, data.failover)
-        service = _service(request, db_session)
-        result = await service.plan_bulk(principal.tenant_id, data.destinations, template)
-        return await accepted(request, service, result, lambda: BulkOut.of(result))
+        result = await message_service.plan_bulk(principal.tenant_id, data.destinations, template)
+        return await accepted(request, message_service, result, lambda: BulkOut.of(result))
 
     @post(
         "/sendmessagesbulk",
@@ -382,17 +380,16 @@ class MessageController(Controller):
     )
     async def send_messages_bulk(
         self,
+        message_service: Messages,
         request: Request,
-        db_session: DbSession,
         principal: Caller,
         version: FromPath[str],
         data: JSONBody[SendMessagesBulkIn],
     ) -> Response[BulkOut]:
         limit_bulk(request, "messages", len(data.messages))
         requests = [item.request() for item in data.messages]
-        service = _service(request, db_session)
-        result = await service.plan_messages_bulk(principal.tenant_id, requests)
-        return await accepted(request, service, result, lambda: BulkOut.of(result))
+        result = await message_service.plan_messages_bulk(principal.tenant_id, requests)
+        return await accepted(request, message_service, result, lambda: BulkOut.of(result))
 
     @get(
         "/bulk/{bulk_id:str}",
@@ -401,31 +398,28 @@ class MessageController(Controller):
     )
     async def bulk_summary(
         self,
-        request: Request,
-        db_session: DbSession,
+        message_service: Messages,
         principal: Caller,
         version: FromPath[str],
         bulk_id: FromPath[UUID],
     ) -> BulkSummary:
-        counts = await _service(request, db_session).bulk_summary(principal.tenant_id, bulk_id)
+        counts = await message_service.bulk_summary(principal.tenant_id, bulk_id)
         return BulkSummary(bulk_id, sum(counts.values()), counts)
 
     @get("/{message_id:str}", summary="A message with its status history")
     async def get_message(
-        self, request: Request, db_session: DbSession, principal: Caller, message_id: FromPath[UUID]
+        self, message_service: Messages, principal: Caller, message_id: FromPath[UUID]
     ) -> MessageDetail:
-        service = _service(request, db_session)
-        message, account, history = await service.get(principal.tenant_id, message_id)
+        message, account, history = await message_service.get(principal.tenant_id, message_id)
         detail = MessageDetail.of(message, account, history)
-        if chain := await service.chain_of(message):
+        if chain := await message_service.chain_of(message):
             detail.failover = FailoverOut.of(*chain)
         return detail
 
     @get("/", summary="Messages, newest last, filtered")
     async def list_messages(
         self,
-        request: Request,
-        db_session: DbSession,
+        message_service: Messages,
         principal: Caller,
         traffic_account_id: Annotated[UUID | None, QueryParameter(name="trafficAccountId")] = None,
         destination: Annotated[str | None, QueryParameter(name="destination")] = None,
@@ -438,9 +432,7 @@ class MessageController(Controller):
     ) -> Page[MessageSummary]:
         created_from, created_to = (as_utc(t) for t in (created_from, created_to))
         filters = MessageFilters(traffic_account_id, None, destination, direction, status, created_from, created_to)
-        rows, next_cursor = await _service(request, db_session).page(
-            principal.tenant_id, filters, limit, Cursor.decode(cursor)
-        )
+        rows, next_cursor = await message_service.page(principal.tenant_id, filters, limit, Cursor.decode(cursor))
         return Page([MessageSummary.of(m) for m in rows], next_cursor.encode() if next_cursor else None)
 
 
@@ -450,26 +442,22 @@ class ConversationController(Controller):
 
     @get("/", summary="Conversations, in creation order")
     async def list_conversations(
-        self, request: Request, db_session: DbSession, principal: Caller, limit: Limit = 100, cursor: CursorParam = None
+        self, message_service: Messages, principal: Caller, limit: Limit = 100, cursor: CursorParam = None
     ) -> Page[ConversationOut]:
-        rows, next_cursor = await _service(request, db_session).conversations(
-            principal.tenant_id, limit, Cursor.decode(cursor)
-        )
+        rows, next_cursor = await message_service.conversations(principal.tenant_id, limit, Cursor.decode(cursor))
         return Page([ConversationOut.of(c) for c in rows], next_cursor.encode() if next_cursor else None)
 
     @get("/{conversation_id:str}/Messages", summary="The messages of a conversation, oldest first")
     async def conversation_messages(
         self,
-        request: Request,
-        db_session: DbSession,
+        message_service: Messages,
         principal: Caller,
         conversation_id: FromPath[UUID],
         limit: Limit = 100,
         cursor: CursorParam = None,
     ) -> Page[MessageSummary]:
-        service = _service(request, db_session)
-        conversation = await service.conversation(principal.tenant_id, conversation_id)
-        rows, next_cursor = await service.page(
+        conversation = await message_service.conversation(principal.tenant_id, conversation_id)
+        rows, next_cursor = await message_service.page(
             principal.tenant_id, MessageFilters(conversation_id=conversation.id), limit, Cursor.decode(cursor)
         )
         return Page([MessageSummary.of(m) for m in rows], next_cursor.encode() if next_cursor else None)

@@ -14,7 +14,7 @@ from channels.openapi import problem
 from gateway.api.deps import Caller, DbSession
 from gateway.models import MessageTemplate
 from gateway.schemas import Out, Schema
-from gateway.services.templates import TemplateService
+from gateway.tenants.templates import TemplateService
 
 
 class TemplateLanguage(Schema):

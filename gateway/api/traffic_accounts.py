@@ -11,7 +11,7 @@ from litestar.params import FromPath
 from gateway.api.deps import Caller, DbSession
 from gateway.models import TrafficAccount
 from gateway.schemas import Out
-from gateway.services.traffic_accounts import TrafficAccountService
+from gateway.tenants.traffic_accounts import TrafficAccountService
 
 
 class TrafficAccountOut(Out):

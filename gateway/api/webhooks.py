@@ -15,26 +15,25 @@ from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_204_NO_CO
 
 from channels.base import FieldError
 from channels.openapi import documented, problem
-from gateway.api.deps import Caller, DbSession
+from gateway.api.deps import Caller, Webhooks
 from gateway.api.messages import CursorParam, Limit, as_utc
+from gateway.lib.netguard import url_syntax_problem
+from gateway.lib.pagination import Cursor
+from gateway.lib.validation import parse, parse_json
 from gateway.models import WebhookAttempt
-from gateway.netguard import url_syntax_problem
-from gateway.pagination import Cursor
 from gateway.schemas import Out, Page, Schema
-from gateway.services.webhooks import (
+from gateway.store.outbox import PENDING
+from gateway.webhooks.service import (
     MAX_LINKS,
     TRIGGERS,
     Delivery,
     DeliveryFilters,
     WebhookInput,
-    WebhookService,
     WebhookView,
     header_errors,
     trigger_errors,
     window_errors,
 )
-from gateway.store.outbox import PENDING
-from gateway.validation import parse, parse_json
 
 
 class WebhookIn(Schema):
@@ -163,11 +162,6 @@ class WebhookLinkOut(Out):
     traffic_account_id: UUID
 
 
-def _service(request: Request, db_session: DbSession) -> WebhookService:
-    state = request.app.state
-    return WebhookService(db_session, state.settings.allow_private_webhook_urls, state.work_due)
-
-
 WEBHOOK_DISABLED = "`webhook_disabled`: the webhook is disabled (enable it with PUT)"
 
 
@@ -176,33 +170,29 @@ class WebhookController(Controller):
     tags = ["webhooks"]
 
     @get("/", summary="The tenant's webhooks")
-    async def list_webhooks(self, request: Request, db_session: DbSession, principal: Caller) -> list[WebhookOut]:
-        return [WebhookOut.of(view) for view in await _service(request, db_session).list(principal.tenant_id)]
+    async def list_webhooks(self, webhook_service: Webhooks, principal: Caller) -> list[WebhookOut]:
+        return [WebhookOut.of(view) for view in await webhook_service.list(principal.tenant_id)]
 
     @post("/", summary="Create a webhook; the answer carries its signing secret")
     async def create_webhook(
-        self, request: Request, db_session: DbSession, principal: Caller, data: JSONBody[WebhookIn]
+        self, webhook_service: Webhooks, principal: Caller, data: JSONBody[WebhookIn]
     ) -> CreatedWebhookOut:
-        view, secret = await _service(request, db_session).create(principal.tenant_id, data.input())
+        view, secret = await webhook_service.create(principal.tenant_id, data.input())
         return CreatedWebhookOut(**msgspec.structs.asdict(WebhookOut.of(view)), secret=secret)
 
     @get("/{webhook_id:str}", summary="One webhook")
-    async def get_webhook(
-        self, request: Request, db_session: DbSession, principal: Caller, webhook_id: FromPath[UUID]
-    ) -> WebhookOut:
-        service = _service(request, db_session)
-        return WebhookOut.of(await service.view(await service.get(principal.tenant_id, webhook_id)))
+    async def get_webhook(self, webhook_service: Webhooks, principal: Caller, webhook_id: FromPath[UUID]) -> WebhookOut:
+        return WebhookOut.of(await webhook_service.view(await webhook_service.get(principal.tenant_id, webhook_id)))
 
     @put("/{webhook_id:str}", summary="Replace a webhook (triggers given replace the old ones)")
     async def replace_webhook(
         self,
-        request: Request,
-        db_session: DbSession,
+        webhook_service: Webhooks,
         principal: Caller,
         webhook_id: FromPath[UUID],
         data: JSONBody[WebhookReplace],
     ) -> WebhookOut:
-        view = await _service(request, db_session).replace(principal.tenant_id, webhook_id, data.input(), data.enabled)
+        view = await webhook_service.replace(principal.tenant_id, webhook_id, data.input(), data.enabled)
         return WebhookOut.of(view)
 
     @delete(
@@ -212,32 +202,30 @@ class WebhookController(Controller):
     )
     async def delete_webhook(
         self,
-        request: Request,
-        db_session: DbSession,
+        webhook_service: Webhooks,
         principal: Caller,
         webhook_id: FromPath[UUID],
         force_delete: Annotated[bool, QueryParameter(name="forceDelete")] = False,
     ) -> None:
-        await _service(request, db_session).delete(principal.tenant_id, webhook_id, force_delete)
+        await webhook_service.delete(principal.tenant_id, webhook_id, force_delete)
 
     @get("/{webhook_id:str}/secret", summary="The webhook's signing secret")
     async def get_secret(
-        self, request: Request, db_session: DbSession, principal: Caller, webhook_id: FromPath[UUID]
+        self, webhook_service: Webhooks, principal: Caller, webhook_id: FromPath[UUID]
     ) -> WebhookSecretOut:
-        return WebhookSecretOut((await _service(request, db_session).get(principal.tenant_id, webhook_id)).secret)
+        return WebhookSecretOut((await webhook_service.get(principal.tenant_id, webhook_id)).secret)
 
     @post("/{webhook_id:str}/rotateSecret", status_code=HTTP_200_OK, summary="A new signing secret, shown once")
     async def rotate_secret(
-        self, request: Request, db_session: DbSession, principal: Caller, webhook_id: FromPath[UUID]
+        self, webhook_service: Webhooks, principal: Caller, webhook_id: FromPath[UUID]
     ) -> WebhookSecretOut:
         """For 24 hours the previous secret keeps signing beside the new one (space-separated signatures)."""
-        return WebhookSecretOut(await _service(request, db_session).rotate_secret(principal.tenant_id, webhook_id))
+        return WebhookSecretOut(await webhook_service.rotate_secret(principal.tenant_id, webhook_id))
 
     @get("/{webhook_id:str}/deliveries", summary="The webhook's events with their delivery attempts")
     async def list_deliveries(
         self,
-        request: Request,
-        db_session: DbSession,
+        webhook_service: Webhooks,
         principal: Caller,
         webhook_id: FromPath[UUID],
         status: Annotated[DeliveryStatus | None, QueryParameter(name="status")] = None,
@@ -247,7 +235,7 @@ class WebhookController(Controller):
         cursor: CursorParam = None,
     ) -> Page[DeliveryOut]:
         filters = DeliveryFilters(status, as_utc(created_from), as_utc(created_to))
-        rows, next_cursor = await _service(request, db_session).deliveries(
+        rows, next_cursor = await webhook_service.deliveries(
             principal.tenant_id, webhook_id, filters, limit, Cursor.decode(cursor)
         )
         return Page([DeliveryOut.of(row) for row in rows], next_cursor.encode() if next_cursor else None)
@@ -260,13 +248,12 @@ class WebhookController(Controller):
     )
     async def replay_delivery(
         self,
-        request: Request,
-        db_session: DbSession,
+        webhook_service: Webhooks,
         principal: Caller,
         webhook_id: FromPath[UUID],
         event_id: FromPath[UUID],
     ) -> DeliveryOut:
-        return DeliveryOut.of(await _service(request, db_session).replay(principal.tenant_id, webhook_id, event_id))
+        return DeliveryOut.of(await webhook_service.replay(principal.tenant_id, webhook_id, event_id))
 
     @post(
         "/{webhook_id:str}/recover",
@@ -276,14 +263,13 @@ class WebhookController(Controller):
     )
     async def recover(
         self,
-        request: Request,
-        db_session: DbSession,
+        webhook_service: Webhooks,
         principal: Caller,
         webhook_id: FromPath[UUID],
         data: JSONBody[RecoverIn],
     ) -> RecoverOut:
         since, until = as_utc(data.since), as_utc(data.until)
-        return RecoverOut(await _service(request, db_session).recover(principal.tenant_id, webhook_id, since, until))
+        return RecoverOut(await webhook_service.recover(principal.tenant_id, webhook_id, since, until))
 
 
 class WebhookTrafficAccountController(Controller):
@@ -291,10 +277,8 @@ class WebhookTrafficAccountController(Controller):
     tags = ["webhooks"]
 
     @post("/ApplyWebhookForTrafficAccount", status_code=HTTP_200_OK, summary="Link a webhook to a traffic account")
-    async def apply(
-        self, request: Request, db_session: DbSession, principal: Caller, data: JSONBody[WebhookLink]
-    ) -> WebhookLinkOut:
-        await _service(request, db_session).link(principal.tenant_id, data.webhook_id, data.traffic_account_id)
+    async def apply(self, webhook_service: Webhooks, principal: Caller, data: JSONBody[WebhookLink]) -> WebhookLinkOut:
+        await webhook_service.link(principal.tenant_id, data.webhook_id, data.traffic_account_id)
         return WebhookLinkOut(data.webhook_id, data.traffic_account_id)
 
     @delete(
@@ -305,8 +289,8 @@ class WebhookTrafficAccountController(Controller):
     )
     async def remove(
         self,
+        webhook_service: Webhooks,
         request: Request,
-        db_session: DbSession,
         principal: Caller,
         webhook_id: Annotated[str | None, QueryParameter(name="webhookId")] = None,
         traffic_account_id: Annotated[str | None, QueryParameter(name="trafficAccountId")] = None,
@@ -316,4 +300,4 @@ class WebhookTrafficAccountController(Controller):
         else:
             query = {"webhookId": webhook_id, "trafficAccountId": traffic_account_id}
             link = parse({key: value for key, value in query.items() if value is not None}, WebhookLink)
-        await _service(request, db_session).unlink(principal.tenant_id, link.webhook_id, link.traffic_account_id)
+        await webhook_service.unlink(principal.tenant_id, link.webhook_id, link.traffic_account_id)

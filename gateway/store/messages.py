@@ -10,7 +10,7 @@ concurrent callbacks and workers never lose one another's change or move a statu
 Postgres and on SQLite alike; many changes are written with a few statements (group commit).
 
 The store does not act on what follows from a change: it returns it (``Applied``), and the caller
-hands a failover chain's step to gateway.pipeline.failover.follow, and tells the dispatchers that a
+hands a failover chain's step to gateway.messages.failover.follow, and tells the dispatchers that a
 message became due.
 """
 
@@ -30,7 +30,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from gateway.ids import new_id
+from gateway.lib.ids import new_id
 from gateway.models import Message, MessageEvent, TrafficAccount
 from gateway.store import outbox, statuses
 

@@ -2,7 +2,7 @@
 of their delivery state (claimed, attempted, waiting behind an earlier event, replayed).
 
 Events are written in the transaction of the change that raised them (gateway.store.messages), so a
-status change and its webhook event are committed together or not at all; gateway.delivery.worker
+status change and its webhook event are committed together or not at all; gateway.webhooks.deliverer
 delivers them.
 """
 

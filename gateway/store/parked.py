@@ -17,7 +17,7 @@ from sqlalchemy import delete, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.base import StatusReport
-from gateway.db import in_chunks
+from gateway.lib.db import in_chunks
 from gateway.models import Message, PendingReport
 from gateway.store.messages import Applied, StatusChange, change_statuses, now
 

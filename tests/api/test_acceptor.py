@@ -11,13 +11,13 @@ from advanced_alchemy.exceptions import RepositoryError
 from litestar.testing import AsyncTestClient
 from sqlalchemy import event, func, select
 
-from gateway.db import create_engine, session_maker
 from gateway.demo import ensure_demo
+from gateway.lib.db import create_engine, session_maker
+from gateway.messages.acceptor import Acceptor
 from gateway.models import Conversation, Message, MessageEvent
-from gateway.pipeline.acceptor import Acceptor
-from gateway.services.tenants import TenantService
 from gateway.store import messages as store_module
 from gateway.store.messages import NewMessage
+from gateway.tenants.service import TenantService
 from tests.conftest import ADMIN, assert_problem, in_app_loop, new_tenant
 
 SMS = {"sender": "Acme", "text": "hi"}
@@ -41,7 +41,7 @@ def _message(tenant_id: str, account_id: str, destination: str) -> NewMessage:
 
 async def test_concurrent_sends_share_transactions_and_fail_alone(client: AsyncTestClient) -> None:
     tenant = await new_tenant(client, ("sms",))
-    engine = client.app.state.engine
+    engine = client.app.state.runtime.engine
     committed: list[int] = []
     acceptor = Acceptor(engine, on_committed=lambda messages, chains: _record(committed, messages, chains))
     good = [_message(tenant.id, tenant.accounts["sms"], f"+4477009{n % 7:05d}") for n in range(60)]
@@ -106,7 +106,7 @@ async def test_a_revoked_api_key_stops_working_at_once(client: AsyncTestClient) 
 async def test_a_large_batch_is_stored_whole(client: AsyncTestClient) -> None:
     """Hundreds of messages at once (Postgres takes them through COPY): every column as given."""
     tenant = await new_tenant(client, ("sms",))
-    engine = client.app.state.engine
+    engine = client.app.state.runtime.engine
     messages = [_message(tenant.id, tenant.accounts["sms"], f"+4477009{n:05d}") for n in range(300)]
     messages[7].content = {"sender": "Acme", "text": "ünïcödé ✓", "reference": "r-7"}
     messages[7].reference = "r-7"
@@ -135,7 +135,7 @@ async def test_conversations_made_elsewhere_are_found_and_new_ones_made_once(cli
     """A second process (an acceptor that remembers nothing yet) reuses the conversations in the database
     and creates the missing ones, in one batch of both kinds."""
     tenant = await new_tenant(client, ("sms",))
-    engine = client.app.state.engine
+    engine = client.app.state.runtime.engine
     account = tenant.accounts["sms"]
     first = [_message(tenant.id, account, f"+4477009{n:05d}") for n in range(0, 6)]
     second = [_message(tenant.id, account, f"+4477009{n:05d}") for n in range(3, 9)]  # 3 known, 3 new
@@ -160,7 +160,7 @@ async def test_sends_to_known_conversations_are_written_in_one_statement(client:
     """On Postgres, a batch whose conversations are known is one statement (messages and first events):
     stored exactly as the transaction of several statements stores it, and a bad message still fails alone."""
     tenant = await new_tenant(client, ("sms",))
-    engine = client.app.state.engine
+    engine = client.app.state.runtime.engine
     account = tenant.accounts["sms"]
     in_one = []
     original = store_module.insert_with_first_events
@@ -214,7 +214,7 @@ async def test_a_connection_that_died_fails_one_batch_not_every_later_one(client
     restart) is thrown away after the batch it failed, not handed to every later send."""
     tenant = await new_tenant(client, ("sms",))
     account = tenant.accounts["sms"]
-    engine = create_engine(client.app.state.settings.database_url)  # a pool of its own, to know its connection
+    engine = create_engine(client.app.state.runtime.settings.database_url)  # a pool of its own, to know its connection
     acceptor = Acceptor(engine)
 
     async def work() -> list[bool]:
@@ -223,7 +223,7 @@ async def test_a_connection_that_died_fails_one_batch_not_every_later_one(client
             await acceptor.accept([_message(tenant.id, account, "+447700900001")])  # the one statement
             async with engine.connect() as connection:
                 pid = (await connection.exec_driver_sql("SELECT pg_backend_pid()")).scalar()
-            async with client.app.state.engine.connect() as other:
+            async with client.app.state.runtime.engine.connect() as other:
                 await other.exec_driver_sql(f"SELECT pg_terminate_backend({int(pid)})")
             stored = []
             for _ in range(4):
@@ -244,7 +244,7 @@ async def _demo(client: AsyncTestClient) -> dict:
     """`gateway demo`: the demo tenant, its key and its traffic accounts, with their stable ids."""
 
     async def work() -> dict:
-        async with session_maker(client.app.state.engine)() as session:
+        async with session_maker(client.app.state.runtime.engine)() as session:
             return await ensure_demo(session)
 
     return in_app_loop(client, work)
@@ -267,7 +267,7 @@ def _delete_tenant_elsewhere(client: AsyncTestClient, tenant_id: str) -> None:
     async def delete() -> None:
         for attempt in range(10):
             try:
-                async with session_maker(client.app.state.engine)() as session:
+                async with session_maker(client.app.state.runtime.engine)() as session:
                     return await TenantService(session).delete(uuid.UUID(tenant_id))
             except RepositoryError:  # a deadlock with the worker, as above
                 if attempt == 9:
@@ -312,7 +312,7 @@ async def test_sends_after_the_demo_tenant_was_deleted_and_made_again(client: As
 
 
 async def test_a_send_just_after_another_process_deleted_the_tenant_is_no_500(client: AsyncTestClient) -> None:
-    """This process remembers the API key and the traffic account for a moment (gateway.lookups); the
+    """This process remembers the API key and the traffic account for a moment (gateway.lib.lookups); the
     tenant was deleted elsewhere meanwhile: the account is not found, as it will be once forgotten."""
     tenant = await new_tenant(client, ("sms",))
     body = {"trafficAccountId": tenant.accounts["sms"], "destination": "+447700900123", "sms": SMS}

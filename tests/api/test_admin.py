@@ -24,7 +24,7 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.app import create_app
-from gateway.db import create_engine
+from gateway.lib.db import create_engine
 from gateway.models import Customer, TrafficAccount
 from tests.conftest import ADMIN, ADMIN_TOKEN, assert_problem, make_settings, new_tenant
 
@@ -39,7 +39,7 @@ def _unique(prefix: str) -> str:
 @asynccontextmanager
 async def _connect(client: AsyncTestClient) -> AsyncIterator[AsyncConnection]:
     """A connection of our own to the app's database (the app's engine lives on the test client's loop)."""
-    engine = create_engine(client.app.state.settings.database_url)
+    engine = create_engine(client.app.state.runtime.settings.database_url)
     try:
         async with engine.connect() as connection:
             yield connection
@@ -134,7 +134,7 @@ async def test_customer_credentials_are_not_admin_credentials(client, tenant):
 
 
 async def test_admin_api_is_absent_without_an_admin_token(client):
-    settings = make_settings(client.app.state.settings.database_url, admin_token=None)
+    settings = make_settings(client.app.state.runtime.settings.database_url, admin_token=None)
     async with AsyncTestClient(app=create_app(settings)) as no_admin:
         assert_problem(await no_admin.get("/admin/tenants", headers=ADMIN), 404, "not_found")
         assert_problem(await no_admin.get("/admin/tenants"), 404, "not_found")

@@ -49,7 +49,7 @@ async def shift_failures(client: AsyncTestClient, email: str, seconds: int) -> i
     """Move the recorded login failures of ``email`` ``seconds`` into the past; how many were moved."""
 
     async def shift() -> int:
-        async with AsyncSession(client.app.state.engine) as session:
+        async with AsyncSession(client.app.state.runtime.engine) as session:
             rows = list(await session.scalars(select(LoginFailure).where(LoginFailure.email == email)))
             for row in rows:
                 row.failed_at -= datetime.timedelta(seconds=seconds)

@@ -22,9 +22,9 @@ from sqlalchemy import update
 from sqlalchemy.engine import make_url
 
 from gateway.app import create_app
-from gateway.db import check_schema, create_engine, session_maker
+from gateway.lib.db import check_schema, create_engine, session_maker
+from gateway.messages.dispatcher import Dispatcher
 from gateway.models import IdempotencyKey
-from gateway.pipeline.dispatcher import Dispatcher
 from tests.conftest import POSTGRES_ADMIN_URL, assert_problem, in_app_loop, make_settings, new_tenant
 
 SMS = {"text": "hello", "sender": "Acme"}
@@ -112,7 +112,7 @@ async def test_an_outage_is_a_503_on_the_api_and_the_callbacks_and_nothing_happe
     sent = await proxied.post("/api/v1/Message/send", json=payload, headers=tenant.key)
     assert sent.status_code == 200, sent.text
     message_id = sent.json()["messageId"]
-    token = proxied.app.state.pipeline.tokens.issue(uuid.UUID(message_id))
+    token = proxied.app.state.runtime.callbacks.tokens.issue(uuid.UUID(message_id))
 
     proxy.cut()
     assert_unavailable(await proxied.post("/api/v1/Message/send", json=payload, headers=tenant.key))
@@ -166,7 +166,7 @@ async def test_a_key_whose_send_was_committed_replays_its_answer_whatever_failed
     a retry (even after the in-flight timeout) replays it and sends nothing twice."""
     tenant = await new_tenant(proxied, channels=("sms",))
     payload = {"trafficAccountId": tenant.accounts["sms"], "destination": "+447700900123", "sms": SMS}
-    acceptor = proxied.app.state.acceptor
+    acceptor = proxied.app.state.runtime.acceptor
     committed = acceptor.on_committed
 
     async def cut_after_commit(*args: Any) -> None:
@@ -180,7 +180,7 @@ async def test_a_key_whose_send_was_committed_replays_its_answer_whatever_failed
     proxy.start()
 
     async def claimed_long_ago() -> None:  # as if IN_FLIGHT_TIMEOUT had passed
-        async with proxied.app.state.engine.begin() as connection:
+        async with proxied.app.state.runtime.engine.begin() as connection:
             await connection.execute(update(IdempotencyKey).values(claimed_at=datetime.now(UTC) - timedelta(hours=1)))
 
     in_app_loop(proxied, claimed_long_ago)
@@ -196,7 +196,7 @@ async def test_a_key_whose_send_failed_in_an_outage_is_free_again_soon_after(pro
     tenant = await new_tenant(proxied, channels=("sms",))
     payload = {"trafficAccountId": tenant.accounts["sms"], "destination": "+447700900123", "sms": SMS}
     headers = {**tenant.key, "Idempotency-Key": "k-3"}
-    acceptor = proxied.app.state.acceptor
+    acceptor = proxied.app.state.runtime.acceptor
     write = acceptor._group.write
 
     async def cut_then_write(requests: list[Any]) -> list[None]:  # the database goes as the messages are written
@@ -235,7 +235,9 @@ async def test_a_send_the_provider_took_is_recorded_after_an_outage_not_sent_aga
     async def dispatch() -> None:
         state = proxied.app.state
         http = httpx.AsyncClient(transport=httpx.MockTransport(provider))
-        dispatcher = Dispatcher(session_maker(state.engine), "http://127.0.0.1:1", state.pipeline.tokens, http=http)
+        dispatcher = Dispatcher(
+            session_maker(state.runtime.engine), "http://127.0.0.1:1", state.runtime.callbacks.tokens, http=http
+        )
         assert await dispatcher.dispatch_once(limit=1000) >= 1
         await http.aclose()
 

@@ -199,7 +199,7 @@ async def test_bad_uuid_in_a_path_is_a_400_naming_it(client, tenant, path, field
 
 
 async def test_oversized_body(client, tenant):
-    limited = make_settings(client.app.state.settings.database_url, max_body_bytes=1024)
+    limited = make_settings(client.app.state.runtime.settings.database_url, max_body_bytes=1024)
     async with AsyncTestClient(app=create_app(limited)) as small:
         big = {"url": PUBLIC_URL, "webhookTriggers": ["Delivered"], "description": "x" * 2000}
         response = await small.post("/api/v1/Webhook", json=big, headers=tenant.bearer)
@@ -274,7 +274,7 @@ async def test_wrong_method(client, tenant):
 
 
 async def test_unexpected_exception_is_a_500_that_leaks_nothing(client, tenant, monkeypatch, caplog):
-    from gateway.services.traffic_accounts import TrafficAccountService
+    from gateway.tenants.traffic_accounts import TrafficAccountService
 
     async def broken(self: Any, tenant_id: Any) -> Any:
         raise RuntimeError("secret internals")
@@ -298,7 +298,7 @@ async def test_unexpected_exception_is_a_500_that_leaks_nothing(client, tenant, 
 
 
 async def test_unexpected_exception_on_the_admin_api(client, tenant, monkeypatch):
-    from gateway.services.tenants import TenantService
+    from gateway.tenants.service import TenantService
 
     async def broken(self: Any, *args: Any) -> Any:
         raise ValueError("SELECT password_hash FROM customer")

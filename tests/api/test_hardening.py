@@ -210,7 +210,7 @@ async def test_a_signed_callback_with_an_id_too_long_to_store_is_a_400(client, t
             headers=ADMIN,
         )
     ).json()["id"]
-    account = in_app_loop(client, lambda: client.app.state.pipeline.account(uuid.UUID(account_id), channel))
+    account = in_app_loop(client, lambda: client.app.state.runtime.callbacks.account(uuid.UUID(account_id), channel))
     raw = json.dumps(body).encode()
     headers = {
         "whatsapp": lambda: {"X-Hub-Signature-256": whatsapp_signature(account.credentials["appSecret"], raw)},

@@ -15,11 +15,11 @@ import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy import event, select, update
 
-from gateway.db import create_engine, session_maker
 from gateway.idempotency import IN_FLIGHT_TIMEOUT, Claim, IdempotencyKeys, KeyedAnswer, StoredAnswer, fingerprint
+from gateway.lib.db import create_engine, session_maker
+from gateway.lib.problems import Problem
+from gateway.messages.service import MessageService, SendRequest
 from gateway.models import IdempotencyKey
-from gateway.problems import Problem
-from gateway.services.messages import MessageService, SendRequest
 from tests.conftest import TenantFixture, assert_problem, in_app_loop, make_settings, new_tenant
 
 SEND = "/api/v1/Message/send"
@@ -68,7 +68,7 @@ def kind(answer: httpx.Response) -> str:
 
 def set_key_times(client: AsyncTestClient, tenant: TenantFixture, key: str, **times: datetime.datetime) -> None:
     async def work() -> None:
-        async with client.app.state.engine.begin() as connection:
+        async with client.app.state.runtime.engine.begin() as connection:
             await connection.execute(
                 update(IdempotencyKey)
                 .where(IdempotencyKey.tenant_id == uuid.UUID(tenant.id), IdempotencyKey.key == key)
@@ -131,7 +131,7 @@ async def test_100_concurrent_identical_requests_make_exactly_one_message(client
 
 async def test_a_request_while_the_first_is_in_flight_is_a_409_with_retry_after(client: AsyncTestClient) -> None:
     tenant = await new_tenant(client, ("sms",))
-    acceptor = client.app.state.acceptor
+    acceptor = client.app.state.runtime.acceptor
     body = body_of(tenant)
     headers = tenant.key | {"content-type": "application/json", "Idempotency-Key": "slow"}
 
@@ -164,10 +164,10 @@ async def test_a_request_while_the_first_is_in_flight_is_a_409_with_retry_after(
 async def test_a_claim_left_by_a_dead_process_is_taken_over(client: AsyncTestClient) -> None:
     tenant = await new_tenant(client, ("sms",))
     body = body_of(tenant)
-    keys: IdempotencyKeys = client.app.state.idempotency_keys
+    keys: IdempotencyKeys = client.app.state.runtime.idempotency_keys
 
     async def claim() -> Claim:
-        async with session_maker(client.app.state.engine)() as session:
+        async with session_maker(client.app.state.runtime.engine)() as session:
             claimed = await keys.claim(session, uuid.UUID(tenant.id), "orphan", fingerprint("POST", SEND, body))
         assert isinstance(claimed, Claim)
         return claimed
@@ -180,8 +180,8 @@ async def test_a_claim_left_by_a_dead_process_is_taken_over(client: AsyncTestCli
 
     async def late_write() -> None:  # the first request, had it lived, can't store its messages now
         state = client.app.state
-        async with session_maker(state.engine)() as session:
-            service = MessageService(session, state.acceptor, state.lookups)
+        async with session_maker(state.runtime.engine)() as session:
+            service = MessageService(session, state.runtime.acceptor, state.runtime.lookups)
             payload = json.loads(body)
             request = SendRequest(
                 uuid.UUID(payload["trafficAccountId"]), payload["destination"], {"sms": payload["sms"]}
@@ -204,8 +204,8 @@ async def test_a_takeover_racing_the_first_requests_commit_gets_its_answer(
     transaction stores its answer and commits. The retry must then replay that answer, not take the key over
     (which would wipe the answer and send again)."""
     tenant = await new_tenant(client, ("sms",))
-    keys: IdempotencyKeys = client.app.state.idempotency_keys
-    engine = client.app.state.engine
+    keys: IdempotencyKeys = client.app.state.runtime.idempotency_keys
+    engine = client.app.state.runtime.engine
     tenant_id, request = uuid.UUID(tenant.id), fingerprint("POST", SEND, body_of(tenant))
     first_loop = asyncio.new_event_loop()  # the first request's process: a loop and a connection of its own
     threading.Thread(target=first_loop.run_forever, daemon=True).start()
@@ -308,8 +308,8 @@ async def test_an_expired_key_is_new_again_and_purged(client: AsyncTestClient) -
     set_key_times(client, tenant, "yesterday", expires_at=ago(1))
 
     async def purge() -> tuple[int, list[str]]:
-        purged = await client.app.state.idempotency_keys.purge()
-        async with client.app.state.engine.connect() as connection:
+        purged = await client.app.state.runtime.idempotency_keys.purge()
+        async with client.app.state.runtime.engine.connect() as connection:
             left = await connection.scalars(
                 select(IdempotencyKey.key).where(IdempotencyKey.tenant_id == uuid.UUID(tenant.id))
             )

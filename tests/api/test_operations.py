@@ -12,10 +12,9 @@ import pytest
 from alembic import command
 from litestar.testing import AsyncTestClient
 
-from gateway.app import create_app
-from gateway.db import SchemaBehind, alembic_config
+from gateway.app import create_app, openapi_json
+from gateway.lib.db import SchemaBehind, alembic_config
 from gateway.migrate import downgrade, upgrade
-from gateway.openapi import openapi_json
 from tests.conftest import make_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -76,7 +75,7 @@ async def test_health_is_503_when_the_database_is_unreachable(tmp_path):
     settings = make_settings(f"sqlite:///{tmp_path / 'gateway.db'}")
     upgrade(settings)
     async with AsyncTestClient(app=create_app(settings)) as client:
-        await client.app.state.engine.dispose()
+        await client.app.state.runtime.engine.dispose()
         database = tmp_path / "gateway.db"
         for _ in range(100):  # the embedded worker's loops may open (so create) it again, from aiosqlite's thread
             database.unlink(missing_ok=True)

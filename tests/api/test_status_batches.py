@@ -11,7 +11,7 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import event, select
 
 from channels.base import StatusReport
-from gateway.db import session_maker
+from gateway.lib.db import session_maker
 from gateway.models import Message, MessageEvent, WebhookEvent
 from gateway.store.messages import NewMessage, StatusChange, change_statuses
 from tests.conftest import in_app_loop, new_tenant
@@ -47,10 +47,10 @@ async def test_concurrent_reports_share_transactions_and_each_gets_its_answer(cl
     )
     assert hook.status_code == 201, hook.text
     messages = _messages(tenant.id, account, 40)
-    engine, pipeline = client.app.state.engine, client.app.state.pipeline
+    engine, pipeline = client.app.state.runtime.engine, client.app.state.runtime.callbacks
 
     async def work() -> tuple[list[bool], int]:
-        await client.app.state.acceptor.accept(messages)
+        await client.app.state.runtime.acceptor.accept(messages)
         commits = []
 
         def count(_connection: object) -> None:
@@ -100,8 +100,8 @@ async def test_two_changes_of_one_message_in_one_batch_apply_in_order(client: As
     first, second = _messages(tenant.id, tenant.accounts["sms"], 2)
 
     async def work() -> list:
-        await client.app.state.acceptor.accept([first, second])
-        async with session_maker(client.app.state.engine)() as session:
+        await client.app.state.runtime.acceptor.accept([first, second])
+        async with session_maker(client.app.state.runtime.engine)() as session:
             moved = await change_statuses(
                 session,
                 [
@@ -133,8 +133,8 @@ async def test_a_change_under_a_lease_applies_only_for_its_holder(client: AsyncT
     (message,) = _messages(tenant.id, tenant.accounts["sms"], 1)
 
     async def work() -> list:
-        await client.app.state.acceptor.accept([message])
-        async with session_maker(client.app.state.engine)() as session:
+        await client.app.state.runtime.acceptor.accept([message])
+        async with session_maker(client.app.state.runtime.engine)() as session:
             release = {"lease_owner": None, "provider_message_id": "p-1"}
             moved = (
                 await change_statuses(session, [StatusChange(message.id, "Sent", values=release, lease_owner="w")])
@@ -152,10 +152,10 @@ async def test_changes_with_their_own_values_in_one_batch_keep_each_its_own(clie
     tenant = await new_tenant(client, ("sms",))
     account = tenant.accounts["sms"]
     messages = _messages(tenant.id, account, 12)
-    engine, pipeline = client.app.state.engine, client.app.state.pipeline
+    engine, pipeline = client.app.state.runtime.engine, client.app.state.runtime.callbacks
 
     async def work() -> list:
-        await client.app.state.acceptor.accept(messages)
+        await client.app.state.runtime.acceptor.accept(messages)
         reports = [
             StatusReport(status="Failed", message_id=m.id, error_code=f"sms.dlr.{n}", description=f"reason {n}")
             for n, m in enumerate(messages)

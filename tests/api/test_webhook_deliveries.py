@@ -46,7 +46,7 @@ def add_events(
     tenant_id, account_id = uuid.UUID(tenant.id), uuid.UUID(tenant.accounts["sms"])
 
     async def run() -> list[uuid.UUID]:
-        async with client.app.state.db_config.get_session() as session:
+        async with client.app.state.runtime.db_config.get_session() as session:
             participant = f"+4477009{uuid.uuid4().int % 100000:05d}"
             conversation = Conversation(
                 tenant_id=tenant_id, traffic_account_id=account_id, channel="sms", participant=participant
@@ -103,7 +103,7 @@ def add_events(
 
 def stored_webhook(client: AsyncTestClient, webhook_id: str) -> Webhook:
     async def run() -> Webhook:
-        async with client.app.state.db_config.get_session() as session:
+        async with client.app.state.runtime.db_config.get_session() as session:
             return await session.get(Webhook, uuid.UUID(webhook_id))
 
     return in_app_loop(client, run)
@@ -314,7 +314,7 @@ async def test_replay_while_an_attempt_is_under_way_is_a_409(client, tenant):
     [event_id] = add_events(client, tenant, hook["id"], ["pending"], now())
 
     async def lease() -> None:
-        async with client.app.state.db_config.get_session() as session:
+        async with client.app.state.runtime.db_config.get_session() as session:
             until = now() + datetime.timedelta(minutes=1)
             await session.execute(
                 update(WebhookEvent).where(WebhookEvent.id == event_id).values(lease_owner="w", lease_until=until)

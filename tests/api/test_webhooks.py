@@ -28,7 +28,7 @@ def sql(client: AsyncTestClient, query: str, webhook_id: str) -> Any:
     statement = text(query).bindparams(bindparam("id", type_=Webhook.__table__.c.id.type))
 
     async def run() -> Any:
-        async with client.app.state.engine.connect() as connection:
+        async with client.app.state.runtime.engine.connect() as connection:
             return (await connection.execute(statement, {"id": uuid.UUID(webhook_id)})).one()
 
     return in_app_loop(client, run)

@@ -317,7 +317,7 @@ def test_every_operation_answers_as_documented(database_url: str, tmp_path: Path
     with network_confined(*servers), serving(app, port):
         earlier = tenant_ids(base_url)
         data = asyncio.run(seed(base_url))
-        tokens = app.state.pipeline.tokens
+        tokens = app.state.runtime.callbacks.tokens
         known_tokens = {
             "token": [tokens.issue(data["message_id"]), tokens.issue_for_account(data["sms_account"])],
             "X-Telegram-Bot-Api-Secret-Token": [CREDENTIALS["telegram"]["webhookSecret"]],

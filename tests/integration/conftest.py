@@ -18,7 +18,7 @@ import uvicorn
 from bench.support import free_port
 from channels.base import Account
 from gateway.app import create_app
-from gateway.db import session_maker
+from gateway.lib.db import session_maker
 from gateway.models import Message
 from tests.conftest import ADMIN, TenantFixture, make_settings
 
@@ -135,12 +135,12 @@ async def send_message(
 
 async def adapter_account_of(client: httpx.AsyncClient, tenant: TenantFixture, channel: str) -> Account:
     """The tenant's sandbox account of ``channel`` as its adapter sees it (with derived credentials)."""
-    account = await client.app.state.pipeline.account(uuid.UUID(tenant.accounts[channel]), channel)
+    account = await client.app.state.runtime.callbacks.account(uuid.UUID(tenant.accounts[channel]), channel)
     assert account is not None
     return account
 
 
 async def message_row(client: httpx.AsyncClient, message_id: str) -> Message:
     """The message as the database holds it."""
-    async with session_maker(client.app.state.engine)() as session:
+    async with session_maker(client.app.state.runtime.engine)() as session:
         return await session.get(Message, uuid.UUID(message_id))

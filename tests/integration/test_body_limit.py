@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from gateway import draining
+from gateway.lib import draining
 from tests.integration.conftest import serve
 
 LIMIT = 1_000_000

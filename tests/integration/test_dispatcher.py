@@ -10,9 +10,9 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from gateway.db import session_maker
+from gateway.lib.db import session_maker
+from gateway.messages.dispatcher import LEASE, Dispatcher
 from gateway.models import Message
-from gateway.pipeline.dispatcher import LEASE, Dispatcher
 from tests.conftest import ADMIN
 from tests.integration.conftest import assert_history, tenant_on, wait_for_status
 from tests.integration.conftest import message_row as row
@@ -21,9 +21,9 @@ from tests.integration.conftest import message_row as row
 def dispatcher_of(client, clock=None, owner=None, work_due=None) -> Dispatcher:
     app = client.app
     return Dispatcher(
-        session_maker(app.state.engine),
-        app.state.settings.callback_base_url,
-        app.state.pipeline.tokens,
+        session_maker(app.state.runtime.engine),
+        app.state.runtime.settings.callback_base_url,
+        app.state.runtime.callbacks.tokens,
         owner=owner,
         work_due=work_due,
         **({"clock": clock} if clock else {}),
@@ -77,7 +77,7 @@ async def test_a_permanent_rejection_fails_the_message(server_without_worker):
     tenant = await tenant_on(client)
     # The sandbox rejects a receiver that isn't digits only; the gateway normalises, so force it via the DB.
     message_id = await send(client, tenant)
-    async with session_maker(client.app.state.engine)() as session:
+    async with session_maker(client.app.state.runtime.engine)() as session:
         await session.execute(sa.update(Message).where(Message.id == uuid.UUID(message_id)).values(destination="+"))
         await session.commit()
     worker = dispatcher_of(client)
@@ -121,7 +121,7 @@ async def test_the_accounts_send_rate_holds_back_the_rest(server_without_worker)
 
 async def test_a_report_that_overtakes_the_send_answer_is_applied_when_the_id_is_recorded(server_without_worker):
     from channels.base import SendResult, StatusReport
-    from gateway.pipeline.dispatcher import Outcome
+    from gateway.messages.dispatcher import Outcome
 
     client = server_without_worker
     # Viber reports name only the provider's message token, so they can overtake the send answer.
@@ -135,13 +135,13 @@ async def test_a_report_that_overtakes_the_send_answer_is_applied_when_the_id_is
     assert response.status_code == 200, response.text
     message_id = response.json()["messageId"]
     account_id = uuid.UUID(tenant.accounts["viber"])
-    pipeline = client.app.state.pipeline
+    pipeline = client.app.state.runtime.callbacks
     # The provider reports on its id "p-1" before the worker has recorded it: parked, nothing changes yet.
     assert await pipeline.report(account_id, StatusReport(status="Delivered", provider_message_id="p-1"))
     assert (await row(client, message_id)).status == "Ready"
     worker = dispatcher_of(client)
     assert uuid.UUID(message_id) in await worker.claim(1000)
-    async with session_maker(client.app.state.engine)() as session:
+    async with session_maker(client.app.state.runtime.engine)() as session:
         claimed = await session.get(Message, uuid.UUID(message_id))
     await worker.outcomes.submit(Outcome(claimed, SendResult(status="Sent", provider_message_id="p-1")))
     message = await wait_for_status(client, tenant, message_id, "Delivered", seconds=2)
@@ -155,21 +155,21 @@ async def test_an_sms_send_answer_is_recorded_without_looking_for_parked_reports
     """SMS reports name our message id (their callback token), so none can be parked waiting for the
     provider's id: recording the answer must not spend a transaction looking for one."""
     from channels.base import SendResult
-    from gateway.pipeline.dispatcher import Outcome
+    from gateway.messages.dispatcher import Outcome
 
     client = server_without_worker
     tenant = await tenant_on(client)
     message_id = await send(client, tenant)
     worker = dispatcher_of(client)
     assert uuid.UUID(message_id) in await worker.claim(1000)
-    async with session_maker(client.app.state.engine)() as session:
+    async with session_maker(client.app.state.runtime.engine)() as session:
         claimed = await session.get(Message, uuid.UUID(message_id))
     statements: list[str] = []
 
     def seen(_conn, _cursor, statement, *_args) -> None:
         statements.append(statement)
 
-    engine = client.app.state.engine.sync_engine
+    engine = client.app.state.runtime.engine.sync_engine
     sa.event.listen(engine, "before_cursor_execute", seen)
     try:
         await worker.outcomes.submit(Outcome(claimed, SendResult(status="Sent", provider_message_id="p-sms-1")))
@@ -221,7 +221,7 @@ async def test_a_report_for_a_message_whose_worker_died_before_recording_the_sen
     message_id = await send(client, tenant)
     dead = dispatcher_of(client, owner="dead-worker")
     assert uuid.UUID(message_id) in await dead.claim(1000)  # then it sends, and dies
-    token = client.app.state.pipeline.tokens.issue(uuid.UUID(message_id))
+    token = client.app.state.runtime.callbacks.tokens.issue(uuid.UUID(message_id))
     report = {"messageId": "provider-715118ef", "status": "DELIVERED", "errorcode": "0"}
     answer = await client.post(f"/callbacks/sms/{tenant.accounts['sms']}?token={token}", json=report)
     assert answer.status_code == 200, answer.text
@@ -229,7 +229,7 @@ async def test_a_report_for_a_message_whose_worker_died_before_recording_the_sen
     assert [c["status"] for c in message["statusHistory"]] == ["Ready", "Sent", "Delivered"]
     stored = await row(client, message_id)
     assert stored.provider_message_id == "provider-715118ef" and stored.sequence == 3
-    async with session_maker(client.app.state.engine)() as session:
+    async with session_maker(client.app.state.runtime.engine)() as session:
         events = await session.execute(
             sa.select(MessageEvent.sequence, MessageEvent.status, MessageEvent.occurred_at)
             .where(MessageEvent.message_id == uuid.UUID(message_id))
@@ -247,10 +247,11 @@ async def test_a_report_for_a_message_whose_worker_died_before_recording_the_sen
 def test_the_lease_is_a_setting_for_messages_and_webhook_events(monkeypatch, tmp_path):
     """GATEWAY_LEASE_SECONDS: how long a dead worker's claimed messages and webhook events wait for another
     (the fault suite's short runs use 20 s); never shorter than a provider call or a webhook attempt."""
-    from gateway.db import create_engine
-    from gateway.pipeline.callbacks import CallbackTokens
+    from gateway.lib import crypto
+    from gateway.runtime import Runtime
     from gateway.settings import Settings, SettingsError
-    from gateway.workers import Workers
+
+    monkeypatch.setattr(crypto, "_encryption_keys", crypto._encryption_keys)  # a Runtime sets this process's keys
 
     monkeypatch.setenv("GATEWAY_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("GATEWAY_DATABASE_URL", f"sqlite:///{tmp_path}/gateway.db")
@@ -258,13 +259,13 @@ def test_the_lease_is_a_setting_for_messages_and_webhook_events(monkeypatch, tmp
     monkeypatch.setenv("GATEWAY_LEASE_SECONDS", "25")
     monkeypatch.setenv("GATEWAY_WEBHOOK_TIMEOUT", "5")
     settings = Settings.from_env()
-    workers = Workers.build(settings, create_engine(settings.database_url), CallbackTokens(settings.jwt_keys, 60), None)
-    assert workers.dispatcher.lease == workers.deliverer.lease == datetime.timedelta(seconds=25)
+    runtime = Runtime(settings)
+    assert runtime.dispatcher.lease == runtime.deliverer.lease == datetime.timedelta(seconds=25)
     monkeypatch.setenv("GATEWAY_WEBHOOK_TIMEOUT", "15")  # an attempt may take 15 s: the event's lease is twice that
     settings = Settings.from_env()
-    workers = Workers.build(settings, create_engine(settings.database_url), CallbackTokens(settings.jwt_keys, 60), None)
-    assert workers.dispatcher.lease == datetime.timedelta(seconds=25)
-    assert workers.deliverer.lease == datetime.timedelta(seconds=30)
+    runtime = Runtime(settings)
+    assert runtime.dispatcher.lease == datetime.timedelta(seconds=25)
+    assert runtime.deliverer.lease == datetime.timedelta(seconds=30)
     monkeypatch.setenv("GATEWAY_LEASE_SECONDS", "10")
     with pytest.raises(SettingsError, match="GATEWAY_LEASE_SECONDS must be at least 20"):
         Settings.from_env()

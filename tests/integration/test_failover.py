@@ -13,10 +13,10 @@ import pytest
 from sqlalchemy import select
 
 from channels.base import StatusReport
-from gateway.db import session_maker
+from gateway.lib.db import session_maker
+from gateway.lib.due import MemoryDueIndex, RedisDueIndex
+from gateway.messages.failover import FailoverTimers, move_on
 from gateway.models import FailoverChain, Message, MessageEvent
-from gateway.pipeline.due import MemoryDueIndex, RedisDueIndex
-from gateway.pipeline.failover import FailoverTimers, move_on
 from tests.conftest import REDIS_URL, assert_problem
 from tests.integration.conftest import message_row, tenant_on, wait_for_status
 from tests.integration.test_dispatcher import dispatcher_of
@@ -50,11 +50,11 @@ async def send_chain(client: httpx.AsyncClient, tenant: Any, destination: str, *
 
 
 def timers_of(client: httpx.AsyncClient, clock: Any, index: Any = None) -> FailoverTimers:
-    return FailoverTimers(session_maker(client.app.state.engine), index or MemoryDueIndex(), clock=clock)  # type: ignore[attr-defined]
+    return FailoverTimers(session_maker(client.app.state.runtime.engine), index or MemoryDueIndex(), clock=clock)  # type: ignore[attr-defined]
 
 
 async def chain_row(client: httpx.AsyncClient, message_id: str) -> FailoverChain:
-    async with session_maker(client.app.state.engine)() as session:  # type: ignore[attr-defined]
+    async with session_maker(client.app.state.runtime.engine)() as session:  # type: ignore[attr-defined]
         message = await session.get(Message, uuid.UUID(message_id))
         assert message is not None and message.failover_chain_id is not None
         chain = await session.get(FailoverChain, message.failover_chain_id)
@@ -63,7 +63,7 @@ async def chain_row(client: httpx.AsyncClient, message_id: str) -> FailoverChain
 
 
 async def ready_events(client: httpx.AsyncClient, message_id: str) -> int:
-    async with session_maker(client.app.state.engine)() as session:  # type: ignore[attr-defined]
+    async with session_maker(client.app.state.runtime.engine)() as session:  # type: ignore[attr-defined]
         events = await session.scalars(
             select(MessageEvent).where(MessageEvent.message_id == uuid.UUID(message_id), MessageEvent.status == "Ready")
         )
@@ -170,7 +170,7 @@ async def test_a_step_activated_by_a_report_is_sent_without_waiting_for_a_poll(
     dispatch loop, polling only every minute, sends it at once."""
     client = server_without_worker
     tenant = await tenant_on(client, ("sms", "telegram"))
-    worker = dispatcher_of(client, work_due=client.app.state.work_due)  # type: ignore[attr-defined]
+    worker = dispatcher_of(client, work_due=client.app.state.runtime.work_due)  # type: ignore[attr-defined]
     stop = asyncio.Event()
     loop = asyncio.create_task(worker.run(stop, poll_seconds=60))
     first, second = await send_chain(client, tenant, "447700901027")  # SMS: sent, then reported undelivered
@@ -178,7 +178,7 @@ async def test_a_step_activated_by_a_report_is_sent_without_waiting_for_a_poll(
     stop.set()
     await loop
     await worker.http.aclose()
-    async with session_maker(client.app.state.engine)() as session:  # type: ignore[attr-defined]
+    async with session_maker(client.app.state.runtime.engine)() as session:  # type: ignore[attr-defined]
         history = (
             await session.execute(
                 select(MessageEvent.status, MessageEvent.occurred_at)
@@ -216,7 +216,7 @@ async def test_a_timer_fired_twice_sends_one_next_message(server_without_worker:
     at = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=30)
 
     async def fire() -> Any:
-        async with session_maker(client.app.state.engine)() as session:  # type: ignore[attr-defined]
+        async with session_maker(client.app.state.runtime.engine)() as session:  # type: ignore[attr-defined]
             moved, _ = await move_on(session, [chain.id], at, from_step=0)
             await session.commit()
             return moved.get(chain.id)
@@ -240,7 +240,7 @@ async def test_a_report_racing_the_timer_sends_at_most_one_next_message(
     await timers.put_back(overdue_only=False)
     account = uuid.UUID(tenant.accounts["sms"])
     report = StatusReport(status="Delivered", message_id=uuid.UUID(first))
-    await asyncio.gather(timers.fire_due(), client.app.state.pipeline.report(account, report))  # type: ignore[attr-defined]
+    await asyncio.gather(timers.fire_due(), client.app.state.runtime.callbacks.report(account, report))  # type: ignore[attr-defined]
     chain = await chain_row(client, first)
     assert chain.state == "done"  # the report ended it, before or after the timer moved it on
     assert await ready_events(client, second) <= 1

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from channels.base import Account
 from channels.gbm import adapter, sandbox
 from channels.gbm.callbacks import SIGNATURE_HEADER, signature
-from gateway.db import session_maker
+from gateway.lib.db import session_maker
 from gateway.models import WebhookEvent
 from tests.conftest import assert_problem
 from tests.integration.conftest import (
@@ -279,7 +279,7 @@ async def test_inbound_messages_are_stored_once_with_user_message_events(server)
         "suggestionType": "REPLY",
     }
     assert (await row_of(server, text_id)).provider_message_id == first["messageId"]
-    async with session_maker(server.app.state.engine)() as session:
+    async with session_maker(server.app.state.runtime.engine)() as session:
         events = list(
             await session.scalars(sa.select(WebhookEvent).where(WebhookEvent.message_id == uuid.UUID(text_id)))
         )

@@ -9,9 +9,9 @@ import uuid
 import sqlalchemy as sa
 
 from channels.base import SendResult, StatusReport
-from gateway.db import session_maker
+from gateway.lib.db import session_maker
+from gateway.messages.dispatcher import Outcome
 from gateway.models import Message
-from gateway.pipeline.dispatcher import Outcome
 from tests.conftest import assert_problem
 from tests.integration.conftest import tenant_on
 from tests.integration.test_dispatcher import dispatcher_of, row, send
@@ -19,7 +19,7 @@ from tests.integration.test_dispatcher import dispatcher_of, row, send
 
 async def test_concurrent_copies_of_one_inbound_message_are_stored_once(server):
     tenant = await tenant_on(server)
-    url = server.app.state.pipeline.provider_callback_url("sms", uuid.UUID(tenant.accounts["sms"]))
+    url = server.app.state.runtime.callbacks.provider_callback_url("sms", uuid.UUID(tenant.accounts["sms"]))
     path = url.removeprefix(str(server.base_url))
     fields = {"sender": "447700900123", "receiver": "x", "content": "hi", "msgid": "dup-1"}
     answers = await asyncio.gather(*[server.post(path, json=fields) for _ in range(8)])
@@ -32,7 +32,7 @@ async def test_malformed_delivery_reports_are_400s(server_without_worker):
     client = server_without_worker
     tenant = await tenant_on(client)
     message_id = await send(client, tenant)
-    token = client.app.state.pipeline.tokens.issue(uuid.UUID(message_id))
+    token = client.app.state.runtime.callbacks.tokens.issue(uuid.UUID(message_id))
     url = f"/callbacks/sms/{tenant.accounts['sms']}?token={token}"
     for code in ([1], {}, "x" * 100, "12a"):
         response = await client.post(url, json={"status": "UNDELIVERED", "errorcode": code})
@@ -42,7 +42,7 @@ async def test_malformed_delivery_reports_are_400s(server_without_worker):
 
 async def test_inbound_sms_fields_are_checked(server):
     tenant = await tenant_on(server)
-    url = server.app.state.pipeline.provider_callback_url("sms", uuid.UUID(tenant.accounts["sms"]))
+    url = server.app.state.runtime.callbacks.provider_callback_url("sms", uuid.UUID(tenant.accounts["sms"]))
     path = url.removeprefix(str(server.base_url))
     bad = {"sender": "4" * 300, "content": {"x": 1}, "msgid": "m"}
     assert_problem(await server.post(path, json=bad), 400, "validation_error", "sender", "content")
@@ -89,11 +89,11 @@ async def test_a_worker_that_lost_its_lease_records_nothing(server_without_worke
         ),
     )
     assert message_id in await slow.claim(1000)  # large limits: earlier tests' messages may be due too
-    async with session_maker(client.app.state.engine)() as session:
+    async with session_maker(client.app.state.runtime.engine)() as session:
         stale = await session.get(Message, message_id)
         session.expunge(stale)
     assert message_id in await other.claim(1000)  # the slow worker's lease expired
-    async with session_maker(client.app.state.engine)() as session:
+    async with session_maker(client.app.state.runtime.engine)() as session:
         fresh = await session.get(Message, message_id)
     await other.outcomes.submit(Outcome(fresh, SendResult(status="Sent", provider_message_id="b")))
     await slow.outcomes.submit(Outcome(stale, SendResult(status="Sent", provider_message_id="a")))
@@ -107,7 +107,7 @@ async def test_an_unexpected_error_in_a_send_counts_as_an_attempt(server_without
     client = server_without_worker
     tenant = await tenant_on(client)
     message_id = await send(client, tenant)
-    async with session_maker(client.app.state.engine)() as session:  # a block the adapter can't use
+    async with session_maker(client.app.state.runtime.engine)() as session:  # a block the adapter can't use
         await session.execute(
             sa.update(Message).where(Message.id == uuid.UUID(message_id)).values(content={"text": "x"})
         )
@@ -126,10 +126,10 @@ async def test_the_sweep_applies_reports_a_dead_worker_left_parked(server_withou
     tenant = await tenant_on(client)
     message_id = uuid.UUID(await send(client, tenant))
     account_id = uuid.UUID(tenant.accounts["sms"])
-    assert await client.app.state.pipeline.report(
+    assert await client.app.state.runtime.callbacks.report(
         account_id, StatusReport(status="Delivered", provider_message_id="p-9")
     )
-    async with session_maker(client.app.state.engine)() as session:  # recorded, then the worker died
+    async with session_maker(client.app.state.runtime.engine)() as session:  # recorded, then the worker died
         await session.execute(
             sa.update(Message)
             .where(Message.id == message_id)
@@ -143,7 +143,7 @@ async def test_the_sweep_applies_reports_a_dead_worker_left_parked(server_withou
 
 
 def test_callback_urls_with_dot_segments_are_not_ours(server_without_worker):
-    pipeline = server_without_worker.app.state.pipeline
+    pipeline = server_without_worker.app.state.runtime.callbacks
     own = pipeline.callback_url("sms", uuid.uuid4())
     assert pipeline.is_own_callback(own + "?token=x")
     assert not pipeline.is_own_callback(pipeline.callback_prefix + "../admin/tenants")

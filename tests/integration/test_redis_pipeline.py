@@ -12,10 +12,10 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.db import session_maker
-from gateway.pipeline.dispatcher import Dispatcher
-from gateway.pipeline.send_rate import RedisSendRate
-from gateway.work_due import WorkDue
+from gateway.lib.db import session_maker
+from gateway.lib.work_due import WorkDue
+from gateway.messages.dispatcher import Dispatcher
+from gateway.messages.send_rate import RedisSendRate
 from tests.conftest import ADMIN, REDIS_URL
 from tests.integration.conftest import message_row, serve, tenant_on, wait_for_status
 
@@ -33,9 +33,9 @@ async def api_with_redis(database_url: str, redis_client: Any) -> AsyncIterator[
 def worker_of(client: httpx.AsyncClient, redis: Any) -> Dispatcher:
     state = client.app.state  # type: ignore[attr-defined]
     return Dispatcher(
-        session_maker(state.engine),
-        state.settings.callback_base_url,
-        state.pipeline.tokens,
+        session_maker(state.runtime.engine),
+        state.runtime.settings.callback_base_url,
+        state.runtime.callbacks.tokens,
         send_rate=RedisSendRate(redis),
         work_due=WorkDue(redis),
     )

@@ -11,9 +11,9 @@ from urllib.parse import urlsplit
 import httpx
 import sqlalchemy as sa
 
-from gateway.db import session_maker
+from gateway.lib.db import session_maker
+from gateway.messages.dispatcher import Dispatcher
 from gateway.models import Message, WebhookEvent
-from gateway.pipeline.dispatcher import Dispatcher
 from tests.conftest import ADMIN, assert_problem
 from tests.integration.conftest import assert_history, message_row, send_message, tenant_on, wait_for_status
 
@@ -46,9 +46,9 @@ async def test_the_seed_001_answer_with_ids_is_sent_and_its_report_applies(serve
 
     app = client.app
     worker = Dispatcher(
-        session_maker(app.state.engine),
-        app.state.settings.callback_base_url,
-        app.state.pipeline.tokens,
+        session_maker(app.state.runtime.engine),
+        app.state.runtime.settings.callback_base_url,
+        app.state.runtime.callbacks.tokens,
         http=httpx.AsyncClient(transport=httpx.MockTransport(provider)),
     )
     assert await worker.dispatch_once(limit=1000) >= 1
@@ -75,7 +75,7 @@ async def test_provider_errors_are_retried_not_failed(server):
     app = server.app
     deadline = asyncio.get_running_loop().time() + 10
     while True:
-        async with session_maker(app.state.engine)() as session:
+        async with session_maker(app.state.runtime.engine)() as session:
             row = await session.get(Message, uuid.UUID(message_id))
         if row.attempts >= 1 and row.lease_owner is None:
             break
@@ -92,12 +92,12 @@ async def test_a_report_with_a_bad_token_changes_nothing(server):
     report = {"messageId": "x", "status": "DELIVERED", "errorcode": "0"}
     assert_problem(await server.post(url, json=report), 401, "unauthorized")
     assert_problem(await server.post(f"{url}?token=forged.token.value", json=report), 401, "unauthorized")
-    other_key = server.app.state.pipeline.tokens.__class__(("another-key-0123456789abcdefghijklmn",), 60)
+    other_key = server.app.state.runtime.callbacks.tokens.__class__(("another-key-0123456789abcdefghijklmn",), 60)
     forged = other_key.issue(uuid.UUID(message_id))
     assert_problem(await server.post(f"{url}?token={forged}", json=report), 401, "unauthorized")
-    expired = server.app.state.pipeline.tokens.__class__(server.app.state.pipeline.tokens.keys, -10).issue(
-        uuid.UUID(message_id)
-    )
+    expired = server.app.state.runtime.callbacks.tokens.__class__(
+        server.app.state.runtime.callbacks.tokens.keys, -10
+    ).issue(uuid.UUID(message_id))
     assert_problem(await server.post(f"{url}?token={expired}", json=report), 401, "unauthorized")
     message = (await server.get(f"/api/v1/Message/{message_id}", headers=tenant.key)).json()
     assert message["deliveryStatus"] == "Sent"
@@ -107,7 +107,7 @@ async def test_reports_out_of_order_never_move_the_status_back(server):
     tenant = await tenant_on(server)
     message_id = await send(server, tenant, "+447700900001")
     await wait_for_status(server, tenant, message_id, "Sent")
-    token = server.app.state.pipeline.tokens.issue(uuid.UUID(message_id))
+    token = server.app.state.runtime.callbacks.tokens.issue(uuid.UUID(message_id))
     url = f"/callbacks/sms/{tenant.accounts['sms']}?token={token}"
     assert (await server.post(url, json={"messageId": "p", "status": "DELIVERED", "errorcode": "0"})).status_code == 200
     # A late SENT and a repeated DELIVERED (GET form) change nothing.
@@ -122,7 +122,7 @@ async def test_reports_out_of_order_never_move_the_status_back(server):
 async def test_a_token_for_another_traffic_account_is_a_404(server):
     tenant = await tenant_on(server)
     message_id = await send(server, tenant, "+447700900001")
-    token = server.app.state.pipeline.tokens.issue(uuid.UUID(message_id))
+    token = server.app.state.runtime.callbacks.tokens.issue(uuid.UUID(message_id))
     response = await server.post(f"/callbacks/sms/{uuid.uuid4()}?token={token}", json={"status": "DELIVERED"})
     assert_problem(response, 404, "not_found")
 
@@ -139,7 +139,7 @@ async def test_delivery_writes_webhook_events_for_linked_webhooks(server):
     assert (await server.post("/api/v1/Webhook", json=failed_only, headers=tenant.key)).status_code == 201
     message_id = await send(server, tenant, "+447700900123")
     await wait_for_status(server, tenant, message_id, "Delivered")
-    async with session_maker(server.app.state.engine)() as session:
+    async with session_maker(server.app.state.runtime.engine)() as session:
         events = list(
             await session.scalars(sa.select(WebhookEvent).where(WebhookEvent.message_id == uuid.UUID(message_id)))
         )
@@ -168,7 +168,7 @@ async def test_two_way_sms_reaches_the_conversation_and_the_outbox_once(server):
     assert detail["content"]["text"] == "STOP please" and detail["requestInfo"] is None
     sent = (await server.get(f"/api/v1/Message/{sent_id}", headers=tenant.key)).json()
     assert detail["conversation"]["id"] == sent["conversation"]["id"]  # the reply joins the conversation
-    async with session_maker(server.app.state.engine)() as session:
+    async with session_maker(server.app.state.runtime.engine)() as session:
         events = list(
             await session.scalars(
                 sa.select(WebhookEvent).where(
@@ -183,7 +183,7 @@ async def test_two_way_sms_reaches_the_conversation_and_the_outbox_once(server):
 async def test_inbound_sms_needs_the_accounts_token(server):
     tenant = await tenant_on(server)
     other = await tenant_on(server)
-    url = server.app.state.pipeline.provider_callback_url("sms", uuid.UUID(other.accounts["sms"]))
+    url = server.app.state.runtime.callbacks.provider_callback_url("sms", uuid.UUID(other.accounts["sms"]))
     token = url.split("token=")[1]
     fields = {"sender": "447700900123", "receiver": "x", "content": "hi", "msgid": "m1"}
     response = await server.post(f"/callbacks/sms/{tenant.accounts['sms']}/inbound?token={token}", json=fields)
@@ -191,7 +191,7 @@ async def test_inbound_sms_needs_the_accounts_token(server):
     assert_problem(
         await server.post(f"/callbacks/sms/{tenant.accounts['sms']}/inbound", json=fields), 401, "unauthorized"
     )
-    good = server.app.state.pipeline.provider_callback_url("sms", uuid.UUID(tenant.accounts["sms"]))
+    good = server.app.state.runtime.callbacks.provider_callback_url("sms", uuid.UUID(tenant.accounts["sms"]))
     missing = await server.post(
         good.replace("http://", "http://", 1).split(str(server.base_url))[-1], json={"sender": "1"}
     )

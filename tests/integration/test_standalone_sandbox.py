@@ -36,7 +36,7 @@ async def test_a_message_goes_through_the_standalone_sandbox(server: httpx.Async
     assert row.status == "Ready" and row.attempts >= 1 and "Connect" in (row.description or ""), row.description
 
     # The same database and keys as the gateway, and the gateway's public URL to call back.
-    gateway_settings = server.app.state.settings  # type: ignore[attr-defined]
+    gateway_settings = server.app.state.runtime.settings  # type: ignore[attr-defined]
     settings = make_settings(database_url, public_url=gateway_settings.callback_base_url)
     config = uvicorn.Config(create_sandbox_app(settings), host="127.0.0.1", port=port, log_level="warning")
     sandbox = uvicorn.Server(config)

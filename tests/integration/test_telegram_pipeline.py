@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from channels.telegram import channel, sandbox
-from gateway.db import session_maker
+from gateway.lib.db import session_maker
 from gateway.models import Message, WebhookEvent
 from tests.conftest import ADMIN, assert_problem
 from tests.integration.conftest import send_message, tenant_on, wait_for_status
@@ -31,7 +31,7 @@ async def attempted(client, message_id: str, seconds: float = 10) -> Message:
     """The message row once a send attempt was recorded and the lease released."""
     deadline = asyncio.get_running_loop().time() + seconds
     while True:
-        async with session_maker(client.app.state.engine)() as session:
+        async with session_maker(client.app.state.runtime.engine)() as session:
             row = await session.get(Message, uuid.UUID(message_id))
         if row.attempts >= 1 and row.lease_owner is None:
             return row
@@ -42,7 +42,7 @@ async def attempted(client, message_id: str, seconds: float = 10) -> Message:
 async def retire(client, *message_ids: str) -> None:
     """End messages the sandbox would keep failing transiently: the test database is shared by the
     session, and later tests' workers would otherwise go on retrying them (a ...0408 holds a worker)."""
-    async with session_maker(client.app.state.engine)() as session:
+    async with session_maker(client.app.state.runtime.engine)() as session:
         await session.execute(
             sa.update(Message)
             .where(Message.id.in_([uuid.UUID(m) for m in message_ids]))
@@ -59,7 +59,7 @@ async def inbound_messages(client, tenant) -> list[dict]:
 
 
 async def secret_of(client, tenant) -> str:
-    account = await client.app.state.pipeline.account(uuid.UUID(tenant.accounts["telegram"]), "telegram")
+    account = await client.app.state.runtime.callbacks.account(uuid.UUID(tenant.accounts["telegram"]), "telegram")
     return account.credentials["webhookSecret"]
 
 
@@ -72,7 +72,7 @@ async def test_every_content_kind_is_delivered_on_acceptance(server):
         # No receipts on Telegram: Delivered straight from Ready, never Read.
         assert [change["status"] for change in message["statusHistory"]] == ["Ready", "Delivered"], message
         assert message["errorCode"] is None and message["messageParts"] == 1
-    async with session_maker(server.app.state.engine)() as session:
+    async with session_maker(server.app.state.runtime.engine)() as session:
         row = await session.get(Message, uuid.UUID(ids[0]))
     assert row.provider_message_id.startswith(f"{CHAT}:")
 
@@ -93,7 +93,7 @@ async def test_refusals_fail_with_telegrams_code(server, destination, code, desc
     message = await wait_for_status(server, tenant, message_id, "Failed", "Delivered")
     assert message["deliveryStatus"] == "Failed"
     assert message["errorCode"] == code and message["description"] == description
-    async with session_maker(server.app.state.engine)() as session:
+    async with session_maker(server.app.state.runtime.engine)() as session:
         events = list(
             await session.scalars(sa.select(WebhookEvent).where(WebhookEvent.message_id == uuid.UUID(message_id)))
         )
@@ -119,7 +119,7 @@ async def test_provider_errors_and_flood_limits_are_retried(server):
 
 async def test_a_timeout_is_retried(server, monkeypatch):
     monkeypatch.setattr(sandbox, "TIMEOUT_SECONDS", 1.0)  # the sandbox hangs this long on ...0408
-    dispatcher = server.app.state.dispatcher
+    dispatcher = server.app.state.runtime.dispatcher
     original = dispatcher.http
     dispatcher.http = httpx.AsyncClient(timeout=0.3)
     tenant = await tenant_on(server, ("telegram",))
@@ -159,7 +159,7 @@ async def test_an_inbound_update_reaches_the_messages_and_the_outbox(server):
     sent = (await server.get(f"/api/v1/Message/{sent_id}", headers=tenant.key)).json()
     assert detail["conversation"]["id"] == sent["conversation"]["id"]  # the reply joins the conversation
 
-    async with session_maker(server.app.state.engine)() as session:
+    async with session_maker(server.app.state.runtime.engine)() as session:
         events = list(await session.scalars(sa.select(WebhookEvent).where(WebhookEvent.event == "UserMessage")))
     mine = [e for e in events if str(e.message_id) == listed[0]["messageId"]]
     assert [str(e.webhook_id) for e in mine] == [webhook["id"]]
@@ -231,7 +231,7 @@ async def test_a_redelivered_update_is_stored_once(server):
 async def test_set_webhook_through_the_adapter_decides_where_updates_go(server):
     tenant = await tenant_on(server, ("telegram",))
     account_id = uuid.UUID(tenant.accounts["telegram"])
-    pipeline = server.app.state.pipeline
+    pipeline = server.app.state.runtime.callbacks
     account = await pipeline.account(account_id, "telegram")
     callback = pipeline.callback_url("telegram", account_id)
     async with httpx.AsyncClient(timeout=5) as http:
@@ -266,9 +266,9 @@ async def test_the_operator_registers_the_webhook_through_the_admin_api(server):
     base = f"/admin/tenants/{tenant.id}/traffic-accounts"
     registered = await server.post(f"{base}/{account_id}/register-callbacks", headers=ADMIN)
     assert registered.status_code == 200, registered.text
-    callback = server.app.state.pipeline.callback_url("telegram", uuid.UUID(account_id))
+    callback = server.app.state.runtime.callbacks.callback_url("telegram", uuid.UUID(account_id))
     assert registered.json() == {"callbackUrl": callback}
-    account = await server.app.state.pipeline.account(uuid.UUID(account_id), "telegram")
+    account = await server.app.state.runtime.callbacks.account(uuid.UUID(account_id), "telegram")
     info = (await server.get(f"/sandbox/telegram/bot{account.credentials['botToken']}/getWebhookInfo")).json()
     assert info["result"]["url"] == callback
     sms = await server.post(f"{base}/{tenant.accounts['sms']}/register-callbacks", headers=ADMIN)

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from channels.base import Account
 from channels.viber import adapter, sandbox
 from channels.viber.callbacks import SIGNATURE_HEADER, signature
-from gateway.db import session_maker
+from gateway.lib.db import session_maker
 from gateway.models import WebhookEvent
 from tests.conftest import assert_problem
 from tests.integration.conftest import (
@@ -62,7 +62,7 @@ async def test_delivered_through_the_sandbox_after_setting_the_webhook(server):
     # The first send met webhookNotSet: the adapter set the account's webhook at the sandbox.
     account = await account_of(server, tenant)
     webhook = server.app.state[sandbox._STATE_KEY][account.credentials["authToken"]]
-    assert webhook.url == server.app.state.pipeline.callback_url("viber", account.id)
+    assert webhook.url == server.app.state.runtime.callbacks.callback_url("viber", account.id)
     assert set(webhook.event_types) == set(adapter.EVENT_TYPES)
     row = await row_of(server, message_id)
     assert row.provider_message_id.isdigit() and row.attempts == 1
@@ -140,7 +140,7 @@ async def test_the_timeout_receiver_keeps_the_request_waiting(server, monkeypatc
     monkeypatch.setattr(sandbox, "SLOW_SECONDS", 1.0)
     tenant = await tenant_on(server, ("viber",))
     account = await account_of(server, tenant)
-    callback_url = server.app.state.pipeline.callback_url("viber", account.id)
+    callback_url = server.app.state.runtime.callbacks.callback_url("viber", account.id)
     # Only the probe of the slow receiver has a short timeout: set_webhook makes a signed round trip to
     # the gateway, which may take longer than that on a loaded machine.
     async with httpx.AsyncClient(timeout=10) as http, httpx.AsyncClient(timeout=IMPATIENT) as impatient:
@@ -240,7 +240,7 @@ async def test_inbound_message_is_stored_once_with_user_message_events(server):
     assert message["content"] == {"type": "text", "text": "Hello there"} and message["destination"] == "+447700900123"
     second = (await server.get(f"/api/v1/Message/{page['items'][1]['messageId']}", headers=tenant.key)).json()
     assert second["content"] == {"type": "location", "latitude": 45.8, "longitude": 15.97}
-    async with session_maker(server.app.state.engine)() as session:
+    async with session_maker(server.app.state.runtime.engine)() as session:
         events = list(
             await session.scalars(sa.select(WebhookEvent).where(WebhookEvent.message_id == uuid.UUID(text_id)))
         )

@@ -15,9 +15,9 @@ import uuid
 import pytest
 import standardwebhooks
 
-from gateway.delivery.schedule import RETRY_DELAYS
 from gateway.store import statuses
 from gateway.store.outbox import FAILED, PENDING, SUCCEEDED
+from gateway.webhooks.schedule import RETRY_DELAYS
 from tests.integration import webhook_fixtures as wf
 from tests.integration.webhook_fixtures import Answer, Clock
 
@@ -360,7 +360,7 @@ async def test_events_of_a_disabled_webhook_wait_out_of_the_way_until_it_is_enab
 async def test_a_webhook_deleted_during_its_attempt_is_no_error(server_without_worker, receiver, caplog):
     """`DELETE /api/v1/Webhook/{id}?forceDelete=true` while an attempt is under way: the attempt goes with
     the webhook, quietly (an expected case, not an error), and the loop keeps delivering the others."""
-    caplog.set_level(logging.INFO, logger="gateway.delivery.worker")
+    caplog.set_level(logging.INFO, logger="gateway.webhooks.deliverer")
     client = server_without_worker
     tenant = await wf.setup(client)
     slow = await wf.create_webhook(client, tenant, receiver.url("/hang/slow"))

@@ -10,7 +10,7 @@ import uuid
 
 from sqlalchemy import update
 
-from gateway.db import session_maker
+from gateway.lib.db import session_maker
 from gateway.models import WebhookEvent
 from gateway.store import statuses
 from gateway.store.outbox import SUCCEEDED
@@ -42,7 +42,7 @@ async def test_a_killed_worker_process_loses_nothing(server_without_worker, rece
     assert await wf.attempt_rows(client, event_id) == []
 
     # The lease runs out (60 s, not waited for here), and the next worker delivers the event.
-    async with session_maker(client.app.state.engine)() as session:
+    async with session_maker(client.app.state.runtime.engine)() as session:
         expired = datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=1)
         await session.execute(update(WebhookEvent).where(WebhookEvent.id == event_id).values(lease_until=expired))
         await session.commit()

@@ -17,7 +17,7 @@ from channels.base import Account
 from channels.whatsapp import adapter, sandbox
 from channels.whatsapp.callbacks import SIGNATURE_HEADER, signature
 from channels.whatsapp.errors import REENGAGEMENT_HINT
-from gateway.db import session_maker
+from gateway.lib.db import session_maker
 from gateway.models import WebhookEvent
 from tests.conftest import ADMIN, assert_problem
 from tests.integration.conftest import (
@@ -293,7 +293,7 @@ async def test_inbound_messages_are_stored_once_with_user_message_events(server)
     assert message["content"] == {"type": "text", "text": "Hello there"} and message["destination"] == "+447700900123"
     second = (await server.get(f"/api/v1/Message/{page['items'][1]['messageId']}", headers=tenant.key)).json()
     assert second["content"] == {"type": "postback", "data": "yes", "title": "Yes", "replyTo": "wamid.OURS"}
-    async with session_maker(server.app.state.engine)() as session:
+    async with session_maker(server.app.state.runtime.engine)() as session:
         events = list(
             await session.scalars(sa.select(WebhookEvent).where(WebhookEvent.message_id == uuid.UUID(text_id)))
         )

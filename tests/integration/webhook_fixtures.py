@@ -20,11 +20,11 @@ import pytest
 import uvicorn
 from sqlalchemy import select
 
-from gateway.db import session_maker
-from gateway.delivery.worker import WebhookDeliverer
+from gateway.lib.db import session_maker
 from gateway.models import Conversation, Message, TrafficAccount, Webhook, WebhookAttempt, WebhookEvent
 from gateway.store import statuses
 from gateway.store.outbox import add_webhook_events, now, status_payload
+from gateway.webhooks.deliverer import WebhookDeliverer
 from tests.conftest import TenantFixture
 from tests.integration.conftest import free_port, tenant_on
 
@@ -160,14 +160,14 @@ def deliverer(client: httpx.AsyncClient, *webhooks: dict[str, Any], **options: A
     """A delivery worker on the test server's database, for these webhooks only."""
     options.setdefault("allow_private_urls", True)
     return WebhookDeliverer(
-        session_maker(client.app.state.engine), only={uuid.UUID(w["id"]) for w in webhooks}, **options
+        session_maker(client.app.state.runtime.engine), only={uuid.UUID(w["id"]) for w in webhooks}, **options
     )
 
 
 async def new_message(client: httpx.AsyncClient, tenant: TenantFixture, reference: str | None = None) -> uuid.UUID:
     """An outbound SMS, stored as sent (no dispatch), to raise status events on."""
     account_id = uuid.UUID(tenant.accounts["sms"])
-    async with session_maker(client.app.state.engine)() as session:
+    async with session_maker(client.app.state.runtime.engine)() as session:
         destination = f"+4477{uuid.uuid4().int % 10**8:08d}"  # a new conversation: 1 in 10^8 to repeat one
         conversation = Conversation(
             tenant_id=uuid.UUID(tenant.id), traffic_account_id=account_id, channel="sms", participant=destination
@@ -193,7 +193,7 @@ async def new_message(client: httpx.AsyncClient, tenant: TenantFixture, referenc
 
 async def raise_status(client: httpx.AsyncClient, message_id: uuid.UUID, status: str) -> list[uuid.UUID]:
     """Write the outbox rows of a status change as the pipeline does (its payload, its sequence); their ids."""
-    async with session_maker(client.app.state.engine)() as session:
+    async with session_maker(client.app.state.runtime.engine)() as session:
         message = await session.get(Message, message_id)
         account = await session.get(TrafficAccount, message.traffic_account_id)
         message.status, message.sequence = status, message.sequence + 1
@@ -214,12 +214,12 @@ async def raise_status(client: httpx.AsyncClient, message_id: uuid.UUID, status:
 
 
 async def event_row(client: httpx.AsyncClient, event_id: uuid.UUID) -> WebhookEvent:
-    async with session_maker(client.app.state.engine)() as session:
+    async with session_maker(client.app.state.runtime.engine)() as session:
         return await session.get(WebhookEvent, event_id, populate_existing=True)
 
 
 async def attempt_rows(client: httpx.AsyncClient, event_id: uuid.UUID) -> list[WebhookAttempt]:
-    async with session_maker(client.app.state.engine)() as session:
+    async with session_maker(client.app.state.runtime.engine)() as session:
         return list(
             await session.scalars(
                 select(WebhookAttempt)
@@ -230,13 +230,13 @@ async def attempt_rows(client: httpx.AsyncClient, event_id: uuid.UUID) -> list[W
 
 
 async def event_ids_of(client: httpx.AsyncClient, webhook: dict[str, Any]) -> list[uuid.UUID]:
-    async with session_maker(client.app.state.engine)() as session:
+    async with session_maker(client.app.state.runtime.engine)() as session:
         query = select(WebhookEvent.id).where(WebhookEvent.webhook_id == uuid.UUID(webhook["id"]))
         return list(await session.scalars(query))
 
 
 async def webhook_row(client: httpx.AsyncClient, webhook_id: str) -> Webhook:
-    async with session_maker(client.app.state.engine)() as session:
+    async with session_maker(client.app.state.runtime.engine)() as session:
         return await session.get(Webhook, uuid.UUID(webhook_id), populate_existing=True)
 
 

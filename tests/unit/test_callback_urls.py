@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 
-from gateway.pipeline.callbacks import CallbackTokens, GatewayPipeline
+from gateway.messages.callbacks import CallbackTokens, ProviderCallbacks
 from tests.conftest import make_settings
 
 TOKENS = CallbackTokens(("callback-key-0123456789abcdefghijklmnop",), 3600)
@@ -19,7 +19,7 @@ def test_the_callback_url_defaults_to_the_public_url_and_can_point_at_a_worker()
 
 
 def test_providers_are_given_the_callback_url_and_both_prefixes_are_ours() -> None:
-    pipeline = GatewayPipeline(None, TOKENS, "https://cb.example", public_url="https://gw.example")  # type: ignore[arg-type]
+    pipeline = ProviderCallbacks(None, TOKENS, "https://cb.example", public_url="https://gw.example")  # type: ignore[arg-type]
     account = uuid.uuid4()
     assert pipeline.callback_url("sms", account) == f"https://cb.example/callbacks/sms/{account}"
     assert pipeline.provider_callback_url("sms", account).startswith(f"https://cb.example/callbacks/sms/{account}")

@@ -9,7 +9,7 @@ import pytest
 from argon2 import PasswordHasher
 from argon2.profiles import RFC_9106_LOW_MEMORY
 
-from gateway import crypto
+from gateway.lib import crypto
 
 
 def test_production_password_hasher_is_argon2id_with_the_rfc_9106_profile(monkeypatch):

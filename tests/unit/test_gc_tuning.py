@@ -1,5 +1,5 @@
 """The server's and the sandbox's app factories keep their startup objects out of the garbage collector's
-walks (gateway.gc_tuning): a full collection over them stopped the event loop for 70-140 ms under load."""
+walks (gateway.lib.gc_tuning): a full collection over them stopped the event loop for 70-140 ms under load."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from gateway.gc_tuning import THRESHOLDS
+from gateway.lib.gc_tuning import THRESHOLDS
 
 PROBE = """
 import gc, json, gateway.cli

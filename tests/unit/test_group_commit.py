@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from gateway.pipeline.group_commit import GroupCommit
+from gateway.lib.group_commit import GroupCommit
 
 
 async def submit_two(group: GroupCommit[int, int]) -> None:

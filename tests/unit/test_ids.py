@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 
-from gateway.ids import new_id
+from gateway.lib.ids import new_id
 
 
 def test_ids_are_random_version_4_uuids_and_never_repeat() -> None:

@@ -1,4 +1,4 @@
-"""gateway.lookups: a value missing is loaded once for all who want it at that moment."""
+"""gateway.lib.lookups: a value missing is loaded once for all who want it at that moment."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from gateway.lookups import Lookups
+from gateway.lib.lookups import Lookups
 
 
 async def test_concurrent_callers_share_one_load() -> None:

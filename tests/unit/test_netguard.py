@@ -1,4 +1,4 @@
-"""gateway.netguard: which webhook targets are refused (SSRF).
+"""gateway.lib.netguard: which webhook targets are refused (SSRF).
 
 Only IP literals, ``localhost`` and names under the reserved ``.invalid`` TLD (RFC 6761: never resolves)
 are used, so no test depends on outside DNS.
@@ -11,8 +11,8 @@ import socket
 
 import pytest
 
-from gateway import netguard
-from gateway.netguard import is_public, url_problem
+from gateway.lib import netguard
+from gateway.lib.netguard import is_public, url_problem
 
 NOT_HTTP = "must be an absolute http(s) URL"
 REFUSED = "a private, loopback or link-local address; such targets are refused"

@@ -9,9 +9,9 @@ import uuid
 import pytest
 from redis.asyncio import Redis
 
-from gateway import redis_client as redis_client_module
 from gateway.idempotency import MAX_KEY_LENGTH, fingerprint, parse_key
-from gateway.problems import Problem
+from gateway.lib import redis_client as redis_client_module
+from gateway.lib.problems import Problem
 from gateway.rate_limits import Count, MemoryCounter, Policy, RedisCounter, Verdict, gcra
 
 
@@ -98,7 +98,7 @@ async def test_redis_counter_falls_back_to_memory_when_redis_fails() -> None:
 
 
 async def test_a_redis_that_stops_answering_is_given_up_on(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The process's client (gateway.redis_client) has timeouts: a Redis that accepts connections and
+    """The process's client (gateway.lib.redis_client) has timeouts: a Redis that accepts connections and
     never answers costs a request a bounded wait, then the count falls back to memory."""
     monkeypatch.setattr(redis_client_module, "ANSWER_SECONDS", 0.3)
     held: list[asyncio.StreamWriter] = []

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from gateway.pipeline.send_rate import BURST, MemorySendRate, RedisSendRate
+from gateway.messages.send_rate import BURST, MemorySendRate, RedisSendRate
 
 
 async def test_memory_rate_allows_a_burst_then_spaces_sends():

@@ -24,14 +24,14 @@ def test_a_write_outside_the_store_is_a_violation() -> None:
         "update webhook_event set next_attempt_at=now()",
         "WITH given AS (SELECT 1) INSERT INTO message (id) SELECT 1",
     ):
-        violation = store_guard.check(statement, _frame_in("gateway/pipeline/dispatcher.py"))
-        assert violation is not None and violation.startswith("gateway/pipeline/dispatcher.py writes"), statement
+        violation = store_guard.check(statement, _frame_in("gateway/messages/dispatcher.py"))
+        assert violation is not None and violation.startswith("gateway/messages/dispatcher.py writes"), statement
 
 
 def test_the_store_tests_reads_and_other_tables_are_not() -> None:
     assert store_guard.check("UPDATE message SET status=$1", _frame_in("gateway/store/messages.py")) is None
     assert store_guard.check("UPDATE message SET status=$1", sys._getframe()) is None  # a test's own set-up
-    in_pipeline = _frame_in("gateway/pipeline/failover.py")
+    in_pipeline = _frame_in("gateway/messages/failover.py")
     for statement in (
         "SELECT message.id FROM message",
         "UPDATE failover_chain SET state='done'",

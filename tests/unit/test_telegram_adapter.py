@@ -17,6 +17,7 @@ from channels.base import Account, InboundMessage, Outbound
 from channels.telegram import channel
 from channels.telegram.adapter import parse_response, register_callbacks, request_of, send
 from channels.telegram.callbacks import Malformed, inbound_of, secret_matches, telegram_update, webhook_answer
+from tests.unit.fakes import given_callbacks
 
 TOKEN = "110201543:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
 SECRET = "s3cr3t_Token-0123456789"
@@ -549,7 +550,7 @@ def test_the_secret_is_compared_exactly():
 # --------------------------------------------------------------------------
 
 
-class FakePipeline:
+class FakeCallbacks:
     def __init__(self) -> None:
         self.received: list[tuple[uuid.UUID, InboundMessage]] = []
 
@@ -563,10 +564,10 @@ class FakePipeline:
 
 @pytest.fixture
 async def webhook():
-    app = Litestar(route_handlers=[telegram_update])
-    app.state.pipeline = FakePipeline()
+    callbacks = FakeCallbacks()
+    app = Litestar(route_handlers=[telegram_update], dependencies=given_callbacks(callbacks))
     async with AsyncTestClient(app=app) as client:
-        yield client, app.state.pipeline
+        yield client, callbacks
 
 
 URL = f"/callbacks/telegram/{ACCOUNT.id}"

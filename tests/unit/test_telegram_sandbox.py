@@ -12,12 +12,13 @@ from litestar.testing import AsyncTestClient
 from channels.base import Account
 from channels.telegram import sandbox
 from channels.telegram.sandbox import bot_api, inbound
+from tests.unit.fakes import given_callbacks
 
 TOKEN = "110201543:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
 BASE = f"/sandbox/telegram/bot{TOKEN}"
 
 
-class FakePipeline:
+class FakeCallbacks:
     def __init__(self) -> None:
         self.account_id = uuid.uuid4()
 
@@ -35,9 +36,10 @@ class FakePipeline:
 
 @pytest.fixture
 async def client():
-    app = Litestar(route_handlers=[bot_api, inbound])
-    app.state.pipeline = FakePipeline()
+    callbacks = FakeCallbacks()
+    app = Litestar(route_handlers=[bot_api, inbound], dependencies=given_callbacks(callbacks))
     async with AsyncTestClient(app=app) as test_client:
+        test_client.callbacks = callbacks  # type: ignore[attr-defined]
         yield test_client
 
 
@@ -178,7 +180,7 @@ async def test_webhook_methods(client):
 
 
 async def test_inbound_never_calls_anything_but_the_gateway(client):
-    account_id = str(client.app.state.pipeline.account_id)
+    account_id = str(client.callbacks.account_id)
     response = await client.post(
         "/sandbox/telegram/inbound", json={"trafficAccountId": account_id, "from": 5, "text": "x"}
     )
@@ -216,6 +218,6 @@ def test_updates_built_by_the_sandbox_parse_as_telegrams():
     ],
 )
 async def test_inbound_input_is_checked(client, body, field):
-    body = {k: (str(client.app.state.pipeline.account_id) if v == "ACCOUNT" else v) for k, v in body.items()}
+    body = {k: (str(client.callbacks.account_id) if v == "ACCOUNT" else v) for k, v in body.items()}
     response = await client.post("/sandbox/telegram/inbound", json=body)
     assert response.status_code == 400 and field in response.text

@@ -12,12 +12,12 @@ import msgspec
 import pytest
 import standardwebhooks
 
-from gateway.crypto import new_webhook_secret
-from gateway.delivery.payloads import EXAMPLES, StatusEvent, UserMessageEvent, openapi_webhooks
-from gateway.delivery.schedule import JITTER, MAX_RETRY_AFTER, RETRY_DELAYS, parse_retry_after, retry_delay
-from gateway.delivery.signing import ROTATION_OVERLAP, signature, signing_secrets
+from gateway.lib.crypto import new_webhook_secret
 from gateway.models import Message, TrafficAccount, Webhook
 from gateway.store.outbox import content_fields, status_payload, user_message_payload
+from gateway.webhooks.payloads import EXAMPLES, StatusEvent, UserMessageEvent, openapi_webhooks
+from gateway.webhooks.schedule import JITTER, MAX_RETRY_AFTER, RETRY_DELAYS, parse_retry_after, retry_delay
+from gateway.webhooks.signing import ROTATION_OVERLAP, signature, signing_secrets
 
 NOW = datetime.datetime(2026, 11, 21, 12, 0, tzinfo=datetime.UTC)
 

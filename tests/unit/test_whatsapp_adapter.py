@@ -29,6 +29,7 @@ from channels.whatsapp.callbacks import (
     whatsapp_verify,
     whatsapp_webhook,
 )
+from tests.unit.fakes import given_callbacks
 
 TOKEN = "EAAJB3Yx0aBcBAHkZCZBZA9ZCw8sTx1Ff0bQb0ZBZCqj"
 APP_SECRET = "614fc2afde15eee07a26b2fe3eaee9b9"
@@ -581,7 +582,7 @@ def test_malformed_bodies_name_the_field(body, field):
 # ---------------------------------------------------------------------------------------------------
 
 
-class FakePipeline:
+class FakeCallbacks:
     """Known wamids, the reports applied and the messages received (stored once per wamid)."""
 
     def __init__(self, known: set[str]) -> None:
@@ -610,9 +611,8 @@ class FakePipeline:
 
 @pytest.fixture
 async def routes():
-    pipeline = FakePipeline({"wamid.A", "wamid.B"})
-    app = Litestar(route_handlers=[whatsapp_verify, whatsapp_webhook])
-    app.state.pipeline = pipeline
+    pipeline = FakeCallbacks({"wamid.A", "wamid.B"})
+    app = Litestar(route_handlers=[whatsapp_verify, whatsapp_webhook], dependencies=given_callbacks(pipeline))
     async with AsyncTestClient(app=app) as client:
         yield client, pipeline
 

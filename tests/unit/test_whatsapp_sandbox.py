@@ -15,12 +15,13 @@ from channels.base import Account
 from channels.whatsapp import sandbox
 from channels.whatsapp.callbacks import parse_notification
 from channels.whatsapp.sandbox import behaviour, send_message, user_sends_message
+from tests.unit.fakes import given_callbacks
 
 TOKEN = "sandbox-access-token"
 CREDENTIALS = {"accessToken": TOKEN, "appSecret": "s", "verifyToken": "v"}
 
 
-class FakePipeline:
+class FakeCallbacks:
     def __init__(self) -> None:
         self.account_id = uuid.uuid4()
         self.live_id = uuid.uuid4()
@@ -39,10 +40,10 @@ class FakePipeline:
 
 @pytest.fixture
 async def client():
-    app = Litestar(route_handlers=[send_message, user_sends_message])
-    app.state.pipeline = FakePipeline()
+    callbacks = FakeCallbacks()
+    app = Litestar(route_handlers=[send_message, user_sends_message], dependencies=given_callbacks(callbacks))
     async with AsyncTestClient(app=app) as test_client:
-        yield test_client, app.state.pipeline
+        yield test_client, callbacks
 
 
 def text(to: str = "447700900123", **extra) -> dict:

@@ -15,7 +15,7 @@ from litestar.types import Empty
 from litestar.utils.scope.state import ScopeState
 
 from channels.base import FieldError
-from gateway.problems import invalid
+from gateway.lib.problems import invalid
 
 S = TypeVar("S", bound=msgspec.Struct)
 

@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 POOL_SIZE = 20  # connections per process
 WAIT_FOR_DATABASE_SECONDS = 1.0
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
 T = TypeVar("T")
 IN_LIST_CHUNK = 500  # values in one IN list: Postgres' parser recurses over long ones

@@ -21,10 +21,10 @@ from litestar.middleware import AbstractAuthenticationMiddleware, Authentication
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.crypto import api_key_digest
-from gateway.lookups import Lookups
+from gateway.lib.crypto import api_key_digest
+from gateway.lib.lookups import Lookups
+from gateway.lib.problems import Problem
 from gateway.models import ApiKey, Customer
-from gateway.problems import Problem
 
 API_KEY_HEADER = "X-Mitto-API-Key"
 
@@ -81,8 +81,9 @@ class CustomerAuthMiddleware(AbstractAuthenticationMiddleware):
 
     async def authenticate_request(self, connection: ASGIConnection) -> AuthenticationResult:
         state = connection.app.state
-        db_config: SQLAlchemyAsyncConfig = state.db_config
-        lookups: Lookups = state.lookups
+        runtime = state.runtime
+        db_config: SQLAlchemyAsyncConfig = runtime.db_config
+        lookups: Lookups = runtime.lookups
 
         def provide_session() -> AsyncSession:
             return db_config.provide_session(state, connection.scope)  # the one the handler gets as ``db_session``
@@ -102,7 +103,7 @@ class CustomerAuthMiddleware(AbstractAuthenticationMiddleware):
         scheme, _, token = connection.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise unauthorized(f"Authenticate with `Authorization: Bearer <token>` or `{API_KEY_HEADER}: <key>`.")
-        issuer: TokenIssuer = state.token_issuer
+        issuer: TokenIssuer = runtime.token_issuer
         try:
             claims = issuer.verify(token.strip())
             customer_id, tenant_id = UUID(claims["sub"]), UUID(claims["tenant"])
@@ -120,7 +121,7 @@ class CustomerAuthMiddleware(AbstractAuthenticationMiddleware):
 
 
 async def admin_guard(connection: ASGIConnection, _handler: Any) -> None:
-    expected: str = connection.app.state.settings.admin_token
+    expected: str = connection.app.state.runtime.settings.admin_token
     scheme, _, token = connection.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected.encode()):
         raise unauthorized("The admin API needs `Authorization: Bearer <GATEWAY_ADMIN_TOKEN>`.")

@@ -10,12 +10,12 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.base import FieldError
-from gateway.auth import TokenIssuer, unauthorized
-from gateway.crypto import hash_password, verify_password
+from gateway.lib.crypto import hash_password, verify_password
+from gateway.lib.problems import Problem, invalid
 from gateway.models import Customer, LoginFailure
-from gateway.problems import Problem, invalid
-from gateway.services.tenants import MAX_EMAIL_LENGTH, normalise_email, password_errors
 from gateway.settings import Settings
+from gateway.tenants.auth import TokenIssuer, unauthorized
+from gateway.tenants.service import MAX_EMAIL_LENGTH, normalise_email, password_errors
 
 
 class LoginService:

@@ -3,7 +3,7 @@ bounded concurrency, stop gracefully. The message dispatcher and the webhook del
 
 The database is the queue: a job is claimed by setting a lease in one conditional UPDATE (SKIP LOCKED
 on Postgres), so several workers share it, and one that dies leaves leases that expire for another to
-take. Each job records its own outcome (through a group commit, gateway.pipeline.group_commit).
+take. Each job records its own outcome (through a group commit, gateway.lib.group_commit).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ class LeasedQueue(Generic[Job]):
         self.name = name  # for the log: "messages", "webhook events"
         self.claim = claim  # up to n due jobs, leased to this worker
         self.run_job = run  # never raises: a job's failure is its own to record
-        self.wake = wake  # set when work is due (gateway.work_due), or a slot frees that a claim waits for
+        self.wake = wake  # set when work is due (gateway.lib.work_due), or a slot frees that a claim waits for
         self.concurrency = concurrency
         self.poll_seconds = poll_seconds  # the longest a due job waits for a claim without a wake-up
         self.idle_poll_seconds = idle_poll_seconds or poll_seconds  # the same, once the queue was idle a while

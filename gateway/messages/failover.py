@@ -25,8 +25,8 @@ from uuid import UUID
 from sqlalchemy import bindparam, case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from gateway.lib.due import DueIndex
 from gateway.models import FailoverChain
-from gateway.pipeline.due import DueIndex
 from gateway.store import statuses
 from gateway.store.messages import Applied, activate_steps, purge_untriggered
 
@@ -131,6 +131,12 @@ async def move_on(
     return moved, await activate_steps(session, next_steps, at)
 
 
+async def schedule(index: DueIndex, chains: Sequence[NewChain]) -> None:
+    """Set the timers of chains just accepted (their first step's timeout)."""
+    if chains:
+        await index.schedule({str(chain.id): chain.due_at.timestamp() for chain in chains})
+
+
 def now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
 
@@ -151,9 +157,6 @@ class FailoverTimers:
         self.clock = clock
         self.on_activated = on_activated  # wakes the dispatcher: a next step is Ready
         self.retention = retention  # how long steps never triggered (Created) are kept
-
-    async def accepted(self, chains: Sequence[NewChain]) -> None:
-        await self.index.schedule({str(chain.id): chain.due_at.timestamp() for chain in chains})
 
     async def fire_due(self) -> int:
         """Fire the timers due now, a batch in one transaction; how many chains moved on."""

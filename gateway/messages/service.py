@@ -17,16 +17,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from channels.base import FieldError
 from channels.registry import all_channels
 from gateway.idempotency import KeyedAnswer
-from gateway.ids import new_id
-from gateway.lookups import Lookups
+from gateway.lib.ids import new_id
+from gateway.lib.lookups import Lookups
+from gateway.lib.pagination import Cursor, page_query
+from gateway.lib.problems import Problem, invalid, not_found
+from gateway.messages.acceptor import CONSTRAINT_ERRORS, Acceptor
+from gateway.messages.failover import REQUIRED_STATUSES, NewChain
 from gateway.models import Conversation, FailoverChain, Message, MessageEvent, MessageTemplate, TrafficAccount
-from gateway.pagination import Cursor, page_query
-from gateway.pipeline.acceptor import CONSTRAINT_ERRORS, Acceptor
-from gateway.pipeline.failover import REQUIRED_STATUSES, NewChain
-from gateway.problems import Problem, invalid, not_found
-from gateway.services.traffic_accounts import TrafficAccountService
 from gateway.store import statuses
 from gateway.store.messages import NewMessage
+from gateway.tenants.traffic_accounts import TrafficAccountService
 
 DEFAULT_VALIDITY = datetime.timedelta(hours=48)
 
@@ -323,7 +323,7 @@ class MessageService:
         try:
             await self.acceptor.accept(planned.messages, planned.chains, answer)
         except CONSTRAINT_ERRORS:
-            # The traffic accounts were remembered for a moment (gateway.lookups): another process may have
+            # The traffic accounts were remembered for a moment (gateway.lib.lookups): another process may have
             # deleted them (or their tenant) since. Then they are not found, as they will be once forgotten.
             self.lookups.clear()
             wanted = {m.traffic_account_id for m in planned.messages}

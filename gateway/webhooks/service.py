@@ -1,5 +1,5 @@
 """Webhook configuration, its links to traffic accounts, secret rotation, and the inspection and replay
-of deliveries (delivering is the job of gateway.delivery)."""
+of deliveries (delivering is the job of gateway.webhooks)."""
 
 from __future__ import annotations
 
@@ -15,16 +15,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.base import FieldError
-from gateway.crypto import new_webhook_secret
+from gateway.lib.crypto import new_webhook_secret
+from gateway.lib.netguard import url_problem
+from gateway.lib.pagination import Cursor, page_query
+from gateway.lib.problems import Problem, invalid, not_found
+from gateway.lib.work_due import WorkDue
 from gateway.models import TrafficAccount, Webhook, WebhookAttempt, WebhookEvent, WebhookTrafficAccount
-from gateway.netguard import url_problem
-from gateway.pagination import Cursor, page_query
-from gateway.problems import Problem, invalid, not_found
-from gateway.repositories import WebhookRepository
-from gateway.services.traffic_accounts import TrafficAccountService
 from gateway.store import outbox
 from gateway.store.outbox import FAILED, now
-from gateway.work_due import WorkDue
+from gateway.tenants.repositories import WebhookRepository
+from gateway.tenants.traffic_accounts import TrafficAccountService
 
 TRIGGERS = ("Delivered", "Failed", "Read", "UserMessage")
 MAX_HEADERS = 20
@@ -187,7 +187,7 @@ class WebhookService:
         await self.session.commit()
 
     async def rotate_secret(self, tenant_id: UUID, webhook_id: UUID) -> str:
-        """A new signing secret; the old one keeps signing beside it for a day (gateway.delivery.signing)."""
+        """A new signing secret; the old one keeps signing beside it for a day (gateway.webhooks.signing)."""
         webhook = await self.get(tenant_id, webhook_id, lock=True)
         webhook.previous_secret, webhook.secret = webhook.secret, new_webhook_secret()
         webhook.secret_rotated_at = now()

@@ -21,7 +21,7 @@ from litestar.plugins.problem_details import (
 )
 
 from channels.base import FieldError
-from gateway.db import database_unavailable
+from gateway.lib.db import database_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ def not_found(what: str, field: str | None = None) -> Problem:
 
 
 def _from_validation(request: Request, exc: ValidationException) -> Problem:
-    from gateway.validation import body_errors  # here, as validation builds on this module
+    from gateway.lib.validation import body_errors  # here, as validation builds on this module
 
     errors = body_errors(request) or [
         FieldError(

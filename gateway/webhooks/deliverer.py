@@ -1,6 +1,6 @@
 """The delivery loop: claim due webhook events with a lease, POST them signed, record every attempt.
 
-The database is the record of truth, as for the dispatcher (gateway.pipeline.dispatcher): an event is
+The database is the record of truth, as for the dispatcher (gateway.messages.dispatcher): an event is
 due when it is pending and its ``next_attempt_at`` has passed, and it is claimed by setting a lease
 (SKIP LOCKED on Postgres). A worker that dies mid-attempt leaves a lease that expires; another worker
 then delivers the event again, with the same ``webhook-id``, so the receiver can tell a repeat.
@@ -9,9 +9,9 @@ then delivers the event again, with the same ``webhook-id``, so the receiver can
   webhook is pending, in flight included; it goes once that one succeeded or was given up. A waiting
   event is put back until the earlier one's next attempt, and pulled forward when that one ends.
 - Isolation: each webhook has at most ``endpoint_concurrency`` attempts in flight per worker, and a
-  failing one is backed off (gateway.delivery.schedule), so a dead or slow endpoint holds only its own
+  failing one is backed off (gateway.webhooks.schedule), so a dead or slow endpoint holds only its own
   slots. Events of a disabled webhook are put back an hour at a time, and pulled forward when it is
-  enabled again (gateway.services.webhooks).
+  enabled again (gateway.webhooks.service).
 - Outcomes are written in batches (one transaction for the attempts that finished meanwhile): the
   database, not the receivers, would otherwise cap the throughput.
 """
@@ -40,16 +40,16 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
 from channels.transport import KeepAliveTransport
-from gateway.delivery.schedule import parse_retry_after, retry_delay
-from gateway.delivery.signing import signature, signing_secrets
-from gateway.leased_queue import LeasedQueue
+from gateway.lib.group_commit import GroupCommit
+from gateway.lib.leased_queue import LeasedQueue
+from gateway.lib.netguard import url_problem
+from gateway.lib.work_due import WEBHOOKS, WorkDue
 from gateway.models import Webhook, WebhookAttempt, WebhookEvent
-from gateway.netguard import url_problem
-from gateway.pipeline.group_commit import GroupCommit
 from gateway.settings import Settings
 from gateway.store import outbox
 from gateway.store.outbox import FAILED, PENDING, SUCCEEDED, lease_free, now
-from gateway.work_due import WEBHOOKS, WorkDue
+from gateway.webhooks.schedule import parse_retry_after, retry_delay
+from gateway.webhooks.signing import signature, signing_secrets
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +154,7 @@ class WebhookDeliverer:
         )
 
     async def run(self, stop: asyncio.Event, poll_seconds: float = POLL_SECONDS) -> None:
-        """Deliver due events until ``stop`` (gateway.leased_queue). The poll also finds the events that
+        """Deliver due events until ``stop`` (gateway.lib.leased_queue). The poll also finds the events that
         waited for an earlier one of their message."""
         queue = LeasedQueue(
             "webhook events",

@@ -14,20 +14,20 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from channels.base import Account, InboundMessage, StatusReport
 from channels.registry import all_channels
-from gateway.auth import key_id
-from gateway.db import in_chunks, session_maker
-from gateway.lookups import Lookups
+from gateway.lib.db import in_chunks, session_maker
+from gateway.lib.group_commit import GroupCommit
+from gateway.lib.lookups import Lookups
+from gateway.lib.work_due import WorkDue
+from gateway.messages.accounts import adapter_account
+from gateway.messages.conversations import conversation_for
+from gateway.messages.failover import follow
 from gateway.models import Message, TrafficAccount
-from gateway.pipeline.accounts import adapter_account
-from gateway.pipeline.conversations import conversation_for
-from gateway.pipeline.failover import follow
-from gateway.pipeline.group_commit import GroupCommit
 from gateway.settings import Settings
 from gateway.store import messages as store
 from gateway.store import statuses
 from gateway.store.messages import Applied, StatusChange, change_statuses
 from gateway.store.parked import apply_parked, park
-from gateway.work_due import WorkDue
+from gateway.tenants.auth import key_id
 
 TOKEN_AUDIENCE = "callback"
 ACCOUNT_AUDIENCE = "account-callback"
@@ -76,8 +76,9 @@ class CallbackTokens:
             return None
 
 
-class GatewayPipeline:
-    """Implements ``channels.base.Pipeline`` for the channels' callback routes."""
+class ProviderCallbacks:
+    """The gateway as the channels' callback and sandbox routes see it (``channels.base.Callbacks``): their
+    tokens and URLs, traffic accounts, and applying status reports and inbound messages."""
 
     def __init__(
         self,
@@ -107,7 +108,7 @@ class GatewayPipeline:
         settings: Settings,
         lookups: Lookups | None = None,
         work_due: WorkDue | None = None,
-    ) -> GatewayPipeline:
+    ) -> ProviderCallbacks:
         return cls(
             session_maker(engine),
             tokens,

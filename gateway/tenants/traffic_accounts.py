@@ -11,9 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.base import Channel, FieldError
 from channels.registry import all_channels
+from gateway.lib.problems import invalid, not_found
 from gateway.models import TrafficAccount
-from gateway.problems import invalid, not_found
-from gateway.repositories import TrafficAccountRepository
+from gateway.tenants.repositories import TrafficAccountRepository
 
 
 def channel_for(name: str, field: str = "channel") -> Channel:

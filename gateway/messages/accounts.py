@@ -8,7 +8,7 @@ import hmac
 from channels.base import Account
 from channels.registry import all_channels
 from gateway.models import TrafficAccount
-from gateway.services.traffic_accounts import credentials_of
+from gateway.tenants.traffic_accounts import credentials_of
 
 
 def adapter_account(account: TrafficAccount, public_url: str, secret: str) -> Account:

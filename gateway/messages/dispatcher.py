@@ -27,20 +27,20 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from channels.base import Outbound, SendResult
 from channels.registry import all_channels
 from channels.transport import DirectClient
-from gateway.db import database_unavailable
-from gateway.leased_queue import LeasedQueue
-from gateway.lookups import Lookups
+from gateway.lib.db import database_unavailable
+from gateway.lib.group_commit import GroupCommit
+from gateway.lib.leased_queue import LeasedQueue
+from gateway.lib.lookups import Lookups
+from gateway.lib.work_due import MESSAGES, WorkDue
+from gateway.messages.accounts import adapter_account
+from gateway.messages.callbacks import CallbackTokens
+from gateway.messages.failover import follow
+from gateway.messages.send_rate import MemorySendRate, SendRate
 from gateway.models import Message, TrafficAccount
-from gateway.pipeline.accounts import adapter_account
-from gateway.pipeline.callbacks import CallbackTokens
-from gateway.pipeline.failover import follow
-from gateway.pipeline.group_commit import GroupCommit
-from gateway.pipeline.send_rate import MemorySendRate, SendRate
 from gateway.store import messages as store
 from gateway.store import statuses
 from gateway.store.messages import Applied, MessageRow, StatusChange, now
 from gateway.store.parked import apply_parked, parked_now_known
-from gateway.work_due import MESSAGES, WorkDue
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +105,7 @@ class Dispatcher:
         self.outcomes = GroupCommit(self.write, max_batch=BATCH, linger=RECORD_LINGER)
 
     async def run(self, stop: asyncio.Event, poll_seconds: float = 0.5, concurrency: int = BATCH) -> None:
-        """Send due messages until ``stop``, up to ``concurrency`` at once (gateway.leased_queue)."""
+        """Send due messages until ``stop``, up to ``concurrency`` at once (gateway.lib.leased_queue)."""
         queue = LeasedQueue(
             "messages",
             self.claim,

@@ -11,7 +11,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError, RedisError
 
-from gateway.pipeline.group_commit import GroupCommit
+from gateway.lib.group_commit import GroupCommit
 
 
 class BatchedScript:

@@ -12,7 +12,7 @@ from sqlalchemy import Select, and_, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.base import FieldError
-from gateway.problems import invalid
+from gateway.lib.problems import invalid
 
 T = TypeVar("T")
 MAX_LIMIT = 500

@@ -1,4 +1,4 @@
-"""Writing accepted messages, group-committed (gateway.pipeline.group_commit): the sends that arrive
+"""Writing accepted messages, group-committed (gateway.lib.group_commit): the sends that arrive
 while one transaction is being written are written together in the next.
 
 Accepted means durable: ``accept`` returns only after the transaction holding the messages, their
@@ -19,12 +19,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from gateway.db import in_chunks
 from gateway.idempotency import KeyedAnswer
-from gateway.ids import new_id
+from gateway.lib.db import in_chunks
+from gateway.lib.group_commit import GroupCommit
+from gateway.lib.ids import new_id
+from gateway.messages.failover import NewChain
 from gateway.models import Conversation, FailoverChain
-from gateway.pipeline.failover import NewChain
-from gateway.pipeline.group_commit import GroupCommit
 from gateway.store import messages as store
 from gateway.store.messages import NewMessage
 

@@ -13,7 +13,7 @@ from typing import Protocol
 
 from redis.asyncio import Redis
 
-from gateway.redis_scripts import BatchedScript
+from gateway.lib.redis_scripts import BatchedScript
 
 BURST = 1.0  # seconds of sending that may go out at once after a quiet period
 

@@ -1,1 +1,0 @@
-"""The path of a message: acceptance, dispatch to a channel adapter, status changes and their events."""
