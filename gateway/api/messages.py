@@ -17,7 +17,9 @@ from gateway.api.deps import Caller, Messages, bulk_only_on_v11, runtime_of
 from gateway.idempotency import KeyedAnswer, claim_of
 from gateway.lib.pagination import MAX_LIMIT, Cursor
 from gateway.lib.problems import invalid
-from gateway.messages.service import BulkResult, MessageFilters, MessageService, Plan, SendRequest, block_errors
+from gateway.messages.planning import BulkResult, Plan
+from gateway.messages.service import MessageFilters, MessageService
+from gateway.messages.validation import SendRequest, block_errors
 from gateway.models import Conversation, FailoverChain, Message, MessageEvent, TrafficAccount
 from gateway.schemas import Out, Page, Schema
 from gateway.store import statuses

@@ -10,11 +10,11 @@ from uuid import UUID
 
 import jwt
 from sqlalchemy import select, tuple_
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from channels.base import Account, InboundMessage, StatusReport
 from channels.registry import all_channels
-from gateway.lib.db import in_chunks, session_maker
+from gateway.lib.db import in_chunks
 from gateway.lib.group_commit import GroupCommit
 from gateway.lib.lookups import Lookups
 from gateway.lib.work_due import WorkDue
@@ -22,7 +22,6 @@ from gateway.messages.accounts import adapter_account
 from gateway.messages.conversations import conversation_for
 from gateway.messages.failover import follow
 from gateway.models import Message, TrafficAccount
-from gateway.settings import Settings
 from gateway.store import messages as store
 from gateway.store import statuses
 from gateway.store.messages import Applied, StatusChange, change_statuses
@@ -99,24 +98,6 @@ class ProviderCallbacks:
         # Ours too: the API keeps its callback routes for URLs handed out before GATEWAY_CALLBACK_URL was set.
         self.own_prefixes = (self.callback_prefix, self.public_url + "/callbacks/")
         self._reports = GroupCommit(self._apply_reports, linger=REPORT_LINGER)
-
-    @classmethod
-    def from_settings(
-        cls,
-        engine: AsyncEngine,
-        tokens: CallbackTokens,
-        settings: Settings,
-        lookups: Lookups | None = None,
-        work_due: WorkDue | None = None,
-    ) -> ProviderCallbacks:
-        return cls(
-            session_maker(engine),
-            tokens,
-            settings.callback_base_url,
-            lookups,
-            public_url=settings.public_base_url,
-            work_due=work_due,
-        )
 
     def callback_url(self, channel: str, account_id: UUID) -> str:
         return f"{self.callback_prefix}{channel}/{account_id}"

@@ -1,4 +1,5 @@
-"""Accepting messages: validation against the traffic account's channel, then one transaction.
+"""Sending messages: a send checked (gateway.messages.validation), planned (gateway.messages.planning) and
+accepted in one transaction; the messages, bulk sends and conversations read back.
 
 Accepted means durable: the message row (status Ready), its conversation and its first status event
 are committed before the answer; nothing upstream is awaited (the dispatcher sends it).
@@ -22,140 +23,12 @@ from gateway.lib.lookups import Lookups
 from gateway.lib.pagination import Cursor, page_query
 from gateway.lib.problems import Problem, invalid, not_found
 from gateway.messages.acceptor import CONSTRAINT_ERRORS, Acceptor
-from gateway.messages.failover import REQUIRED_STATUSES, NewChain
+from gateway.messages.planning import BulkResult, Plan, plan_of
+from gateway.messages.validation import SendRequest, check
 from gateway.models import Conversation, FailoverChain, Message, MessageEvent, MessageTemplate, TrafficAccount
-from gateway.store import statuses
-from gateway.store.messages import NewMessage
 from gateway.tenants.traffic_accounts import TrafficAccountService
 
 DEFAULT_VALIDITY = datetime.timedelta(hours=48)
-
-
-def block_key(key: str) -> str | None:
-    """The channel a top-level key of a send request names (``whatsApp`` and ``whatsapp`` alike)."""
-    lower = key.lower()
-    return lower if lower in all_channels() else None
-
-
-def block_errors(blocks: dict[str, Any]) -> list[FieldError]:
-    """Every problem with the channel blocks of a request, named by the key the client used."""
-    errors = []
-    for key, block in blocks.items():
-        channel = all_channels()[block_key(key) or key]
-        errors += [FieldError(f"{key}.{e.field}" if e.field else key, e.message) for e in channel.validate_block(block)]
-    return errors
-
-
-TRAFFIC_ACCOUNTS = "failover.timeoutFailover.trafficAccounts"
-MAX_FAILOVER_STEPS = 10
-TIMEOUT_RANGE = (5, 7 * 24 * 3600)  # seconds a failover step may wait for its status
-
-
-@dataclass(frozen=True, slots=True)
-class SendRequest:
-    """One message to send, as the API took it (the blocks keyed as the client wrote them)."""
-
-    traffic_account_id: UUID | None
-    destination: str
-    blocks: dict[str, Any]
-    failover: Any = None
-
-
-@dataclass(frozen=True, slots=True)
-class Failover:
-    required_status: str
-    timeout_seconds: int
-    account_ids: list[UUID]
-
-
-def parse_failover(raw: Any) -> tuple[Failover | None, list[FieldError]]:
-    """The ``failover`` object of a send (seed 002); only type Timeout exists."""
-    if raw is None:
-        return None, []
-    if not isinstance(raw, dict):
-        return None, [FieldError("failover", 'must be an object like {"type": "Timeout", "timeoutFailover": {...}}')]
-    errors = []
-    if raw.get("type") != "Timeout":
-        errors.append(FieldError("failover.type", 'must be "Timeout"'))
-    timeout = raw.get("timeoutFailover")
-    if not isinstance(timeout, dict):
-        return None, [*errors, FieldError("failover.timeoutFailover", "must be an object")]
-    errors += [
-        FieldError(
-            f"failover.timeoutFailover.{key}", "unknown field; allowed: timeoutInSeconds, status, trafficAccounts"
-        )
-        for key in timeout
-        if key not in ("timeoutInSeconds", "status", "trafficAccounts")
-    ]
-    seconds = timeout.get("timeoutInSeconds")
-    if not isinstance(seconds, int) or isinstance(seconds, bool) or not TIMEOUT_RANGE[0] <= seconds <= TIMEOUT_RANGE[1]:
-        errors.append(
-            FieldError(
-                "failover.timeoutFailover.timeoutInSeconds",
-                f"must be a whole number from {TIMEOUT_RANGE[0]} to {TIMEOUT_RANGE[1]}",
-            )
-        )
-    status = timeout.get("status")
-    if status not in REQUIRED_STATUSES:
-        errors.append(FieldError("failover.timeoutFailover.status", f"must be one of {', '.join(REQUIRED_STATUSES)}"))
-    accounts = timeout.get("trafficAccounts")
-    ids: list[UUID] = []
-    if not isinstance(accounts, list) or not 2 <= len(accounts) <= MAX_FAILOVER_STEPS:
-        errors.append(
-            FieldError(TRAFFIC_ACCOUNTS, f"must list 2 to {MAX_FAILOVER_STEPS} traffic account ids, in order")
-        )
-    else:
-        for index, value in enumerate(accounts):
-            try:
-                ids.append(UUID(value))
-            except (TypeError, ValueError, AttributeError):
-                errors.append(FieldError(f"{TRAFFIC_ACCOUNTS}[{index}]", "must be a traffic account id (a UUID)"))
-    if errors:
-        return None, errors
-    return Failover(status, seconds, ids), []
-
-
-@dataclass(slots=True)
-class Plan:
-    """The messages of one send: one, or the steps of a failover chain."""
-
-    messages: list[NewMessage]
-    chain: NewChain | None
-    accounts: list[TrafficAccount]
-
-    def to(self, destination: str) -> Plan:
-        """The same send to another destination (new ids), for bulk sends."""
-        chain = replace(self.chain, id=new_id()) if self.chain else None
-        messages = [
-            replace(
-                m,
-                id=new_id(),
-                destination=all_channels()[m.channel].canonical_address(destination),
-                conversation_id=None,
-                failover_chain_id=chain.id if chain else None,
-            )
-            for m in self.messages
-        ]
-        return Plan(messages, chain, self.accounts)
-
-    @property
-    def chains(self) -> list[NewChain]:
-        return [self.chain] if self.chain else []
-
-
-@dataclass(slots=True)
-class BulkResult:
-    bulk_id: UUID
-    plans: list[tuple[str, Plan, bool]]  # (destination as given, its plan, whether a repeat of an earlier one)
-
-    @property
-    def messages(self) -> list[NewMessage]:
-        """The messages to store: a repeated destination's plan is its first one's."""
-        return [m for _, plan, duplicate in self.plans if not duplicate for m in plan.messages]
-
-    @property
-    def chains(self) -> list[NewChain]:
-        return [c for _, plan, duplicate in self.plans if not duplicate for c in plan.chains]
 
 
 class MessageService:
@@ -178,85 +51,12 @@ class MessageService:
     async def plan(self, tenant_id: UUID, request: SendRequest, bulk_id: UUID | None = None) -> Plan:
         """The messages of one send (one, or one per step of a failover chain), every problem named
         relative to the request; raises only for an unknown traffic account (a 404 naming it)."""
-        errors: list[FieldError] = []
-        failover, failover_errors = parse_failover(request.failover)
-        errors += failover_errors
-        if failover is not None:
-            if request.traffic_account_id not in (None, failover.account_ids[0]):
-                errors.append(
-                    FieldError("trafficAccountId", f"must be the first of {TRAFFIC_ACCOUNTS}, or be left out")
-                )
-            fields = [f"{TRAFFIC_ACCOUNTS}[{n}]" for n in range(len(failover.account_ids))]
-            accounts = [await self.account(tenant_id, a, f) for a, f in zip(failover.account_ids, fields, strict=True)]
-        elif request.traffic_account_id is None:
-            if request.failover is None:
-                errors.append(FieldError("trafficAccountId", "is required (or a failover with its traffic accounts)"))
-            raise invalid(errors, "The message can't be sent as it is.")
-        else:
-            fields, accounts = ["trafficAccountId"], [await self.account(tenant_id, request.traffic_account_id)]
-        keys: dict[str | None, str] = {}
-        errors += block_errors(request.blocks)
-        for key in request.blocks:
-            if block_key(key) in keys:
-                errors.append(FieldError(key, f"repeats the {keys[block_key(key)]} block"))
-            keys[block_key(key)] = key
-        channels_used = {account.channel for account in accounts}
-        for account, field in zip(accounts, fields, strict=True):
-            channel = all_channels()[account.channel]
-            if account.channel not in keys:
-                errors.append(FieldError(account.channel, f"is required: {field} is a {account.channel} account"))
-            if failover and failover.required_status not in channel.receipts:
-                errors.append(
-                    FieldError(
-                        field,
-                        f"a {account.channel} account never reports {failover.required_status}, "
-                        f"so this step could never succeed; wait for {' or '.join(channel.receipts)}",
-                    )
-                )
-            if problem := channel.destination_problem(request.destination):
-                errors.append(FieldError("destination", f"{problem} (for the {account.channel} account)"))
-        errors += [
-            FieldError(key, f"is a {name} block, but no traffic account of the request is a {name} account")
-            for name, key in keys.items()
-            if name not in channels_used
-        ]
-        if len({a.id for a in accounts}) < len(accounts):
-            errors.append(FieldError(TRAFFIC_ACCOUNTS, "names a traffic account twice"))
-        if errors:
-            raise invalid(errors, "The message can't be sent as it is.")
-        for account in accounts:
-            key = keys[account.channel]
+        checked = await check(tenant_id, request, self.account)
+        for account in checked.accounts:
+            key = checked.keys[account.channel]
             if errors := await self._template_errors(account, key, request.blocks[key]):
                 raise invalid(errors, "The message's template can't be used as it is.")
-        at = datetime.datetime.now(datetime.UTC)
-        chain = None
-        if failover is not None:
-            due = at + datetime.timedelta(seconds=failover.timeout_seconds)
-            chain = NewChain(
-                new_id(), tenant_id, failover.required_status, failover.timeout_seconds, len(accounts), due, at
-            )
-        messages = []
-        for step, account in enumerate(accounts):
-            channel, block = all_channels()[account.channel], request.blocks[keys[account.channel]]
-            messages.append(
-                NewMessage(
-                    tenant_id=tenant_id,
-                    traffic_account_id=account.id,
-                    channel=account.channel,
-                    destination=channel.canonical_address(request.destination),
-                    content=block,
-                    message_parts=channel.message_parts(block),
-                    reference=block.get("reference") if isinstance(block.get("reference"), str) else None,
-                    created_at=at,
-                    valid_until=at + min(DEFAULT_VALIDITY, channel.validity(block) or DEFAULT_VALIDITY),
-                    next_attempt_at=at if step == 0 else None,
-                    status=statuses.READY if step == 0 else statuses.CREATED,
-                    bulk_id=bulk_id,
-                    failover_chain_id=chain.id if chain else None,
-                    failover_step=step if chain else None,
-                )
-            )
-        return Plan(messages, chain, accounts)
+        return plan_of(tenant_id, request, checked, bulk_id)
 
     async def plan_bulk(self, tenant_id: UUID, destinations: list[str], request: SendRequest) -> BulkResult:
         """One request, many destinations: validated as a whole (problems named ``destinations[i]``),

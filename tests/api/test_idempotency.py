@@ -18,7 +18,8 @@ from sqlalchemy import event, select, update
 from gateway.idempotency import IN_FLIGHT_TIMEOUT, Claim, IdempotencyKeys, KeyedAnswer, StoredAnswer, fingerprint
 from gateway.lib.db import create_engine, session_maker
 from gateway.lib.problems import Problem
-from gateway.messages.service import MessageService, SendRequest
+from gateway.messages.service import MessageService
+from gateway.messages.validation import SendRequest
 from gateway.models import IdempotencyKey
 from tests.conftest import TenantFixture, assert_problem, in_app_loop, make_settings, new_tenant
 

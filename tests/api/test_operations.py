@@ -94,3 +94,17 @@ async def test_the_sandbox_providers_can_be_turned_off(tmp_path):
     async with AsyncTestClient(app=create_app(settings)) as client:
         assert (await client.post("/sandbox/sms/sms", json={})).status_code == 404
         assert (await client.post("/callbacks/sms/x", json={})).status_code != 404  # callbacks stay
+
+
+async def test_each_process_builds_only_what_it_serves(database_url):
+    """The API without the embedded worker builds no dispatcher, deliverer, failover timers or provider
+    client (gateway.runtime makes each part when first used); the embedded mode builds them."""
+    worker_parts = {"dispatcher", "deliverer", "failover_timers", "provider_http"}
+    app = create_app(make_settings(database_url, worker_in_server=False))
+    async with AsyncTestClient(app=app) as client:
+        assert (await client.get("/health")).status_code == 200
+        assert worker_parts.isdisjoint(vars(app.state.runtime)), sorted(vars(app.state.runtime))
+    app = create_app(make_settings(database_url))
+    async with AsyncTestClient(app=app) as client:
+        assert (await client.get("/health")).status_code == 200
+        assert worker_parts <= set(vars(app.state.runtime))

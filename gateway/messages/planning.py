@@ -1,0 +1,95 @@
+"""Planning a valid send (gateway.messages.validation): the messages to store, one, or one per step of a
+failover chain with its chain; the same for each destination of a bulk send. No I/O."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, replace
+from uuid import UUID
+
+from channels.registry import all_channels
+from gateway.lib.ids import new_id
+from gateway.messages.failover import NewChain
+from gateway.messages.validation import Checked, SendRequest
+from gateway.models import TrafficAccount
+from gateway.store import statuses
+from gateway.store.messages import NewMessage
+
+DEFAULT_VALIDITY = datetime.timedelta(hours=48)
+
+
+@dataclass(slots=True)
+class Plan:
+    """The messages of one send: one, or the steps of a failover chain."""
+
+    messages: list[NewMessage]
+    chain: NewChain | None
+    accounts: list[TrafficAccount]
+
+    def to(self, destination: str) -> Plan:
+        """The same send to another destination (new ids), for bulk sends."""
+        chain = replace(self.chain, id=new_id()) if self.chain else None
+        messages = [
+            replace(
+                m,
+                id=new_id(),
+                destination=all_channels()[m.channel].canonical_address(destination),
+                conversation_id=None,
+                failover_chain_id=chain.id if chain else None,
+            )
+            for m in self.messages
+        ]
+        return Plan(messages, chain, self.accounts)
+
+    @property
+    def chains(self) -> list[NewChain]:
+        return [self.chain] if self.chain else []
+
+
+@dataclass(slots=True)
+class BulkResult:
+    bulk_id: UUID
+    plans: list[tuple[str, Plan, bool]]  # (destination as given, its plan, whether a repeat of an earlier one)
+
+    @property
+    def messages(self) -> list[NewMessage]:
+        """The messages to store: a repeated destination's plan is its first one's."""
+        return [m for _, plan, duplicate in self.plans if not duplicate for m in plan.messages]
+
+    @property
+    def chains(self) -> list[NewChain]:
+        return [c for _, plan, duplicate in self.plans if not duplicate for c in plan.chains]
+
+
+def plan_of(tenant_id: UUID, request: SendRequest, checked: Checked, bulk_id: UUID | None = None) -> Plan:
+    """The messages of one valid send, Ready to go (the first step) or Created (the steps that wait)."""
+    accounts, keys, failover = checked.accounts, checked.keys, checked.failover
+    at = datetime.datetime.now(datetime.UTC)
+    chain = None
+    if failover is not None:
+        due = at + datetime.timedelta(seconds=failover.timeout_seconds)
+        chain = NewChain(
+            new_id(), tenant_id, failover.required_status, failover.timeout_seconds, len(accounts), due, at
+        )
+    messages = []
+    for step, account in enumerate(accounts):
+        channel, block = all_channels()[account.channel], request.blocks[keys[account.channel]]
+        messages.append(
+            NewMessage(
+                tenant_id=tenant_id,
+                traffic_account_id=account.id,
+                channel=account.channel,
+                destination=channel.canonical_address(request.destination),
+                content=block,
+                message_parts=channel.message_parts(block),
+                reference=block.get("reference") if isinstance(block.get("reference"), str) else None,
+                created_at=at,
+                valid_until=at + min(DEFAULT_VALIDITY, channel.validity(block) or DEFAULT_VALIDITY),
+                next_attempt_at=at if step == 0 else None,
+                status=statuses.READY if step == 0 else statuses.CREATED,
+                bulk_id=bulk_id,
+                failover_chain_id=chain.id if chain else None,
+                failover_step=step if chain else None,
+            )
+        )
+    return Plan(messages, chain, accounts)
