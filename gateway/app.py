@@ -22,7 +22,14 @@ from litestar.types import Receive, Scope, Send
 from channels.registry import all_channels
 from gateway import openapi
 from gateway.api import admin, customers, messages, templates, traffic_accounts, webhooks
-from gateway.api.deps import API_PREFIX, APP_DEPENDENCIES, CUSTOMER_DEPENDENCIES, runtime_of, version_guard
+from gateway.api.deps import (
+    API_PREFIX,
+    APP_DEPENDENCIES,
+    CUSTOMER_DEPENDENCIES,
+    LOGIN_DEPENDENCIES,
+    runtime_of,
+    version_guard,
+)
 from gateway.api.health import health
 from gateway.idempotency import IdempotencyMiddleware
 from gateway.lib.db import check_schema
@@ -114,7 +121,12 @@ def create_app(settings: Settings | None = None) -> Gateway:
             messages.ConversationController,
         ],
     )
-    public_api = Router(path=API_PREFIX, guards=[version_guard], route_handlers=[customers.LoginController])
+    public_api = Router(
+        path=API_PREFIX,
+        guards=[version_guard],
+        dependencies=LOGIN_DEPENDENCIES,
+        route_handlers=[customers.LoginController],
+    )
     channel_routes = [
         route
         for channel in all_channels().values()

@@ -75,6 +75,21 @@ def only_the_store_writes_messages() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
+def fresh_database_config_keys() -> None:
+    """advanced-alchemy keeps every SQLAlchemyAsyncConfig's keys in class-level sets, to keep two configs of
+    one app apart, and finds a free key by recursing once per key taken: a process that makes an app per
+    test (a production process makes one) would reach Python's recursion limit after about 950 apps."""
+    from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig
+
+    for registry in (
+        "_SESSION_SCOPE_KEY_REGISTRY",
+        "_ENGINE_APP_STATE_KEY_REGISTRY",
+        "_SESSIONMAKER_APP_STATE_KEY_REGISTRY",
+    ):
+        getattr(SQLAlchemyAsyncConfig, registry).clear()
+
+
+@pytest.fixture(autouse=True)
 def cheap_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
     """argon2id at its smallest cost: the suite hashes and verifies passwords hundreds of times (~0.1 s
     each at the production cost). Each hash stores its parameters, so verification still runs the real

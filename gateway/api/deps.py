@@ -104,10 +104,11 @@ APP_DEPENDENCIES = {
     "callbacks": _provide(provide_callbacks),
     "provider_http": _provide(provide_provider_http),
     "engine": _provide(provide_engine),
-    "login_service": _provide(provide_login_service),
 }
-# The customer API's.
+# The customer API's: login without authentication, the rest with it.
+LOGIN_DEPENDENCIES = {"login_service": _provide(provide_login_service)}
 CUSTOMER_DEPENDENCIES = {
+    **LOGIN_DEPENDENCIES,
     "principal": _provide(provide_principal),
     "message_service": _provide(provide_message_service),
     "webhook_service": _provide(provide_webhook_service),
