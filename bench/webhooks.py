@@ -144,14 +144,14 @@ class World:
         """``count`` messages reported Delivered, writing their outbox rows (one per linked webhook) as
         the pipeline does; in one transaction, or each in its own (as callbacks do). The events' ids
         and the wall-clock time of their commit."""
-        from gateway.models import Conversation, Message, TrafficAccount, WebhookEvent
+        from gateway.models import Conversation, Message, TrafficAccount
         from gateway.store.outbox import add_webhook_events, now, status_payload
 
         committed: dict[str, float] = {}
         session = self.sessions()
         try:
             account = await session.get(TrafficAccount, self.account_id)
-            written: list[WebhookEvent] = []
+            written: list[uuid.UUID] = []
             for number in range(count):
                 address = f"+44{uuid.uuid4().int % 10**10:010d}"  # a conversation of its own
                 conversation = Conversation(
@@ -176,11 +176,10 @@ class World:
                 session.add_all([conversation, message])
                 await session.flush()
                 payload = status_payload(message, "Delivered", now(), account)
-                await add_webhook_events(session, message, "Delivered", payload)
-                written += [row for row in session.new if isinstance(row, WebhookEvent)]
+                written += await add_webhook_events(session, message, "Delivered", payload)
                 if one_by_one or number == count - 1:
                     await session.commit()
-                    committed.update({str(row.id): time.time() for row in written})
+                    committed.update({str(event_id): time.time() for event_id in written})
                     written.clear()
         finally:
             await session.close()

@@ -16,6 +16,7 @@ from uuid import UUID
 from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.lib.ids import new_id
 from gateway.models import Message, TrafficAccount, Webhook, WebhookEvent, WebhookTrafficAccount
 from gateway.schemas import format_timestamp
 from gateway.store import statuses
@@ -45,12 +46,15 @@ async def webhooks_of(session: AsyncSession, account_ids: set[UUID]) -> dict[UUI
     return webhooks
 
 
-async def add_webhook_events(session: AsyncSession, message: Message, trigger: str, payload: dict[str, Any]) -> int:
-    """One outbox row per enabled webhook linked to the message's traffic account that wants ``trigger``."""
+async def add_webhook_events(
+    session: AsyncSession, message: Message, trigger: str, payload: dict[str, Any]
+) -> list[UUID]:
+    """One outbox row per enabled webhook linked to the message's traffic account that wants ``trigger``;
+    their ids."""
     webhooks = await webhooks_of(session, {message.traffic_account_id})
     rows = event_rows(message, trigger, payload, webhooks.get(message.traffic_account_id, []))
     await insert_events(session, rows)
-    return len(rows)
+    return [row["id"] for row in rows]
 
 
 def event_rows(
@@ -60,6 +64,7 @@ def event_rows(
     at = now()
     return [
         {
+            "id": new_id(),
             "tenant_id": message.tenant_id,
             "webhook_id": webhook.id,
             "message_id": message.id,
