@@ -67,7 +67,7 @@ class Webhook(UUIDAuditBase):
     headers: Mapped[str] = mapped_column(_encrypted())  # JSON object; often holds the receiver's own auth
     secret: Mapped[str] = mapped_column(_encrypted())
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
-    # Delivery (gateway.webhooks): the secret before the last rotation still signs for a day after it;
+    # Delivery (gateway.webhooks.deliverer): the secret before the last rotation still signs for a day after it;
     # ``failing_since`` is the first failed attempt of the current run of failures.
     previous_secret: Mapped[str | None] = mapped_column(_encrypted(), default=None)
     secret_rotated_at: Mapped[datetime.datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)

@@ -1,5 +1,5 @@
 """Webhook configuration, its links to traffic accounts, secret rotation, and the inspection and replay
-of deliveries (delivering is the job of gateway.webhooks)."""
+of deliveries (delivering is the job of gateway.webhooks.deliverer)."""
 
 from __future__ import annotations
 
