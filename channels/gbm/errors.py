@@ -16,6 +16,8 @@ from typing import Any
 
 import httpx
 
+from channels.base import retry_after_seconds
+
 # The canonical codes and the HTTP status Google maps each to (google/rpc/code.proto).
 HTTP_STATUS = {
     "CANCELLED": 499,
@@ -52,7 +54,6 @@ STATUS_OF_HTTP = {
 # Worth trying again later (Google's retry guidance: AIP-194); everything else rejects the message.
 TRANSIENT = frozenset({"RESOURCE_EXHAUSTED", "UNAVAILABLE", "INTERNAL", "DEADLINE_EXCEEDED", "ABORTED", "UNKNOWN"})
 RETRY_INFO = "type.googleapis.com/google.rpc.RetryInfo"
-RETRY_AFTER_MAX = 3600.0  # a wait beyond an hour is not taken at its word
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?)s\s*$")
 
 
@@ -91,10 +92,5 @@ def error_body(status: str, message: str, details: list[dict[str, Any]] | None =
 
 def retry_after(response: httpx.Response, data: Any = None) -> float | None:
     """Seconds to wait: the Retry-After header, else the error's RetryInfo; None when neither is given."""
-    try:
-        seconds: float | None = float(response.headers.get("Retry-After", ""))
-    except ValueError:
-        seconds = None
-    if seconds is None or seconds != seconds:  # missing or NaN
-        seconds = retry_delay(data)
-    return None if seconds is None else min(max(0.0, seconds), RETRY_AFTER_MAX)
+    seconds = retry_after_seconds(response.headers.get("Retry-After"))
+    return seconds if seconds is not None else retry_after_seconds(retry_delay(data))

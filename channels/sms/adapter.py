@@ -7,7 +7,7 @@ import math
 
 import httpx
 
-from channels.base import Account, Outbound, SendResult, normalise_phone_number
+from channels.base import Account, Outbound, SendResult, normalise_phone_number, retry_after_seconds
 from channels.sms.encoding import UCS2, encoding_for
 from channels.sms.errors import RETRYABLE_RESPONSE_CODES, SEND_RESPONSE_CODES
 
@@ -81,7 +81,4 @@ def provider_message_id(answer: dict[str, object]) -> str | None:
 
 
 def _retry_after(response: httpx.Response) -> float | None:
-    try:
-        return max(0.0, float(response.headers.get("Retry-After", "")))
-    except ValueError:
-        return None
+    return retry_after_seconds(response.headers.get("Retry-After"))

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from channels.base import Account, Outbound, SendResult
+from channels.base import Account, Outbound, SendResult, retry_after_seconds
 from channels.telegram.blocks import CONTENT_KINDS, content_kind
 
 DEFAULT_BASE_URL = "https://api.telegram.org"
@@ -140,14 +140,10 @@ async def register_callbacks(http: httpx.AsyncClient, account: Account, callback
 
 
 def _retry_after(parameters: dict[str, Any], response: httpx.Response) -> float | None:
-    value = parameters.get("retry_after")
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
-        return float(value)
-    return _header_retry_after(response)
+    """The Bot API's ``parameters.retry_after``, else the Retry-After header."""
+    given = retry_after_seconds(parameters.get("retry_after"))
+    return given if given is not None else _header_retry_after(response)
 
 
 def _header_retry_after(response: httpx.Response) -> float | None:
-    try:
-        return max(0.0, float(response.headers.get("Retry-After", "")))
-    except ValueError:
-        return None
+    return retry_after_seconds(response.headers.get("Retry-After"))

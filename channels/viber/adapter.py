@@ -45,7 +45,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 import httpx
 
-from channels.base import Account, Outbound, SendResult, normalise_phone_number
+from channels.base import Account, Outbound, SendResult, normalise_phone_number, retry_after_seconds
 from channels.viber.blocks import content_kind
 from channels.viber.errors import TRANSIENT_STATUSES, WEBHOOK_NOT_SET, status_description
 
@@ -57,7 +57,6 @@ EVENT_TYPES = ("delivered", "seen", "failed", "subscribed", "unsubscribed", "con
 SENDER_NAME_MAX = 28  # send_message: "sender.name ... Max 28 characters"
 SENDER_NAME_FALLBACK = "Viber bot"
 ACCOUNT_INFO_SECONDS = 3600.0
-RETRY_AFTER_MAX = 3600.0  # a Retry-After beyond an hour is not taken at its word
 
 # Keyboard and button parameters Viber's keyboards documentation gives a later API level than 1:
 # a message using them carries that min_api_version (older clients would draw it wrongly).
@@ -267,11 +266,7 @@ def _answer(response: httpx.Response) -> dict[str, Any] | SendResult:
 
 
 def _retry_after(response: httpx.Response) -> float | None:
-    try:
-        seconds = float(response.headers.get("Retry-After", ""))
-    except ValueError:
-        return None
-    return min(max(0.0, seconds), RETRY_AFTER_MAX) if seconds == seconds else None  # NaN: none given
+    return retry_after_seconds(response.headers.get("Retry-After"))
 
 
 def _cache_key(account: Account) -> tuple[str, str]:

@@ -34,14 +34,13 @@ from urllib.parse import quote
 
 import httpx
 
-from channels.base import Account, Outbound, SendResult, normalise_phone_number
+from channels.base import Account, Outbound, SendResult, normalise_phone_number, retry_after_seconds
 from channels.whatsapp.errors import TRANSIENT_CODES, as_code, describe, error_code
 
 # The Graph API version of every call (Meta's current reference uses it); one place to move it.
 API_VERSION = "v25.0"
 DEFAULT_BASE_URL = f"https://graph.facebook.com/{API_VERSION}"
 MEDIA_TYPES = ("image", "video", "audio", "document")
-RETRY_AFTER_MAX = 3600.0  # a Retry-After beyond an hour is not taken at its word
 
 
 def phone_number_id(account: Account) -> str:
@@ -158,8 +157,4 @@ def error_result(error: dict[str, Any], response: httpx.Response) -> SendResult:
 
 
 def _retry_after(response: httpx.Response) -> float | None:
-    try:
-        seconds = float(response.headers.get("Retry-After", ""))
-    except ValueError:
-        return None
-    return min(max(0.0, seconds), RETRY_AFTER_MAX) if seconds == seconds else None  # NaN: none given
+    return retry_after_seconds(response.headers.get("Retry-After"))

@@ -269,3 +269,11 @@ def test_the_lease_is_a_setting_for_messages_and_webhook_events(monkeypatch, tmp
     monkeypatch.setenv("GATEWAY_LEASE_SECONDS", "10")
     with pytest.raises(SettingsError, match="GATEWAY_LEASE_SECONDS must be at least 20"):
         Settings.from_env()
+
+
+def test_the_backoff_stays_finite_whatever_a_channel_says():
+    from gateway.messages.dispatcher import backoff
+
+    assert backoff(1, float("inf")) == 3600.0
+    assert 0 <= backoff(1, float("nan")) <= 2.0
+    assert backoff(1, 30.0) == 30.0

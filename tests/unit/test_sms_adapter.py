@@ -67,3 +67,10 @@ def test_anything_else_is_refused_or_retried(response, expected):
 def test_retry_after_of_a_429_is_kept():
     result = parse_response(httpx.Response(429, headers={"Retry-After": "3"}, json={"responseCode": 1}))
     assert not result.accepted and result.retry_after == 3.0
+
+
+def test_retry_after_that_is_no_finite_number_is_bounded_or_ignored():
+    """`Retry-After: inf` once made an endless backoff, which failed the dispatcher's batch write."""
+    for given, kept in (("inf", 3600.0), ("1e12", 3600.0), ("-5", 0.0), ("nan", None), ("soon", None), (" 7 ", 7.0)):
+        result = parse_response(httpx.Response(429, headers={"Retry-After": given}, json={"responseCode": 1}))
+        assert result.retry_after == kept, given

@@ -611,3 +611,11 @@ async def test_route_ignores_updates_without_a_user_message(webhook):
     client, pipeline = webhook
     response = await client.post(URL, json={"update_id": 9, "my_chat_member": {}}, headers=GOOD)
     assert response.status_code == 200 and pipeline.received == []
+
+
+def test_a_retry_after_that_is_no_finite_number_is_bounded_or_ignored():
+    assert parse_response(answer(429, {"ok": False, "error_code": 429}, {"Retry-After": "inf"})).retry_after == 3600.0
+    endless = answer(429, b'{"ok": false, "error_code": 429, "parameters": {"retry_after": Infinity}}')
+    assert parse_response(endless).retry_after == 3600.0
+    unreadable = {"ok": False, "error_code": 429, "parameters": {"retry_after": "soon"}}
+    assert parse_response(answer(429, unreadable, {"Retry-After": "3"})).retry_after == 3.0

@@ -15,7 +15,7 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from channels.base import Account, InboundMessage, Outbound, StatusReport
+from channels.base import RETRY_AFTER_MAX, Account, InboundMessage, Outbound, StatusReport
 from channels.registry import all_channels
 from channels.whatsapp import adapter, errors
 from channels.whatsapp.blocks import validate_block
@@ -291,7 +291,7 @@ async def test_429_honours_retry_after_and_5xx_is_transient():
     result = await send(Meta(httpx.Response(429, json=RATE_LIMITED)), regular("text", text="hi"))
     assert not result.permanent and result.retry_after is None
     huge = await send(Meta(httpx.Response(429, headers={"Retry-After": "99999"})), regular("text", text="hi"))
-    assert huge.retry_after == adapter.RETRY_AFTER_MAX
+    assert huge.retry_after == RETRY_AFTER_MAX
     for answer in (
         httpx.Response(500, json=graph_error(1, "An unknown error occurred")),
         httpx.Response(503, content=b"Service Unavailable"),
