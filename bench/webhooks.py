@@ -144,8 +144,9 @@ class World:
         """``count`` messages reported Delivered, writing their outbox rows (one per linked webhook) as
         the pipeline does; in one transaction, or each in its own (as callbacks do). The events' ids
         and the wall-clock time of their commit."""
+        from gateway.lib.clock import now
         from gateway.models import Conversation, Message, TrafficAccount
-        from gateway.store.outbox import add_webhook_events, now, status_payload
+        from gateway.store.outbox import add_webhook_events, status_payload
 
         committed: dict[str, float] = {}
         session = self.sessions()

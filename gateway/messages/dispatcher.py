@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from channels.base import Outbound, SendResult, retry_after_seconds
 from channels.registry import all_channels
 from channels.transport import DirectClient
+from gateway.lib.clock import now
 from gateway.lib.db import database_unavailable
 from gateway.lib.group_commit import GroupCommit
 from gateway.lib.leased_queue import LeasedQueue
@@ -39,7 +40,7 @@ from gateway.messages.send_rate import MemorySendRate, SendRate
 from gateway.models import Message, TrafficAccount
 from gateway.store import messages as store
 from gateway.store import statuses
-from gateway.store.messages import Applied, MessageRow, StatusChange, now
+from gateway.store.messages import Applied, MessageRow, StatusChange
 from gateway.store.parked import apply_parked, parked_now_known
 
 log = logging.getLogger(__name__)

@@ -25,6 +25,7 @@ from uuid import UUID
 from sqlalchemy import bindparam, case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from gateway.lib.clock import now
 from gateway.lib.due import DueIndex
 from gateway.models import FailoverChain
 from gateway.store import statuses
@@ -135,10 +136,6 @@ async def schedule(index: DueIndex, chains: Sequence[NewChain]) -> None:
     """Set the timers of chains just accepted (their first step's timeout)."""
     if chains:
         await index.schedule({str(chain.id): chain.due_at.timestamp() for chain in chains})
-
-
-def now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.UTC)
 
 
 class FailoverTimers:

@@ -30,6 +30,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from gateway.lib.clock import now
 from gateway.lib.ids import new_id
 from gateway.models import Message, MessageEvent, TrafficAccount
 from gateway.store import outbox, statuses
@@ -38,10 +39,6 @@ COPY_FROM = 200  # rows from which Postgres gets them through COPY
 # A message's columns as an UPDATE … RETURNING gave them: read like a Message, without the ORM's cost
 # of building, tracking and flushing an object per row.
 MessageRow = Row[Any]
-
-
-def now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.UTC)
 
 
 @dataclass(slots=True)

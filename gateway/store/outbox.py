@@ -16,6 +16,7 @@ from uuid import UUID
 from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.lib.clock import now
 from gateway.lib.ids import new_id
 from gateway.models import Message, TrafficAccount, Webhook, WebhookEvent, WebhookTrafficAccount
 from gateway.schemas import format_timestamp
@@ -27,10 +28,6 @@ PAYLOAD_VERSION = 1
 # The webhook trigger each status raises.
 TRIGGER_OF_STATUS = {statuses.DELIVERED: "Delivered", statuses.FAILED: "Failed", statuses.READ: "Read"}
 USER_MESSAGE = "UserMessage"
-
-
-def now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.UTC)
 
 
 async def webhooks_of(session: AsyncSession, account_ids: set[UUID]) -> dict[UUID, list[Webhook]]:

@@ -17,9 +17,10 @@ from sqlalchemy import delete, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.base import StatusReport
+from gateway.lib.clock import now
 from gateway.lib.db import in_chunks
 from gateway.models import Message, PendingReport
-from gateway.store.messages import Applied, StatusChange, change_statuses, now
+from gateway.store.messages import Applied, StatusChange, change_statuses
 
 KEEP = datetime.timedelta(days=7)  # a report whose message never shows up is dropped after this
 

@@ -40,6 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
 from channels.transport import KeepAliveTransport
+from gateway.lib.clock import now
 from gateway.lib.group_commit import GroupCommit
 from gateway.lib.leased_queue import LeasedQueue
 from gateway.lib.netguard import url_problem
@@ -47,7 +48,7 @@ from gateway.lib.work_due import WEBHOOKS, WorkDue
 from gateway.models import Webhook, WebhookAttempt, WebhookEvent
 from gateway.settings import Settings
 from gateway.store import outbox
-from gateway.store.outbox import FAILED, PENDING, SUCCEEDED, lease_free, now
+from gateway.store.outbox import FAILED, PENDING, SUCCEEDED, lease_free
 from gateway.webhooks.schedule import parse_retry_after, retry_delay
 from gateway.webhooks.signing import signature, signing_secrets
 

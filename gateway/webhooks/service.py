@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.base import FieldError
+from gateway.lib.clock import now
 from gateway.lib.crypto import new_webhook_secret
 from gateway.lib.netguard import url_problem
 from gateway.lib.pagination import Cursor, page_query
@@ -22,7 +23,7 @@ from gateway.lib.problems import Problem, invalid, not_found
 from gateway.lib.work_due import WorkDue
 from gateway.models import TrafficAccount, Webhook, WebhookAttempt, WebhookEvent, WebhookTrafficAccount
 from gateway.store import outbox
-from gateway.store.outbox import FAILED, now
+from gateway.store.outbox import FAILED
 from gateway.tenants.repositories import WebhookRepository
 from gateway.tenants.traffic_accounts import TrafficAccountService
 

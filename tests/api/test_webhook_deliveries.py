@@ -17,8 +17,8 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import update
 
 from gateway.app import create_app
+from gateway.lib.clock import now
 from gateway.models import Conversation, Message, Webhook, WebhookAttempt, WebhookEvent
-from gateway.store.outbox import now
 from tests.conftest import TenantFixture, assert_problem, in_app_loop, make_settings
 
 WEBHOOKS = "/api/v1/Webhook"

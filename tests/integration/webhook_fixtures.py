@@ -20,10 +20,11 @@ import pytest
 import uvicorn
 from sqlalchemy import select
 
+from gateway.lib.clock import now
 from gateway.lib.db import session_maker
 from gateway.models import Conversation, Message, TrafficAccount, Webhook, WebhookAttempt, WebhookEvent
 from gateway.store import statuses
-from gateway.store.outbox import add_webhook_events, now, status_payload
+from gateway.store.outbox import add_webhook_events, status_payload
 from gateway.webhooks.deliverer import WebhookDeliverer
 from tests.conftest import TenantFixture
 from tests.integration.conftest import free_port, tenant_on
