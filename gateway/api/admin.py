@@ -11,12 +11,12 @@ import msgspec
 from litestar import Controller, Request, delete, get, patch, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
+from channels.base import Callbacks, CallbacksDependency
 from channels.openapi import problem
 from channels.registry import all_channels
-from gateway.api.deps import Callbacks, DbSession, ProviderHttp
+from gateway.api.deps import DbSession, ProviderHttp
 from gateway.lib.pagination import MAX_LIMIT, Cursor
 from gateway.lib.problems import Problem
-from gateway.messages.callbacks import ProviderCallbacks
 from gateway.models import Tenant, TrafficAccount
 from gateway.rate_limits import MAX_QUOTA
 from gateway.schemas import Out, Page, Schema
@@ -116,7 +116,7 @@ class AdminTrafficAccountOut(Out):
         )
 
 
-def _callback_url(callbacks: ProviderCallbacks, account: TrafficAccount) -> str:
+def _callback_url(callbacks: Callbacks, account: TrafficAccount) -> str:
     return callbacks.provider_callback_url(account.channel, account.id)
 
 
@@ -189,7 +189,7 @@ class AdminTrafficAccountController(Controller):
     @post("/", summary="Create a traffic account")
     async def create_account(
         self,
-        callbacks: Callbacks,
+        callbacks: CallbacksDependency,
         db_session: DbSession,
         tenant_id: FromPath[UUID],
         data: JSONBody[TrafficAccountIn],
@@ -202,7 +202,7 @@ class AdminTrafficAccountController(Controller):
 
     @get("/", summary="The tenant's traffic accounts")
     async def list_accounts(
-        self, callbacks: Callbacks, db_session: DbSession, tenant_id: FromPath[UUID]
+        self, callbacks: CallbacksDependency, db_session: DbSession, tenant_id: FromPath[UUID]
     ) -> list[AdminTrafficAccountOut]:
         await TenantService(db_session).get(tenant_id)
         return [
@@ -212,7 +212,11 @@ class AdminTrafficAccountController(Controller):
 
     @get("/{account_id:str}", summary="One traffic account")
     async def get_account(
-        self, callbacks: Callbacks, db_session: DbSession, tenant_id: FromPath[UUID], account_id: FromPath[UUID]
+        self,
+        callbacks: CallbacksDependency,
+        db_session: DbSession,
+        tenant_id: FromPath[UUID],
+        account_id: FromPath[UUID],
     ) -> AdminTrafficAccountOut:
         account = await TrafficAccountService(db_session).get(tenant_id, account_id)
         return AdminTrafficAccountOut.of(account, _callback_url(callbacks, account))
@@ -220,7 +224,7 @@ class AdminTrafficAccountController(Controller):
     @patch("/{account_id:str}", summary="Change name, sandbox flag or settings (merge patch)")
     async def update_account(
         self,
-        callbacks: Callbacks,
+        callbacks: CallbacksDependency,
         db_session: DbSession,
         tenant_id: FromPath[UUID],
         account_id: FromPath[UUID],
@@ -242,7 +246,7 @@ class AdminTrafficAccountController(Controller):
     )
     async def register_callbacks(
         self,
-        callbacks: Callbacks,
+        callbacks: CallbacksDependency,
         provider_http: ProviderHttp,
         db_session: DbSession,
         tenant_id: FromPath[UUID],

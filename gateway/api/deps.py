@@ -28,7 +28,6 @@ Caller = NamedDependency[Principal]  # the authenticated customer or API key
 Messages = NamedDependency[MessageService]
 Webhooks = NamedDependency[WebhookService]
 Login = NamedDependency[LoginService]
-Callbacks = NamedDependency[ProviderCallbacks]
 ProviderHttp = NamedDependency[httpx.AsyncClient]
 Engine = NamedDependency[AsyncEngine]
 API_PREFIX = "/api/{version:str}"
