@@ -25,7 +25,7 @@ run: $(STAMP)
 	$(BIN)/gateway serve --host 127.0.0.1 --port 8000
 
 test: $(STAMP)
-	$(BIN)/ruff check gateway channels migrations tests bench faults
+	$(BIN)/ruff check gateway channels wire migrations tests bench faults
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 openapi: $(STAMP)
@@ -44,7 +44,7 @@ faults: $(STAMP)
 	$(BIN)/python -m faults
 
 lint: $(STAMP)
-	$(BIN)/ruff check gateway channels migrations tests bench faults
+	$(BIN)/ruff check gateway channels wire migrations tests bench faults
 
 clean:
 	rm -rf $(VENV) .gateway .pytest_cache

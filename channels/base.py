@@ -16,17 +16,11 @@ from urllib.parse import urlsplit
 from uuid import UUID
 
 import httpx
-import msgspec
 import phonenumbers
 from litestar.di import NamedDependency
 from litestar.params import SkipValidation
 
-
-class FieldError(msgspec.Struct, frozen=True):
-    """One problem with one field of a request, named by its JSON path."""
-
-    field: str
-    message: str
+from wire.errors import FieldError
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,7 +182,12 @@ class Channel:
     template_reference: Callable[[dict[str, Any]], tuple[str, str] | None] = lambda block: None
     # (send block, the stored template's components) -> problems, named relative to the block.
     template_send_errors: Callable[[dict[str, Any], list[dict[str, Any]]], list[FieldError]] = lambda block, c: []
-    # The channel block of a send request -> problems, named relative to the block.
+    # The shape of the channel's block of a send request (wire.shapes decodes it): a msgspec Struct, or a
+    # union of Structs tagged by ``type``, one per message type; rules beyond types are their ``problems()``.
+    block_shape: Any = None
+    # The block's name in a send request, when it isn't the channel's name (seed 002 writes ``whatsApp``).
+    block_key: str = ""
+    # Legacy: the block of a channel that declares no block_shape yet -> problems, relative to the block.
     validate_block: Callable[[Any], list[FieldError]] = lambda block: []
     # The channel's own rule for a setting's (non-empty string) value: what is wrong with it, or None.
     setting_problem: Callable[[str, str], str | None] = lambda key, value: None

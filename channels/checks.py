@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from channels.base import FieldError
+from wire.errors import FieldError
 
 Errors = list[FieldError]
 

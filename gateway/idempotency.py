@@ -41,9 +41,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.sql.dml import Delete
 
-from channels.base import FieldError
 from gateway.lib.problems import Problem, invalid
 from gateway.models import IdempotencyKey
+from wire.errors import FieldError
 
 log = logging.getLogger(__name__)
 

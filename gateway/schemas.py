@@ -7,7 +7,7 @@ from typing import Any, Generic, TypeVar
 
 import msgspec
 
-from channels.base import FieldError
+from wire.errors import FieldError
 
 T = TypeVar("T")
 

@@ -32,8 +32,9 @@ from typing import Any
 
 import phonenumbers
 
-from channels.base import FieldError, is_http_url
+from channels.base import is_http_url
 from channels.checks import add, check_unknown_keys, listing, object_, one_of
+from wire.errors import FieldError
 
 __all__ = [
     "ALLOWED_KEYS",

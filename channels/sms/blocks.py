@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from channels.base import FieldError
 from channels.checks import add, is_int
 from channels.sms.encoding import (
     GSM7,
@@ -25,6 +24,7 @@ from channels.sms.encoding import (
     non_gsm_characters,
     segment_count,
 )
+from wire.errors import FieldError
 
 __all__ = [
     "ALLOWED_KEYS",

@@ -27,8 +27,9 @@ import re
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from channels.base import FieldError, is_http_url
+from channels.base import is_http_url
 from channels.checks import add, key_path, listing
+from wire.errors import FieldError
 
 __all__ = ["PARSE_MODES", "CONTENT_KINDS", "validate_block", "content_kind"]
 

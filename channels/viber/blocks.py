@@ -37,8 +37,9 @@ from urllib.parse import unquote, urlsplit
 
 import msgspec
 
-from channels.base import FieldError, is_http_url
+from channels.base import is_http_url
 from channels.checks import add, is_int, key_path, listing
+from wire.errors import FieldError
 
 __all__ = ["MESSAGE_TYPES", "FILE_EXTENSIONS", "validate_block", "content_kind"]
 

@@ -33,9 +33,10 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
-from channels.base import FieldError, is_http_url
+from channels.base import is_http_url
 from channels.checks import add, check_unknown_keys, listing, object_, one_of
 from channels.whatsapp.templates import TEMPLATE_NAME_MAX
+from wire.errors import FieldError
 
 __all__ = [
     "BLOCK_TYPES",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from channels.base import FieldError
 from channels.whatsapp.blocks import body_parameter_count
 from channels.whatsapp.templates import body_placeholder_count
+from wire.errors import FieldError
 
 
 def template_send_errors(block: dict[str, Any], stored_components: list[dict[str, Any]]) -> list[FieldError]:

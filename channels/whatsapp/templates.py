@@ -23,8 +23,9 @@ from typing import Any
 
 import phonenumbers
 
-from channels.base import FieldError, is_http_url
+from channels.base import is_http_url
 from channels.checks import add, check_unknown_keys, is_int, listing, one_of
+from wire.errors import FieldError
 
 __all__ = ["TEMPLATE_NAME_MAX", "validate_template", "body_placeholder_count"]
 

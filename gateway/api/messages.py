@@ -12,7 +12,6 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK
 
-from channels.base import FieldError
 from gateway.api.deps import Caller, Messages, bulk_only_on_v11, runtime_of
 from gateway.idempotency import KeyedAnswer, claim_of
 from gateway.lib.pagination import MAX_LIMIT, Cursor
@@ -24,6 +23,7 @@ from gateway.models import Conversation, FailoverChain, Message, MessageEvent, T
 from gateway.schemas import Out, Page, Schema
 from gateway.store import statuses
 from gateway.store.views import conversation_view, participant_view, sender_view
+from wire.errors import FieldError
 
 Block = Annotated[Any, msgspec.Meta(description="The channel's message, as in the channel guide (seed 002)")]
 

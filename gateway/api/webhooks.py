@@ -13,7 +13,6 @@ from litestar.openapi.spec import Reference
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
-from channels.base import FieldError
 from channels.openapi import documented, problem
 from gateway.api.deps import Caller, Webhooks
 from gateway.api.messages import CursorParam, Limit, as_utc
@@ -34,6 +33,7 @@ from gateway.webhooks.service import (
     trigger_errors,
     window_errors,
 )
+from wire.errors import FieldError
 
 
 class WebhookIn(Schema):

@@ -11,8 +11,8 @@ from uuid import UUID
 from sqlalchemy import Select, and_, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from channels.base import FieldError
 from gateway.lib.problems import invalid
+from wire.errors import FieldError
 
 T = TypeVar("T")
 MAX_LIMIT = 500

@@ -20,8 +20,8 @@ from litestar.plugins.problem_details import (
     ProblemDetailsPlugin,
 )
 
-from channels.base import FieldError
 from gateway.lib.db import database_unavailable
+from wire.errors import FieldError
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from litestar import Request
 from litestar.types import Empty
 from litestar.utils.scope.state import ScopeState
 
-from channels.base import FieldError
 from gateway.lib.problems import invalid
+from wire.errors import FieldError
 
 S = TypeVar("S", bound=msgspec.Struct)
 

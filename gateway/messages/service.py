@@ -15,7 +15,6 @@ from uuid import UUID
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from channels.base import FieldError
 from channels.registry import all_channels
 from gateway.idempotency import KeyedAnswer
 from gateway.lib.ids import new_id
@@ -27,6 +26,7 @@ from gateway.messages.planning import BulkResult, Plan, plan_of
 from gateway.messages.validation import SendRequest, check
 from gateway.models import Conversation, FailoverChain, Message, MessageEvent, MessageTemplate, TrafficAccount
 from gateway.tenants.traffic_accounts import TrafficAccountService
+from wire.errors import FieldError
 
 DEFAULT_VALIDITY = datetime.timedelta(hours=48)
 

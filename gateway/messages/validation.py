@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from channels.base import FieldError
 from channels.registry import all_channels
 from gateway.lib.problems import invalid
 from gateway.messages.failover import REQUIRED_STATUSES
 from gateway.models import TrafficAccount
+from wire.errors import FieldError
 
 
 def block_key(key: str) -> str | None:

@@ -9,13 +9,13 @@ from uuid import UUID
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from channels.base import FieldError
 from gateway.lib.crypto import hash_password, verify_password
 from gateway.lib.problems import Problem, invalid
 from gateway.models import Customer, LoginFailure
 from gateway.settings import Settings
 from gateway.tenants.auth import TokenIssuer, unauthorized
 from gateway.tenants.service import MAX_EMAIL_LENGTH, normalise_email, password_errors
+from wire.errors import FieldError
 
 
 class LoginService:

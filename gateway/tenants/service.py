@@ -10,12 +10,12 @@ from msgspec import UNSET, UnsetType
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from channels.base import FieldError
 from gateway.lib.crypto import api_key_digest, hash_password, new_api_key
 from gateway.lib.pagination import Cursor, page_query
 from gateway.lib.problems import Problem, invalid, not_found
 from gateway.models import ApiKey, Customer, Tenant
 from gateway.tenants.repositories import ApiKeyRepository, CustomerRepository, TenantRepository
+from wire.errors import FieldError
 
 MIN_PASSWORD_LENGTH = 10
 MAX_EMAIL_LENGTH = 320

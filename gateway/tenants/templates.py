@@ -9,10 +9,10 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from channels.base import FieldError
 from gateway.lib.problems import Problem, invalid
 from gateway.models import MessageTemplate, TrafficAccount
 from gateway.tenants.traffic_accounts import TrafficAccountService, channel_for
+from wire.errors import FieldError
 
 
 class TemplateService:

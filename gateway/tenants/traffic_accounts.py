@@ -9,11 +9,12 @@ from uuid import UUID, uuid4
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from channels.base import Channel, FieldError
+from channels.base import Channel
 from channels.registry import all_channels
 from gateway.lib.problems import invalid, not_found
 from gateway.models import TrafficAccount
 from gateway.tenants.repositories import TrafficAccountRepository
+from wire.errors import FieldError
 
 
 def channel_for(name: str, field: str = "channel") -> Channel:

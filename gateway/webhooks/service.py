@@ -14,7 +14,6 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from channels.base import FieldError
 from gateway.lib.clock import now
 from gateway.lib.crypto import new_webhook_secret
 from gateway.lib.netguard import url_problem
@@ -26,6 +25,7 @@ from gateway.store import outbox
 from gateway.store.outbox import FAILED
 from gateway.tenants.repositories import WebhookRepository
 from gateway.tenants.traffic_accounts import TrafficAccountService
+from wire.errors import FieldError
 
 TRIGGERS = ("Delivered", "Failed", "Read", "UserMessage")
 MAX_HEADERS = 20

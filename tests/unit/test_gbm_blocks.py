@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from channels.base import FieldError
 from channels.gbm.blocks import content_kind, validate_block
+from wire.errors import FieldError
 
 # --------------------------------------------------------------------------
 # Seed 002's examples (the gbm blocks, verbatim)

@@ -7,8 +7,8 @@ import random
 
 import pytest
 
-from channels.base import FieldError
 from channels.telegram.blocks import CAPTION_MAX, TEXT_MAX, content_kind, validate_block, visible_text
+from wire.errors import FieldError
 
 # The request examples of seed 002's Telegram section (blocks only; the seed's PDF line breaks
 # inside URLs joined).

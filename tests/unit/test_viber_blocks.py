@@ -7,7 +7,6 @@ import random
 
 import pytest
 
-from channels.base import FieldError
 from channels.viber.blocks import (
     BLOCK_JSON_MAX,
     FILE_EXTENSIONS,
@@ -18,6 +17,7 @@ from channels.viber.blocks import (
     content_kind,
     validate_block,
 )
+from wire.errors import FieldError
 
 # The request examples of seed 002's Viber section (blocks only).
 SEED_TEXT = {"type": "transactional", "text": "Hi, how can I help you today?"}

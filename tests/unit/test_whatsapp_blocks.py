@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from channels.base import FieldError
 from channels.whatsapp.blocks import body_parameter_count, template_reference, validate_block
+from wire.errors import FieldError
 
 # --------------------------------------------------------------------------
 # Builders (fresh deep copies every call)

@@ -6,12 +6,12 @@ import copy
 
 import pytest
 
-from channels.base import FieldError
 from channels.whatsapp.templates import (
     TEMPLATE_NAME_MAX,
     body_placeholder_count,
     validate_template,
 )
+from wire.errors import FieldError
 
 # --------------------------------------------------------------------------
 # Fixtures as plain builders (fresh deep copies every call)
