@@ -153,7 +153,7 @@ def create_app(settings: Settings | None = None) -> Gateway:
             title="Omnichannel gateway",
             version=VERSION,
             description=(
-                "The Chat API (customers, messages, webhooks, traffic accounts, WhatsApp templates) and the operator "
+                "The Chat API (customers, messages, webhooks, traffic accounts, message templates) and the operator "
                 "API. `{version}` is v1, v1.0 or v1.1; fixed path segments match case-insensitively and in singular "
                 "or plural form (`Message`/`Messages`). Every response carries the `RateLimit-Policy` and "
                 "`RateLimit` fields (IETF draft); over the quota the answer is 429 `rate_limited` with `Retry-After`."

@@ -13,8 +13,8 @@ end. It is tolerant where the real service's JSON binding is (ASP.NET Core's web
   unless the Struct says ``forbid_unknown_fields``.
 
 Rules a type can't say live beside the Struct as a ``problems(self) -> list[FieldError]`` method (paths
-relative to the Struct); they run on every Struct whose own fields decoded, so a bad field elsewhere
-hides none of them. A type annotated ``msgspec.Meta(extra={"error": "must be ..."})`` is reported with
+relative to the Struct); they run on every Struct whose fields have the right types, even where a
+constraint or a rule below failed, so a bad field elsewhere hides none of them. A type annotated ``msgspec.Meta(extra={"error": "must be ..."})`` is reported with
 that message instead of msgspec's.
 """
 
@@ -43,6 +43,11 @@ class Decoded(Generic[T]):
     value: T | None
     errors: list[FieldError] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
+    mistyped: int = 0  # how many of the errors left a value of the wrong type (the rest broke a constraint or rule)
+
+    def mistype(self, path: str, message: str) -> None:
+        self.errors.append(FieldError(path, message))
+        self.mistyped += 1
 
 
 def decode(raw: Any, shape: Any, path: str = "") -> Decoded[Any]:
@@ -51,6 +56,8 @@ def decode(raw: Any, shape: Any, path: str = "") -> Decoded[Any]:
     value = _walk(raw, shape, path, out)
     if not out.errors:
         out.value = value
+    elif not path:  # a problem with the whole request names its body
+        out.errors = [error if error.field else FieldError("body", error.message) for error in out.errors]
     return out
 
 
@@ -106,9 +113,15 @@ def _walk(raw: Any, shape: Any, path: str, out: Decoded[Any]) -> Any:
 
 def _annotated(raw: Any, shape: Any, path: str, out: Decoded[Any]) -> Any:
     base, *metas = typing.get_args(shape)
-    before = len(out.errors)
+    before, mistyped = len(out.errors), out.mistyped
     value = _walk(raw, base, path, out)
-    if len(out.errors) > before:
+    if out.mistyped > mistyped:
+        if isinstance(raw, list) and not _length_fits(len(raw), metas):  # a bad item hides no bad count
+            out.errors.insert(before, FieldError(path, _message(None, metas)))
+        return value
+    if len(out.errors) > before:  # a rule below failed: the value is typed, its constraints still count
+        if isinstance(raw, list) and not _length_fits(len(raw), metas):
+            out.errors.insert(before, FieldError(path, _message(None, metas)))
         return value
     try:  # the Annotated constraints (lengths, ranges, patterns) on the decoded value
         return msgspec.convert(value, shape, strict=True)
@@ -119,23 +132,23 @@ def _annotated(raw: Any, shape: Any, path: str, out: Decoded[Any]) -> Any:
 
 def _struct(raw: Any, cls: type[msgspec.Struct], path: str, out: Decoded[Any]) -> Any:
     if not isinstance(raw, dict):
-        out.errors.append(FieldError(path, "must be an object"))
+        out.mistype(path, "must be an object")
         return None
     fields, tag_field, _ = _fields(cls)
     strict = cls.__struct_config__.forbid_unknown_fields
     given: dict[str, tuple[str, Any]] = {}
-    before = len(out.errors)
+    mistyped = out.mistyped
     for key, value in raw.items():
         found = fields.get(key.lower()) if isinstance(key, str) else None
         if found is None:
             if tag_field is not None and isinstance(key, str) and key.lower() == tag_field.lower():
                 continue
             if strict:
-                out.errors.append(FieldError(join(path, str(key)), "is not a known field"))
+                out.mistype(join(path, str(key)), "is not a known field")
             else:
                 out.ignored.append(join(path, str(key)))
         elif found.name in given:
-            out.errors.append(FieldError(join(path, key), f"repeats {given[found.name][0]} (names match in any case)"))
+            out.mistype(join(path, key), f"repeats {given[found.name][0]} (names match in any case)")
         else:
             given[found.name] = (key, value)
     values: dict[str, Any] = {}
@@ -143,10 +156,10 @@ def _struct(raw: Any, cls: type[msgspec.Struct], path: str, out: Decoded[Any]) -
         key, value = given.get(f.name, (f.key, None))
         if value is None or (value == {} and not f.required and _is_object(f.shape)):
             if f.required:
-                out.errors.append(FieldError(join(path, f.key), "is required"))
+                out.mistype(join(path, f.key), "is required")
             continue
         values[f.name] = _walk(value, f.shape, join(path, key), out)
-    if len(out.errors) > before:
+    if out.mistyped > mistyped:
         return None
     value = cls(**values)
     if problems := getattr(value, "problems", None):
@@ -178,20 +191,20 @@ def _tagged(raw: Any, structs: list[type[msgspec.Struct]], path: str, out: Decod
     tag_field = _fields(structs[0])[1]
     by_tag = {str(_fields(cls)[2]).lower(): cls for cls in structs}
     if not isinstance(raw, dict):
-        out.errors.append(FieldError(path, "must be an object"))
+        out.mistype(path, "must be an object")
         return None
     tag = next((v for k, v in raw.items() if isinstance(k, str) and k.lower() == str(tag_field).lower()), None)
     cls = by_tag.get(tag.lower()) if isinstance(tag, str) else None
     if cls is None:
         tags = ", ".join(str(_fields(c)[2]) for c in structs)
-        out.errors.append(FieldError(join(path, str(tag_field)), f"must be one of {tags}"))
+        out.mistype(join(path, str(tag_field)), f"must be one of {tags}")
         return None
     return _struct(raw, cls, path, out)
 
 
 def _list(raw: Any, item: Any, path: str, out: Decoded[Any]) -> Any:
     if not isinstance(raw, list):
-        out.errors.append(FieldError(path, "must be a list"))
+        out.mistype(path, "must be a list")
         return None
     return [_walk(value, item, f"{path}[{index}]", out) for index, value in enumerate(raw)]
 
@@ -203,7 +216,7 @@ def _literal(raw: Any, allowed: tuple[Any, ...], path: str, out: Decoded[Any]) -
                 return value
     elif raw in allowed and not isinstance(raw, bool):
         return raw
-    out.errors.append(FieldError(path, "must be one of " + ", ".join(str(v) for v in allowed)))
+    out.mistype(path, "must be one of " + ", ".join(str(v) for v in allowed))
     return None
 
 
@@ -215,12 +228,26 @@ def _leaf(raw: Any, shape: Any, path: str, out: Decoded[Any]) -> Any:
         return msgspec.convert(raw, shape, strict=True)
     except msgspec.ValidationError as error:
         kind = _KINDS.get(shape)
-        out.errors.append(FieldError(path, f"must be {kind}" if kind else _message(error, [])))
+        out.mistype(path, f"must be {kind}" if kind else _message(error, []))
         return None
 
 
-def _message(error: msgspec.ValidationError, metas: list[Any]) -> str:
+def _length_fits(length: int, metas: list[Any]) -> bool:
+    for meta in metas:
+        if isinstance(meta, msgspec.Meta):
+            if meta.min_length is not None and length < meta.min_length:
+                return False
+            if meta.max_length is not None and length > meta.max_length:
+                return False
+    return True
+
+
+def _message(error: msgspec.ValidationError | None, metas: list[Any]) -> str:
     for meta in metas:
         if isinstance(meta, msgspec.Meta) and meta.extra and "error" in meta.extra:
             return meta.extra["error"]
+    if error is None:
+        lengths = [(m.min_length, m.max_length) for m in metas if isinstance(m, msgspec.Meta)]
+        low, high = next(iter(lengths), (None, None))
+        return f"must hold {low if low is not None else 0} to {high if high is not None else 'any number of'} items"
     return str(error).split(" - at `$", 1)[0]

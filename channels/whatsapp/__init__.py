@@ -14,6 +14,7 @@ channel = Channel(
     name="whatsapp",
     settings=SettingsSpec(public=("phoneNumberId", "wabaId"), credentials=("accessToken", "appSecret", "verifyToken")),
     default_send_rate=80.0,
+    block_key="whatsApp",  # as seed 002 writes it
     validate_template=validate_template,
     validate_block=validate_block,
     template_reference=template_reference,

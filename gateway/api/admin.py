@@ -238,7 +238,7 @@ class AdminTrafficAccountController(Controller):
     @post(
         "/{account_id:str}/register-callbacks",
         status_code=200,
-        summary="Tell the provider where to send this account's callbacks (Telegram setWebhook, Viber set_webhook)",
+        summary="Tell the provider where to send this account's callbacks (the provider's webhook registration)",
         responses={
             400: problem("`no_callback_registration`: the channel has no API for it (configure callbackUrl instead)"),
             502: problem("`provider_refused`: the provider refused the registration or could not be reached"),

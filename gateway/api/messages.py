@@ -2,87 +2,46 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import FromPath, JSONBody, QueryParameter, SkipValidation
 from litestar.status_codes import HTTP_200_OK
 
 from gateway.api.deps import Caller, Messages, bulk_only_on_v11, runtime_of
 from gateway.idempotency import KeyedAnswer, claim_of
 from gateway.lib.pagination import MAX_LIMIT, Cursor
-from gateway.lib.problems import invalid
+from gateway.lib.problems import Problem, invalid
 from gateway.messages.planning import BulkResult, Plan
+from gateway.messages.requests import shapes
 from gateway.messages.service import MessageFilters, MessageService
-from gateway.messages.validation import SendRequest, block_errors
+from gateway.messages.validation import SendRequest, raise_if
 from gateway.models import Conversation, FailoverChain, Message, MessageEvent, TrafficAccount
-from gateway.schemas import Out, Page, Schema
+from gateway.schemas import Out, Page
 from gateway.store import statuses
 from gateway.store.views import conversation_view, participant_view, sender_view
 from wire.errors import FieldError
+from wire.shapes import decode
 
-Block = Annotated[Any, msgspec.Meta(description="The channel's message, as in the channel guide (seed 002)")]
-
-
-Failover = Annotated[
-    Any,
-    msgspec.Meta(
-        description="Timeout failover (seed 002): {type: Timeout, timeoutFailover: {timeoutInSeconds, status, trafficAccounts}}",
-        examples=[
-            {
-                "type": "Timeout",
-                "timeoutFailover": {"timeoutInSeconds": 20, "status": "Delivered", "trafficAccounts": []},
-            }
-        ],
-    ),
-]
-Destination = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
+# The request bodies, assembled from the registered channels when this module is imported. Litestar reads
+# them for the OpenAPI document only (SkipValidation): wire.shapes decodes them, naming every problem and
+# tolerating what the real service's JSON binding tolerates (gateway.messages.requests).
+SendMessage = shapes().send
+SendBulk = shapes().bulk
+SendMessagesBulk = shapes().messages_bulk
+IGNORED_FIELDS = "Gateway-Ignored-Fields"
+IGNORED_FIELDS_SHOWN = 50  # a header is no place for thousands of paths; the first ones show the typo
 
 
-class Blocks(Schema):
-    """The channel blocks of a send; the traffic account's channel picks the one sent."""
+class MessagesOf(msgspec.Struct):
+    """The top of a sendmessagesbulk body; each message is read on its own, named by its index."""
 
-    sms: Block = None
-    whatsapp: Block = None
-    whats_app: Annotated[Block, msgspec.Meta(description="The same as whatsapp")] = msgspec.field(
-        default=None, name="whatsApp"
-    )
-    viber: Block = None
-    telegram: Block = None
-    gbm: Block = None
-    failover: Failover = None
-
-    @classmethod
-    def rule_errors(cls, raw: dict[str, Any]) -> list[FieldError]:
-        return block_errors(blocks_of(raw))
-
-
-def blocks_of(raw: dict[str, Any]) -> dict[str, Any]:
-    channel_keys = ("sms", "whatsapp", "whatsApp", "viber", "telegram", "gbm")
-    return {key: value for key, value in raw.items() if key in channel_keys and value is not None}
-
-
-class SendIn(Blocks, kw_only=True):
-    destination: Destination
-    traffic_account_id: UUID | None = None  # may be left out with a failover (its first traffic account)
-
-    def request(self) -> SendRequest:
-        return SendRequest(
-            self.traffic_account_id, self.destination, blocks_of(msgspec.to_builtins(self)), self.failover
-        )
-
-
-class SendBulkIn(Blocks, kw_only=True):
-    destinations: Annotated[list[Destination], msgspec.Meta(min_length=1)]
-    traffic_account_id: UUID | None = None
-
-
-class SendMessagesBulkIn(Schema):
-    messages: Annotated[list[SendIn], msgspec.Meta(min_length=1)]
+    messages: Annotated[list[Any], msgspec.Meta(min_length=1)]
 
 
 class BulkMessage(Out):
@@ -304,23 +263,49 @@ Limit = Annotated[int, QueryParameter(name="limit", ge=1, le=MAX_LIMIT)]
 CursorParam = Annotated[str | None, QueryParameter(name="cursor", description="nextCursor of the previous page")]
 
 
-def limit_bulk(request: Request, field: str, count: int) -> None:
+def limit_bulk(request: Request, field: str, items: Any) -> None:
     limit = runtime_of(request).settings.bulk_max_messages
-    if count > limit:
-        raise invalid([FieldError(field, f"holds {count}; at most {limit} per request (GATEWAY_BULK_MAX_MESSAGES)")])
+    if isinstance(items, list) and len(items) > limit:
+        raise invalid(
+            [FieldError(field, f"holds {len(items)}; at most {limit} per request (GATEWAY_BULK_MAX_MESSAGES)")]
+        )
+
+
+def ignored_header(ignored: list[str]) -> dict[str, str]:
+    """The ``Gateway-Ignored-Fields`` header naming the fields a request gave that the gateway doesn't know."""
+    if not ignored:
+        return {}
+    shown = ignored[:IGNORED_FIELDS_SHOWN]
+    more = len(ignored) - len(shown)
+    return {IGNORED_FIELDS: ", ".join(shown) + (f", and {more} more" if more else "")}
+
+
+@contextlib.contextmanager
+def naming_ignored(ignored: list[str]) -> Iterator[None]:
+    """A refusal names the ignored fields too: a misspelt field is often why a required one is missing."""
+    try:
+        yield
+    except Problem as problem:
+        problem.headers = {**(problem.headers or {}), **ignored_header(ignored)}
+        raise
 
 
 async def accepted(
-    request: Request, service: MessageService, planned: Plan | BulkResult, answer: Callable[[], Any]
+    request: Request,
+    service: MessageService,
+    planned: Plan | BulkResult,
+    answer: Callable[[], Any],
+    ignored: list[str],
 ) -> Response[Any]:
     """Store what a send planned, and answer it. With an Idempotency-Key the answer is rendered and stored
     with the key in the transaction that stores the messages, and exactly those bytes are sent."""
+    headers = ignored_header(ignored)
     if (claim := claim_of(request)) is None:
         await service.accept(planned)
-        return Response(answer())
+        return Response(answer(), headers=headers)
     keyed = KeyedAnswer(claim, lambda: msgspec.json.encode(answer()))
     await service.accept(planned, keyed)
-    return Response(keyed.body, media_type=keyed.content_type)
+    return Response(keyed.body, media_type=keyed.content_type, headers=headers)
 
 
 class MessageController(Controller):
@@ -339,9 +324,11 @@ class MessageController(Controller):
         request: Request,
         principal: Caller,
         version: FromPath[str],
-        data: JSONBody[SendIn],
+        data: JSONBody[SkipValidation[SendMessage]],
     ) -> Response[MessageOut | SentMessages | list[UUID]]:
-        plan = await message_service.plan(principal.tenant_id, data.request())
+        send = SendRequest.read(data, SendMessage)
+        with naming_ignored(send.ignored):
+            plan = await message_service.plan(principal.tenant_id, send)
 
         def answer() -> MessageOut | SentMessages | list[UUID]:
             if version.lower() == "v1.1":
@@ -350,7 +337,7 @@ class MessageController(Controller):
                 return [m.id for m in plan.messages]
             return MessageOut.of(plan.messages[0].as_message(), plan.accounts[0])
 
-        return await accepted(request, message_service, plan, answer)
+        return await accepted(request, message_service, plan, answer, send.ignored)
 
     @post(
         "/sendbulk",
@@ -365,13 +352,13 @@ class MessageController(Controller):
         request: Request,
         principal: Caller,
         version: FromPath[str],
-        data: JSONBody[SendBulkIn],
+        data: JSONBody[SkipValidation[SendBulk]],
     ) -> Response[BulkOut]:
-        limit_bulk(request, "destinations", len(data.destinations))
-        blocks = blocks_of(msgspec.to_builtins(data))
-        template = SendRequest(data.traffic_account_id, data.destinations[0], blocks, data.failover)
-        result = await message_service.plan_bulk(principal.tenant_id, data.destinations, template)
-        return await accepted(request, message_service, result, lambda: BulkOut.of(result))
+        bulk = SendRequest.read(data, SendBulk)
+        limit_bulk(request, "destinations", bulk.member("destinations"))
+        with naming_ignored(bulk.ignored):
+            result = await message_service.plan_bulk(principal.tenant_id, bulk)
+        return await accepted(request, message_service, result, lambda: BulkOut.of(result), bulk.ignored)
 
     @post(
         "/sendmessagesbulk",
@@ -386,12 +373,18 @@ class MessageController(Controller):
         request: Request,
         principal: Caller,
         version: FromPath[str],
-        data: JSONBody[SendMessagesBulkIn],
+        data: JSONBody[SkipValidation[SendMessagesBulk]],
     ) -> Response[BulkOut]:
-        limit_bulk(request, "messages", len(data.messages))
-        requests = [item.request() for item in data.messages]
-        result = await message_service.plan_messages_bulk(principal.tenant_id, requests)
-        return await accepted(request, message_service, result, lambda: BulkOut.of(result))
+        top = decode(data, MessagesOf)
+        raise_if(top.errors, "The request is not valid.")
+        limit_bulk(request, "messages", top.value.messages)
+        sends = [
+            SendRequest.read(raw, SendMessage, f"messages[{index}]") for index, raw in enumerate(top.value.messages)
+        ]
+        ignored = top.ignored + [path for send in sends for path in send.ignored]
+        with naming_ignored(ignored):
+            result = await message_service.plan_messages_bulk(principal.tenant_id, sends)
+        return await accepted(request, message_service, result, lambda: BulkOut.of(result), ignored)
 
     @get(
         "/bulk/{bulk_id:str}",

@@ -63,7 +63,7 @@ class TemplateOut(Out):
 
 class TemplateController(Controller):
     path = "/trafficAccounts/{account_id:str}/WhatsAppTemplates"
-    tags = ["whatsapp templates"]
+    tags = ["message templates"]
 
     @get("/", summary="The traffic account's templates")
     async def list_templates(

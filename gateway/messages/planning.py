@@ -61,25 +61,26 @@ class BulkResult:
         return [c for _, plan, duplicate in self.plans if not duplicate for c in plan.chains]
 
 
-def plan_of(tenant_id: UUID, request: SendRequest, checked: Checked, bulk_id: UUID | None = None) -> Plan:
+def plan_of(
+    tenant_id: UUID, request: SendRequest, destination: str, checked: Checked, bulk_id: UUID | None = None
+) -> Plan:
     """The messages of one valid send, Ready to go (the first step) or Created (the steps that wait)."""
-    accounts, keys, failover = checked.accounts, checked.keys, checked.failover
+    accounts, failover, blocks = checked.accounts, request.failover, request.blocks
     at = datetime.datetime.now(datetime.UTC)
     chain = None
     if failover is not None:
-        due = at + datetime.timedelta(seconds=failover.timeout_seconds)
-        chain = NewChain(
-            new_id(), tenant_id, failover.required_status, failover.timeout_seconds, len(accounts), due, at
-        )
+        timeout = failover.timeout_failover
+        due = at + datetime.timedelta(seconds=timeout.timeout_in_seconds)
+        chain = NewChain(new_id(), tenant_id, timeout.status, timeout.timeout_in_seconds, len(accounts), due, at)
     messages = []
     for step, account in enumerate(accounts):
-        channel, block = all_channels()[account.channel], request.blocks[keys[account.channel]]
+        channel, block = all_channels()[account.channel], blocks[account.channel]
         messages.append(
             NewMessage(
                 tenant_id=tenant_id,
                 traffic_account_id=account.id,
                 channel=account.channel,
-                destination=channel.canonical_address(request.destination),
+                destination=channel.canonical_address(destination),
                 content=block,
                 message_parts=channel.message_parts(block),
                 reference=block.get("reference") if isinstance(block.get("reference"), str) else None,

@@ -8,7 +8,7 @@ are committed before the answer; nothing upstream is awaited (the dispatcher sen
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -20,10 +20,10 @@ from gateway.idempotency import KeyedAnswer
 from gateway.lib.ids import new_id
 from gateway.lib.lookups import Lookups
 from gateway.lib.pagination import Cursor, page_query
-from gateway.lib.problems import Problem, invalid, not_found
+from gateway.lib.problems import Problem, not_found
 from gateway.messages.acceptor import CONSTRAINT_ERRORS, Acceptor
 from gateway.messages.planning import BulkResult, Plan, plan_of
-from gateway.messages.validation import SendRequest, check
+from gateway.messages.validation import SendRequest, check, raise_if
 from gateway.models import Conversation, FailoverChain, Message, MessageEvent, MessageTemplate, TrafficAccount
 from gateway.tenants.traffic_accounts import TrafficAccountService
 from wire.errors import FieldError
@@ -48,72 +48,72 @@ class MessageService:
 
         return await self.lookups.remember(("traffic account", tenant_id, account_id), load)
 
-    async def plan(self, tenant_id: UUID, request: SendRequest, bulk_id: UUID | None = None) -> Plan:
-        """The messages of one send (one, or one per step of a failover chain), every problem named
-        relative to the request; raises only for an unknown traffic account (a 404 naming it)."""
-        checked = await check(tenant_id, request, self.account)
-        for account in checked.accounts:
-            key = checked.keys[account.channel]
-            if errors := await self._template_errors(account, key, request.blocks[key]):
-                raise invalid(errors, "The message's template can't be used as it is.")
-        return plan_of(tenant_id, request, checked, bulk_id)
+    async def plan(self, tenant_id: UUID, request: SendRequest) -> Plan:
+        """The messages of one send (one, or one per step of a failover chain); a 400 naming every problem
+        relative to the request, a 404 for an unknown traffic account."""
+        plan, errors = await self._plan(tenant_id, request, [(request.member("destination"), "destination")])
+        raise_if(errors)
+        assert plan is not None
+        return plan
 
-    async def plan_bulk(self, tenant_id: UUID, destinations: list[str], request: SendRequest) -> BulkResult:
-        """One request, many destinations: validated as a whole (problems named ``destinations[i]``),
-        to be written at once. A destination given twice is sent once."""
-        if not destinations:
-            raise invalid([FieldError("destinations", "needs at least one destination")], "Nothing to send.")
-        try:
-            first = await self.plan(tenant_id, replace(request, destination=destinations[0]))
-        except Problem as problem:  # its destination is the first of the list
-            for error in (problem.extra or {}).get("errors", []):
-                if error["field"] == "destination":
-                    error["field"] = "destinations[0]"
-            raise
-        errors, plans, seen = [], [], {}
+    async def plan_bulk(self, tenant_id: UUID, request: SendRequest) -> BulkResult:
+        """One request, many destinations: validated as a whole (every problem named, ``destinations[i]``
+        for each destination at fault), to be written at once. A destination given twice is sent once."""
+        destinations = request.member("destinations")
+        destinations = destinations if isinstance(destinations, list) else []
+        fields = [(destination, f"destinations[{index}]") for index, destination in enumerate(destinations)]
+        first, errors = await self._plan(tenant_id, request, fields)
+        raise_if(errors, "Some destinations can't be sent to; nothing was sent.")
+        assert first is not None
+        plans: list[tuple[str, Plan, bool]] = []
+        seen: dict[str, Plan] = {}
+        address_of = all_channels()[first.accounts[0].channel].canonical_address
         for index, destination in enumerate(destinations):
-            problems = [
-                p
-                for account in first.accounts
-                if (p := all_channels()[account.channel].destination_problem(destination))
-            ]
-            if problems:
-                errors.append(FieldError(f"destinations[{index}]", problems[0]))
-                continue
-            address = all_channels()[first.accounts[0].channel].canonical_address(destination)
+            address = address_of(destination)
             if address in seen:
                 plans.append((destination, seen[address], True))
                 continue
-            plan = first if index == 0 else first.to(destination)
-            seen[address] = plan
+            seen[address] = plan = first if index == 0 else first.to(destination)
             plans.append((destination, plan, False))
-        if errors:
-            raise invalid(errors, "Some destinations can't be sent to; nothing was sent.")
         result = BulkResult(new_id(), plans)
         for message in result.messages:
             message.bulk_id = result.bulk_id
         return result
 
     async def plan_messages_bulk(self, tenant_id: UUID, requests: list[SendRequest]) -> BulkResult:
-        """Many messages of their own: every one validated first (problems named ``messages[i]...``),
-        to be written at once; any problem and nothing is sent."""
-        if not requests:
-            raise invalid([FieldError("messages", "needs at least one message")], "Nothing to send.")
+        """Many messages of their own: every one validated first (problems named ``messages[i]...``), to be
+        written at once; any problem and nothing is sent."""
         errors, plans = [], []
         bulk_id = new_id()
-        for index, request in enumerate(requests):
+        for request in requests:
             try:
-                plan = await self.plan(tenant_id, request, bulk_id)
-            except Problem as problem:  # named by index, so one answer lists every message at fault
-                found = (problem.extra or {}).get("errors") or [
-                    {"field": "trafficAccountId", "message": problem.detail}
-                ]
-                errors += [FieldError(f"messages[{index}].{e['field']}", e["message"]) for e in found]
-                continue
-            plans.append((request.destination, plan, False))
-        if errors:
-            raise invalid(errors, "Some messages can't be sent; nothing was sent.")
+                destination = request.member("destination")
+                plan, found = await self._plan(
+                    tenant_id, request, [(destination, request.named("destination"))], bulk_id
+                )
+            except Problem as problem:  # an unknown traffic account: named, so one answer lists every message
+                found = [FieldError(e["field"], e["message"]) for e in (problem.extra or {}).get("errors", [])]
+                plan = None
+            errors += found
+            if plan is not None:
+                plans.append((destination, plan, False))
+        raise_if(errors, "Some messages can't be sent; nothing was sent.")
         return BulkResult(bulk_id, plans)
+
+    async def _plan(
+        self, tenant_id: UUID, request: SendRequest, destinations: list[tuple[Any, str]], bulk_id: UUID | None = None
+    ) -> tuple[Plan | None, list[FieldError]]:
+        """The plan of a send to the first of ``destinations`` and every problem of it (templates included)."""
+        checked, errors = await check(tenant_id, request, destinations, self.account)
+        if checked is None:
+            return None, errors
+        blocks = request.blocks
+        for account in checked.accounts:
+            if (block := blocks.get(account.channel)) is not None:
+                errors += await self._template_errors(account, request.named(checked.keys[account.channel]), block)
+        if errors:
+            return None, errors
+        return plan_of(tenant_id, request, destinations[0][0], checked, bulk_id), []
 
     async def accept(self, planned: Plan | BulkResult, answer: KeyedAnswer | None = None) -> None:
         """Store what was planned (and the request's Idempotency-Key answer with it, in one transaction)."""

@@ -1,167 +1,166 @@
-"""What makes a send valid, checked all at once so one answer names every problem (seed 002): the
-channel blocks, the failover object, and the request against its traffic accounts' channels."""
+"""What makes a send valid, checked all at once so one answer names every problem (seed 002): the request
+decoded against its shape (gateway.messages.requests: every channel block, the failover), then against its
+traffic accounts' channels. A part that failed to decode still takes part in the second check where it
+can (a failover with a bad timeout still names its traffic accounts, whose blocks must be there)."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
+import msgspec
+
 from channels.registry import all_channels
 from gateway.lib.problems import invalid
-from gateway.messages.failover import REQUIRED_STATUSES
+from gateway.messages.requests import Failover, RequiredStatus, shapes
 from gateway.models import TrafficAccount
 from wire.errors import FieldError
-
-
-def block_key(key: str) -> str | None:
-    """The channel a top-level key of a send request names (``whatsApp`` and ``whatsapp`` alike)."""
-    lower = key.lower()
-    return lower if lower in all_channels() else None
-
-
-def block_errors(blocks: dict[str, Any]) -> list[FieldError]:
-    """Every problem with the channel blocks of a request, named by the key the client used."""
-    errors = []
-    for key, block in blocks.items():
-        channel = all_channels()[block_key(key) or key]
-        errors += [FieldError(f"{key}.{e.field}" if e.field else key, e.message) for e in channel.validate_block(block)]
-    return errors
-
+from wire.shapes import decode, is_absent, join, prefixed
 
 TRAFFIC_ACCOUNTS = "failover.timeoutFailover.trafficAccounts"
-MAX_FAILOVER_STEPS = 10
-TIMEOUT_RANGE = (5, 7 * 24 * 3600)  # seconds a failover step may wait for its status
 
 
 @dataclass(frozen=True, slots=True)
 class SendRequest:
-    """One message to send, as the API took it (the blocks keyed as the client wrote them)."""
+    """A send as the client wrote it, named under ``path`` (``messages[3]`` in a bulk), and as decoded."""
 
-    traffic_account_id: UUID | None
-    destination: str
-    blocks: dict[str, Any]
-    failover: Any = None
+    raw: dict[str, Any]
+    decoded: Any  # the request's shape (gateway.messages.requests), None when it has type or rule errors
+    errors: list[FieldError]  # what decoding found
+    path: str = ""
+    ignored: list[str] = field(default_factory=list)  # the fields it didn't know
 
+    @classmethod
+    def read(cls, raw: Any, shape: Any, path: str = "") -> SendRequest:
+        decoded = decode(raw, shape, path)
+        return cls(raw if isinstance(raw, dict) else {}, decoded.value, decoded.errors, path, decoded.ignored)
 
-@dataclass(frozen=True, slots=True)
-class Failover:
-    required_status: str
-    timeout_seconds: int
-    account_ids: list[UUID]
+    @property
+    def blocks(self) -> dict[str, dict[str, Any]]:
+        """The channel blocks given that decoded (by channel name), as they are stored and sent."""
+        if self.decoded is not None:
+            given = {name: getattr(self.decoded, name) for name in _block_keys(self)}
+        else:  # each block on its own: a problem elsewhere in the request leaves it usable
+            given = {
+                name: decode(self.raw[key], all_channels()[name].block_shape or dict[str, Any]).value
+                for name, key in _block_keys(self).items()
+            }
+        return {name: msgspec.to_builtins(block) for name, block in given.items() if block is not None}
 
+    @property
+    def failover(self) -> Failover | None:
+        return self.decoded.failover if self.decoded is not None else None
 
-def parse_failover(raw: Any) -> tuple[Failover | None, list[FieldError]]:
-    """The ``failover`` object of a send (seed 002); only type Timeout exists."""
-    if raw is None:
-        return None, []
-    if not isinstance(raw, dict):
-        return None, [FieldError("failover", 'must be an object like {"type": "Timeout", "timeoutFailover": {...}}')]
-    errors = []
-    if raw.get("type") != "Timeout":
-        errors.append(FieldError("failover.type", 'must be "Timeout"'))
-    timeout = raw.get("timeoutFailover")
-    if not isinstance(timeout, dict):
-        return None, [*errors, FieldError("failover.timeoutFailover", "must be an object")]
-    errors += [
-        FieldError(
-            f"failover.timeoutFailover.{key}", "unknown field; allowed: timeoutInSeconds, status, trafficAccounts"
-        )
-        for key in timeout
-        if key not in ("timeoutInSeconds", "status", "trafficAccounts")
-    ]
-    seconds = timeout.get("timeoutInSeconds")
-    if not isinstance(seconds, int) or isinstance(seconds, bool) or not TIMEOUT_RANGE[0] <= seconds <= TIMEOUT_RANGE[1]:
-        errors.append(
-            FieldError(
-                "failover.timeoutFailover.timeoutInSeconds",
-                f"must be a whole number from {TIMEOUT_RANGE[0]} to {TIMEOUT_RANGE[1]}",
-            )
-        )
-    status = timeout.get("status")
-    if status not in REQUIRED_STATUSES:
-        errors.append(FieldError("failover.timeoutFailover.status", f"must be one of {', '.join(REQUIRED_STATUSES)}"))
-    accounts = timeout.get("trafficAccounts")
-    ids: list[UUID] = []
-    if not isinstance(accounts, list) or not 2 <= len(accounts) <= MAX_FAILOVER_STEPS:
-        errors.append(
-            FieldError(TRAFFIC_ACCOUNTS, f"must list 2 to {MAX_FAILOVER_STEPS} traffic account ids, in order")
-        )
-    else:
-        for index, value in enumerate(accounts):
-            try:
-                ids.append(UUID(value))
-            except (TypeError, ValueError, AttributeError):
-                errors.append(FieldError(f"{TRAFFIC_ACCOUNTS}[{index}]", "must be a traffic account id (a UUID)"))
-    if errors:
-        return None, errors
-    return Failover(status, seconds, ids), []
+    def member(self, *names: str) -> Any:
+        """The raw value at ``names`` (JSON names, any case), None when absent: read leniently, to check
+        what can be checked of a request that didn't decode."""
+        value: Any = self.raw
+        for name in names:
+            if not isinstance(value, dict):
+                return None
+            value = next((v for k, v in value.items() if isinstance(k, str) and k.lower() == name.lower()), None)
+        return value
+
+    def named(self, name: str) -> str:
+        return join(self.path, name)
 
 
 @dataclass(frozen=True, slots=True)
 class Checked:
-    """A send found valid: its traffic accounts in order (with the field each was named by), the key of
-    the block each channel uses, and its failover."""
+    """A send found valid: its traffic accounts in order (with the field each was named by) and the key of
+    the block each channel uses."""
 
     accounts: list[TrafficAccount]
     fields: list[str]
-    keys: dict[str | None, str]
-    failover: Failover | None
+    keys: dict[str, str]
 
 
 # (tenant, traffic account id, the field naming it) -> the account, or a 404 naming the field.
 AccountOf = Callable[[UUID, UUID, str], Awaitable[TrafficAccount]]
 
 
-async def check(tenant_id: UUID, request: SendRequest, account: AccountOf) -> Checked:
-    """Every problem of one send, named relative to the request (raised at once as a 400); an unknown
-    traffic account is a 404 naming it."""
-    errors: list[FieldError] = []
-    failover, failover_errors = parse_failover(request.failover)
-    errors += failover_errors
-    if failover is not None:
-        if request.traffic_account_id not in (None, failover.account_ids[0]):
-            errors.append(FieldError("trafficAccountId", f"must be the first of {TRAFFIC_ACCOUNTS}, or be left out"))
-        fields = [f"{TRAFFIC_ACCOUNTS}[{n}]" for n in range(len(failover.account_ids))]
-        accounts = [await account(tenant_id, a, f) for a, f in zip(failover.account_ids, fields, strict=True)]
-    elif request.traffic_account_id is None:
-        if request.failover is None:
-            errors.append(FieldError("trafficAccountId", "is required (or a failover with its traffic accounts)"))
-        raise invalid(errors, "The message can't be sent as it is.")
-    else:
-        fields, accounts = (
-            ["trafficAccountId"],
-            [await account(tenant_id, request.traffic_account_id, "trafficAccountId")],
+async def check(
+    tenant_id: UUID, request: SendRequest, destinations: list[tuple[Any, str]], account: AccountOf
+) -> tuple[Checked | None, list[FieldError]]:
+    """Every problem of one send to ``destinations`` ((value, field) pairs): what decoding found and what
+    its traffic accounts' channels make of it, with the accounts when they could be read (an unknown
+    traffic account is a 404 naming it)."""
+    errors = [*request.errors, *_legacy_block_errors(request)]
+    ids, fields, failover = _steps(request)
+    if not ids:
+        if not failover and request.member("trafficAccountId") is None:
+            errors.append(
+                FieldError(request.named("trafficAccountId"), "is required (or a failover with its traffic accounts)")
+            )
+        return None, _unique(errors)
+    if failover and request.decoded is not None and request.decoded.traffic_account_id not in (None, ids[0]):
+        errors.append(
+            FieldError(request.named("trafficAccountId"), f"must be the first of {TRAFFIC_ACCOUNTS}, or be left out")
         )
-    keys: dict[str | None, str] = {}
-    errors += block_errors(request.blocks)
-    for key in request.blocks:
-        if block_key(key) in keys:
-            errors.append(FieldError(key, f"repeats the {keys[block_key(key)]} block"))
-        keys[block_key(key)] = key
-    channels_used = {account.channel for account in accounts}
-    for account, field in zip(accounts, fields, strict=True):
-        channel = all_channels()[account.channel]
-        if account.channel not in keys:
-            errors.append(FieldError(account.channel, f"is required: {field} is a {account.channel} account"))
-        if failover and failover.required_status not in channel.receipts:
+    accounts = [await account(tenant_id, a, f) for a, f in zip(ids, fields, strict=True)]
+    keys = _block_keys(request)
+    status = decode(request.member("failover", "timeoutFailover", "status"), RequiredStatus).value
+    for step, field_ in zip(accounts, fields, strict=True):
+        channel = all_channels()[step.channel]
+        if step.channel not in keys:
+            key = channel.block_key or channel.name
+            errors.append(FieldError(request.named(key), f"is required: {field_} is a {step.channel} account"))
+        if failover and status is not None and status not in channel.receipts:
             errors.append(
                 FieldError(
-                    field,
-                    f"a {account.channel} account never reports {failover.required_status}, "
+                    field_,
+                    f"a {step.channel} account never reports {status}, "
                     f"so this step could never succeed; wait for {' or '.join(channel.receipts)}",
                 )
             )
-        if problem := channel.destination_problem(request.destination):
-            errors.append(FieldError("destination", f"{problem} (for the {account.channel} account)"))
+        for destination, where in destinations:
+            if isinstance(destination, str) and (problem := channel.destination_problem(destination)):
+                errors.append(FieldError(where, f"{problem} (for the {step.channel} account)"))
+    used = {a.channel for a in accounts}
     errors += [
-        FieldError(key, f"is a {name} block, but no traffic account of the request is a {name} account")
+        FieldError(request.named(key), f"is a {name} block, but no traffic account of the request is a {name} account")
         for name, key in keys.items()
-        if name not in channels_used
+        if name not in used
     ]
-    if len({a.id for a in accounts}) < len(accounts):
-        errors.append(FieldError(TRAFFIC_ACCOUNTS, "names a traffic account twice"))
+    return Checked(accounts, fields, keys), _unique(errors)
+
+
+def raise_if(errors: list[FieldError], detail: str = "The message can't be sent as it is.") -> None:
     if errors:
-        raise invalid(errors, "The message can't be sent as it is.")
-    return Checked(accounts, fields, keys, failover)
+        raise invalid(errors, detail)
+
+
+def _steps(request: SendRequest) -> tuple[list[UUID], list[str], bool]:
+    """The traffic account ids of the send, with the field naming each, and whether it is a failover;
+    read leniently (a failover that didn't decode still names its accounts); no ids when none can be read."""
+    if not is_absent(request.member("failover")):
+        ids = decode(request.member("failover", "timeoutFailover", "trafficAccounts"), list[UUID]).value or []
+        return ids, [request.named(f"{TRAFFIC_ACCOUNTS}[{n}]") for n in range(len(ids))], True
+    account_id = decode(request.member("trafficAccountId"), UUID).value
+    return ([account_id], [request.named("trafficAccountId")], False) if account_id else ([], [], False)
+
+
+def _block_keys(request: SendRequest) -> dict[str, str]:
+    """The channel blocks the request gives (not null, not ``{}``), by channel name: the key as written."""
+    by_key = {key.lower(): name for name, key in shapes().keys.items()}
+    return {
+        by_key[key.lower()]: key
+        for key, value in request.raw.items()
+        if isinstance(key, str) and key.lower() in by_key and not is_absent(value)
+    }
+
+
+def _legacy_block_errors(request: SendRequest) -> list[FieldError]:
+    """The blocks of channels that declare no shape yet, checked by their own validator."""
+    errors = []
+    for name, key in _block_keys(request).items():
+        channel = all_channels()[name]
+        if channel.block_shape is None:
+            errors += prefixed(request.named(key), channel.validate_block(request.raw[key]))
+    return errors
+
+
+def _unique(errors: list[FieldError]) -> list[FieldError]:
+    return list(dict.fromkeys(errors))

@@ -9,6 +9,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from channels.registry import all_channels
 from gateway.lib.problems import Problem, invalid
 from gateway.models import MessageTemplate, TrafficAccount
 from gateway.tenants.traffic_accounts import TrafficAccountService, channel_for
@@ -25,7 +26,9 @@ class TemplateService:
             raise invalid(
                 [
                     FieldError(
-                        "trafficAccountId", f"is a {account.channel} traffic account; templates need a whatsapp one"
+                        "trafficAccountId",
+                        f"is a {account.channel} traffic account; templates need one of: "
+                        + ", ".join(name for name, channel in all_channels().items() if channel.validate_template),
                     )
                 ],
                 "This traffic account's channel has no message templates.",

@@ -18,6 +18,7 @@ from sqlalchemy import event, select, update
 from gateway.idempotency import IN_FLIGHT_TIMEOUT, Claim, IdempotencyKeys, KeyedAnswer, StoredAnswer, fingerprint
 from gateway.lib.db import create_engine, session_maker
 from gateway.lib.problems import Problem
+from gateway.messages.requests import shapes
 from gateway.messages.service import MessageService
 from gateway.messages.validation import SendRequest
 from gateway.models import IdempotencyKey
@@ -183,10 +184,7 @@ async def test_a_claim_left_by_a_dead_process_is_taken_over(client: AsyncTestCli
         state = client.app.state
         async with session_maker(state.runtime.engine)() as session:
             service = MessageService(session, state.runtime.acceptor, state.runtime.lookups)
-            payload = json.loads(body)
-            request = SendRequest(
-                uuid.UUID(payload["trafficAccountId"]), payload["destination"], {"sms": payload["sms"]}
-            )
+            request = SendRequest.read(json.loads(body), shapes().send)
             plan = await service.plan(uuid.UUID(tenant.id), request)
             with pytest.raises(Problem) as refused:
                 await service.accept(plan, KeyedAnswer(orphan, lambda: b"{}"))

@@ -1,0 +1,118 @@
+"""The send requests as the API takes them (seed 002), assembled from the registered channels: each
+channel's block under its key (``Channel.block_shape``), the failover, the destination and the traffic
+account. No channel is named here: a channel that registers is part of every send request."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+import msgspec
+
+from channels.base import Channel
+from channels.registry import all_channels
+from gateway.messages.failover import REQUIRED_STATUSES
+from wire.errors import FieldError
+
+MAX_FAILOVER_STEPS = 10
+TIMEOUT_RANGE = (5, 7 * 24 * 3600)  # seconds a failover step may wait for its status
+
+
+RequiredStatus = Literal[REQUIRED_STATUSES]  # type: ignore[valid-type]
+
+
+class TimeoutFailover(msgspec.Struct, rename="camel"):
+    """Wait ``timeoutInSeconds`` for each step to reach ``status``; past it, send the next step."""
+
+    timeout_in_seconds: Annotated[
+        int,
+        msgspec.Meta(
+            ge=TIMEOUT_RANGE[0],
+            le=TIMEOUT_RANGE[1],
+            description="How long each step may take to reach the status",
+            extra={"error": f"must be a whole number from {TIMEOUT_RANGE[0]} to {TIMEOUT_RANGE[1]}"},
+        ),
+    ]
+    status: RequiredStatus
+    traffic_accounts: Annotated[
+        list[UUID],
+        msgspec.Meta(
+            min_length=2,
+            max_length=MAX_FAILOVER_STEPS,
+            description="The traffic accounts to try, in order (each needs its channel's block)",
+            extra={"error": f"must list 2 to {MAX_FAILOVER_STEPS} traffic account ids, in order"},
+        ),
+    ]
+
+    def problems(self) -> list[FieldError]:
+        if len(set(self.traffic_accounts)) < len(self.traffic_accounts):
+            return [FieldError("trafficAccounts", "names a traffic account twice")]
+        return []
+
+
+class Failover(msgspec.Struct, rename="camel"):
+    """Timeout failover (seed 002): the message goes to each traffic account in turn until one reaches the
+    status. ``null`` or ``{}`` means none."""
+
+    type: Literal["Timeout"]
+    timeout_failover: TimeoutFailover
+
+
+Destination = Annotated[
+    str, msgspec.Meta(min_length=1, max_length=256, description="The user's phone number or id on the channel")
+]
+ACCOUNT = "The traffic account to send through; may be left out with a failover (its first traffic account)"
+
+
+@dataclass(frozen=True, slots=True)
+class SendShapes:
+    """The request bodies of send, sendbulk and sendmessagesbulk for a set of channels."""
+
+    send: type[msgspec.Struct]
+    bulk: type[msgspec.Struct]
+    messages_bulk: type[msgspec.Struct]
+    keys: dict[str, str]  # attribute (the channel's name) -> the block's JSON name
+
+
+def shapes() -> SendShapes:
+    return shapes_of(tuple(all_channels().values()))
+
+
+@functools.cache
+def shapes_of(channels: tuple[Channel, ...]) -> SendShapes:
+    keys = {channel.name: channel.block_key or channel.name for channel in channels}
+    blocks = [
+        (
+            channel.name,
+            Annotated[
+                (channel.block_shape or dict[str, Any]) | None,
+                msgspec.Meta(description=f"The message for a {channel.name} traffic account"),
+            ],
+            msgspec.field(default=None, name=keys[channel.name]),
+        )
+        for channel in channels
+    ]
+    common = [
+        ("traffic_account_id", Annotated[UUID | None, msgspec.Meta(description=ACCOUNT)], None),
+        *blocks,
+        ("failover", Failover | None, None),
+    ]
+    options = {"kw_only": True, "rename": "camel", "module": __name__}
+    send = msgspec.defstruct("SendMessage", [("destination", Destination), *common], **options)
+    bulk = msgspec.defstruct(
+        "SendBulk",
+        [("destinations", Annotated[list[Destination], msgspec.Meta(min_length=1)]), *common],
+        **options,
+    )
+    messages_bulk = msgspec.defstruct(
+        "SendMessagesBulk", [("messages", Annotated[list[send], msgspec.Meta(min_length=1)])], **options
+    )
+    for shape, doc in (
+        (send, "One message to one destination, in the block of its traffic account's channel"),
+        (bulk, "One message to many destinations (version 1.1)"),
+        (messages_bulk, "Many messages of their own in one request (version 1.1)"),
+    ):
+        shape.__doc__ = doc
+    return SendShapes(send, bulk, messages_bulk, keys)
