@@ -24,6 +24,7 @@ import functools
 import types
 import typing
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar, Union
 
@@ -53,7 +54,7 @@ class Decoded(Generic[T]):
 def decode(raw: Any, shape: Any, path: str = "") -> Decoded[Any]:
     """``raw`` (decoded JSON) as ``shape``, or every problem with it named by its path under ``path``."""
     out: Decoded[Any] = Decoded(None)
-    value = _walk(raw, shape, path, out)
+    value = _walker(shape)(raw, path, out)
     if not out.errors:
         out.value = value
     elif not path:  # a problem with the whole request names its body
@@ -76,178 +77,242 @@ def is_absent(value: Any) -> bool:
     return value is None or (isinstance(value, dict) and not value)
 
 
+Walk = Callable[[Any, str, Decoded[Any]], Any]  # (raw value, its path, what is found) -> the typed value
+
+
 @dataclass(frozen=True, slots=True)
 class _Field:
     name: str  # the attribute
     key: str  # the JSON name
-    shape: Any
+    walk: Walk
     required: bool
+    optional_object: bool  # {} is absent: an optional Struct-typed field
+
+
+def _walker(shape: Any) -> Walk:
+    """The walk of one declared type, made once per type (a request's walk is then plain calls)."""
+    try:
+        return _compiled(shape)
+    except TypeError:  # an unhashable type can't be cached
+        return _compile(shape)
 
 
 @functools.cache
-def _fields(cls: type[msgspec.Struct]) -> tuple[dict[str, _Field], str | None, Any]:
-    """A Struct's fields by lower-cased JSON name, its tag field and its tag."""
-    info = msgspec.inspect.type_info(cls)
-    hints = typing.get_type_hints(cls, include_extras=True)
-    fields = {
-        f.encode_name.lower(): _Field(f.name, f.encode_name, hints[f.name], f.required)
-        for f in info.fields  # type: ignore[attr-defined]
-    }
-    return fields, info.tag_field, info.tag  # type: ignore[attr-defined]
+def _compiled(shape: Any) -> Walk:
+    return _compile(shape)
 
 
-def _walk(raw: Any, shape: Any, path: str, out: Decoded[Any]) -> Any:
+def _compile(shape: Any) -> Walk:
     origin = typing.get_origin(shape)
     if origin is typing.Annotated:
-        return _annotated(raw, shape, path, out)
-    if isinstance(shape, type) and issubclass(shape, msgspec.Struct):
-        return _struct(raw, shape, path, out)
+        return _annotated(shape)
+    if _is_struct(shape):
+        return _struct(shape)
     if origin in (Union, types.UnionType):
-        return _union(raw, shape, path, out)
+        return _union(shape)
     if origin is list:
-        return _list(raw, typing.get_args(shape)[0], path, out)
+        return _list(typing.get_args(shape)[0])
     if origin is Literal:
-        return _literal(raw, typing.get_args(shape), path, out)
-    return _leaf(raw, shape, path, out)
+        return _literal(typing.get_args(shape))
+    return _leaf(shape)
 
 
-def _annotated(raw: Any, shape: Any, path: str, out: Decoded[Any]) -> Any:
+def _annotated(shape: Any) -> Walk:
     base, *metas = typing.get_args(shape)
-    before, mistyped = len(out.errors), out.mistyped
-    value = _walk(raw, base, path, out)
-    if out.mistyped > mistyped:
-        if isinstance(raw, list) and not _length_fits(len(raw), metas):  # a bad item hides no bad count
-            out.errors.insert(before, FieldError(path, _message(None, metas)))
-        return value
-    if len(out.errors) > before:  # a rule below failed: the value is typed, its constraints still count
-        if isinstance(raw, list) and not _length_fits(len(raw), metas):
-            out.errors.insert(before, FieldError(path, _message(None, metas)))
-        return value
-    try:  # the Annotated constraints (lengths, ranges, patterns) on the decoded value
-        return msgspec.convert(value, shape, strict=True)
-    except msgspec.ValidationError as error:
-        out.errors.append(FieldError(path, _message(error, metas)))
-        return value
+    walk_base = _walker(base)
+    limits = [m for m in metas if isinstance(m, msgspec.Meta)]
+    error = next((m.extra["error"] for m in limits if m.extra and "error" in m.extra), None)
+    is_list = typing.get_origin(base) is list
+    is_leaf = typing.get_origin(base) is None and not _is_struct(base)  # str, int, UUID...
+
+    def walk(raw: Any, path: str, out: Decoded[Any]) -> Any:
+        before, mistyped = len(out.errors), out.mistyped
+        value = walk_base(raw, path, out)
+        if out.mistyped > mistyped:
+            if is_leaf and error:  # the field's own words say what it must be
+                out.errors[-1] = FieldError(path, error)
+            elif is_list and isinstance(raw, list) and not _length_fits(len(raw), limits):
+                out.errors.insert(before, FieldError(path, error or _length_rule(limits)))
+            return value
+        if is_list:  # counted here: converting the items again would cost a second walk
+            if not _length_fits(len(value), limits):
+                out.errors.insert(before, FieldError(path, error or _length_rule(limits)))
+            return value
+        if len(out.errors) > before:
+            return value
+        try:  # the constraints (lengths, ranges, patterns) on the decoded value
+            return msgspec.convert(value, shape, strict=True)
+        except msgspec.ValidationError as problem:
+            out.errors.append(FieldError(path, error or str(problem).split(" - at `$", 1)[0]))
+            return value
+
+    return walk
 
 
-def _struct(raw: Any, cls: type[msgspec.Struct], path: str, out: Decoded[Any]) -> Any:
-    if not isinstance(raw, dict):
-        out.mistype(path, "must be an object")
-        return None
-    fields, tag_field, _ = _fields(cls)
+def _struct(cls: type[msgspec.Struct]) -> Walk:
+    fields: dict[str, _Field] = {}
+    info = msgspec.inspect.type_info(cls)
+    tag_field = (info.tag_field or "").lower()  # type: ignore[attr-defined]
     strict = cls.__struct_config__.forbid_unknown_fields
-    given: dict[str, tuple[str, Any]] = {}
-    mistyped = out.mistyped
-    for key, value in raw.items():
-        found = fields.get(key.lower()) if isinstance(key, str) else None
-        if found is None:
-            if tag_field is not None and isinstance(key, str) and key.lower() == tag_field.lower():
-                continue
-            if strict:
-                out.mistype(join(path, str(key)), "is not a known field")
+    rules = getattr(cls, "problems", None)
+
+    def prepare() -> None:  # on first use: a Struct may contain itself
+        hints = typing.get_type_hints(cls, include_extras=True)
+        for f in info.fields:  # type: ignore[attr-defined]
+            shape = hints[f.name]
+            optional_object = not f.required and _is_object(shape)
+            fields[f.encode_name.lower()] = _Field(f.name, f.encode_name, _walker(shape), f.required, optional_object)
+
+    def walk(raw: Any, path: str, out: Decoded[Any]) -> Any:
+        if not fields:
+            prepare()
+        if not isinstance(raw, dict):
+            out.mistype(path, "must be an object")
+            return None
+        mistyped = out.mistyped
+        given: dict[str, tuple[str, Any]] = {}
+        for key, value in raw.items():
+            found = fields.get(key.lower()) if isinstance(key, str) else None
+            if found is None:
+                if isinstance(key, str) and key.lower() == tag_field:
+                    continue
+                if strict:
+                    out.mistype(join(path, str(key)), "is not a known field")
+                else:
+                    out.ignored.append(join(path, str(key)))
+            elif found.name in given:
+                out.mistype(join(path, key), f"repeats {given[found.name][0]} (names match in any case)")
             else:
-                out.ignored.append(join(path, str(key)))
-        elif found.name in given:
-            out.mistype(join(path, key), f"repeats {given[found.name][0]} (names match in any case)")
-        else:
-            given[found.name] = (key, value)
-    values: dict[str, Any] = {}
-    for f in fields.values():
-        key, value = given.get(f.name, (f.key, None))
-        if value is None or (value == {} and not f.required and _is_object(f.shape)):
-            if f.required:
-                out.mistype(join(path, f.key), "is required")
-            continue
-        values[f.name] = _walk(value, f.shape, join(path, key), out)
-    if out.mistyped > mistyped:
+                given[found.name] = (key, value)
+        values: dict[str, Any] = {}
+        for f in fields.values():
+            key, value = given.get(f.name, (f.key, None))
+            if value is None or (f.optional_object and value == {}):
+                if f.required:
+                    out.mistype(join(path, f.key), "is required")
+                continue
+            values[f.name] = f.walk(value, join(path, key), out)
+        if out.mistyped > mistyped:
+            return None
+        value = cls(**values)
+        if rules is not None:
+            out.errors += prefixed(path, value.problems())  # type: ignore[attr-defined]
+        return value
+
+    return walk
+
+
+def _union(shape: Any) -> Walk:
+    options = [arg for arg in typing.get_args(shape) if arg is not type(None)]
+    structs = [_struct_of(option) for option in options]
+    if len(options) == 1:  # X | None: null is absent, handled by the Struct holding the field
+        return _walker(options[0])
+    if all(structs) and msgspec.inspect.type_info(structs[0]).tag_field is not None:  # type: ignore[attr-defined]
+        return _tagged(options, structs)  # type: ignore[arg-type]
+    return _leaf(shape)
+
+
+def _tagged(options: list[Any], structs: list[type[msgspec.Struct]]) -> Walk:
+    """A union of Structs told apart by their tag field (``"type": "text"``), matched in any case."""
+    tag_field = str(msgspec.inspect.type_info(structs[0]).tag_field)  # type: ignore[attr-defined]
+    tags = [str(msgspec.inspect.type_info(cls).tag) for cls in structs]  # type: ignore[attr-defined]
+    by_tag = {tag.lower(): _walker(option) for tag, option in zip(tags, options, strict=True)}
+    rule = "must be one of " + ", ".join(tags)
+
+    def walk(raw: Any, path: str, out: Decoded[Any]) -> Any:
+        if not isinstance(raw, dict):
+            out.mistype(path, "must be an object")
+            return None
+        tag = next((v for k, v in raw.items() if isinstance(k, str) and k.lower() == tag_field.lower()), None)
+        chosen = by_tag.get(tag.lower()) if isinstance(tag, str) else None
+        if chosen is None:
+            out.mistype(join(path, tag_field), rule)
+            return None
+        return chosen(raw, path, out)
+
+    return walk
+
+
+def _list(item: Any) -> Walk:
+    walk_item = _walker(item)
+
+    def walk(raw: Any, path: str, out: Decoded[Any]) -> Any:
+        if not isinstance(raw, list):
+            out.mistype(path, "must be a list")
+            return None
+        return [walk_item(value, f"{path}[{index}]", out) for index, value in enumerate(raw)]
+
+    return walk
+
+
+def _literal(allowed: tuple[Any, ...]) -> Walk:
+    by_lower = {value.lower(): value for value in allowed if isinstance(value, str)}
+    rule = "must be one of " + ", ".join(str(v) for v in allowed)
+
+    def walk(raw: Any, path: str, out: Decoded[Any]) -> Any:
+        if isinstance(raw, str):
+            if (value := by_lower.get(raw.lower())) is not None:
+                return value
+        elif raw in allowed and not isinstance(raw, bool):
+            return raw
+        out.mistype(path, rule)
         return None
-    value = cls(**values)
-    if problems := getattr(value, "problems", None):
-        out.errors += prefixed(path, problems())
-    return value
+
+    return walk
+
+
+_KINDS = {
+    str: "a string",
+    int: "a whole number",
+    float: "a number",
+    bool: "true or false",
+    uuid.UUID: "a UUID",
+    dict: "an object",
+}
+
+
+def _leaf(shape: Any) -> Walk:
+    kind = _KINDS.get(shape) or _KINDS.get(typing.get_origin(shape))
+    exact = {str: (str,), int: (int,), bool: (bool,), float: (float, int)}.get(shape)
+
+    def walk(raw: Any, path: str, out: Decoded[Any]) -> Any:
+        if exact is not None and type(raw) in exact:  # the common case, without msgspec's round trip
+            return float(raw) if shape is float else raw
+        try:
+            return msgspec.convert(raw, shape, strict=True)
+        except msgspec.ValidationError as error:
+            out.mistype(path, f"must be {kind}" if kind else str(error).split(" - at `$", 1)[0])
+            return None
+
+    return walk
+
+
+def _is_struct(shape: Any) -> bool:
+    return isinstance(shape, type) and issubclass(shape, msgspec.Struct)
+
+
+def _struct_of(shape: Any) -> type[msgspec.Struct] | None:
+    """The Struct a shape is (``Annotated`` with examples or not), or None."""
+    if typing.get_origin(shape) is typing.Annotated:
+        shape = typing.get_args(shape)[0]
+    return shape if _is_struct(shape) else None
 
 
 def _is_object(shape: Any) -> bool:
     """Whether a field's shape is an object (a Struct, a union of them, optional or annotated)."""
     if typing.get_origin(shape) in (typing.Annotated, Union, types.UnionType):
         return any(_is_object(arg) for arg in typing.get_args(shape))
-    return isinstance(shape, type) and issubclass(shape, msgspec.Struct)
+    return _is_struct(shape)
 
 
-def _union(raw: Any, shape: Any, path: str, out: Decoded[Any]) -> Any:
-    options = [arg for arg in typing.get_args(shape) if arg is not type(None)]
-    if raw is None and len(options) < len(typing.get_args(shape)):
-        return None
-    structs = [o for o in options if isinstance(o, type) and issubclass(o, msgspec.Struct)]
-    if len(options) == 1:
-        return _walk(raw, options[0], path, out)
-    if structs and len(structs) == len(options) and _fields(structs[0])[1] is not None:
-        return _tagged(raw, structs, path, out)
-    return _leaf(raw, shape, path, out)
+def _length_fits(length: int, limits: list[msgspec.Meta]) -> bool:
+    return all(
+        (m.min_length is None or length >= m.min_length) and (m.max_length is None or length <= m.max_length)
+        for m in limits
+    )
 
 
-def _tagged(raw: Any, structs: list[type[msgspec.Struct]], path: str, out: Decoded[Any]) -> Any:
-    """A union of Structs told apart by their tag field (``"type": "text"``), matched in any case."""
-    tag_field = _fields(structs[0])[1]
-    by_tag = {str(_fields(cls)[2]).lower(): cls for cls in structs}
-    if not isinstance(raw, dict):
-        out.mistype(path, "must be an object")
-        return None
-    tag = next((v for k, v in raw.items() if isinstance(k, str) and k.lower() == str(tag_field).lower()), None)
-    cls = by_tag.get(tag.lower()) if isinstance(tag, str) else None
-    if cls is None:
-        tags = ", ".join(str(_fields(c)[2]) for c in structs)
-        out.mistype(join(path, str(tag_field)), f"must be one of {tags}")
-        return None
-    return _struct(raw, cls, path, out)
-
-
-def _list(raw: Any, item: Any, path: str, out: Decoded[Any]) -> Any:
-    if not isinstance(raw, list):
-        out.mistype(path, "must be a list")
-        return None
-    return [_walk(value, item, f"{path}[{index}]", out) for index, value in enumerate(raw)]
-
-
-def _literal(raw: Any, allowed: tuple[Any, ...], path: str, out: Decoded[Any]) -> Any:
-    if isinstance(raw, str):
-        for value in allowed:
-            if isinstance(value, str) and value.lower() == raw.lower():
-                return value
-    elif raw in allowed and not isinstance(raw, bool):
-        return raw
-    out.mistype(path, "must be one of " + ", ".join(str(v) for v in allowed))
-    return None
-
-
-_KINDS = {str: "a string", int: "a whole number", float: "a number", bool: "true or false", uuid.UUID: "a UUID"}
-
-
-def _leaf(raw: Any, shape: Any, path: str, out: Decoded[Any]) -> Any:
-    try:
-        return msgspec.convert(raw, shape, strict=True)
-    except msgspec.ValidationError as error:
-        kind = _KINDS.get(shape)
-        out.mistype(path, f"must be {kind}" if kind else _message(error, []))
-        return None
-
-
-def _length_fits(length: int, metas: list[Any]) -> bool:
-    for meta in metas:
-        if isinstance(meta, msgspec.Meta):
-            if meta.min_length is not None and length < meta.min_length:
-                return False
-            if meta.max_length is not None and length > meta.max_length:
-                return False
-    return True
-
-
-def _message(error: msgspec.ValidationError | None, metas: list[Any]) -> str:
-    for meta in metas:
-        if isinstance(meta, msgspec.Meta) and meta.extra and "error" in meta.extra:
-            return meta.extra["error"]
-    if error is None:
-        lengths = [(m.min_length, m.max_length) for m in metas if isinstance(m, msgspec.Meta)]
-        low, high = next(iter(lengths), (None, None))
-        return f"must hold {low if low is not None else 0} to {high if high is not None else 'any number of'} items"
-    return str(error).split(" - at `$", 1)[0]
+def _length_rule(limits: list[msgspec.Meta]) -> str:
+    low = max((m.min_length for m in limits if m.min_length is not None), default=0)
+    high = min((m.max_length for m in limits if m.max_length is not None), default=None)
+    return f"must hold at least {low} items" if high is None else f"must hold {low} to {high} items"
