@@ -20,7 +20,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.types import Receive, Scope, Send
 
 from channels.registry import all_channels
-from gateway import openapi
+from gateway import docs, openapi
 from gateway.api import admin, customers, messages, templates, traffic_accounts, webhooks
 from gateway.api.deps import (
     API_PREFIX,
@@ -132,7 +132,7 @@ def create_app(settings: Settings | None = None) -> Gateway:
         for channel in all_channels().values()
         for route in (*channel.callback_routes, *(channel.sandbox_routes if settings.sandbox_enabled else ()))
     ]
-    handlers: list = [health, public_api, customer_api, *channel_routes]
+    handlers: list = [health, public_api, customer_api, *channel_routes, *docs.static_routes()]
     if settings.admin_token:
         handlers.append(
             Router(
@@ -158,7 +158,8 @@ def create_app(settings: Settings | None = None) -> Gateway:
                 "or plural form (`Message`/`Messages`). Every response carries the `RateLimit-Policy` and "
                 "`RateLimit` fields (IETF draft); over the quota the answer is 429 `rate_limited` with `Retry-After`."
             ),
-            path="/schema",
+            path=docs.SCHEMA_PATH,
+            render_plugins=docs.render_plugins(),  # pages whose scripts and styles the gateway serves (offline)
             webhooks=openapi_webhooks(),  # the payloads a customer's webhook receives
             components=[
                 Components(
