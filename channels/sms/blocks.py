@@ -126,10 +126,10 @@ Pid = Annotated[
 
 
 class SmsMessage(msgspec.Struct, rename="camel", omit_defaults=True):
-    """An SMS through the SMS HTTP API: text in GSM-7 or UCS-2 (``type`` GSM, Unicode or auto; left out,
-    whichever the text needs), or binary data written as hex (``type`` Binary, or its alias Byte), with an
-    optional user data header (``udh``), protocol identifier (``pid``) and flash mode, passed upstream as
-    seed 004 names them. At most 10 SMS parts."""
+    """An SMS through the SMS HTTP API: text in GSM-7 or UCS-2 (type GSM, Unicode or auto; left out,
+    whichever the text needs), or binary data written as hex (type Binary, or its alias Byte), with an
+    optional user data header (udh), protocol identifier (pid) and flash mode, passed upstream as seed 004
+    names them. At most 10 SMS parts."""
 
     text: Text
     sender: Sender
@@ -138,7 +138,9 @@ class SmsMessage(msgspec.Struct, rename="camel", omit_defaults=True):
     validity: Validity | None = None
     udh: Udh | None = None
     pid: Pid | None = None
-    flash: Annotated[bool, msgspec.Meta(description="Show on the screen, not stored (seed 004).")] | None = None
+    flash: (
+        Annotated[bool, msgspec.Meta(description="Flash mode (seed 004): shown at once, not kept in the inbox.")] | None
+    ) = None
 
     def problems(self) -> list[FieldError]:
         return udh_problems(self.udh) + text_problems(self.text, self.type, udh_octets(self.udh))
