@@ -1,13 +1,6 @@
-"""The ``sms`` block of a send request, declared.
-
-The block is seed 002's ``{"text", "sender"}`` plus the per-message options of the SMS HTTP API (seed 004)
-that make sense to a gateway client: ``type`` (encoding), ``reference`` (metadata echoed in delivery
-reports), ``validity`` (minutes), ``udh`` (user data header), ``pid`` (protocol identifier) and ``flash``.
-``callback`` and ``test`` are not offered: the gateway sets the callback itself (it carries the
-per-message token) and sandbox traffic accounts replace test mode.
-
-Public API: :data:`BLOCK`, :class:`SmsMessage`, :data:`EXAMPLES`, :func:`validate_block`,
-:func:`message_parts` and the limits below.
+"""The ``sms`` block of a send request, declared: seed 002's ``{"text", "sender"}`` plus the per-message
+options of the SMS HTTP API (seed 004) ``type``, ``reference``, ``validity``, ``udh``, ``pid`` and ``flash``.
+Not ``callback`` (the gateway's own carries the per-message token) nor ``test`` (sandbox accounts are).
 """
 
 from __future__ import annotations
@@ -20,7 +13,7 @@ from channels.sms.encoding import (
     BINARY,
     GSM7,
     UCS2,
-    encoding_for,
+    encoding_of,
     is_hex,
     non_gsm_characters,
     part_capacity,
@@ -29,14 +22,8 @@ from channels.sms.encoding import (
 from wire.errors import FieldError
 from wire.shapes import decode
 
-__all__ = ["BLOCK", "EXAMPLES", "SmsMessage", "TYPES", "MAX_PARTS", "validate_block", "message_parts"]
+__all__ = ["BLOCK", "EXAMPLES", "SmsMessage", "MAX_PARTS", "validate_block", "message_parts"]
 
-# Seed 004, `type`: GSM (the API's default), Unicode, auto for automatic detection, and "for Binary, set
-# type to be Byte" (its status code 2 lists Binary too), so both name binary here. Left out, the gateway
-# picks GSM-7 or UCS-2 itself (issue 3), like auto.
-TYPES = ("GSM", "Unicode", "auto", "Binary", "Byte")
-BINARY_TYPES = ("Binary", "Byte")
-_ENCODINGS = {"gsm": GSM7, "unicode": UCS2, "binary": BINARY, "byte": BINARY}
 _UNITS = {GSM7: ("GSM-7", "septets"), UCS2: ("UCS-2", "UTF-16 units"), BINARY: ("binary", "hex digits")}
 
 # Neither seed caps the text; the cap is the gateway's: 10 parts (1530 GSM-7 septets, 670 UCS-2 units or
@@ -82,6 +69,9 @@ Sender = Annotated[
         extra={"error": SENDER_RULE},
     ),
 ]
+# Seed 004, `type`: GSM (the API's default), Unicode, auto for automatic detection, and "for Binary, set
+# type to be Byte" (its status code 2 lists Binary too), so both name binary here. Left out, the gateway
+# picks GSM-7 or UCS-2 itself (issue 3), like auto.
 SmsType = Annotated[
     Literal["GSM", "Unicode", "auto", "Binary", "Byte"],
     msgspec.Meta(description="The encoding (seed 004), in any case; left out, GSM or Unicode as the text needs."),
@@ -138,9 +128,7 @@ class SmsMessage(msgspec.Struct, rename="camel", omit_defaults=True):
     validity: Validity | None = None
     udh: Udh | None = None
     pid: Pid | None = None
-    flash: (
-        Annotated[bool, msgspec.Meta(description="Flash mode (seed 004): shown at once, not kept in the inbox.")] | None
-    ) = None
+    flash: Annotated[bool, msgspec.Meta(description="Flash mode (seed 004): shown at once, not stored.")] | None = None
 
     def problems(self) -> list[FieldError]:
         return udh_problems(self.udh) + text_problems(self.text, self.type, udh_octets(self.udh))
@@ -164,12 +152,12 @@ def udh_problems(udh: str | None) -> list[FieldError]:
 
 def text_problems(text: str, sms_type: str | None, header: int) -> list[FieldError]:
     """The text against its type (GSM-7 characters, hex for binary) and the cap of MAX_PARTS parts."""
-    if sms_type == "GSM" and (bad := non_gsm_characters(text)):
+    encoding = encoding_of(text, sms_type)
+    if encoding == GSM7 and (bad := non_gsm_characters(text)):  # only when the type says GSM
         shown = ", ".join(repr(c) for c in bad[:5]) + (", ..." if len(bad) > 5 else "")
         return [FieldError("type", f"GSM can't encode these characters of the text: {shown}; use Unicode or auto")]
-    if sms_type in BINARY_TYPES and not is_hex(text):
+    if encoding == BINARY and not is_hex(text):
         return [FieldError("text", f"must be hex-encoded octets (two digits each) when type is {sms_type}")]
-    encoding = encoding_of(text, sms_type)
     try:
         parts = segment_count(text, encoding, header)
     except ValueError as error:  # a header too long for the parts of a long message
@@ -195,11 +183,6 @@ def message_parts(block: dict) -> int:
         return segment_count(text, encoding_of(text, block.get("type")), header)
     except ValueError:  # garbage: a type that can't carry the text, a header that leaves no room
         return segment_count(text)
-
-
-def encoding_of(text: str, sms_type: Any) -> str:
-    """The encoding `text` is sent in: its type's (in any case; auto and none choose by the text)."""
-    return _ENCODINGS.get(sms_type.lower() if isinstance(sms_type, str) else None) or encoding_for(text)
 
 
 def udh_octets(udh: Any) -> int:

@@ -13,7 +13,7 @@ may hold one unit less than its room.
 
 Binary text is written as hex, two digits per octet (seed 004: type Binary, sent as Byte).
 
-Public API: :data:`GSM7`, :data:`UCS2`, :data:`BINARY`, :func:`encoding_for`, :func:`segments`,
+Public API: :data:`GSM7`, :data:`UCS2`, :data:`BINARY`, :data:`TYPE_ENCODINGS`, :func:`encoding_for`, :func:`encoding_of`, :func:`segments`,
 :func:`segment_count`, :func:`capacity`, :func:`part_capacity`, :func:`is_hex`.
 """
 
@@ -24,6 +24,8 @@ __all__ = [
     "UCS2",
     "BINARY",
     "encoding_for",
+    "encoding_of",
+    "TYPE_ENCODINGS",
     "segments",
     "segment_count",
     "non_gsm_characters",
@@ -98,6 +100,15 @@ def encoding_for(text: str) -> str:
         if char not in GSM_BASIC and char not in GSM_EXTENSION:
             return UCS2
     return GSM7
+
+
+# Seed 004's `type` values, in any case: GSM, Unicode, Binary or its alias Byte; auto chooses by the text.
+TYPE_ENCODINGS = {"gsm": GSM7, "unicode": UCS2, "auto": None, "binary": BINARY, "byte": BINARY}
+
+
+def encoding_of(text: str, sms_type: object) -> str:
+    """The encoding ``text`` is sent in with seed 004's ``type`` (auto, none or no type: by the text)."""
+    return TYPE_ENCODINGS.get(sms_type.lower() if isinstance(sms_type, str) else "auto") or encoding_for(text)
 
 
 def segments(text: str, encoding: str | None = None, udh_octets: int = 0) -> list[str]:

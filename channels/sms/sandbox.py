@@ -20,12 +20,10 @@ from litestar.exceptions import NotFoundException, ValidationException
 
 from channels.base import CallbacksDependency, json_object
 from channels.sandbox_support import in_background, post_callback, simulated_body
-from channels.sms.encoding import BINARY, GSM7, UCS2, segment_count
+from channels.sms.encoding import TYPE_ENCODINGS, segment_count
 from channels.sms.errors import SEND_RESPONSE_CODES
 
 REPORT_DELAY = 0.1
-# Seed 004's `type` values, taken in any case (its status code 2 lists Binary; "set type to be Byte").
-_ENCODINGS = {"gsm": GSM7, "unicode": UCS2, "auto": None, "binary": BINARY, "byte": BINARY}
 
 
 def behaviour(to: str) -> tuple[str, int | None]:
@@ -91,10 +89,10 @@ def refusal(body: dict[str, Any]) -> int | None:
     if not str(body["to"]).isdigit():
         return 8
     sms_type = "auto" if body.get("type") is None else str(body["type"]).lower()
-    if sms_type not in _ENCODINGS:
+    if sms_type not in TYPE_ENCODINGS:
         return 2
     try:
-        segment_count(body["text"], _ENCODINGS[sms_type])
+        segment_count(body["text"], TYPE_ENCODINGS[sms_type])
     except ValueError:
         return 4
     return None
