@@ -12,8 +12,12 @@ from channels.sms.encoding import UCS2, encoding_for
 from channels.sms.errors import RETRYABLE_RESPONSE_CODES, SEND_RESPONSE_CODES
 
 DEFAULT_BASE_URL = "https://rest.mittoapi.net"
-# The gateway's block says GSM or Unicode as the API does; left out, the gateway picks one.
-_TYPES = {"GSM": "GSM", "Unicode": "Unicode", "auto": "auto"}
+# Seed 004's `type`: GSM, Unicode, auto, and "for Binary, set type to be Byte". The block holds the
+# declared spelling (Binary or Byte for binary); lower() also reads one stored as the client wrote it. Left
+# out, the gateway picks GSM or Unicode.
+_TYPES = {"gsm": "GSM", "unicode": "Unicode", "auto": "auto", "binary": "Byte", "byte": "Byte"}
+# The block's options that go upstream under the same name (seed 004): udh as hex, pid an int, flash a bool.
+_OPTIONS = ("reference", "udh", "pid", "flash")
 
 
 def request_body(outbound: Outbound, now: datetime.datetime) -> dict[str, object]:
@@ -23,11 +27,10 @@ def request_body(outbound: Outbound, now: datetime.datetime) -> dict[str, object
         "from": block["sender"],
         "to": normalise_phone_number(outbound.destination),
         "text": text,
-        "type": _TYPES.get(block.get("type", ""), "Unicode" if encoding_for(text) == UCS2 else "GSM"),
+        "type": _TYPES.get(str(block.get("type")).lower()) or ("Unicode" if encoding_for(text) == UCS2 else "GSM"),
         "callback": outbound.callback_url,
     }
-    if reference := block.get("reference"):
-        body["reference"] = reference
+    body.update((key, block[key]) for key in _OPTIONS if block.get(key) is not None)
     # The provider should not try for longer than the message is valid (whole minutes, at least one).
     minutes_left = max(1, math.floor((outbound.valid_until - now).total_seconds() / 60))
     body["validity"] = min(block.get("validity") or minutes_left, minutes_left)

@@ -20,6 +20,7 @@ from litestar.exceptions import NotFoundException, ValidationException
 
 from channels.base import CallbacksDependency, json_object
 from channels.sandbox_support import in_background, post_callback, simulated_body
+from channels.sms.encoding import TYPE_ENCODINGS, segment_count
 from channels.sms.errors import SEND_RESPONSE_CODES
 
 REPORT_DELAY = 0.1
@@ -44,16 +45,9 @@ async def send_sms(request: Request, callbacks: CallbacksDependency) -> Response
     body = json_object(await request.body())
     if body is None:
         return Response({"responseCode": 1, "responseText": "Internal error"}, status_code=400)
-    # Missing (3, 5, 7), then of the wrong type (4, 6; a receiver that isn't digits is 8).
-    for code, field in ((3, "text"), (5, "from"), (7, "to")):
-        if not body.get(field):
-            return _refused(code)
-    for code, field in ((4, "text"), (6, "from")):
-        if not isinstance(body[field], str):
-            return _refused(code)
+    if code := refusal(body):
+        return Response({"responseCode": code, "responseText": SEND_RESPONSE_CODES[code]})
     to = str(body["to"])
-    if not to.isdigit():
-        return _refused(8)
     kind, error_code = behaviour(to)
     if kind == "error":
         return Response({"responseCode": 1, "responseText": SEND_RESPONSE_CODES[1]}, status_code=500)
@@ -81,8 +75,27 @@ async def send_sms(request: Request, callbacks: CallbacksDependency) -> Response
     )
 
 
-def _refused(code: int) -> Response[dict[str, Any]]:
-    return Response({"responseCode": code, "responseText": SEND_RESPONSE_CODES[code]})
+def refusal(body: dict[str, Any]) -> int | None:
+    """The responseCode (seed 004, "Status Codes") of a send the SMS API refuses, or None: a field missing
+    (3, 5, 7), of the wrong type (4, 6), a receiver that isn't digits (8), an unknown type (2), a text its
+    type can't carry (4: GSM with other characters, Binary or Byte with text that is no hex). ``udh``,
+    ``pid`` and ``flash`` are taken as given."""
+    for code, field in ((3, "text"), (5, "from"), (7, "to")):
+        if not body.get(field):
+            return code
+    for code, field in ((4, "text"), (6, "from")):
+        if not isinstance(body[field], str):
+            return code
+    if not str(body["to"]).isdigit():
+        return 8
+    sms_type = "auto" if body.get("type") is None else str(body["type"]).lower()
+    if sms_type not in TYPE_ENCODINGS:
+        return 2
+    try:
+        segment_count(body["text"], TYPE_ENCODINGS[sms_type])
+    except ValueError:
+        return 4
+    return None
 
 
 async def _report(callback: str, report: dict[str, str]) -> None:

@@ -62,6 +62,68 @@ async def test_the_seed_001_answer_with_ids_is_sent_and_its_report_applies(serve
     assert [change["status"] for change in message["statusHistory"]] == ["Ready", "Sent", "Delivered"]
 
 
+BINARY = {
+    "text": "AB" * 134,  # 134 octets beside a 7-octet header: 2 parts of at most 128 (140 - 7 - 5)
+    "sender": "MITTO SMS",
+    "type": "binary",  # issue 16: any case; seed 004 writes Binary as Byte
+    "udh": "06050415811581",
+    "pid": 0,
+    "flash": True,
+}
+
+
+async def test_a_binary_sms_with_udh_pid_and_flash_is_delivered_through_the_sandbox(server):
+    tenant = await tenant_on(server)
+    message_id = await send(server, tenant, "+447700900123", BINARY)
+    message = await wait_for_status(server, tenant, message_id, "Delivered")
+    assert_history(message, "Ready", "Sent", "Delivered")
+    assert message["messageParts"] == 2
+
+
+async def test_binary_udh_pid_and_flash_go_upstream_as_seed_004_names_them(server_without_worker):
+    client = server_without_worker
+    tenant = await tenant_on(client)
+    binary_id = await send(client, tenant, "+447700900123", BINARY)
+    unicode_id = await send(client, tenant, "+447700900124", {**TEXT, "type": "UNICODE", "flash": False})
+    sent = {}
+
+    def provider(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        sent[body["to"]] = body
+        return httpx.Response(200, json={"id": "715118ef01aa4480bbd67324a0459b0b", "responseCode": 0})
+
+    app = client.app
+    worker = Dispatcher(
+        session_maker(app.state.runtime.engine),
+        app.state.runtime.settings.callback_base_url,
+        app.state.runtime.callbacks.tokens,
+        http=httpx.AsyncClient(transport=httpx.MockTransport(provider)),
+    )
+    assert await worker.dispatch_once(limit=1000) >= 2
+    await worker.http.aclose()
+    for message_id in (binary_id, unicode_id):
+        await wait_for_status(client, tenant, message_id, "Sent")
+    binary = sent["447700900123"]
+    assert (binary["type"], binary["text"], binary["udh"], binary["pid"], binary["flash"]) == (
+        "Byte",
+        "AB" * 134,
+        "06050415811581",
+        0,
+        True,
+    )
+    assert (sent["447700900124"]["type"], sent["447700900124"]["flash"]) == ("Unicode", False)
+    assert "udh" not in sent["447700900124"] and "pid" not in sent["447700900124"]
+
+
+async def test_binary_that_is_no_hex_is_refused_with_its_path(server):
+    tenant = await tenant_on(server)
+    payload = {"trafficAccountId": tenant.accounts["sms"], "destination": "+447700900123"}
+    response = await server.post(
+        "/api/v1/Message/send", json=payload | {"sms": {**BINARY, "text": "Hello"}}, headers=tenant.key
+    )
+    assert_problem(response, 400, "validation_error", "sms.text")
+
+
 async def test_undelivered_with_the_providers_error_code(server):
     tenant = await tenant_on(server)
     message_id = await send(server, tenant, "+447700901027")  # ...1NNN: DLR error code NNN

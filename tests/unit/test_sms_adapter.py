@@ -1,11 +1,86 @@
-"""How the SMS adapter reads the SMS HTTP API's send answer (seeds 001 and 004)."""
+"""How the SMS adapter writes the SMS HTTP API's send request and reads its answer (seeds 001 and 004)."""
 
 from __future__ import annotations
 
+import datetime
+import uuid
+
 import httpx
+import msgspec
 import pytest
 
-from channels.sms.adapter import parse_response
+from channels.base import Outbound
+from channels.sms.adapter import parse_response, request_body
+from channels.sms.blocks import BLOCK
+from wire.shapes import decode
+
+NOW = datetime.datetime(2024, 5, 1, 12, 0, tzinfo=datetime.UTC)
+CALLBACK = "http://gateway/callbacks/sms/1?token=t"
+
+
+def body_of(block: dict, hours: float = 48) -> dict:
+    """The upstream request of ``block`` as the gateway stores it (decoded, then its builtins)."""
+    decoded = decode(block, BLOCK)
+    assert decoded.errors == [], decoded.errors
+    stored = msgspec.to_builtins(decoded.value)
+    valid_until = NOW + datetime.timedelta(hours=hours)
+    return request_body(Outbound(uuid.uuid4(), "+44 7700 900123", stored, valid_until, CALLBACK), NOW)
+
+
+def test_seed_002_text_goes_upstream_as_seed_004_names_it():
+    body = body_of({"text": "Hi, this is test msg.", "sender": "+44123456789123"})
+    assert body == {
+        "from": "+44123456789123",
+        "to": "447700900123",
+        "text": "Hi, this is test msg.",
+        "type": "GSM",  # left out: the gateway picks
+        "callback": CALLBACK,
+        "validity": 2880,
+    }
+    assert body_of({"text": "Łódź", "sender": "MITTO"})["type"] == "Unicode"
+
+
+@pytest.mark.parametrize(
+    ("given", "sent"),
+    [("gsm", "GSM"), ("UNICODE", "Unicode"), ("Auto", "auto"), ("Binary", "Byte"), ("byte", "Byte")],
+)
+def test_type_goes_upstream_in_seed_004s_spelling(given, sent):
+    """Seed 004: "For Binary, set type to be Byte"; any case the client wrote is the API's spelling."""
+    text = "0A0B" if sent == "Byte" else "hi"
+    assert body_of({"text": text, "sender": "MITTO", "type": given})["type"] == sent
+
+
+def test_binary_with_udh_pid_and_flash_goes_upstream_as_seed_004_names_them():
+    block = {"text": "48656c6c6f", "sender": "MITTO", "type": "binary", "udh": "06050415811581", "pid": 0}
+    body = body_of({**block, "flash": False, "reference": "Spring campaign", "validity": 60})
+    assert body == {
+        "from": "MITTO",
+        "to": "447700900123",
+        "text": "48656c6c6f",  # hex, as the client wrote it
+        "type": "Byte",
+        "callback": CALLBACK,
+        "reference": "Spring campaign",
+        "udh": "06050415811581",
+        "pid": 0,  # a value, not "left out": sent
+        "flash": False,
+        "validity": 60,
+    }
+
+
+def test_options_left_out_or_null_are_not_sent():
+    body = body_of({"text": "hi", "sender": "MITTO", "udh": None, "pid": None, "flash": None, "reference": None})
+    assert not {"udh", "pid", "flash", "reference"} & set(body)
+
+
+def test_flash_text_goes_upstream():
+    body = body_of({"text": "Alarm", "sender": "MITTO", "flash": True, "type": "gsm"})
+    assert body["flash"] is True and body["type"] == "GSM"
+
+
+def test_validity_is_capped_by_the_messages_own():
+    assert body_of({"text": "hi", "sender": "MITTO", "validity": 600}, hours=2)["validity"] == 120
+    assert body_of({"text": "hi", "sender": "MITTO"}, hours=0.001)["validity"] == 1
+
 
 # Seed 001's documented answer carries ``ids``; seed 004 and the public OpenAPI show ``id``.
 SEED_001 = {

@@ -2,7 +2,18 @@
 
 import pytest
 
-from channels.sms.encoding import GSM7, UCS2, encoding_for, non_gsm_characters, segment_count, segments
+from channels.sms.encoding import (
+    BINARY,
+    GSM7,
+    UCS2,
+    capacity,
+    encoding_for,
+    is_hex,
+    non_gsm_characters,
+    part_capacity,
+    segment_count,
+    segments,
+)
 
 EMOJI = "\U0001f600"  # outside the BMP: a surrogate pair, 2 UTF-16 units
 
@@ -101,6 +112,8 @@ def test_forced_gsm7_with_non_gsm_text_raises():
 def test_unknown_encoding_raises():
     with pytest.raises(ValueError, match="unknown SMS encoding"):
         segments("a", "latin1")
+    with pytest.raises(ValueError, match="unknown SMS encoding"):
+        segments("a", "gsm7")
 
 
 # --- UCS-2 ----------------------------------------------------------------------------------------
@@ -153,3 +166,43 @@ def test_every_part_within_limits_and_reassembles():
         parts = segments(text, encoding)
         assert "".join(parts) == text
         assert all(_units(p) <= 67 for p in parts)
+
+
+# --- user data headers and binary -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("encoding", "single", "part", "with_udh", "udh_part"),
+    [(GSM7, 160, 153, 152, 146), (UCS2, 70, 67, 66, 64), (BINARY, 280, 268, 266, 256)],
+)
+def test_capacity_beside_a_header(encoding, single, part, with_udh, udh_part):
+    """140 octets less the header (UDHL included); GSM-7 pads the header to a septet boundary."""
+    assert capacity(encoding) == single and part_capacity(encoding) == part
+    assert capacity(encoding, 6) == part  # the concatenation header alone: 6 octets
+    assert capacity(encoding, 7) == with_udh and part_capacity(encoding, 7) == udh_part  # 7 + 5 octets
+
+
+def test_binary_is_split_into_whole_octets():
+    assert segments("ab" * 140, BINARY) == ["ab" * 140]
+    assert [len(p) // 2 for p in segments("0F" * 141, BINARY)] == [134, 7]
+    assert [len(p) // 2 for p in segments("0F" * 134, BINARY, 7)] == [128, 6]
+    assert segment_count("", BINARY) == 1
+
+
+@pytest.mark.parametrize("text", ["abc", "0g", "0x", " 0a", "é0"])
+def test_binary_text_that_is_no_hex_raises(text):
+    assert not is_hex(text)
+    with pytest.raises(ValueError, match="hex"):
+        segments(text, BINARY)
+
+
+def test_a_header_counts_in_text_parts():
+    assert segment_count("a" * 152, GSM7, 7) == 1
+    assert [len(p) for p in segments("a" * 153, GSM7, 7)] == [146, 7]
+    assert [len(p) for p in segments("ж" * 67, None, 7)] == [64, 3]
+
+
+def test_a_header_that_leaves_no_room_in_the_parts_raises():
+    assert segment_count("ab" * 5, BINARY, 135) == 1
+    with pytest.raises(ValueError, match="leaves no room"):
+        segments("ab" * 6, BINARY, 135)
