@@ -1,6 +1,6 @@
-"""Validation of the ``telegram`` block of a send request (seed 002, Telegram section).
+"""The ``telegram`` block of a send request, declared (seed 002, Telegram section).
 
-The block carries exactly one piece of content, each mapping to one Bot API method::
+The block carries exactly one piece of content, each a message type mapping to one Bot API method::
 
     {"silent": true,                                                    # optional, any content
      "text":     {"message": "...", "parseMode": "Html", "noPreview": true},   -> sendMessage
@@ -17,36 +17,34 @@ than a "can't parse entities" failure later); documents sent by URL only as .gif
 Lengths are counted in code points, which is what Telegram counts for these limits (entity
 offsets are UTF-16, the length limits are not).
 
-Public API: :func:`validate_block`, :func:`content_kind`, :data:`PARSE_MODES`.
+Public API: :data:`BLOCK`, :func:`validate_block`, :func:`content_kind`, :data:`EXAMPLES`.
 """
 
 from __future__ import annotations
 
 import posixpath
-from typing import Any
+import typing
+from typing import Annotated, ClassVar, Literal
 from urllib.parse import unquote, urlsplit
 
-from channels.base import is_http_url
-from channels.checks import add, key_path, listing
-from channels.telegram.markup import SPACES as _SPACES
-from channels.telegram.markup import visible_text
-from wire.errors import FieldError
+import msgspec
 
-__all__ = ["PARSE_MODES", "CONTENT_KINDS", "validate_block", "content_kind"]
+from channels.base import is_http_url
+from channels.telegram.markup import SPACES, visible_text
+from wire.errors import FieldError
+from wire.shapes import decode
+
+__all__ = ["BLOCK", "CONTENT_KINDS", "EXAMPLES", "PARSE_MODES", "content_kind", "validate_block", "visible_text"]
 
 # Bot API sendMessage: "Text of the message to be sent, 1-4096 characters after entities parsing".
 TEXT_MAX = 4096
 # Bot API send{Photo,Document,Video,Voice}: "caption, 0-1024 characters after entities parsing".
 CAPTION_MAX = 1024
-# Bot API "Sending files": sending by URL "will currently only work for GIF, PDF and ZIP files" in
-# sendDocument; seed 002: "Only .gif, .pdf and .zip file types are allowed".
-DOCUMENT_EXTENSIONS = (".gif", ".pdf", ".zip")
-LATITUDE = (-90.0, 90.0)
-LONGITUDE = (-180.0, 180.0)
 
-# Spelled as seed 002 spells them ("Default" is plain text); the adapter maps them to the Bot API's
-# parse_mode (none, "Markdown", "HTML", "MarkdownV2").
-PARSE_MODES = ("Default", "Markdown", "Html", "MarkdownV2")
+# Spelled as seed 002 spells them ("Default" is plain text), matched in any case; the adapter maps
+# them to the Bot API's parse_mode (none, "Markdown", "HTML", "MarkdownV2").
+ParseMode = Literal["Default", "Markdown", "Html", "MarkdownV2"]
+PARSE_MODES: tuple[str, ...] = typing.get_args(ParseMode)
 
 # Content key of the block -> Bot API method.
 CONTENT_KINDS = {
@@ -57,177 +55,173 @@ CONTENT_KINDS = {
     "voice": "sendVoice",
     "location": "sendLocation",
 }
-_MEDIA = ("photo", "document", "video", "voice")
 
-BLOCK_KEYS = ("silent", *CONTENT_KINDS)
-TEXT_KEYS = ("message", "parseMode", "noPreview")
-MEDIA_KEYS = ("url", "caption", "parseMode")
-LOCATION_KEYS = ("latitude", "longitude")
-
-Errors = list[FieldError]
-
-
-# --------------------------------------------------------------------------
-# Public API
-# --------------------------------------------------------------------------
+Url = Annotated[str, msgspec.Meta(description="An absolute http(s) URL Telegram downloads the file from.")]
+Latitude = Annotated[
+    float, msgspec.Meta(ge=-90, le=90, description="Degrees.", extra={"error": "must be a number from -90 to 90"})
+]
+Longitude = Annotated[
+    float, msgspec.Meta(ge=-180, le=180, description="Degrees.", extra={"error": "must be a number from -180 to 180"})
+]
 
 
-def validate_block(block: Any) -> list[FieldError]:
-    """Every problem with this channel's block of a send request; [] when it is valid. Field names are
-    relative to the block ("text", "buttons[0].text", "location.latitude"): the gateway prefixes the
-    channel key. Never raises, whatever `block` is.
-
-    A problem with the block as a whole (not an object, no content, two contents) is reported on
-    the empty field name ``""``, i.e. on the block itself."""
-    errs: Errors = []
-    if not isinstance(block, dict):
-        add(errs, "", "must be an object with one of: " + listing(tuple(CONTENT_KINDS)))
-        return errs
-
-    for key in block:
-        if key not in BLOCK_KEYS:
-            add(errs, key_path("", key), "unknown field; the telegram block allows only: " + listing(BLOCK_KEYS))
-
-    if "silent" in block and not isinstance(block["silent"], bool):
-        add(errs, "silent", "must be true or false")
-
-    present = [key for key in CONTENT_KINDS if key in block]
-    if not present:
-        add(errs, "", "must contain one content: " + listing(tuple(CONTENT_KINDS)))
-    elif len(present) > 1:
-        add(
-            errs,
-            "",
-            f"must contain exactly one content per message; got {listing(tuple(present))}",
-        )
-
-    for key in present:
-        if key == "text":
-            _check_text(errs, block["text"])
-        elif key == "location":
-            _check_location(errs, block["location"])
-        else:
-            _check_media(errs, key, block[key])
-    return errs
-
-
-def content_kind(block: dict) -> str:
-    """The Bot API method a *valid* block maps to: "sendMessage", "sendPhoto", "sendDocument",
-    "sendVideo", "sendVoice" or "sendLocation". Raises ValueError for a block that
-    :func:`validate_block` rejects."""
-    if validate_block(block):
-        raise ValueError("content_kind() needs a valid telegram block; validate it first")
-    return next(method for key, method in CONTENT_KINDS.items() if key in block)
-
-
-# --------------------------------------------------------------------------
-# Small helpers
-# --------------------------------------------------------------------------
-
-
-def _check_unknown_keys(errs: Errors, path: str, obj: dict, allowed: tuple[str, ...]) -> None:
-    for key in obj:
-        if key not in allowed:
-            if key == "thumb" and path in ("document", "video"):
-                # Seed 002: Telegram ignores "thumb"; by URL the Bot API can't take one at all.
-                add(errs, f"{path}.thumb", "is not supported: Telegram ignores thumbnails given by URL")
-            else:
-                add(errs, key_path(path, key), f"unknown field; {path} allows only: {listing(allowed)}")
-
-
-def _parse_mode(errs: Errors, path: str, obj: dict) -> str | None:
-    """The object's parse mode ("Default" when absent), or None after reporting a bad one."""
-    mode = obj.get("parseMode", "Default")
-    if isinstance(mode, str) and mode in PARSE_MODES:
-        return mode
-    hint = ""
-    if isinstance(mode, str) and mode.lower() in {m.lower() for m in PARSE_MODES}:
-        hint = " (the spelling is case-sensitive)"
-    add(errs, f"{path}.parseMode", f"must be one of {listing(PARSE_MODES)}{hint}")
+def markup_problem(value: str, mode: str, low: int, high: int, what: str) -> str | None:
+    """What Telegram would refuse in ``value`` formatted in ``mode``: its markup, or its length (``low`` to
+    ``high`` characters) after entities parsing; None when it would send it."""
+    visible, problem = visible_text(value, mode)
+    if problem is not None:  # the length after parsing is unknown until the markup is fixed
+        return f"is not valid {mode}: {problem}"
+    length = len(visible.strip(SPACES))
+    after = "" if mode == "Default" else f" after {mode} parsing"
+    if length < low:
+        return f"must not be empty{after} ({low}-{high} characters)"
+    if length > high:
+        return f"{what} must be at most {high} characters{after} (got {length})"
     return None
 
 
-def _check_formatted(
-    errs: Errors, field: str, value: str, mode: str | None, *, minimum: int, maximum: int, what: str
-) -> None:
-    """Length of `value` after entity parsing in `mode` (unknown mode: the raw text)."""
-    visible, problem = visible_text(value, mode or "Default")
-    if problem is not None:
-        # The length after parsing is unknown until the markup is fixed.
-        add(errs, field, f"is not valid {mode}: {problem}")
-        return
-    length = len(visible.strip(_SPACES))
-    after = "" if mode in (None, "Default") else f" after {mode} parsing"
-    if length < minimum:
-        add(errs, field, f"must not be empty{after} ({minimum}-{maximum} characters)")
-    elif length > maximum:
-        add(errs, field, f"{what} must be at most {maximum} characters{after} (got {length})")
+class _Content(msgspec.Struct, rename="camel", omit_defaults=True):
+    """The JSON spelling of every content: camelCase, defaults left out when stored."""
 
 
-# --------------------------------------------------------------------------
-# Contents
-# --------------------------------------------------------------------------
+class TelegramText(_Content):
+    """A text message (Bot API sendMessage): 1-4096 characters after entities parsing in ``parseMode``;
+    ``noPreview`` turns off the link preview."""
+
+    message: Annotated[str, msgspec.Meta(description="1-4096 characters after entities parsing.")]
+    parse_mode: ParseMode = "Default"
+    no_preview: bool = False
+
+    def problems(self) -> list[FieldError]:
+        problem = markup_problem(self.message, self.parse_mode, 1, TEXT_MAX, "the text")
+        return [FieldError("message", problem)] if problem else []
 
 
-def _check_text(errs: Errors, text: Any) -> None:
-    if not isinstance(text, dict):
-        add(errs, "text", 'must be an object like {"message": "Hi"}')
-        return
-    _check_unknown_keys(errs, "text", text, TEXT_KEYS)
-    mode = _parse_mode(errs, "text", text)
-    if "noPreview" in text and not isinstance(text["noPreview"], bool):
-        add(errs, "text.noPreview", "must be true or false")
-    message = text.get("message")
-    if message is None:
-        add(errs, "text.message", f"is required (1-{TEXT_MAX} characters)")
-    elif not isinstance(message, str):
-        add(errs, "text.message", f"must be a string of 1-{TEXT_MAX} characters")
-    else:
-        _check_formatted(errs, "text.message", message, mode, minimum=1, maximum=TEXT_MAX, what="the text")
+class _Media(_Content):
+    """A file Telegram fetches by URL, with an optional caption (0-1024 characters after entities parsing)."""
+
+    url: Url
+    caption: Annotated[str, msgspec.Meta(description="0-1024 characters after entities parsing.")] | None = None
+    parse_mode: ParseMode = "Default"
+    # The URL path's extensions Telegram takes for this kind; () for any.
+    extensions: ClassVar[tuple[str, ...]] = ()
+
+    def problems(self) -> list[FieldError]:
+        errors = []
+        if not is_http_url(self.url):
+            errors.append(FieldError("url", "must be an absolute http(s) URL, e.g. https://example.com/file"))
+        elif self.extensions and _extension(self.url) not in self.extensions:
+            errors.append(
+                FieldError(
+                    "url",
+                    f"must point to a {', '.join(self.extensions)} file (by the URL path's extension); "
+                    "Telegram sends only these document types by URL",
+                )
+            )
+        if self.caption is not None:
+            if problem := markup_problem(self.caption, self.parse_mode, 0, CAPTION_MAX, "the caption"):
+                errors.append(FieldError("caption", problem))
+        return errors
 
 
-def _check_media(errs: Errors, kind: str, media: Any) -> None:
-    if not isinstance(media, dict):
-        add(errs, kind, 'must be an object like {"url": "https://...", "caption": "..."}')
-        return
-    _check_unknown_keys(errs, kind, media, MEDIA_KEYS)
-    mode = _parse_mode(errs, kind, media)
-
-    url = media.get("url")
-    field = f"{kind}.url"
-    if url is None:
-        add(errs, field, "is required: an absolute http(s) URL Telegram can download the file from")
-    elif not isinstance(url, str) or not is_http_url(url):
-        add(errs, field, "must be an absolute http(s) URL, e.g. https://example.com/file")
-    elif kind == "document" and _extension(url) not in DOCUMENT_EXTENSIONS:
-        add(
-            errs,
-            field,
-            f"must point to a {', '.join(DOCUMENT_EXTENSIONS)} file (by the URL path's extension); "
-            "Telegram sends only these document types by URL",
-        )
-
-    caption = media.get("caption")
-    if caption is not None:
-        if not isinstance(caption, str):
-            add(errs, f"{kind}.caption", f"must be a string of 0-{CAPTION_MAX} characters")
-        else:
-            _check_formatted(errs, f"{kind}.caption", caption, mode, minimum=0, maximum=CAPTION_MAX, what="the caption")
+class TelegramPhoto(_Media):
+    """A photo (Bot API sendPhoto) by URL, at most 10 MB, with an optional caption."""
 
 
-def _check_location(errs: Errors, location: Any) -> None:
-    if not isinstance(location, dict):
-        add(errs, "location", 'must be an object like {"latitude": 46.1, "longitude": 19.66}')
-        return
-    _check_unknown_keys(errs, "location", location, LOCATION_KEYS)
-    for key, (low, high) in (("latitude", LATITUDE), ("longitude", LONGITUDE)):
-        value = location.get(key)
-        field = f"location.{key}"
-        if value is None:
-            add(errs, field, f"is required: a number from {low:g} to {high:g}")
-        elif isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
-            # (NaN and the infinities fail the range test; a huge int compares exactly.)
-            add(errs, field, f"must be a number from {low:g} to {high:g}")
+class TelegramDocument(_Media):
+    """A general file (Bot API sendDocument) by URL: only .gif, .pdf and .zip files, as Telegram sends only
+    these by URL (Bot API "Sending files"; seed 002). A ``thumb`` is ignored, as Telegram ignores it."""
+
+    extensions: ClassVar[tuple[str, ...]] = (".gif", ".pdf", ".zip")
+
+
+class TelegramVideo(_Media):
+    """A video (Bot API sendVideo) by URL; Telegram clients play .mp4 and partly .ogg. A ``thumb`` is
+    ignored, as Telegram ignores it (seed 002)."""
+
+
+class TelegramVoice(_Media):
+    """A voice message (Bot API sendVoice) by URL: an .ogg file encoded with OPUS, or an .mp3."""
+
+
+class TelegramLocation(_Content):
+    """A point on the map (Bot API sendLocation)."""
+
+    latitude: Latitude
+    longitude: Longitude
+
+
+class TelegramBlock(msgspec.Struct, rename="camel", omit_defaults=True):
+    """The ``telegram`` block: exactly one content (text, photo, document, video, voice or location), sent
+    without a notification sound when ``silent``."""
+
+    silent: bool = False
+    text: TelegramText | None = None
+    photo: TelegramPhoto | None = None
+    document: TelegramDocument | None = None
+    video: TelegramVideo | None = None
+    voice: TelegramVoice | None = None
+    location: TelegramLocation | None = None
+
+    def contents(self) -> list[str]:
+        """The content keys given."""
+        return [key for key in CONTENT_KINDS if getattr(self, key) is not None]
+
+    def problems(self) -> list[FieldError]:
+        given = self.contents()
+        if not given:
+            return [FieldError("", "must contain one content: " + ", ".join(CONTENT_KINDS))]
+        if len(given) > 1:
+            return [FieldError("", "must contain exactly one content per message; got " + ", ".join(given))]
+        return []
+
+
+BLOCK = TelegramBlock
+
+# One complete block per message type: seed 002's request examples (its line breaks inside URLs joined).
+EXAMPLES = {
+    "TelegramText": {"silent": True, "text": {"parseMode": "Html", "message": "Hi, how can I help you today?"}},
+    "TelegramPhoto": {
+        "photo": {
+            "url": "https://file-examples-com.github.io/uploads/2017/10/file_example_JPG_100kB.jpg",
+            "caption": "Example media (photo)",
+        }
+    },
+    "TelegramDocument": {
+        "document": {
+            "url": "https://file-examples-com.github.io/uploads/2017/10/file-sample_150kB.pdf",
+            "caption": "Sample pdf document",
+        }
+    },
+    "TelegramVideo": {
+        "video": {
+            "url": "https://file-examples-com.github.io/uploads/2018/04/file_example_OGG_480_1_7mg.ogg",
+            "caption": "Example video",
+        }
+    },
+    "TelegramVoice": {
+        "voice": {
+            "url": "https://file-examples-com.github.io/uploads/2017/11/file_example_MP3_700KB.mp3",
+            "caption": "Example voice file",
+        }
+    },
+    "TelegramLocation": {"location": {"latitude": 46.100231, "longitude": 19.664058}},
+}
+
+
+def validate_block(block: object) -> list[FieldError]:
+    """Every problem with this channel's block, named relative to it ("" is the block itself); [] when
+    valid. The gateway's legacy path, until it decodes ``BLOCK`` itself."""
+    return decode(block, BLOCK).errors
+
+
+def content_kind(block: dict) -> str:
+    """The Bot API method a *valid* block (as stored) maps to: "sendMessage", "sendPhoto", "sendDocument",
+    "sendVideo", "sendVoice" or "sendLocation". Raises ValueError for a block the shape rejects."""
+    decoded = decode(block, BLOCK)
+    if decoded.value is None:
+        raise ValueError("content_kind() needs a valid telegram block; validate it first")
+    return CONTENT_KINDS[decoded.value.contents()[0]]
 
 
 def _extension(url: str) -> str:
