@@ -14,289 +14,217 @@ __all__ = ["SPACES", "visible_text"]
 
 SPACES = " \t\r\n\v\f"
 
+Parsed = tuple[str, str | None]  # (the text shown, or as much as was parsed; why Telegram refuses it)
 
-def visible_text(text: str, mode: str) -> tuple[str, str | None]:
+
+def visible_text(text: str, mode: str) -> Parsed:
     """(text after entity parsing, None) or (partial text, reason Telegram would reject it); ``mode`` is
     spelled as seed 002 spells it ("Default", "Markdown", "Html", "MarkdownV2")."""
-    if mode == "MarkdownV2":
-        return _markdown_v2(text)
-    if mode == "Markdown":
-        return _markdown(text)
-    if mode == "Html":
-        return _html(text)
-    return text, None
+    parse = {"MarkdownV2": _markdown_v2, "Markdown": _markdown, "Html": _html}.get(mode)
+    return parse(text) if parse else (text, None)
 
+
+# After a pre block's opening ```: its language word (when a space follows it), then one line break.
+_PRE_START = re.compile(r"(?:[^ \t\r\n\v\f`]+(?=[ \t\r\n\v\f]))?(?:\r\n|\n\r|\r|\n)?")
+
+
+def _pre_body_start(text: str, i: int) -> int:
+    """Where a pre block's text starts, its opening ``` ending just before ``i``."""
+    return _PRE_START.match(text, i).end()  # every part is optional, so it always matches
+
+
+# --------------------------------------------------------------------------
+# MarkdownV2
+# --------------------------------------------------------------------------
 
 _MDV2_RESERVED = "_*[]()~`>#+-=|{}.!"
-_MDV2_NAMES = {
-    "bold": "bold (*)",
-    "italic": "italic (_)",
-    "underline": "underline (__)",
-    "strikethrough": "strikethrough (~)",
-    "spoiler": "spoiler (||)",
-    "code": "code (`)",
-    "pre": "pre (```)",
-    "text_url": "link ([...](...))",
-    "custom_emoji": "custom emoji (![...](tg://emoji?id=...))",
-}
+# Opening markup -> entity kind, longest markup first.
+_MDV2_OPEN = {"__": "underline", "_": "italic", "*": "bold", "~": "strikethrough", "||": "spoiler"}
+_MDV2_OPEN |= {"![": "custom_emoji", "[": "text_url", "```": "pre", "`": "code"}
+_MDV2_CLOSE = {kind: mark for mark, kind in _MDV2_OPEN.items()} | {"text_url": "]", "custom_emoji": "]"}
+_MDV2_NAMES = {kind: f"{kind} ({mark})" for kind, mark in _MDV2_CLOSE.items()}
+_MDV2_NAMES |= {"text_url": "link ([...](...))", "custom_emoji": "custom emoji (![...](tg://emoji?id=...))"}
+_MDV2_ESCAPE = re.compile(r"\\([\x01-\x7e])")  # any ASCII character but NUL
+# A run of text: no reserved character (only ` inside code and pre), no escape.
+_MDV2_TEXT = re.compile(r"(?:[^" + re.escape(_MDV2_RESERVED) + r"\\]++|\\(?![\x01-\x7e]))+")
+_MDV2_CODE_TEXT = re.compile(r"(?:[^`\\]++|\\(?![\x01-\x7e]))+")
+_QUOTE_START = re.compile(r">|\*\*>")
+_QUOTE_END = re.compile(r"\|\|(?=\n|\Z)")  # an expandable quotation's "||" ends its line
+_MDV2_URL = re.compile(r"\((?:\\[\x01-\x7e]|[^)])*+\)")  # escapes skipped
 
 
-def _markdown_v2(text: str) -> tuple[str, str | None]:
+def _markdown_v2(text: str) -> Parsed:
     out: list[str] = []
     stack: list[tuple[str, int]] = []  # (entity kind, position of its opening markup)
-    n = len(text)
     i = 0
-
-    def at(k: int) -> str:
-        return text[k] if k < n else ""
-
-    while i < n:
-        c = text[i]
-        if c == "\\" and i + 1 < n and 0 < ord(text[i + 1]) <= 126:
-            out.append(text[i + 1])
+    while i < len(text):
+        top = stack[-1][0] if stack else ""
+        if plain := (_MDV2_CODE_TEXT if top in ("code", "pre") else _MDV2_TEXT).match(text, i):
+            out.append(plain[0])
+            i = plain.end()
+        elif escape := _MDV2_ESCAPE.match(text, i):
+            out.append(escape[1])
             i += 2
-            continue
-        top = stack[-1][0] if stack else None
-        line_start = i == 0 or text[i - 1] == "\n"
-        if top not in ("code", "pre") and line_start:
-            # Block quotation: ">" (or "**>" for an expandable one) at the start of a line.
-            if c == ">":
-                i += 1
-                continue
-            if text.startswith("**>", i):
-                i += 3
-                continue
-        if top not in ("code", "pre") and text.startswith("||", i) and top != "spoiler":
-            # "||" closing an expandable block quotation: at the end of a quoted line.
-            line_begin = text.rfind("\n", 0, i) + 1
-            if text.startswith((">", "**>"), line_begin) and at(i + 2) in ("", "\n"):
-                i += 2
-                continue
-        reserved = "`" if top in ("code", "pre") else _MDV2_RESERVED
-        if c not in reserved:
-            out.append(c)
-            i += 1
-            continue
-
-        ends = {
-            "bold": c == "*",
-            "italic": c == "_" and at(i + 1) != "_",
-            "underline": c == "_" and at(i + 1) == "_",
-            "strikethrough": c == "~",
-            "spoiler": c == "|" and at(i + 1) == "|",
-            "code": c == "`",
-            "pre": text.startswith("```", i),
-            "text_url": c == "]",
-            "custom_emoji": c == "]",
-        }
-        if top is not None and ends[top]:
-            kind, _ = stack.pop()
-            if kind in ("underline", "spoiler"):
-                i += 2
-            elif kind == "pre":
-                i += 3
-            elif kind in ("text_url", "custom_emoji"):
-                i += 1
-                if at(i) == "(":
-                    close = _url_end(text, i + 1)
-                    if close < 0:
-                        return "".join(out), f"can't find the end of the URL at character {i + 1}"
-                    i = close + 1
-                elif kind == "custom_emoji":
-                    return "".join(out), "a custom emoji must be followed by (tg://emoji?id=...)"
-            else:
-                i += 1
-            continue
-
-        # Start of an entity.
-        start = i
-        if c == "_":
-            kind, i = ("underline", i + 2) if at(i + 1) == "_" else ("italic", i + 1)
-        elif c == "*":
-            kind, i = "bold", i + 1
-        elif c == "~":
-            kind, i = "strikethrough", i + 1
-        elif c == "|" and at(i + 1) == "|":
-            kind, i = "spoiler", i + 2
-        elif c == "[":
-            kind, i = "text_url", i + 1
-        elif c == "!" and at(i + 1) == "[":
-            kind, i = "custom_emoji", i + 2
-        elif c == "`":
-            if text.startswith("```", i):
-                kind, i = "pre", _pre_body_start(text, i + 3)
-            else:
-                kind, i = "code", i + 1
+        elif quote := _quote_mark(text, i, top):
+            i += quote
         else:
-            return "".join(out), f"character '{c}' is reserved and must be escaped with a preceding '\\'"
-        stack.append((kind, start))
-
+            i, problem = _markup(text, i, stack)
+            if problem:
+                return "".join(out), problem
     if stack:
         kind, start = stack[-1]
         return "".join(out), f"can't find the end of the {_MDV2_NAMES[kind]} entity opened at character {start + 1}"
     return "".join(out), None
 
 
-def _url_end(text: str, i: int) -> int:
-    """Index of the ")" closing a MarkdownV2 URL that starts at `i` (escapes skipped), or -1."""
-    n = len(text)
-    while i < n:
-        if text[i] == "\\" and i + 1 < n and 0 < ord(text[i + 1]) <= 126:
-            i += 2
-            continue
-        if text[i] == ")":
-            return i
-        i += 1
-    return -1
+def _quote_mark(text: str, i: int, top: str) -> int:
+    """Length of block quotation markup at ``i``: ">" (or "**>" for an expandable one) starting a line, or
+    the "||" ending an expandable quotation's line; 0 for none."""
+    if top in ("code", "pre"):
+        return 0
+    if (i == 0 or text[i - 1] == "\n") and (mark := _QUOTE_START.match(text, i)):
+        return mark.end() - i
+    if top != "spoiler" and _QUOTE_END.match(text, i) and _QUOTE_START.match(text, text.rfind("\n", 0, i) + 1):
+        return 2
+    return 0
 
 
-def _pre_body_start(text: str, i: int) -> int:
-    """Skip a pre block's language word and one line break after the opening ```."""
-    n = len(text)
-    end = i
-    while end < n and text[end] not in SPACES and text[end] != "`":
-        end += 1
-    if end != i and end < n and text[end] != "`":
-        i = end
-    if i < n and text[i] in "\r\n":
-        i += 2 if i + 1 < n and text[i + 1] in "\r\n" and text[i] != text[i + 1] else 1
-    return i
+def _markup(text: str, i: int, stack: list[tuple[str, int]]) -> tuple[int, str | None]:
+    """Past the reserved character at ``i``, markup that ends the innermost entity or opens one; or why it is
+    neither."""
+    top = stack[-1][0] if stack else ""
+    if _closes(text, i, top):
+        stack.pop()
+        return _close(text, i, top)
+    mark = next((m for m in _MDV2_OPEN if text.startswith(m, i)), None)
+    if mark is None:
+        return i, f"character '{text[i]}' is reserved and must be escaped with a preceding '\\'"
+    stack.append((_MDV2_OPEN[mark], i))
+    return (_pre_body_start(text, i + 3) if mark == "```" else i + len(mark)), None
 
 
-def _markdown(text: str) -> tuple[str, str | None]:
-    """Legacy Markdown: *bold*, _italic_, `code`, ```pre```, [text](url); no nesting."""
+def _closes(text: str, i: int, top: str) -> bool:
+    """Whether the markup at ``i`` ends the innermost entity ("__" opens an underline inside italic)."""
+    return bool(top) and text.startswith(_MDV2_CLOSE[top], i) and not (top == "italic" and text.startswith("__", i))
+
+
+def _close(text: str, i: int, kind: str) -> tuple[int, str | None]:
+    """Past the markup at ``i`` ending an entity (a link's "](url)" included), or why it can't end."""
+    i += len(_MDV2_CLOSE[kind])
+    if kind not in ("text_url", "custom_emoji"):
+        return i, None
+    if url := _MDV2_URL.match(text, i):
+        return url.end(), None
+    if text.startswith("(", i):
+        return i, f"can't find the end of the URL at character {i + 1}"
+    if kind == "custom_emoji":
+        return i, "a custom emoji must be followed by (tg://emoji?id=...)"
+    return i, None
+
+
+# --------------------------------------------------------------------------
+# Legacy Markdown: *bold*, _italic_, `code`, ```pre```, [text](url); no nesting
+# --------------------------------------------------------------------------
+
+_MD_TEXT = re.compile(r"(?:[^_*`\[\\]++|\\(?![_*`\[]))+")  # a run of text: no markup, no escape
+_MD_ESCAPE = re.compile(r"\\([_*`\[])")
+
+
+def _markdown(text: str) -> Parsed:
     out: list[str] = []
-    n = len(text)
     i = 0
-    while i < n:
-        c = text[i]
-        if c == "\\" and i + 1 < n and text[i + 1] in "_*`[":
-            out.append(text[i + 1])
+    while i < len(text):
+        if plain := _MD_TEXT.match(text, i):
+            out.append(plain[0])
+            i = plain.end()
+        elif escape := _MD_ESCAPE.match(text, i):
+            out.append(escape[1])
             i += 2
-            continue
-        if c not in "_*`[":
-            out.append(c)
-            i += 1
-            continue
-        start = i
-        end_char = "]" if c == "[" else c
-        i += 1
-        is_pre = False
-        if c == "`" and text.startswith("``", i):
-            is_pre = True
-            i = _pre_body_start(text, i + 2)
-        while i < n and (text[i] != end_char or (is_pre and not text.startswith("```", i))):
-            out.append(text[i])
-            i += 1
-        if i >= n:
-            return "".join(out), (
-                f"can't find the end of the entity opened by '{c}' at character {start + 1}; "
-                "write a literal _ * ` or [ as \\_ \\* \\` \\["
-            )
-        if c == "[" and i + 1 < n and text[i + 1] == "(":
-            close = text.find(")", i + 2)
-            i = n - 1 if close < 0 else close
-        elif is_pre:
-            i += 2
-        i += 1
+        else:
+            i, problem = _markdown_entity(text, i, out)
+            if problem:
+                return "".join(out), problem
     return "".join(out), None
 
 
-_HTML_TAGS = (
-    "a",
-    "b",
-    "strong",
-    "i",
-    "em",
-    "u",
-    "ins",
-    "s",
-    "strike",
-    "del",
-    "span",
-    "tg-spoiler",
-    "tg-emoji",
-    "code",
-    "pre",
-    "blockquote",
-)
-_HTML_ENTITY_RE = re.compile(r"&(?:(lt|gt|amp|quot);|#([0-9]{1,7});|#[xX]([0-9a-fA-F]{1,6});)")
+def _markdown_entity(text: str, start: int, out: list[str]) -> tuple[int, str | None]:
+    """Past the entity whose markup opens at ``start``, its text added to ``out``; or why it doesn't end."""
+    mark = "```" if text.startswith("```", start) else text[start]
+    body = _pre_body_start(text, start + 3) if mark == "```" else start + 1
+    end = text.find("]" if mark == "[" else mark, body)
+    if end < 0:
+        out.append(text[body:])
+        return len(text), (
+            f"can't find the end of the entity opened by '{mark[0]}' at character {start + 1}; "
+            "write a literal _ * ` or [ as \\_ \\* \\` \\["
+        )
+    out.append(text[body:end])
+    after = end + (3 if mark == "```" else 1)
+    if mark == "[" and text.startswith("(", after):
+        close = text.find(")", after + 1)
+        return (len(text) if close < 0 else close + 1), None
+    return after, None
+
+
+# --------------------------------------------------------------------------
+# HTML
+# --------------------------------------------------------------------------
+
+_HTML_TAGS = tuple("a b strong i em u ins s strike del span tg-spoiler tg-emoji code pre blockquote".split())
+_HTML_ENTITY = re.compile(r"&(?:(lt|gt|amp|quot);|#([0-9]{1,7});|#[xX]([0-9a-fA-F]{1,6});)")
+_HTML_TEXT = re.compile(r"[^&<]+")
 _HTML_NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
+_HTML_TAG = re.compile(r"<(/?+)([^ \t\r\n\v\f>]*+)(?:[^>\"']|\"[^\"]*+\"|'[^']*+')*+>")  # quoted values skipped
 
 
-def _html_entity(match: re.Match[str]) -> str | None:
-    name, dec, hexa = match.groups()
-    if name:
-        return _HTML_NAMED[name]
-    code = int(dec) if dec else int(hexa, 16)
-    if 0 < code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF:
-        return chr(code)
-    return None
-
-
-def _html(text: str) -> tuple[str, str | None]:
+def _html(text: str) -> Parsed:
     out: list[str] = []
-    stack: list[str] = []
-    n = len(text)
+    stack: list[str] = []  # the open tags
     i = 0
-    while i < n:
-        c = text[i]
-        if c == "&":
-            match = _HTML_ENTITY_RE.match(text, i)
-            decoded = _html_entity(match) if match else None
-            if decoded is not None:
-                out.append(decoded)
-                i = match.end()
-                continue
-        if c != "<":
-            out.append(c)
+    while i < len(text):
+        entity = _HTML_ENTITY.match(text, i)
+        if plain := _HTML_TEXT.match(text, i):
+            out.append(plain[0])
+            i = plain.end()
+        elif entity and (char := _entity_char(entity)):
+            out.append(char)
+            i = entity.end()
+        elif text[i] == "<":
+            i, problem = _html_tag(text, i, stack)
+            if problem:
+                return "".join(out), problem
+        else:  # an "&" that starts no entity
+            out.append(text[i])
             i += 1
-            continue
-        start = i
-        closing = text.startswith("</", i)
-        i += 2 if closing else 1
-        name_end = i
-        while name_end < n and text[name_end] not in SPACES and text[name_end] != ">":
-            name_end += 1
-        name = text[i:name_end].lower()
-        close = _tag_end(text, name_end)
-        if close < 0:
-            return "".join(out), f"unclosed tag at character {start + 1}; write a literal < as &lt;"
-        if closing:
-            if not stack:
-                return "".join(out), f"unexpected end tag </{name}> at character {start + 1}"
-            if name and name != stack[-1]:
-                return "".join(out), (
-                    f"unmatched end tag at character {start + 1}: expected </{stack[-1]}>, found </{name}>"
-                )
-            stack.pop()
-        else:
-            if name not in _HTML_TAGS:
-                shown = f"<{name}>" if name else "'<'"
-                return "".join(out), (
-                    f"unsupported tag {shown} at character {start + 1}; supported tags: "
-                    + ", ".join(_HTML_TAGS)
-                    + " (write a literal < as &lt;)"
-                )
-            stack.append(name)
-        i = close + 1
     if stack:
         return "".join(out), f"can't find the end tag for <{stack[-1]}>"
     return "".join(out), None
 
 
-def _tag_end(text: str, i: int) -> int:
-    """Index of the ">" ending a tag whose attributes start at `i` (quoted values skipped), or -1."""
-    n = len(text)
-    quote = ""
-    while i < n:
-        c = text[i]
-        if quote:
-            if c == quote:
-                quote = ""
-        elif c in "\"'":
-            quote = c
-        elif c == ">":
-            return i
-        i += 1
-    return -1
+def _entity_char(entity: re.Match[str]) -> str | None:
+    """The character an entity stands for; None for a code point Telegram refuses (the "&" is then text)."""
+    name, dec, hexa = entity.groups()
+    if name:
+        return _HTML_NAMED[name]
+    code = int(dec) if dec else int(hexa, 16)
+    return chr(code) if 0 < code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF else None
+
+
+def _html_tag(text: str, start: int, stack: list[str]) -> tuple[int, str | None]:
+    """Past the tag at ``start``, opened on or closed off ``stack``; or why Telegram refuses it."""
+    if not (tag := _HTML_TAG.match(text, start)):
+        return start, f"unclosed tag at character {start + 1}; write a literal < as &lt;"
+    name, at = tag[2].lower(), start + 1
+    if not tag[1]:  # a start tag
+        if name in _HTML_TAGS:
+            stack.append(name)
+            return tag.end(), None
+        shown = f"<{name}>" if name else "'<'"
+        tags = ", ".join(_HTML_TAGS)
+        return start, f"unsupported tag {shown} at character {at}; supported tags: {tags} (write a literal < as &lt;)"
+    if not stack:
+        return start, f"unexpected end tag </{name}> at character {at}"
+    if name and name != stack[-1]:
+        return start, f"unmatched end tag at character {at}: expected </{stack[-1]}>, found </{name}>"
+    stack.pop()
+    return tag.end(), None
