@@ -2,7 +2,7 @@
 
 from channels.base import Channel, SettingsSpec
 from channels.telegram.adapter import DEFAULT_BASE_URL, register_callbacks, send, setting_problem
-from channels.telegram.blocks import validate_block
+from channels.telegram.blocks import BLOCK, validate_block
 from channels.telegram.callbacks import telegram_update
 from channels.telegram.sandbox import bot_api, inbound
 
@@ -12,7 +12,8 @@ channel = Channel(
     default_send_rate=30.0,
     receipts=("Delivered",),  # no receipts: Delivered on acceptance, never Read
     reports_by_provider_id=False,
-    validate_block=validate_block,
+    block_shape=BLOCK,
+    validate_block=validate_block,  # legacy, until the gateway decodes block_shape
     address_kind="messagingAppIdentifier",  # the chat id
     send=send,
     default_base_url=DEFAULT_BASE_URL,

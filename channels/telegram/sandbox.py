@@ -55,8 +55,8 @@ from litestar.params import FromPath
 from channels.base import CallbacksDependency, is_http_url, json_object
 from channels.sandbox_support import post_callback, simulated_body
 from channels.telegram.adapter import SECRET_TOKEN, chat_id
-from channels.telegram.blocks import visible_text
 from channels.telegram.callbacks import SECRET_HEADER
+from channels.telegram.markup import visible_text
 
 TIMEOUT_SECONDS = 30.0  # how long a ...0408 send hangs
 _STATE_KEY = "telegram_sandbox_webhooks"  # app.state: bot token -> (url, secret_token, allowed_updates)

@@ -9,6 +9,7 @@ import uuid
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
@@ -18,6 +19,7 @@ from channels.telegram import channel
 from channels.telegram.adapter import parse_response, register_callbacks, request_of, send
 from channels.telegram.callbacks import Malformed, inbound_of, secret_matches, telegram_update, webhook_answer
 from tests.unit.fakes import given_callbacks
+from wire.shapes import decode
 
 TOKEN = "110201543:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
 SECRET = "s3cr3t_Token-0123456789"
@@ -167,6 +169,24 @@ async def test_the_request_for_each_content_kind(block, method, body):
     assert request.headers["Content-Type"] == "application/json"
     assert json.loads(request.content) == body
     assert result.status == "Delivered"
+
+
+def stored(block: dict[str, Any]) -> dict[str, Any]:
+    """The block as the gateway stores it once decoded against the channel's block shape."""
+    return msgspec.to_builtins(decode(block, channel.block_shape).value)
+
+
+@pytest.mark.parametrize(("block", "method", "body"), REQUESTS, ids=[r[1] + str(i) for i, r in enumerate(REQUESTS)])
+def test_the_stored_block_makes_the_same_request(block, method, body):
+    assert request_of(outbound(stored(block))) == (method, body)
+
+
+def test_a_block_in_any_case_is_sent_as_stored():
+    block = {"Silent": True, "TEXT": {"Message": "<b>Hi</b>", "parsemode": "HTML", "noPreview": False}}
+    assert request_of(outbound(stored(block))) == (
+        "sendMessage",
+        {"chat_id": 1861312834, "text": "<b>Hi</b>", "parse_mode": "HTML", "disable_notification": True},
+    )
 
 
 def test_chat_ids_numeric_as_integers_usernames_as_strings():
