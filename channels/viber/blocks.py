@@ -1,61 +1,34 @@
-"""Validation of the ``viber`` block of a send request (seed 002, Viber section).
+"""The ``viber`` block of a send request, declared as msgspec shapes (seed 002, Viber section).
 
-Shapes accepted (field spellings as in seed 002; ``video`` and ``keyboard`` are not spelled out
-by the seed, see below)::
-
-    {"type": "session" | "promotional" | "transactional" | "regular",     # required
-     "ttl": 30..1209600,                                                   # optional, seconds
-     "text": "...",                                                        # text message
-     "mediaUrl": "https://.../image.png",                                  # picture ("" = none)
-     "button": {"caption": "Scan!", "action": "https://... | viber://..."},  # URL button
-     "file": {"mediaUrl": "https://.../doc.pdf", "fileName": "doc.pdf", "size": 1234},
-     "video": {"mediaUrl": "https://.../clip.mp4", "size": 1234, "duration": 10,
-               "thumbnail": "https://.../thumb.jpg"},
-     "keyboard": {<a Viber keyboard object, PascalCase as in Viber's docs>}}
-
-Layouts (seed 002's examples and Viber's business-message layouts): text; picture; text +
-picture; text + button; text + picture + button; file alone; video alone; a keyboard with any
-of them or on its own. Per ``type`` (seed 002): transactional carries text only, session no
-button, promotional and regular everything.
+The block's ``type`` is Viber's business message category and tells the four message types apart
+(``ViberSession``, ``ViberPromotional``, ``ViberTransactional``, ``ViberRegular``). Every type has the
+same fields; its category limits what it may carry (seed 002). The content is one of these layouts
+(seed 002's examples and Viber's business-message layouts): text; picture (``mediaUrl``); text +
+picture; text + button; text + picture + button; file alone; video alone; a ``keyboard`` with any of
+them or on its own. ``video`` and ``keyboard`` are not spelled out by the seed: ``video`` takes the
+REST bot API's fields, ``keyboard`` is Viber's own PascalCase keyboard object.
 
 Provider limits are the Viber REST bot API's (https://developers.viber.com/docs/api/rest-bot-api/
 #send-message and /docs/tools/keyboards/): text 7000 characters, picture description 768, picture
-.jpeg/.jpg/.png/.gif, video .mp4 up to 26 MB and 180 s, file up to 50 MB (seed 002 says 200 MB;
-the stricter limit wins), request JSON at most 30 kB. Seed 002 adds: ttl 30-1,209,600 s, file
-name at most 25 characters, the file-format list. The button caption limit (30) is Viber
-business messages'.
+.jpeg/.jpg/.png/.gif, video .mp4 up to 26 MB and 180 s, file up to 50 MB (seed 002 says 200 MB; the
+stricter limit wins), request JSON at most 30 kB. Seed 002 adds: ttl 30-1,209,600 s, file name at
+most 25 characters, the file-format list. The button caption limit (30) is Viber business messages'.
 
-Public API: :func:`validate_block`, :func:`content_kind`, :data:`MESSAGE_TYPES`.
+Public API: :data:`BLOCK`, :data:`EXAMPLES`, :func:`validate_block`, :func:`content_kind`.
 """
-
-from __future__ import annotations
 
 import posixpath
 import re
-from typing import Any
+from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import unquote, urlsplit
 
 import msgspec
 
 from channels.base import is_http_url
-from channels.checks import add, is_int, key_path, listing
 from wire.errors import FieldError
+from wire.shapes import decode
 
-__all__ = ["MESSAGE_TYPES", "FILE_EXTENSIONS", "validate_block", "content_kind"]
-
-# Seed 002: "type: session, promotional, transactional"; its pricing example also sends "regular".
-MESSAGE_TYPES = ("session", "promotional", "transactional", "regular")
-# What each type may carry (seed 002: picture and file "session, promotional"; button examples
-# "promotional"; transactional "may contain text and optional URL related to the text").
-# "regular" (seed 002's plain bot message) is not restricted; video is not named by the seed
-# and is allowed where pictures and files are.
-TYPE_ALLOWS = {
-    "transactional": frozenset({"text"}),
-    "session": frozenset({"text", "picture", "video", "file"}),
-    "promotional": frozenset({"text", "picture", "video", "file", "button"}),
-    "regular": frozenset({"text", "picture", "video", "file", "button"}),
-}
-_PART_NAMES = {"text": "text", "picture": "mediaUrl (a picture)", "video": "video", "file": "file", "button": "button"}
+__all__ = ["BLOCK", "EXAMPLES", "FILE_EXTENSIONS", "validate_block", "content_kind"]
 
 # Seed 002 "Time To Live": "between 30 seconds (minimum) and up to 1,209,600 seconds (maximum)".
 TTL_RANGE = (30, 1_209_600)
@@ -65,8 +38,7 @@ TEXT_MAX = 7000
 PICTURE_TEXT_MAX = 768
 # REST bot API picture media: "must have a resource with a .jpeg, .png or .gif file extension".
 PICTURE_EXTENSIONS = (".jpeg", ".jpg", ".png", ".gif")
-# REST bot API video media: ".mp4 file extension as the last path segment", "Max size 26 MB";
-# duration "Max 180 seconds"; size "required".
+# REST bot API video: media ".mp4", size "Max size 26 MB" (required), duration "Max 180 seconds".
 VIDEO_EXTENSIONS = (".mp4",)
 VIDEO_SIZE_MAX = 26 * 1024 * 1024
 VIDEO_DURATION_MAX = 180
@@ -74,129 +46,104 @@ VIDEO_DURATION_MAX = 180
 FILE_SIZE_MAX = 50 * 1024 * 1024
 # Seed 002: "Filename – maximum 25 characters".
 FILE_NAME_MAX = 25
-# Seed 002's list of supported file formats (documents and spreadsheets). Every one of them is
-# outside the REST bot API's forbidden-formats list, so this allow-list enforces both.
+# Seed 002's supported file formats (documents and spreadsheets); none is on the REST bot API's
+# forbidden-formats list, so this allow-list enforces both.
 FILE_EXTENSIONS = (
-    ".doc",
-    ".docx",
-    ".rtf",
-    ".dot",
-    ".dotx",
-    ".odt",
-    ".odf",
-    ".fodt",
-    ".txt",
-    ".info",
-    ".pdf",
-    ".xps",
-    ".pdax",
-    ".eps",
-    ".xls",
-    ".xlsx",
-    ".ods",
-    ".fods",
-    ".csv",
-    ".xlsm",
-    ".xltx",
+    *(".doc", ".docx", ".rtf", ".dot", ".dotx", ".odt", ".odf", ".fodt", ".txt", ".info"),
+    *(".pdf", ".xps", ".pdax", ".eps", ".xls", ".xlsx", ".ods", ".fods", ".csv", ".xlsm", ".xltx"),
 )
 # Viber business messages: "Button caption length: up to 30 characters".
 BUTTON_CAPTION_MAX = 30
 # REST bot API URL message: "Max 2,000 characters" (the longest URL Viber takes in a message).
 URL_MAX = 2000
-# REST bot API: "Maximum total JSON size of the request is 30kb". The adapter's envelope
-# (receiver, sender name and avatar, tracking data) takes the last kilobyte.
+# REST bot API: "Maximum total JSON size of the request is 30kb". The adapter's envelope (receiver,
+# sender name, tracking data) takes the last kilobyte.
 REQUEST_JSON_MAX = 30 * 1024
 BLOCK_JSON_MAX = REQUEST_JSON_MAX - 1024
 
-BLOCK_KEYS = ("type", "ttl", "text", "mediaUrl", "button", "file", "video", "keyboard")
-BUTTON_KEYS = ("caption", "action")
-FILE_KEYS = ("mediaUrl", "fileName", "size")
-VIDEO_KEYS = ("mediaUrl", "size", "duration", "thumbnail")
 
-_VIBER_SCHEME_RE = re.compile(r"viber://\S+")
-_COLOR_RE = re.compile(r"#[0-9A-Fa-f]{6}")
-
-Errors = list[FieldError]
+def _must(error: str, **constraints: Any) -> msgspec.Meta:
+    """Constraints, and what wire.shapes answers when a value breaks them."""
+    return msgspec.Meta(**constraints, extra={"error": error})
 
 
-# --------------------------------------------------------------------------
-# Public API
-# --------------------------------------------------------------------------
+def _between(low: int, high: int, what: str = "an integer") -> Any:
+    return Annotated[int, _must(f"must be {what} from {low} to {high}", ge=low, le=high)]
 
 
-def validate_block(block: Any) -> list[FieldError]:
-    """Every problem with this channel's block of a send request; [] when it is valid. Field names are
-    relative to the block ("text", "buttons[0].text", "location.latitude"): the gateway prefixes the
-    channel key. Never raises, whatever `block` is.
-
-    A problem with the block as a whole (not an object, no content, a combination Viber can't
-    send) is reported on the empty field name ``""``, i.e. on the block itself."""
-    errs: Errors = []
-    if not isinstance(block, dict):
-        add(errs, "", "must be an object with a type and the message content")
-        return errs
-
-    for key in block:
-        if key not in BLOCK_KEYS:
-            add(errs, key_path("", key), "unknown field; the viber block allows only: " + listing(BLOCK_KEYS))
-
-    mtype = _check_type(errs, block)
-    _check_ttl(errs, block)
-    parts = _present_parts(block)
-    _check_layout(errs, parts, "keyboard" in block)
-    if mtype is not None:
-        for part in sorted(parts - TYPE_ALLOWS[mtype], key=list(_PART_NAMES).index):
-            add(
-                errs,
-                _part_field(part),
-                f"is not allowed in a {mtype} message; {mtype} messages may carry only "
-                + ", ".join(_PART_NAMES[p] for p in _PART_NAMES if p in TYPE_ALLOWS[mtype]),
-            )
-
-    if "text" in block:
-        _check_text(errs, block["text"], PICTURE_TEXT_MAX if "picture" in parts else TEXT_MAX)
-    if "mediaUrl" in block:
-        _check_picture(errs, block["mediaUrl"])
-    if "button" in block:
-        _check_button(errs, block["button"])
-    if "file" in block:
-        _check_file(errs, block["file"])
-    if "video" in block:
-        _check_video(errs, block["video"])
-    if "keyboard" in block:
-        _check_keyboard(errs, block["keyboard"])
-    _check_json_size(errs, block)
-    return errs
+def _at_most(maximum: int) -> Any:
+    return Annotated[str, _must(f"must be at most {maximum} characters", max_length=maximum)]
 
 
-def content_kind(block: dict) -> str:
-    """The Viber REST message type a *valid* block is sent as: "file", "video", "picture" (a
-    mediaUrl, with its text as the description), "text", or "keyboard" for a keyboard sent on its
-    own. A ``button`` and a ``keyboard`` ride along with the message and don't change its kind.
-    Raises ValueError for a block that :func:`validate_block` rejects."""
-    if validate_block(block):
-        raise ValueError("content_kind() needs a valid viber block; validate it first")
-    parts = _present_parts(block)
-    for kind in ("file", "video", "picture", "text"):
-        if kind in parts:
-            return kind
-    return "keyboard"
+def _size(maximum: int, what: str) -> Any:
+    error = f"must be the {what}'s size in bytes: a positive integer of at most {maximum} bytes ({maximum >> 20} MB)"
+    return Annotated[int, _must(error, ge=1, le=maximum, description="Bytes")]
 
 
-# --------------------------------------------------------------------------
-# Small helpers
-# --------------------------------------------------------------------------
+# An http(s) URL (the scheme in any case) as a pattern; is_http_url (host, port) runs in problems().
+_HTTP = r"[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#]+\S*"
+_VIBER = re.compile(r"viber://\S+")  # Viber's URL schemes (viber://more/qr) open a screen of the app
+URL_ERROR = f"must be an absolute http(s) URL, e.g. https://example.com/path, of at most {URL_MAX} characters"
+ACTION_ERROR = (
+    f"must be an absolute http(s) URL or a viber:// URL scheme (e.g. viber://more/qr), at most {URL_MAX} characters"
+)
+Url = Annotated[str, _must(URL_ERROR, max_length=URL_MAX, pattern=f"^{_HTTP}$", description="An absolute http(s) URL")]
+# Seed 002 sends "mediaUrl": "" for "no picture".
+PictureUrl = Annotated[
+    str,
+    _must(
+        URL_ERROR + ' (or "" for none)',
+        max_length=URL_MAX,
+        pattern=f"^({_HTTP})?$",
+        description='A .jpeg, .jpg, .png or .gif picture\'s http(s) URL; "" for none (seed 002)',
+    ),
+]
+ActionUrl = Annotated[str, _must(ACTION_ERROR, max_length=URL_MAX, pattern=rf"^({_HTTP}|{_VIBER.pattern})$")]
+Color = Annotated[str, _must("must be a hex color like #2DB9B9", pattern="^#[0-9A-Fa-f]{6}$")]
+NotBlank = Annotated[str, _must("must not be empty", pattern=r"\S")]
+Ttl = Annotated[
+    int,
+    _must(
+        "must be a whole number of seconds from 30 to 1,209,600 (14 days)",
+        ge=TTL_RANGE[0],
+        le=TTL_RANGE[1],
+        description="Seconds Viber keeps trying to deliver (seed 002); 14 days when left out",
+    ),
+]
+Text = Annotated[
+    str,
+    _must(
+        f"must not be empty, and at most {TEXT_MAX} characters",
+        max_length=TEXT_MAX,
+        pattern=r"\S",
+        description=f"At most {PICTURE_TEXT_MAX} characters with a picture (its description)",
+    ),
+]
+Caption = Annotated[
+    str,
+    _must(
+        f"must be a non-empty string of at most {BUTTON_CAPTION_MAX} characters",
+        max_length=BUTTON_CAPTION_MAX,
+        pattern=r"\S",
+    ),
+]
+FileName = Annotated[
+    str,
+    _must(
+        f"must be a non-empty, bare file name (no / or \\, no control characters) of at most {FILE_NAME_MAX} characters",
+        max_length=FILE_NAME_MAX,
+        pattern=r"^(?=.*\S)[^/\\\x00-\x1f]+$",
+    ),
+]
+Paddings = Annotated[
+    list[int],
+    _must("must be a list of 4 non-negative integers: [top, left, bottom, right]", min_length=4, max_length=4),
+]
 
 
-def _check_unknown_keys(errs: Errors, path: str, obj: dict, allowed: tuple[str, ...]) -> None:
-    for key in obj:
-        if key not in allowed:
-            add(errs, key_path(path, key), f"unknown field; {path} allows only: {listing(allowed)}")
-
-
-def _extension(value: str) -> str:
+def _extension(name: str) -> str:
     """Lower-cased extension of a file name ("" when it has none)."""
-    return posixpath.splitext(value)[1].lower()
+    return posixpath.splitext(name)[1].lower()
 
 
 def _url_file_name(url: str) -> str:
@@ -204,371 +151,341 @@ def _url_file_name(url: str) -> str:
     return posixpath.basename(unquote(urlsplit(url).path))
 
 
-def _is_action_url(value: str) -> bool:
-    """An absolute http(s) URL or one of Viber's URL schemes (viber://...)."""
-    return is_http_url(value) or bool(_VIBER_SCHEME_RE.fullmatch(value))
+def _not_http(**urls: str | None) -> list[FieldError]:
+    """The URLs (by JSON name) that is_http_url refuses: a bad port or host the pattern lets through."""
+    return [FieldError(name, URL_ERROR) for name, url in urls.items() if url and not is_http_url(url)]
 
 
-def _check_url(
-    errs: Errors, field: str, value: Any, *, required: bool, extensions: tuple[str, ...] = (), what: str = ""
-) -> str | None:
-    """An absolute http(s) URL of at most URL_MAX characters, optionally with one of `extensions`
-    as the extension of its path's last segment. Returns the URL when it is valid."""
-    if value is None:
-        if required:
-            add(errs, field, "is required: an absolute http(s) URL")
-        return None
-    if not isinstance(value, str) or not is_http_url(value):
-        add(errs, field, "must be an absolute http(s) URL, e.g. https://example.com/path")
-        return None
-    if len(value) > URL_MAX:
-        add(errs, field, f"must be at most {URL_MAX} characters (got {len(value)})")
-        return None
-    if extensions and _extension(_url_file_name(value)) not in extensions:
-        add(
-            errs,
-            field,
-            f"must point to {what} whose URL path ends in {' or '.join(extensions)} (Viber requires the extension)",
-        )
-        return None
-    return value
-
-
-def _check_size(errs: Errors, field: str, value: Any, maximum: int, *, required: bool, what: str) -> None:
-    mb = maximum // (1024 * 1024)
-    if value is None:
-        if required:
-            add(errs, field, f"is required: the {what}'s size in bytes (at most {mb} MB)")
-        return
-    if not is_int(value) or value < 1:
-        add(errs, field, f"must be the {what}'s size in bytes: a positive integer")
-    elif value > maximum:
-        add(errs, field, f"must be at most {maximum} bytes ({mb} MB) for a Viber {what} (got {value})")
+def _is_action(url: str) -> bool:
+    """Where a button may lead: an http(s) URL or one of Viber's URL schemes, at most URL_MAX long."""
+    return len(url) <= URL_MAX and (is_http_url(url) or bool(_VIBER.fullmatch(url)))
 
 
 # --------------------------------------------------------------------------
-# Top level
+# Button, file, video
 # --------------------------------------------------------------------------
 
 
-def _check_type(errs: Errors, block: dict) -> str | None:
-    mtype = block.get("type")
-    if mtype is None:
-        add(errs, "type", f"is required; one of {listing(MESSAGE_TYPES)}")
-        return None
-    if not isinstance(mtype, str) or mtype not in MESSAGE_TYPES:
-        add(errs, "type", f"must be one of {listing(MESSAGE_TYPES)}")
-        return None
-    return mtype
+class ViberButton(msgspec.Struct, omit_defaults=True):
+    """A URL button under the text (seed 002); the adapter sends it as a one-button open-url keyboard."""
+
+    caption: Caption
+    action: ActionUrl
+
+    def problems(self) -> list[FieldError]:
+        return [] if _is_action(self.action) else [FieldError("action", ACTION_ERROR)]
 
 
-def _check_ttl(errs: Errors, block: dict) -> None:
-    if "ttl" not in block:
-        return
-    ttl = block["ttl"]
-    low, high = TTL_RANGE
-    if not is_int(ttl) or not low <= ttl <= high:
-        add(errs, "ttl", f"must be a whole number of seconds from {low} to {high:,} (14 days)")
+class ViberFile(msgspec.Struct, rename="camel", omit_defaults=True):
+    """A document or spreadsheet of seed 002's formats, sent alone; without a fileName, its name comes
+    from the URL (seed 002)."""
+
+    media_url: Url
+    file_name: FileName | None = None
+    size: _size(FILE_SIZE_MAX, "file") | None = None
+
+    def problems(self) -> list[FieldError]:
+        formats = "; supported formats: " + " ".join(FILE_EXTENSIONS)
+        if errors := _not_http(mediaUrl=self.media_url):
+            return errors
+        if self.file_name is not None:
+            ok = _extension(self.file_name) in FILE_EXTENSIONS
+            return [] if ok else [FieldError("fileName", "must end in a supported extension" + formats)]
+        # Seed 002: "if it is not possible (e.g., it does not contain any sane filename), then the
+        # filename is required".
+        name = _url_file_name(self.media_url)
+        if not _extension(name):
+            return [FieldError("fileName", "is required: the URL has no file name with an extension to take it from")]
+        if len(name) > FILE_NAME_MAX:
+            message = f"is required: the file name in the URL is longer than {FILE_NAME_MAX} characters ({len(name)})"
+            return [FieldError("fileName", message)]
+        if _extension(name) not in FILE_EXTENSIONS:
+            return [FieldError("mediaUrl", "must point to a file of a supported format" + formats)]
+        return []
 
 
-def _present_parts(block: dict) -> set[str]:
-    """The content parts the block carries (an empty mediaUrl, as in seed 002, is no picture)."""
-    parts = {key for key in ("text", "button", "file", "video") if key in block}
-    if "mediaUrl" in block and block["mediaUrl"] != "":
-        parts.add("picture")
-    return parts
+class ViberVideo(msgspec.Struct, rename="camel", omit_defaults=True):
+    """An MP4 video, sent alone (REST bot API video message)."""
 
+    media_url: Url
+    size: _size(VIDEO_SIZE_MAX, "video")
+    duration: _between(1, VIDEO_DURATION_MAX, "a whole number of seconds") | None = None
+    thumbnail: Url | None = None
 
-def _part_field(part: str) -> str:
-    return "mediaUrl" if part == "picture" else part
-
-
-def _check_layout(errs: Errors, parts: set[str], has_keyboard: bool) -> None:
-    if not parts and not has_keyboard:
-        add(errs, "", "must contain a message: text, mediaUrl, file, video or keyboard")
-        return
-    media = [p for p in ("picture", "video", "file") if p in parts]
-    if len(media) > 1:
-        add(
-            errs,
-            "",
-            "can carry only one of mediaUrl, video and file; got " + ", ".join(_part_field(p) for p in media),
-        )
-    for alone in ("file", "video"):
-        if alone in parts:
-            for other in ("text", "button"):
-                if other in parts:
-                    add(errs, other, f"can't be sent with a {alone}: a Viber {alone} message carries only the {alone}")
-    if "button" in parts and "text" not in parts:
-        add(
-            errs,
-            "button",
-            "needs a text: Viber shows a button only under a text (text + button or text + picture + button)",
-        )
-
-
-def _check_text(errs: Errors, text: Any, maximum: int) -> None:
-    if not isinstance(text, str):
-        add(errs, "text", f"must be a string of 1-{maximum} characters")
-    elif not text.strip():
-        add(errs, "text", f"must not be empty (1-{maximum} characters)")
-    elif len(text) > maximum:
-        with_picture = (
-            " with a picture (Viber's limit for a picture description)" if maximum == PICTURE_TEXT_MAX else ""
-        )
-        add(errs, "text", f"must be at most {maximum} characters{with_picture} (got {len(text)})")
-
-
-def _check_picture(errs: Errors, url: Any) -> None:
-    if url == "":
-        return  # seed 002 sends "mediaUrl": "" for "no picture"
-    if url is None:
-        add(errs, "mediaUrl", 'must be an absolute http(s) URL of a picture (or "" for none)')
-        return
-    _check_url(errs, "mediaUrl", url, required=True, extensions=PICTURE_EXTENSIONS, what="a JPEG, PNG or GIF image")
-
-
-def _check_button(errs: Errors, button: Any) -> None:
-    if not isinstance(button, dict):
-        add(errs, "button", 'must be an object like {"caption": "Open", "action": "https://example.com"}')
-        return
-    _check_unknown_keys(errs, "button", button, BUTTON_KEYS)
-    caption = button.get("caption")
-    if caption is None:
-        add(errs, "button.caption", f"is required (1-{BUTTON_CAPTION_MAX} characters)")
-    elif not isinstance(caption, str) or not caption.strip():
-        add(errs, "button.caption", f"must be a non-empty string of 1-{BUTTON_CAPTION_MAX} characters")
-    elif len(caption) > BUTTON_CAPTION_MAX:
-        add(errs, "button.caption", f"must be at most {BUTTON_CAPTION_MAX} characters (got {len(caption)})")
-    action = button.get("action")
-    if action is None:
-        add(errs, "button.action", "is required: an absolute http(s) URL or a viber:// URL scheme")
-    elif not isinstance(action, str) or not _is_action_url(action):
-        add(errs, "button.action", "must be an absolute http(s) URL or a viber:// URL scheme (e.g. viber://more/qr)")
-    elif len(action) > URL_MAX:
-        add(errs, "button.action", f"must be at most {URL_MAX} characters (got {len(action)})")
-
-
-def _check_file(errs: Errors, file: Any) -> None:
-    if not isinstance(file, dict):
-        add(errs, "file", 'must be an object like {"mediaUrl": "https://.../file.pdf", "fileName": "file.pdf"}')
-        return
-    _check_unknown_keys(errs, "file", file, FILE_KEYS)
-    url = _check_url(errs, "file.mediaUrl", file.get("mediaUrl"), required=True)
-    _check_size(errs, "file.size", file.get("size"), FILE_SIZE_MAX, required=False, what="file")
-    formats = "; supported formats: " + " ".join(FILE_EXTENSIONS)
-
-    name = file.get("fileName")
-    if name is not None:
-        field = "file.fileName"
-        if not isinstance(name, str) or not name.strip():
-            add(errs, field, f"must be a non-empty string of at most {FILE_NAME_MAX} characters")
-        elif len(name) > FILE_NAME_MAX:
-            add(errs, field, f"must be at most {FILE_NAME_MAX} characters (got {len(name)})")
-        elif "/" in name or "\\" in name or any(ord(c) < 32 for c in name):
-            add(errs, field, "must be a bare file name: no / or \\ and no control characters")
-        elif _extension(name) not in FILE_EXTENSIONS:
-            add(errs, field, "must end in a supported extension" + formats)
-        return
-    if url is None:
-        return
-    # Seed 002: without fileName the name comes from the URL; when that has no sane name, the
-    # fileName is required.
-    derived = _url_file_name(url)
-    field = "file.fileName"
-    if not derived or not _extension(derived):
-        add(errs, field, "is required: the URL has no file name with an extension to take it from")
-    elif len(derived) > FILE_NAME_MAX:
-        add(
-            errs,
-            field,
-            f"is required: the file name in the URL is longer than {FILE_NAME_MAX} characters ({len(derived)})",
-        )
-    elif _extension(derived) not in FILE_EXTENSIONS:
-        add(errs, "file.mediaUrl", "must point to a file of a supported format" + formats)
-
-
-def _check_video(errs: Errors, video: Any) -> None:
-    if not isinstance(video, dict):
-        add(errs, "video", 'must be an object like {"mediaUrl": "https://.../clip.mp4", "size": 1048576}')
-        return
-    _check_unknown_keys(errs, "video", video, VIDEO_KEYS)
-    _check_url(
-        errs, "video.mediaUrl", video.get("mediaUrl"), required=True, extensions=VIDEO_EXTENSIONS, what="an MP4 video"
-    )
-    _check_size(errs, "video.size", video.get("size"), VIDEO_SIZE_MAX, required=True, what="video")
-    if "duration" in video:
-        duration = video["duration"]
-        if not is_int(duration) or not 1 <= duration <= VIDEO_DURATION_MAX:
-            add(errs, "video.duration", f"must be a whole number of seconds from 1 to {VIDEO_DURATION_MAX}")
-    _check_url(errs, "video.thumbnail", video.get("thumbnail"), required=False)
-
-
-def _check_json_size(errs: Errors, block: dict) -> None:
-    try:
-        size = len(msgspec.json.encode(block))
-    except Exception:  # not JSON-encodable: never the case for a decoded request body
-        return
-    if size > BLOCK_JSON_MAX:
-        add(
-            errs,
-            "",
-            f"is too large: {size} bytes of JSON; Viber takes at most {REQUEST_JSON_MAX} bytes per request, "
-            f"so the block may use {BLOCK_JSON_MAX}",
-        )
+    def problems(self) -> list[FieldError]:
+        errors = _not_http(mediaUrl=self.media_url, thumbnail=self.thumbnail)
+        if not errors and _extension(_url_file_name(self.media_url)) not in VIDEO_EXTENSIONS:
+            message = "must point to an MP4 video whose URL path ends in .mp4 (Viber requires the extension)"
+            errors.append(FieldError("mediaUrl", message))
+        return errors
 
 
 # --------------------------------------------------------------------------
 # Keyboards (Viber's own PascalCase object, https://developers.viber.com/docs/tools/keyboards/)
 # --------------------------------------------------------------------------
 
-# A field spec: ("bool",) | ("int", low, high) | ("enum", values) | ("color",) | ("url",)
-# | ("str", max_len) | ("number", low, high) | ("object", spec or None) | ("paddings",)
-_Spec = dict[str, tuple]
+ScaleType = Literal["crop", "fill", "fit"]
 
-_INTERNAL_BROWSER: _Spec = {
-    "ActionButton": ("enum", ("forward", "send", "open-externally", "send-to-bot", "none")),
-    "ActionPredefinedURL": ("url",),
-    "TitleType": ("enum", ("domain", "default")),
-    "CustomTitle": ("str", 15),
-    "Mode": ("enum", ("fullscreen", "fullscreen-portrait", "fullscreen-landscape", "partial-size")),
-    "FooterType": ("enum", ("default", "hidden")),
-    "ActionReplyData": ("str", None),
+
+class ViberInternalBrowser(msgspec.Struct, rename="pascal", omit_defaults=True):
+    """How an open-url button's page opens inside Viber."""
+
+    action_button: Literal["forward", "send", "open-externally", "send-to-bot", "none"] | None = None
+    action_predefined_url: Url | None = msgspec.field(default=None, name="ActionPredefinedURL")
+    title_type: Literal["domain", "default"] | None = None
+    custom_title: _at_most(15) | None = None
+    mode: Literal["fullscreen", "fullscreen-portrait", "fullscreen-landscape", "partial-size"] | None = None
+    footer_type: Literal["default", "hidden"] | None = None
+    action_reply_data: str | None = None
+
+    def problems(self) -> list[FieldError]:
+        return _not_http(ActionPredefinedURL=self.action_predefined_url)
+
+
+class ViberMap(msgspec.Struct, rename="pascal", omit_defaults=True):
+    """Where a location-picker button's map starts."""
+
+    latitude: Annotated[float, _must("must be a number from -90 to 90", ge=-90, le=90)] | None = None
+    longitude: Annotated[float, _must("must be a number from -180 to 180", ge=-180, le=180)] | None = None
+
+
+class ViberFrame(msgspec.Struct, rename="pascal", omit_defaults=True):
+    """A button's border."""
+
+    border_width: _between(0, 10) | None = None
+    border_color: Color | None = None
+    corner_radius: _between(0, 10) | None = None
+
+
+class ViberMediaPlayer(msgspec.Struct, rename="pascal", omit_defaults=True):
+    """What the media player shows for a button's media."""
+
+    title: str | None = None
+    subtitle: str | None = None
+    thumbnail_url: Url | None = msgspec.field(default=None, name="ThumbnailURL")
+    loop: bool | None = None
+
+    def problems(self) -> list[FieldError]:
+        return _not_http(ThumbnailURL=self.thumbnail_url)
+
+
+class ViberKeyboardButton(msgspec.Struct, rename="pascal", omit_defaults=True):
+    """A keyboard button: its ActionBody is the reply, or the URL of an open-url button. Rows 1-2 in
+    keyboards (1-7 is rich media's); TextSize "medium" and TextHAlign "middle" are in Viber's own
+    examples if not in its lists."""
+
+    action_body: NotBlank
+    columns: _between(1, 6) | None = None
+    rows: _between(1, 2) | None = None
+    bg_color: Color | None = None
+    silent: bool | None = None
+    bg_media_type: Literal["picture", "gif"] | None = None
+    bg_media: Url | None = None
+    bg_media_scale_type: ScaleType | None = None
+    image_scale_type: ScaleType | None = None
+    bg_loop: bool | None = None
+    action_type: Literal["reply", "open-url", "location-picker", "share-phone", "none"] | None = None
+    image: Url | None = None
+    text: _at_most(250) | None = None  # keyboards docs: "Max 250 characters"
+    text_size: Literal["small", "regular", "medium", "large"] | None = None
+    text_v_align: Literal["top", "middle", "bottom"] | None = None
+    text_h_align: Literal["left", "center", "middle", "right"] | None = None
+    text_paddings: Paddings | None = None
+    text_opacity: _between(0, 100) | None = None
+    open_url_type: Literal["internal", "external"] | None = msgspec.field(default=None, name="OpenURLType")
+    open_url_media_type: Literal["not-media", "video", "gif", "picture"] | None = msgspec.field(
+        default=None, name="OpenURLMediaType"
+    )
+    text_bg_gradient_color: Color | None = None
+    text_should_fit: bool | None = None
+    internal_browser: ViberInternalBrowser | None = None
+    map: ViberMap | None = None
+    frame: ViberFrame | None = None
+    media_player: ViberMediaPlayer | None = None
+
+    def problems(self) -> list[FieldError]:
+        errors = _not_http(BgMedia=self.bg_media, Image=self.image)
+        if self.text_paddings is not None and min(self.text_paddings) < 0:
+            errors.append(FieldError("TextPaddings", "must be a list of 4 non-negative integers"))
+        # Keyboards docs: "Each button must contain at least one of ... Text, BgMedia, Image, BgColor".
+        if all(value is None for value in (self.text, self.bg_media, self.image, self.bg_color)):
+            errors.append(
+                FieldError(
+                    "", "must have at least one of Text, BgMedia, Image, BgColor (Viber can't draw it otherwise)"
+                )
+            )
+        if self.action_type == "open-url" and not _is_action(self.action_body):
+            errors.append(
+                FieldError(
+                    "ActionBody", "must be an absolute http(s) URL or a viber:// URL scheme for an open-url button"
+                )
+            )
+        return errors
+
+
+class ViberKeyboard(msgspec.Struct, rename="pascal", omit_defaults=True):
+    """A custom keyboard, sent with the message or on its own (seed 002; Viber's keyboards docs)."""
+
+    buttons: Annotated[list[ViberKeyboardButton], _must("must be a non-empty list of button objects", min_length=1)]
+    type: Literal["keyboard"] | None = None
+    bg_color: Color | None = None
+    default_height: bool | None = None
+    custom_default_height: _between(40, 70) | None = None
+    height_scale: _between(20, 100) | None = None
+    buttons_group_columns: _between(1, 6) | None = None
+    buttons_group_rows: _between(1, 7) | None = None
+    input_field_state: Literal["regular", "minimized", "hidden"] | None = None
+    favorites_metadata: dict[str, Any] | None = None
+
+    def problems(self) -> list[FieldError]:
+        columns = self.buttons_group_columns or 6
+        message = f"must be at most the keyboard's ButtonsGroupColumns ({columns})"
+        return [
+            FieldError(f"Buttons[{index}].Columns", message)
+            for index, button in enumerate(self.buttons)
+            if (button.columns or 0) > columns
+        ]
+
+
+# --------------------------------------------------------------------------
+# The message types
+# --------------------------------------------------------------------------
+
+# The content parts of a block: the JSON field that carries each, and its name in messages.
+_PART_FIELDS = {"text": "text", "picture": "mediaUrl", "video": "video", "file": "file", "button": "button"}
+_PART_NAMES = {**_PART_FIELDS, "picture": "mediaUrl (a picture)"}
+
+
+class _ViberMessage(msgspec.Struct, rename="camel", omit_defaults=True, tag_field="type"):
+    """What every Viber message type may hold; ``carries`` is what its category allows (seed 002)."""
+
+    carries: ClassVar[tuple[str, ...]] = ("text", "picture", "video", "file", "button")
+
+    ttl: Ttl | None = None
+    text: Text | None = None
+    media_url: PictureUrl | None = None
+    button: ViberButton | None = None
+    file: ViberFile | None = None
+    video: ViberVideo | None = None
+    keyboard: ViberKeyboard | None = None
+
+    def parts(self) -> list[str]:
+        """The content parts the block carries (seed 002's ``"mediaUrl": ""`` is no picture)."""
+        values = (self.text, self.media_url, self.video, self.file, self.button)
+        return [part for part, value in zip(_PART_FIELDS, values, strict=True) if value not in (None, "")]
+
+    def problems(self) -> list[FieldError]:
+        parts = self.parts()
+        errors = _layout_problems(parts, self.keyboard is not None) + self._category_problems(parts)
+        if "picture" in parts:
+            errors += _picture_problems(self.media_url or "", self.text or "")
+        if (size := len(msgspec.json.encode(self))) > BLOCK_JSON_MAX:
+            message = f"is too large: {size} bytes of JSON; Viber takes at most {REQUEST_JSON_MAX} bytes per request"
+            errors.append(FieldError("", f"{message}, so the block may use {BLOCK_JSON_MAX}"))
+        return errors
+
+    def _category_problems(self, parts: list[str]) -> list[FieldError]:
+        category = self.__struct_config__.tag
+        allowed = ", ".join(_PART_NAMES[part] for part in self.carries)
+        message = f"is not allowed in a {category} message; {category} messages may carry only {allowed}"
+        return [FieldError(_PART_FIELDS[part], message) for part in parts if part not in self.carries]
+
+
+def _layout_problems(parts: list[str], has_keyboard: bool) -> list[FieldError]:
+    """The layouts Viber sends: one medium at most, a file or a video alone, a button under a text."""
+    if not parts and not has_keyboard:
+        return [FieldError("", "must contain a message: text, mediaUrl, file, video or keyboard")]
+    errors = _alone_problems(parts)
+    media = [_PART_FIELDS[part] for part in parts if part in ("picture", "video", "file")]
+    if len(media) > 1:
+        errors.append(FieldError("", f"can carry only one of mediaUrl, video and file; got {', '.join(media)}"))
+    if "button" in parts and "text" not in parts:
+        message = "needs a text: Viber shows a button only under a text (text + button or text + picture + button)"
+        errors.append(FieldError("button", message))
+    return errors
+
+
+def _alone_problems(parts: list[str]) -> list[FieldError]:
+    """A file or a video is a message of its own (REST bot API): no text or button goes with it."""
+    return [
+        FieldError(other, f"can't be sent with a {alone}: a Viber {alone} message carries only the {alone}")
+        for alone in ("video", "file")
+        if alone in parts
+        for other in ("text", "button")
+        if other in parts
+    ]
+
+
+def _picture_problems(url: str, text: str) -> list[FieldError]:
+    if errors := _not_http(mediaUrl=url):
+        return errors
+    if _extension(_url_file_name(url)) not in PICTURE_EXTENSIONS:
+        message = f"must point to a JPEG, PNG or GIF image whose URL path ends in {' or '.join(PICTURE_EXTENSIONS)}"
+        errors.append(FieldError("mediaUrl", message + " (Viber requires the extension)"))
+    if len(text) > PICTURE_TEXT_MAX:
+        message = (
+            f"must be at most {PICTURE_TEXT_MAX} characters with a picture (Viber's limit for a picture description)"
+        )
+        errors.append(FieldError("text", f"{message} (got {len(text)})"))
+    return errors
+
+
+class ViberSession(_ViberMessage, tag="session"):
+    """A message in a session the user opened (seed 002, Viber pricing): text, a picture, a video or a
+    file, no button."""
+
+    carries: ClassVar[tuple[str, ...]] = ("text", "picture", "video", "file")
+
+
+class ViberPromotional(_ViberMessage, tag="promotional"):
+    """A promotional business message (seed 002): text, a picture, a URL button, a video or a file."""
+
+
+class ViberTransactional(_ViberMessage, tag="transactional"):
+    """A transactional business message (seed 002: "may contain text": reminders, notifications, alerts):
+    text only, with a keyboard if need be."""
+
+    carries: ClassVar[tuple[str, ...]] = ("text",)
+
+
+class ViberRegular(_ViberMessage, tag="regular"):
+    """A plain bot message (seed 002's pricing example): anything Viber sends."""
+
+
+# The block: one message type per Viber category, told apart by ``type`` (in any case).
+BLOCK = ViberSession | ViberPromotional | ViberTransactional | ViberRegular
+
+# One complete block per message type, from seed 002's Viber requests.
+EXAMPLES: dict[str, dict[str, Any]] = {
+    "ViberSession": {
+        "type": "session",
+        "file": {
+            "mediaUrl": "https://file-examples-com.github.io/uploads/2017/10/file-sample_150kB.pdf",
+            "fileName": "sample_150kB.pdf",
+        },
+    },
+    "ViberPromotional": {
+        "type": "promotional",
+        "ttl": 90,
+        "text": "Hi, how can I help you today?",
+        "button": {"caption": "Scan!", "action": "viber://more/qr"},
+    },
+    "ViberTransactional": {"type": "transactional", "text": "Hi, how can I help you today?"},
+    "ViberRegular": {"type": "regular", "text": "Hi, how can I help you today?", "mediaUrl": ""},
 }
-_MAP: _Spec = {"Latitude": ("number", -90, 90), "Longitude": ("number", -180, 180)}
-_FRAME: _Spec = {"BorderWidth": ("int", 0, 10), "BorderColor": ("color",), "CornerRadius": ("int", 0, 10)}
-_MEDIA_PLAYER: _Spec = {"Title": ("str", None), "Subtitle": ("str", None), "ThumbnailURL": ("url",), "Loop": ("bool",)}
-
-# Button parameters of Viber's keyboard docs. Rows: "1 - 2" in keyboards (1-7 is rich media's);
-# Text: "Max 250 characters". TextSize "medium" and TextHAlign "middle" are not in the documented
-# lists but appear in Viber's own examples, so Viber takes them.
-KEYBOARD_BUTTON_SPEC: _Spec = {
-    "Columns": ("int", 1, 6),
-    "Rows": ("int", 1, 2),
-    "BgColor": ("color",),
-    "Silent": ("bool",),
-    "BgMediaType": ("enum", ("picture", "gif")),
-    "BgMedia": ("url",),
-    "BgMediaScaleType": ("enum", ("crop", "fill", "fit")),
-    "ImageScaleType": ("enum", ("crop", "fill", "fit")),
-    "BgLoop": ("bool",),
-    "ActionType": ("enum", ("reply", "open-url", "location-picker", "share-phone", "none")),
-    "ActionBody": ("str", None),
-    "Image": ("url",),
-    "Text": ("str", 250),
-    "TextSize": ("enum", ("small", "regular", "medium", "large")),
-    "TextVAlign": ("enum", ("top", "middle", "bottom")),
-    "TextHAlign": ("enum", ("left", "center", "middle", "right")),
-    "TextPaddings": ("paddings",),
-    "TextOpacity": ("int", 0, 100),
-    "OpenURLType": ("enum", ("internal", "external")),
-    "OpenURLMediaType": ("enum", ("not-media", "video", "gif", "picture")),
-    "TextBgGradientColor": ("color",),
-    "TextShouldFit": ("bool",),
-    "InternalBrowser": ("object", _INTERNAL_BROWSER),
-    "Map": ("object", _MAP),
-    "Frame": ("object", _FRAME),
-    "MediaPlayer": ("object", _MEDIA_PLAYER),
-}
-KEYBOARD_SPEC: _Spec = {
-    "Type": ("enum", ("keyboard",)),
-    "Buttons": ("buttons",),
-    "BgColor": ("color",),
-    "DefaultHeight": ("bool",),
-    "CustomDefaultHeight": ("int", 40, 70),
-    "HeightScale": ("int", 20, 100),
-    "ButtonsGroupColumns": ("int", 1, 6),
-    "ButtonsGroupRows": ("int", 1, 7),
-    "InputFieldState": ("enum", ("regular", "minimized", "hidden")),
-    "FavoritesMetadata": ("object", None),
-}
-# "Each button must contain at least one of the following optional parameters: Text, BgMedia,
-# Image, BgColor" (keyboards docs).
-_BUTTON_VISIBLE = ("Text", "BgMedia", "Image", "BgColor")
 
 
-def _check_fields(errs: Errors, path: str, obj: dict, spec: _Spec) -> None:
-    _check_unknown_keys(errs, path, obj, tuple(spec))
-    for key, rule in spec.items():
-        if key in obj and rule[0] != "buttons":
-            _check_value(errs, f"{path}.{key}", obj[key], rule)
+def validate_block(block: Any) -> list[FieldError]:
+    """Every problem with the block, named by paths relative to it ("" is the block); [] when valid."""
+    return decode(block, BLOCK).errors
 
 
-def _check_value(errs: Errors, field: str, value: Any, rule: tuple) -> None:
-    kind = rule[0]
-    if kind == "bool":
-        if not isinstance(value, bool):
-            add(errs, field, "must be true or false")
-    elif kind == "int":
-        low, high = rule[1], rule[2]
-        if not is_int(value) or not low <= value <= high:
-            add(errs, field, f"must be an integer from {low} to {high}")
-    elif kind == "number":
-        low, high = rule[1], rule[2]
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
-            add(errs, field, f"must be a number from {low} to {high}")
-    elif kind == "enum":
-        if not isinstance(value, str) or value not in rule[1]:
-            add(errs, field, f"must be one of {listing(rule[1])}")
-    elif kind == "color":
-        if not isinstance(value, str) or not _COLOR_RE.fullmatch(value):
-            add(errs, field, "must be a hex color like #2DB9B9")
-    elif kind == "url":
-        _check_url(errs, field, value, required=False)
-    elif kind == "str":
-        maximum = rule[1]
-        if not isinstance(value, str):
-            add(errs, field, "must be a string" + (f" of at most {maximum} characters" if maximum else ""))
-        elif maximum is not None and len(value) > maximum:
-            add(errs, field, f"must be at most {maximum} characters (got {len(value)})")
-    elif kind == "paddings":
-        if not isinstance(value, list) or len(value) != 4 or not all(is_int(v) and v >= 0 for v in value):
-            add(errs, field, "must be a list of 4 non-negative integers: [top, left, bottom, right]")
-    elif kind == "object":
-        if not isinstance(value, dict):
-            add(errs, field, "must be an object")
-        elif rule[1] is not None:
-            _check_fields(errs, field, value, rule[1])
-
-
-def _check_keyboard(errs: Errors, keyboard: Any) -> None:
-    if not isinstance(keyboard, dict):
-        add(errs, "keyboard", 'must be a Viber keyboard object like {"Type": "keyboard", "Buttons": [...]}')
-        return
-    _check_fields(errs, "keyboard", keyboard, KEYBOARD_SPEC)
-    columns = keyboard.get("ButtonsGroupColumns")
-    max_columns = columns if is_int(columns) and 1 <= columns <= 6 else 6
-    buttons = keyboard.get("Buttons")
-    if buttons is None:
-        add(errs, "keyboard.Buttons", "is required: a list of at least one button")
-        return
-    if not isinstance(buttons, list) or not buttons:
-        add(errs, "keyboard.Buttons", "must be a non-empty list of button objects")
-        return
-    for j, button in enumerate(buttons):
-        _check_keyboard_button(errs, f"keyboard.Buttons[{j}]", button, max_columns)
-
-
-def _check_keyboard_button(errs: Errors, path: str, button: Any, max_columns: int) -> None:
-    if not isinstance(button, dict):
-        add(errs, path, "must be an object with an ActionBody")
-        return
-    _check_fields(errs, path, button, KEYBOARD_BUTTON_SPEC)
-    columns = button.get("Columns")
-    if is_int(columns) and max_columns < columns <= 6:
-        add(errs, f"{path}.Columns", f"must be at most the keyboard's ButtonsGroupColumns ({max_columns})")
-    if not any(key in button for key in _BUTTON_VISIBLE):
-        add(errs, path, "must have at least one of " + listing(_BUTTON_VISIBLE) + " (Viber can't draw it otherwise)")
-
-    action_type = button.get("ActionType", "reply")
-    body = button.get("ActionBody")
-    field = f"{path}.ActionBody"
-    if body is None:
-        add(errs, field, "is required: the reply text, or the URL for open-url buttons")
-    elif isinstance(body, str) and not body.strip():
-        add(errs, field, "must not be empty")
-    elif isinstance(body, str) and action_type == "open-url":
-        if not _is_action_url(body):
-            add(errs, field, "must be an absolute http(s) URL or a viber:// URL scheme for an open-url button")
-        elif len(body) > URL_MAX:
-            add(errs, field, f"must be at most {URL_MAX} characters (got {len(body)})")
+def content_kind(block: dict[str, Any]) -> str:
+    """The Viber REST message type a valid block is sent as: "file", "video", "picture" (a mediaUrl,
+    its text the description), "text", or "keyboard" for a keyboard on its own. A button and a
+    keyboard ride along and don't change it. Raises ValueError for a block validate_block refuses."""
+    value = decode(block, BLOCK).value
+    if value is None:
+        raise ValueError("content_kind() needs a valid viber block; validate it first")
+    parts = value.parts()
+    return next((kind for kind in ("file", "video", "picture", "text") if kind in parts), "keyboard")
