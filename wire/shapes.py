@@ -13,9 +13,9 @@ end. It is tolerant where the real service's JSON binding is (ASP.NET Core's web
   unless the Struct says ``forbid_unknown_fields``.
 
 Rules a type can't say live beside the Struct as a ``problems(self) -> list[FieldError]`` method (paths
-relative to the Struct); they run on every Struct whose fields have the right types, even where a
-constraint or a rule below failed, so a bad field elsewhere hides none of them. A type annotated ``msgspec.Meta(extra={"error": "must be ..."})`` is reported with
-that message instead of msgspec's.
+relative to the Struct); they run on every Struct whose own fields are good, even where something deeper
+down failed, so a bad field elsewhere hides none of them. A type annotated ``msgspec.Meta(extra={"error": "must be ..."})`` is reported with
+that message instead of msgspec's when the value has the right type (a wrong type says which it needs).
 """
 
 from __future__ import annotations
@@ -57,8 +57,6 @@ def decode(raw: Any, shape: Any, path: str = "") -> Decoded[Any]:
     value = _walker(shape)(raw, path, out)
     if not out.errors:
         out.value = value
-    elif not path:  # a problem with the whole request names its body
-        out.errors = [error if error.field else FieldError("body", error.message) for error in out.errors]
     return out
 
 
@@ -123,15 +121,12 @@ def _annotated(shape: Any) -> Walk:
     limits = [m for m in metas if isinstance(m, msgspec.Meta)]
     error = next((m.extra["error"] for m in limits if m.extra and "error" in m.extra), None)
     is_list = typing.get_origin(base) is list
-    is_leaf = typing.get_origin(base) is None and not _is_struct(base)  # str, int, UUID...
 
     def walk(raw: Any, path: str, out: Decoded[Any]) -> Any:
         before, mistyped = len(out.errors), out.mistyped
         value = walk_base(raw, path, out)
         if out.mistyped > mistyped:
-            if is_leaf and error:  # the field's own words say what it must be
-                out.errors[-1] = FieldError(path, error)
-            elif is_list and isinstance(raw, list) and not _length_fits(len(raw), limits):
+            if is_list and isinstance(raw, list) and not _length_fits(len(raw), limits):
                 out.errors.insert(before, FieldError(path, error or _length_rule(limits)))
             return value
         if is_list:  # counted here: converting the items again would cost a second walk
@@ -169,7 +164,7 @@ def _struct(cls: type[msgspec.Struct]) -> Walk:
         if not isinstance(raw, dict):
             out.mistype(path, "must be an object")
             return None
-        mistyped = out.mistyped
+        before, mistyped = len(out.errors), out.mistyped
         given: dict[str, tuple[str, Any]] = {}
         for key, value in raw.items():
             found = fields.get(key.lower()) if isinstance(key, str) else None
@@ -195,8 +190,10 @@ def _struct(cls: type[msgspec.Struct]) -> Walk:
         if out.mistyped > mistyped:
             return None
         value = cls(**values)
-        if rules is not None:
-            out.errors += prefixed(path, value.problems())  # type: ignore[attr-defined]
+        # Its rules read its own fields, so they run when those are good; a problem deeper down hides none.
+        named = {error.field for error in out.errors[before:]}
+        if rules is not None and not named & {join(path, key) for key, _ in given.values()}:
+            out.errors += [e for e in prefixed(path, value.problems()) if e.field not in named]  # type: ignore[attr-defined]
         return value
 
     return walk
@@ -273,11 +270,11 @@ _KINDS = {
 
 def _leaf(shape: Any) -> Walk:
     kind = _KINDS.get(shape) or _KINDS.get(typing.get_origin(shape))
-    exact = {str: (str,), int: (int,), bool: (bool,), float: (float, int)}.get(shape)
+    exact = {str: str, int: int, bool: bool, float: float}.get(shape)
 
     def walk(raw: Any, path: str, out: Decoded[Any]) -> Any:
-        if exact is not None and type(raw) in exact:  # the common case, without msgspec's round trip
-            return float(raw) if shape is float else raw
+        if type(raw) is exact:  # the common case, without msgspec's round trip
+            return raw
         try:
             return msgspec.convert(raw, shape, strict=True)
         except msgspec.ValidationError as error:

@@ -376,7 +376,7 @@ class MessageController(Controller):
         data: JSONBody[SkipValidation[SendMessagesBulk]],
     ) -> Response[BulkOut]:
         top = decode(data, MessagesOf)
-        raise_if(top.errors, "The request is not valid.")
+        raise_if([FieldError(e.field or "body", e.message) for e in top.errors], "The request is not valid.")
         limit_bulk(request, "messages", top.value.messages)
         sends = [
             SendRequest.read(raw, SendMessage, f"messages[{index}]") for index, raw in enumerate(top.value.messages)

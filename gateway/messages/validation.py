@@ -35,7 +35,8 @@ class SendRequest:
     @classmethod
     def read(cls, raw: Any, shape: Any, path: str = "") -> SendRequest:
         decoded = decode(raw, shape, path)
-        return cls(raw if isinstance(raw, dict) else {}, decoded.value, decoded.errors, path, decoded.ignored)
+        errors = [e if e.field else FieldError("body", e.message) for e in decoded.errors]  # the whole request
+        return cls(raw if isinstance(raw, dict) else {}, decoded.value, errors, path, decoded.ignored)
 
     @property
     def blocks(self) -> dict[str, dict[str, Any]]:

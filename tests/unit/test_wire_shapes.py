@@ -95,7 +95,7 @@ def test_every_problem_is_named_at_once_with_its_path() -> None:
         ("block.buttons", "must hold 0 to 2 items"),  # a bad item hides no bad count
         ("block.buttons[0].text", "must be 1-5 characters"),
         ("block.buttons[1].text", "is required"),
-        ("block.buttons[2].text", "must be 1-5 characters"),  # the field's own words, for a wrong type too
+        ("block.buttons[2].text", "must be a string"),
         ("count", "must be a whole number"),
     ]
 
@@ -119,6 +119,6 @@ def test_an_unknown_tag_names_the_tag_field() -> None:
     ]
 
 
-def test_a_whole_request_that_is_no_object_names_the_body() -> None:
-    assert errors([1]) == [("body", "must be an object")]
+def test_a_whole_value_that_is_no_object_is_named_by_its_path() -> None:
+    assert errors([1]) == [("", "must be an object")]
     assert decode([1], Request, "messages[2]").errors == [FieldError("messages[2]", "must be an object")]
