@@ -10,7 +10,7 @@ import datetime
 import functools
 import json
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 from uuid import UUID
@@ -187,6 +187,9 @@ class Channel:
     block_shape: Any = None
     # The block's name in a send request, when it isn't the channel's name (seed 002 writes ``whatsApp``).
     block_key: str = ""
+    # A complete block per message type, by its name: the OpenAPI document's request examples, the README's
+    # and what the test suite sends.
+    examples: dict[str, dict[str, Any]] = field(default_factory=dict, hash=False, compare=False)
     # Legacy: the block of a channel that declares no block_shape yet -> problems, relative to the block.
     validate_block: Callable[[Any], list[FieldError]] = lambda block: []
     # The channel's own rule for a setting's (non-empty string) value: what is wrong with it, or None.

@@ -16,6 +16,8 @@ from typing import Any
 from litestar.openapi import ResponseSpec
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, Parameter, Reference, RequestBody, Schema
 
+# A handler's ``opt`` key: {name: request body}, the examples the document shows for its request body.
+REQUEST_EXAMPLES = "request_examples"
 STRING = Schema(type=OpenAPIType.STRING)
 INTEGER = Schema(type=OpenAPIType.INTEGER)
 NUMBER = Schema(type=OpenAPIType.NUMBER)

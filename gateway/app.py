@@ -148,7 +148,7 @@ def create_app(settings: Settings | None = None) -> Gateway:
         handlers,
         lifespan=[lifespan],
         after_response=forget_changed_lookups,
-        plugins=[SQLAlchemyPlugin(config=runtime.db_config), problem_details_plugin()],
+        plugins=[SQLAlchemyPlugin(config=runtime.db_config), problem_details_plugin(), openapi.DescribedStructs()],
         openapi_config=OpenAPIConfig(
             title="Omnichannel gateway",
             version=VERSION,

@@ -15,24 +15,33 @@ is added here, for every handler alike, from what the handler exposes (``documen
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
+import msgspec
 from litestar import Litestar
+from litestar._openapi.schema_generation import SchemaCreator
+from litestar._openapi.schema_generation.plugins import StructSchemaPlugin
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi import ResponseSpec
 from litestar.openapi.spec import (
     Components,
+    Discriminator,
+    Example,
     OpenAPIHeader,
     OpenAPIResponse,
     OpenAPIType,
     Operation,
     Parameter,
     Reference,
+    RequestBody,
     Schema,
 )
 from litestar.routes import HTTPRoute
+from litestar.typing import FieldDefinition
 
+from channels.openapi import REQUEST_EXAMPLES
 from gateway.api.deps import API_VERSIONS, bulk_only_on_v11
 from gateway.idempotency import HEADER as IDEMPOTENCY_KEY
 from gateway.idempotency import IDEMPOTENT_OPT, MAX_KEY_LENGTH
@@ -78,6 +87,41 @@ def _header(description: str, pattern: str | None = None, required: bool = True)
     return OpenAPIHeader(
         schema=Schema(type=OpenAPIType.STRING, pattern=pattern), description=description, required=required
     )
+
+
+class DescribedStructs(StructSchemaPlugin):
+    """Litestar's schema of a msgspec Struct, with the Struct's docstring as its description, and a union of
+    Structs tagged by a field (a channel's message types: ``"type": "session"``) with its discriminator.
+    Litestar's own plugin (a private module: no public hook adds either) does the rest."""
+
+    def is_plugin_supported_field(self, field_definition: FieldDefinition) -> bool:
+        return super().is_plugin_supported_field(field_definition) or _tagged_structs(field_definition) is not None
+
+    def to_openapi_schema(self, field_definition: FieldDefinition, schema_creator: SchemaCreator) -> Schema:
+        if (structs := _tagged_structs(field_definition)) is not None:
+            schema = schema_creator.for_union_field(field_definition)
+            info = [msgspec.inspect.type_info(struct) for struct in structs]
+            schema.discriminator = Discriminator(
+                property_name=str(info[0].tag_field),  # type: ignore[attr-defined]
+                mapping={str(i.tag): f"#/components/schemas/{s.__name__}" for i, s in zip(info, structs, strict=True)},  # type: ignore[attr-defined]
+            )
+            return schema
+        schema = super().to_openapi_schema(field_definition, schema_creator)
+        doc = field_definition.annotation.__doc__
+        if doc and doc != msgspec.Struct.__doc__ and not schema.description:
+            schema.description = inspect.cleandoc(doc)
+        return schema
+
+
+def _tagged_structs(field_definition: FieldDefinition) -> list[type[msgspec.Struct]] | None:
+    """The Structs of a union that msgspec tells apart by a tag field, or None for any other type."""
+    if not field_definition.is_union or field_definition.is_optional:
+        return None
+    structs = [arg.annotation for arg in field_definition.inner_types]
+    if not all(isinstance(s, type) and issubclass(s, msgspec.Struct) for s in structs):
+        return None
+    tagged = all(msgspec.inspect.type_info(s).tag_field for s in structs)  # type: ignore[attr-defined]
+    return structs if tagged else None
 
 
 def components() -> Components:
@@ -143,8 +187,13 @@ def _operation_class(handler: HTTPRouteHandler, base: Callable[..., Operation]) 
     idempotent = bool(handler.opt.get(IDEMPOTENT_OPT))
     versions = ["v1.1"] if bulk_only_on_v11 in handler.resolve_guards() else list(API_VERSIONS)
 
+    examples = handler.opt.get(REQUEST_EXAMPLES, {})
+
     def build(**fields: Any) -> Operation:
         operation = base(**fields)
+        if examples and isinstance(operation.request_body, RequestBody):
+            for media in operation.request_body.content.values():
+                media.examples = {name: Example(summary=name, value=value) for name, value in examples.items()}
         for parameter in operation.parameters or []:
             if isinstance(parameter, Parameter) and parameter.name == "version" and parameter.param_in == "path":
                 parameter.schema = Schema(type=OpenAPIType.STRING, enum=versions)

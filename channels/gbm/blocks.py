@@ -342,7 +342,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "carouselCard": {"cardWidth": "SMALL", "cardContents": [_card(1), _card(2)]},
         "representative": _REPRESENTATIVE,
     },
-    "GbmMessage": {  # the block's own fields: fallback text, forced
+    "GbmFallback": {  # the block's own fields: fallback text, forced
         "forceFallback": True,
         "fallback": "This is just a fallback message, the image part is ignored. The purpose of this message is to "
         "have some feedback even on devices which does not support media content.",

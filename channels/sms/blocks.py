@@ -135,7 +135,11 @@ class SmsMessage(msgspec.Struct, rename="camel", omit_defaults=True):
 
 
 BLOCK = SmsMessage
-EXAMPLES = {"SmsMessage": {"text": "Hi, this is test msg.", "sender": "+44123456789123"}}  # seed 002
+EXAMPLES = {
+    "SmsMessage": {"text": "Hi, this is test msg.", "sender": "+44123456789123"},  # seed 002
+    # Seed 004's UDH (a 16-bit port address) with "Hello" in hex.
+    "SmsBinary": {"text": "48656C6C6F", "sender": "Acme", "type": "Binary", "udh": "06050415811581"},
+}
 
 
 def validate_block(block: Any) -> list[FieldError]:

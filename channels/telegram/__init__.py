@@ -2,7 +2,7 @@
 
 from channels.base import Channel, SettingsSpec
 from channels.telegram.adapter import DEFAULT_BASE_URL, register_callbacks, send, setting_problem
-from channels.telegram.blocks import BLOCK, validate_block
+from channels.telegram.blocks import BLOCK, EXAMPLES
 from channels.telegram.callbacks import telegram_update
 from channels.telegram.sandbox import bot_api, inbound
 
@@ -13,7 +13,7 @@ channel = Channel(
     receipts=("Delivered",),  # no receipts: Delivered on acceptance, never Read
     reports_by_provider_id=False,
     block_shape=BLOCK,
-    validate_block=validate_block,  # legacy, until the gateway decodes block_shape
+    examples=EXAMPLES,
     address_kind="messagingAppIdentifier",  # the chat id
     send=send,
     default_base_url=DEFAULT_BASE_URL,

@@ -13,12 +13,13 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter, SkipValidation
 from litestar.status_codes import HTTP_200_OK
 
+from channels.openapi import REQUEST_EXAMPLES
 from gateway.api.deps import Caller, Messages, bulk_only_on_v11, runtime_of
 from gateway.idempotency import KeyedAnswer, claim_of
 from gateway.lib.pagination import MAX_LIMIT, Cursor
 from gateway.lib.problems import Problem, invalid
 from gateway.messages.planning import BulkResult, Plan
-from gateway.messages.requests import shapes
+from gateway.messages.requests import examples, shapes
 from gateway.messages.service import MessageFilters, MessageService
 from gateway.messages.validation import SendRequest, raise_if
 from gateway.models import Conversation, FailoverChain, Message, MessageEvent, TrafficAccount
@@ -34,6 +35,8 @@ from wire.shapes import decode
 SendMessage = shapes().send
 SendBulk = shapes().bulk
 SendMessagesBulk = shapes().messages_bulk
+# The OpenAPI document's examples of a send: one per channel and message type (gateway.openapi).
+SEND_EXAMPLES = {f"{e.channel}: {e.message_type}": e.request for e in examples()}
 IGNORED_FIELDS = "Gateway-Ignored-Fields"
 IGNORED_FIELDS_SHOWN = 50  # a header is no place for thousands of paths; the first ones show the typo
 
@@ -316,7 +319,7 @@ class MessageController(Controller):
         "/send",
         status_code=HTTP_200_OK,
         summary="Send a message; answers once it is stored (status Ready)",
-        opt={"idempotent": True},
+        opt={"idempotent": True, REQUEST_EXAMPLES: SEND_EXAMPLES},
     )
     async def send(
         self,

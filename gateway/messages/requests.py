@@ -5,8 +5,10 @@ account. No channel is named here: a channel that registers is part of every sen
 from __future__ import annotations
 
 import functools
+import types
+import typing
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 from uuid import UUID
 
 import msgspec
@@ -76,6 +78,11 @@ class SendShapes:
     keys: dict[str, str]  # attribute (the channel's name) -> the block's JSON name
 
 
+def _typing_union(shape: Any) -> Any:
+    """``A | B`` as ``Union[A, B]``: the same type to msgspec, and one Litestar's document can name."""
+    return Union[typing.get_args(shape)] if isinstance(shape, types.UnionType) else shape  # noqa: UP007
+
+
 def shapes() -> SendShapes:
     return shapes_of(tuple(all_channels().values()))
 
@@ -86,8 +93,9 @@ def shapes_of(channels: tuple[Channel, ...]) -> SendShapes:
     blocks = [
         (
             channel.name,
+            # Not nullable in the document (a discriminated union can't hold null); null is read as absent.
             Annotated[
-                (channel.block_shape or dict[str, Any]) | None,
+                _typing_union(channel.block_shape or dict[str, Any]),
                 msgspec.Meta(description=f"The message for a {channel.name} traffic account"),
             ],
             msgspec.field(default=None, name=keys[channel.name]),
@@ -116,3 +124,32 @@ def shapes_of(channels: tuple[Channel, ...]) -> SendShapes:
     ):
         shape.__doc__ = doc
     return SendShapes(send, bulk, messages_bulk, keys)
+
+
+EXAMPLE_ACCOUNT = "4ae53d46-66d8-4aff-9f13-621f53b90000"  # stands for a traffic account of the example's channel
+EXAMPLE_ADDRESS = {"phoneNumber": "+447700900123", "messagingAppIdentifier": "1861312834"}
+
+
+@dataclass(frozen=True, slots=True)
+class Example:
+    """A complete send request of one message type of one channel (the channel's example block)."""
+
+    channel: str
+    message_type: str
+    request: dict[str, Any]
+
+
+def examples() -> list[Example]:
+    return [
+        Example(
+            channel.name,
+            message_type,
+            {
+                "destination": EXAMPLE_ADDRESS[channel.address_kind],
+                "trafficAccountId": EXAMPLE_ACCOUNT,
+                channel.block_key or channel.name: block,
+            },
+        )
+        for channel in all_channels().values()
+        for message_type, block in channel.examples.items()
+    ]

@@ -4,7 +4,7 @@
 import msgspec
 import pytest
 
-from channels.sms.blocks import BLOCK, EXAMPLES, SENDER_RULE, SmsMessage, message_parts, validate_block
+from channels.sms.blocks import BLOCK, EXAMPLES, SENDER_RULE, message_parts, validate_block
 from wire.shapes import decode
 
 SEED_002 = {"text": "Hi, this is test msg.", "sender": "+44123456789123"}
@@ -73,9 +73,9 @@ def test_names_match_in_any_case_and_are_stored_as_declared():
     assert msgspec.to_builtins(decoded.value) == {"text": "hi", "sender": "MITTO", "type": "Unicode"}
 
 
-def test_the_example_is_valid():
-    assert set(EXAMPLES) == {SmsMessage.__name__}
-    assert validate_block(EXAMPLES["SmsMessage"]) == []
+def test_the_examples_are_valid():
+    assert set(EXAMPLES) == {"SmsMessage", "SmsBinary"}
+    assert [validate_block(example) for example in EXAMPLES.values()] == [[], []]
 
 
 def test_empty_block_reports_text_and_sender():
