@@ -30,6 +30,8 @@ test: $(STAMP)
 
 openapi: $(STAMP)
 	$(BIN)/gateway openapi > openapi/openapi.json
+	$(BIN)/python -c 'from pathlib import Path; from gateway.readme import updated; \
+		readme = Path("README.md"); readme.write_text(updated(readme.read_text()))'
 
 # Load tests against this machine's Postgres and Redis (see BENCHMARKS.md); each is bounded in time.
 bench: $(STAMP)

@@ -190,6 +190,8 @@ class Channel:
     # A complete block per message type, by its name: the OpenAPI document's request examples, the README's
     # and what the test suite sends.
     examples: dict[str, dict[str, Any]] = field(default_factory=dict, hash=False, compare=False)
+    # The block's limits, (field, limit) rows of the README's table.
+    limits: tuple[tuple[str, str], ...] = ()
     # Legacy: the block of a channel that declares no block_shape yet -> problems, relative to the block.
     validate_block: Callable[[Any], list[FieldError]] = lambda block: []
     # The channel's own rule for a setting's (non-empty string) value: what is wrong with it, or None.

@@ -3,7 +3,7 @@ documented format, the sandbox provider serves it, and a compatible upstream can
 
 from channels.base import Channel, SettingsSpec
 from channels.gbm.adapter import DEFAULT_BASE_URL, send
-from channels.gbm.blocks import BLOCK, EXAMPLES
+from channels.gbm.blocks import BLOCK, EXAMPLES, LIMITS
 from channels.gbm.callbacks import gbm_callback
 from channels.gbm.sandbox import create_message, user_sends_message
 
@@ -13,6 +13,7 @@ channel = Channel(
     default_send_rate=100.0,
     block_shape=BLOCK,
     examples=EXAMPLES,
+    limits=LIMITS,
     address_kind="messagingAppIdentifier",  # the user's conversation id
     send=send,
     default_base_url=DEFAULT_BASE_URL,

@@ -286,6 +286,21 @@ def _card(n: int) -> dict[str, Any]:
 
 # One complete block per message type, seed 002's (its carousel cut to two cards); the seed has no
 # suggested action, so that one follows the Business Messages API reference.
+# The limits of a block, for the README (gateway docs: a (field, limit) row each).
+LIMITS = (
+    ("(content)", "exactly one of text, image, standaloneCard, carouselCard"),
+    ("text.message", f"1-{TEXT_MAX} characters"),
+    ("fallback", f"at most {FALLBACK_MAX} characters; required with forceFallback"),
+    (
+        "suggestions",
+        f"at most {SUGGESTIONS_MAX} per message, {CARD_SUGGESTIONS_MAX} per card; text at most "
+        f"{SUGGESTION_TEXT_MAX} characters, postbackData at most {POSTBACK_DATA_MAX}",
+    ),
+    ("card", f"a title of at most {CARD_TITLE_MAX} characters and a description of at most {CARD_DESCRIPTION_MAX}"),
+    ("carouselCard", f"{CAROUSEL_CARDS[0]}-{CAROUSEL_CARDS[1]} cards; no TALL media in a SMALL carousel"),
+    ("representative", f"representativeType {' or '.join(REPRESENTATIVE_TYPES)}"),
+)
+
 EXAMPLES: dict[str, dict[str, Any]] = {
     "GbmText": {
         "text": {

@@ -4,7 +4,7 @@ import datetime
 
 from channels.base import Channel, SettingsSpec
 from channels.sms.adapter import DEFAULT_BASE_URL, send
-from channels.sms.blocks import BLOCK, EXAMPLES, message_parts
+from channels.sms.blocks import BLOCK, EXAMPLES, LIMITS, message_parts
 from channels.sms.callbacks import delivery_report, delivery_report_query, inbound_sms, inbound_sms_query
 from channels.sms.sandbox import send_sms, user_sends_sms
 
@@ -22,6 +22,7 @@ channel = Channel(
     reports_by_provider_id=False,  # each report names ours through its callback token
     block_shape=BLOCK,
     examples=EXAMPLES,
+    limits=LIMITS,
     message_parts=message_parts,
     validity=validity,
     send=send,

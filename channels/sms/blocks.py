@@ -135,6 +135,24 @@ class SmsMessage(msgspec.Struct, rename="camel", omit_defaults=True):
 
 
 BLOCK = SmsMessage
+# The limits of a block, for the README (gateway docs: a (field, limit) row each).
+LIMITS = (
+    (
+        "text",
+        f"at most {MAX_PARTS} SMS parts: {MAX_PARTS * 153} GSM-7 characters (extension characters count 2), "
+        f"{MAX_PARTS * 67} UCS-2 units, or {MAX_PARTS * 134} octets of binary (as hex); one part holds 160, 70 or 140",
+    ),
+    (
+        "sender",
+        "a number of 1-16 characters (digits, optionally a leading +) or a name of 1-11 letters, digits, "
+        "spaces and . - _ & with at least one letter",
+    ),
+    ("type", "GSM, Unicode, auto (the default: GSM-7 when it can, else UCS-2), Binary or Byte (hex text); any case"),
+    ("udh", "hex, 1-140 octets, its first octet their length; `pid` 0-255; `flash` true or false"),
+    ("reference", f"1-{REFERENCE_MAX} characters, echoed in delivery reports and webhooks"),
+    ("validity", f"{VALIDITY_MINUTES[0]}-{VALIDITY_MINUTES[1]} minutes (7 days); 48 hours when left out"),
+)
+
 EXAMPLES = {
     "SmsMessage": {"text": "Hi, this is test msg.", "sender": "+44123456789123"},  # seed 002
     # Seed 004's UDH (a 16-bit port address) with "Hello" in hex.

@@ -2,7 +2,7 @@
 
 from channels.base import Channel, SettingsSpec
 from channels.telegram.adapter import DEFAULT_BASE_URL, register_callbacks, send, setting_problem
-from channels.telegram.blocks import BLOCK, EXAMPLES
+from channels.telegram.blocks import BLOCK, EXAMPLES, LIMITS
 from channels.telegram.callbacks import telegram_update
 from channels.telegram.sandbox import bot_api, inbound
 
@@ -14,6 +14,7 @@ channel = Channel(
     reports_by_provider_id=False,
     block_shape=BLOCK,
     examples=EXAMPLES,
+    limits=LIMITS,
     address_kind="messagingAppIdentifier",  # the chat id
     send=send,
     default_base_url=DEFAULT_BASE_URL,

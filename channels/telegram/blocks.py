@@ -179,6 +179,16 @@ class TelegramBlock(msgspec.Struct, rename="camel", omit_defaults=True):
 BLOCK = TelegramBlock
 
 # One complete block per message type: seed 002's request examples (its line breaks inside URLs joined).
+# The limits of a block, for the README (gateway docs: a (field, limit) row each).
+LIMITS = (
+    ("(content)", "exactly one of text, photo, document, video, voice, location; `silent` true or false"),
+    ("text.message", f"1-{TEXT_MAX} characters after markup parsing (Bot API)"),
+    ("*.caption", f"at most {CAPTION_MAX} characters after markup parsing"),
+    ("parseMode", f"{', '.join(PARSE_MODES)} (any case); markup Telegram can't parse is a 400"),
+    ("document.url", "an http(s) URL of a .gif, .pdf or .zip file (the Bot API sends only these by URL)"),
+    ("location", "latitude -90 to 90, longitude -180 to 180"),
+)
+
 EXAMPLES = {
     "TelegramText": {"silent": True, "text": {"parseMode": "Html", "message": "Hi, how can I help you today?"}},
     "TelegramPhoto": {

@@ -4,7 +4,7 @@ import datetime
 
 from channels.base import Channel, SettingsSpec
 from channels.viber.adapter import DEFAULT_BASE_URL, register_callbacks, send
-from channels.viber.blocks import BLOCK, EXAMPLES
+from channels.viber.blocks import BLOCK, EXAMPLES, LIMITS
 from channels.viber.callbacks import viber_callback
 from channels.viber.sandbox import get_account_info, send_message, set_webhook, user_sends_message
 
@@ -20,6 +20,7 @@ channel = Channel(
     default_send_rate=100.0,
     block_shape=BLOCK,
     examples=EXAMPLES,
+    limits=LIMITS,
     validity=validity,
     send=send,
     default_base_url=DEFAULT_BASE_URL,

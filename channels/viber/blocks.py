@@ -456,12 +456,53 @@ class ViberRegular(_ViberMessage, tag="regular"):
 BLOCK = ViberSession | ViberPromotional | ViberTransactional | ViberRegular
 
 # One complete block per message type, from seed 002's Viber requests.
+# The limits of a block, for the README (gateway docs: a (field, limit) row each).
+LIMITS = (
+    (
+        "type",
+        "session, promotional, transactional or regular (any case); transactional carries text only, session no button",
+    ),
+    ("text", f"1-{TEXT_MAX} characters; at most {PICTURE_TEXT_MAX} with a picture"),
+    ("mediaUrl", f"a picture ({', '.join(PICTURE_EXTENSIONS)}) by http(s) URL of at most {URL_MAX} characters"),
+    ("video", f".mp4, at most {VIDEO_SIZE_MAX // 2**20} MB and {VIDEO_DURATION_MAX} s"),
+    (
+        "file",
+        f"at most {FILE_SIZE_MAX // 2**20} MB, a name of at most {FILE_NAME_MAX} characters, a document or "
+        "spreadsheet extension (.pdf, .docx, .xlsx, .csv...)",
+    ),
+    ("button", f"a caption of at most {BUTTON_CAPTION_MAX} characters and an action URL"),
+    ("ttl", f"{TTL_RANGE[0]}-{TTL_RANGE[1]} seconds (14 days, the default)"),
+    ("(whole block)", f"at most {BLOCK_JSON_MAX // 1024} kB of JSON (Viber's request limit, less the envelope)"),
+)
+
 EXAMPLES: dict[str, dict[str, Any]] = {
     "ViberSession": {
         "type": "session",
-        "file": {
+        "file": {  # seed 002's file, with the size Viber requires (its REST API: "size", in bytes)
             "mediaUrl": "https://file-examples-com.github.io/uploads/2017/10/file-sample_150kB.pdf",
             "fileName": "sample_150kB.pdf",
+            "size": 142786,
+        },
+    },
+    "ViberPicture": {  # seed 002
+        "type": "promotional",
+        "mediaUrl": "https://www.gstatic.com/webp/gallery3/1.png",
+        "text": "Hi, how can I help you today?",
+        "button": {"caption": "QR Scan", "action": "viber://other/scan"},
+    },
+    "ViberVideo": {
+        "type": "session",
+        "video": {"mediaUrl": "https://example.com/v/clip.mp4", "size": 1048576, "duration": 30},
+    },
+    "ViberKeyboard": {  # a keyboard under a text, as the REST bot API's keyboards documentation shows one
+        "type": "regular",
+        "text": "Would you like to subscribe?",
+        "keyboard": {
+            "Type": "keyboard",
+            "Buttons": [
+                {"Columns": 3, "Rows": 1, "ActionType": "reply", "ActionBody": "yes", "Text": "Yes"},
+                {"Columns": 3, "Rows": 1, "ActionType": "reply", "ActionBody": "no", "Text": "No"},
+            ],
         },
     },
     "ViberPromotional": {
