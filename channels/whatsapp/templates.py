@@ -19,8 +19,9 @@ Public API: :data:`TEMPLATE_NAME_MAX`, :func:`validate_template`,
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Annotated, Any
 
+import msgspec
 import phonenumbers
 
 from channels.base import is_http_url
@@ -70,6 +71,36 @@ _PLACEHOLDER_RE = re.compile(r"\{\{(?P<inner>[^{}]*)\}\}|\{\{|\}\}")
 _PLACEHOLDER_NUMBER_RE = re.compile(r"[1-9][0-9]*")
 
 Errors = list[FieldError]
+
+
+def full_match(regex: str) -> str:
+    """A pattern that ``regex`` must match whole, in Python as in JSON Schema (Python's ``$`` alone would
+    let a final newline through)."""
+    return f"^(?:{regex})$(?!\\n)"
+
+
+# Template names and language codes, as Meta's template rules take them, in template storage and sends.
+TemplateName = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=full_match("[a-z0-9_]+"),
+        max_length=TEMPLATE_NAME_MAX,
+        extra={
+            "error": f"must be a template name of at most {TEMPLATE_NAME_MAX} characters: "
+            "only lowercase letters a-z, digits and underscores"
+        },
+    ),
+]
+LanguageCode = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=full_match("[a-z]{2,3}(_[A-Z]{2})?"),
+        extra={
+            "error": "must be a locale code like en, fil or en_US "
+            "(2-3 lowercase letters, optionally _ and 2 uppercase letters)"
+        },
+    ),
+]
 
 
 # --------------------------------------------------------------------------
