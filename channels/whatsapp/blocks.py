@@ -125,7 +125,7 @@ class _Regular(msgspec.Struct, tag_field="type", omit_defaults=True):
 
 
 class WhatsAppText(_Regular, tag="text"):
-    """A text message (seed 002); ``preview_url`` asks WhatsApp to preview the first URL in the text."""
+    """A text message (seed 002); `preview_url` asks WhatsApp to preview the first URL in the text."""
 
     text: _text(TEXT_MAX)
     preview_url: bool = False
@@ -230,7 +230,7 @@ class ReplyAction(msgspec.Struct):
 
 
 class ReplyButtons(msgspec.Struct, kw_only=True, omit_defaults=True):
-    """Reply buttons, the one interactive message offered (``type`` ``button``)."""
+    """Reply buttons, the one interactive message offered (`type` `button`)."""
 
     type: Literal["button"]
     header: TextHeader | ImageHeader | VideoHeader | DocumentHeader | None = None
@@ -387,7 +387,7 @@ _BUTTON_PARAMETERS = {"quick_reply": PayloadParameter, "url": UrlSuffixParameter
 
 
 class ButtonParameters(_Component, tag="button"):
-    """The parameter of the template's button at ``index``: a payload for a quick reply, a URL suffix."""
+    """The parameter of the template's button at `index`: a payload for a quick reply, a URL suffix."""
 
     sub_type: Literal["quick_reply", "url"]
     index: Annotated[int | str, msgspec.Meta(description=f"0 to {BUTTONS_MAX - 1}, a number or a string of digits")]

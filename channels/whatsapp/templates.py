@@ -426,7 +426,7 @@ class TemplateLanguage(msgspec.Struct):
 
 class TemplateRequest(msgspec.Struct):
     """A MARKETING or UTILITY template to store: its language, category and components (Meta's format),
-    one of each type at most, a BODY among them (``component_type_problems``)."""
+    one of each type at most, a BODY among them (`component_type_problems`)."""
 
     language: TemplateLanguage
     category: Literal["MARKETING", "UTILITY", "AUTHENTICATION"]
