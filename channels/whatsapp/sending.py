@@ -10,7 +10,8 @@ from wire.errors import FieldError
 
 
 def template_send_errors(block: dict[str, Any], stored_components: list[dict[str, Any]]) -> list[FieldError]:
-    """The block must give one body parameter per placeholder of the stored template's body."""
+    """The block must give one body parameter per placeholder of the stored template's body (its
+    components read through the model that validated them when stored)."""
     expected, given = body_placeholder_count(stored_components), body_parameter_count(block)
     if expected == given:
         return []

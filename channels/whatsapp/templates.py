@@ -1,36 +1,46 @@
-"""Validation of WhatsApp message templates, mirroring Meta's creation rules.
+"""WhatsApp message templates, declared: the storage request and the one model of a template's components
+(HEADER, BODY, FOOTER, BUTTONS) that template storage validates and the template send check reads.
 
-Meta's WhatsApp Business Management API checks a template when it is created
-(``POST /{waba-id}/message_templates``) and rejects it one problem at a time,
-often asynchronously and with terse error codes.  This module applies the same
-documented rules up front so the gateway can reject a bad template at request
-time and name *every* problem at once, instead of forwarding it and having Meta
-reject it later.
+Meta's WhatsApp Business Management API checks a template when it is created (``POST
+/{waba-id}/message_templates``) and rejects it one problem at a time, often asynchronously; the same
+documented rules here name every problem at once, each by its JSON path (``language.code``,
+``components[1].text``, ``components[3].buttons[0].text``). An AUTHENTICATION template (no HEADER, a
+preset body, an expiry footer, one OTP button) has its own Structs where its rules differ; the rules
+across components are ``component_type_problems``.
 
-Problems are reported as :class:`channels.base.FieldError` values whose
-``field`` is the JSON path inside the request (``name``, ``language.code``,
-``components[1].text``, ``components[2].buttons[0].text`` ...).  The validator
-never raises on malformed input: wrong types anywhere become errors too.
-
-Public API: :data:`TEMPLATE_NAME_MAX`, :func:`validate_template`,
-:func:`body_placeholder_count`.  Lengths are counted in code points.
+Storage is exact where sends are tolerant: the gateway stores a template as written and Meta's API takes
+names and enum values in one spelling, so ``validate_template`` reads the body as written (``_as_written``)
+before ``wire.shapes.decode``, which would match them in any case. Lengths are counted in code points.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+import types
+import typing
+from typing import Annotated, Any, Literal
 
+import msgspec
 import phonenumbers
 
 from channels.base import is_http_url
-from channels.checks import add, check_unknown_keys, is_int, listing, one_of
 from wire.errors import FieldError
+from wire.shapes import decode, join
 
-__all__ = ["TEMPLATE_NAME_MAX", "validate_template", "body_placeholder_count"]
+__all__ = [
+    "TEMPLATE_NAME_MAX",
+    "TemplateName",
+    "LanguageCode",
+    "TemplateRequest",
+    "AuthenticationTemplate",
+    "TemplateComponent",
+    "component_type_problems",
+    "validate_template",
+    "stored_components",
+    "body_placeholder_count",
+]
 
 TEMPLATE_NAME_MAX = 512
-
 HEADER_TEXT_MAX = 60
 BODY_TEXT_MAX = 1024
 FOOTER_TEXT_MAX = 60
@@ -39,116 +49,54 @@ BUTTONS_MAX = 10
 URL_MAX = 2000
 PHONE_NUMBER_MAX = 20
 COPY_CODE_EXAMPLE_MAX = 15
-CODE_EXPIRATION_MINUTES = (1, 90)
-
-CATEGORIES = ("MARKETING", "UTILITY", "AUTHENTICATION")
-COMPONENT_TYPES = ("HEADER", "BODY", "FOOTER", "BUTTONS")
-HEADER_FORMATS = ("TEXT", "IMAGE", "VIDEO", "DOCUMENT", "LOCATION")
-MEDIA_FORMATS = ("IMAGE", "VIDEO", "DOCUMENT")
-BUTTON_TYPES = ("QUICK_REPLY", "URL", "PHONE_NUMBER", "COPY_CODE", "OTP", "FLOW")
-OTP_TYPES = ("COPY_CODE", "ONE_TAP", "ZERO_TAP")
-
-# Keys Meta accepts inside each component; anything else is rejected.
-COMPONENT_KEYS = {
-    "HEADER": ("type", "format", "text", "example"),
-    "BODY": ("type", "text", "example", "add_security_recommendation"),
-    "FOOTER": ("type", "text", "code_expiration_minutes"),
-    "BUTTONS": ("type", "buttons"),
-}
-
 # Most buttons of one type per template (the total is capped by BUTTONS_MAX).
 BUTTON_TYPE_MAX = {"QUICK_REPLY": 10, "URL": 2, "PHONE_NUMBER": 1, "COPY_CODE": 1}
-# Button types whose `text` Meta fixes itself, so it is optional.
-BUTTONS_WITHOUT_TEXT = ("COPY_CODE", "OTP")
 
-_NAME_RE = re.compile(r"[a-z0-9_]+")
-_LANGUAGE_CODE_RE = re.compile(r"[a-z]{2,3}(_[A-Z]{2})?")
-# One regex for placeholders: a `{{...}}` pair without inner braces (group
-# `inner` is set), or a stray `{{` / `}}` left unbalanced (`inner` is None).
-# A well-formed placeholder is one whose inner text is a positive integer.
+# A `{{...}}` pair without inner braces (group `inner`), or a stray `{{` / `}}` (`inner` is None); a
+# well-formed placeholder's inner text is a positive integer.
 _PLACEHOLDER_RE = re.compile(r"\{\{(?P<inner>[^{}]*)\}\}|\{\{|\}\}")
 _PLACEHOLDER_NUMBER_RE = re.compile(r"[1-9][0-9]*")
 
-Errors = list[FieldError]
+
+def full_match(regex: str) -> str:
+    """A pattern that ``regex`` must match whole, in Python as in JSON Schema (Python's ``$`` alone would
+    let a final newline through)."""
+    return f"^(?:{regex})$(?!\\n)"
 
 
-# --------------------------------------------------------------------------
-# Public API
-# --------------------------------------------------------------------------
+def _text(most: int) -> Any:
+    error = f"must be at most {most} characters and must not be empty"
+    return Annotated[str, msgspec.Meta(min_length=1, max_length=most, extra={"error": error})]
 
 
-def validate_template(name: str, body: dict) -> list[FieldError]:
-    """Every problem with a template creation request; [] when it is valid.
-    `name` comes from the URL path; `body` is the decoded JSON object
-    {"language": {"code": "en_US"}, "category": "MARKETING"|"UTILITY"|"AUTHENTICATION",
-    "components": [...]}."""
-    errs: Errors = []
-    _check_name(errs, name)
-    if not isinstance(body, dict):
-        add(errs, "body", "must be a JSON object with language, category and components")
-        return errs
-    _check_language(errs, body)
-    category = _check_category(errs, body)
-    _check_components(errs, body, category)
-    return errs
-
-
-def body_placeholder_count(components: list[dict]) -> int:
-    """Number of {{n}} placeholders in the BODY component (used later to check send parameters)."""
-    if not isinstance(components, list):
-        return 0
-    for component in components:
-        if isinstance(component, dict) and component.get("type") == "BODY":
-            text = component.get("text")
-            if isinstance(text, str):
-                return len(set(_scan_placeholders(text).numbers))
-            return 0
-    return 0
-
-
-# --------------------------------------------------------------------------
-# Small helpers
-# --------------------------------------------------------------------------
-
-
-def _check_text(errs: Errors, field: str, value: Any, max_len: int, *, required: str | None) -> str | None:
-    """Check an optional/required string of 1..max_len characters.
-
-    `required` is the message used when the value is missing (None: optional).
-    Returns the string when it is one (even if too long), else None.
-    """
-    if value is None:
-        if required is not None:
-            add(errs, field, required)
-        return None
-    if not isinstance(value, str):
-        add(errs, field, f"must be a string of 1-{max_len} characters")
-        return None
-    if not value:
-        add(errs, field, f"must not be empty (1-{max_len} characters)")
-    elif len(value) > max_len:
-        add(errs, field, f"must be at most {max_len} characters (got {len(value)})")
-    return value
-
-
-def _example_object(errs: Errors, path: str, component: dict) -> dict | None:
-    """The component's `example` object ({} when absent), or None after
-    reporting that it is not an object."""
-    example = component.get("example")
-    if example is None:
-        return {}
-    if not isinstance(example, dict):
-        add(errs, f"{path}.example", "must be an object")
-        return None
-    return example
-
-
-def _check_single_string_list(errs: Errors, field: str, value: Any, missing: str) -> None:
-    """`value` must be a list holding exactly one non-empty string."""
-    if value is None:
-        add(errs, field, missing)
-    elif not isinstance(value, list) or len(value) != 1 or not isinstance(value[0], str) or not value[0]:
-        add(errs, field, "must be a list of exactly one non-empty string")
+# Template names and language codes, in template storage and template sends alike.
+TemplateName = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=full_match("[a-z0-9_]+"),
+        max_length=TEMPLATE_NAME_MAX,
+        extra={
+            "error": f"must be a template name of at most {TEMPLATE_NAME_MAX} characters: "
+            "only lowercase letters a-z, digits and underscores"
+        },
+    ),
+]
+LanguageCode = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=full_match("[a-z]{2,3}(_[A-Z]{2})?"),
+        extra={
+            "error": "must be a locale code like en, fil or en_US "
+            "(2-3 lowercase letters, optionally _ and 2 uppercase letters)"
+        },
+    ),
+]
+NonEmpty = Annotated[str, msgspec.Meta(min_length=1, extra={"error": "must be a non-empty string"})]
+OneExample = Annotated[
+    list[NonEmpty],
+    msgspec.Meta(min_length=1, max_length=1, extra={"error": "must be a list of exactly one non-empty string"}),
+]
+ButtonText = _text(BUTTON_TEXT_MAX)
 
 
 # --------------------------------------------------------------------------
@@ -156,93 +104,33 @@ def _check_single_string_list(errs: Errors, field: str, value: Any, missing: str
 # --------------------------------------------------------------------------
 
 
-class _Placeholders:
-    """Result of scanning a text for `{{n}}` placeholders."""
-
-    __slots__ = ("numbers", "malformed", "matches")
-
-    def __init__(self) -> None:
-        self.numbers: list[int] = []  # well-formed placeholders, in order
-        self.malformed: list[str] = []  # human descriptions of bad ones
-        self.matches: list[re.Match[str]] = []  # well-formed matches, in order
-
-
-def _scan_placeholders(text: str) -> _Placeholders:
-    found = _Placeholders()
+def _placeholders(text: str) -> tuple[list[re.Match[str]], list[str]]:
+    """The well-formed ``{{n}}`` placeholders of ``text``, and the malformed ones described."""
+    good, bad = [], []
     for match in _PLACEHOLDER_RE.finditer(text):
         inner = match.group("inner")
-        if inner is None:
-            found.malformed.append(f"unbalanced '{match.group(0)}'")
-        elif _PLACEHOLDER_NUMBER_RE.fullmatch(inner):
-            found.numbers.append(int(inner))
-            found.matches.append(match)
+        if inner is not None and _PLACEHOLDER_NUMBER_RE.fullmatch(inner):
+            good.append(match)
         else:
-            found.malformed.append(match.group(0))
-    return found
+            bad.append(match.group(0) if inner is not None else f"unbalanced '{match.group(0)}'")
+    return good, bad
 
 
-def _report_malformed(errs: Errors, field: str, found: _Placeholders) -> None:
-    if found.malformed:
-        add(
-            errs,
-            field,
-            "malformed placeholders: " + ", ".join(found.malformed) + "; placeholders must look like {{1}}, {{2}}, ...",
-        )
+def _number(match: re.Match[str]) -> int:
+    return int(match.group("inner"))
 
 
-def _format_numbers(numbers: list[int]) -> str:
+def _numbered(numbers: list[int]) -> str:
     return ", ".join(f"{{{{{n}}}}}" for n in numbers)
 
 
-# --------------------------------------------------------------------------
-# Top-level fields
-# --------------------------------------------------------------------------
-
-
-def _check_name(errs: Errors, name: Any) -> None:
-    if not isinstance(name, str):
-        add(errs, "name", "must be a string of lowercase letters, digits and underscores")
-        return
-    if not name:
-        add(errs, "name", "is required (lowercase letters a-z, digits and underscores)")
-        return
-    if not _NAME_RE.fullmatch(name):
-        add(errs, "name", "may contain only lowercase letters a-z, digits and underscores")
-    if len(name) > TEMPLATE_NAME_MAX:
-        add(errs, "name", f"must be at most {TEMPLATE_NAME_MAX} characters (got {len(name)})")
-
-
-def _check_language(errs: Errors, body: dict) -> None:
-    language = body.get("language")
-    if language is None:
-        add(errs, "language", 'is required, as an object like {"code": "en_US"}')
-        return
-    if isinstance(language, str):
-        add(errs, "language", 'must be an object like {"code": "en_US"}, not a string')
-        return
-    if not isinstance(language, dict):
-        add(errs, "language", 'must be an object like {"code": "en_US"}')
-        return
-    code = language.get("code")
-    if code is None:
-        add(errs, "language.code", "is required, e.g. en or en_US")
-    elif not isinstance(code, str) or not _LANGUAGE_CODE_RE.fullmatch(code):
-        add(
-            errs,
-            "language.code",
-            "must be a locale code like en, fil or en_US (2-3 lowercase letters, optionally _ and 2 uppercase letters)",
-        )
-
-
-def _check_category(errs: Errors, body: dict) -> str | None:
-    category = body.get("category")
-    if category is None:
-        add(errs, "category", f"is required; one of {listing(CATEGORIES)}")
-        return None
-    if not one_of(category, CATEGORIES):
-        add(errs, "category", f"must be one of {listing(CATEGORIES)}")
-        return None
-    return category
+def _malformed(field: str, bad: list[str]) -> list[FieldError]:
+    if not bad:
+        return []
+    listed = ", ".join(bad)
+    return [
+        FieldError(field, f"malformed placeholders: {listed}; placeholders must look like {{{{1}}}}, {{{{2}}}}, ...")
+    ]
 
 
 # --------------------------------------------------------------------------
@@ -250,302 +138,196 @@ def _check_category(errs: Errors, body: dict) -> str | None:
 # --------------------------------------------------------------------------
 
 
-def _check_components(errs: Errors, body: dict, category: str | None) -> None:
-    components = body.get("components")
-    if components is None:
-        add(errs, "components", "is required: a list of components with at least a BODY")
-        return
-    if not isinstance(components, list):
-        add(errs, "components", "must be a list of component objects")
-        return
-    if not components:
-        add(errs, "components", "must not be empty; a BODY component is required")
-        return
-
-    auth = category == "AUTHENTICATION"
-    seen: dict[str, int] = {}
-    for i, component in enumerate(components):
-        path = f"components[{i}]"
-        if not isinstance(component, dict):
-            add(errs, path, "must be an object with a type")
-            continue
-        ctype = component.get("type")
-        if ctype is None:
-            add(errs, f"{path}.type", f"is required; one of {listing(COMPONENT_TYPES)}")
-            continue
-        if not one_of(ctype, COMPONENT_TYPES):
-            add(errs, f"{path}.type", f"must be one of {listing(COMPONENT_TYPES)}")
-            continue
-        seen[ctype] = seen.get(ctype, 0) + 1
-        if seen[ctype] > 1:
-            add(errs, path, f"only one {ctype} component is allowed")
-        check_unknown_keys(errs, path, component, COMPONENT_KEYS[ctype], ctype)
-        _COMPONENT_CHECKS[ctype](errs, path, component, auth)
-
-    if "BODY" not in seen:
-        add(errs, "components", "must contain exactly one BODY component")
-    if auth and "BUTTONS" not in seen:
-        add(errs, "components", "AUTHENTICATION templates need a BUTTONS component with one OTP button")
+class _Component(msgspec.Struct, tag_field="type", forbid_unknown_fields=True, omit_defaults=True):
+    pass
 
 
-def _check_header(errs: Errors, path: str, component: dict, auth: bool) -> None:
-    if auth:
-        add(errs, path, "HEADER is not allowed in AUTHENTICATION templates")
-    fmt = component.get("format")
-    if fmt is None:
-        add(errs, f"{path}.format", f"is required; one of {listing(HEADER_FORMATS)}")
-        return
-    if not one_of(fmt, HEADER_FORMATS):
-        add(errs, f"{path}.format", f"must be one of {listing(HEADER_FORMATS)}")
-        return
-    if fmt == "TEXT":
-        _check_text_header(errs, path, component)
-        return
-    if "text" in component:
-        add(errs, f"{path}.text", f"is not allowed when format is {fmt}")
-    if fmt == "LOCATION":
-        if "example" in component:
-            add(errs, f"{path}.example", "is not allowed when format is LOCATION")
-        return
-    # IMAGE / VIDEO / DOCUMENT: a sample media handle is mandatory.
-    example = _example_object(errs, path, component)
-    if example is not None:
-        _check_single_string_list(
-            errs,
-            f"{path}.example.header_handle",
-            example.get("header_handle"),
-            f"is required for {fmt} headers: a list with one uploaded media handle",
-        )
+class HeaderExample(msgspec.Struct, omit_defaults=True):
+    header_text: OneExample | None = None
+    header_handle: OneExample | None = None
 
 
-def _check_text_header(errs: Errors, path: str, component: dict) -> None:
-    field = f"{path}.text"
-    text = _check_text(
-        errs,
-        field,
-        component.get("text"),
-        HEADER_TEXT_MAX,
-        required=f"is required when format is TEXT (1-{HEADER_TEXT_MAX} characters)",
-    )
-    if text is None:
-        return
-    if "\n" in text or "\r" in text:
-        add(errs, field, "must not contain newlines")
-    found = _scan_placeholders(text)
-    _report_malformed(errs, field, found)
-    if len(found.numbers) > 1:
-        add(errs, field, "may contain at most one placeholder, {{1}}")
-    elif found.numbers and found.numbers[0] != 1:
-        add(errs, field, f"the only placeholder allowed is {{{{1}}}}; found {_format_numbers(found.numbers)}")
-    if found.numbers:
-        example = _example_object(errs, path, component)
-        if example is not None:
-            _check_single_string_list(
-                errs,
-                f"{path}.example.header_text",
-                example.get("header_text"),
-                "is required when the header has a placeholder: a list with one example value",
-            )
+class TemplateHeader(_Component, tag="HEADER"):
+    """A title: a text with at most one placeholder, {{1}}, an image, a video, a document or a location."""
+
+    format: Literal["TEXT", "IMAGE", "VIDEO", "DOCUMENT", "LOCATION"]
+    text: _text(HEADER_TEXT_MAX) | None = None
+    example: HeaderExample | None = None
+
+    def problems(self) -> list[FieldError]:
+        if self.format == "TEXT":
+            return self._text_problems()
+        errors = [FieldError("text", f"is not allowed when format is {self.format}")] if self.text is not None else []
+        if self.format == "LOCATION":
+            if self.example is not None:
+                errors.append(FieldError("example", "is not allowed when format is LOCATION"))
+        elif self.example is None or self.example.header_handle is None:
+            rule = f"is required for {self.format} headers: a list with one uploaded media handle"
+            errors.append(FieldError("example.header_handle", rule))
+        return errors
+
+    def _text_problems(self) -> list[FieldError]:
+        if self.text is None:
+            return [FieldError("text", f"is required when format is TEXT (1-{HEADER_TEXT_MAX} characters)")]
+        good, bad = _placeholders(self.text)
+        errors = [FieldError("text", "must not contain newlines")] if re.search("[\r\n]", self.text) else []
+        errors += _malformed("text", bad)
+        numbers = [_number(m) for m in good]
+        if len(numbers) > 1:
+            errors.append(FieldError("text", "may contain at most one placeholder, {{1}}"))
+        elif numbers and numbers[0] != 1:
+            errors.append(FieldError("text", f"the only placeholder allowed is {{{{1}}}}; found {_numbered(numbers)}"))
+        if numbers and (self.example is None or self.example.header_text is None):
+            rule = "is required when the header has a placeholder: a list with one example value"
+            errors.append(FieldError("example.header_text", rule))
+        return errors
 
 
-def _check_body(errs: Errors, path: str, component: dict, auth: bool) -> None:
-    field = f"{path}.text"
-    if "add_security_recommendation" in component:
-        flag = component["add_security_recommendation"]
-        if not auth:
-            add(errs, f"{path}.add_security_recommendation", "is only allowed in AUTHENTICATION templates")
-        elif not isinstance(flag, bool):
-            add(errs, f"{path}.add_security_recommendation", "must be true or false")
-    text = _check_text(
-        errs,
-        field,
-        component.get("text"),
-        BODY_TEXT_MAX,
-        required=None if auth else f"is required (1-{BODY_TEXT_MAX} characters)",
-    )
-    if text is None:
-        return
-    found = _scan_placeholders(text)
-    _report_malformed(errs, field, found)
-    distinct = sorted(set(found.numbers))
-    if distinct != list(range(1, len(distinct) + 1)):
-        add(
-            errs,
-            field,
-            f"placeholders must be numbered {{{{1}}}}..{{{{n}}}} without gaps; found {_format_numbers(distinct)}",
-        )
-    if found.matches:
-        stripped_start = len(text) - len(text.lstrip())
-        stripped_end = len(text.rstrip())
-        if found.matches[0].start() == stripped_start:
-            add(errs, field, "must not start with a placeholder (variables can't be at the start or end)")
-        if found.matches[-1].end() == stripped_end:
-            add(errs, field, "must not end with a placeholder (variables can't be at the start or end)")
-        _check_body_example(errs, path, component, len(distinct))
+class BodyExample(msgspec.Struct, omit_defaults=True):
+    body_text: (
+        Annotated[
+            list[list[NonEmpty]],
+            msgspec.Meta(
+                min_length=1,
+                max_length=1,
+                extra={"error": "must be a list containing one list of example values, one per placeholder"},
+            ),
+        ]
+        | None
+    ) = None
 
 
-def _check_body_example(errs: Errors, path: str, component: dict, count: int) -> None:
-    field = f"{path}.example.body_text"
-    shape = f"a list containing one list of {count} non-empty example strings"
-    example = _example_object(errs, path, component)
-    if example is None:
-        return
-    body_text = example.get("body_text")
-    if body_text is None:
-        add(errs, field, f"is required when the text has placeholders: {shape}")
-        return
-    if not isinstance(body_text, list) or len(body_text) != 1 or not isinstance(body_text[0], list):
-        add(errs, field, f"must be {shape}")
-        return
-    values = body_text[0]
-    if len(values) != count:
-        add(errs, field, f"must have exactly {count} example values, one per placeholder (got {len(values)})")
-    for j, value in enumerate(values):
-        if not isinstance(value, str) or not value:
-            add(errs, f"{field}[0][{j}]", "must be a non-empty string")
+class TemplateBody(_Component, tag="BODY"):
+    """The message text, with placeholders {{1}}..{{n}} filled by a send's body parameters."""
+
+    text: _text(BODY_TEXT_MAX) | None = None
+    example: BodyExample | None = None
+    add_security_recommendation: bool | None = None
+
+    def placeholder_count(self) -> int:
+        """How many parameters a send gives: one per distinct placeholder."""
+        return len({_number(m) for m in _placeholders(self.text or "")[0]})
+
+    def problems(self) -> list[FieldError]:
+        errors = self.text_problems()
+        if self.text is None:
+            errors.append(FieldError("text", f"is required (1-{BODY_TEXT_MAX} characters)"))
+        if self.add_security_recommendation is not None:
+            errors.append(FieldError("add_security_recommendation", "is only allowed in AUTHENTICATION templates"))
+        return errors
+
+    def text_problems(self) -> list[FieldError]:
+        """Placeholders numbered {{1}}..{{n}}, not at the start or end, each with an example value."""
+        if self.text is None:
+            return []
+        good, bad = _placeholders(self.text)
+        errors = _malformed("text", bad)
+        distinct = sorted({_number(m) for m in good})
+        if distinct != list(range(1, len(distinct) + 1)):
+            rule = "placeholders must be numbered {{1}}..{{n}} without gaps"
+            errors.append(FieldError("text", f"{rule}; found {_numbered(distinct)}"))
+        if not good:
+            return errors
+        edge = "(variables can't be at the start or end)"
+        if good[0].start() == len(self.text) - len(self.text.lstrip()):
+            errors.append(FieldError("text", f"must not start with a placeholder {edge}"))
+        if good[-1].end() == len(self.text.rstrip()):
+            errors.append(FieldError("text", f"must not end with a placeholder {edge}"))
+        return errors + self._example_problems(len(distinct))
+
+    def _example_problems(self, count: int) -> list[FieldError]:
+        examples = self.example.body_text if self.example else None
+        if examples is None:
+            rule = f"a list containing one list of {count} non-empty example strings"
+            return [FieldError("example.body_text", f"is required when the text has placeholders: {rule}")]
+        if len(examples[0]) != count:
+            rule = f"must have exactly {count} example values, one per placeholder (got {len(examples[0])})"
+            return [FieldError("example.body_text", rule)]
+        return []
 
 
-def _check_footer(errs: Errors, path: str, component: dict, auth: bool) -> None:
-    field = f"{path}.text"
-    if auth:
-        if "text" in component:
-            add(errs, field, "is not allowed in AUTHENTICATION templates; use code_expiration_minutes")
-        if "code_expiration_minutes" in component:
-            minutes = component["code_expiration_minutes"]
-            low, high = CODE_EXPIRATION_MINUTES
-            if not is_int(minutes) or not low <= minutes <= high:
-                add(errs, f"{path}.code_expiration_minutes", f"must be an integer from {low} to {high}")
-        return
-    if "code_expiration_minutes" in component:
-        add(errs, f"{path}.code_expiration_minutes", "is only allowed in AUTHENTICATION templates")
-    text = _check_text(
-        errs,
-        field,
-        component.get("text"),
-        FOOTER_TEXT_MAX,
-        required=f"is required (1-{FOOTER_TEXT_MAX} characters)",
-    )
-    if text is not None and _PLACEHOLDER_RE.search(text):
-        add(errs, field, "must not contain placeholders")
+class AuthenticationBody(TemplateBody, tag="BODY"):
+    """An AUTHENTICATION template's body: Meta writes its text; it may add a security recommendation."""
+
+    def problems(self) -> list[FieldError]:
+        return self.text_problems()
 
 
-# --------------------------------------------------------------------------
-# Buttons
-# --------------------------------------------------------------------------
+class TemplateFooter(_Component, tag="FOOTER"):
+    """A line of text under the body, without placeholders."""
+
+    text: _text(FOOTER_TEXT_MAX) | None = None
+    code_expiration_minutes: (
+        Annotated[int, msgspec.Meta(ge=1, le=90, extra={"error": "must be an integer from 1 to 90"})] | None
+    ) = None
+
+    def problems(self) -> list[FieldError]:
+        errors = []
+        if self.code_expiration_minutes is not None:
+            errors.append(FieldError("code_expiration_minutes", "is only allowed in AUTHENTICATION templates"))
+        if self.text is None:
+            errors.append(FieldError("text", f"is required (1-{FOOTER_TEXT_MAX} characters)"))
+        elif _PLACEHOLDER_RE.search(self.text):
+            errors.append(FieldError("text", "must not contain placeholders"))
+        return errors
 
 
-def _check_buttons(errs: Errors, path: str, component: dict, auth: bool) -> None:
-    field = f"{path}.buttons"
-    buttons = component.get("buttons")
-    if buttons is None:
-        add(errs, field, f"is required: a list of 1-{BUTTONS_MAX} buttons")
-        return
-    if not isinstance(buttons, list):
-        add(errs, field, f"must be a list of 1-{BUTTONS_MAX} button objects")
-        return
-    if not 1 <= len(buttons) <= BUTTONS_MAX:
-        add(errs, field, f"must contain 1 to {BUTTONS_MAX} buttons (got {len(buttons)})")
-    if auth and len(buttons) != 1:
-        add(errs, field, "AUTHENTICATION templates must have exactly one button, of type OTP")
+class AuthenticationFooter(TemplateFooter, tag="FOOTER"):
+    """An AUTHENTICATION template's footer: how long the code is valid, in minutes."""
 
-    types: list[str | None] = []  # per button: its valid type, else None
-    for j, button in enumerate(buttons):
-        types.append(_check_button(errs, f"{field}[{j}]", button, auth))
-
-    counts: dict[str, int] = {}
-    for btype in types:
-        if btype is not None:
-            counts[btype] = counts.get(btype, 0) + 1
-    for btype, limit in BUTTON_TYPE_MAX.items():
-        if counts.get(btype, 0) > limit:
-            add(errs, field, f"at most {limit} {btype} button{'s' if limit > 1 else ''} (got {counts[btype]})")
-
-    # Quick replies may not be interleaved with other buttons.
-    kinds = [btype == "QUICK_REPLY" for btype in types if btype is not None]
-    switches = sum(1 for a, b in zip(kinds, kinds[1:], strict=False) if a != b)
-    if switches > 1:
-        add(
-            errs,
-            field,
-            "QUICK_REPLY buttons must be grouped together, all before or all after the other buttons",
-        )
+    def problems(self) -> list[FieldError]:
+        if self.text is None:
+            return []
+        return [FieldError("text", "is not allowed in AUTHENTICATION templates; use code_expiration_minutes")]
 
 
-def _check_button(errs: Errors, path: str, button: Any, auth: bool) -> str | None:
-    """Check one button; return its type if valid, else None."""
-    if not isinstance(button, dict):
-        add(errs, path, "must be an object with a type")
-        return None
-    btype = button.get("type")
-    if btype is None:
-        add(errs, f"{path}.type", f"is required; one of {listing(BUTTON_TYPES)}")
-        return None
-    if not one_of(btype, BUTTON_TYPES):
-        add(errs, f"{path}.type", f"must be one of {listing(BUTTON_TYPES)}")
-        return None
-    if btype == "OTP" and not auth:
-        add(errs, f"{path}.type", "OTP buttons are only for AUTHENTICATION templates")
-    elif btype != "OTP" and auth:
-        add(errs, f"{path}.type", "must be OTP in AUTHENTICATION templates")
-
-    _check_text(
-        errs,
-        f"{path}.text",
-        button.get("text"),
-        BUTTON_TEXT_MAX,
-        required=None if btype in BUTTONS_WITHOUT_TEXT else f"is required (1-{BUTTON_TEXT_MAX} characters)",
-    )
-    check = _BUTTON_CHECKS.get(btype)
-    if check is not None:
-        check(errs, path, button)
-    return btype
+# Buttons take what Meta adds to them (flow ids, autofill texts...): unknown fields are ignored.
+class _Button(msgspec.Struct, tag_field="type", omit_defaults=True):
+    pass
 
 
-def _check_url_button(errs: Errors, path: str, button: dict) -> None:
-    field = f"{path}.url"
-    url = button.get("url")
-    if url is None:
-        add(errs, field, "is required: an absolute http(s) URL")
-        return
-    if not isinstance(url, str):
-        add(errs, field, "must be a string: an absolute http(s) URL")
-        return
-    if len(url) > URL_MAX:
-        add(errs, field, f"must be at most {URL_MAX} characters (got {len(url)})")
-    found = _scan_placeholders(url)
-    _report_malformed(errs, field, found)
-    base = url
-    if found.matches:
-        last = found.matches[-1]
-        if len(found.matches) > 1 or found.numbers[-1] != 1 or last.end() != len(url):
-            add(errs, field, "may contain at most one placeholder, {{1}}, at the very end")
-        if last.end() == len(url):
-            base = url[: last.start()]
-    if not is_http_url(base):
-        add(errs, field, "must be an absolute http(s) URL, e.g. https://example.com/path")
-    if found.matches:
-        _check_single_string_list(
-            errs,
-            f"{path}.example",
-            button.get("example"),
-            "is required when the URL has a placeholder: a list with one example URL",
-        )
+class QuickReplyButton(_Button, tag="QUICK_REPLY"):
+    text: ButtonText
 
 
-def _check_phone_button(errs: Errors, path: str, button: dict) -> None:
-    field = f"{path}.phone_number"
-    phone = button.get("phone_number")
-    hint = "a phone number in international E.164 form, e.g. +14155552671"
-    if phone is None:
-        add(errs, field, f"is required: {hint}")
-        return
-    if not isinstance(phone, str):
-        add(errs, field, f"must be a string: {hint}")
-        return
-    if len(phone) > PHONE_NUMBER_MAX:
-        add(errs, field, f"must be at most {PHONE_NUMBER_MAX} characters (got {len(phone)})")
-    if not _is_valid_e164(phone):
-        add(errs, field, f"must be a valid {hint}")
+class UrlButton(_Button, tag="URL"):
+    """A link; a placeholder {{1}} at the very end of the URL is filled by the send's button parameter."""
+
+    text: ButtonText
+    url: Annotated[str, msgspec.Meta(max_length=URL_MAX, extra={"error": f"must be at most {URL_MAX} characters"})]
+    example: OneExample | None = None
+
+    def problems(self) -> list[FieldError]:
+        good, bad = _placeholders(self.url)
+        errors = _malformed("url", bad)
+        base = self.url
+        if good:
+            last = good[-1]
+            if len(good) > 1 or _number(last) != 1 or last.end() != len(self.url):
+                errors.append(FieldError("url", "may contain at most one placeholder, {{1}}, at the very end"))
+            if last.end() == len(self.url):
+                base = self.url[: last.start()]
+        if not is_http_url(base):
+            errors.append(FieldError("url", "must be an absolute http(s) URL, e.g. https://example.com/path"))
+        if good and self.example is None:
+            rule = "is required when the URL has a placeholder: a list with one example URL"
+            errors.append(FieldError("example", rule))
+        return errors
+
+
+class PhoneNumberButton(_Button, tag="PHONE_NUMBER"):
+    text: ButtonText
+    phone_number: Annotated[
+        str,
+        msgspec.Meta(max_length=PHONE_NUMBER_MAX, extra={"error": f"must be at most {PHONE_NUMBER_MAX} characters"}),
+    ]
+
+    def problems(self) -> list[FieldError]:
+        if _is_valid_e164(self.phone_number):
+            return []
+        return [
+            FieldError("phone_number", "must be a valid phone number in international E.164 form, e.g. +14155552671")
+        ]
 
 
 def _is_valid_e164(phone: str) -> bool:
@@ -558,39 +340,238 @@ def _is_valid_e164(phone: str) -> bool:
     return phonenumbers.is_possible_number(number) and phonenumbers.is_valid_number(number)
 
 
-def _check_copy_code_button(errs: Errors, path: str, button: dict) -> None:
-    _check_text(
-        errs,
-        f"{path}.example",
-        button.get("example"),
-        COPY_CODE_EXAMPLE_MAX,
-        required=f"is required: the sample code, 1-{COPY_CODE_EXAMPLE_MAX} characters",
-    )
+class CopyCodeButton(_Button, tag="COPY_CODE"):
+    """Copies a code; Meta writes its text."""
+
+    example: _text(COPY_CODE_EXAMPLE_MAX)
+    text: ButtonText | None = None
 
 
-def _check_otp_button(errs: Errors, path: str, button: dict) -> None:
-    otp_type = button.get("otp_type")
-    if not one_of(otp_type, OTP_TYPES):
-        verb = "is required; one of" if otp_type is None else "must be one of"
-        add(errs, f"{path}.otp_type", f"{verb} {listing(OTP_TYPES)}")
-        return
-    if otp_type in ("ONE_TAP", "ZERO_TAP"):
-        for key in ("package_name", "signature_hash"):
-            value = button.get(key)
-            if not isinstance(value, str) or not value:
-                add(errs, f"{path}.{key}", f"is required for {otp_type} OTP buttons (a non-empty string)")
+class OtpButton(_Button, tag="OTP"):
+    """An AUTHENTICATION template's one-time password button."""
+
+    otp_type: Literal["COPY_CODE", "ONE_TAP", "ZERO_TAP"]
+    text: ButtonText | None = None
+    package_name: str | None = None
+    signature_hash: str | None = None
+
+    def problems(self) -> list[FieldError]:
+        if self.otp_type == "COPY_CODE":
+            return []
+        rule = f"is required for {self.otp_type} OTP buttons (a non-empty string)"
+        return [FieldError(key, rule) for key in ("package_name", "signature_hash") if not getattr(self, key)]
 
 
-_COMPONENT_CHECKS = {
-    "HEADER": _check_header,
-    "BODY": _check_body,
-    "FOOTER": _check_footer,
-    "BUTTONS": _check_buttons,
-}
+class FlowButton(_Button, tag="FLOW"):
+    text: ButtonText
 
-_BUTTON_CHECKS = {
-    "URL": _check_url_button,
-    "PHONE_NUMBER": _check_phone_button,
-    "COPY_CODE": _check_copy_code_button,
-    "OTP": _check_otp_button,
-}
+
+Button = QuickReplyButton | UrlButton | PhoneNumberButton | CopyCodeButton | OtpButton | FlowButton
+
+
+class TemplateButtons(_Component, tag="BUTTONS"):
+    """1 to 10 buttons, at most 2 URL, 1 PHONE_NUMBER and 1 COPY_CODE; quick replies grouped together."""
+
+    buttons: Annotated[list[Button], msgspec.Meta(description=f"1 to {BUTTONS_MAX} buttons")]
+
+    def problems(self) -> list[FieldError]:
+        errors = self.count_problems()
+        kinds = [button.__struct_config__.tag for button in self.buttons]
+        errors += [
+            FieldError(f"buttons[{j}].type", "OTP buttons are only for AUTHENTICATION templates")
+            for j, kind in enumerate(kinds)
+            if kind == "OTP"
+        ]
+        for kind, most in BUTTON_TYPE_MAX.items():
+            if (count := kinds.count(kind)) > most:
+                errors.append(FieldError("buttons", f"at most {most} {kind} button{'s' * (most > 1)} (got {count})"))
+        quick = [kind == "QUICK_REPLY" for kind in kinds]
+        if sum(a != b for a, b in zip(quick, quick[1:], strict=False)) > 1:
+            rule = "QUICK_REPLY buttons must be grouped together, all before or all after the other buttons"
+            errors.append(FieldError("buttons", rule))
+        return errors
+
+    def count_problems(self) -> list[FieldError]:
+        if 1 <= len(self.buttons) <= BUTTONS_MAX:
+            return []
+        return [FieldError("buttons", f"must contain 1 to {BUTTONS_MAX} buttons (got {len(self.buttons)})")]
+
+
+class AuthenticationButtons(TemplateButtons, tag="BUTTONS"):
+    """An AUTHENTICATION template's one OTP button."""
+
+    def problems(self) -> list[FieldError]:
+        errors = self.count_problems()
+        if len(self.buttons) != 1:
+            errors.append(FieldError("buttons", "AUTHENTICATION templates must have exactly one button, of type OTP"))
+        return errors + [
+            FieldError(f"buttons[{j}].type", "must be OTP in AUTHENTICATION templates")
+            for j, button in enumerate(self.buttons)
+            if not isinstance(button, OtpButton)
+        ]
+
+
+TemplateComponent = TemplateHeader | TemplateBody | TemplateFooter | TemplateButtons
+AuthenticationComponent = TemplateHeader | AuthenticationBody | AuthenticationFooter | AuthenticationButtons
+
+
+# --------------------------------------------------------------------------
+# The storage request
+# --------------------------------------------------------------------------
+
+
+class TemplateLanguage(msgspec.Struct):
+    code: LanguageCode
+
+
+class TemplateRequest(msgspec.Struct):
+    """A MARKETING or UTILITY template to store: its language, category and components (Meta's format),
+    one of each type at most, a BODY among them (`component_type_problems`)."""
+
+    language: TemplateLanguage
+    category: Literal["MARKETING", "UTILITY", "AUTHENTICATION"]
+    components: Annotated[
+        list[TemplateComponent],
+        msgspec.Meta(min_length=1, extra={"error": "must not be empty; a BODY component is required"}),
+    ]
+
+
+class AuthenticationTemplate(TemplateRequest):
+    """An AUTHENTICATION template to store: a preset body, an optional expiry footer and one OTP button."""
+
+    components: Annotated[
+        list[AuthenticationComponent],
+        msgspec.Meta(min_length=1, extra={"error": "must not be empty; a BODY component is required"}),
+    ]
+
+
+def component_type_problems(components: Any, auth: bool) -> list[FieldError]:
+    """The rules across a template's components. They need only the components' types, so they are
+    read from the request itself: a component with other problems (which hides its template from
+    ``problems()``) must not hide them."""
+    typed = _typed(components)
+    if typed is None:
+        return []
+    first: dict[str, int] = {}
+    errors = [
+        FieldError(f"components[{i}]", f"only one {kind} component is allowed")
+        for i, kind in typed
+        if first.setdefault(kind, i) != i
+    ]
+    required = {"BODY": "must contain exactly one BODY component"}
+    if auth:
+        not_allowed = "HEADER is not allowed in AUTHENTICATION templates"
+        errors += [FieldError(f"components[{i}]", not_allowed) for i, kind in typed if kind == "HEADER"]
+        required["BUTTONS"] = "AUTHENTICATION templates need a BUTTONS component with one OTP button"
+    return errors + [FieldError("components", rule) for kind, rule in required.items() if kind not in first]
+
+
+def _typed(components: Any) -> list[tuple[int, str]] | None:
+    """(index, type) of each component with a type; None without components (decode names that)."""
+    if not isinstance(components, list) or not components:
+        return None
+    kinds = ("HEADER", "BODY", "FOOTER", "BUTTONS")
+    return [(i, c["type"]) for i, c in enumerate(components) if isinstance(c, dict) and c.get("type") in kinds]
+
+
+def validate_template(name: str, body: dict) -> list[FieldError]:
+    """Every problem with a template storage request; [] when it is valid. ``name`` comes from the URL
+    path; ``body`` is the decoded JSON object (language, category, components)."""
+    errors = decode(name, TemplateName, "name").errors
+    if not isinstance(body, dict):
+        return [*errors, FieldError("body", "must be a JSON object with language, category and components")]
+    auth = body.get("category") == "AUTHENTICATION"
+    shape = AuthenticationTemplate if auth else TemplateRequest
+    written = _as_written(body, shape, "", errors)
+    decoded = decode(written, shape).errors
+    if isinstance(body.get("language"), str):  # as Meta's own API takes it
+        hint = 'must be an object like {"code": "en_US"}, not a string'
+        decoded = [FieldError("language", hint) if e.field == "language" else e for e in decoded]
+    return errors + decoded + component_type_problems(written.get("components"), auth)
+
+
+def stored_components(components: Any) -> list[TemplateComponent]:
+    """A stored template's components, read as they were validated when stored (one that can't be
+    is left out)."""
+    read = []
+    for component in components if isinstance(components, list) else []:
+        try:
+            read.append(msgspec.convert(component, TemplateComponent))
+        except msgspec.ValidationError:
+            pass
+    return read
+
+
+def body_placeholder_count(components: Any) -> int:
+    """How many distinct {{n}} placeholders the BODY of stored components has (0 without a body)."""
+    bodies = [c for c in stored_components(components) if isinstance(c, TemplateBody)]
+    return bodies[0].placeholder_count() if bodies else 0
+
+
+# --------------------------------------------------------------------------
+# Reading a request as written
+# --------------------------------------------------------------------------
+
+# What a type or enum value written in another case becomes for decode: a value no type or enum matches.
+_MISWRITTEN = object()
+
+
+def _as_written(raw: Any, shape: Any, path: str, errors: list[FieldError]) -> Any:
+    """``raw`` as Meta reads it: names and enum values in their declared case only. A name written
+    otherwise is left out (and named in ``errors`` where the Struct forbids unknown fields); a type or enum
+    value written otherwise becomes one that decode refuses."""
+    structs, item, literals = _takes(shape)
+    if isinstance(raw, dict):
+        return _struct_as_written(raw, structs, path, errors)
+    if isinstance(raw, list) and item is not None:
+        return [_as_written(value, item, f"{path}[{i}]", errors) for i, value in enumerate(raw)]
+    return _MISWRITTEN if literals and raw not in literals else raw
+
+
+def _struct_as_written(raw: dict, structs: list[Any], path: str, errors: list[FieldError]) -> dict:
+    cls = _struct_written(raw, structs)
+    if cls is None:  # no Struct, or a type written otherwise
+        return {structs[0].__struct_config__.tag_field: _MISWRITTEN} if structs else raw
+    config = cls.__struct_config__
+    hints = typing.get_type_hints(cls, include_extras=True)
+    written = {key: value for key, value in raw.items() if key == config.tag_field}
+    for key, value in raw.items():
+        if key in cls.__struct_fields__:
+            written[key] = _as_written(value, hints[key], join(path, key), errors)
+        elif key != config.tag_field and config.forbid_unknown_fields:
+            allowed = ", ".join((config.tag_field, *cls.__struct_fields__))
+            errors.append(FieldError(join(path, str(key)), f"unknown field; {config.tag} allows only: {allowed}"))
+    return written
+
+
+def _struct_written(raw: dict, structs: list[Any]) -> Any:
+    """Which of ``structs`` ``raw`` is, by its type as written where they are told apart by one."""
+    tag_field = structs[0].__struct_config__.tag_field if structs else None
+    if tag_field is None:
+        return structs[0] if structs else None
+    return next((cls for cls in structs if cls.__struct_config__.tag == raw.get(tag_field)), None)
+
+
+def _takes(shape: Any) -> tuple[list[Any], Any, list[Any]]:
+    """What ``shape`` takes (unwrapped from Annotated and unions): its Structs, its list's item type
+    (None) and its enum values."""
+    structs, item, literals = [], None, []
+    for option in _options(shape):
+        origin = typing.get_origin(option)
+        if origin is list:
+            item = typing.get_args(option)[0]
+        elif origin is Literal:
+            literals += typing.get_args(option)
+        elif isinstance(option, type) and issubclass(option, msgspec.Struct):
+            structs.append(option)
+    return structs, item, literals
+
+
+def _options(shape: Any) -> list[Any]:
+    """The types ``shape`` allows, unwrapped from Annotated and unions, without None."""
+    origin = typing.get_origin(shape)
+    if origin is Annotated:
+        return _options(typing.get_args(shape)[0])
+    if origin in (typing.Union, types.UnionType):
+        return [option for arg in typing.get_args(shape) if arg is not type(None) for option in _options(arg)]
+    return [shape]
