@@ -192,6 +192,8 @@ class Channel:
     examples: dict[str, dict[str, Any]] = field(default_factory=dict, hash=False, compare=False)
     # The block's limits, (field, limit) rows of the README's table.
     limits: tuple[tuple[str, str], ...] = ()
+    # The stored templates the examples send, {name: the body that creates it}.
+    template_examples: dict[str, dict[str, Any]] = field(default_factory=dict, hash=False, compare=False)
     # Legacy: the block of a channel that declares no block_shape yet -> problems, relative to the block.
     validate_block: Callable[[Any], list[FieldError]] = lambda block: []
     # The channel's own rule for a setting's (non-empty string) value: what is wrong with it, or None.

@@ -16,6 +16,8 @@ is added here, for every handler alike, from what the handler exposes (``documen
 from __future__ import annotations
 
 import inspect
+import types
+import typing
 from collections.abc import Callable
 from typing import Any
 
@@ -90,38 +92,48 @@ def _header(description: str, pattern: str | None = None, required: bool = True)
 
 
 class DescribedStructs(StructSchemaPlugin):
-    """Litestar's schema of a msgspec Struct, with the Struct's docstring as its description, and a union of
-    Structs tagged by a field (a channel's message types: ``"type": "session"``) with its discriminator.
-    Litestar's own plugin (a private module: no public hook adds either) does the rest."""
-
-    def is_plugin_supported_field(self, field_definition: FieldDefinition) -> bool:
-        return super().is_plugin_supported_field(field_definition) or _tagged_structs(field_definition) is not None
+    """Litestar's schema of a msgspec Struct, with the Struct's docstring as its description, and each field
+    that is a union of Structs tagged by a field (a channel's message types: ``"type": "session"``) with
+    its discriminator. Litestar's own plugin (a private module: no public hook adds either) does the rest."""
 
     def to_openapi_schema(self, field_definition: FieldDefinition, schema_creator: SchemaCreator) -> Schema:
-        if (structs := _tagged_structs(field_definition)) is not None:
-            schema = schema_creator.for_union_field(field_definition)
-            info = [msgspec.inspect.type_info(struct) for struct in structs]
-            schema.discriminator = Discriminator(
-                property_name=str(info[0].tag_field),  # type: ignore[attr-defined]
-                mapping={str(i.tag): f"#/components/schemas/{s.__name__}" for i, s in zip(info, structs, strict=True)},  # type: ignore[attr-defined]
-            )
-            return schema
         schema = super().to_openapi_schema(field_definition, schema_creator)
-        doc = field_definition.annotation.__doc__
-        if doc and doc != msgspec.Struct.__doc__ and not schema.description:
-            schema.description = inspect.cleandoc(doc)
+        cls = field_definition.type_  # Page, of Page[DeliveryOut]
+        if cls.__doc__ and cls.__doc__ != msgspec.Struct.__doc__ and not schema.description:
+            schema.description = inspect.cleandoc(cls.__doc__)
+        hints = field_definition.get_type_hints(include_extras=True, resolve_generics=True)
+        for field in msgspec.structs.fields(cls):
+            prop = (schema.properties or {}).get(field.encode_name)
+            if isinstance(prop, Schema) and (mapping := _tags(hints[field.name])):
+                # Each option a reference to a Struct's schema, no null among them (Litestar names the schemas
+                # by their Struct when the document is made, as the mapping does).
+                options = prop.one_of or ()
+                if len(options) == len(mapping) and all(isinstance(option, Reference) for option in options):
+                    prop.discriminator = Discriminator(property_name=_tag_field(hints[field.name]), mapping=mapping)
         return schema
 
 
-def _tagged_structs(field_definition: FieldDefinition) -> list[type[msgspec.Struct]] | None:
-    """The Structs of a union that msgspec tells apart by a tag field, or None for any other type."""
-    if not field_definition.is_union or field_definition.is_optional:
-        return None
-    structs = [arg.annotation for arg in field_definition.inner_types]
-    if not all(isinstance(s, type) and issubclass(s, msgspec.Struct) for s in structs):
-        return None
-    tagged = all(msgspec.inspect.type_info(s).tag_field for s in structs)  # type: ignore[attr-defined]
-    return structs if tagged else None
+def _union_of_structs(shape: Any) -> list[Any]:
+    """The Structs of a union of Structs (under ``Annotated``), else []."""
+    while typing.get_origin(shape) is typing.Annotated:
+        shape = typing.get_args(shape)[0]
+    options = [typing.get_args(o)[0] if typing.get_origin(o) is typing.Annotated else o for o in typing.get_args(shape)]
+    if typing.get_origin(shape) not in (typing.Union, types.UnionType):
+        return []
+    return options if all(isinstance(o, type) and issubclass(o, msgspec.Struct) for o in options) else []
+
+
+def _tag_field(shape: Any) -> str:
+    return str(msgspec.inspect.type_info(_union_of_structs(shape)[0]).tag_field)  # type: ignore[attr-defined]
+
+
+def _tags(shape: Any) -> dict[str, str]:
+    """A tagged union's {tag: reference of its Struct's schema}; {} for any other type."""
+    structs = _union_of_structs(shape)
+    infos = [msgspec.inspect.type_info(struct) for struct in structs]
+    if not structs or not all(info.tag_field for info in infos):  # type: ignore[attr-defined]
+        return {}
+    return {str(i.tag): f"#/components/schemas/{s.__name__}" for i, s in zip(infos, structs, strict=True)}  # type: ignore[attr-defined]
 
 
 def components() -> Components:

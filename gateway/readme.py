@@ -7,8 +7,10 @@ from __future__ import annotations
 import json
 
 from channels.registry import all_channels
+from gateway.api.templates import TemplateController
 from gateway.messages.requests import EXAMPLE_ACCOUNT, examples
 
+TEMPLATES = TemplateController.path.rsplit("/", 1)[1]
 BEGIN = "<!-- channel-messages: made by `make openapi` from the channels' examples and limits -->"
 END = "<!-- channel-messages: end -->"
 
@@ -27,6 +29,12 @@ def channel_messages() -> str:
         rows = "".join(f"| `{field}` | {limit} |\n" for field, limit in channel.limits)
         requests = "".join(f"`{message_type}`:\n\n{body}\n" for message_type, body in shown.get(name, []))
         summary = ", ".join(message_type for message_type, _ in shown.get(name, []))
+        for template, body in channel.template_examples.items():
+            path = f"/api/v1/trafficAccounts/{EXAMPLE_ACCOUNT}/{TEMPLATES}/{template}"
+            requests += (
+                f"A template message sends a stored, approved template; the test suite first stores `{template}` "
+                f"with `POST {path}`:\n\n```json template={template}\n{json.dumps(body, indent=2, ensure_ascii=False)}\n```\n\n"
+            )
         parts.append(
             f"#### `{channel.block_key or name}`\n\n| field | limit |\n| --- | --- |\n{rows}\n"
             f"<details><summary>The requests: {summary}</summary>\n\n{requests}</details>\n"

@@ -2,7 +2,7 @@
 
 from channels.base import Channel, SettingsSpec
 from channels.whatsapp.adapter import DEFAULT_BASE_URL, send
-from channels.whatsapp.blocks import BLOCK, template_reference, validate_block
+from channels.whatsapp.blocks import BLOCK, EXAMPLES, LIMITS, TEMPLATE_EXAMPLES, template_reference
 from channels.whatsapp.callbacks import whatsapp_verify, whatsapp_webhook
 from channels.whatsapp.sandbox import send_message, user_sends_message
 from channels.whatsapp.sending import template_send_errors
@@ -17,8 +17,9 @@ channel = Channel(
     block_key="whatsApp",  # as seed 002 writes it
     validate_template=validate_template,
     block_shape=BLOCK,
-    block_key="whatsApp",
-    validate_block=validate_block,
+    examples=EXAMPLES,
+    limits=LIMITS,
+    template_examples=TEMPLATE_EXAMPLES,
     template_reference=template_reference,
     template_send_errors=template_send_errors,
     send=send,

@@ -460,6 +460,24 @@ class WhatsAppTemplate(msgspec.Struct, tag="template", tag_field="type"):
 BLOCK = WhatsAppRegular | WhatsAppTemplate
 
 # A complete block of each message type (the text one is seed 002's).
+# The limits of a block, for the README (gateway docs: a (field, limit) row each).
+LIMITS = (
+    ("type", "regular (text, image, video, audio, document, interactive, location) or template; any case"),
+    ("regular.text", f"1-{TEXT_MAX} characters"),
+    ("*.caption", f"at most {CAPTION_MAX} characters (audio has none); media by https `link` or uploaded `id`"),
+    (
+        "interactive",
+        f"a body of at most {INTERACTIVE_BODY_MAX} characters, a header and footer of at most "
+        f"{INTERACTIVE_HEADER_MAX}; 1-{REPLY_BUTTONS_MAX} reply buttons, titles of at most {BUTTON_TITLE_MAX}",
+    ),
+    (
+        "template",
+        "an APPROVED template of the traffic account by name and language, with as many body "
+        f"parameters as it has placeholders; text parameters of at most {BODY_TEXT_PARAMETER_MAX} characters "
+        f"({HEADER_TEXT_PARAMETER_MAX} in a header), no newlines or tabs",
+    ),
+)
+
 EXAMPLES: dict[str, dict[str, Any]] = {
     "WhatsAppText": {"type": "regular", "regular": {"type": "text", "text": "Hi, this is test msg."}},
     "WhatsAppImage": {
@@ -548,3 +566,30 @@ def body_parameter_count(block: dict) -> int:
     template = _template(block)
     bodies = [c for c in (template.components or []) if isinstance(c, BodyParameters)] if template else []
     return len(bodies[0].parameters) if bodies else 0
+
+
+# The stored templates EXAMPLES send (WhatsAppTemplate): {name: the body that creates it}.
+TEMPLATE_EXAMPLES: dict[str, dict[str, Any]] = {
+    "order_shipped": {
+        "language": {"code": "en_US"},
+        "category": "UTILITY",
+        "components": [
+            {
+                "type": "BODY",
+                "text": "Hi {{1}}, your order {{2}} is on its way.",
+                "example": {"body_text": [["Ana", "42"]]},
+            },
+            {
+                "type": "BUTTONS",
+                "buttons": [
+                    {
+                        "type": "URL",
+                        "text": "Track it",
+                        "url": "https://shop.example.com/track/{{1}}",
+                        "example": ["https://shop.example.com/track/ORD-42"],
+                    }
+                ],
+            },
+        ],
+    }
+}

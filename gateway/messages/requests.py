@@ -5,10 +5,8 @@ account. No channel is named here: a channel that registers is part of every sen
 from __future__ import annotations
 
 import functools
-import types
-import typing
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import msgspec
@@ -78,11 +76,6 @@ class SendShapes:
     keys: dict[str, str]  # attribute (the channel's name) -> the block's JSON name
 
 
-def _typing_union(shape: Any) -> Any:
-    """``A | B`` as ``Union[A, B]``: the same type to msgspec, and one Litestar's document can name."""
-    return Union[typing.get_args(shape)] if isinstance(shape, types.UnionType) else shape  # noqa: UP007
-
-
 def shapes() -> SendShapes:
     return shapes_of(tuple(all_channels().values()))
 
@@ -95,7 +88,7 @@ def shapes_of(channels: tuple[Channel, ...]) -> SendShapes:
             channel.name,
             # Not nullable in the document (a discriminated union can't hold null); null is read as absent.
             Annotated[
-                _typing_union(channel.block_shape or dict[str, Any]),
+                channel.block_shape or dict[str, Any],
                 msgspec.Meta(description=f"The message for a {channel.name} traffic account"),
             ],
             msgspec.field(default=None, name=keys[channel.name]),
