@@ -1,0 +1,209 @@
+"""A sixth channel is its package and its entry point, nothing else (issue 16).
+
+``tests/integration/sixth_channel/pigeon`` is a channel the gateway has never heard of: its own block
+shape, adapter, callback route and sandbox provider. The test writes a ``pigeon_channel-0.1.dist-info``
+whose ``entry_points.txt`` registers it in the ``gateway.channels`` group, puts that and the package on the
+``PYTHONPATH`` of a real gateway (``gateway migrate``, then ``gateway serve`` with its embedded worker and
+the sandbox providers, on SQLite), and sends and receives a pigeon message through it over HTTP. The send
+request's shape is assembled from the registry when the gateway is imported, so the channel must be
+registered before: hence a process of its own. Nothing outside the channel's package is changed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from channels.registry import all_channels
+from tests.conftest import ADMIN, ADMIN_TOKEN, assert_problem, make_settings
+from tests.integration.conftest import GATEWAY, assert_history, free_port
+
+PACKAGE_PARENT = Path(__file__).with_name("sixth_channel")  # holds the package ``pigeon``
+DISTRIBUTION = "pigeon_channel-0.1.dist-info"
+STARTUP_SECONDS = 20  # migrate, then serve answering /health
+DEADLINE_SECONDS = 10  # for a message to be delivered or received
+
+
+def install_pigeon(site: Path) -> None:
+    """What installing a ``pigeon-channel`` wheel leaves behind for importlib.metadata: its dist-info."""
+    info = site / DISTRIBUTION
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: pigeon-channel\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[gateway.channels]\npigeon = pigeon:channel\n")
+
+
+def gateway_environment(tmp_path: Path, site: Path | None, port: int) -> dict[str, str]:
+    """The environment of a gateway process: this test's settings only (no GATEWAY_* of the caller, no
+    Redis: the worker loops run in the server), the channel's package on the path, and its distribution
+    when ``site`` is given."""
+    settings = make_settings(f"sqlite:///{tmp_path / 'gateway.db'}")
+    paths = [*([str(site)] if site else []), str(PACKAGE_PARENT), os.environ.get("PYTHONPATH", "")]
+    return {
+        **{key: value for key, value in os.environ.items() if not key.startswith("GATEWAY_")},
+        "PYTHONPATH": os.pathsep.join(path for path in paths if path),
+        "GATEWAY_DATABASE_URL": settings.database_url,
+        "GATEWAY_JWT_KEYS": settings.jwt_keys[0],
+        "GATEWAY_SECRET_KEY": settings.secret_keys[0],
+        "GATEWAY_ADMIN_TOKEN": ADMIN_TOKEN,
+        "GATEWAY_DATA_DIR": str(tmp_path / "data"),
+        "GATEWAY_HOST": "127.0.0.1",
+        "GATEWAY_PORT": str(port),
+        "GATEWAY_PUBLIC_URL": f"http://127.0.0.1:{port}",  # the server is told its own address
+        "GATEWAY_SANDBOX": "true",
+        "GATEWAY_ACCESS_LOG": "false",
+    }
+
+
+async def run(*command: str, env: dict[str, str], log: Path, seconds: float) -> tuple[int, str]:
+    """Run ``command`` to its end (killed after ``seconds``): its exit code and standard output."""
+    with log.open("ab") as errors:
+        process = await asyncio.create_subprocess_exec(*command, env=env, stdout=asyncio.subprocess.PIPE, stderr=errors)
+        try:
+            output, _ = await asyncio.wait_for(process.communicate(), seconds)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+            raise AssertionError(f"{command} took over {seconds} s:\n{tail(log)}") from None
+    return process.returncode or 0, output.decode()
+
+
+def tail(log: Path, lines: int = 40) -> str:
+    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:]) if log.exists() else ""
+
+
+async def stop(process: asyncio.subprocess.Process) -> None:
+    if process.returncode is None:
+        process.terminate()
+        try:
+            await asyncio.wait_for(process.wait(), 5)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+
+
+async def until(check: Any, what: str, seconds: float = DEADLINE_SECONDS) -> Any:
+    """Poll ``await check()``, a (done, what was seen) pair, until done: what was seen then. Fails after
+    ``seconds`` naming ``what`` and showing what was seen last."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while not (found := await check())[0]:
+        assert asyncio.get_running_loop().time() < deadline, f"no {what} within {seconds} s; last seen: {found[1]}"
+        await asyncio.sleep(0.05)
+    return found[1]
+
+
+async def test_a_sixth_channel_is_its_package_and_its_entry_point(tmp_path: Path) -> None:
+    # The gateway of this test process doesn't know the channel: only the entry point below brings it in.
+    assert "pigeon" not in all_channels()
+    site, log, port = tmp_path / "site", tmp_path / "gateway.log", free_port()
+    install_pigeon(site)
+    names = "from channels.registry import channel_names; print(*channel_names())"
+    # The package alone on the path registers nothing; with its distribution's entry point, it is a channel.
+    for with_site, expected in ((None, False), (site, True)):
+        code, output = await run(
+            sys.executable, "-c", names, env=gateway_environment(tmp_path, with_site, port), log=log, seconds=15
+        )
+        assert code == 0 and ("pigeon" in output.split()) == expected, (output, tail(log))
+
+    env = gateway_environment(tmp_path, site, port)
+    code, _ = await run(GATEWAY, "migrate", env=env, log=log, seconds=STARTUP_SECONDS)
+    assert code == 0, tail(log)
+    with log.open("ab") as errors:
+        server = await asyncio.create_subprocess_exec(
+            GATEWAY, "serve", env=env, stdout=asyncio.subprocess.DEVNULL, stderr=errors
+        )
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+
+            async def healthy() -> tuple[bool, Any]:
+                assert server.returncode is None, f"gateway serve exited with {server.returncode}:\n{tail(log)}"
+                try:
+                    answer = await client.get("/health")
+                except httpx.TransportError as error:
+                    return False, repr(error)
+                return answer.status_code == 200, answer.text
+
+            await until(healthy, "healthy gateway", STARTUP_SECONDS)
+            await through_the_pigeon_channel(client)
+    finally:
+        await stop(server)
+        print(tail(log))  # shown by pytest when the test failed
+
+
+async def through_the_pigeon_channel(client: httpx.AsyncClient) -> None:
+    # A tenant with an API key and a sandbox pigeon traffic account, made through the admin API.
+    tenant = (await client.post("/admin/tenants", json={"name": "pigeon fanciers"}, headers=ADMIN)).json()
+    admin_tenant = f"/admin/tenants/{tenant['id']}"
+    key = (await client.post(f"{admin_tenant}/api-keys", json={"name": "loft"}, headers=ADMIN)).json()["key"]
+    api = {"X-Mitto-API-Key": key}
+    created = await client.post(
+        f"{admin_tenant}/traffic-accounts",
+        json={"name": "pigeon sandbox", "channel": "pigeon", "sandbox": True},
+        headers=ADMIN,
+    )
+    assert created.status_code == 201, created.text
+    account = created.json()["id"]
+
+    # A pigeon message goes out through the adapter to the sandbox provider, whose report makes it Delivered.
+    # The ring is matched in any case and stored as declared.
+    sent = await client.post(
+        "/api/v1/Message/send",
+        json={"destination": "pigeon-user-1", "trafficAccountId": account, "pigeon": {"text": "coo", "ring": "LOUD"}},
+        headers=api,
+    )
+    assert sent.status_code == 200, sent.text
+    message_id = sent.json()["messageId"]
+
+    async def delivered() -> tuple[bool, dict[str, Any]]:
+        message = (await client.get(f"/api/v1/Message/{message_id}", headers=api)).json()
+        assert message["deliveryStatus"] not in ("Failed", "Expired"), message
+        return message["deliveryStatus"] == "Delivered", message
+
+    message = await until(delivered, "Delivered pigeon message")
+    assert_history(message, "Ready", "Sent", "Delivered")
+    assert message["channel"] == "pigeon" and message["requestInfo"] == {"text": "coo", "ring": "Loud"}, message
+    assert {"messagingAppIdentifier": "pigeon-user-1"} in message["conversation"]["participants"], message
+
+    # The user sends a note in (through the sandbox provider and the channel's callback route): it is stored
+    # in the conversation of the message sent to them.
+    note = await client.post(
+        "/sandbox/pigeon/inbound", json={"trafficAccountId": account, "from": "pigeon-user-1", "text": "coo coo"}
+    )
+    assert note.status_code == 200 and note.json()["gatewayStatus"] == 200, note.text
+
+    async def received() -> tuple[bool, list[dict[str, Any]]]:
+        found = await client.get(
+            "/api/v1/Messages", params={"direction": "inbound", "trafficAccountId": account}, headers=api
+        )
+        assert found.status_code == 200, found.text
+        return bool(found.json()["items"]), found.json()["items"]
+
+    [inbound] = await until(received, "inbound pigeon message")
+    assert inbound["channel"] == "pigeon" and inbound["destination"] == "pigeon-user-1", inbound
+    assert inbound["conversationId"] == message["conversation"]["id"], (inbound, message)
+    detail = (await client.get(f"/api/v1/Message/{inbound['messageId']}", headers=api)).json()
+    assert detail["content"] == {"type": "text", "text": "coo coo"}, detail
+
+    # The OpenAPI document shows the block as the channel declared it, with its example.
+    document = (await client.get("/schema/openapi.json")).json()
+    schemas = document["components"]["schemas"]
+    block = schemas["SendMessage"]["properties"]["pigeon"]
+    assert {"$ref": "#/components/schemas/PigeonMessage"} in block.get("allOf", block.get("oneOf", [])), block
+    assert schemas["PigeonMessage"]["properties"]["ring"]["enum"] == ["Soft", "Loud"], schemas["PigeonMessage"]
+    assert schemas["PigeonMessage"]["description"].startswith("A note carried by pigeon"), schemas["PigeonMessage"]
+    examples = document["paths"]["/api/{version}/Message/send"]["post"]["requestBody"]["content"]["application/json"]
+    example = examples["examples"]["pigeon: PigeonMessage"]["value"]
+    assert example["pigeon"] == {"text": "Meet at noon", "ring": "Loud"}, example
+    assert any(path.startswith("/callbacks/pigeon/") for path in document["paths"]), sorted(document["paths"])
+
+    # A block that breaks the channel's shape is refused, naming the field.
+    invalid = await client.post(
+        "/api/v1/Message/send",
+        json={"destination": "pigeon-user-1", "trafficAccountId": account, "pigeon": {"text": ""}},
+        headers=api,
+    )
+    assert_problem(invalid, 400, "validation_error", "pigeon.text")
