@@ -184,7 +184,7 @@ class Channel:
     template_send_errors: Callable[[dict[str, Any], list[dict[str, Any]]], list[FieldError]] = lambda block, c: []
     # The shape of the channel's block of a send request (wire.shapes decodes it): a msgspec Struct, or a
     # union of Structs tagged by ``type``, one per message type; rules beyond types are their ``problems()``.
-    block_shape: Any = None
+    block_shape: Any = None  # required: the registry refuses a channel without one
     # The block's name in a send request, when it isn't the channel's name (seed 002 writes ``whatsApp``).
     block_key: str = ""
     # A complete block per message type, by its name: the OpenAPI document's request examples, the README's
@@ -194,8 +194,6 @@ class Channel:
     limits: tuple[tuple[str, str], ...] = ()
     # The stored templates the examples send, {name: the body that creates it}.
     template_examples: dict[str, dict[str, Any]] = field(default_factory=dict, hash=False, compare=False)
-    # Legacy: the block of a channel that declares no block_shape yet -> problems, relative to the block.
-    validate_block: Callable[[Any], list[FieldError]] = lambda block: []
     # The channel's own rule for a setting's (non-empty string) value: what is wrong with it, or None.
     setting_problem: Callable[[str, str], str | None] = lambda key, value: None
     # How long a valid block may still be delivered, when it says (SMS validity, Viber ttl).

@@ -17,6 +17,8 @@ def all_channels() -> dict[str, Channel]:
         channel = entry.load()
         if not isinstance(channel, Channel) or channel.name != entry.name:
             raise TypeError(f"entry point {entry.name!r} of {ENTRY_POINT_GROUP} must be a Channel named {entry.name!r}")
+        if channel.block_shape is None:
+            raise TypeError(f"channel {entry.name!r} declares no block_shape: the shape of its send requests' block")
         found[channel.name] = channel
     return dict(sorted(found.items()))
 

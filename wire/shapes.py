@@ -148,6 +148,7 @@ def _struct(cls: type[msgspec.Struct]) -> Walk:
     fields: dict[str, _Field] = {}
     info = msgspec.inspect.type_info(cls)
     tag_field = (info.tag_field or "").lower()  # type: ignore[attr-defined]
+    tag = str(info.tag).lower()  # type: ignore[attr-defined]
     strict = cls.__struct_config__.forbid_unknown_fields
     rules = getattr(cls, "problems", None)
 
@@ -170,6 +171,8 @@ def _struct(cls: type[msgspec.Struct]) -> Walk:
             found = fields.get(key.lower()) if isinstance(key, str) else None
             if found is None:
                 if isinstance(key, str) and key.lower() == tag_field:
+                    if not isinstance(value, str) or value.lower() != tag:  # a tagged Struct on its own
+                        out.mistype(join(path, key), f"must be {info.tag}")  # type: ignore[attr-defined]
                     continue
                 if strict:
                     out.mistype(join(path, str(key)), "is not a known field")

@@ -101,7 +101,7 @@ async def send(http: httpx.AsyncClient, account: Account, outbound: Outbound) ->
     try:
         body = message_body(outbound)
     except (KeyError, TypeError, ValueError):
-        # Only a block that passed validate_block is stored; one that doesn't can never be sent.
+        # Only a block its shape decoded is stored; one that doesn't can never be sent.
         return SendResult(permanent=True, error_code="gbm.invalid_block", description="the gbm block is not valid")
     url = messages_url(account, outbound.destination)
     result = await _post(http, account, url, outbound, body)

@@ -70,7 +70,7 @@ async def send(http: httpx.AsyncClient, account: Account, outbound: Outbound) ->
     try:
         method, body = request_of(outbound)
     except (ValueError, KeyError, TypeError):
-        # Only a block that passed validate_block is stored; one that doesn't can never be sent.
+        # Only a block its shape decoded is stored; one that doesn't can never be sent.
         return SendResult(
             permanent=True, error_code="telegram.invalid_block", description="the telegram block is not valid"
         )

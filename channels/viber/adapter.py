@@ -171,7 +171,7 @@ async def send(http: httpx.AsyncClient, account: Account, outbound: Outbound) ->
     try:
         body = message_body(outbound)
     except (ValueError, KeyError, TypeError):
-        # Only a block that passed validate_block is stored; one that doesn't can never be sent.
+        # Only a block its shape decoded is stored; one that doesn't can never be sent.
         return SendResult(permanent=True, error_code="viber.invalid_block", description="the viber block is not valid")
     name = await sender_name(http, account)
     if isinstance(name, SendResult):

@@ -240,6 +240,8 @@ class TemplateBody(_Component, tag="BODY"):
         if examples is None:
             rule = f"a list containing one list of {count} non-empty example strings"
             return [FieldError("example.body_text", f"is required when the text has placeholders: {rule}")]
+        if len(examples) != 1:  # not one list: its own constraint says so
+            return []
         if len(examples[0]) != count:
             rule = f"must have exactly {count} example values, one per placeholder (got {len(examples[0])})"
             return [FieldError("example.body_text", rule)]

@@ -88,7 +88,7 @@ def shapes_of(channels: tuple[Channel, ...]) -> SendShapes:
             channel.name,
             # Not nullable in the document (a discriminated union can't hold null); null is read as absent.
             Annotated[
-                channel.block_shape or dict[str, Any],
+                channel.block_shape,
                 msgspec.Meta(description=f"The message for a {channel.name} traffic account"),
             ],
             msgspec.field(default=None, name=keys[channel.name]),

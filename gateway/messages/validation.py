@@ -17,7 +17,7 @@ from gateway.lib.problems import invalid
 from gateway.messages.requests import Failover, RequiredStatus, shapes
 from gateway.models import TrafficAccount
 from wire.errors import FieldError
-from wire.shapes import decode, is_absent, join, prefixed
+from wire.shapes import decode, is_absent, join
 
 TRAFFIC_ACCOUNTS = "failover.timeoutFailover.trafficAccounts"
 
@@ -45,7 +45,7 @@ class SendRequest:
             given = {name: getattr(self.decoded, name) for name in _block_keys(self)}
         else:  # each block on its own: a problem elsewhere in the request leaves it usable
             given = {
-                name: decode(self.raw[key], all_channels()[name].block_shape or dict[str, Any]).value
+                name: decode(self.raw[key], all_channels()[name].block_shape).value
                 for name, key in _block_keys(self).items()
             }
         return {name: msgspec.to_builtins(block) for name, block in given.items() if block is not None}
@@ -88,7 +88,7 @@ async def check(
     """Every problem of one send to ``destinations`` ((value, field) pairs): what decoding found and what
     its traffic accounts' channels make of it, with the accounts when they could be read (an unknown
     traffic account is a 404 naming it)."""
-    errors = [*request.errors, *_legacy_block_errors(request)]
+    errors = list(request.errors)
     ids, fields, failover = _steps(request)
     if not ids:
         if not failover and request.member("trafficAccountId") is None:
@@ -151,16 +151,6 @@ def _block_keys(request: SendRequest) -> dict[str, str]:
         for key, value in request.raw.items()
         if isinstance(key, str) and key.lower() in by_key and not is_absent(value)
     }
-
-
-def _legacy_block_errors(request: SendRequest) -> list[FieldError]:
-    """The blocks of channels that declare no shape yet, checked by their own validator."""
-    errors = []
-    for name, key in _block_keys(request).items():
-        channel = all_channels()[name]
-        if channel.block_shape is None:
-            errors += prefixed(request.named(key), channel.validate_block(request.raw[key]))
-    return errors
 
 
 def _unique(errors: list[FieldError]) -> list[FieldError]:

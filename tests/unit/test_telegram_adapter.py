@@ -34,7 +34,7 @@ CHAT = "1861312834"
 
 
 def outbound(block: dict[str, Any], destination: str = CHAT) -> Outbound:
-    assert channel.validate_block(block) == []
+    assert decode(block, channel.block_shape).errors == []
     return Outbound(
         message_id=uuid.uuid4(),
         destination=destination,

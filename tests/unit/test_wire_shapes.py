@@ -122,3 +122,8 @@ def test_an_unknown_tag_names_the_tag_field() -> None:
 def test_a_whole_value_that_is_no_object_is_named_by_its_path() -> None:
     assert errors([1]) == [("", "must be an object")]
     assert decode([1], Request, "messages[2]").errors == [FieldError("messages[2]", "must be an object")]
+
+
+def test_a_tagged_struct_on_its_own_checks_its_tag() -> None:
+    assert errors({"type": "TEXT", "message": "hi"}, Text) == []
+    assert errors({"type": "video", "message": "hi"}, Text) == [("type", "must be text")]
