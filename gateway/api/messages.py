@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import json
 from collections.abc import Callable, Iterator
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -278,7 +279,8 @@ def ignored_header(ignored: list[str]) -> dict[str, str]:
     """The ``Gateway-Ignored-Fields`` header naming the fields a request gave that the gateway doesn't know."""
     if not ignored:
         return {}
-    shown = ignored[:IGNORED_FIELDS_SHOWN]
+    # A field's name may be any JSON string; a header carries ASCII: escaped as JSON escapes it.
+    shown = [json.dumps(path)[1:-1] for path in ignored[:IGNORED_FIELDS_SHOWN]]
     more = len(ignored) - len(shown)
     return {IGNORED_FIELDS: ", ".join(shown) + (f", and {more} more" if more else "")}
 

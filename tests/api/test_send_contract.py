@@ -4,6 +4,7 @@ answer naming every problem: type errors, rules, failover, and every bulk index 
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -166,3 +167,13 @@ async def test_sendmessagesbulk_needs_a_list_of_messages(client: AsyncTestClient
     response = await client.post(MESSAGESBULK, json=body, headers=tenant.key)
     assert_problem(response, 400, "validation_error")
     assert fields(response) in (["body"], ["messages"])
+
+
+async def test_an_ignored_field_of_any_name_is_named_in_ascii(client: AsyncTestClient) -> None:
+    tenant = await new_tenant(client, ("sms",))
+    body = {"destination": "+447700900123", "trafficAccountId": tenant.accounts["sms"], "sms": SMS, "é\u001f": 1}
+    response = await client.post(
+        SEND, content=json.dumps(body), headers=tenant.key | {"content-type": "application/json"}
+    )
+    assert response.status_code == 200, response.text
+    assert response.headers[IGNORED] == "\\u00e9\\u001f"
