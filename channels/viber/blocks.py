@@ -323,6 +323,24 @@ class ViberKeyboardButton(msgspec.Struct, rename="pascal", omit_defaults=True):
         return errors
 
 
+class ViberFavorite(msgspec.Struct, rename="camel", omit_defaults=True):
+    """What the keyboard hands to the user's favorites extension (Viber's keyboards docs, "Favorites
+    metadata"; its keys are camelCase, unlike the keyboard's)."""
+
+    type: Literal["gif", "link", "video"]
+    url: Annotated[str, _must(URL_ERROR, max_length=URL_MAX)]
+    title: str | None = None
+    thumbnail: str | None = None
+    domain: str | None = None
+    width: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    height: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    alternative_url: str | None = None
+    alternative_text: str | None = None
+
+    def problems(self) -> list[FieldError]:
+        return _not_http(url=self.url)
+
+
 class ViberKeyboard(msgspec.Struct, rename="pascal", omit_defaults=True):
     """A custom keyboard, sent with the message or on its own (seed 002; Viber's keyboards docs)."""
 
@@ -335,7 +353,7 @@ class ViberKeyboard(msgspec.Struct, rename="pascal", omit_defaults=True):
     buttons_group_columns: _between(1, 6) | None = None
     buttons_group_rows: _between(1, 7) | None = None
     input_field_state: Literal["regular", "minimized", "hidden"] | None = None
-    favorites_metadata: dict[str, Any] | None = None
+    favorites_metadata: ViberFavorite | None = None
 
     def problems(self) -> list[FieldError]:
         columns = self.buttons_group_columns or 6

@@ -862,3 +862,15 @@ def test_content_kind_refuses_an_invalid_block():
         content_kind({"type": "session"})
     with pytest.raises(ValueError):
         content_kind(with_(SEED_TEXT_BUTTON, type="transactional"))
+
+
+def test_keyboard_favorites_metadata_is_typed():
+    good = keyboard_block(
+        {**KEYBOARD, "FavoritesMetadata": {"type": "link", "url": "https://www.viber.com/", "width": 480}}
+    )
+    assert check(good) == []
+    for metadata, field in (
+        ({"type": "audio", "url": "https://www.viber.com/"}, "keyboard.FavoritesMetadata.type"),
+        ({"type": "link", "url": "www.viber.com"}, "keyboard.FavoritesMetadata.url"),
+    ):
+        assert [e.field for e in check(keyboard_block({**KEYBOARD, "FavoritesMetadata": metadata}))] == [field]
