@@ -65,7 +65,7 @@ def plan_of(
     tenant_id: UUID, request: SendRequest, destination: str, checked: Checked, bulk_id: UUID | None = None
 ) -> Plan:
     """The messages of one valid send, Ready to go (the first step) or Created (the steps that wait)."""
-    accounts, failover, blocks = checked.accounts, request.failover, request.blocks
+    accounts, failover, blocks = checked.accounts, request.failover, checked.blocks
     at = datetime.datetime.now(datetime.UTC)
     chain = None
     if failover is not None:

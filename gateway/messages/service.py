@@ -107,9 +107,8 @@ class MessageService:
         checked, errors = await check(tenant_id, request, destinations, self.account)
         if checked is None:
             return None, errors
-        blocks = request.blocks
         for account in checked.accounts:
-            if (block := blocks.get(account.channel)) is not None:
+            if (block := checked.blocks.get(account.channel)) is not None:
                 errors += await self._template_errors(account, request.named(checked.keys[account.channel]), block)
         if errors:
             return None, errors

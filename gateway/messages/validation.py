@@ -70,12 +70,13 @@ class SendRequest:
 
 @dataclass(frozen=True, slots=True)
 class Checked:
-    """A send found valid: its traffic accounts in order (with the field each was named by) and the key of
-    the block each channel uses."""
+    """A send's traffic accounts in order (with the field each was named by), the key of the block each
+    channel uses, and the blocks that decoded (by channel name) as they are stored and sent."""
 
     accounts: list[TrafficAccount]
     fields: list[str]
     keys: dict[str, str]
+    blocks: dict[str, dict[str, Any]]
 
 
 # (tenant, traffic account id, the field naming it) -> the account, or a 404 naming the field.
@@ -125,7 +126,7 @@ async def check(
         for name, key in keys.items()
         if name not in used
     ]
-    return Checked(accounts, fields, keys), _unique(errors)
+    return Checked(accounts, fields, keys, request.blocks), _unique(errors)
 
 
 def raise_if(errors: list[FieldError], detail: str = "The message can't be sent as it is.") -> None:
