@@ -7,6 +7,7 @@ half is skipped with a reason that says so.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -240,7 +241,54 @@ def assert_problem(response: Any, status: int, code: str, *fields: str) -> dict[
     body = response.json()
     assert body["status"] == status and body["code"] == code, body
     assert body["type"].endswith(code) and body["title"] and body["detail"], body
-    named = {error["field"] for error in body.get("errors", [])}
-    missing = set(fields) - named
+    missing = set(fields) - set(error_fields(body))
     assert not missing, f"fields {missing} not named in {body}"
     return body
+
+
+def error_fields(problem: Any) -> list[str]:
+    """The fields a problem's ``errors`` name, in order; ``problem`` is a response or its body."""
+    body = problem if isinstance(problem, dict) else problem.json()
+    return [error["field"] for error in body.get("errors", [])]
+
+
+async def eventually(check: Callable[[], Awaitable[T] | T], seconds: float = 10, interval: float = 0.05) -> T:
+    """What ``check()`` returns once it passes: it is tried again while it raises AssertionError, until
+    ``seconds`` have passed, then its last AssertionError is raised. For waiting on what the system does by
+    itself (a worker's send, a provider's report); a fixed sleep is only for proving that something does
+    not happen."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while True:
+        try:
+            result = check()
+            return await result if inspect.isawaitable(result) else result  # type: ignore[return-value]
+        except AssertionError:
+            if loop.time() >= deadline:
+                raise
+        await asyncio.sleep(interval)
+
+
+async def message_ids(client: Any, tenant: TenantFixture) -> list[str]:
+    """The tenant's messages, as the API lists them."""
+    page = await client.get("/api/v1/Messages", headers=tenant.key)
+    assert page.status_code == 200, page.text
+    return [item["messageId"] for item in page.json()["items"]]
+
+
+CLOSED_PORT_URL = "http://127.0.0.1:9/hook"  # nothing listens there: a webhook that is never delivered
+
+
+async def create_webhook(
+    client: Any,
+    tenant: TenantFixture,
+    url: str = CLOSED_PORT_URL,
+    triggers: tuple[str, ...] = ("Delivered", "Read"),
+    channel: str = "sms",
+    **extra: Any,
+) -> dict[str, Any]:
+    """A webhook of the tenant for ``triggers``, linked to its sandbox account of ``channel``."""
+    body = {"url": url, "webhookTriggers": list(triggers), "linkTrafficAccountIds": [tenant.accounts[channel]], **extra}
+    response = await client.post("/api/v1/Webhook", json=body, headers=tenant.key)
+    assert response.status_code == 201, response.text
+    return response.json()

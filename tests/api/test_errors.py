@@ -12,7 +12,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from gateway.app import create_app
-from tests.conftest import ADMIN, assert_problem, make_settings
+from tests.conftest import ADMIN, assert_problem, error_fields, make_settings
 
 # A public address given literally, so creating a webhook needs no DNS.
 PUBLIC_URL = "https://93.184.216.34/hook"
@@ -31,10 +31,6 @@ def problem(response: Any, status: int, code: str, *fields: str) -> dict[str, An
     return body
 
 
-def fields_of(body: dict[str, Any]) -> list[str]:
-    return [error["field"] for error in body.get("errors", [])]
-
-
 # --------------------------------------------------------------------------------------------------
 # Bodies that aren't what the endpoint takes
 # --------------------------------------------------------------------------------------------------
@@ -44,7 +40,7 @@ async def test_malformed_json(client, tenant):
     for raw in (b"{nope", b'{"url": "x",}', b'{"url": "x"} trailing', b"\xff\xfe", b"[1, 2"):
         customer = await client.post("/api/v1/Webhook", content=raw, headers={**tenant.bearer, **JSON})
         body = problem(customer, 400, "validation_error", "body")
-        assert fields_of(body) == ["body"], raw
+        assert error_fields(body) == ["body"], raw
         admin = await client.post("/admin/tenants", content=raw, headers={**ADMIN, **JSON})
         problem(admin, 400, "validation_error", "body")
         patch = await client.patch(
@@ -67,7 +63,7 @@ async def test_json_that_is_not_an_object(client, tenant):
         ):
             response = await client.request(method, url, content=raw, headers={**headers, **JSON})
             body = problem(response, 400, "validation_error", "body")
-            assert fields_of(body) == ["body"], (url, raw, body)
+            assert error_fields(body) == ["body"], (url, raw, body)
 
 
 async def test_empty_body(client, tenant):
@@ -81,7 +77,7 @@ async def test_wrong_types_are_all_named_at_once(client, tenant):
         "/api/v1/Webhook", json={"url": 5, "webhookTriggers": "Delivered"}, headers=tenant.bearer
     )
     body = problem(response, 400, "validation_error", "url", "webhookTriggers")
-    assert sorted(fields_of(body)) == ["url", "webhookTriggers"]
+    assert sorted(error_fields(body)) == ["url", "webhookTriggers"]
 
     response = await client.post(
         "/api/v1/Webhook",
@@ -90,7 +86,7 @@ async def test_wrong_types_are_all_named_at_once(client, tenant):
     )
     body = problem(response, 400, "validation_error", "description")
     # msgspec names a bad dict value "headers[...]": the field is named, the key isn't
-    assert sorted(fields_of(body)) == ["description", "headers[...]"]
+    assert sorted(error_fields(body)) == ["description", "headers[...]"]
 
     response = await client.post(
         f"/admin/tenants/{tenant.id}/traffic-accounts",
@@ -98,14 +94,14 @@ async def test_wrong_types_are_all_named_at_once(client, tenant):
         headers=ADMIN,
     )
     body = problem(response, 400, "validation_error", "name", "channel", "sandbox", "settings")
-    assert sorted(fields_of(body)) == ["channel", "name", "sandbox", "settings"]
+    assert sorted(error_fields(body)) == ["channel", "name", "sandbox", "settings"]
 
 
 async def test_missing_required_fields_are_named(client, tenant):
     body = problem(await client.post("/api/v1/Webhook", json={}, headers=tenant.bearer), 400, "validation_error")
-    assert sorted(fields_of(body)) == ["url", "webhookTriggers"]
+    assert sorted(error_fields(body)) == ["url", "webhookTriggers"]
     body = problem(await client.post("/api/v1/Customer/login", json={}), 400, "validation_error")
-    assert sorted(fields_of(body)) == ["email", "password"]
+    assert sorted(error_fields(body)) == ["email", "password"]
 
 
 async def test_unknown_field_is_named(client, tenant):
@@ -115,11 +111,11 @@ async def test_unknown_field_is_named(client, tenant):
         headers=tenant.bearer,
     )
     body = problem(response, 400, "validation_error", "colour", "Url")
-    assert sorted(fields_of(body)) == ["Url", "colour"]
+    assert sorted(error_fields(body)) == ["Url", "colour"]
     # unknown and wrong together: both named
     response = await client.post("/admin/tenants", json={"name": 5, "owner": "me"}, headers=ADMIN)
     body = problem(response, 400, "validation_error", "name", "owner")
-    assert sorted(fields_of(body)) == ["name", "owner"]
+    assert sorted(error_fields(body)) == ["name", "owner"]
     # snake_case spellings of camelCase fields are unknown
     response = await client.post(
         "/api/v1/Webhook", json={"url": PUBLIC_URL, "webhook_triggers": ["Delivered"]}, headers=tenant.bearer
@@ -132,7 +128,7 @@ async def test_unknown_enum_value_is_named(client, tenant):
         "/api/v1/Webhook", json={"url": PUBLIC_URL, "webhookTriggers": ["Delivered", "Nope"]}, headers=tenant.bearer
     )
     body = problem(response, 400, "validation_error", "webhookTriggers[1]")
-    assert fields_of(body) == ["webhookTriggers[1]"]
+    assert error_fields(body) == ["webhookTriggers[1]"]
     assert "Nope" in body["errors"][0]["message"]
 
 
@@ -149,27 +145,27 @@ async def test_bad_uuids_in_bodies_and_queries_are_400(client, tenant):
         headers=tenant.bearer,
     )
     body = problem(response, 400, "validation_error", "webhookId", "trafficAccountId")
-    assert sorted(fields_of(body)) == ["trafficAccountId", "webhookId"]
+    assert sorted(error_fields(body)) == ["trafficAccountId", "webhookId"]
     response = await client.delete(
         "/api/v1/WebhookTrafficAccount/DeleteWebhookForTrafficAccount?webhookId=nope&trafficAccountId=123",
         headers=tenant.bearer,
     )
     body = problem(response, 400, "validation_error", "webhookId", "trafficAccountId")
-    assert sorted(fields_of(body)) == ["trafficAccountId", "webhookId"]
+    assert sorted(error_fields(body)) == ["trafficAccountId", "webhookId"]
 
 
 async def test_bad_query_values_are_named_as_the_client_spells_them(client, tenant):
     response = await client.delete(f"/api/v1/Webhook/{uuid.uuid4()}?forceDelete=maybe", headers=tenant.bearer)
     body = problem(response, 400, "validation_error", "forceDelete")
-    assert fields_of(body) == ["forceDelete"]
+    assert error_fields(body) == ["forceDelete"]
     response = await client.get("/admin/tenants?limit=many", headers=ADMIN)
     body = problem(response, 400, "validation_error", "limit")
-    assert fields_of(body) == ["limit"]
+    assert error_fields(body) == ["limit"]
     # Only the parameters at fault, nothing of the path (issue 14 saw a bogus {"field": "version"} here).
     for query in ("limit=0", "limit=abc"):
         for path in ("/api/v1/Messages", "/api/v1.1/Conversations", f"/api/v1/Webhook/{uuid.uuid4()}/deliveries"):
             response = await client.get(f"{path}?{query}", headers=tenant.key)
-            assert fields_of(problem(response, 400, "validation_error")) == ["limit"], path
+            assert error_fields(problem(response, 400, "validation_error")) == ["limit"], path
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,7 @@ from gateway.messages.requests import shapes
 from gateway.messages.service import MessageService
 from gateway.messages.validation import SendRequest
 from gateway.models import IdempotencyKey
-from tests.conftest import TenantFixture, assert_problem, in_app_loop, make_settings, new_tenant
+from tests.conftest import TenantFixture, assert_problem, in_app_loop, make_settings, message_ids, new_tenant
 
 SEND = "/api/v1/Message/send"
 
@@ -41,13 +41,6 @@ async def send(
 ) -> httpx.Response:
     headers = tenant.key | {"content-type": "application/json"}
     return await client.post(path, content=body, headers=headers if key is None else headers | {"Idempotency-Key": key})
-
-
-async def message_ids(client: AsyncTestClient, tenant: TenantFixture) -> list[str]:
-    """The tenant's messages, as the API lists them."""
-    page = await client.get("/api/v1/Messages", headers=tenant.key)
-    assert page.status_code == 200, page.text
-    return [item["messageId"] for item in page.json()["items"]]
 
 
 def in_app(client: AsyncTestClient, work: Any) -> Any:

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 from litestar.testing import AsyncTestClient
 
-from tests.conftest import ADMIN, TenantFixture, assert_problem
+from tests.conftest import ADMIN, TenantFixture, assert_problem, error_fields
 
 T = TypeVar("T")
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}Z$")
@@ -85,10 +85,6 @@ async def listed(client: AsyncTestClient, tenant: TenantFixture) -> list[dict[st
     response = await client.get(templates_url(tenant.accounts["whatsapp"]), headers=tenant.bearer)
     assert response.status_code == 200, response.text
     return response.json()
-
-
-def field_names(response: Any) -> set[str]:
-    return {error["field"] for error in response.json().get("errors", [])}
 
 
 def message_of(response: Any, field: str) -> str:
@@ -285,7 +281,7 @@ async def test_bad_name(client, tenant):
             templates_url(tenant.accounts["whatsapp"], name), json=marketing(), headers=tenant.bearer
         )
         problem = assert_problem(response, 400, "validation_error", "name")
-        assert field_names(response) == {"name"}, (name, problem)
+        assert set(error_fields(response)) == {"name"}, (name, problem)
     assert await listed(client, tenant) == []
     assert (await create(client, tenant, "x" * 512))["name"] == "x" * 512
 

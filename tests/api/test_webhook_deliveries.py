@@ -10,7 +10,6 @@ import base64
 import datetime
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 from litestar.testing import AsyncTestClient
@@ -19,10 +18,9 @@ from sqlalchemy import update
 from gateway.app import create_app
 from gateway.lib.clock import now
 from gateway.models import Conversation, Message, Webhook, WebhookAttempt, WebhookEvent
-from tests.conftest import TenantFixture, assert_problem, in_app_loop, make_settings
+from tests.conftest import CLOSED_PORT_URL, TenantFixture, assert_problem, create_webhook, in_app_loop, make_settings
 
 WEBHOOKS = "/api/v1/Webhook"
-CLOSED_PORT_URL = "http://127.0.0.1:9/hook"
 
 
 @pytest.fixture
@@ -30,13 +28,6 @@ async def client(database_url: str) -> AsyncIterator[AsyncTestClient]:
     settings = make_settings(database_url, allow_private_webhook_urls=True, worker_in_server=False)
     async with AsyncTestClient(app=create_app(settings)) as test_client:
         yield test_client
-
-
-async def create(client: AsyncTestClient, tenant: TenantFixture) -> dict[str, Any]:
-    body = {"url": CLOSED_PORT_URL, "webhookTriggers": ["Delivered"], "linkTrafficAccountIds": [tenant.accounts["sms"]]}
-    response = await client.post(WEBHOOKS, json=body, headers=tenant.key)
-    assert response.status_code == 201, response.text
-    return response.json()
 
 
 def add_events(
@@ -114,7 +105,7 @@ def stored_webhook(client: AsyncTestClient, webhook_id: str) -> Webhook:
 
 
 async def test_rotate_secret_returns_a_new_secret_and_keeps_the_old_one_for_the_overlap(client, tenant):
-    hook = await create(client, tenant)
+    hook = await create_webhook(client, tenant, triggers=("Delivered",))
     response = await client.post(f"{WEBHOOKS}/{hook['id']}/rotateSecret", headers=tenant.bearer)
     assert response.status_code == 200, response.text
     secret = response.json()["secret"]
@@ -126,7 +117,7 @@ async def test_rotate_secret_returns_a_new_secret_and_keeps_the_old_one_for_the_
 
 
 async def test_rotate_secret_of_another_tenant_or_a_bad_id(client, tenant, other_tenant):
-    hook = await create(client, tenant)
+    hook = await create_webhook(client, tenant, triggers=("Delivered",))
     assert_problem(
         await client.post(f"{WEBHOOKS}/{hook['id']}/rotateSecret", headers=other_tenant.key), 404, "not_found"
     )
@@ -141,7 +132,7 @@ async def test_rotate_secret_of_another_tenant_or_a_bad_id(client, tenant, other
 
 
 async def test_deliveries_come_in_creation_order_in_cursor_pages_with_their_attempts(client, tenant):
-    hook = await create(client, tenant)
+    hook = await create_webhook(client, tenant, triggers=("Delivered",))
     start = now() - datetime.timedelta(hours=1)
     ids = add_events(client, tenant, hook["id"], ["succeeded", "failed", "pending", "failed", "succeeded"], start)
     url = f"{WEBHOOKS}/{hook['id']}/deliveries"
@@ -178,7 +169,7 @@ async def test_deliveries_come_in_creation_order_in_cursor_pages_with_their_atte
 
 
 async def test_deliveries_name_the_bad_query_parameter(client, tenant):
-    hook = await create(client, tenant)
+    hook = await create_webhook(client, tenant, triggers=("Delivered",))
     url = f"{WEBHOOKS}/{hook['id']}/deliveries"
     for params, field in (
         ({"status": "sent"}, "status"),
@@ -192,7 +183,7 @@ async def test_deliveries_name_the_bad_query_parameter(client, tenant):
 
 
 async def test_deliveries_of_another_tenant_are_unknown(client, tenant, other_tenant):
-    hook = await create(client, tenant)
+    hook = await create_webhook(client, tenant, triggers=("Delivered",))
     add_events(client, tenant, hook["id"], ["failed"], now())
     stranger = await client.get(f"{WEBHOOKS}/{hook['id']}/deliveries", headers=other_tenant.key)
     assert_problem(stranger, 404, "not_found")
@@ -205,7 +196,7 @@ async def test_deliveries_of_another_tenant_are_unknown(client, tenant, other_te
 
 
 async def test_replay_puts_the_event_back_for_an_immediate_attempt(client, tenant):
-    hook = await create(client, tenant)
+    hook = await create_webhook(client, tenant, triggers=("Delivered",))
     [event_id] = add_events(client, tenant, hook["id"], ["failed"], now() - datetime.timedelta(days=2))
     response = await client.post(f"{WEBHOOKS}/{hook['id']}/deliveries/{event_id}/replay", headers=tenant.key)
     assert response.status_code == 202, response.text
@@ -217,8 +208,8 @@ async def test_replay_puts_the_event_back_for_an_immediate_attempt(client, tenan
 
 
 async def test_replay_refuses_unknown_foreign_and_malformed_ids(client, tenant, other_tenant):
-    hook = await create(client, tenant)
-    sibling = await create(client, tenant)
+    hook = await create_webhook(client, tenant, triggers=("Delivered",))
+    sibling = await create_webhook(client, tenant, triggers=("Delivered",))
     [event_id] = add_events(client, tenant, hook["id"], ["failed"], now())
     replay = f"{WEBHOOKS}/{{}}/deliveries/{{}}/replay"
     assert_problem(await client.post(replay.format(hook["id"], event_id), headers=other_tenant.key), 404, "not_found")
@@ -233,7 +224,7 @@ async def test_replay_refuses_unknown_foreign_and_malformed_ids(client, tenant, 
 
 
 async def test_replay_and_recover_need_the_webhook_enabled(client, tenant):
-    hook = await create(client, tenant)
+    hook = await create_webhook(client, tenant, triggers=("Delivered",))
     [event_id] = add_events(client, tenant, hook["id"], ["failed"], now())
     put = {"url": hook["url"], "webhookTriggers": hook["webhookTriggers"], "enabled": False}
     assert (await client.put(f"{WEBHOOKS}/{hook['id']}", json=put, headers=tenant.key)).status_code == 200
@@ -250,7 +241,7 @@ async def test_replay_and_recover_need_the_webhook_enabled(client, tenant):
 
 
 async def test_recover_requeues_the_failed_events_of_the_window(client, tenant):
-    hook = await create(client, tenant)
+    hook = await create_webhook(client, tenant, triggers=("Delivered",))
     start = now() - datetime.timedelta(days=1)
     ids = add_events(client, tenant, hook["id"], ["failed", "failed", "succeeded", "failed"], start)
     window = {
@@ -283,13 +274,13 @@ async def test_recover_requeues_the_failed_events_of_the_window(client, tenant):
     ],
 )
 async def test_recover_names_the_bad_field(client, tenant, payload, fields):
-    hook = await create(client, tenant)
+    hook = await create_webhook(client, tenant, triggers=("Delivered",))
     response = await client.post(f"{WEBHOOKS}/{hook['id']}/recover", json=payload, headers=tenant.key)
     assert_problem(response, 400, "validation_error", *fields)
 
 
 async def test_recover_of_another_tenant_is_unknown(client, tenant, other_tenant):
-    hook = await create(client, tenant)
+    hook = await create_webhook(client, tenant, triggers=("Delivered",))
     add_events(client, tenant, hook["id"], ["failed"], now())
     since = {"since": (now() - datetime.timedelta(days=1)).isoformat()}
     assert_problem(
@@ -310,7 +301,7 @@ async def test_custom_header_values_must_be_printable_ascii(client, tenant):
 
 
 async def test_replay_while_an_attempt_is_under_way_is_a_409(client, tenant):
-    hook = await create(client, tenant)
+    hook = await create_webhook(client, tenant, triggers=("Delivered",))
     [event_id] = add_events(client, tenant, hook["id"], ["pending"], now())
 
     async def lease() -> None:
