@@ -13,14 +13,16 @@ from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 import uvicorn
 
 from bench.support import free_port
 from channels.base import Account
 from gateway.app import create_app
 from gateway.lib.db import session_maker
-from gateway.models import Message
-from tests.conftest import ADMIN, TenantFixture, make_settings
+from gateway.messages.dispatcher import Dispatcher
+from gateway.models import Message, WebhookEvent
+from tests.conftest import ADMIN, TenantFixture, eventually, make_settings
 
 GATEWAY = str(Path(sys.executable).with_name("gateway"))
 
@@ -70,13 +72,10 @@ async def serve(database_url: str, **overrides: Any) -> AsyncIterator[httpx.Asyn
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", timeout_graceful_shutdown=1
     )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.02)
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+    async with (
+        running(uvicorn.Server(config)),
+        httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client,
+    ):
         client.app = app  # type: ignore[attr-defined]
         client.tenants = []  # type: ignore[attr-defined]
         yield client
@@ -84,8 +83,22 @@ async def serve(database_url: str, **overrides: Any) -> AsyncIterator[httpx.Asyn
         # so no later test's worker picks them up.
         for tenant_id in client.tenants:  # type: ignore[attr-defined]
             await client.delete(f"/admin/tenants/{tenant_id}", headers=ADMIN)
-    server.should_exit = True
-    await task
+
+
+@asynccontextmanager
+async def running(server: uvicorn.Server) -> AsyncIterator[uvicorn.Server]:
+    """``server`` serving in a task of this loop, once it has started (a failure to start is raised); it is
+    told to exit, and awaited, at the end."""
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.02)
+    try:
+        yield server
+    finally:
+        server.should_exit = True
+        await task
 
 
 async def tenant_on(client: httpx.AsyncClient, channels: tuple[str, ...] = ("sms",)) -> TenantFixture:
@@ -107,13 +120,39 @@ async def wait_for_status(
     client: httpx.AsyncClient, tenant: TenantFixture, message_id: str, *statuses: str, seconds: float = 15
 ) -> dict:
     """The message once it has one of ``statuses`` (polled; fails after ``seconds``)."""
-    deadline = asyncio.get_running_loop().time() + seconds
-    while True:
+
+    async def reached() -> dict:
         message = (await client.get(f"/api/v1/Message/{message_id}", headers=tenant.key)).json()
-        if message["deliveryStatus"] in statuses:
-            return message
-        assert asyncio.get_running_loop().time() < deadline, f"still {message['deliveryStatus']}: {message}"
-        await asyncio.sleep(0.05)
+        assert message["deliveryStatus"] in statuses, f"still {message['deliveryStatus']}: {message}"
+        return message
+
+    return await eventually(reached, seconds)
+
+
+async def attempted(client: httpx.AsyncClient, message_id: str, seconds: float = 10) -> Message:
+    """The message row once a send attempt was recorded and the lease released (polled)."""
+
+    async def recorded() -> Message:
+        row = await message_row(client, message_id)
+        assert row.attempts >= 1 and row.lease_owner is None, (row.status, row.attempts, row.lease_owner)
+        return row
+
+    return await eventually(recorded, seconds)
+
+
+async def history(client: httpx.AsyncClient, tenant: TenantFixture, message_id: str) -> list[str]:
+    """The statuses the message went through, as the API shows them."""
+    message = (await client.get(f"/api/v1/Message/{message_id}", headers=tenant.key)).json()
+    return [change["status"] for change in message["statusHistory"]]
+
+
+async def assert_history_stays(
+    client: httpx.AsyncClient, tenant: TenantFixture, message_id: str, *expected: str, seconds: float = 0.4
+) -> None:
+    """The message went through ``expected`` and nothing more happens to it for ``seconds``: a fixed sleep,
+    not a poll, as it proves that something does not happen."""
+    await asyncio.sleep(seconds)
+    assert await history(client, tenant, message_id) == list(expected)
 
 
 def assert_history(message: dict, *expected: str) -> None:
@@ -121,6 +160,13 @@ def assert_history(message: dict, *expected: str) -> None:
     recording of the send answer records the ``Sent`` it implies first."""
     history = [change["status"] for change in message["statusHistory"]]
     assert history == list(expected), history
+
+
+async def send_sms(
+    client: httpx.AsyncClient, tenant: TenantFixture, destination: str = "+447700900123", **sms: Any
+) -> str:
+    """Sends a short SMS (``sms`` adds fields or replaces its text and sender) through the tenant's sandbox."""
+    return await send_message(client, tenant, "sms", destination, {"text": "hello", "sender": "MITTO SMS", **sms})
 
 
 async def send_message(
@@ -144,3 +190,22 @@ async def message_row(client: httpx.AsyncClient, message_id: str) -> Message:
     """The message as the database holds it."""
     async with session_maker(client.app.state.runtime.engine)() as session:
         return await session.get(Message, uuid.UUID(message_id))
+
+
+def dispatcher_of(client: httpx.AsyncClient, clock: Any = None, **options: Any) -> Dispatcher:
+    """A Dispatcher on the test server's database (``options``: owner, http, send_rate, work_due...)."""
+    runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    return Dispatcher(
+        session_maker(runtime.engine),
+        runtime.settings.callback_base_url,
+        runtime.callbacks.tokens,
+        **({"clock": clock} if clock else {}),
+        **options,
+    )
+
+
+async def webhook_events(client: httpx.AsyncClient, message_id: str) -> list[WebhookEvent]:
+    """The outbox rows written for the message."""
+    async with session_maker(client.app.state.runtime.engine)() as session:  # type: ignore[attr-defined]
+        query = sa.select(WebhookEvent).where(WebhookEvent.message_id == uuid.UUID(message_id))
+        return list(await session.scalars(query))

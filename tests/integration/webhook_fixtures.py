@@ -27,7 +27,8 @@ from gateway.store import statuses
 from gateway.store.outbox import add_webhook_events, status_payload
 from gateway.webhooks.deliverer import WebhookDeliverer
 from tests.conftest import TenantFixture
-from tests.integration.conftest import free_port, tenant_on
+from tests.conftest import create_webhook as create_webhook  # the tests' webhooks, as wf.create_webhook
+from tests.integration.conftest import free_port, running, tenant_on
 
 
 @dataclass(frozen=True)
@@ -114,17 +115,10 @@ class Receiver:
 async def receiver() -> AsyncIterator[Receiver]:
     app = Receiver()
     config = uvicorn.Config(app, host="127.0.0.1", port=app.port, log_level="warning", lifespan="off")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.02)
-    yield app
-    app.release_hanging.set()
-    server.should_exit = True
-    server.force_exit = True  # a request left hanging by hang_once
-    await task
+    async with running(uvicorn.Server(config)) as server:
+        yield app
+        app.release_hanging.set()
+        server.force_exit = True  # a request left hanging by hang_once
 
 
 class Clock:
@@ -142,19 +136,6 @@ class Clock:
 
     def to(self, moment: datetime.datetime) -> None:
         self.now = max(self.now, moment)
-
-
-async def create_webhook(
-    client: httpx.AsyncClient,
-    tenant: TenantFixture,
-    url: str,
-    triggers: tuple[str, ...] = ("Delivered", "Read"),
-    **extra: Any,
-) -> dict[str, Any]:
-    body = {"url": url, "webhookTriggers": list(triggers), "linkTrafficAccountIds": [tenant.accounts["sms"]], **extra}
-    response = await client.post("/api/v1/Webhook", json=body, headers=tenant.key)
-    assert response.status_code == 201, response.text
-    return response.json()
 
 
 def deliverer(client: httpx.AsyncClient, *webhooks: dict[str, Any], **options: Any) -> WebhookDeliverer:
