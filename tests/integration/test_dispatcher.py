@@ -11,40 +11,17 @@ import pytest
 import sqlalchemy as sa
 
 from gateway.lib.db import session_maker
-from gateway.messages.dispatcher import LEASE, Dispatcher
+from gateway.messages.dispatcher import LEASE
 from gateway.models import Message
-from tests.conftest import ADMIN
-from tests.integration.conftest import assert_history, tenant_on, wait_for_status
+from tests.conftest import ADMIN, eventually
+from tests.integration.conftest import assert_history, dispatcher_of, send_sms, tenant_on, wait_for_status
 from tests.integration.conftest import message_row as row
-
-
-def dispatcher_of(client, clock=None, owner=None, work_due=None) -> Dispatcher:
-    app = client.app
-    return Dispatcher(
-        session_maker(app.state.runtime.engine),
-        app.state.runtime.settings.callback_base_url,
-        app.state.runtime.callbacks.tokens,
-        owner=owner,
-        work_due=work_due,
-        **({"clock": clock} if clock else {}),
-    )
-
-
-async def send(client, tenant, destination="+447700900123", **sms):
-    payload = {
-        "trafficAccountId": tenant.accounts["sms"],
-        "destination": destination,
-        "sms": {"text": "hello", "sender": "MITTO SMS", **sms},
-    }
-    response = await client.post("/api/v1/Message/send", json=payload, headers=tenant.key)
-    assert response.status_code == 200, response.text
-    return response.json()["messageId"]
 
 
 async def test_a_worker_killed_mid_send_is_replaced_when_its_lease_expires(server_without_worker):
     client = server_without_worker
     tenant = await tenant_on(client)
-    message_id = await send(client, tenant)
+    message_id = await send_sms(client, tenant)
     dead = dispatcher_of(client, owner="dead-worker")
     # Large limits: messages of earlier tests in the shared database may be due too.
     assert uuid.UUID(message_id) in await dead.claim(1000)  # claimed, then the process "dies" before sending
@@ -63,7 +40,7 @@ async def test_a_worker_killed_mid_send_is_replaced_when_its_lease_expires(serve
 async def test_two_workers_never_claim_the_same_message(server_without_worker):
     client = server_without_worker
     tenant = await tenant_on(client)
-    ids = {uuid.UUID(await send(client, tenant, destination=f"+4477009001{n:02d}")) for n in range(20)}
+    ids = {uuid.UUID(await send_sms(client, tenant, destination=f"+4477009001{n:02d}")) for n in range(20)}
     first, second = dispatcher_of(client, owner="one"), dispatcher_of(client, owner="two")
     claimed = await asyncio.gather(first.claim(500), second.claim(500))
     assert not set(claimed[0]) & set(claimed[1])
@@ -76,7 +53,7 @@ async def test_a_permanent_rejection_fails_the_message(server_without_worker):
     client = server_without_worker
     tenant = await tenant_on(client)
     # The sandbox rejects a receiver that isn't digits only; the gateway normalises, so force it via the DB.
-    message_id = await send(client, tenant)
+    message_id = await send_sms(client, tenant)
     async with session_maker(client.app.state.runtime.engine)() as session:
         await session.execute(sa.update(Message).where(Message.id == uuid.UUID(message_id)).values(destination="+"))
         await session.commit()
@@ -90,7 +67,7 @@ async def test_a_permanent_rejection_fails_the_message(server_without_worker):
 async def test_a_message_past_its_validity_expires_instead_of_being_sent(server_without_worker):
     client = server_without_worker
     tenant = await tenant_on(client)
-    message_id = await send(client, tenant)
+    message_id = await send_sms(client, tenant)
     future = dispatcher_of(client, clock=lambda: datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=3))
     await future.dispatch_once()
     message = await wait_for_status(client, tenant, message_id, "Expired")
@@ -105,7 +82,7 @@ async def test_the_accounts_send_rate_holds_back_the_rest(server_without_worker)
     patch = {"settings": {"sendRate": 2}}
     url = f"/admin/tenants/{tenant.id}/traffic-accounts/{tenant.accounts['sms']}"
     assert (await client.patch(url, json=patch, headers=ADMIN)).status_code == 200
-    ids = [await send(client, tenant, destination=f"+4477009002{n:02d}") for n in range(6)]
+    ids = [await send_sms(client, tenant, destination=f"+4477009002{n:02d}") for n in range(6)]
     worker = dispatcher_of(client)
     started = datetime.datetime.now(datetime.UTC)
     await worker.dispatch_once()
@@ -159,7 +136,7 @@ async def test_an_sms_send_answer_is_recorded_without_looking_for_parked_reports
 
     client = server_without_worker
     tenant = await tenant_on(client)
-    message_id = await send(client, tenant)
+    message_id = await send_sms(client, tenant)
     worker = dispatcher_of(client)
     assert uuid.UUID(message_id) in await worker.claim(1000)
     async with session_maker(client.app.state.runtime.engine)() as session:
@@ -198,12 +175,16 @@ async def test_the_dispatch_loop_claims_once_per_wake_up(server_without_worker):
     worker.claim = counted  # type: ignore[method-assign]
     stop = asyncio.Event()
     loop = asyncio.create_task(worker.run(stop, poll_seconds=60))
-    await asyncio.sleep(0.2)  # the first claim finds what earlier tests left due
+
+    def claimed_once() -> None:  # the first claim finds what earlier tests left due
+        assert claims >= 1
+
+    await eventually(claimed_once)
     before = claims
-    message_id = await send(client, tenant)
+    message_id = await send_sms(client, tenant)
     await worker.work_due.messages()
     await wait_for_status(client, tenant, message_id, "Delivered")
-    await asyncio.sleep(0.2)
+    await asyncio.sleep(0.2)  # a fixed sleep, not a poll: it proves that no further claim comes
     assert claims - before == 1
     stop.set()
     await loop
@@ -218,7 +199,7 @@ async def test_a_report_for_a_message_whose_worker_died_before_recording_the_sen
 
     client = server_without_worker
     tenant = await tenant_on(client)
-    message_id = await send(client, tenant)
+    message_id = await send_sms(client, tenant)
     dead = dispatcher_of(client, owner="dead-worker")
     assert uuid.UUID(message_id) in await dead.claim(1000)  # then it sends, and dies
     token = client.app.state.runtime.callbacks.tokens.issue(uuid.UUID(message_id))

@@ -17,9 +17,8 @@ from gateway.lib.db import session_maker
 from gateway.lib.due import MemoryDueIndex, RedisDueIndex
 from gateway.messages.failover import FailoverTimers, move_on
 from gateway.models import FailoverChain, Message, MessageEvent
-from tests.conftest import REDIS_URL, assert_problem
-from tests.integration.conftest import message_row, tenant_on, wait_for_status
-from tests.integration.test_dispatcher import dispatcher_of
+from tests.conftest import REDIS_URL, assert_problem, eventually
+from tests.integration.conftest import dispatcher_of, message_row, tenant_on, wait_for_status
 
 SMS = {"sender": "Acme", "text": "Hello"}
 TELEGRAM = {"text": {"message": "Hello"}}
@@ -288,11 +287,11 @@ async def test_timers_fire_while_a_slow_full_reconcile_runs(server_without_worke
     stop = asyncio.Event()
     loop = asyncio.create_task(timers.run(stop, poll_seconds=0.01))
     await asyncio.wait_for(full_reconcile_began.wait(), 5)
-    for _ in range(200):
-        if (await message_row(client, second)).status == "Ready":
-            break
-        await asyncio.sleep(0.02)
-    assert (await message_row(client, second)).status == "Ready"  # fired without waiting for the reconcile
+
+    async def fired() -> None:  # without waiting for the reconcile
+        assert (await message_row(client, second)).status == "Ready"
+
+    await eventually(fired, interval=0.02)
     release.set()
     stop.set()
     await asyncio.wait_for(loop, 5)

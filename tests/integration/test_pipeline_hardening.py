@@ -13,8 +13,8 @@ from gateway.lib.db import session_maker
 from gateway.messages.dispatcher import Outcome
 from gateway.models import Message
 from tests.conftest import assert_problem
-from tests.integration.conftest import tenant_on
-from tests.integration.test_dispatcher import dispatcher_of, row, send
+from tests.integration.conftest import dispatcher_of, send_sms, tenant_on
+from tests.integration.conftest import message_row as row
 
 
 async def test_concurrent_copies_of_one_inbound_message_are_stored_once(server):
@@ -31,7 +31,7 @@ async def test_concurrent_copies_of_one_inbound_message_are_stored_once(server):
 async def test_malformed_delivery_reports_are_400s(server_without_worker):
     client = server_without_worker
     tenant = await tenant_on(client)
-    message_id = await send(client, tenant)
+    message_id = await send_sms(client, tenant)
     token = client.app.state.runtime.callbacks.tokens.issue(uuid.UUID(message_id))
     url = f"/callbacks/sms/{tenant.accounts['sms']}?token={token}"
     for code in ([1], {}, "x" * 100, "12a"):
@@ -61,7 +61,7 @@ async def test_times_without_an_offset_are_utc_in_filters(server):
 async def test_the_blocks_validity_bounds_retries(server_without_worker):
     client = server_without_worker
     tenant = await tenant_on(client)
-    message_id = await send(client, tenant, validity=5)
+    message_id = await send_sms(client, tenant, validity=5)
     stored = await row(client, message_id)
     left = stored.valid_until - datetime.datetime.now(datetime.UTC)
     assert datetime.timedelta(minutes=4) < left <= datetime.timedelta(minutes=5)
@@ -81,7 +81,7 @@ async def test_only_ascii_digits_make_a_phone_number(server):
 async def test_a_worker_that_lost_its_lease_records_nothing(server_without_worker):
     client = server_without_worker
     tenant = await tenant_on(client)
-    message_id = uuid.UUID(await send(client, tenant))
+    message_id = uuid.UUID(await send_sms(client, tenant))
     slow, other = (
         dispatcher_of(client, owner="slow"),
         dispatcher_of(
@@ -106,7 +106,7 @@ async def test_a_worker_that_lost_its_lease_records_nothing(server_without_worke
 async def test_an_unexpected_error_in_a_send_counts_as_an_attempt(server_without_worker):
     client = server_without_worker
     tenant = await tenant_on(client)
-    message_id = await send(client, tenant)
+    message_id = await send_sms(client, tenant)
     async with session_maker(client.app.state.runtime.engine)() as session:  # a block the adapter can't use
         await session.execute(
             sa.update(Message).where(Message.id == uuid.UUID(message_id)).values(content={"text": "x"})
@@ -124,7 +124,7 @@ async def test_an_unexpected_error_in_a_send_counts_as_an_attempt(server_without
 async def test_the_sweep_applies_reports_a_dead_worker_left_parked(server_without_worker):
     client = server_without_worker
     tenant = await tenant_on(client)
-    message_id = uuid.UUID(await send(client, tenant))
+    message_id = uuid.UUID(await send_sms(client, tenant))
     account_id = uuid.UUID(tenant.accounts["sms"])
     assert await client.app.state.runtime.callbacks.report(
         account_id, StatusReport(status="Delivered", provider_message_id="p-9")

@@ -12,12 +12,11 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.lib.db import session_maker
-from gateway.lib.work_due import WorkDue
+from gateway.lib.work_due import MESSAGES, WorkDue
 from gateway.messages.dispatcher import Dispatcher
 from gateway.messages.send_rate import RedisSendRate
-from tests.conftest import ADMIN, REDIS_URL
-from tests.integration.conftest import message_row, serve, tenant_on, wait_for_status
+from tests.conftest import ADMIN, REDIS_URL, eventually
+from tests.integration.conftest import dispatcher_of, message_row, send_sms, serve, tenant_on, wait_for_status
 
 # A database number of its own: this test flushes it, and other tests' keys must not go with it.
 FLUSHED_REDIS_URL = REDIS_URL.rsplit("/", 1)[0] + "/11"
@@ -31,25 +30,13 @@ async def api_with_redis(database_url: str, redis_client: Any) -> AsyncIterator[
 
 
 def worker_of(client: httpx.AsyncClient, redis: Any) -> Dispatcher:
-    state = client.app.state  # type: ignore[attr-defined]
-    return Dispatcher(
-        session_maker(state.runtime.engine),
-        state.runtime.settings.callback_base_url,
-        state.runtime.callbacks.tokens,
-        send_rate=RedisSendRate(redis),
-        work_due=WorkDue(redis),
-    )
+    return dispatcher_of(client, send_rate=RedisSendRate(redis), work_due=WorkDue(redis))
 
 
-async def send(client: httpx.AsyncClient, tenant: Any, destination: str) -> str:
-    body = {
-        "trafficAccountId": tenant.accounts["sms"],
-        "destination": destination,
-        "sms": {"sender": "Acme", "text": "x"},
-    }
-    response = await client.post("/api/v1/Message/send", json=body, headers=tenant.key)
-    assert response.status_code == 200, response.text
-    return response.json()["messageId"]
+async def subscribers(redis: Any) -> int:
+    """How many listen for the message wake-ups (in any process on this Redis)."""
+    [(_, count)] = await redis.pubsub_numsub(MESSAGES)
+    return count
 
 
 async def test_a_worker_elsewhere_is_woken_through_redis(api_with_redis: httpx.AsyncClient) -> None:
@@ -59,10 +46,20 @@ async def test_a_worker_elsewhere_is_woken_through_redis(api_with_redis: httpx.A
     worker, stop = worker_of(api_with_redis, redis), asyncio.Event()
     tenant = await tenant_on(api_with_redis)
     # The worker polls only every 30 s: a message sent now is dispatched at once only if it is woken.
+    claims, claim, listening = [], worker.claim, await subscribers(redis)
+
+    async def counted(limit: int) -> list:
+        claims.append(await claim(limit))
+        return claims[-1]
+
+    async def ready() -> None:  # subscribed, and its first (empty) poll done
+        assert claims and await subscribers(redis) > listening, (claims, listening)
+
+    worker.claim = counted  # type: ignore[method-assign]
     loop = asyncio.create_task(worker.run(stop, poll_seconds=30))
-    await asyncio.sleep(0.3)  # subscribed, and its first (empty) poll done
+    await eventually(ready)
     started = time.monotonic()
-    message_id = await send(api_with_redis, tenant, "+447700900123")
+    message_id = await send_sms(api_with_redis, tenant, "+447700900123")
     await wait_for_status(api_with_redis, tenant, message_id, "Sent", "Delivered", seconds=5)
     assert time.monotonic() - started < 5
     stop.set()
@@ -79,9 +76,14 @@ async def test_a_redis_flush_loses_nothing(api_with_redis: httpx.AsyncClient) ->
     tenant = await tenant_on(api_with_redis)
     url = f"/admin/tenants/{tenant.id}/traffic-accounts/{tenant.accounts['sms']}"
     assert (await api_with_redis.patch(url, json={"settings": {"sendRate": 5}}, headers=ADMIN)).status_code == 200
-    ids = [await send(api_with_redis, tenant, f"+4477009003{n:02d}") for n in range(15)]
+    ids = [await send_sms(api_with_redis, tenant, f"+4477009003{n:02d}") for n in range(15)]
     loop = asyncio.create_task(worker.run(stop, poll_seconds=0.2))
-    await asyncio.sleep(1.0)  # some sent, the rest held back by the send rate (whose buckets live in Redis)
+
+    async def halfway() -> None:  # some sent, the rest held back by the send rate (whose buckets live in Redis)
+        sent = [(await message_row(api_with_redis, message_id)).attempts > 0 for message_id in ids]
+        assert 0 < sum(sent) < len(ids), sent
+
+    await eventually(halfway)
     assert await redis.flushdb()
     for message_id in ids:
         await wait_for_status(api_with_redis, tenant, message_id, "Delivered", seconds=20)

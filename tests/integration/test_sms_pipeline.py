@@ -12,10 +12,18 @@ import httpx
 import sqlalchemy as sa
 
 from gateway.lib.db import session_maker
-from gateway.messages.dispatcher import Dispatcher
-from gateway.models import Message, WebhookEvent
-from tests.conftest import ADMIN, assert_problem
-from tests.integration.conftest import assert_history, message_row, send_message, tenant_on, wait_for_status
+from gateway.models import WebhookEvent
+from tests.conftest import ADMIN, assert_problem, create_webhook, eventually
+from tests.integration.conftest import (
+    assert_history,
+    attempted,
+    dispatcher_of,
+    message_row,
+    send_message,
+    tenant_on,
+    wait_for_status,
+    webhook_events,
+)
 
 TEXT = {"text": "Your code is 1234", "sender": "MITTO SMS"}
 
@@ -44,13 +52,7 @@ async def test_the_seed_001_answer_with_ids_is_sent_and_its_report_applies(serve
         answer = {"ids": ["715118ef01aa4480bbd67324a0459b0b"], "timestamp": "2019-04-13T12:07:57.8625574Z"}
         return httpx.Response(200, json=answer | {"responseCode": 0, "responseText": "SMS sent successfully."})
 
-    app = client.app
-    worker = Dispatcher(
-        session_maker(app.state.runtime.engine),
-        app.state.runtime.settings.callback_base_url,
-        app.state.runtime.callbacks.tokens,
-        http=httpx.AsyncClient(transport=httpx.MockTransport(provider)),
-    )
+    worker = dispatcher_of(client, http=httpx.AsyncClient(transport=httpx.MockTransport(provider)))
     assert await worker.dispatch_once(limit=1000) >= 1
     await worker.http.aclose()
     await wait_for_status(client, tenant, message_id, "Sent")
@@ -92,13 +94,7 @@ async def test_binary_udh_pid_and_flash_go_upstream_as_seed_004_names_them(serve
         sent[body["to"]] = body
         return httpx.Response(200, json={"id": "715118ef01aa4480bbd67324a0459b0b", "responseCode": 0})
 
-    app = client.app
-    worker = Dispatcher(
-        session_maker(app.state.runtime.engine),
-        app.state.runtime.settings.callback_base_url,
-        app.state.runtime.callbacks.tokens,
-        http=httpx.AsyncClient(transport=httpx.MockTransport(provider)),
-    )
+    worker = dispatcher_of(client, http=httpx.AsyncClient(transport=httpx.MockTransport(provider)))
     assert await worker.dispatch_once(limit=1000) >= 2
     await worker.http.aclose()
     for message_id in (binary_id, unicode_id):
@@ -134,15 +130,7 @@ async def test_undelivered_with_the_providers_error_code(server):
 async def test_provider_errors_are_retried_not_failed(server):
     tenant = await tenant_on(server)
     message_id = await send(server, tenant, "+447700900500")  # the sandbox answers 500
-    app = server.app
-    deadline = asyncio.get_running_loop().time() + 10
-    while True:
-        async with session_maker(app.state.runtime.engine)() as session:
-            row = await session.get(Message, uuid.UUID(message_id))
-        if row.attempts >= 1 and row.lease_owner is None:
-            break
-        assert asyncio.get_running_loop().time() < deadline
-        await asyncio.sleep(0.05)
+    row = await attempted(server, message_id)
     assert row.status == "Ready" and row.next_attempt_at is not None and "500" in row.description
 
 
@@ -191,20 +179,11 @@ async def test_a_token_for_another_traffic_account_is_a_404(server):
 
 async def test_delivery_writes_webhook_events_for_linked_webhooks(server):
     tenant = await tenant_on(server)
-    hook = {
-        "url": "http://127.0.0.1:9/hook",
-        "webhookTriggers": ["Delivered"],
-        "linkTrafficAccountIds": [tenant.accounts["sms"]],
-    }
-    webhook = (await server.post("/api/v1/Webhook", json=hook, headers=tenant.key)).json()
-    failed_only = {**hook, "webhookTriggers": ["Failed"]}
-    assert (await server.post("/api/v1/Webhook", json=failed_only, headers=tenant.key)).status_code == 201
+    webhook = await create_webhook(server, tenant, triggers=("Delivered",))
+    await create_webhook(server, tenant, triggers=("Failed",))
     message_id = await send(server, tenant, "+447700900123")
     await wait_for_status(server, tenant, message_id, "Delivered")
-    async with session_maker(server.app.state.runtime.engine)() as session:
-        events = list(
-            await session.scalars(sa.select(WebhookEvent).where(WebhookEvent.message_id == uuid.UUID(message_id)))
-        )
+    events = await webhook_events(server, message_id)
     assert [(str(e.webhook_id), e.event) for e in events] == [(webhook["id"], "Delivered")]
     payload = events[0].payload
     assert payload["messageId"] == message_id and payload["deliveryStatus"] == "Delivered" and payload["version"] == 1
@@ -213,12 +192,7 @@ async def test_delivery_writes_webhook_events_for_linked_webhooks(server):
 
 async def test_two_way_sms_reaches_the_conversation_and_the_outbox_once(server):
     tenant = await tenant_on(server)
-    hook = {
-        "url": "http://127.0.0.1:9/hook",
-        "webhookTriggers": ["UserMessage"],
-        "linkTrafficAccountIds": [tenant.accounts["sms"]],
-    }
-    webhook = (await server.post("/api/v1/Webhook", json=hook, headers=tenant.key)).json()
+    webhook = await create_webhook(server, tenant, triggers=("UserMessage",))
     sent_id = await send(server, tenant, "+447700900123")
     user = {"trafficAccountId": tenant.accounts["sms"], "from": "447700900123", "text": "STOP please", "msgid": "in-1"}
     for _ in range(2):  # the provider repeats the callback: stored once
@@ -276,8 +250,12 @@ async def test_the_sandbox_cannot_simulate_users_of_a_live_account(server):
 
 async def test_a_slow_provider_holds_only_its_own_message(server):
     tenant = await tenant_on(server)
-    await send(server, tenant, "+447700900408")  # the sandbox takes 30 s to answer this one
-    await asyncio.sleep(0.2)
+    slow = await send(server, tenant, "+447700900408")  # the sandbox takes 30 s to answer this one
+
+    async def being_sent() -> None:
+        assert (await message_row(server, slow)).lease_owner is not None
+
+    await eventually(being_sent)
     quick = await send(server, tenant, "+447700900123")
     started = asyncio.get_running_loop().time()
     await wait_for_status(server, tenant, quick, "Delivered", seconds=5)
