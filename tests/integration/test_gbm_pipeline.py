@@ -10,21 +10,21 @@ import uuid
 
 import httpx
 import pytest
-import sqlalchemy as sa
 
-from channels.base import Account
 from channels.gbm import adapter, sandbox
 from channels.gbm.callbacks import SIGNATURE_HEADER, signature
-from gateway.lib.db import session_maker
-from gateway.models import WebhookEvent
-from tests.conftest import assert_problem
+from tests.conftest import assert_problem, create_webhook
 from tests.integration.conftest import (
     IMPATIENT,
     adapter_account_of,
     assert_history,
+    assert_history_stays,
+    attempted,
+    history,
     send_message,
     tenant_on,
     wait_for_status,
+    webhook_events,
 )
 from tests.integration.conftest import (
     message_row as row_of,
@@ -42,14 +42,10 @@ async def send(client, tenant, destination=CONVERSATION, block=TEXT):
     return await send_message(client, tenant, "gbm", destination, block)
 
 
-async def account_of(client, tenant) -> Account:
-    return await adapter_account_of(client, tenant, "gbm")
-
-
 async def callback(client, tenant, payload, key=None, **headers):
     """POSTs a webhook payload signed with ``key`` (the account's own clientToken unless given)."""
     body = json.dumps(payload).encode()
-    key = key or (await account_of(client, tenant)).credentials["clientToken"]
+    key = key or (await adapter_account_of(client, tenant, "gbm")).credentials["clientToken"]
     headers = {SIGNATURE_HEADER: signature(key, body), **headers}
     return await client.post(f"/callbacks/gbm/{tenant.accounts['gbm']}", content=body, headers=headers)
 
@@ -66,11 +62,6 @@ def receipt(message_id: str, receipt_type: str) -> dict:
         },
         "sendTime": "2024-01-01T00:00:00Z",
     }
-
-
-async def history(client, tenant, message_id):
-    message = (await client.get(f"/api/v1/Message/{message_id}", headers=tenant.key)).json()
-    return [change["status"] for change in message["statusHistory"]]
 
 
 async def test_delivered_and_read_through_the_sandbox(server):
@@ -134,21 +125,14 @@ async def test_the_never_delivered_conversation_stays_sent(server):
     tenant = await tenant_on(server, ("gbm",))
     message_id = await send(server, tenant, conversation("0001"))
     await wait_for_status(server, tenant, message_id, "Sent")
-    await asyncio.sleep(0.4)
-    assert await history(server, tenant, message_id) == ["Ready", "Sent"]
+    await assert_history_stays(server, tenant, message_id, "Ready", "Sent")
 
 
 @pytest.mark.parametrize(("ending", "expected"), [("0500", "500 INTERNAL"), ("0429", "429 RESOURCE_EXHAUSTED")])
 async def test_provider_errors_and_rate_limits_are_retried_not_failed(server, ending, expected):
     tenant = await tenant_on(server, ("gbm",))
     message_id = await send(server, tenant, conversation(ending))
-    deadline = asyncio.get_running_loop().time() + 10
-    while True:
-        row = await row_of(server, message_id)
-        if row.attempts >= 1 and row.lease_owner is None:
-            break
-        assert asyncio.get_running_loop().time() < deadline
-        await asyncio.sleep(0.05)
+    row = await attempted(server, message_id)
     assert row.status == "Ready" and row.next_attempt_at is not None and expected in row.description
     if ending == "0429":  # Retry-After: 1 is honoured
         assert (row.next_attempt_at - row.updated_at).total_seconds() >= 0.9
@@ -158,7 +142,7 @@ async def test_the_sandbox_speaks_the_api(server, monkeypatch):
     """Straight over HTTP: the timeout conversation, an unknown bearer token, a repeated messageId."""
     monkeypatch.setattr(sandbox, "SLOW_SECONDS", 1.0)
     tenant = await tenant_on(server, ("gbm",))
-    account = await account_of(server, tenant)
+    account = await adapter_account_of(server, tenant, "gbm")
     headers = {"Authorization": f"Bearer {adapter.sandbox_bearer(account.credentials['serviceAccountKey'])}"}
     body = {"messageId": str(uuid.uuid4()), "representative": {"representativeType": "BOT"}, "text": "hi"}
     # Only the probe of the slow case is impatient: the other calls may be slow on a loaded machine.
@@ -190,7 +174,7 @@ async def test_a_callback_without_the_right_signature_changes_nothing(server):
     payload = receipt(message_id, "DELIVERED")
     body = json.dumps(payload).encode()
     url = f"/callbacks/gbm/{tenant.accounts['gbm']}"
-    key = (await account_of(server, tenant)).credentials["clientToken"]
+    key = (await adapter_account_of(server, tenant, "gbm")).credentials["clientToken"]
     assert_problem(await server.post(url, content=body), 401, "unauthorized")
     assert_problem(await server.post(url, content=body, headers={SIGNATURE_HEADER: "AAAA"}), 401, "unauthorized")
     assert_problem(await callback(server, tenant, payload, key="another-key"), 401, "unauthorized")
@@ -235,7 +219,7 @@ async def test_repeated_and_late_receipts_are_processed_once(server):
 async def test_the_webhook_verification_answers_the_secret(server):
     tenant = await tenant_on(server, ("gbm",))
     url = f"/callbacks/gbm/{tenant.accounts['gbm']}"
-    key = (await account_of(server, tenant)).credentials["clientToken"]
+    key = (await adapter_account_of(server, tenant, "gbm")).credentials["clientToken"]
     answer = await server.post(url, json={"secret": "1234567890", "clientToken": key})
     assert answer.status_code == 200 and answer.text == "1234567890"
     assert answer.headers["content-type"].startswith("text/plain")
@@ -247,14 +231,8 @@ async def test_the_webhook_verification_answers_the_secret(server):
 
 async def test_inbound_messages_are_stored_once_with_user_message_events(server):
     tenant = await tenant_on(server, ("gbm",))
-    hook = {
-        "url": "http://127.0.0.1:9/hook",
-        "webhookTriggers": ["UserMessage"],
-        "linkTrafficAccountIds": [tenant.accounts["gbm"]],
-    }
-    webhook = (await server.post("/api/v1/Webhook", json=hook, headers=tenant.key)).json()
-    delivered_only = {**hook, "webhookTriggers": ["Delivered"]}
-    assert (await server.post("/api/v1/Webhook", json=delivered_only, headers=tenant.key)).status_code == 201
+    webhook = await create_webhook(server, tenant, triggers=("UserMessage",), channel="gbm")
+    await create_webhook(server, tenant, triggers=("Delivered",), channel="gbm")
     user = {"trafficAccountId": tenant.accounts["gbm"], "from": CONVERSATION, "text": "Hello there"}
     first = (await server.post("/sandbox/gbm/inbound", json=user)).json()
     assert first["gatewayStatus"] == 200 and first["conversationId"] == CONVERSATION
@@ -279,10 +257,7 @@ async def test_inbound_messages_are_stored_once_with_user_message_events(server)
         "suggestionType": "REPLY",
     }
     assert (await row_of(server, text_id)).provider_message_id == first["messageId"]
-    async with session_maker(server.app.state.runtime.engine)() as session:
-        events = list(
-            await session.scalars(sa.select(WebhookEvent).where(WebhookEvent.message_id == uuid.UUID(text_id)))
-        )
+    events = await webhook_events(server, text_id)
     assert [(str(e.webhook_id), e.event) for e in events] == [(webhook["id"], "UserMessage")]
     assert events[0].payload["content"] == {"type": "text", "text": "Hello there"}
     # The sandbox signs only for sandbox accounts, and says what is missing.

@@ -3,7 +3,6 @@ and users' Updates back through the webhook with its secret token, on SQLite and
 
 from __future__ import annotations
 
-import asyncio
 import datetime
 import uuid
 
@@ -13,9 +12,17 @@ import sqlalchemy as sa
 
 from channels.telegram import channel, sandbox
 from gateway.lib.db import session_maker
-from gateway.models import Message, WebhookEvent
-from tests.conftest import ADMIN, assert_problem
-from tests.integration.conftest import send_message, tenant_on, wait_for_status
+from gateway.models import Message
+from tests.conftest import ADMIN, assert_problem, create_webhook
+from tests.integration.conftest import (
+    adapter_account_of,
+    attempted,
+    message_row,
+    send_message,
+    tenant_on,
+    wait_for_status,
+    webhook_events,
+)
 
 TEXT = {"silent": True, "text": {"parseMode": "Html", "message": "Hi, <b>how</b> can I help you today?"}}
 PHOTO = {"photo": {"url": "https://example.com/uploads/photo.jpg", "caption": "Example media (photo)"}}
@@ -25,18 +32,6 @@ CHAT = "1861312834"
 
 async def send(client, tenant, destination, block=TEXT):
     return await send_message(client, tenant, "telegram", destination, block)
-
-
-async def attempted(client, message_id: str, seconds: float = 10) -> Message:
-    """The message row once a send attempt was recorded and the lease released."""
-    deadline = asyncio.get_running_loop().time() + seconds
-    while True:
-        async with session_maker(client.app.state.runtime.engine)() as session:
-            row = await session.get(Message, uuid.UUID(message_id))
-        if row.attempts >= 1 and row.lease_owner is None:
-            return row
-        assert asyncio.get_running_loop().time() < deadline, row.status
-        await asyncio.sleep(0.05)
 
 
 async def retire(client, *message_ids: str) -> None:
@@ -59,8 +54,7 @@ async def inbound_messages(client, tenant) -> list[dict]:
 
 
 async def secret_of(client, tenant) -> str:
-    account = await client.app.state.runtime.callbacks.account(uuid.UUID(tenant.accounts["telegram"]), "telegram")
-    return account.credentials["webhookSecret"]
+    return (await adapter_account_of(client, tenant, "telegram")).credentials["webhookSecret"]
 
 
 async def test_every_content_kind_is_delivered_on_acceptance(server):
@@ -72,9 +66,7 @@ async def test_every_content_kind_is_delivered_on_acceptance(server):
         # No receipts on Telegram: Delivered straight from Ready, never Read.
         assert [change["status"] for change in message["statusHistory"]] == ["Ready", "Delivered"], message
         assert message["errorCode"] is None and message["messageParts"] == 1
-    async with session_maker(server.app.state.runtime.engine)() as session:
-        row = await session.get(Message, uuid.UUID(ids[0]))
-    assert row.provider_message_id.startswith(f"{CHAT}:")
+    assert (await message_row(server, ids[0])).provider_message_id.startswith(f"{CHAT}:")
 
 
 @pytest.mark.parametrize(
@@ -86,17 +78,12 @@ async def test_every_content_kind_is_delivered_on_acceptance(server):
 )
 async def test_refusals_fail_with_telegrams_code(server, destination, code, description):
     tenant = await tenant_on(server, ("telegram",))
-    hook = {"url": "http://127.0.0.1:9/hook", "webhookTriggers": ["Failed"], "linkTrafficAccountIds": []}
-    hook["linkTrafficAccountIds"] = [tenant.accounts["telegram"]]
-    assert (await server.post("/api/v1/Webhook", json=hook, headers=tenant.key)).status_code == 201
+    await create_webhook(server, tenant, triggers=("Failed",), channel="telegram")
     message_id = await send(server, tenant, destination)
     message = await wait_for_status(server, tenant, message_id, "Failed", "Delivered")
     assert message["deliveryStatus"] == "Failed"
     assert message["errorCode"] == code and message["description"] == description
-    async with session_maker(server.app.state.runtime.engine)() as session:
-        events = list(
-            await session.scalars(sa.select(WebhookEvent).where(WebhookEvent.message_id == uuid.UUID(message_id)))
-        )
+    events = await webhook_events(server, message_id)
     assert [(e.event, e.payload["errorCode"]) for e in events] == [("Failed", code)]
 
 
@@ -134,14 +121,8 @@ async def test_a_timeout_is_retried(server, monkeypatch):
 
 async def test_an_inbound_update_reaches_the_messages_and_the_outbox(server):
     tenant = await tenant_on(server, ("telegram",))
-    hook = {
-        "url": "http://127.0.0.1:9/hook",
-        "webhookTriggers": ["UserMessage"],
-        "linkTrafficAccountIds": [tenant.accounts["telegram"]],
-    }
-    webhook = (await server.post("/api/v1/Webhook", json=hook, headers=tenant.key)).json()
-    delivered_only = {**hook, "webhookTriggers": ["Delivered"]}
-    assert (await server.post("/api/v1/Webhook", json=delivered_only, headers=tenant.key)).status_code == 201
+    webhook = await create_webhook(server, tenant, triggers=("UserMessage",), channel="telegram")
+    await create_webhook(server, tenant, triggers=("Delivered",), channel="telegram")
     sent_id = await send(server, tenant, CHAT)
     await wait_for_status(server, tenant, sent_id, "Delivered")
 
@@ -159,9 +140,7 @@ async def test_an_inbound_update_reaches_the_messages_and_the_outbox(server):
     sent = (await server.get(f"/api/v1/Message/{sent_id}", headers=tenant.key)).json()
     assert detail["conversation"]["id"] == sent["conversation"]["id"]  # the reply joins the conversation
 
-    async with session_maker(server.app.state.runtime.engine)() as session:
-        events = list(await session.scalars(sa.select(WebhookEvent).where(WebhookEvent.event == "UserMessage")))
-    mine = [e for e in events if str(e.message_id) == listed[0]["messageId"]]
+    mine = [e for e in await webhook_events(server, listed[0]["messageId"]) if e.event == "UserMessage"]
     assert [str(e.webhook_id) for e in mine] == [webhook["id"]]
     assert mine[0].payload["sender"] == {"messagingAppIdentifier": CHAT}
     assert mine[0].payload["content"]["text"] == "Hello bot" and mine[0].payload["channel"] == "telegram"

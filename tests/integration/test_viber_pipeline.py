@@ -10,20 +10,21 @@ import uuid
 
 import httpx
 import pytest
-import sqlalchemy as sa
 
 from channels.base import Account
 from channels.viber import adapter, sandbox
 from channels.viber.callbacks import SIGNATURE_HEADER, signature
-from gateway.lib.db import session_maker
-from gateway.models import WebhookEvent
-from tests.conftest import assert_problem
+from tests.conftest import assert_problem, create_webhook
 from tests.integration.conftest import (
     IMPATIENT,
     adapter_account_of,
+    assert_history_stays,
+    attempted,
+    history,
     send_message,
     tenant_on,
     wait_for_status,
+    webhook_events,
 )
 from tests.integration.conftest import (
     message_row as row_of,
@@ -36,21 +37,12 @@ async def send(client, tenant, destination, block=TEXT):
     return await send_message(client, tenant, "viber", destination, block)
 
 
-async def account_of(client, tenant) -> Account:
-    return await adapter_account_of(client, tenant, "viber")
-
-
 async def callback(client, tenant, event, token=None, **headers):
     """POSTs a Viber callback signed with ``token`` (the account's own token unless given)."""
     body = json.dumps(event).encode()
-    token = token or (await account_of(client, tenant)).credentials["authToken"]
+    token = token or (await adapter_account_of(client, tenant, "viber")).credentials["authToken"]
     headers = {SIGNATURE_HEADER: signature(token, body), **headers}
     return await client.post(f"/callbacks/viber/{tenant.accounts['viber']}", content=body, headers=headers)
-
-
-async def history(client, tenant, message_id):
-    message = (await client.get(f"/api/v1/Message/{message_id}", headers=tenant.key)).json()
-    return [change["status"] for change in message["statusHistory"]]
 
 
 async def test_delivered_through_the_sandbox_after_setting_the_webhook(server):
@@ -60,7 +52,7 @@ async def test_delivered_through_the_sandbox_after_setting_the_webhook(server):
     assert [change["status"] for change in message["statusHistory"]] == ["Ready", "Sent", "Delivered"]
     assert message["requestInfo"] == TEXT
     # The first send met webhookNotSet: the adapter set the account's webhook at the sandbox.
-    account = await account_of(server, tenant)
+    account = await adapter_account_of(server, tenant, "viber")
     webhook = server.app.state[sandbox._STATE_KEY][account.credentials["authToken"]]
     assert webhook.url == server.app.state.runtime.callbacks.callback_url("viber", account.id)
     assert set(webhook.event_types) == set(adapter.EVENT_TYPES)
@@ -116,21 +108,14 @@ async def test_the_never_delivered_receiver_stays_sent(server):
     tenant = await tenant_on(server, ("viber",))
     message_id = await send(server, tenant, "+447700900001")
     await wait_for_status(server, tenant, message_id, "Sent")
-    await asyncio.sleep(0.4)
-    assert await history(server, tenant, message_id) == ["Ready", "Sent"]
+    await assert_history_stays(server, tenant, message_id, "Ready", "Sent")
 
 
 @pytest.mark.parametrize(("destination", "expected"), [("+447700900500", "500"), ("+447700900429", "429")])
 async def test_provider_errors_and_rate_limits_are_retried_not_failed(server, destination, expected):
     tenant = await tenant_on(server, ("viber",))
     message_id = await send(server, tenant, destination)
-    deadline = asyncio.get_running_loop().time() + 10
-    while True:
-        row = await row_of(server, message_id)
-        if row.attempts >= 1 and row.lease_owner is None:
-            break
-        assert asyncio.get_running_loop().time() < deadline
-        await asyncio.sleep(0.05)
+    row = await attempted(server, message_id)
     assert row.status == "Ready" and row.next_attempt_at is not None and expected in row.description
     if expected == "429":  # Retry-After: 1 is honoured
         assert (row.next_attempt_at - row.updated_at).total_seconds() >= 0.9
@@ -139,7 +124,7 @@ async def test_provider_errors_and_rate_limits_are_retried_not_failed(server, de
 async def test_the_timeout_receiver_keeps_the_request_waiting(server, monkeypatch):
     monkeypatch.setattr(sandbox, "SLOW_SECONDS", 1.0)
     tenant = await tenant_on(server, ("viber",))
-    account = await account_of(server, tenant)
+    account = await adapter_account_of(server, tenant, "viber")
     callback_url = server.app.state.runtime.callbacks.callback_url("viber", account.id)
     # Only the probe of the slow receiver has a short timeout: set_webhook makes a signed round trip to
     # the gateway, which may take longer than that on a loaded machine.
@@ -170,7 +155,8 @@ async def test_a_callback_without_the_right_signature_changes_nothing(server):
     assert_problem(await server.post(url, content=body), 401, "unauthorized")
     assert_problem(await server.post(url, content=body, headers={SIGNATURE_HEADER: "0" * 64}), 401, "unauthorized")
     assert_problem(await callback(server, tenant, event, token="another-bot-token"), 401, "unauthorized")
-    tampered = {SIGNATURE_HEADER: signature((await account_of(server, tenant)).credentials["authToken"], body + b" ")}
+    token = (await adapter_account_of(server, tenant, "viber")).credentials["authToken"]
+    tampered = {SIGNATURE_HEADER: signature(token, body + b" ")}
     assert_problem(await server.post(url, content=body, headers=tampered), 401, "unauthorized")
     other_account = f"/callbacks/viber/{uuid.uuid4()}"
     assert_problem(await server.post(other_account, content=body, headers=tampered), 401, "unauthorized")
@@ -215,14 +201,8 @@ async def test_repeated_and_late_callbacks_are_processed_once(server):
 
 async def test_inbound_message_is_stored_once_with_user_message_events(server):
     tenant = await tenant_on(server, ("viber",))
-    hook = {
-        "url": "http://127.0.0.1:9/hook",
-        "webhookTriggers": ["UserMessage"],
-        "linkTrafficAccountIds": [tenant.accounts["viber"]],
-    }
-    webhook = (await server.post("/api/v1/Webhook", json=hook, headers=tenant.key)).json()
-    delivered_only = {**hook, "webhookTriggers": ["Delivered"]}
-    assert (await server.post("/api/v1/Webhook", json=delivered_only, headers=tenant.key)).status_code == 201
+    webhook = await create_webhook(server, tenant, triggers=("UserMessage",), channel="viber")
+    await create_webhook(server, tenant, triggers=("Delivered",), channel="viber")
     user = {"trafficAccountId": tenant.accounts["viber"], "from": "+447700900123", "text": "Hello there"}
     first = (await server.post("/sandbox/viber/inbound", json=user)).json()
     assert first["gatewayStatus"] == 200
@@ -240,10 +220,7 @@ async def test_inbound_message_is_stored_once_with_user_message_events(server):
     assert message["content"] == {"type": "text", "text": "Hello there"} and message["destination"] == "+447700900123"
     second = (await server.get(f"/api/v1/Message/{page['items'][1]['messageId']}", headers=tenant.key)).json()
     assert second["content"] == {"type": "location", "latitude": 45.8, "longitude": 15.97}
-    async with session_maker(server.app.state.runtime.engine)() as session:
-        events = list(
-            await session.scalars(sa.select(WebhookEvent).where(WebhookEvent.message_id == uuid.UUID(text_id)))
-        )
+    events = await webhook_events(server, text_id)
     assert [(str(e.webhook_id), e.event) for e in events] == [(webhook["id"], "UserMessage")]
     assert events[0].payload["content"] == {"type": "text", "text": "Hello there"}
     # The sandbox signs only for sandbox accounts, and says what is missing.

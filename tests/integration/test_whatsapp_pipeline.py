@@ -11,21 +11,21 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-import sqlalchemy as sa
 
-from channels.base import Account
 from channels.whatsapp import adapter, sandbox
 from channels.whatsapp.callbacks import SIGNATURE_HEADER, signature
 from channels.whatsapp.errors import REENGAGEMENT_HINT
-from gateway.lib.db import session_maker
-from gateway.models import WebhookEvent
-from tests.conftest import ADMIN, assert_problem
+from tests.conftest import ADMIN, assert_problem, create_webhook
 from tests.integration.conftest import (
     IMPATIENT,
     adapter_account_of,
+    assert_history_stays,
+    attempted,
+    history,
     send_message,
     tenant_on,
     wait_for_status,
+    webhook_events,
 )
 from tests.integration.conftest import (
     message_row as row_of,
@@ -36,15 +36,6 @@ TEXT = {"type": "regular", "regular": {"type": "text", "text": "Your code is 123
 
 async def send(client, tenant, destination, block=TEXT):
     return await send_message(client, tenant, "whatsapp", destination, block)
-
-
-async def account_of(client, tenant) -> Account:
-    return await adapter_account_of(client, tenant, "whatsapp")
-
-
-async def history(client, tenant, message_id):
-    message = (await client.get(f"/api/v1/Message/{message_id}", headers=tenant.key)).json()
-    return [change["status"] for change in message["statusHistory"]]
 
 
 def statuses(*items: dict) -> dict:
@@ -63,7 +54,7 @@ def status(wamid: str, state: str) -> dict:
 async def webhook(client, tenant, payload, app_secret=None, **headers):
     """POSTs a notification signed with ``app_secret`` (the account's own unless given)."""
     body = json.dumps(payload).encode()
-    app_secret = app_secret or (await account_of(client, tenant)).credentials["appSecret"]
+    app_secret = app_secret or (await adapter_account_of(client, tenant, "whatsapp")).credentials["appSecret"]
     headers = {SIGNATURE_HEADER: signature(app_secret, body), **headers}
     return await client.post(f"/callbacks/whatsapp/{tenant.accounts['whatsapp']}", content=body, headers=headers)
 
@@ -148,8 +139,7 @@ async def test_the_never_delivered_recipient_stays_sent(server):
     tenant = await tenant_on(server, ("whatsapp",))
     message_id = await send(server, tenant, "+447700900001")
     await wait_for_status(server, tenant, message_id, "Sent")
-    await asyncio.sleep(0.4)
-    assert await history(server, tenant, message_id) == ["Ready", "Sent"]
+    await assert_history_stays(server, tenant, message_id, "Ready", "Sent")
 
 
 @pytest.mark.parametrize(
@@ -159,13 +149,7 @@ async def test_the_never_delivered_recipient_stays_sent(server):
 async def test_provider_errors_and_rate_limits_are_retried_not_failed(server, destination, expected):
     tenant = await tenant_on(server, ("whatsapp",))
     message_id = await send(server, tenant, destination)
-    deadline = asyncio.get_running_loop().time() + 10
-    while True:
-        row = await row_of(server, message_id)
-        if row.attempts >= 1 and row.lease_owner is None:
-            break
-        assert asyncio.get_running_loop().time() < deadline
-        await asyncio.sleep(0.05)
+    row = await attempted(server, message_id)
     assert row.status == "Ready" and row.next_attempt_at is not None and expected in row.description
     if expected == "130429":  # HTTP 429 with Retry-After: 1 is honoured
         assert (row.next_attempt_at - row.updated_at).total_seconds() >= 0.9
@@ -174,7 +158,7 @@ async def test_provider_errors_and_rate_limits_are_retried_not_failed(server, de
 async def test_the_sandbox_checks_like_the_cloud_api_and_the_timeout_recipient_hangs(server, monkeypatch):
     monkeypatch.setattr(sandbox, "SLOW_SECONDS", 1.0)
     tenant = await tenant_on(server, ("whatsapp",))
-    account = await account_of(server, tenant)
+    account = await adapter_account_of(server, tenant, "whatsapp")
     url = adapter.messages_url(account)
     body = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": "447700900408", "type": "text"}
     body["text"] = {"body": "hi"}
@@ -195,7 +179,7 @@ async def test_the_sandbox_checks_like_the_cloud_api_and_the_timeout_recipient_h
 
 async def test_the_verification_handshake(server):
     tenant = await tenant_on(server, ("whatsapp",))
-    account = await account_of(server, tenant)
+    account = await adapter_account_of(server, tenant, "whatsapp")
     url = f"/callbacks/whatsapp/{account.id}"
     params = {"hub.mode": "subscribe", "hub.verify_token": account.credentials["verifyToken"], "hub.challenge": "8731"}
     response = await server.get(url, params=params)
@@ -224,7 +208,7 @@ async def test_a_webhook_without_the_right_signature_changes_nothing(server):
         await server.post(url, content=body, headers={SIGNATURE_HEADER: "sha256=" + "0" * 64}), 401, "unauthorized"
     )
     assert_problem(await webhook(server, tenant, payload, app_secret="another-app-secret"), 401, "unauthorized")
-    app_secret = (await account_of(server, tenant)).credentials["appSecret"]
+    app_secret = (await adapter_account_of(server, tenant, "whatsapp")).credentials["appSecret"]
     tampered = {SIGNATURE_HEADER: signature(app_secret, body + b" ")}
     assert_problem(await server.post(url, content=body, headers=tampered), 401, "unauthorized")
     assert_problem(
@@ -269,14 +253,8 @@ async def test_repeated_batched_and_unknown_statuses(server):
 
 async def test_inbound_messages_are_stored_once_with_user_message_events(server):
     tenant = await tenant_on(server, ("whatsapp",))
-    hook = {
-        "url": "http://127.0.0.1:9/hook",
-        "webhookTriggers": ["UserMessage"],
-        "linkTrafficAccountIds": [tenant.accounts["whatsapp"]],
-    }
-    webhook_out = (await server.post("/api/v1/Webhook", json=hook, headers=tenant.key)).json()
-    delivered_only = {**hook, "webhookTriggers": ["Delivered"]}
-    assert (await server.post("/api/v1/Webhook", json=delivered_only, headers=tenant.key)).status_code == 201
+    webhook_out = await create_webhook(server, tenant, triggers=("UserMessage",), channel="whatsapp")
+    await create_webhook(server, tenant, triggers=("Delivered",), channel="whatsapp")
     user = {"trafficAccountId": tenant.accounts["whatsapp"], "from": "+447700900123", "text": "Hello there"}
     first = (await server.post("/sandbox/whatsapp/inbound", json=user)).json()
     assert first["gatewayStatus"] == 200 and first["wamid"].startswith("wamid.")
@@ -293,10 +271,7 @@ async def test_inbound_messages_are_stored_once_with_user_message_events(server)
     assert message["content"] == {"type": "text", "text": "Hello there"} and message["destination"] == "+447700900123"
     second = (await server.get(f"/api/v1/Message/{page['items'][1]['messageId']}", headers=tenant.key)).json()
     assert second["content"] == {"type": "postback", "data": "yes", "title": "Yes", "replyTo": "wamid.OURS"}
-    async with session_maker(server.app.state.runtime.engine)() as session:
-        events = list(
-            await session.scalars(sa.select(WebhookEvent).where(WebhookEvent.message_id == uuid.UUID(text_id)))
-        )
+    events = await webhook_events(server, text_id)
     assert [(str(e.webhook_id), e.event) for e in events] == [(webhook_out["id"], "UserMessage")]
     assert events[0].payload["content"] == {"type": "text", "text": "Hello there"}
     # The sandbox signs only for sandbox accounts, and says what is missing.
