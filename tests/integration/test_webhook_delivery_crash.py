@@ -14,6 +14,7 @@ from gateway.lib.db import session_maker
 from gateway.models import WebhookEvent
 from gateway.store import statuses
 from gateway.store.outbox import SUCCEEDED
+from tests.conftest import eventually
 from tests.integration import webhook_fixtures as wf
 from tests.integration.conftest import start_worker
 
@@ -49,16 +50,17 @@ async def test_a_killed_worker_process_loses_nothing(server_without_worker, rece
     survivor = await start_delivering_worker(database_url)
     try:
         first, second = await receiver.wait_for(2, "/hook", seconds=30)
-        for _ in range(200):
-            if (await wf.event_row(client, event_id)).status == SUCCEEDED:
-                break
-            await asyncio.sleep(0.05)
+
+        async def delivered() -> WebhookEvent:
+            event = await wf.event_row(client, event_id)
+            assert event.status == SUCCEEDED and event.lease_owner is None
+            return event
+
+        event = await eventually(delivered)
     finally:
         survivor.send_signal(signal.SIGTERM)
         await survivor.wait()
     assert first.event_id == second.event_id == str(event_id)
-    event = await wf.event_row(client, event_id)
-    assert event.status == SUCCEEDED and event.lease_owner is None
     [attempt] = await wf.attempt_rows(client, event_id)
     assert attempt.response_status == 200
     assert uuid.UUID(hook["id"]) == event.webhook_id
