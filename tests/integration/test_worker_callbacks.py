@@ -128,14 +128,14 @@ async def test_processes_share_the_callback_port_and_a_killed_one_refuses_nothin
                         await asyncio.sleep(0.005)
 
             asking = asyncio.create_task(ask_all_along())
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(0.5)  # a window of requests before the kill (not a wait for a state)
             killed = next(iter(first))
             os.kill(killed, signal.SIGKILL)
             while killed in (now := worker_processes(supervisor.pid)) or len(now) < 2:  # replaced
                 assert loop.time() < deadline, now
                 await asyncio.sleep(0.1)
             await until_healthy(callbacks, supervisor)
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(0.5)  # and a window after the replacement
             stop.set()
             await asyncio.wait_for(asking, 15)
             # Only a request under way in the killed process can fail (one at a time here); none is refused.

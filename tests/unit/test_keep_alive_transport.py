@@ -205,7 +205,7 @@ async def test_connection_close_and_a_server_that_hangs_up_are_not_reused(script
     async with httpx.AsyncClient(transport=KeepAliveTransport(4)) as client:
         assert (await client.get(scripted.url)).text == "first"
         assert (await client.get(scripted.url)).text == "ok"  # kept, but the server hangs up after it
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.05)  # not a poll: the hang-up arrives, and the next request's first try must work
         assert (await client.get(scripted.url)).text == "ok"
     assert scripted.connections == 3
 
@@ -268,7 +268,7 @@ async def test_a_big_body_is_read_as_it_is_consumed_and_read_in_part_closes_its_
         async with client.stream("GET", scripted.url) as response:
             async for _ in response.aiter_bytes():
                 break
-            await asyncio.sleep(0.3)
+            await asyncio.sleep(0.3)  # a fixed sleep, not a poll: it proves that nothing is read meanwhile
             assert scripted.answered == 0  # the socket is not read while nobody reads the body
         assert (await asyncio.wait_for(client.get(scripted.url), 5)).text == "ok"
     assert scripted.connections == 2
