@@ -256,7 +256,7 @@ async def eventually(check: Callable[[], Awaitable[T] | T], seconds: float = 10,
     """What ``check()`` returns once it passes: it is tried again while it raises AssertionError, until
     ``seconds`` have passed, then its last AssertionError is raised. For waiting on what the system does by
     itself (a worker's send, a provider's report); a fixed sleep is only for proving that something does
-    not happen."""
+    not happen. A check that sees what can't come right any more fails at once with pytest.fail."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
     while True:

@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from channels.registry import all_channels
-from tests.conftest import ADMIN, ADMIN_TOKEN, assert_problem, make_settings
+from tests.conftest import ADMIN, ADMIN_TOKEN, assert_problem, eventually, make_settings
 from tests.integration.conftest import GATEWAY, assert_history, free_port
 
 PACKAGE_PARENT = Path(__file__).with_name("sixth_channel")  # holds the package ``pigeon``
@@ -86,16 +87,6 @@ async def stop(process: asyncio.subprocess.Process) -> None:
             await process.wait()
 
 
-async def until(check: Any, what: str, seconds: float = DEADLINE_SECONDS) -> Any:
-    """Poll ``await check()``, a (done, what was seen) pair, until done: what was seen then. Fails after
-    ``seconds`` naming ``what`` and showing what was seen last."""
-    deadline = asyncio.get_running_loop().time() + seconds
-    while not (found := await check())[0]:
-        assert asyncio.get_running_loop().time() < deadline, f"no {what} within {seconds} s; last seen: {found[1]}"
-        await asyncio.sleep(0.05)
-    return found[1]
-
-
 async def test_a_sixth_channel_is_its_package_and_its_entry_point(tmp_path: Path) -> None:
     # The gateway of this test process doesn't know the channel: only the entry point below brings it in.
     assert "pigeon" not in all_channels()
@@ -119,15 +110,16 @@ async def test_a_sixth_channel_is_its_package_and_its_entry_point(tmp_path: Path
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
 
-            async def healthy() -> tuple[bool, Any]:
-                assert server.returncode is None, f"gateway serve exited with {server.returncode}:\n{tail(log)}"
+            async def healthy() -> None:
+                if server.returncode is not None:
+                    pytest.fail(f"gateway serve exited with {server.returncode}:\n{tail(log)}")
                 try:
                     answer = await client.get("/health")
                 except httpx.TransportError as error:
-                    return False, repr(error)
-                return answer.status_code == 200, answer.text
+                    raise AssertionError(f"no healthy gateway: {error!r}") from error
+                assert answer.status_code == 200, f"no healthy gateway: {answer.text}"
 
-            await until(healthy, "healthy gateway", STARTUP_SECONDS)
+            await eventually(healthy, STARTUP_SECONDS)
             await through_the_pigeon_channel(client)
     finally:
         await stop(server)
@@ -158,12 +150,14 @@ async def through_the_pigeon_channel(client: httpx.AsyncClient) -> None:
     assert sent.status_code == 200, sent.text
     message_id = sent.json()["messageId"]
 
-    async def delivered() -> tuple[bool, dict[str, Any]]:
+    async def delivered() -> dict[str, Any]:
         message = (await client.get(f"/api/v1/Message/{message_id}", headers=api)).json()
-        assert message["deliveryStatus"] not in ("Failed", "Expired"), message
-        return message["deliveryStatus"] == "Delivered", message
+        if message["deliveryStatus"] in ("Failed", "Expired"):
+            pytest.fail(f"the pigeon message was not delivered: {message}")
+        assert message["deliveryStatus"] == "Delivered", message
+        return message
 
-    message = await until(delivered, "Delivered pigeon message")
+    message = await eventually(delivered, DEADLINE_SECONDS)
     assert_history(message, "Ready", "Sent", "Delivered")
     assert message["channel"] == "pigeon" and message["requestInfo"] == {"text": "coo", "ring": "Loud"}, message
     assert {"messagingAppIdentifier": "pigeon-user-1"} in message["conversation"]["participants"], message
@@ -175,14 +169,16 @@ async def through_the_pigeon_channel(client: httpx.AsyncClient) -> None:
     )
     assert note.status_code == 200 and note.json()["gatewayStatus"] == 200, note.text
 
-    async def received() -> tuple[bool, list[dict[str, Any]]]:
+    async def received() -> list[dict[str, Any]]:
         found = await client.get(
             "/api/v1/Messages", params={"direction": "inbound", "trafficAccountId": account}, headers=api
         )
-        assert found.status_code == 200, found.text
-        return bool(found.json()["items"]), found.json()["items"]
+        if found.status_code != 200:
+            pytest.fail(found.text)
+        assert found.json()["items"], "no inbound pigeon message"
+        return found.json()["items"]
 
-    [inbound] = await until(received, "inbound pigeon message")
+    [inbound] = await eventually(received, DEADLINE_SECONDS)
     assert inbound["channel"] == "pigeon" and inbound["destination"] == "pigeon-user-1", inbound
     assert inbound["conversationId"] == message["conversation"]["id"], (inbound, message)
     detail = (await client.get(f"/api/v1/Message/{inbound['messageId']}", headers=api)).json()
