@@ -37,8 +37,9 @@ gateway (:class:`RecordingCallbacks`) that records what they ask of it::
      "status", "response"?}
 
 Expected values match exactly, except that an object ``{"$any": true}`` matches any present value,
-``{"$contains": "text"}`` any string containing the text, ``{"$absent": true}`` (an object's member) a
-key that isn't there, and an object with ``"$partial": true`` only the keys it names.
+``{"$type": "integer"}`` any value of that JSON type, ``{"$contains": "text"}`` any string containing the
+text, ``{"$absent": true}`` (an object's member) a key that isn't there, and an object with
+``"$partial": true`` only the keys it names.
 """
 
 from __future__ import annotations
@@ -70,6 +71,14 @@ GATEWAY = "https://gateway.example"  # where the fake gateway takes callbacks
 # The statuses a report may carry (the gateway refuses any other).
 STATUSES = ("Sent", "Delivered", "Read", "Failed", "Expired")
 
+JSON_TYPES: dict[str, type | tuple[type, ...]] = {
+    "string": str,
+    "integer": int,
+    "number": (int, float),
+    "boolean": bool,
+    "object": dict,
+    "array": list,
+}
 # (account, raw body, the case) -> {"headers": {...}, "query": {...}} to add: how the provider signs a callback
 Signer = Callable[[Account, bytes, dict[str, Any]], dict[str, dict[str, str]]]
 
@@ -140,10 +149,13 @@ def cases(directory: Path | str) -> list[Any]:
 def mismatches(expected: Any, actual: Any, path: str = "") -> list[str]:
     """Where ``actual`` differs from ``expected`` (with the matchers of the module docstring)."""
     where = path or "(the value)"
-    if isinstance(expected, dict) and len(expected) == 1 and next(iter(expected)) in ("$any", "$contains"):
+    if isinstance(expected, dict) and len(expected) == 1 and next(iter(expected)) in ("$any", "$contains", "$type"):
         [(matcher, argument)] = expected.items()
         if matcher == "$any":
             return [] if actual is not None else [f"{where}: expected a value, got none"]
+        if matcher == "$type":
+            ok = isinstance(actual, JSON_TYPES[argument]) and (argument == "boolean" or not isinstance(actual, bool))
+            return [] if ok else [f"{where}: expected a JSON {argument}, got {actual!r}"]
         ok = isinstance(actual, str) and argument in actual
         return [] if ok else [f"{where}: expected text containing {argument!r}, got {actual!r}"]
     if isinstance(expected, dict):
@@ -462,7 +474,9 @@ async def run_incoming(
     url = f"/callbacks/{channel.name}/{ACCOUNT_ID}{data.get('path', '')}"
     app = Litestar(route_handlers=routes, dependencies=given_callbacks(gateway))
     async with AsyncTestClient(app=app) as client:
-        response = await client.request(data.get("method", "POST"), url, params=query, content=body, headers=headers)
+        response = await client.request(
+            data.get("method", "POST"), url, params=query, content=body, headers=_wire(headers)
+        )
     _check_answer(case, data, response)
     reports = [_fields(report) for _, report in gateway.reports]
     check(f"{case}: the reports", [_defaults(StatusReport) | r for r in data.get("reports", [])], reports)
@@ -494,7 +508,7 @@ async def run_sandbox(
             f"/sandbox/{channel.name}{data['path']}",
             params=data.get("query") or {},
             content=body,
-            headers=headers,
+            headers=_wire(headers),
         )
     _check_answer(case, data, response)
     return gateway
@@ -520,6 +534,11 @@ def _check_answer(case: Case, data: dict[str, Any], response: httpx.Response) ->
     headers = {key.lower(): value for key, value in response.headers.items()}
     wanted = {key.lower(): value for key, value in (expected.get("headers") or {}).items()}
     check(f"{case}: the answer's headers", {"$partial": True, **wanted}, headers)
+
+
+def _wire(headers: dict[str, str]) -> dict[str, str | bytes]:
+    """Headers as a client sends them: a value outside ASCII as its UTF-8 bytes."""
+    return {key: value if value.isascii() else value.encode() for key, value in headers.items()}
 
 
 def _listed(value: Any) -> list[str]:
