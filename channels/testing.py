@@ -37,9 +37,9 @@ gateway (:class:`RecordingCallbacks`) that records what they ask of it::
      "status", "response"?}
 
 Expected values match exactly, except that an object ``{"$any": true}`` matches any present value,
-``{"$type": "integer"}`` any value of that JSON type, ``{"$contains": "text"}`` any string containing the
-text, ``{"$absent": true}`` (an object's member) a key that isn't there, and an object with
-``"$partial": true`` only the keys it names.
+``{"$type": "integer"}`` any value of that JSON type, ``{"$contains": "text"}`` (or a list of texts) any
+string containing the text, ``{"$absent": true}`` (an object's member) a key that isn't there, and an
+object with ``"$partial": true`` only the keys it names.
 """
 
 from __future__ import annotations
@@ -156,7 +156,8 @@ def mismatches(expected: Any, actual: Any, path: str = "") -> list[str]:
         if matcher == "$type":
             ok = isinstance(actual, JSON_TYPES[argument]) and (argument == "boolean" or not isinstance(actual, bool))
             return [] if ok else [f"{where}: expected a JSON {argument}, got {actual!r}"]
-        ok = isinstance(actual, str) and argument in actual
+        wanted = argument if isinstance(argument, list) else [argument]
+        ok = isinstance(actual, str) and all(text in actual for text in wanted)
         return [] if ok else [f"{where}: expected text containing {argument!r}, got {actual!r}"]
     if isinstance(expected, dict):
         if not isinstance(actual, dict):
