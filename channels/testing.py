@@ -57,6 +57,7 @@ from urllib.parse import parse_qs, urlencode
 import httpx
 import msgspec
 from litestar import Litestar, Router
+from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.testing import AsyncTestClient
 
@@ -438,6 +439,30 @@ def mounted(routes: Iterable[Any], prefix: str, mount_at: str) -> list[Any]:
     return [Router(path=mount_at, route_handlers=routes)]
 
 
+# (the routes, where they go) -> a small app serving them, and the fake gateway its routes get
+_apps: dict[tuple[Any, ...], tuple[Litestar, list[RecordingCallbacks]]] = {}
+
+
+def app_for(routes: Iterable[Any], prefix: str, mount_at: str, gateway: RecordingCallbacks) -> Litestar:
+    """A small app serving a channel's routes (``mounted``) with ``gateway`` as their ``callbacks``. One app
+    per set of routes, made once (making one takes longer than running a case); each case gets it with its
+    own gateway and an empty ``app.state`` (where sandbox providers keep what they remember)."""
+    routes = tuple(routes)
+    key = (*routes, prefix, mount_at)
+    if key not in _apps:
+        current: list[RecordingCallbacks] = [gateway]
+        app = Litestar(
+            route_handlers=mounted(routes, prefix, mount_at),
+            dependencies={"callbacks": Provide(lambda: current[0], sync_to_thread=False)},
+            openapi_config=None,
+        )
+        _apps[key] = (app, current)
+    app, current = _apps[key]
+    current[0] = gateway
+    app.state = State()
+    return app
+
+
 def gateway_of(channel: Channel, data: dict[str, Any], account: Account | None) -> RecordingCallbacks:
     gateway = data.get("gateway") or {}
     return RecordingCallbacks(
@@ -462,9 +487,6 @@ async def run_incoming(
     data = substitute(case.data, _names(placeholders))
     the_account = account_of(channel, data.get("account", substitute(account, _names(placeholders))))
     gateway = gateway_of(channel, data, the_account)
-    routes = mounted(
-        channel.callback_routes, f"/callbacks/{channel.name}/", f"/callbacks/{channel.name}/{{account_id:str}}"
-    )
     body, headers = _body(data)
     query = dict(data.get("query") or {})
     headers |= data.get("headers") or {}
@@ -473,7 +495,8 @@ async def run_incoming(
         headers |= signed.get("headers", {})
         query |= signed.get("query", {})
     url = f"/callbacks/{channel.name}/{ACCOUNT_ID}{data.get('path', '')}"
-    app = Litestar(route_handlers=routes, dependencies=given_callbacks(gateway))
+    prefix = f"/callbacks/{channel.name}"
+    app = app_for(channel.callback_routes, f"{prefix}/", f"{prefix}/{{account_id:str}}", gateway)
     async with AsyncTestClient(app=app) as client:
         response = await client.request(
             data.get("method", "POST"), url, params=query, content=body, headers=_wire(headers)
@@ -499,10 +522,9 @@ async def run_sandbox(
     data = substitute(case.data, _names(placeholders))
     the_account = account_of(channel, data.get("account", substitute(account, _names(placeholders))), sandbox=True)
     gateway = gateway_of(channel, data, the_account)
-    routes = mounted(channel.sandbox_routes, f"/sandbox/{channel.name}/", f"/sandbox/{channel.name}")
     body, headers = _body(data)
     headers |= data.get("headers") or {}
-    app = Litestar(route_handlers=routes, dependencies=given_callbacks(gateway))
+    app = app_for(channel.sandbox_routes, f"/sandbox/{channel.name}/", f"/sandbox/{channel.name}", gateway)
     async with AsyncTestClient(app=app) as client:
         response = await client.request(
             data.get("method", "POST"),
