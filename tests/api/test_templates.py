@@ -1,6 +1,6 @@
 """WhatsApp templates over HTTP (seed 000). The template rules themselves are unit-tested in
-tests/unit/test_whatsapp_templates.py; this file covers the HTTP layer: statuses, codes, named fields,
-the traffic account's channel, sandbox or live, tenant isolation and deletion."""
+channels/whatsapp/tests/test_whatsapp_templates.py; this file covers the HTTP layer: statuses, codes, named
+fields, the traffic account's channel, sandbox or live, tenant isolation and deletion."""
 
 from __future__ import annotations
 

@@ -1,0 +1,125 @@
+"""What Viber's fixture files (outgoing/, incoming/, sandbox/) can't say: the channel's wiring, the bot's name
+remembered across sends (and asked again after invalidAuthToken), set_webhook on its own, and the sandbox's
+magic receivers."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+
+from channels.base import Account, Outbound
+from channels.registry import all_channels
+from channels.viber import adapter, sandbox
+from channels.viber.blocks import validate_block
+
+TOKEN = "445da6az1s345z78-dazcczb2542zv51a-e0vc5fva17480im9"
+ACCOUNT = Account(uuid.UUID(int=7), "https://chatapi.viber.com/pa", {}, {"authToken": TOKEN}, False)
+CALLBACK = f"https://gw.example.com/callbacks/viber/{ACCOUNT.id}?token=abc.def.ghi"
+# Recorded answers (developers.viber.com/docs/api/rest-bot-api)
+SENT = {"status": 0, "status_message": "ok", "message_token": 5741311803571721087, "chat_hostname": "SN-CHAT-05_"}
+ACCOUNT_INFO = {
+    "status": 0,
+    "status_message": "ok",
+    "id": "pa:75346594275468546724",
+    "name": "Mitto Viber bot with a long name here",
+    "uri": "accountUri",
+    "icon": "http://example.com",
+    "category": "category",
+    "webhook": "https://my.site.com",
+    "event_types": ["delivered", "seen"],
+    "subscribers_count": 35,
+    "members": [{"id": "01234567890A=", "name": "my name", "avatar": "http://avatar.example.com", "role": "admin"}],
+}
+
+
+def outbound(block: dict[str, Any], destination: str = "+44 7700 900123") -> Outbound:
+    assert validate_block(block) == [], validate_block(block)
+    return Outbound(
+        uuid.uuid4(), destination, block, datetime.datetime.now(datetime.UTC) + datetime.timedelta(hours=1), CALLBACK
+    )
+
+
+class Viber:
+    """A recorded Viber: answers per method, and every request it got."""
+
+    def __init__(self, **answers: Any) -> None:
+        self.answers = {"get_account_info": [ACCOUNT_INFO], "send_message": [SENT], **answers}
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        method = request.url.path.rsplit("/", 1)[1]
+        queue = self.answers[method]
+        answer = queue.pop(0) if len(queue) > 1 else queue[0]
+        return answer if isinstance(answer, httpx.Response) else httpx.Response(200, json=answer)
+
+    def bodies(self, method: str) -> list[dict[str, Any]]:
+        return [json.loads(r.content) for r in self.requests if r.url.path.endswith("/" + method)]
+
+
+async def send(viber: Viber, block: dict[str, Any], destination: str = "+44 7700 900123"):
+    async with httpx.AsyncClient(transport=httpx.MockTransport(viber)) as http:
+        return await adapter.send(http, ACCOUNT, outbound(block, destination))
+
+
+def test_the_channel_is_wired():
+    channel = all_channels()["viber"]
+    assert channel.send is adapter.send and channel.register_callbacks is adapter.register_callbacks
+    assert channel.default_base_url == "https://chatapi.viber.com/pa"
+    paths = {path for route in (*channel.callback_routes, *channel.sandbox_routes) for path in route.paths}
+    assert paths == {
+        "/callbacks/viber/{account_id:str}",
+        "/sandbox/viber/send_message",
+        "/sandbox/viber/set_webhook",
+        "/sandbox/viber/get_account_info",
+        "/sandbox/viber/inbound",
+    }
+
+
+async def test_the_bots_name_is_asked_once():
+    viber = Viber()
+    await send(viber, {"type": "transactional", "ttl": 90, "text": "Hi"})
+    await send(viber, {"type": "session", "text": "again"})
+    assert len(viber.bodies("get_account_info")) == 1 and len(viber.bodies("send_message")) == 2
+
+
+async def test_an_invalid_token_is_asked_about_again():
+    viber = Viber(send_message=[{"status": 2, "status_message": "invalidAuthToken"}, SENT])
+    await send(viber, {"type": "session", "text": "x"})
+    await send(viber, {"type": "session", "text": "x"})
+    assert len(viber.bodies("get_account_info")) == 2
+
+
+async def test_register_callbacks():
+    viber = Viber(set_webhook=[{"status": 0, "status_message": "ok"}])
+    async with httpx.AsyncClient(transport=httpx.MockTransport(viber)) as http:
+        await adapter.register_callbacks(http, ACCOUNT, "https://gw.example.com/callbacks/viber/x")
+        assert str(viber.requests[0].url) == "https://chatapi.viber.com/pa/set_webhook"
+        viber.answers["set_webhook"] = [{"status": 1, "status_message": "invalidUrl"}]
+        with pytest.raises(ValueError, match="invalidUrl"):
+            await adapter.register_callbacks(http, ACCOUNT, "http://not-https.example.com/")
+
+
+@pytest.mark.parametrize(
+    ("receiver", "expected"),
+    [
+        ("447700900001", ("silent", None)),
+        ("447700900002", ("seen", None)),
+        ("447700900003", ("failed", None)),
+        ("447700901005", ("refused", 5)),
+        ("447700901012", ("refused", 12)),
+        ("447700900500", ("error", None)),
+        ("447700900429", ("throttled", None)),
+        ("447700900408", ("timeout", None)),
+        ("447700901000", ("delivered", None)),
+        ("447700900123", ("delivered", None)),
+        ("01234567890A=", ("delivered", None)),
+    ],
+)
+def test_sandbox_magic_receivers(receiver, expected):
+    assert sandbox.behaviour(receiver) == expected
