@@ -289,23 +289,6 @@ def phone_number_problem(value: str) -> str | None:
     return None
 
 
-RETRY_AFTER_MAX = 3600.0  # seconds: a provider's longer wait is not taken at its word
-
-
-def retry_after_seconds(value: Any) -> float | None:
-    """How long a provider asked to wait (a Retry-After header's delay-seconds, or a number in its JSON
-    answer) as seconds from 0 to RETRY_AFTER_MAX; None when none was given or it is no number. Every
-    channel reads it this way: a provider's ``inf`` or ``NaN`` never reaches the dispatcher's arithmetic."""
-    if isinstance(value, str):
-        try:
-            value = float(value.strip())
-        except ValueError:
-            return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:  # NaN
-        return None
-    return min(max(0.0, float(value)), RETRY_AFTER_MAX)
-
-
 def json_object(body: bytes) -> dict[str, Any] | None:
     """A request body that is a JSON object; None for anything else (not JSON, not UTF-8, another JSON value)."""
     try:

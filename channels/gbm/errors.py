@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from channels.base import retry_after_seconds
+from channels import kit
 
 # The canonical codes and the HTTP status Google maps each to (google/rpc/code.proto).
 HTTP_STATUS = {
@@ -92,5 +92,5 @@ def error_body(status: str, message: str, details: list[dict[str, Any]] | None =
 
 def retry_after(response: httpx.Response, data: Any = None) -> float | None:
     """Seconds to wait: the Retry-After header, else the error's RetryInfo; None when neither is given."""
-    seconds = retry_after_seconds(response.headers.get("Retry-After"))
-    return seconds if seconds is not None else retry_after_seconds(retry_delay(data))
+    seconds = kit.retry_after_of(response)
+    return seconds if seconds is not None else kit.retry_after(retry_delay(data))

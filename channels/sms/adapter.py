@@ -7,7 +7,8 @@ import math
 
 import httpx
 
-from channels.base import Account, Outbound, SendResult, normalise_phone_number, retry_after_seconds
+from channels.base import Account, Outbound, SendResult, normalise_phone_number
+from channels.kit import retry_after_of
 from channels.sms.encoding import UCS2, encoding_for
 from channels.sms.errors import RETRYABLE_RESPONSE_CODES, SEND_RESPONSE_CODES
 
@@ -48,7 +49,7 @@ async def send(http: httpx.AsyncClient, account: Account, outbound: Outbound) ->
 
 def parse_response(response: httpx.Response) -> SendResult:
     if response.status_code == 429 or response.status_code >= 500:
-        return SendResult(description=f"provider answered {response.status_code}", retry_after=_retry_after(response))
+        return SendResult(description=f"provider answered {response.status_code}", retry_after=retry_after_of(response))
     if response.status_code in (401, 403):
         return SendResult(permanent=True, error_code="sms.auth", description="the provider refused the API key")
     try:
@@ -81,7 +82,3 @@ def provider_message_id(answer: dict[str, object]) -> str | None:
         return str(given)
     ids = answer.get("ids")
     return next((i for i in ids if isinstance(i, str) and i), None) if isinstance(ids, list) else None
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    return retry_after_seconds(response.headers.get("Retry-After"))

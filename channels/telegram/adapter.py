@@ -16,7 +16,8 @@ from typing import Any
 
 import httpx
 
-from channels.base import Account, Outbound, SendResult, retry_after_seconds
+from channels.base import Account, Outbound, SendResult
+from channels.kit import retry_after, retry_after_of
 from channels.telegram.blocks import CONTENT_KINDS, content_kind
 
 DEFAULT_BASE_URL = "https://api.telegram.org"
@@ -89,7 +90,7 @@ def parse_response(response: httpx.Response) -> SendResult:
     if not isinstance(data, dict):
         return SendResult(
             description=f"Telegram answered {response.status_code} without a JSON object",
-            retry_after=_header_retry_after(response),
+            retry_after=retry_after_of(response),
         )
     description = str(data.get("description") or f"Telegram answered {response.status_code}")[:1000]
     if data.get("ok") is True and response.status_code < 300:
@@ -141,9 +142,5 @@ async def register_callbacks(http: httpx.AsyncClient, account: Account, callback
 
 def _retry_after(parameters: dict[str, Any], response: httpx.Response) -> float | None:
     """The Bot API's ``parameters.retry_after``, else the Retry-After header."""
-    given = retry_after_seconds(parameters.get("retry_after"))
-    return given if given is not None else _header_retry_after(response)
-
-
-def _header_retry_after(response: httpx.Response) -> float | None:
-    return retry_after_seconds(response.headers.get("Retry-After"))
+    given = retry_after(parameters.get("retry_after"))
+    return given if given is not None else retry_after_of(response)

@@ -45,7 +45,8 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 import httpx
 
-from channels.base import Account, Outbound, SendResult, normalise_phone_number, retry_after_seconds
+from channels.base import Account, Outbound, SendResult, normalise_phone_number
+from channels.kit import retry_after_of
 from channels.viber.blocks import content_kind
 from channels.viber.errors import TRANSIENT_STATUSES, WEBHOOK_NOT_SET, status_description
 
@@ -238,7 +239,7 @@ def _answer(response: httpx.Response) -> dict[str, Any] | SendResult:
     """A successful answer's JSON object, or the SendResult of a failed one."""
     code = response.status_code
     if code == 429 or code >= 500:
-        return SendResult(description=f"Viber answered HTTP {code}", retry_after=_retry_after(response))
+        return SendResult(description=f"Viber answered HTTP {code}", retry_after=retry_after_of(response))
     try:
         data = response.json()
     except ValueError:
@@ -261,12 +262,8 @@ def _answer(response: httpx.Response) -> dict[str, Any] | SendResult:
         return SendResult(permanent=True, error_code=f"viber.http_{code}", description=f"Viber answered HTTP {code}")
     description = status_description(status, data.get("status_message"))
     if status in TRANSIENT_STATUSES:
-        return SendResult(description=description, retry_after=_retry_after(response))
+        return SendResult(description=description, retry_after=retry_after_of(response))
     return SendResult(permanent=True, error_code=f"viber.{status}", description=description)
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    return retry_after_seconds(response.headers.get("Retry-After"))
 
 
 def _cache_key(account: Account) -> tuple[str, str]:

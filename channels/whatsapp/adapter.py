@@ -34,7 +34,8 @@ from urllib.parse import quote
 
 import httpx
 
-from channels.base import Account, Outbound, SendResult, normalise_phone_number, retry_after_seconds
+from channels.base import Account, Outbound, SendResult, normalise_phone_number
+from channels.kit import retry_after_of
 from channels.whatsapp.errors import TRANSIENT_CODES, as_code, describe, error_code
 
 # The Graph API version of every call (Meta's current reference uses it); one place to move it.
@@ -127,7 +128,7 @@ def parse_response(response: httpx.Response) -> SendResult:
     if isinstance(error, dict):
         return error_result(error, response)
     if status == 429 or status >= 500:
-        return SendResult(description=f"WhatsApp answered HTTP {status}", retry_after=_retry_after(response))
+        return SendResult(description=f"WhatsApp answered HTTP {status}", retry_after=retry_after_of(response))
     if status >= 400 or not isinstance(data, dict):
         return SendResult(
             permanent=True,
@@ -148,13 +149,9 @@ def error_result(error: dict[str, Any], response: httpx.Response) -> SendResult:
     error_data = error.get("error_data") if isinstance(error.get("error_data"), dict) else {}
     description = describe(code, error.get("message"), error_data.get("details"))
     if code in TRANSIENT_CODES or response.status_code == 429 or response.status_code >= 500:
-        return SendResult(description=description, retry_after=_retry_after(response))
+        return SendResult(description=description, retry_after=retry_after_of(response))
     return SendResult(
         permanent=True,
         error_code=error_code(code if code is not None else f"http_{response.status_code}"),
         description=description,
     )
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    return retry_after_seconds(response.headers.get("Retry-After"))

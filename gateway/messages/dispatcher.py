@@ -24,7 +24,8 @@ from uuid import UUID
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from channels.base import Outbound, SendResult, retry_after_seconds
+from channels import kit
+from channels.base import Outbound, SendResult
 from channels.registry import all_channels
 from channels.transport import DirectClient
 from gateway.lib.clock import now
@@ -74,7 +75,7 @@ class Outcome:
 def backoff(attempts: int, retry_after: float | None = None) -> float:
     """Seconds until the next attempt: exponential with full jitter, at least what the provider asked."""
     delay = random.uniform(0, min(MAX_BACKOFF, 2.0 ** min(attempts, 16)))
-    return max(delay, retry_after_seconds(retry_after) or 0.0)  # a channel's own figure, bounded again
+    return max(delay, kit.retry_after(retry_after) or 0.0)  # a channel's own figure, bounded again
 
 
 class Dispatcher:

@@ -39,6 +39,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
+from channels import kit
 from channels.transport import KeepAliveTransport
 from gateway.lib.clock import now
 from gateway.lib.group_commit import GroupCommit
@@ -49,7 +50,7 @@ from gateway.models import Webhook, WebhookAttempt, WebhookEvent
 from gateway.settings import Settings
 from gateway.store import outbox
 from gateway.store.outbox import FAILED, PENDING, SUCCEEDED, lease_free
-from gateway.webhooks.schedule import parse_retry_after, retry_delay
+from gateway.webhooks.schedule import MAX_RETRY_AFTER, retry_delay
 from gateway.webhooks.signing import signature, signing_secrets
 
 log = logging.getLogger(__name__)
@@ -295,7 +296,7 @@ class WebhookDeliverer:
         text = kept[:BODY_KEPT].decode("utf-8", errors="replace").replace("\0", "\ufffd")
         retry_after = None
         if response.status_code in (429, 503):
-            retry_after = parse_retry_after(response.headers.get("retry-after"), at)
+            retry_after = kit.retry_after(response.headers.get("retry-after"), at, cap=MAX_RETRY_AFTER)
         error = None
         if response.is_redirect:
             error = f"redirected to {response.headers.get('location', '?')[:500]}; redirects are not followed"

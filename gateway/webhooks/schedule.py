@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
-import email.utils
 import random
 
 # Seconds after the first attempt's failure, after the second's, ...: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
@@ -20,19 +18,3 @@ def retry_delay(attempts: int, retry_after: float | None = None, rng: random.Ran
     base = RETRY_DELAYS[attempts - 1]
     delay = base * (rng or random).uniform(1 - JITTER, 1 + JITTER)
     return max(delay, min(retry_after or 0.0, MAX_RETRY_AFTER))
-
-
-def parse_retry_after(value: str | None, now: datetime.datetime) -> float | None:
-    """Seconds from a Retry-After header: delay-seconds or an HTTP date (RFC 9110 10.2.3)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        moment = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=datetime.UTC)
-    return max(0.0, (moment - now).total_seconds())

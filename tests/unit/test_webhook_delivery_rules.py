@@ -16,7 +16,7 @@ from gateway.lib.crypto import new_webhook_secret
 from gateway.models import Message, TrafficAccount, Webhook
 from gateway.store.outbox import content_fields, status_payload, user_message_payload
 from gateway.webhooks.payloads import EXAMPLES, StatusEvent, UserMessageEvent, openapi_webhooks
-from gateway.webhooks.schedule import JITTER, MAX_RETRY_AFTER, RETRY_DELAYS, parse_retry_after, retry_delay
+from gateway.webhooks.schedule import JITTER, MAX_RETRY_AFTER, RETRY_DELAYS, retry_delay
 from gateway.webhooks.signing import ROTATION_OVERLAP, signature, signing_secrets
 
 NOW = datetime.datetime(2026, 11, 21, 12, 0, tzinfo=datetime.UTC)
@@ -47,24 +47,6 @@ def test_retry_after_is_a_floor_capped_at_a_day():
     assert 4 <= retry_delay(1, retry_after=1, rng=rng) <= 6  # shorter than the schedule: the schedule
     assert retry_delay(1, retry_after=10**9, rng=rng) == MAX_RETRY_AFTER
     assert retry_delay(len(RETRY_DELAYS) + 1, retry_after=5) is None  # Retry-After does not add attempts
-
-
-@pytest.mark.parametrize(
-    ("header", "seconds"),
-    [
-        ("120", 120.0),
-        (" 7 ", 7.0),
-        ("Sat, 21 Nov 2026 12:10:00 GMT", 600.0),
-        ("Sat, 21 Nov 2026 11:00:00 GMT", 0.0),  # in the past
-        (None, None),
-        ("", None),
-        ("soon", None),
-        ("-5", None),
-        ("1.5", None),
-    ],
-)
-def test_retry_after_header_forms(header, seconds):
-    assert parse_retry_after(header, NOW) == seconds
 
 
 def test_a_signature_verifies_with_the_standardwebhooks_library():

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import httpx
 
-from channels.base import Account, Outbound, SendResult, retry_after_seconds
+from channels import kit
+from channels.base import Account, Outbound, SendResult
 
 DEFAULT_BASE_URL = "https://api.pigeon.invalid"
 KEY_HEADER = "X-Loft-Key"
@@ -24,7 +25,7 @@ async def send(http: httpx.AsyncClient, account: Account, outbound: Outbound) ->
     if response.status_code == 429 or response.status_code >= 500:
         return SendResult(
             description=f"provider answered {response.status_code}",
-            retry_after=retry_after_seconds(response.headers.get("Retry-After")),
+            retry_after=kit.retry_after_of(response),
         )
     try:
         answer = response.json()

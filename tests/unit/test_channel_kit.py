@@ -1,0 +1,75 @@
+"""The channel kit (channels/kit.py): the provider chores every adapter and the webhook deliverer share."""
+
+from __future__ import annotations
+
+import datetime
+
+import httpx
+import pytest
+
+from channels import kit
+from channels.kit import RETRY_AFTER_MAX
+from gateway.webhooks.schedule import MAX_RETRY_AFTER
+
+NOW = datetime.datetime(2026, 11, 21, 12, 0, tzinfo=datetime.UTC)
+
+
+@pytest.mark.parametrize(
+    ("given", "seconds"),
+    [
+        # delay-seconds, as a header or a JSON number
+        ("120", 120.0),
+        (" 7 ", 7.0),
+        ("0", 0.0),
+        ("1.5", 1.5),
+        (3, 3.0),
+        (2.5, 2.5),
+        # HTTP dates (RFC 9110 10.2.3): IMF-fixdate, the obsolete RFC 850 and asctime forms, counted from now
+        ("Sat, 21 Nov 2026 12:10:00 GMT", 600.0),
+        ("Saturday, 21-Nov-26 12:10:00 GMT", 600.0),
+        ("Sat Nov 21 12:10:00 2026", 600.0),
+        ("Sat, 21 Nov 2026 11:00:00 GMT", 0.0),  # in the past: no wait
+        ("Sat, 21 Nov 2026 14:00:00 GMT", RETRY_AFTER_MAX),  # 2 hours ahead: capped
+        ("Sat, 21 Nov 2026 12:00:30 +0100", 0.0),  # a zone is honoured (11:00:30 GMT is past)
+        # no number, or no finite one
+        (None, None),
+        ("", None),
+        ("soon", None),
+        ("nan", None),
+        (float("nan"), None),
+        (True, None),
+        ("1,5", None),
+        ({"seconds": 1}, None),
+        ("Sat, 32 Nov 2026 12:10:00 GMT", None),
+        ("inf", RETRY_AFTER_MAX),
+        (float("inf"), RETRY_AFTER_MAX),
+        ("1e12", RETRY_AFTER_MAX),
+        pytest.param(10**400, RETRY_AFTER_MAX, id="10**400"),  # too large for a float: compared, not converted
+        ("99999999999999999999999", RETRY_AFTER_MAX),
+        ("-5", 0.0),
+        (-1e300, 0.0),
+        (float("-inf"), 0.0),
+    ],
+)
+def test_retry_after_reads_seconds_dates_and_json_numbers_safely(given, seconds):
+    assert kit.retry_after(given, NOW) == seconds
+
+
+def test_retry_after_counts_a_date_from_the_current_time_by_default():
+    in_a_minute = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=61)
+    header = in_a_minute.strftime("%a, %d %b %Y %H:%M:%S GMT")
+    assert 55 <= kit.retry_after(header) <= 61
+
+
+def test_the_cap_is_the_callers():
+    """Channels cap at an hour; the webhook deliverer honours a receiver's Retry-After up to a day."""
+    assert kit.retry_after("7200") == RETRY_AFTER_MAX == 3600.0
+    assert kit.retry_after("7200", cap=MAX_RETRY_AFTER) == 7200.0
+    assert kit.retry_after("Sun, 22 Nov 2026 12:00:00 GMT", NOW, cap=MAX_RETRY_AFTER) == MAX_RETRY_AFTER
+    assert kit.retry_after("inf", cap=MAX_RETRY_AFTER) == MAX_RETRY_AFTER
+
+
+def test_retry_after_of_an_answer_reads_its_header():
+    assert kit.retry_after_of(httpx.Response(429, headers={"Retry-After": "7"})) == 7.0
+    assert kit.retry_after_of(httpx.Response(429, headers={"retry-after": "inf"})) == RETRY_AFTER_MAX
+    assert kit.retry_after_of(httpx.Response(503)) is None
