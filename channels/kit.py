@@ -1,14 +1,33 @@
-"""The provider chores every channel adapter does alike, and the webhook deliverer with them: how long an
-answer asks to wait (``retry_after``)."""
+"""The provider chores every channel adapter does alike, and the webhook deliverer with them: what an HTTP
+answer means (``classify``) and how long it asks to wait (``retry_after``)."""
 
 from __future__ import annotations
 
 import datetime
 import email.utils
+from typing import Literal
 
 import httpx
 
+Answer = Literal["success", "transient", "permanent"]
+SUCCESS: Answer = "success"
+TRANSIENT: Answer = "transient"
+PERMANENT: Answer = "permanent"
+# Worth trying again later besides 5xx: Request Timeout, Too Early, Too Many Requests.
+TRANSIENT_STATUSES = frozenset({408, 425, 429})
+
 RETRY_AFTER_MAX = 3600.0  # seconds: a provider's longer wait is not taken at its word
+
+
+def classify(status_code: int) -> Answer:
+    """What an HTTP answer means for the request it answers: 2xx ``success``; 408, 425, 429 and 5xx
+    ``transient`` (the same request may succeed later); anything else (other 4xx, a redirect)
+    ``permanent``. A provider's own rule (an error code in a 200 body) is the adapter's, on top of this."""
+    if 200 <= status_code < 300:
+        return SUCCESS
+    if status_code in TRANSIENT_STATUSES or status_code >= 500:
+        return TRANSIENT
+    return PERMANENT
 
 
 def retry_after(value: object, now: datetime.datetime | None = None, *, cap: float = RETRY_AFTER_MAX) -> float | None:

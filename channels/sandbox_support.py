@@ -12,6 +12,7 @@ import httpx
 from litestar import Request
 from litestar.exceptions import ValidationException
 
+from channels import kit
 from channels.base import json_object
 from channels.transport import DirectClient
 
@@ -52,15 +53,15 @@ def in_background(coroutine: Coroutine[Any, Any, Any]) -> None:
 
 
 async def post_callback(url: str, body: bytes, headers: dict[str, str], attempts: int = 6) -> int | None:
-    """POST a callback, trying again (like the real providers) while there is no answer, a 5xx or a 429;
-    any other answer is final. The last HTTP status, None when the gateway couldn't be reached."""
+    """POST a callback, trying again (like the real providers) while there is no answer or a transient one
+    (``kit.classify``: 5xx, 429, ...); any other answer is final. The last HTTP status, None when the gateway couldn't be reached."""
     status: int | None = None
     http = callback_client()
     for attempt in range(attempts):
         try:
             answer = await http.post(url, content=body, headers={"Content-Type": "application/json", **headers})
             status = answer.status_code
-            if status < 500 and status != 429:
+            if kit.classify(status) != kit.TRANSIENT:
                 return status
         except httpx.HTTPError:
             status = None

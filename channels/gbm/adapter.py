@@ -25,8 +25,8 @@ Authentication (``serviceAccountKey`` credential):
 
 Answers: 200 -> ``Sent`` with provider_message_id = the message's ``messageId`` (the last segment of
 its ``name`` ``conversations/{c}/messages/{m}``); receipts name the same message. Google API errors
-``{"error": {"code", "message", "status"}}`` (``channels.gbm.errors``): HTTP 429 / RESOURCE_EXHAUSTED,
-5xx, UNAVAILABLE, INTERNAL, DEADLINE_EXCEEDED, ABORTED -> transient, after ``Retry-After`` or the
+``{"error": {"code", "message", "status"}}`` (``channels.gbm.errors``): a transient HTTP status
+(``kit.classify``: 408, 425, 429, 5xx), RESOURCE_EXHAUSTED, UNAVAILABLE, INTERNAL, DEADLINE_EXCEEDED, ABORTED -> transient, after ``Retry-After`` or the
 error's RetryInfo ``retryDelay``; UNAUTHENTICATED on a live account -> the cached access token is
 dropped and the send tried once more with a new one; any other status (FAILED_PRECONDITION: the
 device can't show the message and there is no fallback; NOT_FOUND: no such conversation;
@@ -42,6 +42,7 @@ from urllib.parse import quote
 
 import httpx
 
+from channels import kit
 from channels.base import Account, Outbound, SendResult
 from channels.gbm import oauth
 from channels.gbm.blocks import content_kind
@@ -146,13 +147,14 @@ def parse_response(response: httpx.Response, message_id: str) -> SendResult:
         data: Any = response.json()
     except ValueError:
         data = None
-    if 200 <= code < 300:
+    answer = kit.classify(code)
+    if answer == kit.SUCCESS:
         return SendResult(status="Sent", provider_message_id=provider_id(data, message_id))
     status, message = google_error(data, code)
     if status == "ALREADY_EXISTS":
         # Our messageId is taken: an earlier attempt of this very send got through (its answer was lost).
         return SendResult(status="Sent", provider_message_id=message_id)
-    if code == 429 or code >= 500 or status in TRANSIENT:
+    if answer == kit.TRANSIENT or status in TRANSIENT:
         return SendResult(
             description=f"Business Messages answered HTTP {code} {status}: {message}"[:1000],
             retry_after=retry_after(response, data),

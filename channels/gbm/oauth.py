@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 import jwt
 
+from channels import kit
 from channels.gbm.errors import retry_after
 
 SCOPE = "https://www.googleapis.com/auth/businessmessages"
@@ -138,9 +139,10 @@ def token_of(response: httpx.Response) -> tuple[str, float]:
         data = response.json()
     except ValueError:
         data = None
-    if status == 429 or status >= 500:
+    answer = kit.classify(status)
+    if answer == kit.TRANSIENT:
         raise TokenUnavailable(f"the token endpoint answered HTTP {status}", retry_after(response))
-    if status >= 300 or not isinstance(data, dict) or not isinstance(data.get("access_token"), str):
+    if answer != kit.SUCCESS or not isinstance(data, dict) or not isinstance(data.get("access_token"), str):
         error = data.get("error") if isinstance(data, dict) else None
         text = data.get("error_description") if isinstance(data, dict) else None
         code = error if isinstance(error, str) and error.replace("_", "").isalnum() else f"http_{status}"

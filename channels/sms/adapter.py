@@ -7,8 +7,8 @@ import math
 
 import httpx
 
+from channels import kit
 from channels.base import Account, Outbound, SendResult, normalise_phone_number
-from channels.kit import retry_after_of
 from channels.sms.encoding import UCS2, encoding_for
 from channels.sms.errors import RETRYABLE_RESPONSE_CODES, SEND_RESPONSE_CODES
 
@@ -48,8 +48,11 @@ async def send(http: httpx.AsyncClient, account: Account, outbound: Outbound) ->
 
 
 def parse_response(response: httpx.Response) -> SendResult:
-    if response.status_code == 429 or response.status_code >= 500:
-        return SendResult(description=f"provider answered {response.status_code}", retry_after=retry_after_of(response))
+    answer = kit.classify(response.status_code)
+    if answer == kit.TRANSIENT:
+        return SendResult(
+            description=f"provider answered {response.status_code}", retry_after=kit.retry_after_of(response)
+        )
     if response.status_code in (401, 403):
         return SendResult(permanent=True, error_code="sms.auth", description="the provider refused the API key")
     try:
@@ -65,7 +68,7 @@ def parse_response(response: httpx.Response) -> SendResult:
     if isinstance(code, bool) or not isinstance(code, int):
         return SendResult(description=f"provider answered responseCode {code!r}"[:1000])
     text = data.get("responseText") or SEND_RESPONSE_CODES.get(code, "")
-    if code == 0 and response.is_success:
+    if code == 0 and answer == kit.SUCCESS:
         # Sent whatever carries the id, or with none: reports find the message by the token in the
         # callback URL it was sent with, not by the provider's id.
         return SendResult(status="Sent", provider_message_id=message_id)

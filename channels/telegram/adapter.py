@@ -16,8 +16,8 @@ from typing import Any
 
 import httpx
 
+from channels import kit
 from channels.base import Account, Outbound, SendResult
-from channels.kit import retry_after, retry_after_of
 from channels.telegram.blocks import CONTENT_KINDS, content_kind
 
 DEFAULT_BASE_URL = "https://api.telegram.org"
@@ -81,7 +81,8 @@ async def send(http: httpx.AsyncClient, account: Account, outbound: Outbound) ->
 
 def parse_response(response: httpx.Response) -> SendResult:
     """Accepted -> Delivered with ``<chat id>:<message id>`` (a message id is unique only within its
-    chat); 429 and 5xx -> transient, after ``parameters.retry_after``; any other refusal -> permanent
+    chat); a transient HTTP status or error_code (``kit.classify``: 408, 425, 429, 5xx) -> transient, after
+    ``parameters.retry_after``; any other refusal -> permanent
     ``telegram.<error_code>`` with Telegram's description."""
     try:
         data = response.json()
@@ -90,10 +91,10 @@ def parse_response(response: httpx.Response) -> SendResult:
     if not isinstance(data, dict):
         return SendResult(
             description=f"Telegram answered {response.status_code} without a JSON object",
-            retry_after=retry_after_of(response),
+            retry_after=kit.retry_after_of(response),
         )
     description = str(data.get("description") or f"Telegram answered {response.status_code}")[:1000]
-    if data.get("ok") is True and response.status_code < 300:
+    if data.get("ok") is True and kit.classify(response.status_code) == kit.SUCCESS:
         result = data.get("result")
         if isinstance(result, dict) and result.get("message_id") is not None:
             return SendResult(status="Delivered", provider_message_id=provider_message_id(result))
@@ -102,7 +103,7 @@ def parse_response(response: httpx.Response) -> SendResult:
     if isinstance(code, bool) or not isinstance(code, int):
         code = response.status_code
     parameters = data.get("parameters") if isinstance(data.get("parameters"), dict) else {}
-    if code == 429 or code >= 500 or response.status_code == 429 or response.status_code >= 500:
+    if kit.TRANSIENT in (kit.classify(code), kit.classify(response.status_code)):
         return SendResult(description=description, retry_after=_retry_after(parameters, response))
     if isinstance(migrated := parameters.get("migrate_to_chat_id"), int):
         description = f"{description} (the group is now chat {migrated})"[:1000]
@@ -142,5 +143,5 @@ async def register_callbacks(http: httpx.AsyncClient, account: Account, callback
 
 def _retry_after(parameters: dict[str, Any], response: httpx.Response) -> float | None:
     """The Bot API's ``parameters.retry_after``, else the Retry-After header."""
-    given = retry_after(parameters.get("retry_after"))
-    return given if given is not None else retry_after_of(response)
+    given = kit.retry_after(parameters.get("retry_after"))
+    return given if given is not None else kit.retry_after_of(response)

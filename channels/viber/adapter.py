@@ -28,10 +28,10 @@ message categories) have no field in the REST bot API's send_message, whose ``ty
 type: they are not sent.
 
 Answers: status 0 -> ``Sent`` with ``provider_message_id = str(message_token)`` (delivered/seen/failed
-callbacks name the same token); HTTP 429, 5xx and status 12 (tooManyRequests) -> transient, after
-``Retry-After`` when given; status 10 (webhookNotSet) -> the adapter sets the webhook
-(``register_callbacks``) and sends once more; any other status -> permanent ``viber.<status>`` with
-Viber's status message.
+callbacks name the same token); a transient HTTP status (``kit.classify``: 408, 425, 429, 5xx) and
+status 12 (tooManyRequests) -> transient, after ``Retry-After`` when given; status 10 (webhookNotSet)
+-> the adapter sets the webhook (``register_callbacks``) and sends once more; any other status ->
+permanent ``viber.<status>`` with Viber's status message.
 """
 
 from __future__ import annotations
@@ -45,8 +45,8 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 import httpx
 
+from channels import kit
 from channels.base import Account, Outbound, SendResult, normalise_phone_number
-from channels.kit import retry_after_of
 from channels.viber.blocks import content_kind
 from channels.viber.errors import TRANSIENT_STATUSES, WEBHOOK_NOT_SET, status_description
 
@@ -238,8 +238,9 @@ async def register_callbacks(http: httpx.AsyncClient, account: Account, callback
 def _answer(response: httpx.Response) -> dict[str, Any] | SendResult:
     """A successful answer's JSON object, or the SendResult of a failed one."""
     code = response.status_code
-    if code == 429 or code >= 500:
-        return SendResult(description=f"Viber answered HTTP {code}", retry_after=retry_after_of(response))
+    answer = kit.classify(code)
+    if answer == kit.TRANSIENT:
+        return SendResult(description=f"Viber answered HTTP {code}", retry_after=kit.retry_after_of(response))
     try:
         data = response.json()
     except ValueError:
@@ -248,7 +249,7 @@ def _answer(response: httpx.Response) -> dict[str, Any] | SendResult:
     if isinstance(status, str) and status.isdigit():
         status = int(status)
     if isinstance(status, bool) or not isinstance(status, int):
-        if code >= 400:
+        if answer == kit.PERMANENT:
             return SendResult(
                 permanent=True,
                 error_code=f"viber.http_{code}",
@@ -257,12 +258,12 @@ def _answer(response: httpx.Response) -> dict[str, Any] | SendResult:
         return SendResult(description=f"Viber answered HTTP {code} without a status")
     assert isinstance(data, dict)
     if status == 0:
-        if code < 300:
+        if answer == kit.SUCCESS:
             return data
         return SendResult(permanent=True, error_code=f"viber.http_{code}", description=f"Viber answered HTTP {code}")
     description = status_description(status, data.get("status_message"))
     if status in TRANSIENT_STATUSES:
-        return SendResult(description=description, retry_after=retry_after_of(response))
+        return SendResult(description=description, retry_after=kit.retry_after_of(response))
     return SendResult(permanent=True, error_code=f"viber.{status}", description=description)
 
 

@@ -21,9 +21,10 @@ on the wire but the Cloud API's own path.
 Answers: ``{"messaging_product": "whatsapp", "contacts": [...], "messages": [{"id": "wamid..."}]}`` ->
 ``Sent`` with ``provider_message_id`` = the wamid (status webhooks name it). An ``{"error": {...}}``
 with a throttling code (4, 80007, 130429, 131048, 131056) or a temporary service code (2, 131000,
-131016), HTTP 429 and 5xx -> transient (after ``Retry-After`` when given); any other code -> permanent
-``whatsapp.<code>`` with Meta's message and details (``channels.whatsapp.errors``). 131047 (more than
-24 hours since the user's last message) says that a template message is needed.
+131016), and a transient HTTP status (``kit.classify``: 408, 425, 429, 5xx) -> transient (after
+``Retry-After`` when given); any other code -> permanent ``whatsapp.<code>`` with Meta's message and
+details (``channels.whatsapp.errors``). 131047 (more than 24 hours since the user's last message) says
+that a template message is needed.
 """
 
 from __future__ import annotations
@@ -34,8 +35,8 @@ from urllib.parse import quote
 
 import httpx
 
+from channels import kit
 from channels.base import Account, Outbound, SendResult, normalise_phone_number
-from channels.kit import retry_after_of
 from channels.whatsapp.errors import TRANSIENT_CODES, as_code, describe, error_code
 
 # The Graph API version of every call (Meta's current reference uses it); one place to move it.
@@ -127,9 +128,10 @@ def parse_response(response: httpx.Response) -> SendResult:
     error = data.get("error") if isinstance(data, dict) else None
     if isinstance(error, dict):
         return error_result(error, response)
-    if status == 429 or status >= 500:
-        return SendResult(description=f"WhatsApp answered HTTP {status}", retry_after=retry_after_of(response))
-    if status >= 400 or not isinstance(data, dict):
+    answer = kit.classify(status)
+    if answer == kit.TRANSIENT:
+        return SendResult(description=f"WhatsApp answered HTTP {status}", retry_after=kit.retry_after_of(response))
+    if answer == kit.PERMANENT or not isinstance(data, dict):
         return SendResult(
             permanent=True,
             error_code=f"whatsapp.http_{status}",
@@ -148,8 +150,8 @@ def error_result(error: dict[str, Any], response: httpx.Response) -> SendResult:
     code = as_code(error.get("code"))
     error_data = error.get("error_data") if isinstance(error.get("error_data"), dict) else {}
     description = describe(code, error.get("message"), error_data.get("details"))
-    if code in TRANSIENT_CODES or response.status_code == 429 or response.status_code >= 500:
-        return SendResult(description=description, retry_after=retry_after_of(response))
+    if code in TRANSIENT_CODES or kit.classify(response.status_code) == kit.TRANSIENT:
+        return SendResult(description=description, retry_after=kit.retry_after_of(response))
     return SendResult(
         permanent=True,
         error_code=error_code(code if code is not None else f"http_{response.status_code}"),

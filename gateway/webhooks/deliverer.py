@@ -99,7 +99,7 @@ class Outcome:
 
     @property
     def succeeded(self) -> bool:
-        return self.response_status is not None and 200 <= self.response_status < 300
+        return self.response_status is not None and kit.classify(self.response_status) == kit.SUCCESS
 
 
 class WebhookDeliverer:

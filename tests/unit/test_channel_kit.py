@@ -73,3 +73,40 @@ def test_retry_after_of_an_answer_reads_its_header():
     assert kit.retry_after_of(httpx.Response(429, headers={"Retry-After": "7"})) == 7.0
     assert kit.retry_after_of(httpx.Response(429, headers={"retry-after": "inf"})) == RETRY_AFTER_MAX
     assert kit.retry_after_of(httpx.Response(503)) is None
+
+
+@pytest.mark.parametrize(
+    ("status", "meaning"),
+    [
+        *((status, kit.SUCCESS) for status in (200, 201, 202, 204, 299)),
+        *((status, kit.TRANSIENT) for status in (408, 425, 429, 500, 502, 503, 504, 599)),
+        *((status, kit.PERMANENT) for status in (100, 301, 302, 304, 400, 401, 403, 404, 409, 410, 413, 422, 451)),
+    ],
+)
+def test_classify_an_http_answer(status, meaning):
+    assert kit.classify(status) == meaning
+
+
+def _adapters():
+    from channels.gbm.adapter import parse_response as gbm
+    from channels.sms.adapter import parse_response as sms
+    from channels.telegram.adapter import parse_response as telegram
+    from channels.viber.adapter import parse_response as viber
+    from channels.whatsapp.adapter import parse_response as whatsapp
+
+    return {
+        "sms": (sms, {"responseCode": 1}),
+        "telegram": (telegram, {"ok": False, "description": "busy"}),
+        "viber": (viber, {}),
+        "whatsapp": (whatsapp, {}),
+        "gbm": (lambda response: gbm(response, "m-1"), {}),
+    }
+
+
+@pytest.mark.parametrize("channel", ["sms", "telegram", "viber", "whatsapp", "gbm"])
+@pytest.mark.parametrize("status", [408, 425, 429, 500, 503])
+def test_every_adapter_takes_a_transient_http_status_as_transient(channel, status):
+    parse, body = _adapters()[channel]
+    result = parse(httpx.Response(status, json=body, headers={"Retry-After": "7"}))
+    assert not result.accepted and not result.permanent, result
+    assert result.retry_after == 7.0

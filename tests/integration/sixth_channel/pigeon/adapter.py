@@ -22,16 +22,17 @@ async def send(http: httpx.AsyncClient, account: Account, outbound: Outbound) ->
         },
         headers={KEY_HEADER: account.credentials.get("loftKey", "")},
     )
-    if response.status_code == 429 or response.status_code >= 500:
+    answer = kit.classify(response.status_code)
+    if answer == kit.TRANSIENT:
         return SendResult(
             description=f"provider answered {response.status_code}",
             retry_after=kit.retry_after_of(response),
         )
     try:
-        answer = response.json()
+        data = response.json()
     except ValueError:
         return SendResult(description=f"provider answered {response.status_code} without JSON")
-    if response.is_success and isinstance(answer, dict) and isinstance(answer.get("noteId"), str):
-        return SendResult(status="Sent", provider_message_id=answer["noteId"])
-    error = answer.get("error") if isinstance(answer, dict) else None
+    if answer == kit.SUCCESS and isinstance(data, dict) and isinstance(data.get("noteId"), str):
+        return SendResult(status="Sent", provider_message_id=data["noteId"])
+    error = data.get("error") if isinstance(data, dict) else None
     return SendResult(permanent=True, error_code=f"pigeon.{response.status_code}", description=str(error)[:1000])
