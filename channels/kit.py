@@ -1,13 +1,17 @@
 """The provider chores every channel adapter does alike, and the webhook deliverer with them: what an HTTP
-answer means (``classify``) and how long it asks to wait (``retry_after``)."""
+answer means (``classify``) and how long it asks to wait (``retry_after``), comparing a callback's
+signature or secret (``same_signature``), and refusing a provider's payload that can't be read
+(``Malformed``)."""
 
 from __future__ import annotations
 
 import datetime
 import email.utils
+import hmac
 from typing import Literal
 
 import httpx
+from litestar.exceptions import ValidationException
 
 Answer = Literal["success", "transient", "permanent"]
 SUCCESS: Answer = "success"
@@ -61,3 +65,30 @@ def _until_date(text: str, now: datetime.datetime | None, cap: float) -> float |
         moment = moment.replace(tzinfo=datetime.UTC)
     seconds = (moment - (now or datetime.datetime.now(datetime.UTC))).total_seconds()
     return min(max(0.0, seconds), cap)
+
+
+def same_signature(expected: str | bytes | None, given: str | bytes | None) -> bool:
+    """Whether a callback's signature, token or secret is the one expected, compared in constant time (text as
+    UTF-8, so any text compares without raising). An empty or missing side matches nothing: an account
+    without a secret accepts no callback."""
+    if not expected or not given:
+        return False
+    return hmac.compare_digest(_bytes(expected), _bytes(given))
+
+
+def _bytes(value: str | bytes) -> bytes:
+    return value.encode() if isinstance(value, str) else value
+
+
+class Malformed(ValueError):
+    """A provider's payload that can't be read: ``field`` names the JSON path at fault, ``message`` what
+    is wrong with it."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+    def problem(self, title: str) -> ValidationException:
+        """The 400 a callback route answers with (``validation_error`` naming the field)."""
+        return ValidationException(title, extra=[{"key": self.field, "message": self.message}])

@@ -42,25 +42,18 @@ from typing import Any
 from uuid import UUID
 
 from litestar import MediaType, Request, Response, post
-from litestar.exceptions import NotAuthorizedException, NotFoundException, ValidationException
+from litestar.exceptions import NotAuthorizedException, NotFoundException
 from litestar.params import FromPath
 
 from channels.base import ID_MAX, CallbacksDependency, InboundMessage, StatusReport, json_object
+from channels.kit import Malformed, same_signature
 from channels.openapi import OBJECT, STRING, documented, header, object_schema, problem
 
 SIGNATURE_HEADER = "X-Goog-Signature"
 CLIENT_TOKEN = "clientToken"  # the credential that keys X-Goog-Signature
 RECEIPT_STATUSES = {"DELIVERED": "Delivered", "READ": "Read"}
+INVALID = "The Business Messages webhook payload is not valid."
 PAYLOADS = ("message", "receipts", "suggestionResponse", "userStatus", "surveyResponse", "authenticationResponse")
-
-
-class Malformed(ValueError):
-    """A webhook body that isn't one: ``field`` names the JSON path at fault."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,16 +71,7 @@ def signature(key: str, body: bytes) -> str:
 
 def signature_matches(key: str | None, body: bytes, given: str | None) -> bool:
     """Constant-time check of the signature header; an account without a key accepts nothing."""
-    if not key or not given:
-        return False
-    return hmac.compare_digest(signature(key, body).encode(), given.strip().encode())
-
-
-def client_token_matches(key: str | None, client_token: str) -> bool:
-    """Constant-time check of a verification request's clientToken against the account's webhook key."""
-    if not key:
-        return False
-    return hmac.compare_digest(client_token.encode(), key.encode())
+    return bool(key) and same_signature(signature(key, body), (given or "").strip())
 
 
 def verification_of(data: Any) -> Verification | None:
@@ -180,9 +164,9 @@ async def gbm_callback(request: Request, callbacks: CallbacksDependency, account
             raise NotAuthorizedException(
                 f"The {SIGNATURE_HEADER} is missing or wrong for this traffic account."
             ) from None
-        raise _invalid(error) from None
+        raise error.problem(INVALID) from None
     if verification is not None:
-        if not (signed or client_token_matches(key, verification.client_token)):
+        if not (signed or same_signature(key, verification.client_token)):
             raise NotAuthorizedException("The clientToken is not this traffic account's.")
         return Response(verification.secret.encode(), status_code=200, media_type=MediaType.TEXT)
     if not signed:
@@ -190,7 +174,7 @@ async def gbm_callback(request: Request, callbacks: CallbacksDependency, account
     try:
         parsed = parse_callback(data)
     except Malformed as error:
-        raise _invalid(error) from None
+        raise error.problem(INVALID) from None
     if isinstance(parsed, list):
         found = [await callbacks.report(account_id, report) for report in parsed]
         if not all(found):
@@ -198,12 +182,6 @@ async def gbm_callback(request: Request, callbacks: CallbacksDependency, account
     elif isinstance(parsed, InboundMessage) and not await callbacks.receive(account_id, parsed):
         raise NotFoundException("No such traffic account.")
     return Response(b"", status_code=200, media_type=MediaType.TEXT)
-
-
-def _invalid(error: Malformed) -> ValidationException:
-    return ValidationException(
-        "The Business Messages webhook payload is not valid.", extra=[{"key": error.field, "message": error.message}]
-    )
 
 
 def _object(value: Any, field: str) -> dict[str, Any]:

@@ -52,7 +52,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import datetime
-import hmac
 import json
 import time
 import uuid
@@ -64,6 +63,7 @@ from litestar import Request, Response, post
 from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import FromPath
 
+from channels import kit
 from channels.base import ID_MAX, Account, Callbacks, CallbacksDependency, json_object
 from channels.gbm.adapter import CREDENTIAL, sandbox_bearer
 from channels.gbm.blocks import CAROUSEL_CARDS, REPRESENTATIVE_TYPES, SUGGESTIONS_MAX
@@ -338,7 +338,7 @@ async def _account_of_bearer(request: Request, callbacks: Callbacks, token: str)
                 continue
             bearer = sandbox_bearer(candidate.credentials.get(CREDENTIAL, ""))
             agents[bearer] = candidate.id
-            if hmac.compare_digest(bearer.encode(), token.encode()):
+            if kit.same_signature(bearer, token):
                 found = candidate
         return found
 
@@ -351,7 +351,7 @@ async def _checked(callbacks: Any, account_id: UUID | None, token: str) -> Accou
     if account is None or not account.sandbox:
         return None
     bearer = sandbox_bearer(account.credentials.get(CREDENTIAL, ""))
-    return account if hmac.compare_digest(bearer.encode(), token.encode()) else None
+    return account if kit.same_signature(bearer, token) else None
 
 
 async def _report(callbacks: Any, account: Account, conversation_id: str, name: str, receipt_types: list[str]) -> None:

@@ -12,6 +12,7 @@ from litestar.openapi.spec import OpenAPIType, Schema
 from litestar.params import FromPath
 
 from channels.base import Callbacks, CallbacksDependency, InboundMessage, StatusReport, json_object
+from channels.kit import Malformed
 from channels.openapi import INTEGER, STRING, documented, object_schema, problem, query
 from channels.sms.errors import dlr_error_text
 
@@ -26,16 +27,16 @@ STATUSES = {
 }
 
 
-def report_of(message_id: UUID, fields: dict[str, Any]) -> StatusReport | None | str:
-    """The status report in a DLR, None for a report that changes nothing, or why it is malformed."""
+def report_of(message_id: UUID, fields: dict[str, Any]) -> StatusReport | None:
+    """The status report in a DLR, None for a report that changes nothing. Raises :class:`Malformed`."""
     state = str(fields.get("status", "")).upper()
     if state not in STATUSES:
-        return f"status must be one of {', '.join(STATUSES)}"
+        raise Malformed("status", f"status must be one of {', '.join(STATUSES)}")
     if STATUSES[state] is None:
         return None
     code = fields.get("errorcode")
     if code not in (None, "") and not (isinstance(code, (int, str)) and str(code).isdigit() and len(str(code)) <= 6):
-        return "errorcode must be a number (the SMS API's delivery-report error code)"
+        raise Malformed("errorcode", "errorcode must be a number (the SMS API's delivery-report error code)")
     failed = STATUSES[state] in ("Failed", "Expired")
     return StatusReport(
         status=STATUSES[state],
@@ -92,10 +93,10 @@ async def delivery_report_of(request: Request, callbacks: Callbacks, account_id:
     if message_id is None:
         raise NotAuthorizedException("The callback token is missing, forged or expired.")
     fields = await _fields(request)
-    report = report_of(message_id, fields)
-    if isinstance(report, str):
-        field = report.split(" ", 1)[0]  # the message starts with the field it is about
-        raise ValidationException("The delivery report is not valid.", extra=[{"key": field, "message": report}])
+    try:
+        report = report_of(message_id, fields)
+    except Malformed as error:
+        raise error.problem("The delivery report is not valid.") from None
     if report is not None and not await callbacks.report(account_id, report):
         raise NotFoundException("No message of this traffic account with this token.")
     return Response({"status": "ok"})

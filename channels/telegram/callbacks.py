@@ -19,15 +19,15 @@ an Update it got no 2xx for with the same update_id, and the gateway stores it o
 
 from __future__ import annotations
 
-import hmac
 from typing import Any
 from uuid import UUID
 
 from litestar import Request, Response, post
-from litestar.exceptions import NotAuthorizedException, NotFoundException, ValidationException
+from litestar.exceptions import NotAuthorizedException, NotFoundException
 from litestar.params import FromPath
 
 from channels.base import CallbacksDependency, InboundMessage, json_object
+from channels.kit import Malformed, same_signature
 from channels.openapi import INTEGER, OBJECT, documented, header, object_schema, problem
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -36,22 +36,6 @@ MESSAGE_UPDATES = ("message", "edited_message")
 MEDIA = ("photo", "document", "video", "voice")
 # User content the gateway stores as {"type": "unsupported", "kind": ...} rather than dropping silently.
 UNSUPPORTED = ("sticker", "audio", "animation", "video_note", "contact", "poll", "dice", "game", "story", "invoice")
-
-
-class Malformed(ValueError):
-    """An Update that isn't one: ``field`` names the JSON path at fault."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
-
-
-def secret_matches(expected: str | None, given: str | None) -> bool:
-    """Constant-time comparison of the secret token; an account without one accepts nothing."""
-    if not expected or given is None:
-        return False
-    return hmac.compare_digest(expected.encode(), given.encode())
 
 
 def inbound_of(update: Any) -> InboundMessage | None:
@@ -193,15 +177,13 @@ async def telegram_update(
 ) -> Response[dict[str, Any]]:
     account = await callbacks.account(account_id, "telegram")
     given = request.headers.get(SECRET_HEADER)
-    if account is None or not secret_matches(account.credentials.get("webhookSecret"), given):
+    if account is None or not same_signature(account.credentials.get("webhookSecret"), given):
         raise NotAuthorizedException(f"The {SECRET_HEADER} header is missing or wrong.")
     update = json_object(await request.body())
     try:
         inbound = inbound_of(update)
     except Malformed as error:
-        raise ValidationException(
-            "The body is not a valid Telegram Update.", extra=[{"key": error.field, "message": error.message}]
-        ) from None
+        raise error.problem("The body is not a valid Telegram Update.") from None
     if inbound is not None and not await callbacks.receive(account_id, inbound):
         raise NotFoundException("No such traffic account.")
     return Response(webhook_answer(update))

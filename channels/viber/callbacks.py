@@ -32,24 +32,16 @@ from typing import Any
 from uuid import UUID
 
 from litestar import MediaType, Request, Response, post
-from litestar.exceptions import NotAuthorizedException, NotFoundException, ValidationException
+from litestar.exceptions import NotAuthorizedException, NotFoundException
 from litestar.params import FromPath
 
 from channels.base import ID_MAX, CallbacksDependency, InboundMessage, StatusReport, json_object
+from channels.kit import Malformed, same_signature
 from channels.openapi import INTEGER, OBJECT, STRING, documented, header, object_schema, problem
 
 SIGNATURE_HEADER = "X-Viber-Content-Signature"
 STATUS_EVENTS = {"delivered": "Delivered", "seen": "Read", "failed": "Failed"}
 FAILED_CODE = "viber.failed"
-
-
-class Malformed(ValueError):
-    """A callback that isn't one: ``field`` names the JSON path at fault."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
 
 
 def signature(token: str, body: bytes) -> str:
@@ -59,9 +51,7 @@ def signature(token: str, body: bytes) -> str:
 
 def signature_matches(token: str | None, body: bytes, given: str | None) -> bool:
     """Constant-time check of the signature header; an account without a token accepts nothing."""
-    if not token or not given:
-        return False
-    return hmac.compare_digest(signature(token, body).encode(), given.strip().lower().encode())
+    return bool(token) and same_signature(signature(token, body), (given or "").strip().lower())
 
 
 def parse_callback(body: bytes) -> StatusReport | InboundMessage | None:
@@ -131,9 +121,7 @@ async def viber_callback(
     try:
         parsed = parse_callback(body)
     except Malformed as error:
-        raise ValidationException(
-            "The Viber callback is not valid.", extra=[{"key": error.field, "message": error.message}]
-        ) from None
+        raise error.problem("The Viber callback is not valid.") from None
     if isinstance(parsed, StatusReport):
         if not await callbacks.report(account_id, parsed):
             raise NotFoundException("No such traffic account.")

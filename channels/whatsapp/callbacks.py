@@ -41,11 +41,12 @@ from uuid import UUID
 
 import msgspec
 from litestar import MediaType, Request, Response, get, post
-from litestar.exceptions import NotAuthorizedException, PermissionDeniedException, ValidationException
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.openapi.spec import OpenAPIType, Schema
 from litestar.params import FromPath
 
 from channels.base import ID_MAX, CallbacksDependency, InboundMessage, StatusReport, json_object
+from channels.kit import Malformed, same_signature
 from channels.openapi import OBJECT as JSON_OBJECT
 from channels.openapi import documented, header, object_schema, problem, query
 from channels.whatsapp.errors import as_code, describe, error_code
@@ -68,15 +69,6 @@ MEDIA_FIELDS = {
 FAILED_CODE = "whatsapp.failed"
 
 
-class Malformed(ValueError):
-    """A webhook body that isn't one: ``field`` names the JSON path at fault."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
-
-
 def signature(app_secret: str, body: bytes) -> str:
     """X-Hub-Signature-256: ``sha256=`` and the hex HMAC-SHA256 of the raw body, keyed with the app secret."""
     return SIGNATURE_PREFIX + hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()
@@ -84,17 +76,12 @@ def signature(app_secret: str, body: bytes) -> str:
 
 def signature_matches(app_secret: str | None, body: bytes, given: str | None) -> bool:
     """Constant-time check of the signature header; an account without an app secret accepts nothing."""
-    if not app_secret or not given:
-        return False
-    return hmac.compare_digest(signature(app_secret, body).encode(), given.strip().lower().encode())
+    return bool(app_secret) and same_signature(signature(app_secret, body), (given or "").strip().lower())
 
 
 def challenge_answer(params: dict[str, str], verify_token: str | None) -> str | None:
     """The ``hub.challenge`` to echo when the subscription request is right; None when it isn't."""
-    token = params.get("hub.verify_token")
-    if params.get("hub.mode") != "subscribe" or not verify_token or token is None:
-        return None
-    if not hmac.compare_digest(token.encode(), verify_token.encode()):
+    if params.get("hub.mode") != "subscribe" or not same_signature(verify_token, params.get("hub.verify_token")):
         return None
     return params.get("hub.challenge")
 
@@ -296,9 +283,7 @@ async def whatsapp_webhook(
     try:
         found = parse_notification(body)
     except Malformed as error:
-        raise ValidationException(
-            "The WhatsApp webhook is not valid.", extra=[{"key": error.field, "message": error.message}]
-        ) from None
+        raise error.problem("The WhatsApp webhook is not valid.") from None
     # A status on a wamid no message has yet is kept by the gateway until the send answer records it.
     statuses = messages = 0
     for item in found:

@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import hmac
 import json
 import os
 import time
@@ -54,6 +53,7 @@ from litestar import Request, Response, post
 from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import FromPath
 
+from channels import kit
 from channels.base import Account, Callbacks, CallbacksDependency, json_object, normalise_phone_number
 from channels.sandbox_support import in_background, post_callback, simulated_body
 from channels.whatsapp.callbacks import OBJECT, SIGNATURE_HEADER, signature
@@ -199,7 +199,7 @@ async def send_message(
             kind="GraphMethodException",
             subcode=33,
         )
-    if not hmac.compare_digest(token.encode(), account.credentials.get("accessToken", "").encode()):
+    if not kit.same_signature(account.credentials.get("accessToken"), token):
         return error_answer(401, 190, "Invalid OAuth access token - Cannot parse access token")
     body = json_object(await request.body())
     if (problem := body_problem(body)) is not None:

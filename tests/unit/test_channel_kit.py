@@ -110,3 +110,43 @@ def test_every_adapter_takes_a_transient_http_status_as_transient(channel, statu
     result = parse(httpx.Response(status, json=body, headers={"Retry-After": "7"}))
     assert not result.accepted and not result.permanent, result
     assert result.retry_after == 7.0
+
+
+def test_same_signature_compares_text_and_bytes_exactly():
+    assert kit.same_signature("sha256=abc", "sha256=abc")
+    assert kit.same_signature(b"\x00\xff", b"\x00\xff")
+    assert kit.same_signature("café", "café".encode())  # text is compared as UTF-8
+    assert not kit.same_signature("sha256=abc", "sha256=abd")
+    assert not kit.same_signature("abc", "abc ")
+    assert not kit.same_signature("abc", "ABC")
+    assert not kit.same_signature("abc", "é" * 3)  # non-ASCII never raises
+
+
+@pytest.mark.parametrize(("expected", "given"), [("", ""), (None, None), (b"", b""), ("", "x"), ("x", ""), (None, "x")])
+def test_an_empty_or_missing_secret_matches_nothing(expected, given):
+    assert not kit.same_signature(expected, given)
+
+
+def test_a_malformed_payload_is_a_400_naming_its_field():
+    error = kit.Malformed("entry[0].changes", "must be a list of changes")
+    assert isinstance(error, ValueError) and str(error) == "entry[0].changes: must be a list of changes"
+    problem = error.problem("The WhatsApp webhook is not valid.")
+    assert problem.status_code == 400 and problem.detail == "The WhatsApp webhook is not valid."
+    assert problem.extra == [{"key": "entry[0].changes", "message": "must be a list of changes"}]
+
+
+def test_every_channel_raises_the_kits_malformed():
+    from channels.gbm import callbacks as gbm
+    from channels.telegram import callbacks as telegram
+    from channels.viber import callbacks as viber
+    from channels.whatsapp import callbacks as whatsapp
+
+    for parse, body in (
+        (gbm.decode, b"[]"),
+        (telegram.inbound_of, []),
+        (viber.parse_callback, b"[]"),
+        (whatsapp.parse_notification, b"[]"),
+    ):
+        with pytest.raises(kit.Malformed) as raised:
+            parse(body)
+        assert raised.value.field == "body"
