@@ -40,6 +40,7 @@ class SettingsSpec:
 
 
 COMMON_KEYS = ("baseUrl", "sendRate")
+DESCRIPTION_MAX = 1000  # characters of a provider's description kept with a message
 # The longest address (a user's phone number, chat or conversation id) or provider message id the gateway
 # stores: a callback naming a longer one is malformed.
 ID_MAX = 256
@@ -86,6 +87,27 @@ class SendResult:
     @property
     def accepted(self) -> bool:
         return self.status is not None
+
+    @classmethod
+    def sent(cls, provider_id: str | None, status: str = "Sent", description: str | None = None) -> SendResult:
+        """Accepted, under the provider's id of the message (None when its answer named none)."""
+        return cls(status=status, provider_message_id=provider_id, description=description)
+
+    @classmethod
+    def transient(cls, description: str, retry_after: float | None = None) -> SendResult:
+        """Not sent this time: tried again later, after ``retry_after`` seconds at least when given."""
+        return cls(description=description[:DESCRIPTION_MAX], retry_after=retry_after)
+
+    @classmethod
+    def rejected(cls, code: str, description: str) -> SendResult:
+        """Refused for good: the message is Failed with the channel's ``code`` (``<channel>.<provider code>``)."""
+        return cls(permanent=True, error_code=code, description=description[:DESCRIPTION_MAX])
+
+    @classmethod
+    def invalid_block(cls, channel: str) -> SendResult:
+        """A block the adapter can't turn into a request. Only a block its shape decoded is stored, so one
+        that doesn't can never be sent."""
+        return cls.rejected(f"{channel}.invalid_block", f"the {channel} block is not valid")
 
 
 Send = Callable[[httpx.AsyncClient, Account, Outbound], Awaitable[SendResult]]

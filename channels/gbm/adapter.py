@@ -102,8 +102,7 @@ async def send(http: httpx.AsyncClient, account: Account, outbound: Outbound) ->
     try:
         body = message_body(outbound)
     except (KeyError, TypeError, ValueError):
-        # Only a block its shape decoded is stored; one that doesn't can never be sent.
-        return SendResult(permanent=True, error_code="gbm.invalid_block", description="the gbm block is not valid")
+        return SendResult.invalid_block("gbm")
     url = messages_url(account, outbound.destination)
     result = await _post(http, account, url, outbound, body)
     if result.error_code == "gbm.UNAUTHENTICATED" and not account.sandbox:
@@ -129,15 +128,15 @@ async def bearer_token(http: httpx.AsyncClient, account: Account) -> str | SendR
     """The access token to send with, or the SendResult of failing to get one."""
     key = account.credentials.get(CREDENTIAL, "")
     if not key:
-        return SendResult(permanent=True, error_code="gbm.credentials", description="serviceAccountKey is not set")
+        return SendResult.rejected("gbm.credentials", "serviceAccountKey is not set")
     if account.sandbox:
         return sandbox_bearer(key)
     try:
         return await oauth.access_token(http, key)
     except oauth.CredentialError as error:
-        return SendResult(permanent=True, error_code=error.code, description=error.message[:1000])
+        return SendResult.rejected(error.code, error.message)
     except oauth.TokenUnavailable as error:
-        return SendResult(description=str(error), retry_after=error.retry_after)
+        return SendResult.transient(str(error), error.retry_after)
 
 
 def parse_response(response: httpx.Response, message_id: str) -> SendResult:
@@ -149,17 +148,16 @@ def parse_response(response: httpx.Response, message_id: str) -> SendResult:
         data = None
     answer = kit.classify(code)
     if answer == kit.SUCCESS:
-        return SendResult(status="Sent", provider_message_id=provider_id(data, message_id))
+        return SendResult.sent(provider_id(data, message_id))
     status, message = google_error(data, code)
     if status == "ALREADY_EXISTS":
         # Our messageId is taken: an earlier attempt of this very send got through (its answer was lost).
-        return SendResult(status="Sent", provider_message_id=message_id)
+        return SendResult.sent(message_id)
     if answer == kit.TRANSIENT or status in TRANSIENT:
-        return SendResult(
-            description=f"Business Messages answered HTTP {code} {status}: {message}"[:1000],
-            retry_after=retry_after(response, data),
+        return SendResult.transient(
+            f"Business Messages answered HTTP {code} {status}: {message}", retry_after(response, data)
         )
-    return SendResult(permanent=True, error_code=f"gbm.{status}", description=message[:1000])
+    return SendResult.rejected(f"gbm.{status}", message)
 
 
 def provider_id(data: Any, message_id: str) -> str:

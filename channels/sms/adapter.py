@@ -50,15 +50,13 @@ async def send(http: httpx.AsyncClient, account: Account, outbound: Outbound) ->
 def parse_response(response: httpx.Response) -> SendResult:
     answer = kit.classify(response.status_code)
     if answer == kit.TRANSIENT:
-        return SendResult(
-            description=f"provider answered {response.status_code}", retry_after=kit.retry_after_of(response)
-        )
+        return SendResult.transient(f"provider answered {response.status_code}", kit.retry_after_of(response))
     if response.status_code in (401, 403):
-        return SendResult(permanent=True, error_code="sms.auth", description="the provider refused the API key")
+        return SendResult.rejected("sms.auth", "the provider refused the API key")
     try:
         data = response.json()
     except ValueError:
-        return SendResult(description=f"provider answered {response.status_code} without JSON")
+        return SendResult.transient(f"provider answered {response.status_code} without JSON")
     if not isinstance(data, dict):
         data = {}
     message_id = provider_message_id(data)
@@ -66,15 +64,15 @@ def parse_response(response: httpx.Response) -> SendResult:
     if code is None:  # optional (seed 004): an answer naming the message is a success
         code = 0 if message_id else 1
     if isinstance(code, bool) or not isinstance(code, int):
-        return SendResult(description=f"provider answered responseCode {code!r}"[:1000])
+        return SendResult.transient(f"provider answered responseCode {code!r}")
     text = data.get("responseText") or SEND_RESPONSE_CODES.get(code, "")
     if code == 0 and answer == kit.SUCCESS:
         # Sent whatever carries the id, or with none: reports find the message by the token in the
         # callback URL it was sent with, not by the provider's id.
-        return SendResult(status="Sent", provider_message_id=message_id)
+        return SendResult.sent(message_id)
     if code == 0 or code in RETRYABLE_RESPONSE_CODES:
-        return SendResult(description=f"provider answered {response.status_code}: {text}"[:1000])
-    return SendResult(permanent=True, error_code=f"sms.{code}", description=str(text)[:1000])
+        return SendResult.transient(f"provider answered {response.status_code}: {text}")
+    return SendResult.rejected(f"sms.{code}", str(text))
 
 
 def provider_message_id(answer: dict[str, object]) -> str | None:

@@ -71,10 +71,7 @@ async def send(http: httpx.AsyncClient, account: Account, outbound: Outbound) ->
     try:
         method, body = request_of(outbound)
     except (ValueError, KeyError, TypeError):
-        # Only a block its shape decoded is stored; one that doesn't can never be sent.
-        return SendResult(
-            permanent=True, error_code="telegram.invalid_block", description="the telegram block is not valid"
-        )
+        return SendResult.invalid_block("telegram")
     response = await http.post(method_url(account, method), json=body)
     return parse_response(response)
 
@@ -89,25 +86,24 @@ def parse_response(response: httpx.Response) -> SendResult:
     except ValueError:
         data = None
     if not isinstance(data, dict):
-        return SendResult(
-            description=f"Telegram answered {response.status_code} without a JSON object",
-            retry_after=kit.retry_after_of(response),
+        return SendResult.transient(
+            f"Telegram answered {response.status_code} without a JSON object", kit.retry_after_of(response)
         )
-    description = str(data.get("description") or f"Telegram answered {response.status_code}")[:1000]
+    description = str(data.get("description") or f"Telegram answered {response.status_code}")
     if data.get("ok") is True and kit.classify(response.status_code) == kit.SUCCESS:
         result = data.get("result")
         if isinstance(result, dict) and result.get("message_id") is not None:
-            return SendResult(status="Delivered", provider_message_id=provider_message_id(result))
-        return SendResult(description="Telegram accepted the request but returned no message")
+            return SendResult.sent(provider_message_id(result), status="Delivered")
+        return SendResult.transient("Telegram accepted the request but returned no message")
     code = data.get("error_code")
     if isinstance(code, bool) or not isinstance(code, int):
         code = response.status_code
     parameters = data.get("parameters") if isinstance(data.get("parameters"), dict) else {}
     if kit.TRANSIENT in (kit.classify(code), kit.classify(response.status_code)):
-        return SendResult(description=description, retry_after=_retry_after(parameters, response))
+        return SendResult.transient(description, _retry_after(parameters, response))
     if isinstance(migrated := parameters.get("migrate_to_chat_id"), int):
-        description = f"{description} (the group is now chat {migrated})"[:1000]
-    return SendResult(permanent=True, error_code=f"telegram.{code}", description=description)
+        description = f"{description} (the group is now chat {migrated})"
+    return SendResult.rejected(f"telegram.{code}", description)
 
 
 def provider_message_id(message: dict[str, Any]) -> str:

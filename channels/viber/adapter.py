@@ -172,8 +172,7 @@ async def send(http: httpx.AsyncClient, account: Account, outbound: Outbound) ->
     try:
         body = message_body(outbound)
     except (ValueError, KeyError, TypeError):
-        # Only a block its shape decoded is stored; one that doesn't can never be sent.
-        return SendResult(permanent=True, error_code="viber.invalid_block", description="the viber block is not valid")
+        return SendResult.invalid_block("viber")
     name = await sender_name(http, account)
     if isinstance(name, SendResult):
         return name
@@ -186,9 +185,7 @@ async def send(http: httpx.AsyncClient, account: Account, outbound: Outbound) ->
         try:
             await register_callbacks(http, account, webhook_url(outbound.callback_url))
         except ValueError as error:
-            return SendResult(
-                permanent=True, error_code=result.error_code, description=f"{result.description}; {error}"[:1000]
-            )
+            return SendResult.rejected(f"viber.{WEBHOOK_NOT_SET}", f"{result.description}; {error}")
         result = parse_response(
             await http.post(method_url(account, "send_message"), json=body, headers=auth_headers(account))
         )
@@ -205,8 +202,8 @@ def parse_response(response: httpx.Response) -> SendResult:
     token = answer.get("message_token")
     if isinstance(token, bool) or not isinstance(token, (int, str)) or str(token) == "":
         # Accepted, but nothing to match its callbacks by; sending again could send twice.
-        return SendResult(status="Sent", description="Viber accepted the message without a message_token")
-    return SendResult(status="Sent", provider_message_id=str(token))
+        return SendResult.sent(None, description="Viber accepted the message without a message_token")
+    return SendResult.sent(str(token))
 
 
 async def sender_name(http: httpx.AsyncClient, account: Account) -> str | SendResult:
@@ -240,7 +237,7 @@ def _answer(response: httpx.Response) -> dict[str, Any] | SendResult:
     code = response.status_code
     answer = kit.classify(code)
     if answer == kit.TRANSIENT:
-        return SendResult(description=f"Viber answered HTTP {code}", retry_after=kit.retry_after_of(response))
+        return SendResult.transient(f"Viber answered HTTP {code}", kit.retry_after_of(response))
     try:
         data = response.json()
     except ValueError:
@@ -250,21 +247,17 @@ def _answer(response: httpx.Response) -> dict[str, Any] | SendResult:
         status = int(status)
     if isinstance(status, bool) or not isinstance(status, int):
         if answer == kit.PERMANENT:
-            return SendResult(
-                permanent=True,
-                error_code=f"viber.http_{code}",
-                description=f"Viber answered HTTP {code} without a status",
-            )
-        return SendResult(description=f"Viber answered HTTP {code} without a status")
+            return SendResult.rejected(f"viber.http_{code}", f"Viber answered HTTP {code} without a status")
+        return SendResult.transient(f"Viber answered HTTP {code} without a status")
     assert isinstance(data, dict)
     if status == 0:
         if answer == kit.SUCCESS:
             return data
-        return SendResult(permanent=True, error_code=f"viber.http_{code}", description=f"Viber answered HTTP {code}")
+        return SendResult.rejected(f"viber.http_{code}", f"Viber answered HTTP {code}")
     description = status_description(status, data.get("status_message"))
     if status in TRANSIENT_STATUSES:
-        return SendResult(description=description, retry_after=kit.retry_after_of(response))
-    return SendResult(permanent=True, error_code=f"viber.{status}", description=description)
+        return SendResult.transient(description, kit.retry_after_of(response))
+    return SendResult.rejected(f"viber.{status}", description)
 
 
 def _cache_key(account: Account) -> tuple[str, str]:

@@ -110,10 +110,7 @@ async def send(http: httpx.AsyncClient, account: Account, outbound: Outbound) ->
     try:
         body = message_body(outbound)
     except (ValueError, KeyError, TypeError):
-        # Only a block its shape decoded is stored; one that doesn't can never be sent.
-        return SendResult(
-            permanent=True, error_code="whatsapp.invalid_block", description="the whatsapp block is not valid"
-        )
+        return SendResult.invalid_block("whatsapp")
     response = await http.post(messages_url(account), json=body, headers=auth_headers(account))
     return parse_response(response)
 
@@ -130,20 +127,18 @@ def parse_response(response: httpx.Response) -> SendResult:
         return error_result(error, response)
     answer = kit.classify(status)
     if answer == kit.TRANSIENT:
-        return SendResult(description=f"WhatsApp answered HTTP {status}", retry_after=kit.retry_after_of(response))
+        return SendResult.transient(f"WhatsApp answered HTTP {status}", kit.retry_after_of(response))
     if answer == kit.PERMANENT or not isinstance(data, dict):
-        return SendResult(
-            permanent=True,
-            error_code=f"whatsapp.http_{status}",
-            description=f"WhatsApp answered HTTP {status} without an error object",
+        return SendResult.rejected(
+            f"whatsapp.http_{status}", f"WhatsApp answered HTTP {status} without an error object"
         )
     messages = data.get("messages")
     first = messages[0] if isinstance(messages, list) and messages else None
     wamid = first.get("id") if isinstance(first, dict) else None
     if not isinstance(wamid, str) or not wamid.strip():
         # Accepted, but nothing to match its status webhooks by; sending again could send twice.
-        return SendResult(status="Sent", description="WhatsApp accepted the message without a message id")
-    return SendResult(status="Sent", provider_message_id=wamid.strip())
+        return SendResult.sent(None, description="WhatsApp accepted the message without a message id")
+    return SendResult.sent(wamid.strip())
 
 
 def error_result(error: dict[str, Any], response: httpx.Response) -> SendResult:
@@ -151,9 +146,5 @@ def error_result(error: dict[str, Any], response: httpx.Response) -> SendResult:
     error_data = error.get("error_data") if isinstance(error.get("error_data"), dict) else {}
     description = describe(code, error.get("message"), error_data.get("details"))
     if code in TRANSIENT_CODES or kit.classify(response.status_code) == kit.TRANSIENT:
-        return SendResult(description=description, retry_after=kit.retry_after_of(response))
-    return SendResult(
-        permanent=True,
-        error_code=error_code(code if code is not None else f"http_{response.status_code}"),
-        description=description,
-    )
+        return SendResult.transient(description, kit.retry_after_of(response))
+    return SendResult.rejected(error_code(code if code is not None else f"http_{response.status_code}"), description)

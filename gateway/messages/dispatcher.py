@@ -146,7 +146,7 @@ class Dispatcher:
                     message = await session.get(Message, message_id)
                     session.expunge_all()
                 if message is not None and message.lease_owner == self.owner:
-                    failure = SendResult(description=f"internal error: {type(error).__name__}")
+                    failure = SendResult.transient(f"internal error: {type(error).__name__}")
                     await self.outcomes.submit(Outcome(message, failure))
             except Exception:  # noqa: BLE001  (the lease expires and the message is tried again)
                 log.exception("recording the failure of message %s failed", message_id)
@@ -229,7 +229,7 @@ class Dispatcher:
         try:
             return await send(self.http, target, outbound)
         except httpx.HTTPError as error:  # connection refused, timeout, protocol error: try again later
-            return SendResult(description=f"{type(error).__name__}: {error}"[:1000])
+            return SendResult.transient(f"{type(error).__name__}: {error}")
 
     async def write(self, outcomes: list[Outcome]) -> list[None]:
         """Record many send outcomes in one transaction (group commit: one worker sends many messages

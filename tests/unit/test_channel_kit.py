@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from channels import kit
+from channels.base import DESCRIPTION_MAX, SendResult
 from channels.kit import RETRY_AFTER_MAX
 from gateway.webhooks.schedule import MAX_RETRY_AFTER
 
@@ -150,3 +151,21 @@ def test_every_channel_raises_the_kits_malformed():
         with pytest.raises(kit.Malformed) as raised:
             parse(body)
         assert raised.value.field == "body"
+
+
+def test_send_result_constructors():
+    assert SendResult.sent("wamid.1") == SendResult(status="Sent", provider_message_id="wamid.1")
+    assert SendResult.sent("7:42", status="Delivered") == SendResult(status="Delivered", provider_message_id="7:42")
+    quiet = SendResult.sent(None, description="accepted without an id")
+    assert quiet.accepted and quiet.provider_message_id is None and quiet.description == "accepted without an id"
+    busy = SendResult.transient("Viber answered HTTP 503", 7.0)
+    assert busy == SendResult(description="Viber answered HTTP 503", retry_after=7.0)
+    assert not busy.accepted and not busy.permanent
+    refused = SendResult.rejected("viber.6", "receiverNotSubscribed")
+    assert refused == SendResult(permanent=True, error_code="viber.6", description="receiverNotSubscribed")
+    assert SendResult.invalid_block("gbm") == SendResult.rejected("gbm.invalid_block", "the gbm block is not valid")
+
+
+def test_a_description_is_kept_to_what_a_message_stores():
+    assert len(SendResult.transient("x" * 5000).description) == DESCRIPTION_MAX == 1000
+    assert len(SendResult.rejected("sms.1", "x" * 5000).description) == DESCRIPTION_MAX

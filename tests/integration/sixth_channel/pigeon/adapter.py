@@ -24,15 +24,12 @@ async def send(http: httpx.AsyncClient, account: Account, outbound: Outbound) ->
     )
     answer = kit.classify(response.status_code)
     if answer == kit.TRANSIENT:
-        return SendResult(
-            description=f"provider answered {response.status_code}",
-            retry_after=kit.retry_after_of(response),
-        )
+        return SendResult.transient(f"provider answered {response.status_code}", kit.retry_after_of(response))
     try:
         data = response.json()
     except ValueError:
-        return SendResult(description=f"provider answered {response.status_code} without JSON")
+        return SendResult.transient(f"provider answered {response.status_code} without JSON")
     if answer == kit.SUCCESS and isinstance(data, dict) and isinstance(data.get("noteId"), str):
-        return SendResult(status="Sent", provider_message_id=data["noteId"])
+        return SendResult.sent(data["noteId"])
     error = data.get("error") if isinstance(data, dict) else None
-    return SendResult(permanent=True, error_code=f"pigeon.{response.status_code}", description=str(error)[:1000])
+    return SendResult.rejected(f"pigeon.{response.status_code}", str(error))
