@@ -22,6 +22,8 @@ from pathlib import Path
 
 import httpx
 
+from gateway.channel_routes import sandbox_path
+
 ROOT = Path(__file__).resolve().parent.parent
 GATEWAY = str(Path(sys.executable).with_name("gateway"))
 POSTGRES = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432")
@@ -224,7 +226,7 @@ def gateway(
             wait_until_healthy(f"http://127.0.0.1:{CALLBACKS_PORT}", processes)
         gw = Gateway(url, port, demo["apiKey"], demo["tenantId"], demo["trafficAccounts"], env, processes)
         for channel, account_id in gw.accounts.items():
-            base_url = f"http://127.0.0.1:{sandbox_port}/sandbox/{channel}"
+            base_url = f"http://127.0.0.1:{sandbox_port}{sandbox_path(channel)}"
             gw.admin(
                 "PATCH",
                 f"/admin/tenants/{gw.tenant_id}/traffic-accounts/{account_id}",

@@ -226,8 +226,10 @@ class Channel:
     address_kind: str = "phoneNumber"
     # The provider's own URL, used when the traffic account has no baseUrl.
     default_base_url: str = ""
-    # Litestar route handlers: the provider's callbacks (under /callbacks/<name>) and the sandbox
-    # provider that imitates it (under /sandbox/<name>).
+    # Litestar route handlers, their paths relative to the prefixes the gateway mounts them under: the
+    # provider's callbacks (under /callbacks/<name>/{account_id:str}: each takes ``account_id``, e.g. at "/"
+    # and "/inbound") and the sandbox provider that imitates it (under /sandbox/<name>, a sandbox account's
+    # base URL).
     callback_routes: tuple[Any, ...] = ()
     sandbox_routes: tuple[Any, ...] = ()
     # Appended to /callbacks/<name>/<account id> in the URL the operator configures at the provider.

@@ -430,29 +430,22 @@ def given_callbacks(callbacks: Any) -> dict[str, Provide]:
     return {"callbacks": Provide(lambda: callbacks, sync_to_thread=False)}
 
 
-def mounted(routes: Iterable[Any], prefix: str, mount_at: str) -> list[Any]:
-    """A channel's routes as the gateway serves them: routes declared with their full path (``prefix``...)
-    as they are, routes declared relative to the gateway's prefix under ``mount_at``."""
-    routes = list(routes)
-    if all(path.startswith(prefix) for route in routes for path in route.paths):
-        return routes
-    return [Router(path=mount_at, route_handlers=routes)]
-
-
 # (the routes, where they go) -> a small app serving them, and the fake gateway its routes get
 _apps: dict[tuple[Any, ...], tuple[Litestar, list[RecordingCallbacks]]] = {}
 
 
-def app_for(routes: Iterable[Any], prefix: str, mount_at: str, gateway: RecordingCallbacks) -> Litestar:
-    """A small app serving a channel's routes (``mounted``) with ``gateway`` as their ``callbacks``. One app
-    per set of routes, made once (making one takes longer than running a case); each case gets it with its
-    own gateway and an empty ``app.state`` (where sandbox providers keep what they remember)."""
+def app_for(routes: Iterable[Any], mount_at: str, gateway: RecordingCallbacks) -> Litestar:
+    """A small app serving a channel's routes with ``gateway`` as their ``callbacks``, mounted under
+    ``mount_at`` as the gateway mounts them (a channel declares them relative to its prefixes: see
+    gateway/channel_routes.py). One app per set of routes, made once (making one takes longer than running a
+    case); each case gets it with its own gateway and an empty ``app.state`` (where sandbox providers keep
+    what they remember)."""
     routes = tuple(routes)
-    key = (*routes, prefix, mount_at)
+    key = (*routes, mount_at)
     if key not in _apps:
         current: list[RecordingCallbacks] = [gateway]
         app = Litestar(
-            route_handlers=mounted(routes, prefix, mount_at),
+            route_handlers=[Router(path=mount_at, route_handlers=list(routes))],
             dependencies={"callbacks": Provide(lambda: current[0], sync_to_thread=False)},
             openapi_config=None,
         )
@@ -496,7 +489,7 @@ async def run_incoming(
         query |= signed.get("query", {})
     url = f"/callbacks/{channel.name}/{ACCOUNT_ID}{data.get('path', '')}"
     prefix = f"/callbacks/{channel.name}"
-    app = app_for(channel.callback_routes, f"{prefix}/", f"{prefix}/{{account_id:str}}", gateway)
+    app = app_for(channel.callback_routes, f"{prefix}/{{account_id:str}}", gateway)
     async with AsyncTestClient(app=app) as client:
         response = await client.request(
             data.get("method", "POST"), url, params=query, content=body, headers=_wire(headers)
@@ -524,7 +517,7 @@ async def run_sandbox(
     gateway = gateway_of(channel, data, the_account)
     body, headers = _body(data)
     headers |= data.get("headers") or {}
-    app = app_for(channel.sandbox_routes, f"/sandbox/{channel.name}/", f"/sandbox/{channel.name}", gateway)
+    app = app_for(channel.sandbox_routes, f"/sandbox/{channel.name}", gateway)
     async with AsyncTestClient(app=app) as client:
         response = await client.request(
             data.get("method", "POST"),

@@ -31,6 +31,7 @@ from gateway.api.deps import (
     version_guard,
 )
 from gateway.api.health import health
+from gateway.channel_routes import PROVIDER_PREFIXES, callback_routers, sandbox_routers
 from gateway.idempotency import IdempotencyMiddleware
 from gateway.lib.db import check_schema
 from gateway.lib.draining import Draining
@@ -78,7 +79,7 @@ async def forget_changed_lookups(request: Request) -> None:
     seen at once by this process's next request; sends and provider callbacks change none of them."""
     path = request.url.path.lower()
     if request.method not in ("GET", "HEAD", "OPTIONS") and not any(
-        part in path for part in ("/message", "/callbacks/", "/sandbox/")
+        part in path for part in ("/message", *PROVIDER_PREFIXES)
     ):
         runtime_of(request).lookups.clear()
 
@@ -127,11 +128,8 @@ def create_app(settings: Settings | None = None) -> Gateway:
         dependencies=LOGIN_DEPENDENCIES,
         route_handlers=[customers.LoginController],
     )
-    channel_routes = [
-        route
-        for channel in all_channels().values()
-        for route in (*channel.callback_routes, *(channel.sandbox_routes if settings.sandbox_enabled else ()))
-    ]
+    channels = all_channels().values()
+    channel_routes = [*callback_routers(channels), *(sandbox_routers(channels) if settings.sandbox_enabled else ())]
     handlers: list = [health, public_api, customer_api, *channel_routes, *docs.static_routes()]
     if settings.admin_token:
         handlers.append(
@@ -205,9 +203,12 @@ def create_worker_app(settings: Settings | None = None) -> Gateway:
             os._exit(1)
         log.info("worker %s stopped", owner)
 
-    routes = [route for channel in all_channels().values() for route in channel.callback_routes]
     return _gateway(
-        runtime, [health, *routes], lifespan=[lifespan], plugins=[problem_details_plugin()], openapi_config=None
+        runtime,
+        [health, *callback_routers(all_channels().values())],
+        lifespan=[lifespan],
+        plugins=[problem_details_plugin()],
+        openapi_config=None,
     )
 
 

@@ -47,6 +47,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import select
 
+from gateway.channel_routes import PROVIDER_PREFIXES
 from gateway.lib.lookups import Lookups
 from gateway.lib.problems import Problem
 from gateway.lib.redis_scripts import BatchedScript
@@ -57,7 +58,6 @@ log = logging.getLogger(__name__)
 
 SCOPE_KEY = "gateway.rate_limit"  # the request's Verdict, once it has been counted
 TENANT_OPT = "rate_limit"  # opt={"rate_limit": "tenant"}: counted per tenant, after authentication
-PROVIDER_PATHS = ("/callbacks/", "/sandbox/")
 MAX_QUOTA = 1_000_000_000  # a tenant's own quota, at most (it is a 32-bit column)
 
 
@@ -184,7 +184,7 @@ class RateLimits:
         return Verdict(policy, await self.counter.take(f"{policy.name}:{partition}", policy.quota, policy.window))
 
     async def count_address(self, scope: Scope) -> Verdict:
-        policy = self.providers if scope["path"].startswith(PROVIDER_PATHS) else self.address
+        policy = self.providers if scope["path"].startswith(PROVIDER_PREFIXES) else self.address
         client = scope.get("client")
         return await self.count(policy, client[0] if client else "unknown")
 

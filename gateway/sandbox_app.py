@@ -17,6 +17,7 @@ from litestar.datastructures import State
 
 from channels.registry import all_channels
 from gateway.api.deps import APP_DEPENDENCIES
+from gateway.channel_routes import sandbox_routers
 from gateway.runtime import Runtime
 from gateway.settings import Settings
 
@@ -30,7 +31,7 @@ def create_sandbox_app(settings: Settings | None = None) -> Litestar:
             yield
 
     return Litestar(
-        route_handlers=[route for channel in all_channels().values() for route in channel.sandbox_routes],
+        route_handlers=sandbox_routers(all_channels().values()),
         lifespan=[lifespan],
         state=State({"runtime": runtime}),
         dependencies={"callbacks": APP_DEPENDENCIES["callbacks"]},

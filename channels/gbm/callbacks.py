@@ -140,7 +140,7 @@ PAYLOAD = object_schema(
 
 
 @post(
-    "/callbacks/gbm/{account_id:str}",
+    "/",
     status_code=200,
     media_type=MediaType.TEXT,
     tags=["callbacks"],

@@ -111,7 +111,7 @@ def _invalid(message: str) -> Response[Any]:
     return _error("INVALID_ARGUMENT", f"Invalid message: {message}")
 
 
-@post("/sandbox/gbm/conversations/{conversation_id:str}/messages", status_code=200, include_in_schema=False)
+@post("/conversations/{conversation_id:str}/messages", status_code=200, include_in_schema=False)
 async def create_message(
     request: Request, callbacks: CallbacksDependency, conversation_id: FromPath[str]
 ) -> Response[Any]:
@@ -221,7 +221,7 @@ def _rich_card_problem(card: Any) -> str | None:
     return None
 
 
-@post("/sandbox/gbm/inbound", status_code=200, include_in_schema=False)
+@post("/inbound", status_code=200, include_in_schema=False)
 async def user_sends_message(request: Request, callbacks: CallbacksDependency) -> Response[dict[str, Any]]:
     """The user of a conversation writes to a sandbox traffic account's agent: Google's signed payload."""
     body = await simulated_body(request)

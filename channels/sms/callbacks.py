@@ -56,8 +56,9 @@ REPORT = {
 }
 INBOUND = {"sender": STRING, "receiver": STRING, "content": STRING, "msgid": STRING, "coding": STRING}
 INBOUND_REQUIRED = ("sender", "content", "msgid")
-DLR_PATH = "/callbacks/sms/{account_id:str}"
-INBOUND_PATH = "/callbacks/sms/{account_id:str}/inbound"
+# Relative to the account's callback prefix (/callbacks/sms/<account id>, the gateway's).
+DLR_PATH = "/"
+INBOUND_PATH = "/inbound"
 CALLBACK = {"tags": ["callbacks"], "status_code": 200}
 REFUSED_TOKEN = {401: problem("`unauthorized`: the token is missing, forged, expired or not this account's")}
 

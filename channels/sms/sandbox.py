@@ -38,7 +38,7 @@ def behaviour(to: str) -> tuple[str, int | None]:
     return "delivered", None
 
 
-@post("/sandbox/sms/sms", status_code=200, include_in_schema=False)
+@post("/sms", status_code=200, include_in_schema=False)
 async def send_sms(request: Request, callbacks: CallbacksDependency) -> Response[dict[str, Any]]:
     if not request.headers.get("X-Mitto-API-Key"):
         return Response({"responseCode": 1, "responseText": "Missing API key"}, status_code=401)
@@ -103,7 +103,7 @@ async def _report(callback: str, report: dict[str, str]) -> None:
     await post_callback(callback, json.dumps(report).encode(), {})
 
 
-@post("/sandbox/sms/inbound", status_code=200, include_in_schema=False)
+@post("/inbound", status_code=200, include_in_schema=False)
 async def user_sends_sms(request: Request, callbacks: CallbacksDependency) -> Response[dict[str, Any]]:
     """A simulated user texts the traffic account: the 2-way callback of the SMS API reaches the gateway."""
     body = await simulated_body(request)

@@ -163,7 +163,7 @@ UPDATE = object_schema(
 
 
 @post(
-    "/callbacks/telegram/{account_id:str}",
+    "/",
     status_code=200,
     tags=["callbacks"],
     summary="Telegram webhook (setWebhook's URL): an Update",

@@ -142,9 +142,7 @@ async def _parameters(request: Request) -> dict[str, Any] | None:
     return params
 
 
-@route(
-    "/sandbox/telegram/{bot:str}/{method:str}", http_method=["GET", "POST"], status_code=200, include_in_schema=False
-)
+@route("/{bot:str}/{method:str}", http_method=["GET", "POST"], status_code=200, include_in_schema=False)
 async def bot_api(request: Request, bot: FromPath[str], method: FromPath[str]) -> Response[dict[str, Any]]:
     if not bot.startswith("bot") or len(bot) == 3:
         return _error(404, "Not Found")
@@ -347,7 +345,7 @@ def _check_inbound(body: dict[str, Any]) -> UUID:
     return account_id
 
 
-@post("/sandbox/telegram/inbound", status_code=200, include_in_schema=False)
+@post("/inbound", status_code=200, include_in_schema=False)
 async def inbound(request: Request, callbacks: CallbacksDependency) -> Response[dict[str, Any]]:
     """A simulated user writes to the bot: Telegram's Update reaches the gateway's webhook."""
     body = await simulated_body(request)

@@ -99,7 +99,7 @@ CALLBACK = object_schema(
 
 
 @post(
-    "/callbacks/viber/{account_id:str}",
+    "/",
     status_code=200,
     media_type=MediaType.TEXT,
     tags=["callbacks"],

@@ -105,7 +105,7 @@ def _event(event: str, **fields: Any) -> dict[str, Any]:
     return {"event": event, "timestamp": int(time.time() * 1000), "chat_hostname": CHAT_HOSTNAME, **fields}
 
 
-@post("/sandbox/viber/send_message", status_code=200, include_in_schema=False)
+@post("/send_message", status_code=200, include_in_schema=False)
 async def send_message(request: Request, callbacks: CallbacksDependency) -> Response[dict[str, Any]]:
     token = request.headers.get(AUTH_HEADER)
     if not token:
@@ -155,7 +155,7 @@ async def send_message(request: Request, callbacks: CallbacksDependency) -> Resp
     return _answer(0, message_token=message_token, chat_hostname=CHAT_HOSTNAME)
 
 
-@post("/sandbox/viber/set_webhook", status_code=200, include_in_schema=False)
+@post("/set_webhook", status_code=200, include_in_schema=False)
 async def set_webhook(request: Request, callbacks: CallbacksDependency) -> Response[dict[str, Any]]:
     token = request.headers.get(AUTH_HEADER)
     if not token:
@@ -183,7 +183,7 @@ async def set_webhook(request: Request, callbacks: CallbacksDependency) -> Respo
     return _answer(0, event_types=event_types)
 
 
-@post("/sandbox/viber/get_account_info", status_code=200, include_in_schema=False)
+@post("/get_account_info", status_code=200, include_in_schema=False)
 async def get_account_info(request: Request) -> Response[dict[str, Any]]:
     token = request.headers.get(AUTH_HEADER)
     if not token:
@@ -207,7 +207,7 @@ async def get_account_info(request: Request) -> Response[dict[str, Any]]:
     )
 
 
-@post("/sandbox/viber/inbound", status_code=200, include_in_schema=False)
+@post("/inbound", status_code=200, include_in_schema=False)
 async def user_sends_message(request: Request, callbacks: CallbacksDependency) -> Response[dict[str, Any]]:
     """A simulated user writes to a sandbox traffic account: Viber's signed ``message`` callback."""
     body = await simulated_body(request)

@@ -215,7 +215,7 @@ def _content(message: dict[str, Any], kind: str, path: str) -> dict[str, Any]:
 
 
 @get(
-    "/callbacks/whatsapp/{account_id:str}",
+    "/",
     status_code=200,
     media_type=MediaType.TEXT,
     tags=["callbacks"],
@@ -258,7 +258,7 @@ class Applied(msgspec.Struct):
 
 
 @post(
-    "/callbacks/whatsapp/{account_id:str}",
+    "/",
     status_code=200,
     tags=["callbacks"],
     summary="WhatsApp webhook notification (statuses and user messages)",

@@ -180,7 +180,7 @@ def _missing(kind: str, content: dict[str, Any]) -> str | None:
     return None
 
 
-@post("/sandbox/whatsapp/{phone_number_id:str}/messages", status_code=200, include_in_schema=False)
+@post("/{phone_number_id:str}/messages", status_code=200, include_in_schema=False)
 async def send_message(
     request: Request, callbacks: CallbacksDependency, phone_number_id: FromPath[str]
 ) -> Response[dict[str, Any]]:
@@ -269,7 +269,7 @@ def status_object(wamid: str, recipient: str, state: str) -> dict[str, Any]:
     return status
 
 
-@post("/sandbox/whatsapp/inbound", status_code=200, include_in_schema=False)
+@post("/inbound", status_code=200, include_in_schema=False)
 async def user_sends_message(request: Request, callbacks: CallbacksDependency) -> Response[dict[str, Any]]:
     """A simulated user writes to a sandbox traffic account: the Cloud API's signed messages webhook."""
     body = await simulated_body(request)

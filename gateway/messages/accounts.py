@@ -7,6 +7,7 @@ import hmac
 
 from channels.base import Account
 from channels.registry import all_channels
+from gateway.channel_routes import sandbox_path
 from gateway.models import TrafficAccount
 from gateway.tenants.traffic_accounts import credentials_of
 
@@ -17,7 +18,7 @@ def adapter_account(account: TrafficAccount, public_url: str, secret: str) -> Ac
     so the real adapter code (which authenticates and signs with them) runs unchanged."""
     channel = all_channels()[account.channel]
     base_url = account.settings.get("baseUrl") or (
-        f"{public_url.rstrip('/')}/sandbox/{account.channel}" if account.sandbox else channel.default_base_url
+        public_url.rstrip("/") + sandbox_path(account.channel) if account.sandbox else channel.default_base_url
     )
     credentials = credentials_of(account)
     if account.sandbox:

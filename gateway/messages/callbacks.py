@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from channels.base import Account, InboundMessage, StatusReport
 from channels.registry import all_channels
+from gateway.channel_routes import CALLBACKS, callback_path
 from gateway.lib.db import in_chunks
 from gateway.lib.group_commit import GroupCommit
 from gateway.lib.lookups import Lookups
@@ -94,13 +95,13 @@ class ProviderCallbacks:
         self.lookups = lookups or Lookups()  # every callback names its account: one query per callback otherwise
         self.callback_base_url = callback_base_url.rstrip("/")
         self.public_url = (public_url or callback_base_url).rstrip("/")  # the sandbox providers' base
-        self.callback_prefix = self.callback_base_url + "/callbacks/"
+        self.callback_prefix = f"{self.callback_base_url}{CALLBACKS}/"
         # Ours too: the API keeps its callback routes for URLs handed out before GATEWAY_CALLBACK_URL was set.
-        self.own_prefixes = (self.callback_prefix, self.public_url + "/callbacks/")
+        self.own_prefixes = (self.callback_prefix, f"{self.public_url}{CALLBACKS}/")
         self._reports = GroupCommit(self._apply_reports, linger=REPORT_LINGER)
 
     def callback_url(self, channel: str, account_id: UUID) -> str:
-        return f"{self.callback_prefix}{channel}/{account_id}"
+        return self.callback_base_url + callback_path(channel, account_id)
 
     def is_own_callback(self, url: str) -> bool:
         # Compared after resolving dot segments, as an HTTP client would: ".../callbacks/../admin" isn't ours.
@@ -230,4 +231,4 @@ def provider_callback_url(public_url: str, tokens: CallbackTokens, channel: str,
     """The URL an operator gives the provider for one traffic account's callbacks (inbound messages)."""
     suffix = all_channels()[channel].inbound_callback_suffix
     token = tokens.issue_for_account(account_id)
-    return f"{public_url.rstrip('/')}/callbacks/{channel}/{account_id}{suffix}?token={token}"
+    return f"{public_url.rstrip('/')}{callback_path(channel, account_id)}{suffix}?token={token}"

@@ -28,6 +28,7 @@ from channels import kit
 from channels.base import Outbound, SendResult
 from channels.registry import all_channels
 from channels.transport import DirectClient
+from gateway.channel_routes import callback_path
 from gateway.lib.clock import now
 from gateway.lib.db import database_unavailable
 from gateway.lib.group_commit import GroupCommit
@@ -223,7 +224,7 @@ class Dispatcher:
             destination=message.destination,
             block=message.content,
             valid_until=message.valid_until or self.clock() + self.lease,
-            callback_url=f"{self.callback_url}/callbacks/{message.channel}/{account.id}?token={self.tokens.issue(message.id)}",  # noqa: E501
+            callback_url=f"{self.callback_url}{callback_path(message.channel, account.id)}?token={self.tokens.issue(message.id)}",
         )
         target = adapter_account(account, self.public_url, self.tokens.keys[0])
         try:

@@ -6,7 +6,7 @@ files (sandbox/); the end-to-end behaviour is in tests/integration/test_telegram
 from __future__ import annotations
 
 import pytest
-from litestar import Litestar
+from litestar import Litestar, Router
 from litestar.testing import AsyncTestClient
 
 from channels.base import Account
@@ -23,7 +23,8 @@ async def client():
     callbacks = RecordingCallbacks(
         "telegram", Account(ACCOUNT_ID, "http://x/sandbox/telegram", {}, {"botToken": TOKEN}, True)
     )
-    app = Litestar(route_handlers=[bot_api, inbound], dependencies=given_callbacks(callbacks))
+    routes = Router(path="/sandbox/telegram", route_handlers=[bot_api, inbound])  # as the gateway mounts them
+    app = Litestar(route_handlers=[routes], dependencies=given_callbacks(callbacks))
     async with AsyncTestClient(app=app) as test_client:
         yield test_client
 

@@ -12,11 +12,11 @@ def test_the_channel_is_wired():
     assert channel.send is adapter.send and channel.register_callbacks is None
     assert channel.default_base_url == f"https://graph.facebook.com/{adapter.API_VERSION}"
     assert adapter.API_VERSION.startswith("v") and adapter.API_VERSION.endswith(".0")
-    callback_paths = {path for route in channel.callback_routes for path in route.paths}
-    assert callback_paths == {"/callbacks/whatsapp/{account_id:str}"}
+    # Relative to /callbacks/whatsapp/<account id> and /sandbox/whatsapp, where the gateway mounts them.
+    assert {path for route in channel.callback_routes for path in route.paths} == {"/"}
     assert {method for route in channel.callback_routes for method in route.http_methods} == {"GET", "POST"}
     sandbox_paths = {path for route in channel.sandbox_routes for path in route.paths}
-    assert sandbox_paths == {"/sandbox/whatsapp/{phone_number_id:str}/messages", "/sandbox/whatsapp/inbound"}
+    assert sandbox_paths == {"/{phone_number_id:str}/messages", "/inbound"}
     # The callbacks are in the OpenAPI document; the sandbox imitates Meta's API, which isn't the gateway's.
     assert all(route.include_in_schema is not False for route in channel.callback_routes)
     assert all(route.include_in_schema is False for route in channel.sandbox_routes)

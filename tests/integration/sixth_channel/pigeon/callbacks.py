@@ -31,7 +31,7 @@ class PigeonCallback(msgspec.Struct):
     text: str | None = None
 
 
-@post("/callbacks/pigeon/{account_id:str}", status_code=200, tags=["callbacks"], summary="Pigeon post callback")
+@post("/", status_code=200, tags=["callbacks"], summary="Pigeon post callback")
 async def pigeon_callback(
     data: PigeonCallback, token: str | None, callbacks: CallbacksDependency, account_id: FromPath[UUID]
 ) -> Response[dict[str, Any]]:

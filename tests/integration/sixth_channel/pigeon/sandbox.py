@@ -19,7 +19,7 @@ from pigeon.adapter import KEY_HEADER
 REPORT_DELAY = 0.05
 
 
-@post("/sandbox/pigeon/notes", status_code=200, include_in_schema=False)
+@post("/notes", status_code=200, include_in_schema=False)
 async def send_pigeon(request: Request, callbacks: CallbacksDependency) -> Response[dict[str, Any]]:
     if not request.headers.get(KEY_HEADER):
         return Response({"error": "no loft key"}, status_code=401)
@@ -39,7 +39,7 @@ async def _report(callback: str, report: dict[str, str]) -> None:
     await post_callback(callback, json.dumps(report).encode(), {})
 
 
-@post("/sandbox/pigeon/inbound", status_code=200, include_in_schema=False)
+@post("/inbound", status_code=200, include_in_schema=False)
 async def user_sends_pigeon(request: Request, callbacks: CallbacksDependency) -> Response[dict[str, Any]]:
     """``{"trafficAccountId", "from", "text"}``: a simulated user sends a note to a sandbox traffic account."""
     body = await simulated_body(request)
