@@ -250,8 +250,8 @@ def load() -> str:
 async def http_alone(receiver: str, requests: int = 3000, concurrency: int = 50) -> dict:
     """The worker's own sending code posting to the receiver with no database: what one process on this
     machine manages at that moment, the ceiling of a worker process (and a gauge of the machine)."""
-    from channels.transport import KeepAliveTransport
     from gateway.webhooks.deliverer import post_keeping
+    from wire.http import KeepAliveTransport
 
     connections = KeepAliveTransport(concurrency)
     slots = asyncio.Semaphore(concurrency)

@@ -14,7 +14,7 @@ from litestar.exceptions import ValidationException
 
 from channels import kit
 from channels.base import json_object
-from channels.transport import DirectClient
+from wire.http import DirectClient
 
 _background: set[asyncio.Task[Any]] = set()  # keeps callback tasks alive until they ran
 # One client per event loop: building a client loads the CA store (~20 ms of CPU), which per callback

@@ -20,7 +20,6 @@ from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from channels.sandbox_support import close_callback_client
-from channels.transport import DirectClient
 from gateway.idempotency import IdempotencyKeys
 from gateway.lib.crypto import configure_encryption
 from gateway.lib.db import create_engine, session_maker
@@ -38,6 +37,7 @@ from gateway.settings import Settings
 from gateway.store.messages import NewMessage
 from gateway.tenants.auth import TokenIssuer
 from gateway.webhooks.deliverer import WebhookDeliverer
+from wire.http import DirectClient
 
 
 class Runtime:

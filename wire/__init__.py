@@ -1,1 +1,1 @@
-"""What the gateway and its channels share: field errors and the typed shapes of requests."""
+"""What the gateway and its channels share: field errors, the typed shapes of requests and the HTTP transport."""

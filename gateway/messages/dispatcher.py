@@ -27,7 +27,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from channels import kit
 from channels.base import Outbound, SendResult
 from channels.registry import all_channels
-from channels.transport import DirectClient
 from gateway.channel_routes import callback_path
 from gateway.lib.clock import now
 from gateway.lib.db import database_unavailable
@@ -44,6 +43,7 @@ from gateway.store import messages as store
 from gateway.store import statuses
 from gateway.store.messages import Applied, MessageRow, StatusChange
 from gateway.store.parked import apply_parked, parked_now_known
+from wire.http import DirectClient
 
 log = logging.getLogger(__name__)
 

@@ -40,7 +40,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
 from channels import kit
-from channels.transport import KeepAliveTransport
 from gateway.lib.clock import now
 from gateway.lib.group_commit import GroupCommit
 from gateway.lib.leased_queue import LeasedQueue
@@ -52,6 +51,7 @@ from gateway.store import outbox
 from gateway.store.outbox import FAILED, PENDING, SUCCEEDED, lease_free
 from gateway.webhooks.schedule import MAX_RETRY_AFTER, retry_delay
 from gateway.webhooks.signing import signature, signing_secrets
+from wire.http import KeepAliveTransport
 
 log = logging.getLogger(__name__)
 

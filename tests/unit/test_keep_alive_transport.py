@@ -1,4 +1,4 @@
-"""The shared HTTP transport (channels/transport.py): connections kept per origin, a bounded number in
+"""The shared HTTP transport (wire/http.py): connections kept per origin, a bounded number in
 flight, and a slot given back whatever became of the request. Against a real server on loopback."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 
-from channels import transport as transport_module
-from channels.transport import DirectClient, KeepAliveTransport
+from wire import http as transport_module
+from wire.http import DirectClient, KeepAliveTransport
 
 
 @dataclass

@@ -93,3 +93,9 @@ def test_the_infrastructure_and_the_store_do_not_depend_on_the_domain_above_them
 def test_the_channels_do_not_import_the_gateway() -> None:
     for path in (ROOT / "channels").rglob("*.py"):
         assert not any(name.split(".")[0] == "gateway" for name in _imports(path)), path
+
+
+def test_wire_is_shared_below_the_gateway_and_the_channels() -> None:
+    """wire/ (field errors, request shapes, the HTTP transport) is what both sides use: it imports neither."""
+    for path in (ROOT / "wire").rglob("*.py"):
+        assert not any(name.split(".")[0] in ("gateway", "channels") for name in _imports(path)), path
