@@ -53,7 +53,8 @@ BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})  # whose body is re
 
 # What each status means wherever it is answered; a handler's own ``problem(...)`` text is added to it.
 MEANINGS = {
-    400: "`validation_error`: malformed JSON, wrong types, unknown or missing fields, bad values (in the body, "
+    400: "`validation_error`: malformed JSON, wrong types, missing fields, unknown fields (a send ignores them and "
+    "names them in `Gateway-Ignored-Fields`), bad values (in the body, "
     "the path, the query or a header), NUL characters anywhere; `errors` names every field at fault",
     401: "`unauthorized`: missing, expired, forged or revoked credentials",
     404: "`not_found`: no such resource, or one of another tenant",
