@@ -74,13 +74,14 @@ class SendShapes:
     bulk: type[msgspec.Struct]
     messages_bulk: type[msgspec.Struct]
     keys: dict[str, str]  # attribute (the channel's name) -> the block's JSON name
+    channel_of_key: dict[str, str]  # the block's JSON name, lower-cased -> the channel's name
 
 
+@functools.cache  # per process: the registry is read once (a test adding a channel runs a process of its own)
 def shapes() -> SendShapes:
     return shapes_of(tuple(all_channels().values()))
 
 
-@functools.cache
 def shapes_of(channels: tuple[Channel, ...]) -> SendShapes:
     keys = {channel.name: channel.block_key or channel.name for channel in channels}
     blocks = [
@@ -116,7 +117,7 @@ def shapes_of(channels: tuple[Channel, ...]) -> SendShapes:
         (messages_bulk, "Many messages of their own in one request (version 1.1)"),
     ):
         shape.__doc__ = doc
-    return SendShapes(send, bulk, messages_bulk, keys)
+    return SendShapes(send, bulk, messages_bulk, keys, {key.lower(): name for name, key in keys.items()})
 
 
 EXAMPLE_ACCOUNT = "4ae53d46-66d8-4aff-9f13-621f53b90000"  # stands for a traffic account of the example's channel

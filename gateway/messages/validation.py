@@ -146,7 +146,7 @@ def _steps(request: SendRequest) -> tuple[list[UUID], list[str], bool]:
 
 def _block_keys(request: SendRequest) -> dict[str, str]:
     """The channel blocks the request gives (not null, not ``{}``), by channel name: the key as written."""
-    by_key = {key.lower(): name for name, key in shapes().keys.items()}
+    by_key = shapes().channel_of_key
     return {
         by_key[key.lower()]: key
         for key, value in request.raw.items()
