@@ -128,11 +128,11 @@ class StatusReport:
 class InboundMessage:
     """What a user sent, as the channel gave it."""
 
-    sender: str  # the user's address on the channel (phone number, chat id)
-    # {"type": "text", "text": ...}, {"type": "image", "url": ..., "caption": ...},
-    # {"type": "location", "latitude": ..., "longitude": ...}, {"type": "postback", "data": ...}, ...
+    sender: str  # the user's address on the channel (phone number, chat id, Viber user id)
+    # One of channels.inbound's contents, as its dict (``inbound.content(...)``).
     content: dict[str, Any]
     provider_message_id: str | None = None  # a repeat of the same id is stored once
+    sender_name: str | None = None  # the user's name as the channel shows it (profile name), when given
 
 
 class Callbacks(Protocol):
@@ -222,8 +222,17 @@ class Channel:
     validity: Callable[[dict[str, Any]], datetime.timedelta | None] = lambda block: None
     # Billable parts of a valid block (SMS segments; 1 elsewhere).
     message_parts: Callable[[dict[str, Any]], int] = lambda block: 1
-    # How the Chat API names a participant of this channel: "phoneNumber" or "messagingAppIdentifier".
+    # How the Chat API names a participant of this channel: "phoneNumber", "messagingAppIdentifier" or the
+    # channel's own kind ("viberId"). The kind of users' messages and of blocks that don't say otherwise.
     address_kind: str = "phoneNumber"
+    # The kind of address a (valid) block is sent to, when a channel's message types differ (Viber: bot
+    # messages to a user id, business messages to a phone number); None: always ``address_kind``.
+    block_address_kind: Callable[[dict[str, Any]], str] | None = None
+    # The channel's rule for an address of a kind other than a phone number: (kind, address) -> what is wrong
+    # with it, or None. The default takes any id of 1-256 characters without spaces.
+    address_problem: Callable[[str, str], str | None] | None = None
+    # The kind of a stored address, for channels with more than one (the views name the user by it).
+    stored_address_kind: Callable[[str], str] | None = None
     # The provider's own URL, used when the traffic account has no baseUrl.
     default_base_url: str = ""
     # Litestar route handlers, their paths relative to the prefixes the gateway mounts them under: the
@@ -238,18 +247,31 @@ class Channel:
     # set_webhook...); raises httpx.HTTPError or ValueError when the provider refuses.
     register_callbacks: Callable[[httpx.AsyncClient, Account, str], Awaitable[None]] | None = None
 
-    def canonical_address(self, address: str) -> str:
+    def destination_kind(self, block: dict[str, Any] | None = None) -> str:
+        """The kind of address ``block`` is sent to (a user's message: ``address_kind``)."""
+        if block is None or self.block_address_kind is None:
+            return self.address_kind
+        return self.block_address_kind(block)
+
+    def kind_of_address(self, address: str) -> str:
+        """The kind of a stored address (a destination or a user who wrote)."""
+        return self.address_kind if self.stored_address_kind is None else self.stored_address_kind(address)
+
+    def canonical_address(self, address: str, block: dict[str, Any] | None = None) -> str:
         """One spelling per user, so a reply lands in the conversation of the messages sent to them:
         phone numbers as ``+`` and digits, other ids as given (trimmed)."""
-        if self.address_kind == "phoneNumber" and phone_number_problem(address) is None:
+        if self.destination_kind(block) == "phoneNumber" and phone_number_problem(address) is None:
             return "+" + normalise_phone_number(address)
         return address.strip()  # ids, and senders that are no phone number (an alphanumeric SMS sender)
 
-    def destination_problem(self, destination: str) -> str | None:
-        """Why ``destination`` can't be an address on this channel, or None."""
-        if self.address_kind == "phoneNumber":
+    def destination_problem(self, destination: str, block: dict[str, Any] | None = None) -> str | None:
+        """Why ``destination`` can't be the address ``block`` is sent to on this channel, or None."""
+        kind = self.destination_kind(block)
+        if kind == "phoneNumber":
             return phone_number_problem(destination)
-        if not destination.strip() or len(destination) > 256 or any(c.isspace() for c in destination):
+        if self.address_problem is not None:
+            return self.address_problem(kind, destination)
+        if not destination.strip() or len(destination) > ID_MAX or any(c.isspace() for c in destination):
             return "must be the user's id on the channel: 1-256 characters, no spaces"
         return None
 

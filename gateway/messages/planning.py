@@ -33,7 +33,7 @@ class Plan:
             replace(
                 m,
                 id=new_id(),
-                destination=all_channels()[m.channel].canonical_address(destination),
+                destination=all_channels()[m.channel].canonical_address(destination, m.content),
                 conversation_id=None,
                 failover_chain_id=chain.id if chain else None,
             )
@@ -80,7 +80,7 @@ def plan_of(
                 tenant_id=tenant_id,
                 traffic_account_id=account.id,
                 channel=account.channel,
-                destination=channel.canonical_address(destination),
+                destination=channel.canonical_address(destination, block),
                 content=block,
                 message_parts=channel.message_parts(block),
                 reference=block.get("reference") if isinstance(block.get("reference"), str) else None,

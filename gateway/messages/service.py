@@ -8,6 +8,7 @@ are committed before the answer; nothing upstream is awaited (the dispatcher sen
 from __future__ import annotations
 
 import datetime
+import functools
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -67,7 +68,8 @@ class MessageService:
         assert first is not None
         plans: list[tuple[str, Plan, bool]] = []
         seen: dict[str, Plan] = {}
-        address_of = all_channels()[first.accounts[0].channel].canonical_address
+        lead = first.messages[0]  # a destination is the same user when the first step's spelling of it is
+        address_of = functools.partial(all_channels()[lead.channel].canonical_address, block=lead.content)
         for index, destination in enumerate(destinations):
             address = address_of(destination)
             if address in seen:

@@ -117,8 +117,9 @@ async def check(
                     f"so this step could never succeed; wait for {' or '.join(channel.receipts)}",
                 )
             )
+        block = request.blocks.get(step.channel)  # None when it didn't decode: its kind is the channel's own
         for destination, where in destinations:
-            if isinstance(destination, str) and (problem := channel.destination_problem(destination)):
+            if isinstance(destination, str) and (problem := channel.destination_problem(destination, block)):
                 errors.append(FieldError(where, f"{problem} (for the {step.channel} account)"))
     used = {a.channel for a in accounts}
     errors += [

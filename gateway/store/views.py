@@ -13,7 +13,7 @@ def sender_view(account: TrafficAccount) -> dict[str, Any]:
 
 
 def participant_view(channel: str, address: str) -> dict[str, Any]:
-    return {all_channels()[channel].address_kind: address}
+    return {all_channels()[channel].kind_of_address(address): address}
 
 
 def conversation_view(message: Message, account: TrafficAccount) -> dict[str, Any]:
