@@ -56,6 +56,7 @@ from litestar.params import FromPath
 from channels import kit
 from channels.base import Account, Callbacks, CallbacksDependency, json_object, normalise_phone_number
 from channels.sandbox_support import in_background, post_callback, simulated_body
+from channels.whatsapp import adapter
 from channels.whatsapp.callbacks import OBJECT, SIGNATURE_HEADER, signature
 from channels.whatsapp.errors import DETAILS, TITLES
 
@@ -299,8 +300,7 @@ async def user_sends_message(request: Request, callbacks: CallbacksDependency) -
     if isinstance(body.get("replyTo"), str) and body["replyTo"]:
         message["context"] = {"from": DISPLAY_PHONE_NUMBER, "id": body["replyTo"]}
     contact = {"profile": {"name": str(body.get("name") or "Sandbox user")}, "wa_id": sender}
-    phone_number_id = account.settings.get("phoneNumberId") or str(account.id)
-    payload = notification(account, phone_number_id, {"contacts": [contact], "messages": [message]})
+    payload = notification(account, adapter.phone_number_id(account), {"contacts": [contact], "messages": [message]})
     callback = callbacks.callback_url("whatsapp", account_id)
     status = None
     if callbacks.is_own_callback(callback):  # the sandbox calls nobody but this gateway's callback routes
