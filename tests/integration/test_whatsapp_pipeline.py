@@ -400,3 +400,43 @@ async def test_a_mixed_batch_keeps_every_good_message_with_its_content(server):
     assert (await webhook(server, tenant, payload)).status_code == 200
     again = (await server.get("/api/v1/Messages?direction=inbound&limit=100", headers=tenant.key)).json()
     assert len(again["items"]) == len(ours)
+
+
+async def test_the_simulated_user_sends_every_kind_and_another_number_is_ignored(server):
+    tenant = await tenant_on(server, ("whatsapp",))
+    user = {"trafficAccountId": tenant.accounts["whatsapp"], "from": "+447700900123", "name": "Ana"}
+    sent = {
+        "contacts": {
+            "type": "contacts",
+            "contacts": [{"name": {"formatted_name": "Bo"}, "phones": [{"phone": "+1 555"}]}],
+        },
+        "reaction": {"type": "reaction", "reaction": {"message_id": "wamid.OURS", "emoji": "\N{THUMBS UP SIGN}"}},
+        "revoke": {"type": "revoke", "revoke": {"original_message_id": "wamid.OURS"}},
+        "unsupported": {"type": "unsupported", "errors": [{"code": 131051, "title": "Message type unknown"}]},
+    }
+    for kind, message in sent.items():
+        answer = (
+            await server.post("/sandbox/whatsapp/inbound", json={**user, "message": message, "wamid": kind})
+        ).json()
+        assert answer["gatewayStatus"] == 200, answer
+    other = {**user, "text": "for another number", "phoneNumberId": "209876543210987", "wamid": "other"}
+    assert (await server.post("/sandbox/whatsapp/inbound", json=other)).json()["gatewayStatus"] == 200
+    page = (await server.get("/api/v1/Messages?direction=inbound", headers=tenant.key)).json()
+    contents = {}
+    for item in page["items"]:
+        wamid = (await row_of(server, item["messageId"])).provider_message_id
+        contents[wamid] = (await server.get(f"/api/v1/Message/{item['messageId']}", headers=tenant.key)).json()[
+            "content"
+        ]
+    assert sorted(contents) == sorted(sent)  # nothing of the other number
+    assert contents["contacts"] == {
+        "type": "contacts",
+        "contacts": [{"name": "Bo", "phones": [{"phoneNumber": "+1 555"}]}],
+    }
+    assert contents["reaction"]["emoji"] == "\N{THUMBS UP SIGN}"
+    assert contents["revoke"]["relatesTo"]["providerMessageId"] == "wamid.OURS"
+    assert contents["unsupported"] == {
+        "type": "unsupported",
+        "kind": "unsupported",
+        "error": {"code": "whatsapp.131051", "title": "Message type unknown"},
+    }
