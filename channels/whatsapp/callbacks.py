@@ -444,7 +444,7 @@ NOTIFICATION = object_schema(
 )
 
 
-class Skipped(msgspec.Struct):
+class WhatsAppSkipped(msgspec.Struct):
     """A part of a notification that couldn't be read: the JSON path at fault and what is wrong."""
 
     field: str
@@ -458,7 +458,7 @@ class Applied(msgspec.Struct):
     statuses: int
     messages: int
     ignored: int = 0
-    skipped: list[Skipped] = []
+    skipped: list[WhatsAppSkipped] = []
 
 
 @post(
@@ -477,10 +477,7 @@ class Applied(msgspec.Struct):
         ),
         body=NOTIFICATION,
     ),
-    responses={
-        400: problem("`validation_error`: the body is no WhatsApp notification (not JSON, no `entry` list)"),
-        401: problem(f"`unauthorized`: {SIGNATURE_HEADER} is missing or wrong for this traffic account"),
-    },
+    responses={401: problem(f"`unauthorized`: {SIGNATURE_HEADER} is missing or wrong for this traffic account")},
 )
 async def whatsapp_webhook(
     request: Request, callbacks: CallbacksDependency, account_id: FromPath[UUID]
@@ -506,7 +503,7 @@ async def whatsapp_webhook(
             statuses += await callbacks.report(account_id, item)
         elif await callbacks.receive(account_id, item):
             messages += 1
-    skipped = [Skipped(error.field, error.message) for error in notification.skipped]
+    skipped = [WhatsAppSkipped(error.field, error.message) for error in notification.skipped]
     return Response(Applied(statuses, messages, len(notification.ignored), skipped))
 
 
