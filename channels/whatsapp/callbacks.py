@@ -313,8 +313,8 @@ def _content(message: dict[str, Any], kind: str, path: str) -> inbound._Content:
         edit = _object(message.get("edit"), where)
         new = _object(edit.get("message"), f"{where}.message")
         new_kind = new.get("type")
-        if not isinstance(new_kind, str) or not new_kind:
-            raise Malformed(f"{where}.message.type", "is required: the edited message's type")
+        if not isinstance(new_kind, str) or not new_kind or new_kind in ("edit", "revoke"):
+            raise Malformed(f"{where}.message.type", "is required: the edited message's type (not edit or revoke)")
         return inbound.Edit(
             content=inbound.content(_content(new, new_kind, f"{where}.message")),
             relates_to=_relates_to(edit, "original_message_id", where),
@@ -347,11 +347,11 @@ def _contact(card: dict[str, Any]) -> inbound.Contact:
             type=_text(phone.get("type")),
             user_id=_text(phone.get("wa_id")),
         )
-        for phone in card.get("phones") or []
+        for phone in _items(card.get("phones"))
         if isinstance(phone, dict) and (_text(phone.get("phone")) or _text(phone.get("wa_id")))
     ]
     emails = [
-        email["email"] for email in card.get("emails") or [] if isinstance(email, dict) and _text(email.get("email"))
+        email["email"] for email in _items(card.get("emails")) if isinstance(email, dict) and _text(email.get("email"))
     ]
     return inbound.Contact(
         name=_text(name.get("formatted_name")),
@@ -387,7 +387,7 @@ def _interactive(interactive: dict[str, Any], where: str) -> inbound._Content:
 
 def _order(order: dict[str, Any], where: str) -> inbound.Order:
     items = []
-    for i, item in enumerate(order.get("product_items") or []):
+    for i, item in enumerate(_items(order.get("product_items"))):
         item = _object(item, f"{where}.product_items[{i}]")
         quantity = item.get("quantity")
         if not isinstance(quantity, int) or isinstance(quantity, bool):
@@ -527,6 +527,11 @@ def _list(obj: dict[str, Any], key: str, path: str) -> list[Any]:
     if not isinstance(items, list):
         raise Malformed(f"{path}.{key}", "must be a list")
     return items
+
+
+def _items(value: Any) -> list[Any]:
+    """An optional list of a message's object: anything else counts as none."""
+    return value if isinstance(value, list) else []
 
 
 def _text(value: Any) -> str | None:
