@@ -36,8 +36,9 @@ numbers posts them all to every callback URL), never stored on this account. Cha
   ``button_reply`` / ``list_reply`` -> postback (``source`` names which), ``nfm_reply`` (a Flow) -> form
   with its parsed ``response_json``; ``button`` (a template's quick reply) -> postback; reaction; order;
   system (e.g. ``user_changed_number`` with the new ``wa_id``); ``edit`` and ``revoke`` of an earlier
-  message (pywa's fixtures ``edited_message`` / ``deleted_message``: ``{"original_message_id",
-  "message"?}``) -> edit / revoke; anything else -> unsupported with its ``kind``. A message Meta
+  message (``{"original_message_id", "message"?}``, as Meta's edit and revoke webhook references and
+  pywa's fixtures ``edited_message`` / ``deleted_message`` show) -> edit / revoke; anything else ->
+  unsupported with its ``kind``. A message Meta
   flags with ``errors`` (its own, or the change's when the message lacks its content, as in pywa's
   ``interactive_message_with_err``) -> unsupported carrying Meta's error. ``context.id`` (the message
   replied to), a reaction's ``message_id`` and an edit's or revoke's ``original_message_id`` ->
