@@ -308,6 +308,16 @@ async def test_inbound_messages_are_stored_once_with_user_message_events(server)
     )
 
 
+async def inbound_by_wamid(client, tenant) -> dict[str, str]:
+    """The tenant's inbound messages: wamid -> message id."""
+    page = (await client.get("/api/v1/Messages?direction=inbound&limit=100", headers=tenant.key)).json()
+    return {(await row_of(client, item["messageId"])).provider_message_id: item["messageId"] for item in page["items"]}
+
+
+async def content_of(client, tenant, message_id: str) -> dict:
+    return (await client.get(f"/api/v1/Message/{message_id}", headers=tenant.key)).json()["content"]
+
+
 def user_message(wamid: str, kind: str, obj: dict | None = None, **extra) -> dict:
     message = {"from": "447700900123", "id": wamid, "timestamp": "1750275992", "type": kind, **extra}
     return message | ({kind: obj} if obj is not None else {})
@@ -318,6 +328,7 @@ async def test_a_mixed_batch_keeps_every_good_message_with_its_content(server):
     flags with errors, a change for another phone number id and a malformed entry. The answer is 200, every
     message of the account's number is stored with its content, nothing of the other number is."""
     tenant = await tenant_on(server, ("whatsapp",))
+    await create_webhook(server, tenant, triggers=("UserMessage",), channel="whatsapp")
     errors = [{"code": 131051, "title": "Message type unknown", "message": "Message type unknown"}]
     flow = {"response_json": '{"flow_token": "T-1", "rating": "4"}', "body": "Sent", "name": "flow"}
     ours = [
@@ -361,14 +372,12 @@ async def test_a_mixed_batch_keeps_every_good_message_with_its_content(server):
         "ignored": 1,
         "skipped": [{"field": "entry[0].changes", "message": "must be a list"}],
     }
-    page = (await server.get("/api/v1/Messages?direction=inbound&limit=100", headers=tenant.key)).json()
-    contents = {}
-    for item in page["items"]:
-        wamid = (await row_of(server, item["messageId"])).provider_message_id
-        contents[wamid] = (await server.get(f"/api/v1/Message/{item['messageId']}", headers=tenant.key)).json()[
-            "content"
-        ]
+    ids = await inbound_by_wamid(server, tenant)
+    contents = {wamid: await content_of(server, tenant, message_id) for wamid, message_id in ids.items()}
     assert sorted(contents) == sorted(message["id"] for message in ours)  # wamid.OTHER is not stored
+    for wamid in ("wamid.ERR", "wamid.CARD", "wamid.FORM"):  # the UserMessage webhook carries the same content
+        [event] = await webhook_events(server, ids[wamid])
+        assert event.event == "UserMessage" and event.payload["content"] == contents[wamid]
     assert contents["wamid.TEXT"] == {"type": "text", "text": "hello", "relatesTo": {"providerMessageId": "wamid.OURS"}}
     assert contents["wamid.ERR"] == {
         "type": "unsupported",
@@ -398,8 +407,7 @@ async def test_a_mixed_batch_keeps_every_good_message_with_its_content(server):
     assert contents["wamid.EDIT"]["content"] == {"type": "text", "text": "hello!"}
     # Meta redelivering the same batch stores nothing twice.
     assert (await webhook(server, tenant, payload)).status_code == 200
-    again = (await server.get("/api/v1/Messages?direction=inbound&limit=100", headers=tenant.key)).json()
-    assert len(again["items"]) == len(ours)
+    assert await inbound_by_wamid(server, tenant) == ids
 
 
 async def test_the_simulated_user_sends_every_kind_and_another_number_is_ignored(server):
@@ -421,13 +429,8 @@ async def test_the_simulated_user_sends_every_kind_and_another_number_is_ignored
         assert answer["gatewayStatus"] == 200, answer
     other = {**user, "text": "for another number", "phoneNumberId": "209876543210987", "wamid": "other"}
     assert (await server.post("/sandbox/whatsapp/inbound", json=other)).json()["gatewayStatus"] == 200
-    page = (await server.get("/api/v1/Messages?direction=inbound", headers=tenant.key)).json()
-    contents = {}
-    for item in page["items"]:
-        wamid = (await row_of(server, item["messageId"])).provider_message_id
-        contents[wamid] = (await server.get(f"/api/v1/Message/{item['messageId']}", headers=tenant.key)).json()[
-            "content"
-        ]
+    ids = await inbound_by_wamid(server, tenant)
+    contents = {wamid: await content_of(server, tenant, message_id) for wamid, message_id in ids.items()}
     assert sorted(contents) == sorted(sent)  # nothing of the other number
     assert contents["contacts"] == {
         "type": "contacts",
