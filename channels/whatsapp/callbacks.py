@@ -236,7 +236,7 @@ def _message(
         raise Malformed(f"{path}.type", "is required: the message type (text, image, interactive, ...)")
     error = _error(message.get("errors"))
     if error is not None:  # Meta couldn't give us what the user sent
-        content: inbound._Content = inbound.Unsupported(kind=_unsupported_kind(message, kind), error=error)
+        content: inbound.InboundContent = inbound.Unsupported(kind=_unsupported_kind(message, kind), error=error)
     else:
         try:
             content = _content(message, kind, path)
@@ -259,7 +259,7 @@ def _unsupported_kind(message: dict[str, Any], kind: str) -> str:
     return inner if kind == "unsupported" and isinstance(inner, str) and inner else kind
 
 
-def _content(message: dict[str, Any], kind: str, path: str) -> inbound._Content:
+def _content(message: dict[str, Any], kind: str, path: str) -> inbound.InboundContent:
     """The content of a message object (``{"type", <type>: {...}}``). Raises :class:`Malformed`."""
     where = f"{path}.{kind}"
     if kind == "text":
@@ -326,7 +326,7 @@ def _content(message: dict[str, Any], kind: str, path: str) -> inbound._Content:
     return inbound.Unsupported(kind=_unsupported_kind(message, kind))
 
 
-def _media(kind: str, media: dict[str, Any], where: str) -> inbound._Content:
+def _media(kind: str, media: dict[str, Any], where: str) -> inbound.InboundContent:
     _string(media, "id", where, "the media id")
     given = {ours: media[key] for key, ours in MEDIA_FIELDS.items() if _text(media.get(key)) is not None}
     if _text(media.get("filename")) is not None:
@@ -364,7 +364,7 @@ def _contact(card: dict[str, Any]) -> inbound.Contact:
     )
 
 
-def _interactive(interactive: dict[str, Any], where: str) -> inbound._Content:
+def _interactive(interactive: dict[str, Any], where: str) -> inbound.InboundContent:
     reply_type = interactive.get("type")
     if reply_type in ("button_reply", "list_reply"):
         reply = _object(interactive.get(reply_type), f"{where}.{reply_type}")
