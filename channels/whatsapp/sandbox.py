@@ -40,8 +40,9 @@ object of any type the callback route reads, such as ``{"type": "location", "loc
 (a message Meta couldn't deliver). Optional: ``"name"`` (the user's profile name), ``"replyTo"`` (the
 wamid the message answers: its context), ``"wamid"`` (deliver a message with this id again),
 ``"phoneNumberId"`` (the webhook's ``metadata.phone_number_id``: another number than the account's is
-ignored by the gateway, as a real webhook of another number would be). The answer is ``{"wamid", "gatewayStatus"}``: the
-HTTP status of the gateway's callback route (null when it couldn't be reached), after retries of a 5xx.
+ignored by the gateway, as a real webhook of another number would be). The answer is ``{"wamid",
+"gatewayStatus"}``: the HTTP status of the gateway's callback route (null when it couldn't be reached),
+after retries of a 5xx.
 """
 
 from __future__ import annotations
