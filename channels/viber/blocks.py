@@ -415,7 +415,6 @@ class _ViberMessage(msgspec.Struct, rename="camel", omit_defaults=True, tag_fiel
         message = f"is not allowed in a {category} message; {category} messages may carry only {allowed}"
         return [FieldError(_PART_FIELDS[part], message) for part in parts if part not in self.carries]
 
-
     def _business_problems(self) -> list[FieldError]:
         """Infobip's Viber Business Messages API: text at most 1000 characters, a video with its duration and
         thumbnail, no keyboard (a bot API feature)."""
@@ -512,9 +511,15 @@ LIMITS = (
         "session or regular (bot messages, to a Viber user id), promotional or transactional (business messages, "
         "to a phone number); any case; transactional carries text only, session no button",
     ),
-    ("text", f"1-{TEXT_MAX} characters ({BUSINESS_TEXT_MAX} in business messages); at most {PICTURE_TEXT_MAX} with a picture"),
+    (
+        "text",
+        f"1-{TEXT_MAX} characters ({BUSINESS_TEXT_MAX} in business messages); at most {PICTURE_TEXT_MAX} with a picture",
+    ),
     ("mediaUrl", f"a picture ({', '.join(PICTURE_EXTENSIONS)}) by http(s) URL of at most {URL_MAX} characters"),
-    ("video", f".mp4, at most {VIDEO_SIZE_MAX // 2**20} MB and {VIDEO_DURATION_MAX} s; a business video needs duration and thumbnail"),
+    (
+        "video",
+        f".mp4, at most {VIDEO_SIZE_MAX // 2**20} MB and {VIDEO_DURATION_MAX} s; a business video needs duration and thumbnail",
+    ),
     ("keyboard", "bot messages only (session, regular)"),
     (
         "file",
