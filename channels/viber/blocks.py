@@ -416,8 +416,8 @@ class _ViberMessage(msgspec.Struct, rename="camel", omit_defaults=True, tag_fiel
         return [FieldError(_PART_FIELDS[part], message) for part in parts if part not in self.carries]
 
     def _business_problems(self) -> list[FieldError]:
-        """Infobip's Viber Business Messages API: text at most 1000 characters, a video with its duration and
-        thumbnail, no keyboard (a bot API feature)."""
+        """Infobip's Viber Business Messages API: text at most 1000 characters, a picture .jpg, .jpeg or .png, a
+        video with its duration and thumbnail, no keyboard (a bot API feature)."""
         category = self.__struct_config__.tag
         errors = []
         if self.keyboard is not None:
@@ -426,6 +426,8 @@ class _ViberMessage(msgspec.Struct, rename="camel", omit_defaults=True, tag_fiel
         if self.text is not None and len(self.text) > BUSINESS_TEXT_MAX:
             message = f"must be at most {BUSINESS_TEXT_MAX} characters in a {category} message (got {len(self.text)})"
             errors.append(FieldError("text", message))
+        if self.media_url and _extension(_url_file_name(self.media_url)) == ".gif":
+            errors.append(FieldError("mediaUrl", f"must be a JPEG or PNG image in a {category} message (no GIF)"))
         if self.video is not None and "video" in self.carries:
             errors += [
                 FieldError(f"video.{key}", f"is required in a {category} message (the business API shows it)")
@@ -515,7 +517,11 @@ LIMITS = (
         "text",
         f"1-{TEXT_MAX} characters ({BUSINESS_TEXT_MAX} in business messages); at most {PICTURE_TEXT_MAX} with a picture",
     ),
-    ("mediaUrl", f"a picture ({', '.join(PICTURE_EXTENSIONS)}) by http(s) URL of at most {URL_MAX} characters"),
+    (
+        "mediaUrl",
+        f"a picture ({', '.join(PICTURE_EXTENSIONS)}; no .gif in business messages) by http(s) URL of at most "
+        f"{URL_MAX} characters",
+    ),
     (
         "video",
         f".mp4, at most {VIDEO_SIZE_MAX // 2**20} MB and {VIDEO_DURATION_MAX} s; a business video needs duration and thumbnail",

@@ -887,3 +887,6 @@ def test_business_messages_keep_to_the_business_apis_limits():
     assert sorted(e.field for e in errs) == ["video.duration", "video.thumbnail"]
     video = {**VIDEO["video"], "duration": 30, "thumbnail": "https://example.com/v/clip.jpg"}
     assert check({"type": "promotional", "video": video}) == []
+    gif = {"type": "promotional", "mediaUrl": "https://e.com/a.gif"}
+    assert_only_error(check(gif), "mediaUrl", "must be a JPEG or PNG image in a promotional message")
+    assert check({**gif, "type": "regular"}) == []
