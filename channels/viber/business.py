@@ -1,7 +1,7 @@
 """Viber business messages (``promotional``, ``transactional``) to a phone number through Infobip's Viber
-Business Messages API (https://www.infobip.com/docs/api/channels/viber/viber-business-messages, the OpenAPI
-document https://api.infobip.com/platform/1/openapi/viber; guide https://www.infobip.com/docs/viber/business-
-messages/api).
+Business Messages API: its reference https://www.infobip.com/docs/api/channels/viber (the request, answer,
+ApiError and the delivery and seen report webhooks, with examples) and guide
+https://www.infobip.com/docs/viber/business-messages/api.
 
 Request: ``POST {businessBaseUrl}/viber/2/messages`` with ``Authorization: App <businessApiKey>`` and::
 

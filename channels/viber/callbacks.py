@@ -53,6 +53,7 @@ from channels.base import ID_MAX, CallbacksDependency, InboundMessage, StatusRep
 from channels.kit import Malformed, same_signature
 from channels.openapi import INTEGER, OBJECT, STRING, documented, header, object_schema, problem, query
 from channels.viber import business
+from channels.viber.addresses import VIBER_ID, address_problem
 
 SIGNATURE_HEADER = "X-Viber-Content-Signature"
 STATUS_EVENTS = {"delivered": "Delivered", "seen": "Read", "failed": "Failed"}
@@ -92,8 +93,10 @@ def parse_callback(body: bytes) -> StatusReport | InboundMessage | None:
         token = _message_token(data)
         sender = _object(data.get("sender"), "sender")
         sender_id = sender.get("id")
-        if not isinstance(sender_id, str) or not sender_id.strip() or len(sender_id) > ID_MAX:
-            raise Malformed("sender.id", f"is required: the Viber user's id (at most {ID_MAX} characters)")
+        # The id a reply is sent to: one the gateway would refuse as a destination can't be kept.
+        problem = address_problem(VIBER_ID, sender_id.strip()) if isinstance(sender_id, str) else "a string"
+        if problem is not None:
+            raise Malformed("sender.id", f"is required: the Viber user's id; it {problem}")
         content = _content(_object(data.get("message"), "message"))
         try:
             inbound.decode_content(content)
