@@ -14,9 +14,13 @@ def validity(block: dict) -> datetime.timedelta | None:
     return datetime.timedelta(seconds=block["ttl"]) if block.get("ttl") else None
 
 
+def text_of(block: dict) -> str | None:
+    return block.get("text") or None  # the text of any message type that has one
+
+
 channel = Channel(
     name="viber",
-    settings=SettingsSpec(credentials=("authToken",)),
+    settings=SettingsSpec(credentials=("authToken",), optional=("phoneNumber",)),
     default_send_rate=100.0,
     block_shape=BLOCK,
     examples=EXAMPLES,
@@ -27,4 +31,6 @@ channel = Channel(
     callback_routes=(viber_callback,),
     sandbox_routes=(send_message, set_webhook, get_account_info, user_sends_message),
     register_callbacks=register_callbacks,
+    account_addresses=(("phoneNumber", "phoneNumber"),),  # the business number seed 002 shows as the sender
+    text_of=text_of,
 )
