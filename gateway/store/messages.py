@@ -405,7 +405,7 @@ async def _user_names(session: AsyncSession, conversation_ids: set[UUID]) -> dic
     names: dict[UUID, str] = {}
     query = select(Conversation.id, Conversation.participant_name).where(Conversation.participant_name.is_not(None))
     for chunk in in_chunks(list(conversation_ids)):
-        names.update((await session.execute(query.where(Conversation.id.in_(chunk)))).tuples())
+        names.update((c, name) for c, name in await session.execute(query.where(Conversation.id.in_(chunk))))
     return names
 
 
