@@ -9,10 +9,12 @@ import json
 import uuid
 
 import httpx
+import msgspec
 import pytest
 
 from channels.gbm import adapter, sandbox
 from channels.gbm.callbacks import SIGNATURE_HEADER, signature
+from gateway.webhooks.payloads import UserMessageEvent
 from tests.conftest import assert_problem, create_webhook
 from tests.integration.conftest import (
     IMPATIENT,
@@ -294,6 +296,7 @@ async def test_a_user_s_name_and_the_message_a_tapped_suggestion_answers(server)
     assert message["conversation"]["participants"][1] == message["sender"] and message["text"] is None
     [payload] = [e.payload for e in await webhook_events(server, item["messageId"])]
     assert payload["sender"] == message["sender"] and payload["postback"]["relatesTo"]["messageId"] == sent
+    msgspec.convert(payload, UserMessageEvent)  # as documented (content: InboundContent)
     [conversation_of] = (await server.get("/api/v1/Conversations", headers=tenant.key)).json()["items"]
     assert conversation_of["participant"] == {"messagingAppIdentifier": CONVERSATION, "name": "Jane Doe"}
     # The message we sent shows the account as its sender, the user by the latest name known, and its text.

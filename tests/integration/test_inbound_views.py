@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import uuid
 
+import msgspec
+
 from channels import inbound
 from channels.base import InboundMessage
+from gateway.webhooks.payloads import StatusEvent, UserMessageEvent
 from tests.conftest import create_webhook
 from tests.integration.conftest import message_row, send_sms, tenant_on, wait_for_status, webhook_events
 
@@ -83,6 +86,7 @@ async def test_the_user_s_name_in_messages_conversations_and_payloads(server):
     [event] = await webhook_events(server, first["messageId"])
     assert event.payload["sender"] == first["sender"] and event.payload["text"] == "hello"
     assert event.payload["conversation"]["participants"][1] == first["sender"]
+    msgspec.convert(event.payload, UserMessageEvent)  # as documented (content: InboundContent)
     # A new name becomes the conversation's; a message keeps the one it came with.
     await receive(server, account, inbound.Text(text="renamed"), "n-3", name="Ana Horvat")
     first, *_, third = await inbound_messages(server, tenant)
@@ -97,3 +101,4 @@ async def test_the_user_s_name_in_messages_conversations_and_payloads(server):
     assert outbound["conversation"]["participants"][1] == {"phoneNumber": USER, "name": "Ana Horvat"}
     [delivered] = [e for e in await webhook_events(server, sent) if e.event == "Delivered"]
     assert delivered.payload["conversation"]["participants"][1] == {"phoneNumber": USER, "name": "Ana Horvat"}
+    msgspec.convert(delivered.payload, StatusEvent)
