@@ -235,6 +235,12 @@ class Channel:
     address_problem: Callable[[str, str], str | None] | None = None
     # The kind of a stored address, for channels with more than one (the views name the user by it).
     stored_address_kind: Callable[[str], str] | None = None
+    # The traffic account's own addresses, shown in its participant (seed 002's ``sender``): (kind, setting)
+    # pairs naming the public setting that holds each, e.g. ("phoneNumber", "phoneNumber"). A setting of
+    # kind phoneNumber must be a phone number.
+    account_addresses: tuple[tuple[str, str], ...] = ()
+    # The text of a (valid) send block, for the message's top-level ``text``; None for a block without one.
+    text_of: Callable[[dict[str, Any]], str | None] = lambda block: None
     # The provider's own URL, used when the traffic account has no baseUrl.
     default_base_url: str = ""
     # Litestar route handlers, their paths relative to the prefixes the gateway mounts them under: the
@@ -305,7 +311,7 @@ class Channel:
                 errors.append(FieldError(f"{prefix}.{key}", "must be a non-empty string"))
             elif key == "baseUrl" and not is_http_url(value):
                 errors.append(FieldError(f"{prefix}.baseUrl", "must be an absolute http(s) URL"))
-            elif problem := self.setting_problem(key, value):
+            elif problem := self._address_setting_problem(key, value) or self.setting_problem(key, value):
                 errors.append(FieldError(f"{prefix}.{key}", problem))
         if not sandbox:
             for key in (*self.settings.public, *self.settings.credentials):
@@ -316,6 +322,24 @@ class Channel:
                         )
                     )
         return errors
+
+    def _address_setting_problem(self, key: str, value: str) -> str | None:
+        """What is wrong with a setting that holds one of the account's own addresses."""
+        for kind, setting in self.account_addresses:
+            if setting == key:
+                if kind == "phoneNumber":
+                    return phone_number_problem(value)
+                if len(value) > ID_MAX or any(c.isspace() for c in value):
+                    return "must be the account's id on the channel: 1-256 characters, no spaces"
+        return None
+
+    def account_address_view(self, settings: dict[str, Any]) -> dict[str, str]:
+        """The account's own addresses its settings give, by kind (phone numbers as ``+`` and digits)."""
+        view = {}
+        for kind, setting in self.account_addresses:
+            if isinstance(value := settings.get(setting), str) and value:
+                view[kind] = "+" + normalise_phone_number(value) if kind == "phoneNumber" else value
+        return view
 
 
 def normalise_phone_number(value: str) -> str:

@@ -62,6 +62,7 @@ from litestar.di import Provide
 from litestar.testing import AsyncTestClient
 
 from channels.base import Account, Channel, InboundMessage, Outbound, SendResult, StatusReport
+from channels.inbound import decode_content
 from wire.shapes import decode
 
 ACCOUNT_ID = uuid.UUID("59af552a-e2f2-11eb-b862-482ae3643973")
@@ -499,6 +500,11 @@ async def run_incoming(
     check(f"{case}: the reports", [_defaults(StatusReport) | r for r in data.get("reports", [])], reports)
     inbound = [_fields(message) for _, message in gateway.received]
     check(f"{case}: the inbound messages", [_defaults(InboundMessage) | m for m in data.get("inbound", [])], inbound)
+    for index, (_, message) in enumerate(gateway.received):  # one vocabulary for every channel
+        try:
+            decode_content(message.content)
+        except msgspec.ValidationError as error:
+            raise AssertionError(f"{case}: inbound[{index}].content is no channels.inbound content: {error}") from None
     if any(account_id != ACCOUNT_ID for account_id, _ in [*gateway.reports, *gateway.received]):
         raise AssertionError(f"{case}: a report or message was handed to another account than the path's")
     return gateway

@@ -14,6 +14,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.lib.crypto import RotatingFernetBackend, encryption_keys
 
+NAME_MAX = 256  # characters of a user's name kept (a longer one is cut)
+
 
 def _encrypted() -> EncryptedText:
     return EncryptedText(key=encryption_keys, backend=RotatingFernetBackend)
@@ -115,6 +117,8 @@ class Conversation(UUIDAuditBase):
     traffic_account_id: Mapped[UUID] = mapped_column(ForeignKey("traffic_account.id", ondelete="CASCADE"))
     channel: Mapped[str] = mapped_column(String(32))
     participant: Mapped[str] = mapped_column(String(256))  # phone number, chat id or conversation id
+    # The user's name as their latest message that gave one showed it (profile name); None until then.
+    participant_name: Mapped[str | None] = mapped_column(String(NAME_MAX), default=None)
 
 
 class Message(UUIDAuditBase):
@@ -160,6 +164,8 @@ class Message(UUIDAuditBase):
     # foreign key (SQLite could only add one by copying the table); both go with their tenant.
     failover_chain_id: Mapped[UUID | None] = mapped_column(default=None, index=True)
     failover_step: Mapped[int | None] = mapped_column(Integer, default=None)
+    # Inbound: the user's name as this message gave it (InboundMessage.sender_name), when it did.
+    sender_name: Mapped[str | None] = mapped_column(String(NAME_MAX), default=None)
 
 
 class MessageEvent(UUIDBase):

@@ -15,6 +15,7 @@ is added here, for every handler alike, from what the handler exposes (``documen
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import types
 import typing
@@ -105,20 +106,43 @@ class DescribedStructs(StructSchemaPlugin):
         hints = field_definition.get_type_hints(include_extras=True, resolve_generics=True)
         for field in msgspec.structs.fields(cls):
             prop = (schema.properties or {}).get(field.encode_name)
-            if isinstance(prop, Schema) and (mapping := _tags(hints[field.name])):
-                # Each option a reference to a Struct's schema, no null among them (Litestar names the schemas
-                # by their Struct when the document is made, as the mapping does).
-                options = prop.one_of or ()
-                if len(options) == len(mapping) and all(isinstance(option, Reference) for option in options):
-                    prop.discriminator = Discriminator(property_name=_tag_field(hints[field.name]), mapping=mapping)
+            if isinstance(prop, Schema) and (tags := _tags(hints[field.name])):
+                # Each option a reference to a Struct's schema, besides a null of an optional field.
+                options = [o for o in prop.one_of or () if not (isinstance(o, Schema) and o.type == OpenAPIType.NULL)]
+                if len(options) == len(tags) and all(isinstance(option, Reference) for option in options):
+                    prop.discriminator = StructDiscriminator(
+                        property_name=_tag_field(hints[field.name]), tags=tags, options=options
+                    )
         return schema
 
 
+@dataclasses.dataclass
+class StructDiscriminator(Discriminator):
+    """A discriminator whose mapping names each option's schema as the document finally does: Litestar names
+    the schemas after the references are made, a Struct by its module too when another has its name
+    (``inbound_Document``), so the mapping is read from the options' references when the document is written."""
+
+    tags: list[str] = dataclasses.field(default_factory=list)  # the options' tags, in their order
+    options: list[Reference] = dataclasses.field(default_factory=list)
+
+    @property
+    def _exclude_fields(self) -> set[str]:
+        return {"tags", "options"}
+
+    def to_schema(self) -> dict[str, Any]:
+        self.mapping = {tag: option.ref for tag, option in zip(self.tags, self.options, strict=True)}
+        return super().to_schema()
+
+
 def _union_of_structs(shape: Any) -> list[Any]:
-    """The Structs of a union of Structs (under ``Annotated``), else []."""
+    """The Structs of a union of Structs (under ``Annotated``, perhaps with None), else []."""
     while typing.get_origin(shape) is typing.Annotated:
         shape = typing.get_args(shape)[0]
-    options = [typing.get_args(o)[0] if typing.get_origin(o) is typing.Annotated else o for o in typing.get_args(shape)]
+    options = [
+        typing.get_args(o)[0] if typing.get_origin(o) is typing.Annotated else o
+        for o in typing.get_args(shape)
+        if o is not type(None)  # an optional field's None
+    ]
     if typing.get_origin(shape) not in (typing.Union, types.UnionType):
         return []
     return options if all(isinstance(o, type) and issubclass(o, msgspec.Struct) for o in options) else []
@@ -128,13 +152,12 @@ def _tag_field(shape: Any) -> str:
     return str(msgspec.inspect.type_info(_union_of_structs(shape)[0]).tag_field)  # type: ignore[attr-defined]
 
 
-def _tags(shape: Any) -> dict[str, str]:
-    """A tagged union's {tag: reference of its Struct's schema}; {} for any other type."""
-    structs = _union_of_structs(shape)
-    infos = [msgspec.inspect.type_info(struct) for struct in structs]
-    if not structs or not all(info.tag_field for info in infos):  # type: ignore[attr-defined]
-        return {}
-    return {str(i.tag): f"#/components/schemas/{s.__name__}" for i, s in zip(infos, structs, strict=True)}  # type: ignore[attr-defined]
+def _tags(shape: Any) -> list[str]:
+    """A tagged union's tags, in the order of its Structs; [] for any other type."""
+    infos = [msgspec.inspect.type_info(struct) for struct in _union_of_structs(shape)]
+    if not infos or not all(info.tag_field for info in infos):  # type: ignore[attr-defined]
+        return []
+    return [str(info.tag) for info in infos]  # type: ignore[attr-defined]
 
 
 def components() -> Components:

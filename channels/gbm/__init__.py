@@ -7,6 +7,12 @@ from channels.gbm.blocks import BLOCK, EXAMPLES, LIMITS
 from channels.gbm.callbacks import gbm_callback
 from channels.gbm.sandbox import create_message, user_sends_message
 
+
+def text_of(block: dict) -> str | None:
+    text = block.get("text")
+    return text.get("message") if isinstance(text, dict) else None
+
+
 channel = Channel(
     name="gbm",
     settings=SettingsSpec(public=("agentId",), credentials=("serviceAccountKey", "clientToken")),
@@ -19,4 +25,5 @@ channel = Channel(
     default_base_url=DEFAULT_BASE_URL,
     callback_routes=(gbm_callback,),
     sandbox_routes=(create_message, user_sends_message),
+    text_of=text_of,
 )

@@ -20,11 +20,13 @@ Payloads (the UserMessage object; exactly one of):
   no message of the account makes the answer 404, so that Google tries again; other receipt types are
   ignored.
 - ``message: {messageId, name, text, createTime}`` -> an inbound message from ``conversationId``
-  (the sender), content ``{"type": "text", "text"}`` (``{"type": "image", "url"}`` when the message
-  carries ``image.contentInfo.fileUrl``), stored once per ``messageId``.
+  (the sender), content ``{"type": "text", "text"}`` (``{"type": "image", "url", "thumbnail"?}`` when the
+  message carries ``image.contentInfo.fileUrl``), stored once per ``messageId``.
 - ``suggestionResponse: {message, postbackData, text, type}`` (a suggested reply or action tapped) ->
-  an inbound ``{"type": "postback", "data", "text", "suggestionType"?, "inReplyTo"?}`` from
-  ``conversationId``, stored once per ``requestId`` (Google's de-duplication key for user messages).
+  an inbound ``{"type": "postback", "data", "title"?, "source": "suggestion", "relatesTo"?}`` from
+  ``conversationId`` (``relatesTo`` names the message whose suggestion it was), stored once per ``requestId``
+  (Google's de-duplication key for user messages).
+- Either way ``context.userInfo.displayName``, when the user shares it, is the sender's name.
 - ``userStatus`` (typing, live agent requested), ``surveyResponse``, ``authenticationResponse`` and
   anything Google adds later: acknowledged with 200, nothing changes.
 
@@ -45,6 +47,7 @@ from litestar import MediaType, Request, Response, post
 from litestar.exceptions import NotAuthorizedException, NotFoundException
 from litestar.params import FromPath
 
+from channels import inbound
 from channels.base import ID_MAX, CallbacksDependency, InboundMessage, StatusReport, json_object
 from channels.kit import Malformed, same_signature
 from channels.openapi import OBJECT, STRING, documented, header, object_schema, problem
@@ -100,7 +103,12 @@ def parse_callback(data: dict[str, Any]) -> list[StatusReport] | InboundMessage 
     if "message" in data:
         message = _object(data["message"], "message")
         message_id = _id(message.get("messageId"), "message.messageId", "the message's unique id")
-        return InboundMessage(sender=_conversation_id(data), content=_content(message), provider_message_id=message_id)
+        return InboundMessage(
+            sender=_conversation_id(data),
+            content=inbound.content(_content(message)),
+            provider_message_id=message_id,
+            sender_name=_display_name(data),
+        )
     if "suggestionResponse" in data:
         response = _object(data["suggestionResponse"], "suggestionResponse")
         request_id = _id(data.get("requestId"), "requestId", "the user message's unique id", ID_MAX - len("request:"))
@@ -110,15 +118,18 @@ def parse_callback(data: dict[str, Any]) -> list[StatusReport] | InboundMessage 
             raise Malformed("suggestionResponse.postbackData", "must be a string")
         if text is not None and not isinstance(text, str):
             raise Malformed("suggestionResponse.text", "must be a string")
-        content: dict[str, Any] = {"type": "postback", "data": postback or "", "text": text or ""}
-        kind = response.get("type", response.get("suggestionType"))
-        if isinstance(kind, str) and kind:
-            content["suggestionType"] = kind
         in_reply_to = _message_id_of(response.get("message"))
-        if in_reply_to:
-            content["inReplyTo"] = in_reply_to
+        content = inbound.Postback(
+            data=postback or "",
+            title=text or None,  # the suggestion's text, as the user saw it
+            source="suggestion",
+            relates_to=inbound.RelatesTo(provider_message_id=in_reply_to) if in_reply_to else None,
+        )
         return InboundMessage(
-            sender=_conversation_id(data), content=content, provider_message_id=f"request:{request_id}"
+            sender=_conversation_id(data),
+            content=inbound.content(content),
+            provider_message_id=f"request:{request_id}",
+            sender_name=_display_name(data),
         )
     return None  # userStatus, surveyResponse, authenticationResponse, and payloads added later
 
@@ -241,21 +252,28 @@ def _our_id(message_id: str) -> UUID | None:
         return None
 
 
-def _content(message: dict[str, Any]) -> dict[str, Any]:
+def _content(message: dict[str, Any]) -> inbound.Text | inbound.Image | inbound.Unsupported:
     text = message.get("text")
     if isinstance(text, str):
-        return {"type": "text", "text": text}
+        return inbound.Text(text=text)
     image = message.get("image")
     info = image.get("contentInfo") if isinstance(image, dict) else None
     url = info.get("fileUrl") if isinstance(info, dict) else None
     if isinstance(info, dict) and isinstance(url, str) and url:
-        content: dict[str, Any] = {"type": "image", "url": url}
-        if isinstance(info.get("thumbnailUrl"), str) and info["thumbnailUrl"]:
-            content["thumbnail"] = info["thumbnailUrl"]
-        return content
+        thumbnail = info.get("thumbnailUrl")
+        return inbound.Image(url=url, thumbnail=thumbnail if isinstance(thumbnail, str) and thumbnail else None)
     if text is not None:
         raise Malformed("message.text", "must be a string")
-    return {"type": "unsupported", "kind": next((key for key in message if key not in _MESSAGE_META), "unknown")}
+    return inbound.Unsupported(kind=next((key for key in message if key not in _MESSAGE_META), "unknown"))
 
 
 _MESSAGE_META = ("messageId", "name", "createTime")
+
+
+def _display_name(data: dict[str, Any]) -> str | None:
+    """The user's name: ``context.userInfo.displayName``, when the user shares it (Business Messages' UserMessage:
+    developers.google.com/business-communications/business-messages/reference/rest/v1/UserMessage#context)."""
+    context = data.get("context")
+    user = context.get("userInfo") if isinstance(context, dict) else None
+    name = user.get("displayName") if isinstance(user, dict) else None
+    return name.strip() or None if isinstance(name, str) else None

@@ -14,9 +14,14 @@ def validity(block: dict) -> datetime.timedelta | None:
     return datetime.timedelta(minutes=block["validity"]) if block.get("validity") else None
 
 
+def text_of(block: dict) -> str | None:
+    """The text of a text SMS (a Binary one's is hex)."""
+    return None if str(block.get("type", "")).lower() == "binary" else block.get("text")
+
+
 channel = Channel(
     name="sms",
-    settings=SettingsSpec(credentials=("apiKey",)),
+    settings=SettingsSpec(public=("phoneNumber",), credentials=("apiKey",), optional=("phoneNumber",)),
     default_send_rate=100.0,
     receipts=("Delivered",),  # delivery reports only, never Read
     reports_by_provider_id=False,  # each report names ours through its callback token
@@ -30,4 +35,6 @@ channel = Channel(
     callback_routes=(delivery_report, delivery_report_query, inbound_sms, inbound_sms_query),
     inbound_callback_suffix="/inbound",
     sandbox_routes=(send_sms, user_sends_sms),
+    account_addresses=(("phoneNumber", "phoneNumber"),),  # the number users text (2-way SMS)
+    text_of=text_of,
 )

@@ -11,6 +11,7 @@ from litestar.exceptions import NotAuthorizedException, NotFoundException, Valid
 from litestar.openapi.spec import OpenAPIType, Schema
 from litestar.params import FromPath
 
+from channels import inbound
 from channels.base import Callbacks, CallbacksDependency, InboundMessage, StatusReport, json_object
 from channels.kit import Malformed
 from channels.openapi import INTEGER, STRING, documented, object_schema, problem, query
@@ -145,17 +146,12 @@ async def inbound_sms_of(request: Request, callbacks: Callbacks, account_id: UUI
     ]
     if problems:
         raise ValidationException("The inbound SMS is not valid.", extra=problems)
-    inbound = InboundMessage(
+    message = InboundMessage(
         sender=fields["sender"],
-        content={
-            "type": "text",
-            "text": fields["content"],
-            "receiver": fields.get("receiver"),
-            "coding": fields.get("coding"),
-        },
+        content=inbound.content(inbound.Text(text=fields["content"])),
         provider_message_id=fields["msgid"],
     )
-    if not await callbacks.receive(account_id, inbound):
+    if not await callbacks.receive(account_id, message):
         raise NotFoundException("No such traffic account.")
     return Response({"status": "ok"})
 

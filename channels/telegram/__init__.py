@@ -6,9 +6,15 @@ from channels.telegram.blocks import BLOCK, EXAMPLES, LIMITS
 from channels.telegram.callbacks import telegram_update
 from channels.telegram.sandbox import bot_api, inbound
 
+
+def text_of(block: dict) -> str | None:
+    text = block.get("text")
+    return text.get("message") if isinstance(text, dict) else None
+
+
 channel = Channel(
     name="telegram",
-    settings=SettingsSpec(credentials=("botToken", "webhookSecret")),
+    settings=SettingsSpec(public=("botUsername",), credentials=("botToken", "webhookSecret"), optional=("botUsername",)),
     default_send_rate=30.0,
     receipts=("Delivered",),  # no receipts: Delivered on acceptance, never Read
     reports_by_provider_id=False,
@@ -22,4 +28,7 @@ channel = Channel(
     sandbox_routes=(bot_api, inbound),
     register_callbacks=register_callbacks,
     setting_problem=setting_problem,
+    # The bot's username (getMe's ``username``), as seed 002 shows the account: messagingAppIdentifier.
+    account_addresses=(("messagingAppIdentifier", "botUsername"),),
+    text_of=text_of,
 )

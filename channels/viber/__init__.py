@@ -30,13 +30,17 @@ def setting_problem(key: str, value: str) -> str | None:
     return None
 
 
+def text_of(block: dict) -> str | None:
+    return block.get("text") or None  # the text of any message type that has one
+
+
 channel = Channel(
     name="viber",
     # The business settings are optional: a bot-only account has none (it sends no business messages).
     settings=SettingsSpec(
-        public=(business.SENDER, business.BASE_URL),
+        public=("phoneNumber", business.SENDER, business.BASE_URL),
         credentials=("authToken", business.API_KEY),
-        optional=(business.SENDER, business.BASE_URL, business.API_KEY),
+        optional=("phoneNumber", business.SENDER, business.BASE_URL, business.API_KEY),
     ),
     setting_problem=setting_problem,
     address_kind=VIBER_ID,  # users write from their Viber id
@@ -53,4 +57,6 @@ channel = Channel(
     callback_routes=(viber_callback, business_reports),
     sandbox_routes=(send_message, set_webhook, get_account_info, user_sends_message, business_messages),
     register_callbacks=register_callbacks,
+    account_addresses=(("phoneNumber", "phoneNumber"),),  # the business number seed 002 shows as the sender
+    text_of=text_of,
 )

@@ -8,11 +8,22 @@ from channels.whatsapp.sandbox import send_message, user_sends_message
 from channels.whatsapp.sending import template_send_errors
 from channels.whatsapp.templates import validate_template
 
+
+def text_of(block: dict) -> str | None:
+    """A regular text message's text."""
+    regular = block.get("regular")
+    return regular.get("text") if isinstance(regular, dict) and regular.get("type") == "text" else None
+
+
 # No register_callbacks: Meta's webhook is configured in the app dashboard (the account's callbackUrl
 # and verifyToken), which answers the verification handshake of channels.whatsapp.callbacks.
 channel = Channel(
     name="whatsapp",
-    settings=SettingsSpec(public=("phoneNumberId", "wabaId"), credentials=("accessToken", "appSecret", "verifyToken")),
+    settings=SettingsSpec(
+        public=("phoneNumberId", "wabaId", "phoneNumber"),
+        credentials=("accessToken", "appSecret", "verifyToken"),
+        optional=("phoneNumber",),
+    ),
     default_send_rate=80.0,
     block_key="whatsApp",  # as seed 002 writes it
     validate_template=validate_template,
@@ -26,4 +37,6 @@ channel = Channel(
     default_base_url=DEFAULT_BASE_URL,
     callback_routes=(whatsapp_verify, whatsapp_webhook),
     sandbox_routes=(send_message, user_sends_message),
+    account_addresses=(("phoneNumber", "phoneNumber"),),  # the business number (phoneNumberId is Meta's id of it)
+    text_of=text_of,
 )

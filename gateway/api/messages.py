@@ -14,7 +14,9 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter, SkipValidation
 from litestar.status_codes import HTTP_200_OK
 
+from channels.inbound import InboundContent
 from channels.openapi import REQUEST_EXAMPLES
+from channels.registry import all_channels
 from gateway.api.deps import Caller, Messages, bulk_only_on_v11, runtime_of
 from gateway.idempotency import KeyedAnswer, claim_of
 from gateway.lib.pagination import MAX_LIMIT, Cursor
@@ -26,7 +28,7 @@ from gateway.messages.validation import SendRequest, raise_if
 from gateway.models import Conversation, FailoverChain, Message, MessageEvent, TrafficAccount
 from gateway.schemas import Out, Page
 from gateway.store import statuses
-from gateway.store.views import conversation_view, participant_view, sender_view
+from gateway.store.views import conversation_view, participant_view, sender_view, user_name
 from wire.errors import FieldError
 from wire.shapes import decode
 
@@ -132,14 +134,17 @@ class MessageDetail(Out):
     channel: str
     direction: str
     destination: str
+    # Who sent it: the traffic account (outbound) or the user (inbound), as the UserMessage webhook shows them.
     sender: dict[str, Any]
     conversation: dict[str, Any]
     delivery_status: str
     error_code: str | None
     description: str | None
     message_parts: int
+    text: str | None  # a text message's text, either way
     request_info: dict[str, Any] | None  # the channel block as sent (outbound)
-    content: dict[str, Any] | None  # what the user sent (inbound)
+    # What the user sent (inbound): the stored dict, encoded as it is; typed for the OpenAPI document.
+    content: InboundContent | None
     reference: str | None
     created_at: datetime.datetime
     updated_at: datetime.datetime
@@ -147,8 +152,18 @@ class MessageDetail(Out):
     failover: FailoverOut | None = None  # the chain this message is a step of
 
     @classmethod
-    def of(cls, message: Message, account: TrafficAccount, history: list[MessageEvent]) -> MessageDetail:
+    def of(
+        cls, message: Message, account: TrafficAccount, history: list[MessageEvent], name: str | None
+    ) -> MessageDetail:
+        """``name``: the user's latest known name (the conversation's)."""
         outbound = message.direction == "outbound"
+        name = user_name(message, name)
+        if outbound:
+            sender = sender_view(account)
+            text = all_channels()[message.channel].text_of(message.content)
+        else:
+            sender = participant_view(message.channel, message.destination, name)
+            text = message.content.get("text") if message.content.get("type") == "text" else None
         return cls(
             message.id,
             message.id,
@@ -156,14 +171,15 @@ class MessageDetail(Out):
             message.channel,
             message.direction,
             message.destination,
-            sender_view(account),
-            conversation_view(message, account),
+            sender,
+            conversation_view(message, account, name),
             message.status,
             message.error_code,
             message.description,
             message.message_parts,
+            text,
             message.content if outbound else None,
-            None if outbound else message.content,
+            None if outbound else message.content,  # type: ignore[arg-type]
             message.reference,
             message.created_at,
             message.updated_at,
@@ -252,7 +268,7 @@ class ConversationOut(Out):
             c.id,
             c.traffic_account_id,
             c.channel,
-            participant_view(c.channel, c.participant),
+            participant_view(c.channel, c.participant, c.participant_name),
             c.created_at,
             c.updated_at,
         )
@@ -410,8 +426,8 @@ class MessageController(Controller):
     async def get_message(
         self, message_service: Messages, principal: Caller, message_id: FromPath[UUID]
     ) -> MessageDetail:
-        message, account, history = await message_service.get(principal.tenant_id, message_id)
-        detail = MessageDetail.of(message, account, history)
+        message, account, history, name = await message_service.get(principal.tenant_id, message_id)
+        detail = MessageDetail.of(message, account, history, name)
         if chain := await message_service.chain_of(message):
             detail.failover = FailoverOut.of(*chain)
         return detail

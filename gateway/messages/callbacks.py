@@ -215,7 +215,7 @@ class ProviderCallbacks:
                 return True  # a provider's retry of a message we have: processed once
             sender = all_channels()[account.channel].canonical_address(inbound.sender)
             conversation = await conversation_for(session, account, sender)
-            await store.receive(session, account, conversation.id, sender, inbound.content, inbound.provider_message_id)
+            await store.receive(session, account, conversation, sender, inbound)
             return True  # stored now, or by the provider's concurrent repeat of it
 
 

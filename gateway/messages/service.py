@@ -185,18 +185,26 @@ class MessageService:
             FieldError(f"{key}.{e.field}", e.message) for e in channel.template_send_errors(block, template.components)
         ]
 
-    async def get(self, tenant_id: UUID, message_id: UUID) -> tuple[Message, TrafficAccount, list[MessageEvent]]:
-        message = await self.session.scalar(
-            select(Message).where(Message.id == message_id, Message.tenant_id == tenant_id)
-        )
-        if message is None:
+    async def get(
+        self, tenant_id: UUID, message_id: UUID
+    ) -> tuple[Message, TrafficAccount, list[MessageEvent], str | None]:
+        """The message, its traffic account, its status history and the user's latest known name."""
+        found = (
+            await self.session.execute(
+                select(Message, Conversation.participant_name)
+                .join(Conversation, Conversation.id == Message.conversation_id)
+                .where(Message.id == message_id, Message.tenant_id == tenant_id)
+            )
+        ).first()
+        if found is None:
             raise not_found("message")
+        message, name = found
         account = await self.session.get(TrafficAccount, message.traffic_account_id)
         assert account is not None
         history = await self.session.scalars(
             select(MessageEvent).where(MessageEvent.message_id == message.id).order_by(MessageEvent.sequence)
         )
-        return message, account, list(history)
+        return message, account, list(history), name
 
     async def page(
         self, tenant_id: UUID, filters: MessageFilters, limit: int, cursor: Cursor | None

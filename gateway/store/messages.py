@@ -30,9 +30,11 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from channels.base import InboundMessage
 from gateway.lib.clock import now
+from gateway.lib.db import in_chunks
 from gateway.lib.ids import new_id
-from gateway.models import Message, MessageEvent, TrafficAccount
+from gateway.models import NAME_MAX, Conversation, Message, MessageEvent, TrafficAccount
 from gateway.store import outbox, statuses
 
 COPY_FROM = 200  # rows from which Postgres gets them through COPY
@@ -339,12 +341,17 @@ async def _add_events(
     ]
     if triggered:
         webhooks = await outbox.webhooks_of(session, {message.traffic_account_id for message, _ in triggered})
+        wanted = [
+            (message, trigger)
+            for message, trigger in triggered
+            if any(trigger in webhook.triggers for webhook in webhooks.get(message.traffic_account_id, []))
+        ]  # the others need no payload
+        names = await _user_names(session, {message.conversation_id for message, _ in wanted})
         rows = []
-        for message, trigger in triggered:
-            linked = webhooks.get(message.traffic_account_id, [])
-            if any(trigger in webhook.triggers for webhook in linked):  # else no payload to build
-                payload = outbox.status_payload(message, trigger, at, await _account(session, message))
-                rows += outbox.event_rows(message, trigger, payload, linked)
+        for message, trigger in wanted:
+            account = await _account(session, message)
+            payload = outbox.status_payload(message, trigger, at, account, names.get(message.conversation_id))
+            rows += outbox.event_rows(message, trigger, payload, webhooks[message.traffic_account_id])
         await outbox.insert_events(session, rows)
 
 
@@ -393,6 +400,15 @@ async def _update_statuses(session: AsyncSession, changes: list[StatusChange], a
     return updated
 
 
+async def _user_names(session: AsyncSession, conversation_ids: set[UUID]) -> dict[UUID, str]:
+    """The users' latest known names, by conversation (those without one left out)."""
+    names: dict[UUID, str] = {}
+    query = select(Conversation.id, Conversation.participant_name).where(Conversation.participant_name.is_not(None))
+    for chunk in in_chunks(list(conversation_ids)):
+        names.update((c, name) for c, name in await session.execute(query.where(Conversation.id.in_(chunk))))
+    return names
+
+
 async def _account(session: AsyncSession, message: Message | MessageRow) -> TrafficAccount:
     account = await session.get(TrafficAccount, message.traffic_account_id)
     assert account is not None  # a message is deleted with its traffic account
@@ -403,27 +419,25 @@ async def _account(session: AsyncSession, message: Message | MessageRow) -> Traf
 
 
 async def receive(
-    session: AsyncSession,
-    account: TrafficAccount,
-    conversation_id: UUID,
-    sender: str,
-    content: dict[str, Any],
-    provider_message_id: str | None,
+    session: AsyncSession, account: TrafficAccount, conversation: Conversation, sender: str, inbound: InboundMessage
 ) -> bool:
     """Store a message a user sent (Received) with its event and its UserMessage webhook events, and
-    commit; False when the provider repeated one already stored (it is stored once)."""
+    commit; False when the provider repeated one already stored (it is stored once). The user's name, when
+    the message gives one, becomes the conversation's; a ``relatesTo`` gets the id of the message it names."""
     at = now()
+    name = (inbound.sender_name or "").strip()[:NAME_MAX] or None
     message = Message(
         tenant_id=account.tenant_id,
         traffic_account_id=account.id,
-        conversation_id=conversation_id,
+        conversation_id=conversation.id,
         channel=account.channel,
         direction="inbound",
         destination=sender,
         status=statuses.RECEIVED,
         sequence=1,
-        content=content,
-        provider_message_id=provider_message_id,
+        content=await _with_related_id(session, account.id, inbound.content),
+        provider_message_id=inbound.provider_message_id,
+        sender_name=name,
         created_at=at,
         updated_at=at,
     )
@@ -433,12 +447,29 @@ async def receive(
     except IntegrityError:  # the same message, repeated concurrently by the provider
         await session.rollback()
         return False
+    if name is not None:
+        conversation.participant_name = name
     session.add(MessageEvent(message_id=message.id, sequence=1, status=statuses.RECEIVED, occurred_at=at))
     await outbox.add_webhook_events(
-        session, message, outbox.USER_MESSAGE, outbox.user_message_payload(message, account)
+        session, message, outbox.USER_MESSAGE, outbox.user_message_payload(message, account, conversation)
     )
     await session.commit()
     return True
+
+
+async def _with_related_id(session: AsyncSession, account_id: UUID, content: dict[str, Any]) -> dict[str, Any]:
+    """``content`` with ``relatesTo.messageId``: our id of the message (sent or received on this traffic
+    account) whose provider id it names, when there is one (one lookup, on ix_message_provider_id)."""
+    relates_to = content.get("relatesTo")
+    if not isinstance(relates_to, dict) or "messageId" in relates_to or not relates_to.get("providerMessageId"):
+        return content
+    query = select(Message.id).where(
+        Message.traffic_account_id == account_id, Message.provider_message_id == relates_to["providerMessageId"]
+    )
+    related = await session.scalar(query.limit(1))
+    if related is None:
+        return content
+    return {**content, "relatesTo": {**relates_to, "messageId": str(related)}}
 
 
 async def purge_untriggered(session: AsyncSession, before: datetime.datetime) -> int:

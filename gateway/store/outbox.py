@@ -18,10 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.lib.clock import now
 from gateway.lib.ids import new_id
-from gateway.models import Message, TrafficAccount, Webhook, WebhookEvent, WebhookTrafficAccount
+from gateway.models import Conversation, Message, TrafficAccount, Webhook, WebhookEvent, WebhookTrafficAccount
 from gateway.schemas import format_timestamp
 from gateway.store import statuses
-from gateway.store.views import conversation_view, participant_view
+from gateway.store.views import conversation_view, participant_view, user_name
 
 PENDING, SUCCEEDED, FAILED = "pending", "succeeded", "failed"  # an event's delivery
 PAYLOAD_VERSION = 1
@@ -82,7 +82,10 @@ async def insert_events(session: AsyncSession, rows: list[dict[str, Any]]) -> No
         await session.execute(insert(WebhookEvent.__table__), rows)
 
 
-def status_payload(message: Message, trigger: str, at: datetime.datetime, account: TrafficAccount) -> dict[str, Any]:
+def status_payload(
+    message: Message, trigger: str, at: datetime.datetime, account: TrafficAccount, name: str | None = None
+) -> dict[str, Any]:
+    """``name``: the user's latest known name (the conversation's)."""
     payload: dict[str, Any] = {
         "version": PAYLOAD_VERSION,
         "event": trigger,
@@ -92,7 +95,7 @@ def status_payload(message: Message, trigger: str, at: datetime.datetime, accoun
         "destination": message.destination,
         "deliveryStatus": message.status,
         "reference": message.reference,
-        "conversation": conversation_view(message, account),
+        "conversation": conversation_view(message, account, name),
         "occurredAt": format_timestamp(at),
         "sequence": message.sequence,
     }
@@ -101,15 +104,16 @@ def status_payload(message: Message, trigger: str, at: datetime.datetime, accoun
     return payload
 
 
-def user_message_payload(message: Message, account: TrafficAccount) -> dict[str, Any]:
+def user_message_payload(message: Message, account: TrafficAccount, conversation: Conversation) -> dict[str, Any]:
+    name = user_name(message, conversation.participant_name)
     return {
         "version": PAYLOAD_VERSION,
         "event": USER_MESSAGE,
         "messageId": str(message.id),
         "trafficAccountId": str(message.traffic_account_id),
         "channel": message.channel,
-        "sender": participant_view(message.channel, message.destination),
-        "conversation": conversation_view(message, account),
+        "sender": participant_view(message.channel, message.destination, name),
+        "conversation": conversation_view(message, account, name),
         "content": message.content,
         **content_fields(message.content),
         "createdAt": format_timestamp(message.created_at),
@@ -117,20 +121,19 @@ def user_message_payload(message: Message, account: TrafficAccount) -> dict[str,
     }
 
 
-# Inbound content types that are not media, though they may carry a URL.
-_NOT_MEDIA = {"text", "location", "postback", "contact", "url", "reaction", "unsupported"}
+# The kinds of channels.inbound's contents shown as ``media`` (the others have no file).
+MEDIA = frozenset({"image", "video", "audio", "voice", "document", "sticker"})
 
 
 def content_fields(content: dict[str, Any]) -> dict[str, Any]:
-    """What a user sent as one of ``text``, ``media``, ``location`` or ``postback``, beside the channel's
-    ``content`` (which keeps everything the channel gave, e.g. ``telegramMessageId``)."""
+    """What a user sent as one of ``text``, ``media``, ``location`` or ``postback``, beside ``content``
+    (channels.inbound's content: every kind, with all it carries)."""
     kind = content.get("type")
-    rest = {key: value for key, value in content.items() if key != "type"}
     if kind == "text":
         return {"text": content.get("text")}
     if kind in ("location", "postback"):
-        return {kind: rest}
-    if kind not in _NOT_MEDIA and any(key in content for key in ("url", "mediaId", "fileId")):
+        return {kind: {key: value for key, value in content.items() if key != "type"}}
+    if kind in MEDIA:
         return {"media": content}
     return {}
 

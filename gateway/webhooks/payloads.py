@@ -25,6 +25,8 @@ from litestar.openapi.spec import (
     Schema,
 )
 
+from channels.inbound import InboundContent
+
 Timestamp = Annotated[
     datetime.datetime,
     msgspec.Meta(extra_json_schema={"format": "date-time"}, description="UTC with seven fractional digits"),
@@ -35,11 +37,23 @@ class _Payload(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
     pass
 
 
+Participant = Annotated[
+    dict[str, str],
+    msgspec.Meta(
+        description="The user: their address by its kind (phoneNumber, messagingAppIdentifier or the channel's own, "
+        "e.g. viberId), and their name when the channel gave it"
+    ),
+]
+
+
 class ConversationRef(_Payload):
     id: UUID
     participants: Annotated[
         list[dict[str, str]],
-        msgspec.Meta(description="The traffic account ({id, name}), then the user (phoneNumber, or the channel's id)"),
+        msgspec.Meta(
+            description="The traffic account ({id, phoneNumber?, messagingAppIdentifier?, name}), then the user "
+            "({<kind>: address, name?})"
+        ),
     ]
 
 
@@ -75,24 +89,28 @@ class UserMessageEvent(_Payload):
     message_id: UUID
     traffic_account_id: UUID
     channel: str
-    sender: Annotated[dict[str, str], msgspec.Meta(description="The user: {phoneNumber} or the channel's id")]
+    sender: Participant
     conversation: ConversationRef
-    content: Annotated[
-        dict[str, Any], msgspec.Meta(description="Everything the channel gave, with a `type` (text, image, ...)")
-    ]
+    content: Annotated[InboundContent, msgspec.Meta(description="What the user sent, by its `type`")]
     created_at: Timestamp
     sequence: int
     text: Annotated[str | msgspec.UnsetType, msgspec.Meta(description="A text message's text")] = msgspec.UNSET
     media: Annotated[
         dict[str, Any] | msgspec.UnsetType,
-        msgspec.Meta(description="An image, video, audio, document...: {type, url|mediaId|fileId, ...}"),
+        msgspec.Meta(
+            description="An image, video, audio, voice, document or sticker: `content` itself "
+            "({type, url|mediaId|fileId, ...})"
+        ),
     ] = msgspec.UNSET
     location: Annotated[
-        dict[str, Any] | msgspec.UnsetType, msgspec.Meta(description="{latitude, longitude, name?, address?}")
+        dict[str, Any] | msgspec.UnsetType,
+        msgspec.Meta(description="A location: `content` without its type ({latitude, longitude, name?, address?})"),
     ] = msgspec.UNSET
     postback: Annotated[
         dict[str, Any] | msgspec.UnsetType,
-        msgspec.Meta(description="A button or suggestion tapped: {data, title?, text?}"),
+        msgspec.Meta(
+            description="A button, row or suggestion tapped: `content` without its type ({data, title?, ...})"
+        ),
     ] = msgspec.UNSET
 
 
@@ -160,6 +178,10 @@ def _inline_schema(kind: type) -> dict[str, Any]:
         if isinstance(node, dict):
             if ref := node.get("$ref"):
                 return inline(definitions[ref.rsplit("/", 1)[-1]])
+            if "discriminator" in node:  # a tagged union: one of its options, by the tag (the mapping named
+                # the definitions inlined here)
+                node = {("oneOf" if key == "anyOf" else key): value for key, value in node.items()}
+                node["discriminator"] = {"propertyName": node["discriminator"]["propertyName"]}
             return {key: inline(value) for key, value in node.items()}
         if isinstance(node, list):
             return [inline(item) for item in node]

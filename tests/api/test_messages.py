@@ -186,3 +186,71 @@ async def test_a_pending_template_cannot_be_sent(client, tenant):
     response = await client.post("/api/v1/Message/send", json=payload, headers=tenant.key)
     body = assert_problem(response, 400, "validation_error", "whatsapp.template.name")
     assert "PENDING" in body["errors"][0]["message"]
+
+
+async def _settings(client, tenant, channel, settings):
+    url = f"/admin/tenants/{tenant.id}/traffic-accounts/{tenant.accounts[channel]}"
+    return await client.patch(url, json={"settings": settings}, headers=ADMIN)
+
+
+async def test_the_sender_carries_the_account_s_number_and_bot_username_as_seed_002_shows(client):
+    tenant = await new_tenant(client, ("sms", "telegram", "gbm"))
+    assert (await _settings(client, tenant, "sms", {"phoneNumber": "+44 7700 900000"})).status_code == 200
+    assert (await _settings(client, tenant, "telegram", {"botUsername": "telegram_agent"})).status_code == 200
+    sms = (await send(client, tenant)).json()
+    assert sms["sender"] == {"id": tenant.accounts["sms"], "phoneNumber": "+447700900000", "name": "sms sandbox"}
+    assert sms["conversation"]["participants"][0] == sms["sender"]
+    payload = {"trafficAccountId": tenant.accounts["telegram"], "destination": "1861312834"}
+    telegram = await client.post(
+        "/api/v1/Message/send", json=payload | {"telegram": {"text": {"message": "Hi"}}}, headers=tenant.key
+    )
+    assert list(telegram.json()["sender"].items()) == [
+        ("id", tenant.accounts["telegram"]),
+        ("messagingAppIdentifier", "telegram_agent"),
+        ("name", "telegram sandbox"),
+    ]
+    assert telegram.json()["conversation"]["participants"][1] == {"messagingAppIdentifier": "1861312834"}
+    # GET Message: the same sender, and the text of a text message wherever its channel's block keeps it.
+    for sent, text in ((sms, SMS["text"]), (telegram.json(), "Hi")):
+        detail = (await client.get(f"/api/v1/Message/{sent['messageId']}", headers=tenant.key)).json()
+        assert detail["sender"] == sent["sender"] and detail["text"] == text
+        assert detail["conversation"]["participants"] == sent["conversation"]["participants"]
+    # A channel without a number of its own (GBM) shows the account by id and name only.
+    gbm = {
+        "trafficAccountId": tenant.accounts["gbm"],
+        "destination": "conversation-1",
+        "gbm": {"text": {"message": "Hi"}},
+    }
+    answer = (await client.post("/api/v1/Message/send", json=gbm, headers=tenant.key)).json()
+    assert answer["sender"] == {"id": tenant.accounts["gbm"], "name": "gbm sandbox"}
+
+
+async def test_an_account_s_own_address_setting_is_checked(client):
+    tenant = await new_tenant(client, ("sms", "telegram", "gbm"))
+    assert_problem(
+        await _settings(client, tenant, "sms", {"phoneNumber": "call me"}),
+        400,
+        "validation_error",
+        "settings.phoneNumber",
+    )
+    assert_problem(
+        await _settings(client, tenant, "telegram", {"botUsername": "two words"}),
+        400,
+        "validation_error",
+        "settings.botUsername",
+    )
+    # Only the channels whose accounts have such an address take the setting.
+    assert_problem(
+        await _settings(client, tenant, "gbm", {"phoneNumber": "+447700900000"}),
+        400,
+        "validation_error",
+        "settings.phoneNumber",
+    )
+    # Optional: a live account needs none (its other settings are required as before).
+    live = {"name": "live", "channel": "sms", "sandbox": False, "settings": {"apiKey": "k"}}
+    created = await client.post(f"/admin/tenants/{tenant.id}/traffic-accounts", json=live, headers=ADMIN)
+    assert created.status_code == 201, created.text
+    live["settings"] = {}
+    refused = await client.post(f"/admin/tenants/{tenant.id}/traffic-accounts", json=live, headers=ADMIN)
+    assert_problem(refused, 400, "validation_error", "settings.apiKey")
+    assert "settings.phoneNumber" not in str(refused.json())

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import get_args
 
 import pytest
 from alembic import command
 from litestar.testing import AsyncTestClient
 
+from channels.inbound import InboundContent
 from gateway.app import create_app, openapi_json
 from gateway.lib.db import SchemaBehind, alembic_config
 from gateway.migrate import downgrade, upgrade
@@ -108,3 +111,19 @@ async def test_each_process_builds_only_what_it_serves(database_url):
     async with AsyncTestClient(app=app) as client:
         assert (await client.get("/health")).status_code == 200
         assert worker_parts <= set(vars(app.state.runtime))
+
+
+def test_inbound_content_is_typed_by_its_type_in_the_document():
+    """GET Message's content and the UserMessage payload's are channels.inbound's contents: one schema per
+    type, each tag mapped to the schema of its own type (Litestar renames a Struct whose name another has)."""
+    document = json.loads((ROOT / "openapi" / "openapi.json").read_text())
+    schemas = document["components"]["schemas"]
+    content = schemas["MessageDetail"]["properties"]["content"]
+    mapping = content["discriminator"]["mapping"]
+    assert content["discriminator"]["propertyName"] == "type" and len(mapping) == len(get_args(InboundContent))
+    for tag, ref in mapping.items():
+        assert schemas[ref.rsplit("/", 1)[1]]["properties"]["type"]["const"] == tag
+    assert {"$ref": mapping["document"]} in content["oneOf"] and {"type": "null"} in content["oneOf"]
+    payload = document["webhooks"]["UserMessage"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    options = payload["properties"]["content"]["oneOf"]
+    assert sorted(option["properties"]["type"]["enum"][0] for option in options) == sorted(mapping)

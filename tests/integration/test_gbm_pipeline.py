@@ -9,10 +9,12 @@ import json
 import uuid
 
 import httpx
+import msgspec
 import pytest
 
 from channels.gbm import adapter, sandbox
 from channels.gbm.callbacks import SIGNATURE_HEADER, signature
+from gateway.webhooks.payloads import UserMessageEvent
 from tests.conftest import assert_problem, create_webhook
 from tests.integration.conftest import (
     IMPATIENT,
@@ -253,8 +255,8 @@ async def test_inbound_messages_are_stored_once_with_user_message_events(server)
     assert postback["content"] == {
         "type": "postback",
         "data": "hello-reply-1",
-        "text": "Reply one",
-        "suggestionType": "REPLY",
+        "title": "Reply one",
+        "source": "suggestion",
     }
     assert (await row_of(server, text_id)).provider_message_id == first["messageId"]
     events = await webhook_events(server, text_id)
@@ -273,3 +275,38 @@ async def test_inbound_messages_are_stored_once_with_user_message_events(server)
         "trafficAccountId",
         "text",
     )
+
+
+async def test_a_user_s_name_and_the_message_a_tapped_suggestion_answers(server):
+    """The user's displayName shows in the message, the conversation and the payload; a suggestion tapped on a
+    message we sent names it (relatesTo.messageId, from the provider id in suggestionResponse.message)."""
+    tenant = await tenant_on(server, ("gbm",))
+    await create_webhook(server, tenant, triggers=("UserMessage",), channel="gbm")
+    sent = await send(server, tenant)
+    await wait_for_status(server, tenant, sent, "Sent")
+    user = {"trafficAccountId": tenant.accounts["gbm"], "from": CONVERSATION, "name": "Jane Doe"}
+    tapped = {"postbackData": "yes", "text": "Yes", "message": f"conversations/{CONVERSATION}/messages/{sent}"}
+    assert (await server.post("/sandbox/gbm/inbound", json={**user, "suggestionResponse": tapped})).json()[
+        "gatewayStatus"
+    ] == 200
+    [item] = (await server.get("/api/v1/Messages?direction=inbound", headers=tenant.key)).json()["items"]
+    message = (await server.get(f"/api/v1/Message/{item['messageId']}", headers=tenant.key)).json()
+    assert message["content"]["relatesTo"] == {"providerMessageId": sent, "messageId": sent}
+    assert message["sender"] == {"messagingAppIdentifier": CONVERSATION, "name": "Jane Doe"}
+    assert message["conversation"]["participants"][1] == message["sender"] and message["text"] is None
+    [payload] = [e.payload for e in await webhook_events(server, item["messageId"])]
+    assert payload["sender"] == message["sender"] and payload["postback"]["relatesTo"]["messageId"] == sent
+    msgspec.convert(payload, UserMessageEvent)  # as documented (content: InboundContent)
+    [conversation_of] = (await server.get("/api/v1/Conversations", headers=tenant.key)).json()["items"]
+    assert conversation_of["participant"] == {"messagingAppIdentifier": CONVERSATION, "name": "Jane Doe"}
+    # The message we sent shows the account as its sender, the user by the latest name known, and its text.
+    outbound = (await server.get(f"/api/v1/Message/{sent}", headers=tenant.key)).json()
+    assert outbound["sender"] == {"id": tenant.accounts["gbm"], "name": outbound["sender"]["name"]}
+    assert outbound["conversation"]["participants"][1] == {"messagingAppIdentifier": CONVERSATION, "name": "Jane Doe"}
+    assert outbound["text"] == TEXT["text"]["message"]
+    # A tap on a message the gateway doesn't know keeps the provider's id only.
+    other = {**tapped, "message": f"conversations/{CONVERSATION}/messages/not-ours"}
+    await server.post("/sandbox/gbm/inbound", json={**user, "suggestionResponse": other})
+    items = (await server.get("/api/v1/Messages?direction=inbound", headers=tenant.key)).json()["items"]
+    unknown = (await server.get(f"/api/v1/Message/{items[1]['messageId']}", headers=tenant.key)).json()
+    assert unknown["content"]["relatesTo"] == {"providerMessageId": "not-ours"}

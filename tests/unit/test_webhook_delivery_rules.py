@@ -13,7 +13,7 @@ import pytest
 import standardwebhooks
 
 from gateway.lib.crypto import new_webhook_secret
-from gateway.models import Message, TrafficAccount, Webhook
+from gateway.models import Conversation, Message, TrafficAccount, Webhook
 from gateway.store.outbox import content_fields, status_payload, user_message_payload
 from gateway.webhooks.payloads import EXAMPLES, StatusEvent, UserMessageEvent, openapi_webhooks
 from gateway.webhooks.schedule import JITTER, MAX_RETRY_AFTER, RETRY_DELAYS, retry_delay
@@ -122,30 +122,62 @@ def test_status_payloads_match_their_documented_schema(status):
 @pytest.mark.parametrize(
     ("content", "fields"),
     [
-        ({"type": "text", "text": "hi", "coding": "GSM"}, {"text": "hi"}),
+        ({"type": "text", "text": "hi"}, {"text": "hi"}),
         (
             {"type": "image", "url": "https://x/y.jpg", "caption": "c"},
             {"media": {"type": "image", "url": "https://x/y.jpg", "caption": "c"}},
         ),
         ({"type": "document", "mediaId": "m1"}, {"media": {"type": "document", "mediaId": "m1"}}),
+        ({"type": "video", "fileId": "f1"}, {"media": {"type": "video", "fileId": "f1"}}),
+        ({"type": "audio", "url": "https://x/a.mp3"}, {"media": {"type": "audio", "url": "https://x/a.mp3"}}),
+        ({"type": "voice", "mediaId": "v1"}, {"media": {"type": "voice", "mediaId": "v1"}}),
         (
-            {"type": "photo", "fileId": "f1", "telegramMessageId": 4},
-            {"media": {"type": "photo", "fileId": "f1", "telegramMessageId": 4}},
+            {"type": "sticker", "fileId": "s1", "emoji": "x"},
+            {"media": {"type": "sticker", "fileId": "s1", "emoji": "x"}},
         ),
         ({"type": "location", "latitude": 1.5, "longitude": 2.5}, {"location": {"latitude": 1.5, "longitude": 2.5}}),
-        ({"type": "postback", "data": "yes", "title": "Yes"}, {"postback": {"data": "yes", "title": "Yes"}}),
+        (
+            {"type": "postback", "data": "yes", "title": "Yes", "relatesTo": {"providerMessageId": "p1"}},
+            {"postback": {"data": "yes", "title": "Yes", "relatesTo": {"providerMessageId": "p1"}}},
+        ),
         ({"type": "url", "url": "https://x"}, {}),
-        ({"type": "contact", "name": "Ann"}, {}),
-        ({"type": "unsupported", "kind": "sticker"}, {}),
+        ({"type": "contacts", "contacts": [{"name": "Ann"}]}, {}),
+        ({"type": "reaction", "emoji": "x", "relatesTo": {"providerMessageId": "p1"}}, {}),
+        ({"type": "unsupported", "kind": "game"}, {}),
     ],
 )
 def test_user_message_payloads_name_text_media_location_or_postback(content, fields):
     message, account = _message(status="Received", content=content)
     message.sequence = 1
-    payload = user_message_payload(message, account)
+    payload = user_message_payload(message, account, Conversation(participant_name=None))
     assert content_fields(content) == fields
     assert payload["content"] == content and {k: payload[k] for k in fields} == fields
-    msgspec.convert(payload, UserMessageEvent)
+    msgspec.convert(payload, UserMessageEvent)  # content typed as channels.inbound's InboundContent
+
+
+def test_a_user_message_payload_refuses_content_outside_the_vocabulary():
+    message, account = _message(status="Received", content={"type": "text", "text": "hi", "coding": "GSM"})
+    payload = user_message_payload(message, account, Conversation(participant_name=None))
+    with pytest.raises(msgspec.ValidationError, match="coding"):
+        msgspec.convert(payload, UserMessageEvent)
+
+
+def test_the_user_s_name_and_the_account_s_number_are_in_the_payloads():
+    message, account = _message(status="Received", content={"type": "text", "text": "hi"}, sender_name="Ann")
+    account.settings = {"phoneNumber": "+44 7700 900999"}
+    payload = msgspec.convert(
+        user_message_payload(message, account, Conversation(participant_name="Ann")), UserMessageEvent
+    )
+    assert payload.sender == {"phoneNumber": "+447700900123", "name": "Ann"}
+    assert payload.conversation.participants == [
+        {"id": str(account.id), "phoneNumber": "+447700900999", "name": "Acme SMS"},
+        {"phoneNumber": "+447700900123", "name": "Ann"},
+    ]
+    # A message without a name shows the latest known one (the conversation's); a status event too.
+    message.sender_name = None
+    assert user_message_payload(message, account, Conversation(participant_name="Bea"))["sender"]["name"] == "Bea"
+    status = status_payload(message, "Delivered", NOW, account, "Bea")
+    assert status["conversation"]["participants"][1] == {"phoneNumber": "+447700900123", "name": "Bea"}
 
 
 def test_the_documented_examples_match_the_schemas_and_every_trigger_is_documented():
