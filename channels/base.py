@@ -145,16 +145,18 @@ class Callbacks(Protocol):
         """The message a per-message callback token was issued for; None when missing, forged or expired."""
         ...
 
-    def account_of_token(self, token: str | None) -> UUID | None:
-        """The traffic account of the token in a callback URL the operator configured at the provider."""
+    async def account_of_token(self, token: str | None) -> UUID | None:
+        """The traffic account of the token in a callback URL the operator configured at the provider; None
+        when missing, forged or rotated away (the account's current callbackUrl is the only good one)."""
         ...
 
     def callback_url(self, channel: str, account_id: UUID) -> str:
         """Where this gateway takes the callbacks of one traffic account (``/callbacks/<channel>/<id>``)."""
         ...
 
-    def provider_callback_url(self, channel: str, account_id: UUID) -> str:
-        """The URL (with its account token) an operator configures at the provider for inbound messages."""
+    async def provider_callback_url(self, channel: str, account_id: UUID) -> str:
+        """The URL (with its account token) an operator configures at the provider for inbound messages:
+        the account's ``callbackUrl``."""
         ...
 
     def is_own_callback(self, url: str) -> bool:

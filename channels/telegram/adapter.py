@@ -22,7 +22,7 @@ from channels.telegram.blocks import CONTENT_KINDS, content_kind
 
 DEFAULT_BASE_URL = "https://api.telegram.org"
 # The updates the gateway turns into inbound messages (setWebhook's allowed_updates).
-ALLOWED_UPDATES = ("message", "edited_message", "callback_query")
+ALLOWED_UPDATES = ("message", "edited_message", "callback_query", "poll_answer")
 # Seed 002 spelling -> the Bot API's parse_mode; "Default" (plain text) sends none.
 PARSE_MODES = {"Default": None, "Markdown": "Markdown", "Html": "HTML", "MarkdownV2": "MarkdownV2"}
 # setWebhook's secret_token: "1-256 characters. Only characters A-Z, a-z, 0-9, _ and - are allowed."
@@ -121,12 +121,14 @@ def setting_problem(key: str, value: str) -> str | None:
 
 
 async def register_callbacks(http: httpx.AsyncClient, account: Account, callback_url: str) -> None:
-    """setWebhook: Updates go to ``callback_url`` carrying the account's ``webhookSecret`` in
-    X-Telegram-Bot-Api-Secret-Token. Raises ValueError when Telegram (or the secret) is refused."""
-    secret = account.credentials.get("webhookSecret", "")
-    if problem := setting_problem("webhookSecret", secret):  # an account stored before the rule was checked
-        raise ValueError(f"webhookSecret {problem}")
-    body = {"url": callback_url, "secret_token": secret, "allowed_updates": list(ALLOWED_UPDATES)}
+    """setWebhook: Updates go to ``callback_url`` (the account's callbackUrl, whose token authenticates
+    them), carrying the account's ``webhookSecret`` in X-Telegram-Bot-Api-Secret-Token when it has one.
+    Raises ValueError when Telegram (or the secret) is refused."""
+    body: dict[str, Any] = {"url": callback_url, "allowed_updates": list(ALLOWED_UPDATES)}
+    if secret := account.credentials.get("webhookSecret"):
+        if problem := setting_problem("webhookSecret", secret):  # an account stored before the rule was checked
+            raise ValueError(f"webhookSecret {problem}")
+        body["secret_token"] = secret
     response = await http.post(method_url(account, "setWebhook"), json=body)
     try:
         data = response.json()

@@ -30,9 +30,9 @@ so an accepted send is the whole story: it is ``Delivered`` at once, never ``Rea
 with ``text`` makes it an edited_message.
 
 (``"updateId": N`` delivers Update N again, as Telegram does when a webhook didn't answer 2xx). The
-sandbox POSTs the Update to the webhook set with setWebhook for the account's bot token, or else to the
-account's gateway callback URL, with the ``X-Telegram-Bot-Api-Secret-Token`` header (the secret_token
-given to setWebhook, else the account's ``webhookSecret``), retrying a 5xx a few times like Telegram, and
+sandbox POSTs the Update to the webhook set with setWebhook for the account's bot token, with the
+``X-Telegram-Bot-Api-Secret-Token`` header when setWebhook was given a secret_token; or else to the
+account's callbackUrl, with the header when the account has a ``webhookSecret``, retrying a 5xx a few times like Telegram, and
 answers ``{"updateId", "telegramMessageId", "callbackUrl", "gatewayStatus"}`` (the webhook's HTTP status;
 null when nothing was sent). Updates go only to this gateway's own callback URLs, of the kinds
 setWebhook's allowed_updates names, and only for sandbox traffic accounts.
@@ -356,8 +356,9 @@ async def inbound(request: Request, callbacks: CallbacksDependency) -> Response[
     registered = request.app.state.setdefault(_STATE_KEY, {}).get(account.credentials.get("botToken", ""))
     if registered is not None:  # the webhook set with setWebhook, as Telegram would use it
         url, secret, allowed = registered
-    else:
-        url, secret, allowed = callbacks.callback_url("telegram", account_id), account.credentials["webhookSecret"], []
+    else:  # as if the account's callbackUrl had been given to setWebhook, with its webhookSecret if it has one
+        url = await callbacks.provider_callback_url("telegram", account_id)
+        secret, allowed = account.credentials.get("webhookSecret"), []
     update_id = body.get("updateId") or next(_update_ids)
     message_id = body.get("editOf") or next(_message_ids)
     update = update_of(body, update_id, message_id)
