@@ -1,7 +1,7 @@
 """Telegram through the Bot API."""
 
 from channels.base import Channel, SettingsSpec
-from channels.telegram.adapter import DEFAULT_BASE_URL, register_callbacks, send, setting_problem
+from channels.telegram.adapter import DEFAULT_BASE_URL, address_problem, register_callbacks, send, setting_problem
 from channels.telegram.blocks import BLOCK, EXAMPLES, LIMITS
 from channels.telegram.callbacks import telegram_update
 from channels.telegram.sandbox import bot_api, inbound
@@ -17,6 +17,7 @@ channel = Channel(
     examples=EXAMPLES,
     limits=LIMITS,
     address_kind="messagingAppIdentifier",  # the chat id
+    address_problem=address_problem,
     send=send,
     default_base_url=DEFAULT_BASE_URL,
     callback_routes=(telegram_update,),

@@ -27,7 +27,11 @@ ALLOWED_UPDATES = ("message", "edited_message", "callback_query", "poll_answer")
 PARSE_MODES = {"Default": None, "Markdown": "Markdown", "Html": "HTML", "MarkdownV2": "MarkdownV2"}
 # setWebhook's secret_token: "1-256 characters. Only characters A-Z, a-z, 0-9, _ and - are allowed."
 SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
-_CHAT_ID = re.compile(r"-?[0-9]{1,20}")
+# A chat id: "Unique identifier for the target chat or username of the target channel (in the format
+# @channelusername)" (https://core.telegram.org/bots/api#sendmessage). Ids have at most 52 significant bits
+# (16 digits); usernames are 5-32 characters of a-z, 0-9 and underscores (https://core.telegram.org/method/account.checkUsername).
+_CHAT_ID = re.compile(r"-?[1-9][0-9]{0,15}")
+_CHANNEL_USERNAME = re.compile(r"@[A-Za-z0-9_]{5,32}")
 _KIND_OF_METHOD = {method: kind for kind, method in CONTENT_KINDS.items()}
 
 
@@ -39,6 +43,13 @@ def chat_id(destination: str) -> int | str:
     """A numeric chat id as the Integer the Bot API documents; ``@channelusername`` stays a string."""
     value = destination.strip()
     return int(value) if _CHAT_ID.fullmatch(value) else value
+
+
+def address_problem(kind: str, address: str) -> str | None:
+    """A destination is a chat id or ``@channelusername``; anything else Telegram answers "chat not found"."""
+    if _CHAT_ID.fullmatch(address) or _CHANNEL_USERNAME.fullmatch(address):
+        return None
+    return "must be a Telegram chat id (an integer such as 1861312834, negative for groups) or @channelusername"
 
 
 def request_of(outbound: Outbound) -> tuple[str, dict[str, Any]]:

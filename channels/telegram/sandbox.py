@@ -60,7 +60,8 @@ from channels.telegram.markup import visible_text
 
 TIMEOUT_SECONDS = 30.0  # how long a ...0408 send hangs
 _STATE_KEY = "telegram_sandbox_webhooks"  # app.state: bot token -> (url, secret_token, allowed_updates)
-MAX_WEBHOOKS = 10_000  # webhooks remembered (bot tokens), oldest forgotten first
+MAX_WEBHOOKS = 10_000  # webhooks (bot tokens) and updates' message ids remembered, oldest forgotten first
+_MESSAGE_IDS_KEY = "telegram_sandbox_message_ids"  # app.state: update_id -> the message_id of its message
 RETRIES = 4  # deliveries of one Update that got no answer or a 5xx
 _message_ids = itertools.count(1)
 # Sequential like Telegram's; starting from the clock so a restarted sandbox never repeats an update id
@@ -360,7 +361,12 @@ async def inbound(request: Request, callbacks: CallbacksDependency) -> Response[
         url = await callbacks.provider_callback_url("telegram", account_id)
         secret, allowed = account.credentials.get("webhookSecret"), []
     update_id = body.get("updateId") or next(_update_ids)
-    message_id = body.get("editOf") or next(_message_ids)
+    # Telegram redelivers the same Update, its message with the same message_id: the update's, remembered.
+    message_ids: dict[int, int] = request.app.state.setdefault(_MESSAGE_IDS_KEY, {})
+    message_id = body.get("editOf") or message_ids.get(update_id) or next(_message_ids)
+    if len(message_ids) >= MAX_WEBHOOKS:
+        message_ids.pop(next(iter(message_ids)))
+    message_ids[update_id] = message_id
     update = update_of(body, update_id, message_id)
     answer: dict[str, Any] = {"updateId": update_id, "telegramMessageId": message_id, "callbackUrl": url}
     kind = next(key for key in update if key != "update_id")

@@ -263,6 +263,7 @@ class AdminTrafficAccountController(Controller):
         account_id: FromPath[UUID],
     ) -> AdminTrafficAccountOut:
         account = await TrafficAccountService(db_session).rotate_callback_token(tenant_id, account_id)
+        callbacks.lookups.clear()  # this process's next callback checks the new version at once
         return AdminTrafficAccountOut.of(account, callbacks.account_callback_url(account))
 
     @delete("/{account_id:str}", summary="Delete a traffic account")

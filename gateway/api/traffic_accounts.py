@@ -86,4 +86,5 @@ class TrafficAccountController(Controller):
         self, callbacks: GatewayCallbacks, db_session: DbSession, principal: Caller, account_id: FromPath[UUID]
     ) -> TrafficAccountOut:
         account = await TrafficAccountService(db_session).rotate_callback_token(principal.tenant_id, account_id)
+        callbacks.lookups.clear()  # this process's next callback checks the new version at once
         return TrafficAccountOut.of(account, callbacks.account_callback_url(account))

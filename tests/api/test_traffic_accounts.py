@@ -7,7 +7,7 @@ import uuid
 
 from tests.conftest import ADMIN, assert_problem, new_tenant
 
-FIELDS = {"id", "name", "channel", "sandbox", "createdAt", "updatedAt"}
+FIELDS = {"id", "name", "channel", "sandbox", "callbackUrl", "createdAt", "updatedAt"}
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}Z$")
 
 
