@@ -86,6 +86,7 @@ async def test_settings_and_credentials_are_never_shown(client, tenant):
         "name": "live wa",
         "channel": "whatsapp",
         "sandbox": False,
+        "callbackUrl": account["callbackUrl"],  # the same URL the operator sees: the provider sends there
         "createdAt": account["createdAt"],
         "updatedAt": account["updatedAt"],
     }
