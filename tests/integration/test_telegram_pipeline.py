@@ -170,6 +170,39 @@ async def test_other_update_kinds_from_the_sandbox(server):
     assert contents[4]["data"] == "yes" and contents[4]["source"] == "callback_query"
 
 
+async def test_what_users_send_is_kept_with_its_content(server):
+    tenant = await tenant_on(server, ("telegram",))
+    account = tenant.accounts["telegram"]
+    sent_id = await send(server, tenant, CHAT)
+    await wait_for_status(server, tenant, sent_id, "Delivered")
+    sent_provider_id = (await message_row(server, sent_id)).provider_message_id
+    for extra in (
+        {"media": "audio", "caption": "my song"},
+        {"media": "sticker"},
+        {"contact": {"phoneNumber": "+385911234567", "firstName": "Ana"}},
+        {"venue": {"latitude": 46.1, "longitude": 19.66, "title": "Mitto Office", "address": "Subotica"}},
+        {"pollAnswer": {"pollId": "5440184466123456789", "optionIds": [1]}},
+        {"text": "Yes", "replyTo": int(sent_provider_id.split(":")[1])},
+    ):
+        answer = await server.post(
+            "/sandbox/telegram/inbound", json={"trafficAccountId": account, "from": CHAT, **extra}
+        )
+        assert answer.json()["gatewayStatus"] == 200, answer.text
+    contents = []
+    for item in await inbound_messages(server, tenant):
+        contents.append(
+            (await server.get(f"/api/v1/Message/{item['messageId']}", headers=tenant.key)).json()["content"]
+        )
+    assert [c["type"] for c in contents] == ["audio", "sticker", "contacts", "location", "pollAnswer", "text"]
+    assert contents[0]["caption"] == "my song" and contents[0]["mimeType"] == "audio/mpeg"
+    assert contents[1]["emoji"] == "👍" and contents[1]["animated"] is False
+    assert contents[2]["contacts"][0]["phones"][0]["phoneNumber"] == "+385911234567"
+    assert (contents[3]["name"], contents[3]["address"]) == ("Mitto Office", "Subotica")
+    assert contents[4]["optionIds"] == [1]
+    # A reply names the bot's message by the provider id its send recorded.
+    assert contents[5]["relatesTo"]["providerMessageId"] == sent_provider_id
+
+
 async def callback_url_of(client, tenant) -> str:
     """The account's callbackUrl, as the customer API shows it."""
     account = await client.get(f"/api/v1/trafficAccounts/{tenant.accounts['telegram']}", headers=tenant.key)
