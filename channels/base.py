@@ -248,7 +248,8 @@ class Channel:
     # Appended to /callbacks/<name>/<account id> in the URL the operator configures at the provider.
     inbound_callback_suffix: str = ""
     # Tells the provider where to send this account's callbacks (Telegram's setWebhook, Viber's
-    # set_webhook...); raises httpx.HTTPError or ValueError when the provider refuses.
+    # set_webhook...): the URL given is the account's callbackUrl, whose token authenticates callbacks that
+    # carry no signature. Raises httpx.HTTPError or ValueError when the provider refuses.
     register_callbacks: Callable[[httpx.AsyncClient, Account, str], Awaitable[None]] | None = None
 
     def destination_kind(self, block: dict[str, Any] | None = None) -> str:

@@ -174,8 +174,9 @@ def _name(user: Any) -> str | None:
         return None
     parts = [user.get(key) for key in ("first_name", "last_name")]
     name = " ".join(part.strip() for part in parts if isinstance(part, str) and part.strip())
-    username = user.get("username")
-    return name or (username if isinstance(username, str) and username else None) or user.get("title") or None
+    return (
+        name or _string(user.get("username")) or _string(user.get("title"))
+    )  # a chat's title: an anonymous group's vote
 
 
 def _text(message: dict[str, Any], key: str, field: str) -> str | None:
