@@ -35,6 +35,9 @@ class SettingsSpec:
     public: tuple[str, ...] = ()
     credentials: tuple[str, ...] = ()
     optional: tuple[str, ...] = ()
+    # Credentials a sandbox account leaves unset unless given, rather than deriving them (gateway/messages/
+    # accounts.py): ones whose absence chooses a behaviour (Telegram's webhookSecret).
+    sandbox_unset: tuple[str, ...] = ()
 
     @property
     def keys(self) -> tuple[str, ...]:

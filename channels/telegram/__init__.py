@@ -8,8 +8,10 @@ from channels.telegram.sandbox import bot_api, inbound
 
 channel = Channel(
     name="telegram",
-    # Without a webhookSecret, Updates are taken on the account's callbackUrl token alone.
-    settings=SettingsSpec(credentials=("botToken", "webhookSecret"), optional=("webhookSecret",)),
+    # Without a webhookSecret, Updates are taken on the account's callbackUrl token alone (a sandbox account too).
+    settings=SettingsSpec(
+        credentials=("botToken", "webhookSecret"), optional=("webhookSecret",), sandbox_unset=("webhookSecret",)
+    ),
     default_send_rate=30.0,
     receipts=("Delivered",),  # no receipts: Delivered on acceptance, never Read
     reports_by_provider_id=False,
