@@ -35,6 +35,9 @@ class SettingsSpec:
     public: tuple[str, ...] = ()
     credentials: tuple[str, ...] = ()
     optional: tuple[str, ...] = ()
+    # Credentials a sandbox account leaves unset unless given, rather than deriving them (gateway/messages/
+    # accounts.py): ones whose absence chooses a behaviour (Telegram's webhookSecret).
+    sandbox_unset: tuple[str, ...] = ()
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -145,16 +148,18 @@ class Callbacks(Protocol):
         """The message a per-message callback token was issued for; None when missing, forged or expired."""
         ...
 
-    def account_of_token(self, token: str | None) -> UUID | None:
-        """The traffic account of the token in a callback URL the operator configured at the provider."""
+    async def account_of_token(self, token: str | None) -> UUID | None:
+        """The traffic account of the token in a callback URL the operator configured at the provider; None
+        when missing, forged or rotated away (the account's current callbackUrl is the only good one)."""
         ...
 
     def callback_url(self, channel: str, account_id: UUID) -> str:
         """Where this gateway takes the callbacks of one traffic account (``/callbacks/<channel>/<id>``)."""
         ...
 
-    def provider_callback_url(self, channel: str, account_id: UUID) -> str:
-        """The URL (with its account token) an operator configures at the provider for inbound messages."""
+    async def provider_callback_url(self, channel: str, account_id: UUID) -> str:
+        """The URL (with its account token) an operator configures at the provider for inbound messages:
+        the account's ``callbackUrl``."""
         ...
 
     def is_own_callback(self, url: str) -> bool:
@@ -252,7 +257,8 @@ class Channel:
     # Appended to /callbacks/<name>/<account id> in the URL the operator configures at the provider.
     inbound_callback_suffix: str = ""
     # Tells the provider where to send this account's callbacks (Telegram's setWebhook, Viber's
-    # set_webhook...); raises httpx.HTTPError or ValueError when the provider refuses.
+    # set_webhook...): the URL given is the account's callbackUrl, whose token authenticates callbacks that
+    # carry no signature. Raises httpx.HTTPError or ValueError when the provider refuses.
     register_callbacks: Callable[[httpx.AsyncClient, Account, str], Awaitable[None]] | None = None
 
     def destination_kind(self, block: dict[str, Any] | None = None) -> str:

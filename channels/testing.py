@@ -392,13 +392,13 @@ class RecordingCallbacks:
     def message_of_token(self, token: str | None) -> uuid.UUID | None:
         return MESSAGE_ID if token == MESSAGE_TOKEN else None
 
-    def account_of_token(self, token: str | None) -> uuid.UUID | None:
+    async def account_of_token(self, token: str | None) -> uuid.UUID | None:
         return ACCOUNT_ID if token == ACCOUNT_TOKEN else None
 
     def callback_url(self, channel: str, account_id: uuid.UUID) -> str:
         return f"{GATEWAY}/callbacks/{channel}/{account_id}"
 
-    def provider_callback_url(self, channel: str, account_id: uuid.UUID) -> str:
+    async def provider_callback_url(self, channel: str, account_id: uuid.UUID) -> str:
         return f"{GATEWAY}/callbacks/{channel}/{account_id}?token={ACCOUNT_TOKEN}"
 
     def is_own_callback(self, url: str) -> bool:

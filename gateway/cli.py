@@ -333,6 +333,6 @@ def traffic_account_create(tenant_id: UUID, name: str, channel: str, sandbox: bo
         account = await TrafficAccountService(session).create(
             tenant_id, data.name, data.channel, data.sandbox, data.settings
         )
-        return AdminTrafficAccountOut.of(account, runtime.callbacks.provider_callback_url(account.channel, account.id))
+        return AdminTrafficAccountOut.of(account, runtime.callbacks.account_callback_url(account))
 
     _print(_with_session(work))

@@ -58,6 +58,8 @@ class TrafficAccount(UUIDAuditBase):
     sandbox: Mapped[bool] = mapped_column(Boolean, default=False)
     settings: Mapped[dict[str, Any]] = mapped_column(JsonB, default=dict)  # the non-secret settings
     credentials: Mapped[str] = mapped_column(_encrypted())  # JSON object of the secret settings
+    # Part of the token in the account's callbackUrl; bumping it (rotateCallbackToken) makes earlier URLs invalid.
+    callback_token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Webhook(UUIDAuditBase):

@@ -134,7 +134,7 @@ async def inbound_sms(
 
 async def inbound_sms_of(request: Request, callbacks: Callbacks, account_id: UUID) -> Response[dict[str, Any]]:
     """A 2-way SMS: ``{sender, receiver, content, msgid, coding}`` as JSON or query parameters (seed 004)."""
-    if callbacks.account_of_token(request.query_params.get("token")) != account_id:
+    if await callbacks.account_of_token(request.query_params.get("token")) != account_id:
         raise NotAuthorizedException("The callback token is missing or not this traffic account's.")
     fields = await _fields(request)
     limits = {"sender": 256, "content": 10_000, "msgid": 256, "receiver": 256, "coding": 32}

@@ -136,5 +136,7 @@ async def user_sends_sms(request: Request, callbacks: CallbacksDependency) -> Re
         "msgid": msgid,
         "coding": "UCS2" if any(ord(char) > 0x7F for char in body["text"]) else "GSM",
     }
-    status = await post_callback(callbacks.provider_callback_url("sms", account_id), json.dumps(report).encode(), {})
+    status = await post_callback(
+        await callbacks.provider_callback_url("sms", account_id), json.dumps(report).encode(), {}
+    )
     return Response({"msgid": msgid, "gatewayStatus": status}, status_code=200)

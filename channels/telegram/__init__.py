@@ -1,7 +1,7 @@
 """Telegram through the Bot API."""
 
 from channels.base import Channel, SettingsSpec
-from channels.telegram.adapter import DEFAULT_BASE_URL, register_callbacks, send, setting_problem
+from channels.telegram.adapter import DEFAULT_BASE_URL, address_problem, register_callbacks, send, setting_problem
 from channels.telegram.blocks import BLOCK, EXAMPLES, LIMITS
 from channels.telegram.callbacks import telegram_update
 from channels.telegram.sandbox import bot_api, inbound
@@ -14,7 +14,13 @@ def text_of(block: dict) -> str | None:
 
 channel = Channel(
     name="telegram",
-    settings=SettingsSpec(public=("botUsername",), credentials=("botToken", "webhookSecret"), optional=("botUsername",)),
+    # Without a webhookSecret, Updates are taken on the account's callbackUrl token alone (a sandbox account too).
+    settings=SettingsSpec(
+        public=("botUsername",),
+        credentials=("botToken", "webhookSecret"),
+        optional=("botUsername", "webhookSecret"),
+        sandbox_unset=("webhookSecret",),
+    ),
     default_send_rate=30.0,
     receipts=("Delivered",),  # no receipts: Delivered on acceptance, never Read
     reports_by_provider_id=False,
@@ -22,6 +28,7 @@ channel = Channel(
     examples=EXAMPLES,
     limits=LIMITS,
     address_kind="messagingAppIdentifier",  # the chat id
+    address_problem=address_problem,
     send=send,
     default_base_url=DEFAULT_BASE_URL,
     callback_routes=(telegram_update,),

@@ -22,12 +22,16 @@ from channels.telegram.blocks import CONTENT_KINDS, content_kind
 
 DEFAULT_BASE_URL = "https://api.telegram.org"
 # The updates the gateway turns into inbound messages (setWebhook's allowed_updates).
-ALLOWED_UPDATES = ("message", "edited_message", "callback_query")
+ALLOWED_UPDATES = ("message", "edited_message", "callback_query", "poll_answer")
 # Seed 002 spelling -> the Bot API's parse_mode; "Default" (plain text) sends none.
 PARSE_MODES = {"Default": None, "Markdown": "Markdown", "Html": "HTML", "MarkdownV2": "MarkdownV2"}
 # setWebhook's secret_token: "1-256 characters. Only characters A-Z, a-z, 0-9, _ and - are allowed."
 SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
-_CHAT_ID = re.compile(r"-?[0-9]{1,20}")
+# A chat id: "Unique identifier for the target chat or username of the target channel (in the format
+# @channelusername)" (https://core.telegram.org/bots/api#sendmessage). Ids have at most 52 significant bits
+# (16 digits); usernames are 5-32 characters of a-z, 0-9 and underscores (https://core.telegram.org/method/account.checkUsername).
+_CHAT_ID = re.compile(r"-?[1-9][0-9]{0,15}")
+_CHANNEL_USERNAME = re.compile(r"@[A-Za-z0-9_]{5,32}")
 _KIND_OF_METHOD = {method: kind for kind, method in CONTENT_KINDS.items()}
 
 
@@ -39,6 +43,13 @@ def chat_id(destination: str) -> int | str:
     """A numeric chat id as the Integer the Bot API documents; ``@channelusername`` stays a string."""
     value = destination.strip()
     return int(value) if _CHAT_ID.fullmatch(value) else value
+
+
+def address_problem(kind: str, address: str) -> str | None:
+    """A destination is a chat id or ``@channelusername``; anything else Telegram answers "chat not found"."""
+    if _CHAT_ID.fullmatch(address) or _CHANNEL_USERNAME.fullmatch(address):
+        return None
+    return "must be a Telegram chat id (an integer such as 1861312834, negative for groups) or @channelusername"
 
 
 def request_of(outbound: Outbound) -> tuple[str, dict[str, Any]]:
@@ -121,12 +132,14 @@ def setting_problem(key: str, value: str) -> str | None:
 
 
 async def register_callbacks(http: httpx.AsyncClient, account: Account, callback_url: str) -> None:
-    """setWebhook: Updates go to ``callback_url`` carrying the account's ``webhookSecret`` in
-    X-Telegram-Bot-Api-Secret-Token. Raises ValueError when Telegram (or the secret) is refused."""
-    secret = account.credentials.get("webhookSecret", "")
-    if problem := setting_problem("webhookSecret", secret):  # an account stored before the rule was checked
-        raise ValueError(f"webhookSecret {problem}")
-    body = {"url": callback_url, "secret_token": secret, "allowed_updates": list(ALLOWED_UPDATES)}
+    """setWebhook: Updates go to ``callback_url`` (the account's callbackUrl, whose token authenticates
+    them), carrying the account's ``webhookSecret`` in X-Telegram-Bot-Api-Secret-Token when it has one.
+    Raises ValueError when Telegram (or the secret) is refused."""
+    body: dict[str, Any] = {"url": callback_url, "allowed_updates": list(ALLOWED_UPDATES)}
+    if secret := account.credentials.get("webhookSecret"):
+        if problem := setting_problem("webhookSecret", secret):  # an account stored before the rule was checked
+            raise ValueError(f"webhookSecret {problem}")
+        body["secret_token"] = secret
     response = await http.post(method_url(account, "setWebhook"), json=body)
     try:
         data = response.json()

@@ -25,15 +25,17 @@ so an accepted send is the whole story: it is ``Delivered`` at once, never ``Rea
     {"trafficAccountId": "<sandbox telegram account>", "from": "1861312834", "text": "Hi"}
 
 ``from`` is the user's chat id. Instead of ``text``, one of: ``"media": "photo"|"document"|"video"|
-"voice"`` (with an optional ``caption``), ``"location": {"latitude": 46.1, "longitude": 19.66}``, or
-``"callbackData": "yes"`` (an inline button pressed: a callback_query). ``"editOf": <telegramMessageId>``
-with ``text`` makes it an edited_message.
+"voice"|"audio"|"sticker"|"video_note"`` (with an optional ``caption``), ``"location": {"latitude": 46.1,
+"longitude": 19.66}``, ``"venue": {"latitude", "longitude", "title", "address"}``, ``"contact":
+{"phoneNumber", "firstName"}``, ``"callbackData": "yes"`` (an inline button pressed: a callback_query) or
+``"pollAnswer": {"pollId", "optionIds"}`` (a poll_answer). ``"editOf": <telegramMessageId>`` with ``text``
+makes it an edited_message; ``"replyTo": <telegramMessageId>`` a reply to that message.
 
 (``"updateId": N`` delivers Update N again, as Telegram does when a webhook didn't answer 2xx). The
-sandbox POSTs the Update to the webhook set with setWebhook for the account's bot token, or else to the
-account's gateway callback URL, with the ``X-Telegram-Bot-Api-Secret-Token`` header (the secret_token
-given to setWebhook, else the account's ``webhookSecret``), retrying a 5xx a few times like Telegram, and
-answers ``{"updateId", "telegramMessageId", "callbackUrl", "gatewayStatus"}`` (the webhook's HTTP status;
+sandbox POSTs the Update to the webhook set with setWebhook for the account's bot token, with the
+``X-Telegram-Bot-Api-Secret-Token`` header when setWebhook was given a secret_token; or else to the
+account's callbackUrl, with the header when the account has a ``webhookSecret``; retrying a 5xx a few
+times like Telegram, and answers ``{"updateId", "telegramMessageId", "callbackUrl", "gatewayStatus"}`` (the webhook's HTTP status;
 null when nothing was sent). Updates go only to this gateway's own callback URLs, of the kinds
 setWebhook's allowed_updates names, and only for sandbox traffic accounts.
 """
@@ -60,13 +62,17 @@ from channels.telegram.markup import visible_text
 
 TIMEOUT_SECONDS = 30.0  # how long a ...0408 send hangs
 _STATE_KEY = "telegram_sandbox_webhooks"  # app.state: bot token -> (url, secret_token, allowed_updates)
-MAX_WEBHOOKS = 10_000  # webhooks remembered (bot tokens), oldest forgotten first
+MAX_WEBHOOKS = 10_000  # webhooks (bot tokens) and updates' message ids remembered, oldest forgotten first
+_MESSAGE_IDS_KEY = "telegram_sandbox_message_ids"  # app.state: update_id -> the message_id of its message
 RETRIES = 4  # deliveries of one Update that got no answer or a 5xx
 _message_ids = itertools.count(1)
 # Sequential like Telegram's; starting from the clock so a restarted sandbox never repeats an update id
 # (the gateway would take a repeat for a redelivery and drop it).
 _update_ids = itertools.count(int(time.time() * 1000))
 
+# What a simulated user may send (POST /sandbox/telegram/inbound): one of these keys.
+INBOUND_KINDS = ("text", "media", "location", "venue", "contact", "callbackData", "pollAnswer")
+INBOUND_MEDIA = ("photo", "document", "video", "voice", "audio", "sticker", "video_note")
 SENDS = {
     "sendMessage": "text",
     "sendPhoto": "photo",
@@ -265,6 +271,20 @@ def _file(kind: str, url: str) -> Any:
         return {**file, "file_name": url.rsplit("/", 1)[-1] or "file", "mime_type": "application/pdf"}
     if kind == "video":
         return {**file, "width": 640, "height": 360, "duration": 12, "mime_type": "video/mp4"}
+    if kind == "audio":
+        return {**file, "duration": 215, "mime_type": "audio/mpeg", "file_name": "song.mp3", "title": "Song"}
+    if kind == "sticker":
+        return {
+            **file,
+            "type": "regular",
+            "width": 512,
+            "height": 512,
+            "is_animated": False,
+            "is_video": False,
+            "emoji": "👍",
+        }
+    if kind == "video_note":
+        return {**file, "length": 240, "duration": 5}
     return {**file, "duration": 5, "mime_type": "audio/ogg"}  # voice
 
 
@@ -282,6 +302,9 @@ def update_of(body: dict[str, Any], update_id: int, message_id: int) -> dict[str
     chat = int(body["from"])
     user = {"id": chat if chat > 0 else 100000001, "is_bot": False, "first_name": "Sandbox", "language_code": "en"}
     message: dict[str, Any] = {"message_id": message_id, "from": user, "chat": _chat(chat), "date": int(time.time())}
+    if "pollAnswer" in body:
+        answer = {"poll_id": body["pollAnswer"]["pollId"], "user": user, "option_ids": body["pollAnswer"]["optionIds"]}
+        return {"update_id": update_id, "poll_answer": answer}
     if "callbackData" in body:
         message |= {"from": _bot_user("sandbox"), "text": "Choose:"}
         query = {
@@ -296,10 +319,19 @@ def update_of(body: dict[str, Any], update_id: int, message_id: int) -> dict[str
         message[body["media"]] = _file(body["media"], f"https://sandbox.invalid/{update_id}")
         if body.get("caption"):
             message["caption"] = body["caption"]
-    elif "location" in body:
-        message["location"] = {"latitude": body["location"]["latitude"], "longitude": body["location"]["longitude"]}
+    elif "location" in body or "venue" in body:
+        place = body.get("location") or body["venue"]
+        message["location"] = {"latitude": place["latitude"], "longitude": place["longitude"]}
+        if "venue" in body:
+            message["venue"] = {"location": message["location"], "title": place["title"], "address": place["address"]}
+    elif "contact" in body:
+        contact = body["contact"]
+        message["contact"] = {"phone_number": contact["phoneNumber"], "first_name": contact["firstName"]}
     else:
         message["text"] = body["text"]
+    if "replyTo" in body:
+        earlier = {"message_id": body["replyTo"], "from": _bot_user("sandbox"), "chat": message["chat"], "date": 1}
+        message["reply_to_message"] = earlier | {"text": "..."}
     if "editOf" in body:
         message |= {"message_id": body["editOf"], "edit_date": message["date"]}
         return {"update_id": update_id, "edited_message": message}
@@ -316,24 +348,43 @@ def _check_inbound(body: dict[str, Any]) -> UUID:
         raise _bad("from", "is required: the user's chat id, an integer such as 1861312834")
     if not 0 < abs(int(sender)) < 2**52:
         raise _bad("from", "must be a chat id below 2^52")
-    contents = [key for key in ("text", "media", "location", "callbackData") if key in body]
+    contents = [key for key in INBOUND_KINDS if key in body]
     if len(contents) != 1:
-        raise _bad("text", "give exactly one of text, media, location, callbackData")
+        raise _bad("text", f"give exactly one of {', '.join(INBOUND_KINDS)}")
     kind = contents[0]
     if kind in ("text", "callbackData") and (not isinstance(body[kind], str) or not body[kind]):
         raise _bad(kind, "must be a non-empty string")
     if kind == "callbackData" and len(body[kind].encode()) > 64:
         raise _bad(kind, "must be at most 64 bytes (Telegram's limit on callback data)")
-    if kind == "media" and body["media"] not in ("photo", "document", "video", "voice"):
-        raise _bad("media", "must be one of photo, document, video, voice")
-    if "caption" in body and (kind != "media" or not isinstance(body["caption"], str)):
-        raise _bad("caption", "is a string, only with media")
-    if kind == "location":
-        location = body["location"]
+    if kind == "media" and body["media"] not in INBOUND_MEDIA:
+        raise _bad("media", f"must be one of {', '.join(INBOUND_MEDIA)}")
+    if "caption" in body and (
+        kind != "media" or body["media"] in ("sticker", "video_note") or not isinstance(body["caption"], str)
+    ):
+        raise _bad("caption", "is a string, only with media that has one (not a sticker or video note)")
+    if kind in ("location", "venue"):
+        place = body[kind]
         for key, bound in (("latitude", 90), ("longitude", 180)):
-            value = location.get(key) if isinstance(location, dict) else None
+            value = place.get(key) if isinstance(place, dict) else None
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not -bound <= value <= bound:
-                raise _bad(f"location.{key}", f"must be a number from -{bound} to {bound}")
+                raise _bad(f"{kind}.{key}", f"must be a number from -{bound} to {bound}")
+    for key in {"venue": ("title", "address"), "contact": ("phoneNumber", "firstName")}.get(kind, ()):
+        if not isinstance(body[kind], dict) or not isinstance(body[kind].get(key), str) or not body[kind][key]:
+            raise _bad(f"{kind}.{key}", "is required: a non-empty string")
+    if kind == "pollAnswer":
+        answer = body[kind] if isinstance(body[kind], dict) else {}
+        if not isinstance(answer.get("pollId"), str) or not answer["pollId"]:
+            raise _bad("pollAnswer.pollId", "is required: a non-empty string")
+        options = answer.get("optionIds")
+        if not isinstance(options, list) or not all(isinstance(o, int) and not isinstance(o, bool) for o in options):
+            raise _bad("pollAnswer.optionIds", "is required: an array of integers (empty: the vote taken back)")
+    if "replyTo" in body and (
+        kind in ("callbackData", "pollAnswer")
+        or isinstance(body["replyTo"], bool)
+        or not isinstance(body["replyTo"], int)
+        or body["replyTo"] < 1
+    ):
+        raise _bad("replyTo", "is the telegramMessageId of the message replied to, only with a message")
     if "editOf" in body and (
         kind != "text" or isinstance(body["editOf"], bool) or not isinstance(body["editOf"], int) or body["editOf"] < 1
     ):
@@ -356,10 +407,16 @@ async def inbound(request: Request, callbacks: CallbacksDependency) -> Response[
     registered = request.app.state.setdefault(_STATE_KEY, {}).get(account.credentials.get("botToken", ""))
     if registered is not None:  # the webhook set with setWebhook, as Telegram would use it
         url, secret, allowed = registered
-    else:
-        url, secret, allowed = callbacks.callback_url("telegram", account_id), account.credentials["webhookSecret"], []
+    else:  # as if the account's callbackUrl had been given to setWebhook, with its webhookSecret if it has one
+        url = await callbacks.provider_callback_url("telegram", account_id)
+        secret, allowed = account.credentials.get("webhookSecret"), []
     update_id = body.get("updateId") or next(_update_ids)
-    message_id = body.get("editOf") or next(_message_ids)
+    # Telegram redelivers the same Update, its message with the same message_id: the update's, remembered.
+    message_ids: dict[int, int] = request.app.state.setdefault(_MESSAGE_IDS_KEY, {})
+    message_id = body.get("editOf") or message_ids.get(update_id) or next(_message_ids)
+    if len(message_ids) >= MAX_WEBHOOKS:
+        message_ids.pop(next(iter(message_ids)))
+    message_ids[update_id] = message_id
     update = update_of(body, update_id, message_id)
     answer: dict[str, Any] = {"updateId": update_id, "telegramMessageId": message_id, "callbackUrl": url}
     kind = next(key for key in update if key != "update_id")

@@ -216,7 +216,7 @@ async def business_reports(
 ) -> Response[dict[str, Any]]:
     token = request.query_params.get("token")
     token_message = callbacks.message_of_token(token)
-    if token_message is None and callbacks.account_of_token(token) != account_id:
+    if token_message is None and await callbacks.account_of_token(token) != account_id:
         raise NotAuthorizedException("The callback token is missing, forged, expired or not this account's.")
     results = (json_object(await request.body()) or {}).get("results")
     if not isinstance(results, list):

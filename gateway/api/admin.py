@@ -6,17 +6,13 @@ import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-import httpx
 import msgspec
 from litestar import Controller, Request, delete, get, patch, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from channels.base import Callbacks, CallbacksDependency
 from channels.openapi import problem
-from channels.registry import all_channels
-from gateway.api.deps import DbSession, ProviderHttp
+from gateway.api.deps import DbSession, GatewayCallbacks, ProviderHttp
 from gateway.lib.pagination import MAX_LIMIT, Cursor
-from gateway.lib.problems import Problem
 from gateway.models import Tenant, TrafficAccount
 from gateway.rate_limits import MAX_QUOTA
 from gateway.schemas import Out, Page, Schema
@@ -116,12 +112,14 @@ class AdminTrafficAccountOut(Out):
         )
 
 
-def _callback_url(callbacks: Callbacks, account: TrafficAccount) -> str:
-    return callbacks.provider_callback_url(account.channel, account.id)
-
-
 class RegisteredCallbacks(Out):
-    callback_url: str
+    callback_url: str  # the URL the provider now sends the account's callbacks to: its callbackUrl
+
+
+REGISTER_RESPONSES = {
+    400: problem("`no_callback_registration`: the channel has no API for it (configure callbackUrl instead)"),
+    502: problem("`provider_refused`: the provider refused the registration or could not be reached"),
+}
 
 
 class TenantController(Controller):
@@ -189,7 +187,7 @@ class AdminTrafficAccountController(Controller):
     @post("/", summary="Create a traffic account")
     async def create_account(
         self,
-        callbacks: CallbacksDependency,
+        callbacks: GatewayCallbacks,
         db_session: DbSession,
         tenant_id: FromPath[UUID],
         data: JSONBody[TrafficAccountIn],
@@ -198,33 +196,33 @@ class AdminTrafficAccountController(Controller):
         account = await TrafficAccountService(db_session).create(
             tenant_id, data.name, data.channel, data.sandbox, data.settings
         )
-        return AdminTrafficAccountOut.of(account, _callback_url(callbacks, account))
+        return AdminTrafficAccountOut.of(account, callbacks.account_callback_url(account))
 
     @get("/", summary="The tenant's traffic accounts")
     async def list_accounts(
-        self, callbacks: CallbacksDependency, db_session: DbSession, tenant_id: FromPath[UUID]
+        self, callbacks: GatewayCallbacks, db_session: DbSession, tenant_id: FromPath[UUID]
     ) -> list[AdminTrafficAccountOut]:
         await TenantService(db_session).get(tenant_id)
         return [
-            AdminTrafficAccountOut.of(a, _callback_url(callbacks, a))
+            AdminTrafficAccountOut.of(a, callbacks.account_callback_url(a))
             for a in await TrafficAccountService(db_session).list(tenant_id)
         ]
 
     @get("/{account_id:str}", summary="One traffic account")
     async def get_account(
         self,
-        callbacks: CallbacksDependency,
+        callbacks: GatewayCallbacks,
         db_session: DbSession,
         tenant_id: FromPath[UUID],
         account_id: FromPath[UUID],
     ) -> AdminTrafficAccountOut:
         account = await TrafficAccountService(db_session).get(tenant_id, account_id)
-        return AdminTrafficAccountOut.of(account, _callback_url(callbacks, account))
+        return AdminTrafficAccountOut.of(account, callbacks.account_callback_url(account))
 
     @patch("/{account_id:str}", summary="Change name, sandbox flag or settings (merge patch)")
     async def update_account(
         self,
-        callbacks: CallbacksDependency,
+        callbacks: GatewayCallbacks,
         db_session: DbSession,
         tenant_id: FromPath[UUID],
         account_id: FromPath[UUID],
@@ -233,40 +231,40 @@ class AdminTrafficAccountController(Controller):
         account = await TrafficAccountService(db_session).update(
             tenant_id, account_id, name=data.name, sandbox=data.sandbox, settings_patch=data.settings
         )
-        return AdminTrafficAccountOut.of(account, _callback_url(callbacks, account))
+        return AdminTrafficAccountOut.of(account, callbacks.account_callback_url(account))
 
     @post(
         "/{account_id:str}/register-callbacks",
         status_code=200,
         summary="Tell the provider where to send this account's callbacks (the provider's webhook registration)",
-        responses={
-            400: problem("`no_callback_registration`: the channel has no API for it (configure callbackUrl instead)"),
-            502: problem("`provider_refused`: the provider refused the registration or could not be reached"),
-        },
+        responses=REGISTER_RESPONSES,
     )
     async def register_callbacks(
         self,
-        callbacks: CallbacksDependency,
+        callbacks: GatewayCallbacks,
         provider_http: ProviderHttp,
         db_session: DbSession,
         tenant_id: FromPath[UUID],
         account_id: FromPath[UUID],
     ) -> RegisteredCallbacks:
         account = await TrafficAccountService(db_session).get(tenant_id, account_id)
-        register = all_channels()[account.channel].register_callbacks
-        if register is None:
-            raise Problem(
-                400,
-                "no_callback_registration",
-                f"{account.channel} has no API for this: configure callbackUrl at the provider.",
-            )
-        url = callbacks.callback_url(account.channel, account.id)
-        target = await callbacks.account(account.id, account.channel)
-        try:
-            await register(provider_http, target, url)
-        except (httpx.HTTPError, ValueError) as error:
-            raise Problem(502, "provider_refused", f"The provider refused the registration: {error}"[:500]) from None
-        return RegisteredCallbacks(url)
+        return RegisteredCallbacks(await callbacks.register(provider_http, account))
+
+    @post(
+        "/{account_id:str}/rotate-callback-token",
+        status_code=200,
+        summary="A new token in the account's callbackUrl: the URL shown before stops working",
+    )
+    async def rotate_callback_token(
+        self,
+        callbacks: GatewayCallbacks,
+        db_session: DbSession,
+        tenant_id: FromPath[UUID],
+        account_id: FromPath[UUID],
+    ) -> AdminTrafficAccountOut:
+        account = await TrafficAccountService(db_session).rotate_callback_token(tenant_id, account_id)
+        callbacks.lookups.clear()  # this process's next callback checks the new version at once
+        return AdminTrafficAccountOut.of(account, callbacks.account_callback_url(account))
 
     @delete("/{account_id:str}", summary="Delete a traffic account")
     async def delete_account(

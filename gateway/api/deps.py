@@ -8,6 +8,7 @@ import httpx
 from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency, Provide
+from litestar.params import SkipValidation
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from gateway.lib.problems import Problem
@@ -30,6 +31,8 @@ Webhooks = NamedDependency[WebhookService]
 Login = NamedDependency[LoginService]
 ProviderHttp = NamedDependency[httpx.AsyncClient]
 Engine = NamedDependency[AsyncEngine]
+# The gateway's side of provider callbacks, as the APIs use it (channels see it as channels.base.Callbacks).
+GatewayCallbacks = NamedDependency[SkipValidation[ProviderCallbacks]]
 API_PREFIX = "/api/{version:str}"
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 from uuid import UUID
 
+import httpx
 import jwt
 from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -18,6 +19,7 @@ from gateway.channel_routes import CALLBACKS, callback_path
 from gateway.lib.db import in_chunks
 from gateway.lib.group_commit import GroupCommit
 from gateway.lib.lookups import Lookups
+from gateway.lib.problems import Problem
 from gateway.lib.work_due import WorkDue
 from gateway.messages.accounts import adapter_account
 from gateway.messages.conversations import conversation_for
@@ -52,26 +54,33 @@ class CallbackTokens:
         }
         return jwt.encode(claims, self.keys[0], algorithm="HS256", headers={"kid": key_id(self.keys[0])})
 
-    def issue_for_account(self, account_id: UUID) -> str:
-        """A token for the callbacks an operator configures once at the provider (inbound SMS): it has
-        no expiry and stops working when its signing key leaves GATEWAY_CALLBACK_KEYS."""
-        claims = {"sub": str(account_id), "aud": ACCOUNT_AUDIENCE}
+    def issue_for_account(self, account_id: UUID, version: int = 0) -> str:
+        """A token for the callbacks an operator configures once at the provider (inbound SMS, a bot's
+        webhook without a secret): it has no expiry; it stops working when the account's
+        ``callback_token_version`` moves on (rotateCallbackToken) or its signing key leaves
+        GATEWAY_CALLBACK_KEYS. A token without ``ver`` (issued before versions) is of version 0."""
+        claims = {"sub": str(account_id), "aud": ACCOUNT_AUDIENCE, "ver": version}
         return jwt.encode(claims, self.keys[0], algorithm="HS256", headers={"kid": key_id(self.keys[0])})
 
     def message_of(self, token: str | None) -> UUID | None:
-        return self._subject(token, TOKEN_AUDIENCE, ["exp", "sub"])
+        claims = self._claims(token, TOKEN_AUDIENCE, ["exp", "sub"])
+        return None if claims is None else claims[0]
 
-    def account_of(self, token: str | None) -> UUID | None:
-        return self._subject(token, ACCOUNT_AUDIENCE, ["sub"])
+    def account_of(self, token: str | None) -> tuple[UUID, int] | None:
+        """(account, token version) of an account token whose signature is good."""
+        claims = self._claims(token, ACCOUNT_AUDIENCE, ["sub"])
+        if claims is None or isinstance(version := claims[1].get("ver", 0), bool) or not isinstance(version, int):
+            return None
+        return claims[0], version
 
-    def _subject(self, token: str | None, audience: str, required: list[str]) -> UUID | None:
+    def _claims(self, token: str | None, audience: str, required: list[str]) -> tuple[UUID, dict] | None:
         if not token:
             return None
         try:
             kid = jwt.get_unverified_header(token).get("kid")
             secret = next(key for key in self.keys if key_id(key) == kid)
             claims = jwt.decode(token, secret, algorithms=["HS256"], audience=audience, options={"require": required})
-            return UUID(claims["sub"])
+            return UUID(claims["sub"]), claims
         except (jwt.InvalidTokenError, StopIteration, ValueError, TypeError):
             return None
 
@@ -115,11 +124,52 @@ class ProviderCallbacks:
     def message_of_token(self, token: str | None) -> UUID | None:
         return self.tokens.message_of(token)
 
-    def account_of_token(self, token: str | None) -> UUID | None:
-        return self.tokens.account_of(token)
+    async def account_of_token(self, token: str | None) -> UUID | None:
+        # The signature is checked in constant time (PyJWT's hmac.compare_digest); the version is no secret.
+        found = self.tokens.account_of(token)
+        if found is None or await self._token_version(found[0]) != found[1]:
+            return None
+        return found[0]
 
-    def provider_callback_url(self, channel: str, account_id: UUID) -> str:
-        return provider_callback_url(self.callback_base_url, self.tokens, channel, account_id)
+    async def provider_callback_url(self, channel: str, account_id: UUID) -> str:
+        version = await self._token_version(account_id) or 0
+        return provider_callback_url(self.callback_base_url, self.tokens, channel, account_id, version)
+
+    def account_callback_url(self, account: TrafficAccount) -> str:
+        """The account's ``callbackUrl`` (the API shows it), from its row."""
+        return provider_callback_url(
+            self.callback_base_url, self.tokens, account.channel, account.id, account.callback_token_version
+        )
+
+    async def register(self, http: httpx.AsyncClient, account: TrafficAccount) -> str:
+        """Tell the provider to send the account's callbacks to its ``callbackUrl`` (the channel's
+        ``register_callbacks``, e.g. a bot API's set-webhook call); the URL registered. The
+        operator's and the customer's API both answer with this, so its problems are theirs."""
+        register = all_channels()[account.channel].register_callbacks
+        if register is None:
+            raise Problem(
+                400,
+                "no_callback_registration",
+                f"{account.channel} has no API for this: configure callbackUrl at the provider.",
+            )
+        url = self.account_callback_url(account)
+        target = adapter_account(account, self.public_url, self.tokens.keys[0])
+        try:
+            await register(http, target, url)
+        except (httpx.HTTPError, ValueError) as error:
+            raise Problem(502, "provider_refused", f"The provider refused the registration: {error}"[:500]) from None
+        return url
+
+    async def _token_version(self, account_id: UUID) -> int | None:
+        """The account's callback token version; None when there is no such account. Remembered a moment
+        (gateway.lib.lookups): a rotation through this process is seen at once, by others within seconds."""
+
+        async def load() -> int | None:
+            async with self.session_maker() as session:
+                query = select(TrafficAccount.callback_token_version).where(TrafficAccount.id == account_id)
+                return await session.scalar(query)
+
+        return await self.lookups.remember(("callback token version", account_id), load)
 
     async def report(self, account_id: UUID, report: StatusReport) -> bool:
         if report.status not in statuses.ALL:
@@ -227,8 +277,10 @@ def implied_send(message_id: UUID, report: StatusReport) -> StatusChange:
     return StatusChange(message_id, statuses.SENT, values={"provider_message_id": provider_id} if provider_id else {})
 
 
-def provider_callback_url(public_url: str, tokens: CallbackTokens, channel: str, account_id: UUID) -> str:
+def provider_callback_url(
+    public_url: str, tokens: CallbackTokens, channel: str, account_id: UUID, version: int = 0
+) -> str:
     """The URL an operator gives the provider for one traffic account's callbacks (inbound messages)."""
     suffix = all_channels()[channel].inbound_callback_suffix
-    token = tokens.issue_for_account(account_id)
+    token = tokens.issue_for_account(account_id, version)
     return f"{public_url.rstrip('/')}{callback_path(channel, account_id)}{suffix}?token={token}"

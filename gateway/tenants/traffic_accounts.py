@@ -94,6 +94,13 @@ class TrafficAccountService:
         await self.session.commit()
         return account
 
+    async def rotate_callback_token(self, tenant_id: UUID, account_id: UUID) -> TrafficAccount:
+        """A new token in the account's callbackUrl; the URLs handed out before stop working."""
+        account = await self.get(tenant_id, account_id, lock=True)
+        account.callback_token_version += 1
+        await self.session.commit()
+        return account
+
     async def delete(self, tenant_id: UUID, account_id: UUID) -> None:
         await self.get(tenant_id, account_id)
         await self.accounts.delete(account_id)

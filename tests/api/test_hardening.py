@@ -173,6 +173,9 @@ def _telegram(update_id: int, chat_id: int) -> dict:
     return {"update_id": update_id, "message": message}
 
 
+SECRETS = {"telegram": {"webhookSecret": "hardening-secret"}}  # optional: set, Updates are signed with it
+
+
 @pytest.mark.parametrize(
     ("channel", "body", "field"),
     [
@@ -189,7 +192,7 @@ async def test_a_signed_callback_with_an_id_too_long_to_store_is_a_400(client, t
     account_id = (
         await client.post(
             f"/admin/tenants/{tenant.id}/traffic-accounts",
-            json={"name": channel, "channel": channel, "sandbox": True},
+            json={"name": channel, "channel": channel, "sandbox": True, "settings": SECRETS.get(channel, {})},
             headers=ADMIN,
         )
     ).json()["id"]

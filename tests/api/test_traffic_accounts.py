@@ -7,7 +7,7 @@ import uuid
 
 from tests.conftest import ADMIN, assert_problem, new_tenant
 
-FIELDS = {"id", "name", "channel", "sandbox", "createdAt", "updatedAt"}
+FIELDS = {"id", "name", "channel", "sandbox", "callbackUrl", "createdAt", "updatedAt"}
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}Z$")
 
 
@@ -86,6 +86,7 @@ async def test_settings_and_credentials_are_never_shown(client, tenant):
         "name": "live wa",
         "channel": "whatsapp",
         "sandbox": False,
+        "callbackUrl": account["callbackUrl"],  # the same URL the operator sees: the provider sends there
         "createdAt": account["createdAt"],
         "updatedAt": account["updatedAt"],
     }

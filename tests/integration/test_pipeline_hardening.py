@@ -19,7 +19,7 @@ from tests.integration.conftest import message_row as row
 
 async def test_concurrent_copies_of_one_inbound_message_are_stored_once(server):
     tenant = await tenant_on(server)
-    url = server.app.state.runtime.callbacks.provider_callback_url("sms", uuid.UUID(tenant.accounts["sms"]))
+    url = await server.app.state.runtime.callbacks.provider_callback_url("sms", uuid.UUID(tenant.accounts["sms"]))
     path = url.removeprefix(str(server.base_url))
     fields = {"sender": "447700900123", "receiver": "x", "content": "hi", "msgid": "dup-1"}
     answers = await asyncio.gather(*[server.post(path, json=fields) for _ in range(8)])
@@ -42,7 +42,7 @@ async def test_malformed_delivery_reports_are_400s(server_without_worker):
 
 async def test_inbound_sms_fields_are_checked(server):
     tenant = await tenant_on(server)
-    url = server.app.state.runtime.callbacks.provider_callback_url("sms", uuid.UUID(tenant.accounts["sms"]))
+    url = await server.app.state.runtime.callbacks.provider_callback_url("sms", uuid.UUID(tenant.accounts["sms"]))
     path = url.removeprefix(str(server.base_url))
     bad = {"sender": "4" * 300, "content": {"x": 1}, "msgid": "m"}
     assert_problem(await server.post(path, json=bad), 400, "validation_error", "sender", "content")

@@ -219,7 +219,7 @@ async def test_two_way_sms_reaches_the_conversation_and_the_outbox_once(server):
 async def test_inbound_sms_needs_the_accounts_token(server):
     tenant = await tenant_on(server)
     other = await tenant_on(server)
-    url = server.app.state.runtime.callbacks.provider_callback_url("sms", uuid.UUID(other.accounts["sms"]))
+    url = await server.app.state.runtime.callbacks.provider_callback_url("sms", uuid.UUID(other.accounts["sms"]))
     token = url.split("token=")[1]
     fields = {"sender": "447700900123", "receiver": "x", "content": "hi", "msgid": "m1"}
     response = await server.post(f"/callbacks/sms/{tenant.accounts['sms']}/inbound?token={token}", json=fields)
@@ -227,7 +227,7 @@ async def test_inbound_sms_needs_the_accounts_token(server):
     assert_problem(
         await server.post(f"/callbacks/sms/{tenant.accounts['sms']}/inbound", json=fields), 401, "unauthorized"
     )
-    good = server.app.state.runtime.callbacks.provider_callback_url("sms", uuid.UUID(tenant.accounts["sms"]))
+    good = await server.app.state.runtime.callbacks.provider_callback_url("sms", uuid.UUID(tenant.accounts["sms"]))
     missing = await server.post(
         good.replace("http://", "http://", 1).split(str(server.base_url))[-1], json={"sender": "1"}
     )

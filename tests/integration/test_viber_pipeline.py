@@ -305,7 +305,8 @@ async def test_a_batch_of_business_reports_with_a_bad_entry_keeps_the_good_ones(
     for message_id in (first, second):
         await wait_for_status(server, tenant, message_id, "Sent")
     account = tenant.accounts["viber"]
-    token = server.app.state.runtime.callbacks.provider_callback_url("viber", uuid.UUID(account)).split("token=")[1]
+    callback = await server.app.state.runtime.callbacks.provider_callback_url("viber", uuid.UUID(account))
+    token = callback.split("token=")[1]
     delivered = {"groupId": 3, "groupName": "DELIVERED", "id": 5, "name": "DELIVERED_TO_HANDSET"}
     results = [{"messageId": first, "status": delivered}, {"messageId": second}, {"messageId": second, "seenAt": "x"}]
     url = f"/callbacks/viber/{account}/business"

@@ -17,7 +17,7 @@ from gateway.channel_routes import (
     callback_routers,
     sandbox_routers,
 )
-from gateway.messages.callbacks import CallbackTokens, ProviderCallbacks
+from gateway.messages.callbacks import CallbackTokens, ProviderCallbacks, provider_callback_url
 from tests.conftest import make_settings
 
 TOKENS = CallbackTokens(("callback-key-0123456789abcdefghijklmnop",), 3600)
@@ -34,7 +34,8 @@ def test_providers_are_given_the_callback_url_and_both_prefixes_are_ours() -> No
     pipeline = ProviderCallbacks(None, TOKENS, "https://cb.example", public_url="https://gw.example")  # type: ignore[arg-type]
     account = uuid.uuid4()
     assert pipeline.callback_url("sms", account) == f"https://cb.example/callbacks/sms/{account}"
-    assert pipeline.provider_callback_url("sms", account).startswith(f"https://cb.example/callbacks/sms/{account}")
+    given = provider_callback_url(pipeline.callback_base_url, TOKENS, "sms", account)
+    assert given.startswith(f"https://cb.example/callbacks/sms/{account}")
     assert pipeline.is_own_callback(f"https://cb.example/callbacks/sms/{account}?token=t")
     assert pipeline.is_own_callback(f"https://gw.example/callbacks/sms/{account}?token=t")  # handed out earlier
     assert not pipeline.is_own_callback(f"https://elsewhere.example/callbacks/sms/{account}")
@@ -118,5 +119,5 @@ def test_the_urls_handed_out_are_the_routes_mounted() -> None:
     account = uuid.uuid4()
     assert callback_path("sms", ACCOUNT_PARAMETER) == "/callbacks/sms/{account_id:str}"
     assert pipeline.callback_url("sms", account) == f"https://cb.example{callback_path('sms', account)}"
-    inbound = pipeline.provider_callback_url("sms", account)
+    inbound = provider_callback_url(pipeline.callback_base_url, TOKENS, "sms", account)
     assert inbound.startswith(f"https://cb.example/callbacks/sms/{account}/inbound?token=")

@@ -1,5 +1,5 @@
 """Telegram's setWebhook (``register_callbacks``), which no send or callback fixture covers: the request that
-points Telegram's Updates at the gateway with the account's secret token, and its refusals. The requests
+points Telegram's Updates at the gateway (with the account's secret token when it has one), and its refusals. The requests
 and answers of sends and the webhook's Updates are fixture files (outgoing/, incoming/)."""
 
 from __future__ import annotations
@@ -43,8 +43,18 @@ async def test_register_callbacks_sets_the_webhook_with_the_secret_token():
     assert json.loads(seen[0].content) == {
         "url": url,
         "secret_token": SECRET,
-        "allowed_updates": ["message", "edited_message", "callback_query"],
+        "allowed_updates": ["message", "edited_message", "callback_query", "poll_answer"],
     }
+
+
+async def test_without_a_webhook_secret_the_url_token_alone_authenticates():
+    seen = []
+    account = Account(ACCOUNT.id, ACCOUNT.base_url, {}, {"botToken": TOKEN}, False)
+    url = f"https://gateway.example/callbacks/telegram/{ACCOUNT.id}?token=account-token"
+    ok = {"ok": True, "result": True, "description": "Webhook was set"}
+    async with httpx.AsyncClient(transport=httpx.MockTransport(lambda r: seen.append(r) or answer(200, ok))) as http:
+        await register_callbacks(http, account, url)
+    assert "secret_token" not in json.loads(seen[0].content) and json.loads(seen[0].content)["url"] == url
 
 
 async def test_register_callbacks_raises_when_telegram_refuses():

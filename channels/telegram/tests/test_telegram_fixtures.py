@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from channels.inbound import decode_content
 from channels.telegram import channel
 from channels.testing import cases, run_incoming, run_outgoing, run_sandbox
 
@@ -29,7 +30,9 @@ async def test_outgoing(case):
 
 @pytest.mark.parametrize("case", cases(HERE / "incoming"))
 async def test_incoming(case):
-    await run_incoming(channel, case, account=ACCOUNT, signer=sign)
+    gateway = await run_incoming(channel, case, account=ACCOUNT, signer=sign)
+    for _, message in gateway.received:  # one vocabulary of what users send, for every channel
+        decode_content(message.content)
 
 
 @pytest.mark.parametrize("case", cases(HERE / "sandbox"))

@@ -62,16 +62,25 @@ async def test_webhook_methods(client):
 
 
 def test_updates_built_by_the_sandbox_parse_as_telegrams():
+    from channels.inbound import decode_content
     from channels.telegram.callbacks import inbound_of
 
-    for body, kind in (
-        ({"from": "7", "text": "hi"}, "text"),
-        ({"from": "7", "text": "hi", "editOf": 3}, "text"),
-        ({"from": "7", "media": "voice"}, "voice"),
-        ({"from": "7", "media": "photo", "caption": "c"}, "photo"),
-        ({"from": "-1001234567890", "location": {"latitude": 1, "longitude": 2}}, "location"),
-        ({"from": "7", "callbackData": "yes"}, "postback"),
+    for body, kind, provider_id in (
+        ({"from": "7", "text": "hi"}, "text", "7:3"),
+        ({"from": "7", "text": "hi", "editOf": 3}, "edit", "update:99"),
+        ({"from": "7", "media": "voice"}, "voice", "7:3"),
+        ({"from": "7", "media": "photo", "caption": "c"}, "image", "7:3"),
+        ({"from": "-1001234567890", "location": {"latitude": 1, "longitude": 2}}, "location", "-1001234567890:3"),
+        ({"from": "7", "callbackData": "yes"}, "postback", "update:99"),
+        ({"from": "7", "media": "audio", "caption": "c"}, "audio", "7:3"),
+        ({"from": "7", "media": "sticker"}, "sticker", "7:3"),
+        ({"from": "7", "media": "video_note"}, "video", "7:3"),
+        ({"from": "7", "venue": {"latitude": 1, "longitude": 2, "title": "T", "address": "A"}}, "location", "7:3"),
+        ({"from": "7", "contact": {"phoneNumber": "+385911234567", "firstName": "Ana"}}, "contacts", "7:3"),
+        ({"from": "7", "pollAnswer": {"pollId": "p", "optionIds": [0]}}, "pollAnswer", "update:99"),
+        ({"from": "7", "text": "yes", "replyTo": 2}, "text", "7:3"),
     ):
         message = inbound_of(sandbox.update_of(body, 99, 3))
         assert message.content["type"] == kind and message.sender == str(int(body["from"]))
-        assert message.provider_message_id == "update:99"
+        assert message.provider_message_id == provider_id
+        decode_content(message.content)

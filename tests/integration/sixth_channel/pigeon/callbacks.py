@@ -51,7 +51,7 @@ async def pigeon_callback(
         if not await callbacks.report(account_id, report):
             raise NotFoundException("No message of this traffic account with this token.")
     else:
-        if callbacks.account_of_token(token) != account_id:
+        if await callbacks.account_of_token(token) != account_id:
             raise NotAuthorizedException("The callback token is missing or not this traffic account's.")
         missing = [key for key, value in (("from", data.sender), ("text", data.text)) if not value]
         if missing:

@@ -61,6 +61,6 @@ async def user_sends_pigeon(request: Request, callbacks: CallbacksDependency) ->
         raise NotFoundException("No sandbox pigeon traffic account with this id.")
     note_id = f"note-{uuid.uuid4().hex}"
     note = {"event": "note", "noteId": note_id, "from": body["from"], "text": body["text"]}
-    url = callbacks.provider_callback_url("pigeon", account_id)
+    url = await callbacks.provider_callback_url("pigeon", account_id)
     status = await post_callback(url, json.dumps(note).encode(), {})
     return Response({"noteId": note_id, "gatewayStatus": status})
