@@ -202,7 +202,7 @@ async def check(
                 errors.append(FieldError(where, f"{problem} (for the {found.channel} account){more}"))
     ids = {step.account_id for step in steps}
     errors += [
-        FieldError(where, "names no traffic account of the request")
+        FieldError(where, f"names no step of the send: the keys are traffic account ids of {TRAFFIC_ACCOUNTS}")
         for recipient in recipients
         for account_id, (_, where) in recipient.steps.items()
         if account_id not in ids
