@@ -36,13 +36,7 @@ class AddressedStep(msgspec.Struct, rename="camel"):
     destination: Destination
 
 
-Step = Annotated[
-    UUID | AddressedStep,
-    msgspec.Meta(
-        description="A traffic account id (the step goes to the request's destination), or the id with "
-        "the step's own destination"
-    ),
-]
+Step = UUID | AddressedStep
 
 
 def step_account(step: UUID | AddressedStep) -> UUID:
@@ -67,7 +61,9 @@ class TimeoutFailover(msgspec.Struct, rename="camel"):
         msgspec.Meta(
             min_length=2,
             max_length=MAX_FAILOVER_STEPS,
-            description="The traffic accounts to try, in order (each needs its channel's block)",
+            description="The traffic accounts to try, in order (each needs its channel's block): an id, whose step goes "
+            "to the request's destination, or {trafficAccountId, destination} for a step with an address of its own "
+            "(not in sendbulk: there each recipient gives theirs in stepDestinations)",
             extra={"error": f"must list 2 to {MAX_FAILOVER_STEPS} traffic accounts, in order"},
         ),
     ]
@@ -87,21 +83,19 @@ class Failover(msgspec.Struct, rename="camel"):
     timeout_failover: TimeoutFailover
 
 
-class Recipient(msgspec.Struct, rename="camel"):
+class BulkRecipient(msgspec.Struct, rename="camel"):
     """One recipient of a sendbulk whose failover steps reach them at other addresses: ``stepDestinations``
     maps a step's traffic account id to the recipient's address on that step's channel (the other steps go
     to ``destination``). Keyed by account, not position, so reordering the chain can't misaddress a step."""
 
     destination: Destination
-    step_destinations: dict[UUID, Destination] = {}
+    step_destinations: Annotated[
+        dict[UUID, Destination],
+        msgspec.Meta(description="The recipient's address for some failover steps: traffic account id -> address"),
+    ] = {}
 
 
-BulkDestination = Annotated[
-    Destination | Recipient,
-    msgspec.Meta(
-        description="The recipient's address, or the address with the recipient's own address for some failover steps"
-    ),
-]
+BulkDestination = Destination | BulkRecipient
 ACCOUNT = "The traffic account to send through; may be left out with a failover (its first traffic account)"
 
 
@@ -144,7 +138,20 @@ def shapes_of(channels: tuple[Channel, ...]) -> SendShapes:
     send = msgspec.defstruct("SendMessage", [("destination", Destination), *common], **options)
     bulk = msgspec.defstruct(
         "SendBulk",
-        [("destinations", Annotated[list[BulkDestination], msgspec.Meta(min_length=1)]), *common],
+        [
+            (
+                "destinations",
+                Annotated[
+                    list[BulkDestination],
+                    msgspec.Meta(
+                        min_length=1,
+                        description="The recipients: an address, or {destination, stepDestinations} for a recipient "
+                        "whose failover steps reach them at other addresses",
+                    ),
+                ],
+            ),
+            *common,
+        ],
         **options,
     )
     messages_bulk = msgspec.defstruct(
