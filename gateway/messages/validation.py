@@ -157,7 +157,8 @@ async def check(
     accounts = [await account(tenant_id, step.account_id, step.field) for step in steps]
     keys = _block_keys(request)
     status = decode(request.member("failover", "timeoutFailover", "status"), RequiredStatus).value
-    first_kind = all_channels()[accounts[0].channel].destination_kind(request.blocks.get(accounts[0].channel))
+    shared = [found for step, found in zip(steps, accounts, strict=True) if step.destination is None]
+    shared_kind = _kind(shared[0], request) if shared else None  # of the first step to the recipient's address
     for step, found in zip(steps, accounts, strict=True):
         channel = all_channels()[found.channel]
         if found.channel not in keys:
@@ -171,35 +172,9 @@ async def check(
                     f"so this step could never succeed; wait for {' or '.join(channel.receipts)}",
                 )
             )
-        block = request.blocks.get(found.channel)  # None when it didn't decode: its kind is the channel's own
-        own = join(step.field, "destination")
-        if step.destination is not None and bulk:
-            errors.append(
-                FieldError(
-                    own,
-                    "would send every recipient's step to this one address: give each recipient's address for "
-                    f'the step in destinations[] as {{"destination": ..., "stepDestinations": {{"{step.account_id}"'
-                    ": <address>}}, and list the step as its id alone (or send with sendmessagesbulk)",
-                )
-            )
-            continue
-        # A step through a channel that knows users by another kind of address than the first step's needs
-        # an address of its own: say where it goes.
-        hint = ""
-        if failover and channel.destination_kind(block) != first_kind:
-            hint = (
-                f'; give the recipient\'s address on it in stepDestinations: {{"{found.id}": <address>}}'
-                if bulk
-                else f"; give the step its own: {{trafficAccountId, destination}} at {step.field}"
-            )
-        targets = (
-            [(step.destination, own, "")]
-            if step.destination is not None
-            else [(*r.address(found.id), "" if found.id in r.steps else hint) for r in recipients]
+        errors += _address_errors(
+            request, step, found, recipients, bulk, failover and _kind(found, request) != shared_kind
         )
-        for destination, where, more in targets:
-            if isinstance(destination, str) and (problem := channel.destination_problem(destination, block)):
-                errors.append(FieldError(where, f"{problem} (for the {found.channel} account){more}"))
     ids = {step.account_id for step in steps}
     errors += [
         FieldError(where, f"names no step of the send: the keys are traffic account ids of {TRAFFIC_ACCOUNTS}")
@@ -215,6 +190,46 @@ async def check(
     ]
     own_destinations = [step.destination if isinstance(step.destination, str) else None for step in steps]
     return Checked(accounts, [s.field for s in steps], own_destinations, keys, request.blocks), _unique(errors)
+
+
+def _address_errors(
+    request: SendRequest, step: Step, found: TrafficAccount, recipients: list[Recipient], bulk: bool, other_kind: bool
+) -> list[FieldError]:
+    """What the step's channel makes of the addresses it would send to: the step's own, or each recipient's
+    (``other_kind``: of another kind than the first step to the recipient's address takes, so a problem says
+    how to give the step an address of its own)."""
+    channel, block = all_channels()[found.channel], request.blocks.get(found.channel)
+    own = join(step.field, "destination")
+    if step.destination is not None:
+        if bulk:  # one address for every recipient of a bulk send would send all their fallbacks to one user
+            return [
+                FieldError(
+                    own,
+                    "would send every recipient's step to this one address: give each recipient's address for "
+                    f'the step in destinations[] as {{"destination": ..., "stepDestinations": {{"{step.account_id}"'
+                    ": <address>}}, and list the step as its id alone (or send with sendmessagesbulk)",
+                )
+            ]
+        targets = [(step.destination, own, "")]
+    else:
+        hint = ""
+        if other_kind:
+            hint = (
+                f'; give the recipient\'s address on it in stepDestinations: {{"{found.id}": <address>}}'
+                if bulk
+                else f"; give the step its own: {{trafficAccountId, destination}} at {step.field}"
+            )
+        targets = [(*r.address(found.id), "" if found.id in r.steps else hint) for r in recipients]
+    return [
+        FieldError(where, f"{problem} (for the {found.channel} account){more}")
+        for destination, where, more in targets
+        if isinstance(destination, str) and (problem := channel.destination_problem(destination, block))
+    ]
+
+
+def _kind(account: TrafficAccount, request: SendRequest) -> str:
+    """The kind of address a step through ``account`` is sent to (its block decides, where it decoded)."""
+    return all_channels()[account.channel].destination_kind(request.blocks.get(account.channel))
 
 
 def raise_if(errors: list[FieldError], detail: str = "The message can't be sent as it is.") -> None:
