@@ -125,6 +125,8 @@ class Checked:
 
     def addresses(self, recipient: Recipient) -> list[str]:
         """The address of each step for ``recipient``, as the request wrote it."""
+        if not recipient.steps and not any(self.own):  # the common case, once per recipient of a bulk send
+            return [recipient.destination] * len(self.own)
         return [
             own if own is not None else recipient.address(account.id)[0]
             for own, account in zip(self.own, self.accounts, strict=True)
@@ -210,21 +212,22 @@ def _address_errors(
                     ": <address>}}, and list the step as its id alone (or send with sendmessagesbulk)",
                 )
             ]
-        targets = [(step.destination, own, "")]
-    else:
-        hint = ""
-        if other_kind:
-            hint = (
-                f'; give the recipient\'s address on it in stepDestinations: {{"{found.id}": <address>}}'
-                if bulk
-                else f"; give the step its own: {{trafficAccountId, destination}} at {step.field}"
-            )
-        targets = [(*r.address(found.id), "" if found.id in r.steps else hint) for r in recipients]
-    return [
-        FieldError(where, f"{problem} (for the {found.channel} account){more}")
-        for destination, where, more in targets
-        if isinstance(destination, str) and (problem := channel.destination_problem(destination, block))
-    ]
+        problem = channel.destination_problem(step.destination, block) if isinstance(step.destination, str) else None
+        return [FieldError(own, f"{problem} (for the {found.channel} account)")] if problem else []
+    hint = ""
+    if other_kind:
+        hint = (
+            f'; give the recipient\'s address on it in stepDestinations: {{"{found.id}": <address>}}'
+            if bulk
+            else f"; give the step its own: {{trafficAccountId, destination}} at {step.field}"
+        )
+    errors = []
+    for recipient in recipients:
+        given = recipient.steps.get(found.id) if recipient.steps else None
+        destination, where = given or (recipient.destination, recipient.field)
+        if isinstance(destination, str) and (problem := channel.destination_problem(destination, block)):
+            errors.append(FieldError(where, f"{problem} (for the {found.channel} account){'' if given else hint}"))
+    return errors
 
 
 def _kind(account: TrafficAccount, request: SendRequest) -> str:
