@@ -59,7 +59,7 @@ async def test_an_sms_then_telegram_chain_sends_each_step_to_its_own_address(cli
         ]
     talk = await client.get(f"/api/v1/Conversations/{two['conversation']['id']}/Messages", headers=tenant.key)
     assert [m["messageId"] for m in talk.json()["items"]] == [second]
-    v11 = await client.post("/api/v1.1/Message/send", json=body, headers=tenant.key)
+    v11 = await client.post("/api/v1.1/Messages/send", json=body, headers=tenant.key)
     assert v11.status_code == 200, v11.text
     assert [m["trafficAccountId"] for m in v11.json()["messages"]] == [sms, telegram]
 
