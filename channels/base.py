@@ -28,11 +28,13 @@ class SettingsSpec:
     """The provider settings a traffic account of a channel takes.
 
     ``public`` keys are plain configuration (returned to operators); ``credentials`` are secrets,
-    stored encrypted and never returned. Every channel also takes ``baseUrl`` and ``sendRate``.
+    stored encrypted and never returned. Every channel also takes ``baseUrl`` and ``sendRate``. A live
+    account needs every key but the ``optional`` ones (of either kind).
     """
 
     public: tuple[str, ...] = ()
     credentials: tuple[str, ...] = ()
+    optional: tuple[str, ...] = ()
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -307,7 +309,7 @@ class Channel:
                 errors.append(FieldError(f"{prefix}.{key}", problem))
         if not sandbox:
             for key in (*self.settings.public, *self.settings.credentials):
-                if key not in settings:
+                if key not in settings and key not in self.settings.optional:
                     errors.append(
                         FieldError(
                             f"{prefix}.{key}", f"is required for a {self.name} traffic account that is not a sandbox"

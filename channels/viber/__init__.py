@@ -1,12 +1,22 @@
-"""Viber through the REST bot API."""
+"""Viber: bot messages (session, regular) to a Viber user id through the REST bot API
+(``channels.viber.adapter``), business messages (promotional, transactional) to a phone number through
+Infobip's Viber Business Messages API (``channels.viber.business``)."""
 
 import datetime
 
-from channels.base import Channel, SettingsSpec
+from channels.base import Channel, SettingsSpec, is_http_url
+from channels.viber import business
 from channels.viber.adapter import DEFAULT_BASE_URL, register_callbacks, send
+from channels.viber.addresses import VIBER_ID, address_problem, block_address_kind, stored_address_kind
 from channels.viber.blocks import BLOCK, EXAMPLES, LIMITS
-from channels.viber.callbacks import viber_callback
-from channels.viber.sandbox import get_account_info, send_message, set_webhook, user_sends_message
+from channels.viber.callbacks import business_reports, viber_callback
+from channels.viber.sandbox import (
+    business_messages,
+    get_account_info,
+    send_message,
+    set_webhook,
+    user_sends_message,
+)
 
 
 def validity(block: dict) -> datetime.timedelta | None:
@@ -14,9 +24,25 @@ def validity(block: dict) -> datetime.timedelta | None:
     return datetime.timedelta(seconds=block["ttl"]) if block.get("ttl") else None
 
 
+def setting_problem(key: str, value: str) -> str | None:
+    if key == business.BASE_URL and not is_http_url(value):
+        return "must be an absolute http(s) URL (Infobip's base URL of the account)"
+    return None
+
+
 channel = Channel(
     name="viber",
-    settings=SettingsSpec(credentials=("authToken",)),
+    # The business settings are optional: a bot-only account has none (it sends no business messages).
+    settings=SettingsSpec(
+        public=(business.SENDER, business.BASE_URL),
+        credentials=("authToken", business.API_KEY),
+        optional=(business.SENDER, business.BASE_URL, business.API_KEY),
+    ),
+    setting_problem=setting_problem,
+    address_kind=VIBER_ID,  # users write from their Viber id
+    block_address_kind=block_address_kind,
+    address_problem=address_problem,
+    stored_address_kind=stored_address_kind,
     default_send_rate=100.0,
     block_shape=BLOCK,
     examples=EXAMPLES,
@@ -24,7 +50,7 @@ channel = Channel(
     validity=validity,
     send=send,
     default_base_url=DEFAULT_BASE_URL,
-    callback_routes=(viber_callback,),
-    sandbox_routes=(send_message, set_webhook, get_account_info, user_sends_message),
+    callback_routes=(viber_callback, business_reports),
+    sandbox_routes=(send_message, set_webhook, get_account_info, user_sends_message, business_messages),
     register_callbacks=register_callbacks,
 )

@@ -1,4 +1,6 @@
-"""The upstream requests of the Viber REST bot API (https://developers.viber.com/docs/api/rest-bot-api/).
+"""The upstream requests of the Viber REST bot API (https://developers.viber.com/docs/api/rest-bot-api/), for
+bot messages (``session`` and ``regular``) to a Viber user id. Business messages (``promotional``,
+``transactional``) to a phone number go through ``channels.viber.business`` instead (:func:`send` picks).
 
 Every call is ``POST {base}/<method>`` (base ``https://chatapi.viber.com/pa``) with a JSON body and
 the account's ``authToken`` in the ``X-Viber-Auth-Token`` header. Viber answers HTTP 200 with
@@ -20,12 +22,10 @@ the account's ``authToken`` in the ``X-Viber-Auth-Token`` header. Viber answers 
 - a ``keyboard`` -> Viber's keyboard object with ``"Type": "keyboard"``; ``min_api_version`` is set
   when it uses parameters of a later API level than 1 (``API_LEVELS``).
 
-Every request carries ``receiver`` (the destination: the Chat API addresses Viber users by phone
-number, sent as digits like the other phone channels) and ``sender.name`` (required by Viber, max 28
-characters): the bot's own name from ``get_account_info``, asked once an hour per account. The
-block's ``ttl`` and its ``type`` (session, promotional, transactional, regular: Viber's business
-message categories) have no field in the REST bot API's send_message, whose ``type`` is the content
-type: they are not sent.
+Every request carries ``receiver`` (the destination: the Viber user id, as the user's messages name
+them in ``sender.id``) and ``sender.name`` (required by Viber, max 28 characters): the bot's own name
+from ``get_account_info``, asked once an hour per account. The block's ``ttl`` and its ``type`` have no
+field in the REST bot API's send_message (whose ``type`` is the content type): they are not sent.
 
 Answers: status 0 -> ``Sent`` with ``provider_message_id = str(message_token)`` (delivered/seen/failed
 callbacks name the same token); a transient HTTP status (``kit.classify``: 408, 425, 429, 5xx) and
@@ -46,7 +46,9 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 import httpx
 
 from channels import kit
-from channels.base import Account, Outbound, SendResult, normalise_phone_number
+from channels.base import Account, Outbound, SendResult
+from channels.viber import business
+from channels.viber.addresses import is_business
 from channels.viber.blocks import content_kind
 from channels.viber.errors import TRANSIENT_STATUSES, WEBHOOK_NOT_SET, status_description
 
@@ -94,17 +96,12 @@ def auth_headers(account: Account) -> dict[str, str]:
     return {AUTH_HEADER: account.credentials.get("authToken", "")}
 
 
-def receiver(destination: str) -> str:
-    """The Chat API's destination (a phone number) as the ``receiver``: digits, as providers take them."""
-    return normalise_phone_number(destination) or destination.strip()
-
-
 def message_body(outbound: Outbound) -> dict[str, Any]:
     """send_message's body for a valid block, without ``sender`` (see :func:`send`). Raises ValueError
     for a block the validator refuses."""
     block = outbound.block
     kind = content_kind(block)
-    body: dict[str, Any] = {"receiver": receiver(outbound.destination)}
+    body: dict[str, Any] = {"receiver": outbound.destination.strip()}
     if kind == "text":
         body |= {"type": "text", "text": block["text"]}
     elif kind == "picture":
@@ -169,6 +166,8 @@ def webhook_url(callback_url: str) -> str:
 
 
 async def send(http: httpx.AsyncClient, account: Account, outbound: Outbound) -> SendResult:
+    if is_business(outbound.block):
+        return await business.send(http, account, outbound)
     try:
         body = message_body(outbound)
     except (ValueError, KeyError, TypeError):

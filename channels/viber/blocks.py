@@ -52,6 +52,8 @@ FILE_EXTENSIONS = (
     *(".doc", ".docx", ".rtf", ".dot", ".dotx", ".odt", ".odf", ".fodt", ".txt", ".info"),
     *(".pdf", ".xps", ".pdax", ".eps", ".xls", ".xlsx", ".ods", ".fods", ".csv", ".xlsm", ".xltx"),
 )
+# Infobip's Viber Business Messages API, content.text: "maxLength": 1000.
+BUSINESS_TEXT_MAX = 1000
 # Viber business messages: "Button caption length: up to 30 characters".
 BUTTON_CAPTION_MAX = 30
 # REST bot API URL message: "Max 2,000 characters" (the longest URL Viber takes in a message).
@@ -378,6 +380,9 @@ class _ViberMessage(msgspec.Struct, rename="camel", omit_defaults=True, tag_fiel
     """What every Viber message type may hold; ``carries`` is what its category allows (seed 002)."""
 
     carries: ClassVar[tuple[str, ...]] = ("text", "picture", "video", "file", "button")
+    # Sent to a phone number through the Viber Business Messages upstream (channels.viber.business), whose
+    # limits are stricter than the bot API's.
+    business: ClassVar[bool] = False
 
     ttl: Ttl | None = None
     text: Text | None = None
@@ -395,6 +400,8 @@ class _ViberMessage(msgspec.Struct, rename="camel", omit_defaults=True, tag_fiel
     def problems(self) -> list[FieldError]:
         parts = self.parts()
         errors = _layout_problems(parts, self.keyboard is not None) + self._category_problems(parts)
+        if self.business:
+            errors += self._business_problems()
         if "picture" in parts:
             errors += _picture_problems(self.media_url or "", self.text or "")
         if (size := len(msgspec.json.encode(self))) > BLOCK_JSON_MAX:
@@ -407,6 +414,27 @@ class _ViberMessage(msgspec.Struct, rename="camel", omit_defaults=True, tag_fiel
         allowed = ", ".join(_PART_NAMES[part] for part in self.carries)
         message = f"is not allowed in a {category} message; {category} messages may carry only {allowed}"
         return [FieldError(_PART_FIELDS[part], message) for part in parts if part not in self.carries]
+
+    def _business_problems(self) -> list[FieldError]:
+        """Infobip's Viber Business Messages API: text at most 1000 characters, a picture .jpg, .jpeg or .png, a
+        video with its duration and thumbnail, no keyboard (a bot API feature)."""
+        category = self.__struct_config__.tag
+        errors = []
+        if self.keyboard is not None:
+            message = f"is not allowed in a {category} message: business messages have no keyboard (bot messages do)"
+            errors.append(FieldError("keyboard", message))
+        if self.text is not None and len(self.text) > BUSINESS_TEXT_MAX:
+            message = f"must be at most {BUSINESS_TEXT_MAX} characters in a {category} message (got {len(self.text)})"
+            errors.append(FieldError("text", message))
+        if self.media_url and _extension(_url_file_name(self.media_url)) == ".gif":
+            errors.append(FieldError("mediaUrl", f"must be a JPEG or PNG image in a {category} message (no GIF)"))
+        if self.video is not None and "video" in self.carries:
+            errors += [
+                FieldError(f"video.{key}", f"is required in a {category} message (the business API shows it)")
+                for key, value in (("duration", self.video.duration), ("thumbnail", self.video.thumbnail))
+                if value is None
+            ]
+        return errors
 
 
 def _layout_problems(parts: list[str], has_keyboard: bool) -> list[FieldError]:
@@ -456,14 +484,18 @@ class ViberSession(_ViberMessage, tag="session"):
 
 
 class ViberPromotional(_ViberMessage, tag="promotional"):
-    """A promotional business message (seed 002): text, a picture, a URL button, a video or a file."""
+    """A promotional business message (seed 002) to a phone number: text, a picture, a URL button, a video or a
+    file."""
+
+    business: ClassVar[bool] = True
 
 
 class ViberTransactional(_ViberMessage, tag="transactional"):
-    """A transactional business message (seed 002: "may contain text": reminders, notifications, alerts):
-    text only, with a keyboard if need be."""
+    """A transactional business message (seed 002: "may contain text": reminders, notifications, alerts) to a
+    phone number: text only."""
 
     carries: ClassVar[tuple[str, ...]] = ("text",)
+    business: ClassVar[bool] = True
 
 
 class ViberRegular(_ViberMessage, tag="regular"):
@@ -478,11 +510,23 @@ BLOCK = ViberSession | ViberPromotional | ViberTransactional | ViberRegular
 LIMITS = (
     (
         "type",
-        "session, promotional, transactional or regular (any case); transactional carries text only, session no button",
+        "session or regular (bot messages, to a Viber user id), promotional or transactional (business messages, "
+        "to a phone number); any case; transactional carries text only, session no button",
     ),
-    ("text", f"1-{TEXT_MAX} characters; at most {PICTURE_TEXT_MAX} with a picture"),
-    ("mediaUrl", f"a picture ({', '.join(PICTURE_EXTENSIONS)}) by http(s) URL of at most {URL_MAX} characters"),
-    ("video", f".mp4, at most {VIDEO_SIZE_MAX // 2**20} MB and {VIDEO_DURATION_MAX} s"),
+    (
+        "text",
+        f"1-{TEXT_MAX} characters ({BUSINESS_TEXT_MAX} in business messages); at most {PICTURE_TEXT_MAX} with a picture",
+    ),
+    (
+        "mediaUrl",
+        f"a picture ({', '.join(PICTURE_EXTENSIONS)}; no .gif in business messages) by http(s) URL of at most "
+        f"{URL_MAX} characters",
+    ),
+    (
+        "video",
+        f".mp4, at most {VIDEO_SIZE_MAX // 2**20} MB and {VIDEO_DURATION_MAX} s; a business video needs duration and thumbnail",
+    ),
+    ("keyboard", "bot messages only (session, regular)"),
     (
         "file",
         f"at most {FILE_SIZE_MAX // 2**20} MB, a name of at most {FILE_NAME_MAX} characters, a document or "

@@ -10,15 +10,26 @@ Events (``event``):
   ``desc``), matched by ``message_token`` (the token send_message answered). A report on a token no
   message has yet is kept by the gateway and applied once the send answer is recorded (it can
   overtake it).
-- ``message`` -> an inbound message from ``sender.id``, stored once per ``message_token``; its content
-  by ``message.type``: ``{"type": "text", "text"}``, ``{"type": "image", "url", "caption"?,
-  "thumbnail"?, "fileName"?, "size"?}`` (picture), ``{"type": "video", "url", "size"?, "duration"?,
-  "thumbnail"?}``, ``{"type": "file", "url", "fileName"?, "size"?}``, ``{"type": "location",
-  "latitude", "longitude"}``, ``{"type": "contact", "name"?, "phoneNumber"?, "avatar"?}``,
-  ``{"type": "url", "url"}``, ``{"type": "sticker", "stickerId", "url"?}``, and
-  ``{"type": "unsupported", "kind"}`` for any other type.
+- ``message`` -> an inbound message from ``sender.id`` (the Viber user id a reply is sent to), with
+  ``sender.name`` as the sender's name, stored once per ``message_token``; its content one of
+  channels.inbound's by ``message.type``: text -> ``text``; picture -> ``image`` (``url``, ``caption``?,
+  ``thumbnail``?, ``fileName``?, ``size``?); video -> ``video``; file -> ``document``; location ->
+  ``location`` (``lat``/``lon`` as numbers or numeric strings, as viber-bot-python sends them); contact ->
+  ``contacts`` with one contact (``name``, ``phones``, ``avatar``); url -> ``url``; sticker -> ``sticker``
+  (``stickerId``, ``url``); any other type -> ``unsupported`` naming it. The REST bot API's message
+  callback names no earlier message (no quoted reply), so none carries ``relatesTo``.
 - ``subscribed``, ``unsubscribed``, ``conversation_started``, ``webhook`` (set_webhook's check) and
   any event Viber adds later: acknowledged with 200, nothing changes.
+
+Business message reports (Infobip's Viber Business Messages API, ``channels.viber.business``) come to
+``/callbacks/viber/{account_id}/business?token=<the message's callback token>``: delivery reports
+``{"results": [{"messageId", "status": {"groupName", "name", "description"}, "error": {"name",
+"description"}}]}`` (DELIVERED -> Delivered, EXPIRED -> Expired, UNDELIVERABLE and REJECTED -> Failed with
+``viber.<error name>``, or ``viber.<status name>`` when the error is NO_ERROR; PENDING and ACCEPTED change
+nothing) and seen reports ``{"results": [{"messageId", "seenAt"}]}`` (-> Read), matched by ``messageId`` (the
+id the send gave each message: ours). Every entry is taken on its own: a bad one is named in the answer and
+the good ones beside it are applied. A missing or forged token (the message's, or the account's
+provider-callback token for reports configured at Infobip) is a 401.
 
 Repeats are harmless: statuses only move forward and an inbound message is stored once per provider
 id. Unknown fields are ignored; a body that isn't a Viber callback is a 400 naming the field.
@@ -31,13 +42,18 @@ import hmac
 from typing import Any
 from uuid import UUID
 
+import msgspec
 from litestar import MediaType, Request, Response, post
 from litestar.exceptions import NotAuthorizedException, NotFoundException
+from litestar.openapi.spec import OpenAPIType, Schema
 from litestar.params import FromPath
 
+from channels import inbound
 from channels.base import ID_MAX, CallbacksDependency, InboundMessage, StatusReport, json_object
 from channels.kit import Malformed, same_signature
-from channels.openapi import INTEGER, OBJECT, STRING, documented, header, object_schema, problem
+from channels.openapi import INTEGER, OBJECT, STRING, documented, header, object_schema, problem, query
+from channels.viber import business
+from channels.viber.addresses import VIBER_ID, address_problem
 
 SIGNATURE_HEADER = "X-Viber-Content-Signature"
 STATUS_EVENTS = {"delivered": "Delivered", "seen": "Read", "failed": "Failed"}
@@ -77,10 +93,18 @@ def parse_callback(body: bytes) -> StatusReport | InboundMessage | None:
         token = _message_token(data)
         sender = _object(data.get("sender"), "sender")
         sender_id = sender.get("id")
-        if not isinstance(sender_id, str) or not sender_id.strip() or len(sender_id) > ID_MAX:
-            raise Malformed("sender.id", f"is required: the Viber user's id (at most {ID_MAX} characters)")
+        # The id a reply is sent to: one the gateway would refuse as a destination can't be kept.
+        problem = address_problem(VIBER_ID, sender_id.strip()) if isinstance(sender_id, str) else "a string"
+        if problem is not None:
+            raise Malformed("sender.id", f"is required: the Viber user's id; it {problem}")
         content = _content(_object(data.get("message"), "message"))
-        return InboundMessage(sender=sender_id, content=content, provider_message_id=token)
+        try:
+            inbound.decode_content(content)
+        except msgspec.ValidationError as error:  # a field of the wrong type (a size that isn't an integer)
+            raise Malformed("message", f"is not a Viber message the gateway can keep: {error}") from None
+        name = sender.get("name")
+        name = name.strip()[:ID_MAX] if isinstance(name, str) and name.strip() else None
+        return InboundMessage(sender=sender_id, content=content, provider_message_id=token, sender_name=name)
     return None  # subscribed, unsubscribed, conversation_started, webhook, and events added later
 
 
@@ -131,6 +155,84 @@ async def viber_callback(
     return Response(b"", status_code=200, media_type=MediaType.TEXT)
 
 
+# Infobip's status groups (https://www.infobip.com/docs/essentials/response-status-and-error-codes) -> ours;
+# PENDING and ACCEPTED: still on its way, nothing changes.
+BUSINESS_GROUPS = {"DELIVERED": "Delivered", "EXPIRED": "Expired", "UNDELIVERABLE": "Failed", "REJECTED": "Failed"}
+NO_ERROR = "NO_ERROR"
+
+
+def business_report(entry: Any, token_message: UUID | None) -> StatusReport | None:
+    """One entry of an Infobip delivery or seen report; None for one that changes nothing. Raises
+    :class:`Malformed` (paths relative to the entry)."""
+    entry = _object(entry, "")
+    message_id = entry.get("messageId")
+    if not isinstance(message_id, str) or not 0 < len(message_id.strip()) <= ID_MAX:
+        raise Malformed("messageId", f"is required: the id of the message reported on (at most {ID_MAX} characters)")
+    message_id = message_id.strip()
+    ours = token_message if token_message is not None and str(token_message) == message_id else None
+    if "status" not in entry and isinstance(entry.get("seenAt"), str):
+        return StatusReport(status="Read", message_id=ours, provider_message_id=message_id)
+    status = _object(entry.get("status"), "status")
+    group = status.get("groupName")
+    if not isinstance(group, str) or not group:
+        raise Malformed("status.groupName", "is required: the status group (DELIVERED, UNDELIVERABLE, ...)")
+    if (ours_status := BUSINESS_GROUPS.get(group.upper())) is None:
+        return None
+    if ours_status == "Delivered":
+        return StatusReport(status="Delivered", message_id=ours, provider_message_id=message_id)
+    error = entry.get("error") if isinstance(entry.get("error"), dict) else {}
+    named = error if error.get("name") not in (None, "", NO_ERROR) else status
+    code = str(named.get("name") or group.upper())[:100]
+    description = named.get("description")
+    return StatusReport(
+        status=ours_status,
+        message_id=ours,
+        provider_message_id=message_id,
+        error_code=f"viber.{code}",
+        description=(f"{code}: {description}" if isinstance(description, str) and description else code)[:1000],
+    )
+
+
+BUSINESS_REPORTS = object_schema(
+    "Infobip's Viber delivery or seen reports: {results: [{messageId, status, error} or {messageId, seenAt}]}",
+    {"results": Schema(type=OpenAPIType.ARRAY, items=OBJECT)},
+    ("results",),
+)
+
+
+@post(
+    business.REPORTS_PATH,
+    status_code=200,
+    tags=["callbacks"],
+    summary="Viber business message reports (Infobip delivery and seen reports)",
+    operation_class=documented(
+        query("token", "The message's callback token (or the account's provider-callback token)", required=True),
+        body=BUSINESS_REPORTS,
+    ),
+    responses={401: problem("`unauthorized`: the token is missing, forged, expired or not this account's")},
+)
+async def business_reports(
+    request: Request, callbacks: CallbacksDependency, account_id: FromPath[UUID]
+) -> Response[dict[str, Any]]:
+    token = request.query_params.get("token")
+    token_message = callbacks.message_of_token(token)
+    if token_message is None and callbacks.account_of_token(token) != account_id:
+        raise NotAuthorizedException("The callback token is missing, forged, expired or not this account's.")
+    results = (json_object(await request.body()) or {}).get("results")
+    if not isinstance(results, list):
+        raise Malformed("results", "is required: the list of reports").problem("The Viber reports are not valid.")
+    refused: list[dict[str, str]] = []
+    for index, entry in enumerate(results):
+        try:
+            report = business_report(entry, token_message)
+        except Malformed as error:  # named in the answer; the good reports beside it are applied
+            refused.append({"key": f"results[{index}].{error.field}".rstrip("."), "message": error.message})
+            continue
+        if report is not None and not await callbacks.report(account_id, report):
+            refused.append({"key": f"results[{index}].messageId", "message": "names no message of this account"})
+    return Response({"accepted": len(results) - len(refused), "refused": refused})
+
+
 def _object(value: Any, field: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise Malformed(field, "is required: an object")
@@ -165,6 +267,7 @@ def _optional(message: dict[str, Any], names: dict[str, str], content: dict[str,
 
 
 def _content(message: dict[str, Any]) -> dict[str, Any]:
+    """The message as one of channels.inbound's contents."""
     kind = message.get("type")
     if not isinstance(kind, str) or not kind:
         raise Malformed("message.type", "is required: the message type (text, picture, video, file, ...)")
@@ -172,38 +275,54 @@ def _content(message: dict[str, Any]) -> dict[str, Any]:
         text = message.get("text")
         if not isinstance(text, str):
             raise Malformed("message.text", "is required: a string")
-        return {"type": "text", "text": text}
-    if kind == "picture":
-        content = {"type": "image", "url": _string(message, "media", "media")}
-        return _optional(
-            message, {"text": "caption", "thumbnail": "thumbnail", "file_name": "fileName", "size": "size"}, content
-        )
-    if kind == "video":
-        content = {"type": "video", "url": _string(message, "media", "media")}
-        return _optional(message, {"size": "size", "duration": "duration", "thumbnail": "thumbnail"}, content)
-    if kind == "file":
-        content = {"type": "file", "url": _string(message, "media", "media")}
-        return _optional(message, {"file_name": "fileName", "size": "size"}, content)
+        return inbound.content(inbound.Text(text=text))
+    if kind in MEDIA:
+        media = {"url": _string(message, "media", "media")}
+        fields = {"text": "caption", "thumbnail": "thumbnail", "file_name": "file_name", "size": "size"}
+        fields |= {"duration": "duration"} if kind == "video" else {}
+        return inbound.content(MEDIA[kind](**_optional(message, fields, media)))
     if kind == "location":
         location = message.get("location")
         if not isinstance(location, dict):
             raise Malformed("message.location", "is required: an object with lat and lon")
-        for key in ("lat", "lon"):
-            if not _number(location.get(key)):
-                raise Malformed(f"message.location.{key}", "is required: a number")
-        return {"type": "location", "latitude": location["lat"], "longitude": location["lon"]}
+        latitude, longitude = (_coordinate(location, key, limit) for key, limit in (("lat", 90), ("lon", 180)))
+        return inbound.content(inbound.Location(latitude=latitude, longitude=longitude))
     if kind == "contact":
         contact = message.get("contact")
         if not isinstance(contact, dict):
             raise Malformed("message.contact", "is required: an object with name and phone_number")
-        return _optional(
-            contact, {"name": "name", "phone_number": "phoneNumber", "avatar": "avatar"}, {"type": "contact"}
-        )
+        card = _optional(contact, {"name": "name", "avatar": "avatar"}, {})
+        if isinstance(phone := contact.get("phone_number"), str) and phone.strip():
+            card["phones"] = [inbound.ContactPhone(phone_number=phone.strip())]
+        return inbound.content(inbound.Contacts(contacts=[inbound.Contact(**card)]))
     if kind == "url":
-        return {"type": "url", "url": _string(message, "media", "media")}
+        return inbound.content(inbound.Url(url=_string(message, "media", "media")))
     if kind == "sticker":
         sticker_id = message.get("sticker_id")
         if not _number(sticker_id) and not (isinstance(sticker_id, str) and sticker_id):
             raise Malformed("message.sticker_id", "is required: the sticker's id")
-        return _optional(message, {"media": "url"}, {"type": "sticker", "stickerId": sticker_id})
-    return {"type": "unsupported", "kind": kind}
+        sticker = _optional(message, {"media": "url"}, {"sticker_id": str(sticker_id)})
+        return inbound.content(inbound.Sticker(**sticker))
+    return inbound.content(inbound.Unsupported(kind=kind))
+
+
+# Viber's media message types and the content each becomes.
+MEDIA: dict[str, type[inbound.Image | inbound.Video | inbound.Document]] = {
+    "picture": inbound.Image,
+    "video": inbound.Video,
+    "file": inbound.Document,
+}
+
+
+def _coordinate(location: dict[str, Any], key: str, limit: int) -> float:
+    """A latitude or longitude: a number, or a numeric string as viber-bot-python sends them
+    (its ``Location`` model types lat and lon as strings)."""
+    value = location.get(key)
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            value = None
+    if not _number(value) or not -limit <= value <= limit:
+        raise Malformed(f"message.location.{key}", f"is required: a number from -{limit} to {limit}")
+    return float(value)

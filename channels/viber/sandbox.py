@@ -23,6 +23,16 @@ receiverNotRegistered, ``1006`` receiverNotSubscribed, ``1012`` tooManyRequests,
 ``...0408`` answers after 30 s (a timeout);
 any other receiver is delivered about 0.1 s after the send.
 
+The receiver's ending decides for business messages too: ``POST /sandbox/viber/business/viber/2/messages``
+speaks Infobip's Viber Business Messages API (``channels.viber.business``; a sandbox account's business base
+URL). It needs ``Authorization: App <key>`` (else 401 ``E401``), checks the request (a 400 ``E400`` naming
+the fields at fault in ``violations``), answers each destination ``PENDING_ACCEPTED`` under its
+``messageId``, and POSTs delivery and seen reports to the message's ``webhooks`` URLs (only this gateway's
+callback routes): by the digits of ``to``, ``...0001`` never reported; ``...0002`` DELIVERED, then a seen
+report; ``...0003`` UNDELIVERABLE (``EC_UNKNOWN_SUBSCRIBER``); ``...0004`` EXPIRED; ``...1NNN`` refused with
+HTTP NNN (a 4xx; ``E<NNN>``); ``...0500``, ``...0429`` (Retry-After: 1) and ``...0408`` as for bot messages;
+any other number DELIVERED.
+
 ``POST /sandbox/viber/inbound`` ``{"trafficAccountId", "from", "text"}`` (optional ``name``: the user's
 display name; ``message``: a Viber message object such as ``{"type": "location", "location": {"lat":
 1.5, "lon": 2.5}}`` instead of ``text``; ``messageToken``: to repeat a message) makes a simulated user
@@ -45,6 +55,7 @@ from litestar.exceptions import NotFoundException, ValidationException
 
 from channels.base import CallbacksDependency, json_object
 from channels.sandbox_support import in_background, post_callback, simulated_body
+from channels.viber import business
 from channels.viber.adapter import AUTH_HEADER, EVENT_TYPES
 from channels.viber.callbacks import SIGNATURE_HEADER, signature
 from channels.viber.errors import STATUSES, status_name
@@ -242,6 +253,127 @@ async def user_sends_message(request: Request, callbacks: CallbacksDependency) -
     callback = _event("message", message_token=message_token, sender=sender, message=message, silent=False)
     status = await _deliver(callbacks.callback_url("viber", account_id), account.credentials["authToken"], callback)
     return Response({"messageToken": message_token, "gatewayStatus": status})
+
+
+BUSINESS_CONTENT = {  # Infobip's content types and their required fields
+    "TEXT": ("text",),
+    "IMAGE": ("mediaUrl",),
+    "VIDEO": ("mediaUrl", "mediaDuration", "thumbnailUrl"),
+    "FILE": ("mediaUrl", "fileName"),
+}
+PENDING = {"groupId": 1, "groupName": "PENDING", "id": 26, "name": "PENDING_ACCEPTED"}
+NO_ERROR = {"groupId": 0, "groupName": "OK", "id": 0, "name": "NO_ERROR", "description": "No Error", "permanent": False}
+BUSINESS_REPORTS = {  # the receiver's behaviour -> (status, error) of its delivery report
+    "delivered": ({"groupId": 3, "groupName": "DELIVERED", "id": 5, "name": "DELIVERED_TO_HANDSET"}, NO_ERROR),
+    "seen": ({"groupId": 3, "groupName": "DELIVERED", "id": 5, "name": "DELIVERED_TO_HANDSET"}, NO_ERROR),
+    "failed": (
+        {"groupId": 2, "groupName": "UNDELIVERABLE", "id": 4, "name": "UNDELIVERABLE_NOT_DELIVERED"},
+        {
+            "groupId": 1,
+            "groupName": "HANDSET_ERRORS",
+            "id": 1,
+            "name": "EC_UNKNOWN_SUBSCRIBER",
+            "description": "The recipient is not a Viber user",
+            "permanent": True,
+        },
+    ),
+    "expired": ({"groupId": 4, "groupName": "EXPIRED", "id": 15, "name": "EXPIRED_EXPIRED"}, NO_ERROR),
+}
+
+
+def _api_error(status: int, description: str, violations: list[dict[str, str]] = ()) -> Response[dict[str, Any]]:
+    """Infobip's ApiError answer."""
+    body = {"errorCode": f"E{status}", "description": description, "action": "", "violations": list(violations)}
+    return Response({**body, "resources": []}, status_code=status)
+
+
+def _business_violations(body: dict[str, Any] | None, callbacks: CallbacksDependency) -> list[dict[str, str]]:
+    if body is None or not isinstance(body.get("messages"), list) or not body["messages"]:
+        return [{"property": "messages", "violation": "must be a non-empty list"}]
+    violations = []
+    for n, message in enumerate(body["messages"]):
+        where = f"messages[{n}]"
+        if not isinstance(message, dict):
+            violations.append({"property": where, "violation": "must be an object"})
+            continue
+        if not isinstance(message.get("sender"), str) or not message["sender"]:
+            violations.append({"property": f"{where}.sender", "violation": "must not be blank"})
+        destinations = message.get("destinations")
+        if not isinstance(destinations, list) or not destinations:
+            violations.append({"property": f"{where}.destinations", "violation": "must be a non-empty list"})
+        else:
+            for d, destination in enumerate(destinations):
+                to = destination.get("to") if isinstance(destination, dict) else None
+                if not isinstance(to, str) or not to.isdigit():
+                    violations.append({"property": f"{where}.destinations[{d}].to", "violation": "invalid number"})
+        content = message.get("content")
+        kind = content.get("type") if isinstance(content, dict) else None
+        if kind not in BUSINESS_CONTENT:
+            violations.append({"property": f"{where}.content.type", "violation": "must be TEXT, IMAGE, VIDEO or FILE"})
+        else:
+            violations += [
+                {"property": f"{where}.content.{field}", "violation": "must not be blank"}
+                for field in BUSINESS_CONTENT[kind]
+                if not content.get(field)
+            ]
+        webhooks = message.get("webhooks") if isinstance(message.get("webhooks"), dict) else {}
+        for key in ("delivery", "seen"):  # the sandbox calls nobody but this gateway's callback routes
+            url = webhooks.get(key, {}).get("url") if isinstance(webhooks.get(key), dict) else None
+            if url is not None and not (isinstance(url, str) and callbacks.is_own_callback(url)):
+                violations.append({"property": f"{where}.webhooks.{key}.url", "violation": "must be the gateway's"})
+    return violations
+
+
+@post(f"{business.SANDBOX_PREFIX}{business.MESSAGES_PATH}", status_code=200, include_in_schema=False)
+async def business_messages(request: Request, callbacks: CallbacksDependency) -> Response[dict[str, Any]]:
+    """Infobip's ``POST /viber/2/messages``, answered and reported on by the receivers' endings."""
+    key = request.headers.get("Authorization", "")
+    if not key.startswith("App ") or not key[4:].strip():
+        return _api_error(401, "The request lacks valid authentication credentials for the requested resource.")
+    body = json_object(await request.body())
+    if violations := _business_violations(body, callbacks):
+        return _api_error(400, "Request cannot be processed.", violations)
+    assert body is not None
+    answers, reports = [], []
+    for message in body["messages"]:
+        webhooks = message.get("webhooks") or {}
+        for destination in message["destinations"]:
+            to = destination["to"]
+            what, status = behaviour(to)
+            if what == "refused":
+                code = status if status is not None and 400 <= status < 500 else 400
+                return _api_error(code, f"The sandbox refuses {to} (its ending asks for HTTP {code}).")
+            if what == "error":
+                return _api_error(500, "Something went wrong.")
+            if what == "throttled":
+                answer = _api_error(429, "Too many requests.")
+                answer.headers["Retry-After"] = "1"
+                return answer
+            if what == "timeout":
+                await asyncio.sleep(SLOW_SECONDS)
+            what = "expired" if to.endswith("0004") else what
+            message_id = destination.get("messageId") or str(uuid.uuid4())
+            answers.append({"messageId": message_id, "status": PENDING, "destination": to})
+            reports.append((what, message_id, to, message["sender"], webhooks))
+    for what, message_id, to, sender, webhooks in reports:
+        if what in BUSINESS_REPORTS and isinstance(url := (webhooks.get("delivery") or {}).get("url"), str):
+            status, error = BUSINESS_REPORTS[what]
+            entry = {"messageId": message_id, "to": to, "sender": sender, "status": status, "error": error}
+            in_background(_report_business(url, {"results": [{**entry, "messageCount": 1}]}))
+        if what == "seen" and isinstance(url := (webhooks.get("seen") or {}).get("url"), str):
+            seen = {"messageId": message_id, "from": sender, "to": to, "seenAt": _now()}
+            in_background(_report_business(url, {"results": [seen]}, delay=2 * REPORT_DELAY))
+    return Response({"bulkId": str(uuid.uuid4()), "messages": answers})
+
+
+def _now() -> str:
+    """Infobip's timestamps: yyyy-MM-dd'T'HH:mm:ss.SSSZ."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S.000+0000", time.gmtime())
+
+
+async def _report_business(url: str, report: dict[str, Any], delay: float = REPORT_DELAY) -> None:
+    await asyncio.sleep(delay)
+    await post_callback(url, json.dumps(report).encode(), {})
 
 
 async def _report(url: str, token: str, events: list[dict[str, Any]]) -> None:

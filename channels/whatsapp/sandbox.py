@@ -33,10 +33,16 @@ any other recipient: sent, then delivered about 0.1 s later.
 sandbox traffic account write to it: a signed ``messages`` webhook reaches the gateway's callback route.
 Instead of ``text``: ``"buttonReply": {"id", "title"}`` (an interactive reply button tapped),
 ``"button": {"payload", "text"}`` (a template's quick reply), or ``"message"``: a Cloud API message
-object such as ``{"type": "location", "location": {"latitude": 46.2, "longitude": 6.1}}``. Optional:
-``"name"`` (the user's profile name), ``"replyTo"`` (the wamid the message answers: its context),
-``"wamid"`` (deliver a message with this id again). The answer is ``{"wamid", "gatewayStatus"}``: the
-HTTP status of the gateway's callback route (null when it couldn't be reached), after retries of a 5xx.
+object of any type the callback route reads, such as ``{"type": "location", "location": {"latitude":
+46.2, "longitude": 6.1}}``, ``{"type": "contacts", "contacts": [...]}``, ``{"type": "reaction",
+"reaction": {"message_id", "emoji"}}``, ``{"type": "edit", "edit": {"original_message_id", "message"}}``,
+``{"type": "revoke", "revoke": {"original_message_id"}}`` or ``{"type": "unsupported", "errors": [...]}``
+(a message Meta couldn't deliver). Optional: ``"name"`` (the user's profile name), ``"replyTo"`` (the
+wamid the message answers: its context), ``"wamid"`` (deliver a message with this id again),
+``"phoneNumberId"`` (the webhook's ``metadata.phone_number_id``: another number than the account's is
+ignored by the gateway, as a real webhook of another number would be). The answer is ``{"wamid",
+"gatewayStatus"}``: the HTTP status of the gateway's callback route (null when it couldn't be reached),
+after retries of a 5xx.
 """
 
 from __future__ import annotations
@@ -56,6 +62,7 @@ from litestar.params import FromPath
 from channels import kit
 from channels.base import Account, Callbacks, CallbacksDependency, json_object, normalise_phone_number
 from channels.sandbox_support import in_background, post_callback, simulated_body
+from channels.whatsapp import adapter
 from channels.whatsapp.callbacks import OBJECT, SIGNATURE_HEADER, signature
 from channels.whatsapp.errors import DETAILS, TITLES
 
@@ -299,8 +306,11 @@ async def user_sends_message(request: Request, callbacks: CallbacksDependency) -
     if isinstance(body.get("replyTo"), str) and body["replyTo"]:
         message["context"] = {"from": DISPLAY_PHONE_NUMBER, "id": body["replyTo"]}
     contact = {"profile": {"name": str(body.get("name") or "Sandbox user")}, "wa_id": sender}
-    phone_number_id = account.settings.get("phoneNumberId") or str(account.id)
-    payload = notification(account, phone_number_id, {"contacts": [contact], "messages": [message]})
+    # Another phone number id than the account's shows what Meta's webhook of another number does: ignored.
+    number = body.get("phoneNumberId") if isinstance(body.get("phoneNumberId"), str) else None
+    payload = notification(
+        account, number or adapter.phone_number_id(account), {"contacts": [contact], "messages": [message]}
+    )
     callback = callbacks.callback_url("whatsapp", account_id)
     status = None
     if callbacks.is_own_callback(callback):  # the sandbox calls nobody but this gateway's callback routes
@@ -312,8 +322,15 @@ def _user_message(body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str] 
     """The Cloud API message fields (type and its object) of a simulated message, or what is wrong."""
     if isinstance(body.get("message"), dict):
         message = body["message"]
-        if not isinstance(message.get("type"), str) or not isinstance(message.get(message["type"]), dict):
-            return {}, {"key": "message", "message": "must be a Cloud API message object with a type and its object"}
+        kind = message.get("type")
+        # Its object (a list for contacts), or Meta's errors instead when Meta couldn't deliver the content.
+        if not isinstance(kind, str) or not (
+            isinstance(message.get(kind), (dict, list)) or isinstance(message.get("errors"), list)
+        ):
+            return {}, {
+                "key": "message",
+                "message": "must be a Cloud API message object with a type and its object (or errors)",
+            }
         return {key: value for key, value in message.items() if key not in ("from", "id", "timestamp")}, None
     reply = body.get("buttonReply")
     if reply is not None:

@@ -167,7 +167,8 @@ def shapes_of(channels: tuple[Channel, ...]) -> SendShapes:
 
 
 EXAMPLE_ACCOUNT = "4ae53d46-66d8-4aff-9f13-621f53b90000"  # stands for a traffic account of the example's channel
-EXAMPLE_ADDRESS = {"phoneNumber": "+447700900123", "messagingAppIdentifier": "1861312834"}
+# An address of each kind (a block decides its kind: Channel.destination_kind).
+EXAMPLE_ADDRESS = {"phoneNumber": "+447700900123", "messagingAppIdentifier": "1861312834", "viberId": "01234567890A="}
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,7 +186,7 @@ def examples() -> list[Example]:
             channel.name,
             message_type,
             {
-                "destination": EXAMPLE_ADDRESS[channel.address_kind],
+                "destination": EXAMPLE_ADDRESS[channel.destination_kind(block)],
                 "trafficAccountId": EXAMPLE_ACCOUNT,
                 channel.block_key or channel.name: block,
             },

@@ -50,10 +50,12 @@ def channels_used(body: dict[str, Any]) -> list[str]:
 
 
 def addressed_by_phone_number(channel: str, body: dict[str, Any]) -> bool:
-    """Whether the channel's destination is a phone number, as the channel declares. (Seed 002 sends Viber
-    bot messages, session and regular, to a Viber user id; until issue 17 builds that path the gateway
-    addresses every Viber message by phone number, so the seed's ``01234567890`` is replaced.)"""
-    return all_channels()[channel].address_kind == "phoneNumber"
+    """Whether the channel's destination for the request's block is a phone number, as the channel declares
+    (seed 002 sends Viber bot messages, session and regular, to a Viber user id: its ``01234567890`` goes out
+    as written)."""
+    key = next((key for key, name in BLOCK_CHANNELS.items() if name == channel and body.get(key)), None)
+    block = body[key] if key is not None else None
+    return all_channels()[channel].destination_kind(block) == "phoneNumber"
 
 
 def is_phone_number(value: str) -> bool:
@@ -152,3 +154,14 @@ async def test_seed_request_is_accepted(client: AsyncTestClient, name: str) -> N
         assert (message["channel"], message["trafficAccountId"]) == (channel, account), message
         sent_to = [body["destination"]] if "destination" in body else body["destinations"]
         assert message["destination"].lstrip("+") in [d.lstrip("+") for d in sent_to], message
+
+
+def test_viber_bot_messages_go_to_the_seeds_user_id_as_written() -> None:
+    # Seed 002's regular (bot) message is sent to the Viber user id it names; its business messages to a
+    # phone number (their {{phone-number}} placeholder replaced).
+    regular = load("002_viber_regular.json")["body"]
+    assert not addressed_by_phone_number("viber", regular)
+    assert usable_destination(regular["destination"], ["viber"], regular) == "01234567890"
+    promotional = load("002_viber_text_button.json")["body"]
+    assert addressed_by_phone_number("viber", promotional)
+    assert usable_destination(promotional["destination"], ["viber"], promotional) == PHONE_NUMBER

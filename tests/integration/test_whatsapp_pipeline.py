@@ -38,13 +38,19 @@ async def send(client, tenant, destination, block=TEXT):
     return await send_message(client, tenant, "whatsapp", destination, block)
 
 
-def statuses(*items: dict) -> dict:
-    value = {"messaging_product": "whatsapp", "metadata": {"display_phone_number": "1", "phone_number_id": "1"}}
-    value["statuses"] = list(items)
-    return {
-        "object": "whatsapp_business_account",
-        "entry": [{"id": "1", "changes": [{"value": value, "field": "messages"}]}],
-    }
+def change(tenant, number: str | None = None, **fields) -> dict:
+    """A ``messages`` change for the tenant's sandbox account (whose phone number id is its own id) or
+    ``number``."""
+    metadata = {"display_phone_number": "15550001234", "phone_number_id": number or tenant.accounts["whatsapp"]}
+    return {"value": {"messaging_product": "whatsapp", "metadata": metadata, **fields}, "field": "messages"}
+
+
+def notification(*entries) -> dict:
+    return {"object": "whatsapp_business_account", "entry": list(entries)}
+
+
+def statuses(tenant, *items: dict) -> dict:
+    return notification({"id": "1", "changes": [change(tenant, statuses=list(items))]})
 
 
 def status(wamid: str, state: str) -> dict:
@@ -200,7 +206,7 @@ async def test_a_webhook_without_the_right_signature_changes_nothing(server):
     message_id = await send(server, tenant, "+447700900001")  # accepted, never reported
     await wait_for_status(server, tenant, message_id, "Sent")
     wamid = (await row_of(server, message_id)).provider_message_id
-    payload = statuses(status(wamid, "delivered"))
+    payload = statuses(tenant, status(wamid, "delivered"))
     body = json.dumps(payload).encode()
     url = f"/callbacks/whatsapp/{tenant.accounts['whatsapp']}"
     assert_problem(await server.post(url, content=body), 401, "unauthorized")
@@ -230,25 +236,31 @@ async def test_repeated_batched_and_unknown_statuses(server):
     b = (await row_of(server, second)).provider_message_id
     # One batch: out of order, repeated, and a wamid the gateway never sent (another system on the number).
     batch = statuses(
-        status(a, "read"), status(a, "delivered"), status("wamid.NOT-OURS", "delivered"), status(b, "delivered")
+        tenant, status(a, "read"), status(a, "delivered"), status("wamid.NOT-OURS", "delivered"), status(b, "delivered")
     )
     response = await webhook(server, tenant, batch)
     assert response.status_code == 200, response.text
-    assert response.json() == {"statuses": 4, "messages": 0}  # the unknown wamid is kept, in case it overtook
+    # The unknown wamid is kept, in case it overtook the send answer.
+    assert response.json() == {"statuses": 4, "messages": 0, "ignored": 0, "skipped": []}
     assert (await webhook(server, tenant, batch)).status_code == 200  # Meta delivering it again
     failed = {**status(a, "failed"), "errors": [{"code": 131026, "title": "Message undeliverable"}]}
-    assert (await webhook(server, tenant, statuses(failed))).status_code == 200
+    assert (await webhook(server, tenant, statuses(tenant, failed))).status_code == 200
     message = (await server.get(f"/api/v1/Message/{first}", headers=tenant.key)).json()
     assert [c["status"] for c in message["statusHistory"]] == ["Ready", "Sent", "Read"]
     assert message["deliveryStatus"] == "Read" and message["errorCode"] is None
     assert await history(server, tenant, second) == ["Ready", "Sent", "Delivered"]
-    # Malformed bodies are refused and change nothing.
+    # A body that is no WhatsApp notification is refused; a malformed status in one is skipped, named and
+    # logged, and the good one beside it applied (a 400 would make Meta redeliver the whole batch forever).
     assert_problem(await webhook(server, tenant, {"object": "page", "entry": []}), 400, "validation_error", "object")
-    broken = statuses(status(b, "read"), {"status": "read"})
     assert_problem(
-        await webhook(server, tenant, broken), 400, "validation_error", "entry[0].changes[0].value.statuses[1].id"
+        await webhook(server, tenant, {"object": "whatsapp_business_account"}), 400, "validation_error", "entry"
     )
-    assert await history(server, tenant, second) == ["Ready", "Sent", "Delivered"]
+    response = await webhook(server, tenant, statuses(tenant, status(b, "read"), {"status": "read"}))
+    assert response.status_code == 200, response.text
+    assert response.json()["skipped"] == [
+        {"field": "entry[0].changes[0].value.statuses[1].id", "message": response.json()["skipped"][0]["message"]}
+    ]
+    assert await history(server, tenant, second) == ["Ready", "Sent", "Delivered", "Read"]
 
 
 async def test_inbound_messages_are_stored_once_with_user_message_events(server):
@@ -270,7 +282,13 @@ async def test_inbound_messages_are_stored_once_with_user_message_events(server)
     message = (await server.get(f"/api/v1/Message/{text_id}", headers=tenant.key)).json()
     assert message["content"] == {"type": "text", "text": "Hello there"} and message["destination"] == "+447700900123"
     second = (await server.get(f"/api/v1/Message/{page['items'][1]['messageId']}", headers=tenant.key)).json()
-    assert second["content"] == {"type": "postback", "data": "yes", "title": "Yes", "replyTo": "wamid.OURS"}
+    assert second["content"] == {
+        "type": "postback",
+        "data": "yes",
+        "title": "Yes",
+        "source": "button_reply",
+        "relatesTo": {"providerMessageId": "wamid.OURS"},
+    }
     events = await webhook_events(server, text_id)
     assert [(str(e.webhook_id), e.event) for e in events] == [(webhook_out["id"], "UserMessage")]
     assert events[0].payload["content"] == {"type": "text", "text": "Hello there"}
@@ -288,3 +306,140 @@ async def test_inbound_messages_are_stored_once_with_user_message_events(server)
         "from",
         "text",
     )
+
+
+async def inbound_by_wamid(client, tenant) -> dict[str, str]:
+    """The tenant's inbound messages: wamid -> message id."""
+    page = (await client.get("/api/v1/Messages?direction=inbound&limit=100", headers=tenant.key)).json()
+    return {(await row_of(client, item["messageId"])).provider_message_id: item["messageId"] for item in page["items"]}
+
+
+async def content_of(client, tenant, message_id: str) -> dict:
+    return (await client.get(f"/api/v1/Message/{message_id}", headers=tenant.key)).json()["content"]
+
+
+def user_message(wamid: str, kind: str, obj: dict | None = None, **extra) -> dict:
+    message = {"from": "447700900123", "id": wamid, "timestamp": "1750275992", "type": kind, **extra}
+    return message | ({kind: obj} if obj is not None else {})
+
+
+async def test_a_mixed_batch_keeps_every_good_message_with_its_content(server):
+    """One signed POST as Meta batches it (shapes after pywa's fixtures): messages of many kinds, one that Meta
+    flags with errors, a change for another phone number id and a malformed entry. The answer is 200, every
+    message of the account's number is stored with its content, nothing of the other number is."""
+    tenant = await tenant_on(server, ("whatsapp",))
+    await create_webhook(server, tenant, triggers=("UserMessage",), channel="whatsapp")
+    errors = [{"code": 131051, "title": "Message type unknown", "message": "Message type unknown"}]
+    flow = {"response_json": '{"flow_token": "T-1", "rating": "4"}', "body": "Sent", "name": "flow"}
+    ours = [
+        user_message("wamid.TEXT", "text", {"body": "hello"}, context={"from": "15550001234", "id": "wamid.OURS"}),
+        user_message("wamid.ERR", "unsupported", errors=errors),
+        user_message("wamid.VOICE", "audio", {"id": "M1", "mime_type": "audio/ogg; codecs=opus", "voice": True}),
+        user_message("wamid.LOC", "location", {"latitude": 46.2, "longitude": 6.1, "name": "Geneva"}),
+        user_message(
+            "wamid.CARD",
+            "contacts",
+            contacts=[
+                {"name": {"formatted_name": "Ana B"}, "phones": [{"phone": "+385911234567", "wa_id": "385911234567"}]}
+            ],
+        ),
+        user_message("wamid.FORM", "interactive", {"type": "nfm_reply", "nfm_reply": flow}),
+        user_message("wamid.LIKE", "reaction", {"message_id": "wamid.TEXT", "emoji": "\N{THUMBS UP SIGN}"}),
+        user_message(
+            "wamid.EDIT",
+            "edit",
+            {"original_message_id": "wamid.TEXT", "message": {"type": "text", "text": {"body": "hello!"}}},
+        ),
+        user_message("wamid.GONE", "revoke", {"original_message_id": "wamid.LOC"}),
+    ]
+    contacts = [{"profile": {"name": "Ana"}, "wa_id": "447700900123"}]
+    payload = notification(
+        {"id": "1", "changes": "not a list"},
+        {
+            "id": "1",
+            "changes": [
+                change(tenant, contacts=contacts, messages=ours[:5]),
+                change(tenant, "209876543210987", messages=[user_message("wamid.OTHER", "text", {"body": "not ours"})]),
+                change(tenant, contacts=contacts, messages=ours[5:]),
+            ],
+        },
+    )
+    response = await webhook(server, tenant, payload)
+    assert response.status_code == 200, response.text
+    assert response.json() == {
+        "statuses": 0,
+        "messages": len(ours),
+        "ignored": 1,
+        "skipped": [{"field": "entry[0].changes", "message": "must be a list"}],
+    }
+    ids = await inbound_by_wamid(server, tenant)
+    contents = {wamid: await content_of(server, tenant, message_id) for wamid, message_id in ids.items()}
+    assert sorted(contents) == sorted(message["id"] for message in ours)  # wamid.OTHER is not stored
+    for wamid in ("wamid.ERR", "wamid.CARD", "wamid.FORM"):  # the UserMessage webhook carries the same content
+        [event] = await webhook_events(server, ids[wamid])
+        assert event.event == "UserMessage" and event.payload["content"] == contents[wamid]
+    assert contents["wamid.TEXT"] == {"type": "text", "text": "hello", "relatesTo": {"providerMessageId": "wamid.OURS"}}
+    assert contents["wamid.ERR"] == {
+        "type": "unsupported",
+        "kind": "unsupported",
+        "error": {"code": "whatsapp.131051", "title": "Message type unknown", "message": "Message type unknown"},
+    }
+    assert contents["wamid.VOICE"] == {"type": "voice", "mediaId": "M1", "mimeType": "audio/ogg; codecs=opus"}
+    assert contents["wamid.LOC"] == {"type": "location", "latitude": 46.2, "longitude": 6.1, "name": "Geneva"}
+    assert contents["wamid.CARD"] == {
+        "type": "contacts",
+        "contacts": [{"name": "Ana B", "phones": [{"phoneNumber": "+385911234567", "userId": "385911234567"}]}],
+    }
+    assert contents["wamid.FORM"] == {
+        "type": "form",
+        "response": {"flow_token": "T-1", "rating": "4"},
+        "name": "flow",
+        "body": "Sent",
+    }
+    for wamid, kind, relates_to in (
+        ("wamid.LIKE", "reaction", "wamid.TEXT"),
+        ("wamid.EDIT", "edit", "wamid.TEXT"),
+        ("wamid.GONE", "revoke", "wamid.LOC"),
+    ):
+        assert contents[wamid]["type"] == kind
+        # The gateway may add the id of the message it has for that wamid (its own part of issue 17).
+        assert contents[wamid]["relatesTo"]["providerMessageId"] == relates_to, contents[wamid]
+    assert contents["wamid.EDIT"]["content"] == {"type": "text", "text": "hello!"}
+    # Meta redelivering the same batch stores nothing twice.
+    assert (await webhook(server, tenant, payload)).status_code == 200
+    assert await inbound_by_wamid(server, tenant) == ids
+
+
+async def test_the_simulated_user_sends_every_kind_and_another_number_is_ignored(server):
+    tenant = await tenant_on(server, ("whatsapp",))
+    user = {"trafficAccountId": tenant.accounts["whatsapp"], "from": "+447700900123", "name": "Ana"}
+    sent = {
+        "contacts": {
+            "type": "contacts",
+            "contacts": [{"name": {"formatted_name": "Bo"}, "phones": [{"phone": "+1 555"}]}],
+        },
+        "reaction": {"type": "reaction", "reaction": {"message_id": "wamid.OURS", "emoji": "\N{THUMBS UP SIGN}"}},
+        "revoke": {"type": "revoke", "revoke": {"original_message_id": "wamid.OURS"}},
+        "unsupported": {"type": "unsupported", "errors": [{"code": 131051, "title": "Message type unknown"}]},
+    }
+    for kind, message in sent.items():
+        answer = (
+            await server.post("/sandbox/whatsapp/inbound", json={**user, "message": message, "wamid": kind})
+        ).json()
+        assert answer["gatewayStatus"] == 200, answer
+    other = {**user, "text": "for another number", "phoneNumberId": "209876543210987", "wamid": "other"}
+    assert (await server.post("/sandbox/whatsapp/inbound", json=other)).json()["gatewayStatus"] == 200
+    ids = await inbound_by_wamid(server, tenant)
+    contents = {wamid: await content_of(server, tenant, message_id) for wamid, message_id in ids.items()}
+    assert sorted(contents) == sorted(sent)  # nothing of the other number
+    assert contents["contacts"] == {
+        "type": "contacts",
+        "contacts": [{"name": "Bo", "phones": [{"phoneNumber": "+1 555"}]}],
+    }
+    assert contents["reaction"]["emoji"] == "\N{THUMBS UP SIGN}"
+    assert contents["revoke"]["relatesTo"]["providerMessageId"] == "wamid.OURS"
+    assert contents["unsupported"] == {
+        "type": "unsupported",
+        "kind": "unsupported",
+        "error": {"code": "whatsapp.131051", "title": "Message type unknown"},
+    }

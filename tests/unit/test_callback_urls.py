@@ -83,6 +83,8 @@ def test_channels_declare_their_routes_relative_to_the_prefixes_the_gateway_owns
             "viber",
             {
                 "/callbacks/viber/{account_id:str}",
+                "/callbacks/viber/{account_id:str}/business",
+                "/sandbox/viber/business/viber/2/messages",
                 "/sandbox/viber/send_message",
                 "/sandbox/viber/set_webhook",
                 "/sandbox/viber/get_account_info",

@@ -146,7 +146,7 @@ def test_every_channel_raises_the_kits_malformed():
         (gbm.decode, b"[]"),
         (telegram.inbound_of, []),
         (viber.parse_callback, b"[]"),
-        (whatsapp.parse_notification, b"[]"),
+        (lambda body: whatsapp.parse_notification(body, "106540352242922"), b"[]"),
     ):
         with pytest.raises(kit.Malformed) as raised:
             parse(body)

@@ -37,7 +37,7 @@ ACCOUNT_INFO = {
 }
 
 
-def outbound(block: dict[str, Any], destination: str = "+44 7700 900123") -> Outbound:
+def outbound(block: dict[str, Any], destination: str = "01234567890A=") -> Outbound:
     assert validate_block(block) == [], validate_block(block)
     return Outbound(
         uuid.uuid4(), destination, block, datetime.datetime.now(datetime.UTC) + datetime.timedelta(hours=1), CALLBACK
@@ -62,7 +62,7 @@ class Viber:
         return [json.loads(r.content) for r in self.requests if r.url.path.endswith("/" + method)]
 
 
-async def send(viber: Viber, block: dict[str, Any], destination: str = "+44 7700 900123"):
+async def send(viber: Viber, block: dict[str, Any], destination: str = "01234567890A="):
     async with httpx.AsyncClient(transport=httpx.MockTransport(viber)) as http:
         return await adapter.send(http, ACCOUNT, outbound(block, destination))
 
@@ -72,14 +72,15 @@ def test_the_channel_is_wired():
     assert channel.send is adapter.send and channel.register_callbacks is adapter.register_callbacks
     assert channel.default_base_url == "https://chatapi.viber.com/pa"
     # Relative to /callbacks/viber/<account id> and /sandbox/viber, where the gateway mounts them.
-    assert {path for route in channel.callback_routes for path in route.paths} == {"/"}
+    assert {path for route in channel.callback_routes for path in route.paths} == {"/", "/business"}
     sandbox_paths = {path for route in channel.sandbox_routes for path in route.paths}
-    assert sandbox_paths == {"/send_message", "/set_webhook", "/get_account_info", "/inbound"}
+    bot = {"/send_message", "/set_webhook", "/get_account_info", "/inbound"}
+    assert sandbox_paths == {*bot, "/business/viber/2/messages"}
 
 
 async def test_the_bots_name_is_asked_once():
     viber = Viber()
-    await send(viber, {"type": "transactional", "ttl": 90, "text": "Hi"})
+    await send(viber, {"type": "regular", "ttl": 90, "text": "Hi"})
     await send(viber, {"type": "session", "text": "again"})
     assert len(viber.bodies("get_account_info")) == 1 and len(viber.bodies("send_message")) == 2
 
@@ -115,7 +116,59 @@ async def test_register_callbacks():
         ("447700901000", ("delivered", None)),
         ("447700900123", ("delivered", None)),
         ("01234567890A=", ("delivered", None)),
+        ("sandboxUser0002", ("seen", None)),  # a Viber user id ends in the digits too
     ],
 )
 def test_sandbox_magic_receivers(receiver, expected):
     assert sandbox.behaviour(receiver) == expected
+
+
+@pytest.mark.parametrize(
+    ("block", "kind"),
+    [
+        ({"type": "session", "text": "x"}, "viberId"),
+        ({"type": "Regular", "text": "x"}, "viberId"),  # a raw block may spell the type in any case
+        ({"type": "promotional", "text": "x"}, "phoneNumber"),
+        ({"type": "TRANSACTIONAL", "text": "x"}, "phoneNumber"),
+    ],
+)
+def test_bot_messages_go_to_a_viber_id_business_messages_to_a_phone_number(block, kind):
+    channel = all_channels()["viber"]
+    assert channel.address_kind == "viberId" and channel.destination_kind(block) == kind
+
+
+@pytest.mark.parametrize(
+    ("destination", "block", "problem"),
+    [
+        ("01234567890A=", {"type": "session"}, None),
+        ("01234567890", {"type": "regular"}, None),  # seed 002's regular example
+        ("nq8ZW7MOWrMSBdX+0nZfIg==", {"type": "session"}, None),
+        ("+385911234567", {"type": "session"}, "not a phone number"),
+        ("0123 4567", {"type": "session"}, "no spaces"),
+        ("a" * 257, {"type": "session"}, "1-256 characters"),
+        ("", {"type": "regular"}, "1-256 characters"),
+        ("user@example", {"type": "session"}, "A-Z, a-z, 0-9"),
+        ("+385911234567", {"type": "promotional"}, None),
+        ("01234567890A=", {"type": "promotional"}, "phone number"),
+        ("01234567890A=", {"type": "transactional"}, "phone number"),
+    ],
+)
+def test_destinations_are_checked_for_their_kind(destination, block, problem):
+    found = all_channels()["viber"].destination_problem(destination, block)
+    assert (found is None) if problem is None else (problem in (found or "")), found
+
+
+def test_stored_addresses_are_told_apart():
+    channel = all_channels()["viber"]
+    assert channel.kind_of_address("+385911234567") == "phoneNumber"
+    assert channel.kind_of_address("01234567890A=") == "viberId"
+    assert channel.kind_of_address("01234567890") == "viberId"
+    assert channel.canonical_address(" 385 91 123 4567", {"type": "promotional"}) == "+385911234567"
+    assert channel.canonical_address(" 01234567890A= ", {"type": "session"}) == "01234567890A="
+
+
+def test_the_business_settings_are_optional_and_checked():
+    channel = all_channels()["viber"]
+    assert channel.validate_settings({"authToken": "t"}, sandbox=False) == []
+    errors = channel.validate_settings({"authToken": "t", "businessBaseUrl": "ftp://x"}, sandbox=False)
+    assert [e.field for e in errors] == ["settings.businessBaseUrl"]

@@ -57,7 +57,7 @@ SEED_BLOCKS = [
     (SEED_REGULAR, "text"),
 ]
 
-VIDEO = {"type": "promotional", "video": {"mediaUrl": "https://example.com/v/clip.mp4", "size": 1_048_576}}
+VIDEO = {"type": "session", "video": {"mediaUrl": "https://example.com/v/clip.mp4", "size": 1_048_576}}
 KEYBOARD = {
     "Type": "keyboard",
     "DefaultHeight": False,
@@ -183,7 +183,7 @@ def test_keyboard_with_a_message_and_on_its_own():
 
 
 def test_keyboard_may_ride_with_a_file():
-    assert check(with_(SEED_FILE, keyboard=copy.deepcopy(KEYBOARD))) == []
+    assert check(with_(SEED_FILE, type="session", keyboard=copy.deepcopy(KEYBOARD))) == []
 
 
 @pytest.mark.parametrize(
@@ -218,7 +218,7 @@ def test_button_actions(action):
 
 
 def test_boundary_lengths_are_accepted():
-    assert check(with_(SEED_TEXT, text="t" * TEXT_MAX)) == []
+    assert check(with_(SEED_TEXT, type="regular", text="t" * TEXT_MAX)) == []
     assert check(with_(SEED_PICTURE, text="t" * PICTURE_TEXT_MAX)) == []
     assert check(with_(SEED_TEXT_BUTTON, button={"caption": "c" * 30, "action": "viber://more/qr"})) == []
     assert check({"type": "session", "file": {"mediaUrl": "https://e.com/f", "fileName": "n" * 21 + ".pdf"}}) == []
@@ -258,14 +258,14 @@ def test_every_message_type_has_an_example_of_its_own_name():
 
 def test_names_and_enums_match_in_any_case_and_are_stored_as_declared():
     block = {
-        "Type": "Promotional",
+        "Type": "Regular",
         "TEXT": "Hi",
         "mediaurl": "https://e.com/a.png",
         "keyboard": {"buttons": [{"actionBody": "x", "text": "y", "OpenUrlType": "INTERNAL", "TextHAlign": "Center"}]},
     }
     assert check(block) == []
     assert stored(block) == {
-        "type": "promotional",
+        "type": "regular",
         "text": "Hi",
         "mediaUrl": "https://e.com/a.png",
         "keyboard": {"Buttons": [{"ActionBody": "x", "Text": "y", "OpenURLType": "internal", "TextHAlign": "center"}]},
@@ -361,7 +361,7 @@ def test_only_one_media():
 @pytest.mark.parametrize("base", [SEED_FILE, VIDEO])
 def test_file_and_video_carry_nothing_else(base):
     alone = "file" if "file" in base else "video"
-    errs = check(with_(base, text="hello", button={"caption": "Go", "action": "https://e.com"}))
+    errs = check(with_(base, type="regular", text="hello", button={"caption": "Go", "action": "https://e.com"}))
     assert sorted(e.field for e in errs) == ["button", "text"]
     assert_error(errs, "text", f"can't be sent with a {alone}")
     assert_error(errs, "button", f"can't be sent with a {alone}")
@@ -874,3 +874,19 @@ def test_keyboard_favorites_metadata_is_typed():
         ({"type": "link", "url": "www.viber.com"}, "keyboard.FavoritesMetadata.url"),
     ):
         assert [e.field for e in check(keyboard_block({**KEYBOARD, "FavoritesMetadata": metadata}))] == [field]
+
+
+def test_business_messages_keep_to_the_business_apis_limits():
+    # Promotional and transactional messages go through the Viber Business Messages upstream: no keyboard,
+    # text at most 1000 characters, a video with its duration and thumbnail.
+    errs = check(with_(SEED_TEXT, keyboard=copy.deepcopy(KEYBOARD)))
+    assert_only_error(errs, "keyboard", "is not allowed in a transactional message: business messages have no keyboard")
+    assert_only_error(check(with_(SEED_TEXT, text="t" * 1001)), "text", "must be at most 1000 characters")
+    assert check(with_(SEED_TEXT, text="t" * 1000)) == []
+    errs = check(with_(VIDEO, type="promotional"))
+    assert sorted(e.field for e in errs) == ["video.duration", "video.thumbnail"]
+    video = {**VIDEO["video"], "duration": 30, "thumbnail": "https://example.com/v/clip.jpg"}
+    assert check({"type": "promotional", "video": video}) == []
+    gif = {"type": "promotional", "mediaUrl": "https://e.com/a.gif"}
+    assert_only_error(check(gif), "mediaUrl", "must be a JPEG or PNG image in a promotional message")
+    assert check({**gif, "type": "regular"}) == []

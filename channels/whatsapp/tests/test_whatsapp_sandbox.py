@@ -12,6 +12,7 @@ import pytest
 
 from channels.base import Account
 from channels.whatsapp import sandbox
+from channels.whatsapp.adapter import phone_number_id
 from channels.whatsapp.callbacks import parse_notification
 from channels.whatsapp.sandbox import behaviour
 
@@ -47,6 +48,7 @@ def test_notifications_are_what_the_callback_route_parses():
     )
     assert payload["entry"][0]["id"] == "102290129340398"
     assert payload["entry"][0]["changes"][0]["value"]["metadata"]["phone_number_id"] == str(account.id)
-    sent, failed = parse_notification(json.dumps(payload).encode())
+    sent, failed = parse_notification(json.dumps(payload).encode(), phone_number_id(account)).found
+    assert parse_notification(json.dumps(payload).encode(), "106540352242922").ignored == [str(account.id)]
     assert sent.status == "Sent" and sent.provider_message_id == "wamid.A"
     assert failed.status == "Failed" and failed.error_code == "whatsapp.131026"
