@@ -64,6 +64,29 @@ async def test_an_sms_then_telegram_chain_sends_each_step_to_its_own_address(cli
     assert [m["trafficAccountId"] for m in v11.json()["messages"]] == [sms, telegram]
 
 
+async def test_a_whatsapp_then_viber_session_chain_reaches_the_viber_user_id(client: AsyncTestClient) -> None:
+    tenant = await new_tenant(client, ("whatsapp", "viber"))
+    whatsapp, viber = tenant.accounts["whatsapp"], tenant.accounts["viber"]
+    body = {
+        "destination": "+447700900123",
+        "whatsapp": WHATSAPP,
+        "viber": {"type": "session", "text": "Hello"},  # a bot message: to the user's Viber id
+        "failover": failover(whatsapp, viber),
+    }
+    problem = assert_problem(await client.post(SEND, json=body, headers=tenant.key), 400, "validation_error")
+    [error] = problem["errors"]
+    assert error["field"] == "destination" and "viber" in error["message"] and f"{STEPS}[1]" in error["message"]
+    steps = [whatsapp, {"trafficAccountId": viber, "destination": "01234567890A="}]
+    response = await client.post(SEND, json={**body, "failover": failover(*steps)}, headers=tenant.key)
+    assert response.status_code == 200, response.text
+    shown = await detail(client, tenant, response.json()[1])
+    assert (
+        shown["destination"] == "01234567890A="
+        and {"viberId": "01234567890A="} in shown["conversation"]["participants"]
+    )
+    assert [s["destination"] for s in shown["failover"]["steps"]] == ["+447700900123", "01234567890A="]
+
+
 async def test_a_chain_of_ids_sends_every_step_to_the_destination(client: AsyncTestClient) -> None:
     tenant = await new_tenant(client, ("sms", "whatsapp"))  # seed 002's example: ids only
     body = {
