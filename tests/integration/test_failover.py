@@ -10,20 +10,34 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from channels.base import StatusReport
-from gateway.lib.db import session_maker
+from gateway.lib.db import create_engine, session_maker
 from gateway.lib.due import MemoryDueIndex, RedisDueIndex
-from gateway.messages.failover import FailoverTimers, move_on
+from gateway.messages.failover import ACTIVE, EXHAUSTED, FailoverTimers, move_on
 from gateway.models import FailoverChain, Message, MessageEvent
-from tests.conftest import REDIS_URL, assert_problem, eventually
+from tests.conftest import REDIS_URL, assert_problem, eventually, make_settings
 from tests.integration.conftest import dispatcher_of, message_row, tenant_on, wait_for_status
 
 SMS = {"sender": "Acme", "text": "Hello"}
 TELEGRAM = {"text": {"message": "Hello"}}
 VIBER = {"type": "transactional", "text": "Hello"}
 WHATSAPP = {"type": "regular", "regular": {"type": "text", "text": "Hello"}}
+
+
+@pytest.fixture(autouse=True)
+async def no_chains_of_other_tests(database_url: str) -> None:
+    """The session's tests share a database, and the API tests' failover sends are never dispatched: their
+    chains would still wait, and these tests' timers (which count and fire every pending one) take them
+    for their own. Ended before each test; each test's own chains go with its tenants."""
+    engine = create_engine(make_settings(database_url).database_url)
+    try:
+        async with engine.begin() as connection:
+            ended = {"state": EXHAUSTED, "due_at": None}
+            await connection.execute(update(FailoverChain).where(FailoverChain.state == ACTIVE).values(**ended))
+    finally:
+        await engine.dispose()
 
 
 def failover(tenant: Any, *channels: str, seconds: int = 20, status: str = "Delivered") -> dict:
