@@ -110,6 +110,8 @@ def _compile(shape: Any) -> Walk:
         return _union(shape)
     if origin is list:
         return _list(typing.get_args(shape)[0])
+    if origin is dict:
+        return _dict(*typing.get_args(shape))
     if origin is Literal:
         return _literal(typing.get_args(shape))
     return _leaf(shape)
@@ -209,7 +211,28 @@ def _union(shape: Any) -> Walk:
         return _walker(options[0])
     if all(structs) and msgspec.inspect.type_info(structs[0]).tag_field is not None:  # type: ignore[attr-defined]
         return _tagged(options, structs)  # type: ignore[arg-type]
+    if sum(1 for s in structs if s) == 1 and len(options) == 2:  # a value, or an object saying more about it
+        scalar, struct = sorted(options, key=lambda option: _struct_of(option) is not None)
+        return _scalar_or_object(scalar, struct)
     return _leaf(shape)
+
+
+def _scalar_or_object(scalar: Any, struct: Any) -> Walk:
+    """``UUID | Step``: an object is read as the Struct (its fields named), anything else as the value."""
+    walk_scalar, walk_struct = _walker(scalar), _walker(struct)
+
+    def walk(raw: Any, path: str, out: Decoded[Any]) -> Any:
+        if isinstance(raw, dict):
+            return walk_struct(raw, path, out)
+        found: Decoded[Any] = Decoded(None)
+        value = walk_scalar(raw, path, found)
+        if found.mistyped:
+            out.mistype(path, f"{found.errors[0].message} or an object")
+        else:
+            out.errors += found.errors
+        return value
+
+    return walk
 
 
 def _tagged(options: list[Any], structs: list[type[msgspec.Struct]]) -> Walk:
@@ -241,6 +264,26 @@ def _list(item: Any) -> Walk:
             out.mistype(path, "must be a list")
             return None
         return [walk_item(value, f"{path}[{index}]", out) for index, value in enumerate(raw)]
+
+    return walk
+
+
+def _dict(key: Any, item: Any) -> Walk:
+    """An object whose keys are values too (``{<traffic account id>: address}``): each entry named by its key."""
+    walk_key, walk_item = _walker(key), _walker(item)
+
+    def walk(raw: Any, path: str, out: Decoded[Any]) -> Any:
+        if not isinstance(raw, dict):
+            out.mistype(path, "must be an object")
+            return None
+        value = {}
+        for name, entry in raw.items():
+            found: Decoded[Any] = Decoded(None)
+            typed = walk_key(name, join(path, str(name)), found)
+            for error in found.errors:
+                out.mistype(error.field, f"the key {error.message}")
+            value[typed] = walk_item(entry, join(path, str(name)), out)
+        return value
 
     return walk
 

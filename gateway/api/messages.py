@@ -51,7 +51,7 @@ class MessagesOf(msgspec.Struct):
 
 
 class BulkMessage(Out):
-    destination: str
+    destination: str  # the message's address as the request wrote it (a failover step's own, where it has one)
     traffic_account_id: UUID
     message_id: UUID
     duplicate: bool  # the destination was given before in this request: this is that message
@@ -67,8 +67,8 @@ class BulkOut(Out):
             result.bulk_id,
             [
                 BulkMessage(destination, m.traffic_account_id, m.id, duplicate)
-                for destination, plan, duplicate in result.plans
-                for m in plan.messages
+                for given, plan, duplicate in result.plans
+                for destination, m in zip(given, plan.messages, strict=True)
             ],
         )
 
@@ -191,6 +191,7 @@ class FailoverStep(Out):
     message_id: UUID
     traffic_account_id: UUID
     channel: str
+    destination: str  # each step's own: a chain may reach the user at another address on each channel
     delivery_status: str
     active: bool
 
@@ -216,7 +217,9 @@ class FailoverOut(Out):
             chain.state,
             chain.active_step,
             [
-                FailoverStep(m.id, m.traffic_account_id, m.channel, m.status, m.failover_step == chain.active_step)
+                FailoverStep(
+                    m.id, m.traffic_account_id, m.channel, m.destination, m.status, m.failover_step == chain.active_step
+                )
                 for m in steps
             ],
         )

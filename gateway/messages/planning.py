@@ -10,7 +10,7 @@ from uuid import UUID
 from channels.registry import all_channels
 from gateway.lib.ids import new_id
 from gateway.messages.failover import NewChain
-from gateway.messages.validation import Checked, SendRequest
+from gateway.messages.validation import Checked, Recipient, SendRequest
 from gateway.models import TrafficAccount
 from gateway.store import statuses
 from gateway.store.messages import NewMessage
@@ -20,26 +20,30 @@ DEFAULT_VALIDITY = datetime.timedelta(hours=48)
 
 @dataclass(slots=True)
 class Plan:
-    """The messages of one send: one, or the steps of a failover chain."""
+    """The messages of one send: one, or the steps of a failover chain, each to its address as the request
+    wrote it (``given``; the messages hold it canonical)."""
 
     messages: list[NewMessage]
     chain: NewChain | None
     accounts: list[TrafficAccount]
+    given: list[str]
+    checked: Checked
 
-    def to(self, destination: str) -> Plan:
-        """The same send to another destination (new ids), for bulk sends."""
+    def to(self, recipient: Recipient) -> Plan:
+        """The same send to another recipient (new ids), for bulk sends."""
         chain = replace(self.chain, id=new_id()) if self.chain else None
+        given = self.checked.addresses(recipient)
         messages = [
             replace(
                 m,
                 id=new_id(),
-                destination=all_channels()[m.channel].canonical_address(destination, m.content),
+                destination=all_channels()[m.channel].canonical_address(address, m.content),
                 conversation_id=None,
                 failover_chain_id=chain.id if chain else None,
             )
-            for m in self.messages
+            for m, address in zip(self.messages, given, strict=True)
         ]
-        return Plan(messages, chain, self.accounts)
+        return Plan(messages, chain, self.accounts, given, self.checked)
 
     @property
     def chains(self) -> list[NewChain]:
@@ -49,11 +53,12 @@ class Plan:
 @dataclass(slots=True)
 class BulkResult:
     bulk_id: UUID
-    plans: list[tuple[str, Plan, bool]]  # (destination as given, its plan, whether a repeat of an earlier one)
+    # (each step's address as given, the plan, whether a repeat of an earlier recipient: then its plan)
+    plans: list[tuple[list[str], Plan, bool]]
 
     @property
     def messages(self) -> list[NewMessage]:
-        """The messages to store: a repeated destination's plan is its first one's."""
+        """The messages to store: a repeated recipient's plan is its first one's."""
         return [m for _, plan, duplicate in self.plans if not duplicate for m in plan.messages]
 
     @property
@@ -62,9 +67,10 @@ class BulkResult:
 
 
 def plan_of(
-    tenant_id: UUID, request: SendRequest, destination: str, checked: Checked, bulk_id: UUID | None = None
+    tenant_id: UUID, request: SendRequest, recipient: Recipient, checked: Checked, bulk_id: UUID | None = None
 ) -> Plan:
-    """The messages of one valid send, Ready to go (the first step) or Created (the steps that wait)."""
+    """The messages of one valid send, Ready to go (the first step) or Created (the steps that wait), each
+    to its step's address (its own, or the recipient's) spelt as its channel and block spell it."""
     accounts, failover, blocks = checked.accounts, request.failover, checked.blocks
     at = datetime.datetime.now(datetime.UTC)
     chain = None
@@ -73,7 +79,8 @@ def plan_of(
         due = at + datetime.timedelta(seconds=timeout.timeout_in_seconds)
         chain = NewChain(new_id(), tenant_id, timeout.status, timeout.timeout_in_seconds, len(accounts), due, at)
     messages = []
-    for step, account in enumerate(accounts):
+    given = checked.addresses(recipient)
+    for step, (account, destination) in enumerate(zip(accounts, given, strict=True)):
         channel, block = all_channels()[account.channel], blocks[account.channel]
         messages.append(
             NewMessage(
@@ -93,4 +100,4 @@ def plan_of(
                 failover_step=step if chain else None,
             )
         )
-    return Plan(messages, chain, accounts)
+    return Plan(messages, chain, accounts, given, checked)

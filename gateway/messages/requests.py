@@ -23,6 +23,26 @@ TIMEOUT_RANGE = (5, 7 * 24 * 3600)  # seconds a failover step may wait for its s
 RequiredStatus = Literal[REQUIRED_STATUSES]  # type: ignore[valid-type]
 
 
+Destination = Annotated[
+    str, msgspec.Meta(min_length=1, max_length=256, description="The user's phone number or id on the channel")
+]
+
+
+class AddressedStep(msgspec.Struct, rename="camel"):
+    """A step whose channel knows the user by another address than the request's ``destination`` (a chat id
+    after a phone number), validated and canonicalised by that channel's address rules."""
+
+    traffic_account_id: UUID
+    destination: Destination
+
+
+Step = UUID | AddressedStep
+
+
+def step_account(step: UUID | AddressedStep) -> UUID:
+    return step.traffic_account_id if isinstance(step, AddressedStep) else step
+
+
 class TimeoutFailover(msgspec.Struct, rename="camel"):
     """Wait ``timeoutInSeconds`` for each step to reach ``status``; past it, send the next step."""
 
@@ -37,17 +57,20 @@ class TimeoutFailover(msgspec.Struct, rename="camel"):
     ]
     status: RequiredStatus
     traffic_accounts: Annotated[
-        list[UUID],
+        list[Step],
         msgspec.Meta(
             min_length=2,
             max_length=MAX_FAILOVER_STEPS,
-            description="The traffic accounts to try, in order (each needs its channel's block)",
-            extra={"error": f"must list 2 to {MAX_FAILOVER_STEPS} traffic account ids, in order"},
+            description="The traffic accounts to try, in order (each needs its channel's block): an id, whose step goes "
+            "to the request's destination, or {trafficAccountId, destination} for a step with an address of its own "
+            "(not in sendbulk: there each recipient gives theirs in stepDestinations)",
+            extra={"error": f"must list 2 to {MAX_FAILOVER_STEPS} traffic accounts, in order"},
         ),
     ]
 
     def problems(self) -> list[FieldError]:
-        if len(set(self.traffic_accounts)) < len(self.traffic_accounts):
+        ids = [step_account(step) for step in self.traffic_accounts]
+        if len(set(ids)) < len(ids):
             return [FieldError("trafficAccounts", "names a traffic account twice")]
         return []
 
@@ -60,9 +83,19 @@ class Failover(msgspec.Struct, rename="camel"):
     timeout_failover: TimeoutFailover
 
 
-Destination = Annotated[
-    str, msgspec.Meta(min_length=1, max_length=256, description="The user's phone number or id on the channel")
-]
+class BulkRecipient(msgspec.Struct, rename="camel"):
+    """One recipient of a sendbulk whose failover steps reach them at other addresses: ``stepDestinations``
+    maps a step's traffic account id to the recipient's address on that step's channel (the other steps go
+    to ``destination``). Keyed by account, not position, so reordering the chain can't misaddress a step."""
+
+    destination: Destination
+    step_destinations: Annotated[
+        dict[UUID, Destination],
+        msgspec.Meta(description="The recipient's address for some failover steps: traffic account id -> address"),
+    ] = {}
+
+
+BulkDestination = Destination | BulkRecipient
 ACCOUNT = "The traffic account to send through; may be left out with a failover (its first traffic account)"
 
 
@@ -105,7 +138,20 @@ def shapes_of(channels: tuple[Channel, ...]) -> SendShapes:
     send = msgspec.defstruct("SendMessage", [("destination", Destination), *common], **options)
     bulk = msgspec.defstruct(
         "SendBulk",
-        [("destinations", Annotated[list[Destination], msgspec.Meta(min_length=1)]), *common],
+        [
+            (
+                "destinations",
+                Annotated[
+                    list[BulkDestination],
+                    msgspec.Meta(
+                        min_length=1,
+                        description="The recipients: an address, or {destination, stepDestinations} for a recipient "
+                        "whose failover steps reach them at other addresses",
+                    ),
+                ],
+            ),
+            *common,
+        ],
         **options,
     )
     messages_bulk = msgspec.defstruct(

@@ -8,7 +8,6 @@ are committed before the answer; nothing upstream is awaited (the dispatcher sen
 from __future__ import annotations
 
 import datetime
-import functools
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -24,7 +23,7 @@ from gateway.lib.pagination import Cursor, page_query
 from gateway.lib.problems import Problem, not_found
 from gateway.messages.acceptor import CONSTRAINT_ERRORS, Acceptor
 from gateway.messages.planning import BulkResult, Plan, plan_of
-from gateway.messages.validation import SendRequest, check, raise_if
+from gateway.messages.validation import Recipient, SendRequest, check, raise_if
 from gateway.models import Conversation, FailoverChain, Message, MessageEvent, MessageTemplate, TrafficAccount
 from gateway.tenants.traffic_accounts import TrafficAccountService
 from wire.errors import FieldError
@@ -52,31 +51,28 @@ class MessageService:
     async def plan(self, tenant_id: UUID, request: SendRequest) -> Plan:
         """The messages of one send (one, or one per step of a failover chain); a 400 naming every problem
         relative to the request, a 404 for an unknown traffic account."""
-        plan, errors = await self._plan(tenant_id, request, [(request.member("destination"), "destination")])
+        plan, errors = await self._plan(tenant_id, request, [Recipient.of_send(request)])
         raise_if(errors)
         assert plan is not None
         return plan
 
     async def plan_bulk(self, tenant_id: UUID, request: SendRequest) -> BulkResult:
-        """One request, many destinations: validated as a whole (every problem named, ``destinations[i]``
-        for each destination at fault), to be written at once. A destination given twice is sent once."""
-        destinations = request.member("destinations")
-        destinations = destinations if isinstance(destinations, list) else []
-        fields = [(destination, f"destinations[{index}]") for index, destination in enumerate(destinations)]
-        first, errors = await self._plan(tenant_id, request, fields)
+        """One request, many recipients: validated as a whole (every problem named, ``destinations[i]...``
+        for each recipient at fault), to be written at once. A recipient given twice is sent once."""
+        recipients = Recipient.of_bulk(request)
+        first, errors = await self._plan(tenant_id, request, recipients, bulk=True)
         raise_if(errors, "Some destinations can't be sent to; nothing was sent.")
         assert first is not None
-        plans: list[tuple[str, Plan, bool]] = []
-        seen: dict[str, Plan] = {}
-        lead = first.messages[0]  # a destination is the same user when the first step's spelling of it is
-        address_of = functools.partial(all_channels()[lead.channel].canonical_address, block=lead.content)
-        for index, destination in enumerate(destinations):
-            address = address_of(destination)
-            if address in seen:
-                plans.append((destination, seen[address], True))
+        plans: list[tuple[list[str], Plan, bool]] = []
+        seen: dict[tuple[str, ...], Plan] = {}
+        for index, recipient in enumerate(recipients):
+            plan = first if index == 0 else first.to(recipient)
+            # The same user when every step reaches the same address as an earlier recipient's, however spelt.
+            if (repeat := seen.get(addresses := tuple(m.destination for m in plan.messages))) is not None:
+                plans.append((plan.given, repeat, True))
                 continue
-            seen[address] = plan = first if index == 0 else first.to(destination)
-            plans.append((destination, plan, False))
+            seen[addresses] = plan
+            plans.append((plan.given, plan, False))
         result = BulkResult(new_id(), plans)
         for message in result.messages:
             message.bulk_id = result.bulk_id
@@ -89,24 +85,27 @@ class MessageService:
         bulk_id = new_id()
         for request in requests:
             try:
-                destination = request.member("destination")
-                plan, found = await self._plan(
-                    tenant_id, request, [(destination, request.named("destination"))], bulk_id
-                )
+                plan, found = await self._plan(tenant_id, request, [Recipient.of_send(request)], bulk_id)
             except Problem as problem:  # an unknown traffic account: named, so one answer lists every message
                 found = [FieldError(e["field"], e["message"]) for e in (problem.extra or {}).get("errors", [])]
                 plan = None
             errors += found
             if plan is not None:
-                plans.append((destination, plan, False))
+                plans.append((plan.given, plan, False))
         raise_if(errors, "Some messages can't be sent; nothing was sent.")
         return BulkResult(bulk_id, plans)
 
     async def _plan(
-        self, tenant_id: UUID, request: SendRequest, destinations: list[tuple[Any, str]], bulk_id: UUID | None = None
+        self,
+        tenant_id: UUID,
+        request: SendRequest,
+        recipients: list[Recipient],
+        bulk_id: UUID | None = None,
+        *,
+        bulk: bool = False,
     ) -> tuple[Plan | None, list[FieldError]]:
-        """The plan of a send to the first of ``destinations`` and every problem of it (templates included)."""
-        checked, errors = await check(tenant_id, request, destinations, self.account)
+        """The plan of a send to the first of ``recipients`` and every problem of it (templates included)."""
+        checked, errors = await check(tenant_id, request, recipients, self.account, bulk=bulk)
         if checked is None:
             return None, errors
         for account in checked.accounts:
@@ -114,7 +113,7 @@ class MessageService:
                 errors += await self._template_errors(account, request.named(checked.keys[account.channel]), block)
         if errors:
             return None, errors
-        return plan_of(tenant_id, request, destinations[0][0], checked, bulk_id), []
+        return plan_of(tenant_id, request, recipients[0], checked, bulk_id), []
 
     async def accept(self, planned: Plan | BulkResult, answer: KeyedAnswer | None = None) -> None:
         """Store what was planned (and the request's Idempotency-Key answer with it, in one transaction)."""

@@ -57,26 +57,80 @@ class SendRequest:
     def member(self, *names: str) -> Any:
         """The raw value at ``names`` (JSON names, any case), None when absent: read leniently, to check
         what can be checked of a request that didn't decode."""
-        value: Any = self.raw
-        for name in names:
-            if not isinstance(value, dict):
-                return None
-            value = next((v for k, v in value.items() if isinstance(k, str) and k.lower() == name.lower()), None)
-        return value
+        return _member(self.raw, *names)
 
     def named(self, name: str) -> str:
         return join(self.path, name)
 
 
 @dataclass(frozen=True, slots=True)
+class Recipient:
+    """A user a send goes to, read leniently: their address and the field naming it, and their addresses
+    for some failover steps (a sendbulk's ``stepDestinations``) by traffic account id."""
+
+    destination: Any
+    field: str
+    steps: dict[UUID, tuple[Any, str]] = field(default_factory=dict)  # account id -> (address, its field)
+
+    @classmethod
+    def of_send(cls, request: SendRequest) -> Recipient:
+        return cls(request.member("destination"), request.named("destination"))
+
+    @classmethod
+    def of_bulk(cls, request: SendRequest) -> list[Recipient]:
+        """The recipients of a sendbulk: each entry of ``destinations``, an address or
+        ``{destination, stepDestinations}``."""
+        entries = request.member("destinations")
+        recipients = []
+        for index, entry in enumerate(entries if isinstance(entries, list) else []):
+            where = f"destinations[{index}]"
+            if not isinstance(entry, dict):
+                recipients.append(cls(entry, where))
+                continue
+            given = _member(entry, "stepDestinations")
+            steps = {
+                account_id: (address, f"{where}.stepDestinations.{key}")
+                for key, address in (given.items() if isinstance(given, dict) else ())
+                if (account_id := decode(key, UUID).value) is not None
+            }
+            recipients.append(cls(_member(entry, "destination"), f"{where}.destination", steps))
+        return recipients
+
+    def address(self, account_id: UUID) -> tuple[Any, str]:
+        """The recipient's address for a step through ``account_id``, with the field naming it."""
+        return self.steps.get(account_id, (self.destination, self.field))
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """A traffic account of a send as the request names it, with the step's own destination if it has one
+    (``{trafficAccountId, destination}`` in a failover); read leniently."""
+
+    account_id: UUID
+    field: str
+    destination: Any = None
+
+
+@dataclass(frozen=True, slots=True)
 class Checked:
-    """A send's traffic accounts in order (with the field each was named by), the key of the block each
-    channel uses, and the blocks that decoded (by channel name) as they are stored and sent."""
+    """A send's traffic accounts in order (with the field each was named by), each step's own destination
+    (None: the recipient's), the key of the block each channel uses, and the blocks that decoded (by channel
+    name) as they are stored and sent."""
 
     accounts: list[TrafficAccount]
     fields: list[str]
+    own: list[str | None]
     keys: dict[str, str]
     blocks: dict[str, dict[str, Any]]
+
+    def addresses(self, recipient: Recipient) -> list[str]:
+        """The address of each step for ``recipient``, as the request wrote it."""
+        if not recipient.steps and not any(self.own):  # the common case, once per recipient of a bulk send
+            return [recipient.destination] * len(self.own)
+        return [
+            own if own is not None else recipient.address(account.id)[0]
+            for own, account in zip(self.own, self.accounts, strict=True)
+        ]
 
 
 # (tenant, traffic account id, the field naming it) -> the account, or a 404 naming the field.
@@ -84,50 +138,101 @@ AccountOf = Callable[[UUID, UUID, str], Awaitable[TrafficAccount]]
 
 
 async def check(
-    tenant_id: UUID, request: SendRequest, destinations: list[tuple[Any, str]], account: AccountOf
+    tenant_id: UUID, request: SendRequest, recipients: list[Recipient], account: AccountOf, *, bulk: bool = False
 ) -> tuple[Checked | None, list[FieldError]]:
-    """Every problem of one send to ``destinations`` ((value, field) pairs): what decoding found and what
-    its traffic accounts' channels make of it, with the accounts when they could be read (an unknown
-    traffic account is a 404 naming it)."""
+    """Every problem of one send to ``recipients`` (a sendbulk's when ``bulk``): what decoding found and what
+    its traffic accounts' channels make of it (each step's address by the rules of its own channel), with
+    the accounts when they could be read (an unknown traffic account is a 404 naming it)."""
     errors = list(request.errors)
-    ids, fields, failover = _steps(request)
-    if not ids:
+    steps, failover = _steps(request)
+    if not steps:
         if not failover and request.member("trafficAccountId") is None:
             errors.append(
                 FieldError(request.named("trafficAccountId"), "is required (or a failover with its traffic accounts)")
             )
         return None, _unique(errors)
-    if failover and request.decoded is not None and request.decoded.traffic_account_id not in (None, ids[0]):
+    first = steps[0].account_id
+    if failover and request.decoded is not None and request.decoded.traffic_account_id not in (None, first):
         errors.append(
             FieldError(request.named("trafficAccountId"), f"must be the first of {TRAFFIC_ACCOUNTS}, or be left out")
         )
-    accounts = [await account(tenant_id, a, f) for a, f in zip(ids, fields, strict=True)]
+    accounts = [await account(tenant_id, step.account_id, step.field) for step in steps]
     keys = _block_keys(request)
     status = decode(request.member("failover", "timeoutFailover", "status"), RequiredStatus).value
-    for step, field_ in zip(accounts, fields, strict=True):
-        channel = all_channels()[step.channel]
-        if step.channel not in keys:
+    shared = [found for step, found in zip(steps, accounts, strict=True) if step.destination is None]
+    shared_kind = _kind(shared[0], request) if shared else None  # of the first step to the recipient's address
+    for step, found in zip(steps, accounts, strict=True):
+        channel = all_channels()[found.channel]
+        if found.channel not in keys:
             key = channel.block_key or channel.name
-            errors.append(FieldError(request.named(key), f"is required: {field_} is a {step.channel} account"))
+            errors.append(FieldError(request.named(key), f"is required: {step.field} is a {found.channel} account"))
         if failover and status is not None and status not in channel.receipts:
             errors.append(
                 FieldError(
-                    field_,
-                    f"a {step.channel} account never reports {status}, "
+                    step.field,
+                    f"a {found.channel} account never reports {status}, "
                     f"so this step could never succeed; wait for {' or '.join(channel.receipts)}",
                 )
             )
-        block = request.blocks.get(step.channel)  # None when it didn't decode: its kind is the channel's own
-        for destination, where in destinations:
-            if isinstance(destination, str) and (problem := channel.destination_problem(destination, block)):
-                errors.append(FieldError(where, f"{problem} (for the {step.channel} account)"))
+        errors += _address_errors(
+            request, step, found, recipients, bulk, failover and _kind(found, request) != shared_kind
+        )
+    ids = {step.account_id for step in steps}
+    errors += [
+        FieldError(where, f"names no step of the send: the keys are traffic account ids of {TRAFFIC_ACCOUNTS}")
+        for recipient in recipients
+        for account_id, (_, where) in recipient.steps.items()
+        if account_id not in ids
+    ]
     used = {a.channel for a in accounts}
     errors += [
         FieldError(request.named(key), f"is a {name} block, but no traffic account of the request is a {name} account")
         for name, key in keys.items()
         if name not in used
     ]
-    return Checked(accounts, fields, keys, request.blocks), _unique(errors)
+    own_destinations = [step.destination if isinstance(step.destination, str) else None for step in steps]
+    return Checked(accounts, [s.field for s in steps], own_destinations, keys, request.blocks), _unique(errors)
+
+
+def _address_errors(
+    request: SendRequest, step: Step, found: TrafficAccount, recipients: list[Recipient], bulk: bool, other_kind: bool
+) -> list[FieldError]:
+    """What the step's channel makes of the addresses it would send to: the step's own, or each recipient's
+    (``other_kind``: of another kind than the first step to the recipient's address takes, so a problem says
+    how to give the step an address of its own)."""
+    channel, block = all_channels()[found.channel], request.blocks.get(found.channel)
+    own = join(step.field, "destination")
+    if step.destination is not None:
+        if bulk:  # one address for every recipient of a bulk send would send all their fallbacks to one user
+            return [
+                FieldError(
+                    own,
+                    "would send every recipient's step to this one address: give each recipient's address for "
+                    f'the step in destinations[] as {{"destination": ..., "stepDestinations": {{"{step.account_id}"'
+                    ": <address>}}, and list the step as its id alone (or send with sendmessagesbulk)",
+                )
+            ]
+        problem = channel.destination_problem(step.destination, block) if isinstance(step.destination, str) else None
+        return [FieldError(own, f"{problem} (for the {found.channel} account)")] if problem else []
+    hint = ""
+    if other_kind:
+        hint = (
+            f'; give the recipient\'s address on it in stepDestinations: {{"{found.id}": <address>}}'
+            if bulk
+            else f"; give the step its own: {{trafficAccountId, destination}} at {step.field}"
+        )
+    errors = []
+    for recipient in recipients:
+        given = recipient.steps.get(found.id) if recipient.steps else None
+        destination, where = given or (recipient.destination, recipient.field)
+        if isinstance(destination, str) and (problem := channel.destination_problem(destination, block)):
+            errors.append(FieldError(where, f"{problem} (for the {found.channel} account){'' if given else hint}"))
+    return errors
+
+
+def _kind(account: TrafficAccount, request: SendRequest) -> str:
+    """The kind of address a step through ``account`` is sent to (its block decides, where it decoded)."""
+    return all_channels()[account.channel].destination_kind(request.blocks.get(account.channel))
 
 
 def raise_if(errors: list[FieldError], detail: str = "The message can't be sent as it is.") -> None:
@@ -135,14 +240,22 @@ def raise_if(errors: list[FieldError], detail: str = "The message can't be sent 
         raise invalid(errors, detail)
 
 
-def _steps(request: SendRequest) -> tuple[list[UUID], list[str], bool]:
-    """The traffic account ids of the send, with the field naming each, and whether it is a failover;
-    read leniently (a failover that didn't decode still names its accounts); no ids when none can be read."""
+def _steps(request: SendRequest) -> tuple[list[Step], bool]:
+    """The traffic accounts of the send in order, and whether it is a failover; read leniently (a failover
+    that didn't decode still names its accounts); none when some can't be read."""
     if not is_absent(request.member("failover")):
-        ids = decode(request.member("failover", "timeoutFailover", "trafficAccounts"), list[UUID]).value or []
-        return ids, [request.named(f"{TRAFFIC_ACCOUNTS}[{n}]") for n in range(len(ids))], True
+        entries = request.member("failover", "timeoutFailover", "trafficAccounts")
+        steps = []
+        for index, entry in enumerate(entries if isinstance(entries, list) else []):
+            named = request.named(f"{TRAFFIC_ACCOUNTS}[{index}]")
+            addressed = isinstance(entry, dict)
+            account_id = decode(_member(entry, "trafficAccountId") if addressed else entry, UUID).value
+            if account_id is None:
+                return [], True
+            steps.append(Step(account_id, named, _member(entry, "destination") if addressed else None))
+        return steps, True
     account_id = decode(request.member("trafficAccountId"), UUID).value
-    return ([account_id], [request.named("trafficAccountId")], False) if account_id else ([], [], False)
+    return ([Step(account_id, request.named("trafficAccountId"))] if account_id else []), False
 
 
 def _block_keys(request: SendRequest) -> dict[str, str]:
@@ -153,6 +266,15 @@ def _block_keys(request: SendRequest) -> dict[str, str]:
         for key, value in request.raw.items()
         if isinstance(key, str) and key.lower() in by_key and not is_absent(value)
     }
+
+
+def _member(value: Any, *names: str) -> Any:
+    """The raw value at ``names`` (JSON names, any case) inside ``value``, None when absent."""
+    for name in names:
+        if not isinstance(value, dict):
+            return None
+        value = next((v for k, v in value.items() if isinstance(k, str) and k.lower() == name.lower()), None)
+    return value
 
 
 def _unique(errors: list[FieldError]) -> list[FieldError]:

@@ -10,20 +10,34 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from channels.base import StatusReport
-from gateway.lib.db import session_maker
+from gateway.lib.db import create_engine, session_maker
 from gateway.lib.due import MemoryDueIndex, RedisDueIndex
-from gateway.messages.failover import FailoverTimers, move_on
+from gateway.messages.failover import ACTIVE, EXHAUSTED, FailoverTimers, move_on
 from gateway.models import FailoverChain, Message, MessageEvent
-from tests.conftest import REDIS_URL, assert_problem, eventually
+from tests.conftest import REDIS_URL, assert_problem, eventually, make_settings
 from tests.integration.conftest import dispatcher_of, message_row, tenant_on, wait_for_status
 
 SMS = {"sender": "Acme", "text": "Hello"}
 TELEGRAM = {"text": {"message": "Hello"}}
 VIBER = {"type": "transactional", "text": "Hello"}
 WHATSAPP = {"type": "regular", "regular": {"type": "text", "text": "Hello"}}
+
+
+@pytest.fixture(autouse=True)
+async def no_chains_of_other_tests(database_url: str) -> None:
+    """The session's tests share a database, and the API tests' failover sends are never dispatched: their
+    chains would still wait, and these tests' timers (which count and fire every pending one) take them
+    for their own. Ended before each test; each test's own chains go with its tenants."""
+    engine = create_engine(make_settings(database_url).database_url)
+    try:
+        async with engine.begin() as connection:
+            ended = {"state": EXHAUSTED, "due_at": None}
+            await connection.execute(update(FailoverChain).where(FailoverChain.state == ACTIVE).values(**ended))
+    finally:
+        await engine.dispose()
 
 
 def failover(tenant: Any, *channels: str, seconds: int = 20, status: str = "Delivered") -> dict:
@@ -96,6 +110,56 @@ async def test_the_next_step_goes_out_when_the_first_times_out(server_without_wo
     assert chain["state"] == "done" and chain["activeStep"] == 1
     assert [(s["messageId"], s["active"]) for s in chain["steps"]] == [(first, False), (second, True)]
     await worker.http.aclose()
+
+
+async def test_an_sms_step_that_times_out_moves_on_to_a_telegram_chat_id(
+    server_without_worker: httpx.AsyncClient,
+) -> None:
+    """SMS to a phone number, then Telegram to the user's chat id (a step with its own destination): the
+    sandbox never reports the SMS (...0001), the timer fires, and the Telegram step reaches the chat."""
+    client = server_without_worker
+    tenant = await tenant_on(client, ("sms", "telegram"))
+
+    async def send(chat_id: str) -> list[str]:
+        steps = [tenant.accounts["sms"], {"trafficAccountId": tenant.accounts["telegram"], "destination": chat_id}]
+        chain = {
+            "type": "Timeout",
+            "timeoutFailover": {"timeoutInSeconds": 20, "status": "Delivered", "trafficAccounts": steps},
+        }
+        body = {"destination": "+447700900001", "sms": SMS, "telegram": TELEGRAM, "failover": chain}
+        response = await client.post("/api/v1/Message/send", json=body, headers=tenant.key)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    # The second chain's chat id ends in 0403 (the sandbox's blocked bot): its failure shows the chat id,
+    # not the phone number, is what reached the Bot API.
+    (first, second), (_, blocked) = await send("1861312834"), await send("1861310403")
+    worker = dispatcher_of(client)
+    await worker.dispatch_once()
+    await wait_for_status(client, tenant, first, "Sent")
+    timers = timers_of(client, later(21))
+    assert await timers.put_back(overdue_only=False) == 2
+    assert await timers.fire_due() == 2
+    later_worker = dispatcher_of(client, clock=later(21))
+    await later_worker.dispatch_once()
+    await later_worker.http.aclose()
+    await worker.http.aclose()
+    delivered = await wait_for_status(client, tenant, second, "Delivered")
+    assert delivered["destination"] == "1861312834" and delivered["channel"] == "telegram"
+    failed = await wait_for_status(client, tenant, blocked, "Failed")
+    assert failed["errorCode"] == "telegram.403"
+    chain = delivered["failover"]
+    assert chain["state"] == "done" and chain["activeStep"] == 1
+    assert [(s["destination"], s["deliveryStatus"]) for s in chain["steps"]] == [
+        ("+447700900001", "Sent"),
+        ("1861312834", "Delivered"),
+    ]
+    # The user answers on Telegram: the reply joins the conversation of the step sent to their chat.
+    user = {"trafficAccountId": tenant.accounts["telegram"], "from": "1861312834", "text": "Got it"}
+    assert (await client.post("/sandbox/telegram/inbound", json=user)).json()["gatewayStatus"] == 200
+    replies = await client.get("/api/v1/Messages", params={"direction": "inbound"}, headers=tenant.key)
+    [reply] = replies.json()["items"]
+    assert reply["conversationId"] == delivered["conversation"]["id"]
 
 
 async def send_read_chain(client: httpx.AsyncClient, tenant: Any, destination: str) -> list[str]:

@@ -127,3 +127,29 @@ def test_a_whole_value_that_is_no_object_is_named_by_its_path() -> None:
 def test_a_tagged_struct_on_its_own_checks_its_tag() -> None:
     assert errors({"type": "TEXT", "message": "hi"}, Text) == []
     assert errors({"type": "video", "message": "hi"}, Text) == [("type", "must be text")]
+
+
+class Step(msgspec.Struct, rename="camel"):
+    account_id: UUID
+    to: Annotated[str, msgspec.Meta(min_length=1)]
+
+
+class Chain(msgspec.Struct, rename="camel"):
+    steps: list[UUID | Step]
+    addresses: dict[UUID, Annotated[str, msgspec.Meta(min_length=1)]] = {}
+
+
+def test_a_value_or_an_object_is_read_as_whichever_was_given() -> None:
+    one, two = uuid4(), uuid4()
+    found = decode({"steps": [str(one), {"AccountId": str(two), "to": "x"}], "addresses": {str(one): "a"}}, Chain)
+    assert found.errors == [] and found.value == Chain([one, Step(two, "x")], {one: "a"})
+    raw = {"steps": [{"to": ""}, 5, "nope"], "addresses": {"nope": "a", str(one): "", str(two): 3}}
+    assert errors(raw, Chain) == [
+        ("steps[0].accountId", "is required"),
+        ("steps[0].to", "Expected `str` of length >= 1"),
+        ("steps[1]", "must be a UUID or an object"),
+        ("steps[2]", "must be a UUID or an object"),
+        ("addresses.nope", "the key must be a UUID"),
+        (f"addresses.{one}", "Expected `str` of length >= 1"),
+        (f"addresses.{two}", "must be a string"),
+    ]
