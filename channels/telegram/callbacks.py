@@ -92,6 +92,7 @@ def webhook_answer(update: dict[str, Any]) -> dict[str, Any]:
 
 
 def _inbound(sender: str, message: dict[str, Any], content: Any, provider_id: str) -> InboundMessage:
+    """The user's message (or tapped button: ``message`` is then the callback query) with its sender's name."""
     return InboundMessage(
         sender=sender,
         content=inbound.content(content),
@@ -119,12 +120,7 @@ def _postback(query: dict[str, Any], update_key: str) -> InboundMessage:
         callback_query_id=query_id,
         relates_to=relates_to,
     )
-    return InboundMessage(
-        sender=sender,
-        content=inbound.content(content),
-        provider_message_id=update_key,
-        sender_name=_name(query.get("from")),
-    )
+    return _inbound(sender, query, content, update_key)  # the query's ``from`` is the user who tapped
 
 
 def _poll_answer(answer: dict[str, Any], update_key: str) -> InboundMessage:
