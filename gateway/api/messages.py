@@ -143,8 +143,7 @@ class MessageDetail(Out):
     message_parts: int
     text: str | None  # a text message's text, either way
     request_info: dict[str, Any] | None  # the channel block as sent (outbound)
-    # What the user sent (inbound): the stored dict, encoded as it is; typed for the OpenAPI document.
-    content: InboundContent | None
+    content: InboundContent | None  # what the user sent (inbound)
     reference: str | None
     created_at: datetime.datetime
     updated_at: datetime.datetime
@@ -158,12 +157,7 @@ class MessageDetail(Out):
         """``name``: the user's latest known name (the conversation's)."""
         outbound = message.direction == "outbound"
         name = user_name(message, name)
-        if outbound:
-            sender = sender_view(account)
-            text = all_channels()[message.channel].text_of(message.content)
-        else:
-            sender = participant_view(message.channel, message.destination, name)
-            text = message.content.get("text") if message.content.get("type") == "text" else None
+        sender = sender_view(account) if outbound else participant_view(message.channel, message.destination, name)
         return cls(
             message.id,
             message.id,
@@ -177,9 +171,9 @@ class MessageDetail(Out):
             message.error_code,
             message.description,
             message.message_parts,
-            text,
+            message_text(message),
             message.content if outbound else None,
-            None if outbound else message.content,  # type: ignore[arg-type]
+            user_content(message),
             message.reference,
             message.created_at,
             message.updated_at,
@@ -225,7 +219,21 @@ class FailoverOut(Out):
         )
 
 
+def message_text(message: Message) -> str | None:
+    """A text message's text, either way: the block's (outbound), the user's (inbound)."""
+    if message.direction == "outbound":
+        return all_channels()[message.channel].text_of(message.content)
+    return message.content.get("text") if message.content.get("type") == "text" else None
+
+
+def user_content(message: Message) -> InboundContent | None:
+    """What the user sent (inbound): the stored dict, encoded as it is; typed for the OpenAPI document."""
+    return None if message.direction == "outbound" else message.content  # type: ignore[return-value]
+
+
 class MessageSummary(Out):
+    """A message in a list: a conversation's (so it reads as one) or the tenant's."""
+
     message_id: UUID
     traffic_account_id: UUID
     conversation_id: UUID
@@ -235,6 +243,8 @@ class MessageSummary(Out):
     delivery_status: str
     error_code: str | None
     message_parts: int
+    text: str | None  # a text message's text, either way
+    content: InboundContent | None  # what the user sent (inbound)
     reference: str | None
     created_at: datetime.datetime
     updated_at: datetime.datetime
@@ -251,6 +261,8 @@ class MessageSummary(Out):
             m.status,
             m.error_code,
             m.message_parts,
+            message_text(m),
+            user_content(m),
             m.reference,
             m.created_at,
             m.updated_at,

@@ -93,10 +93,19 @@ async def test_the_user_s_name_in_messages_conversations_and_payloads(server):
     assert first["sender"]["name"] == "Ana" and third["sender"]["name"] == "Ana Horvat"
     [conversation] = (await server.get("/api/v1/Conversations", headers=tenant.key)).json()["items"]
     assert conversation["participant"] == {"phoneNumber": USER, "name": "Ana Horvat"}
+    # The conversation's messages read as one: each with its text and what the user sent.
+    talk = await server.get(f"/api/v1/Conversations/{conversation['id']}/Messages", headers=tenant.key)
+    assert [(m["text"], m["content"]) for m in talk.json()["items"]] == [
+        (text, {"type": "text", "text": text}) for text in ("hello", "no name given", "renamed")
+    ]
     # Messages sent to the user, and their status events, name them too.
     sent = await send_sms(server, tenant, USER)
     await wait_for_status(server, tenant, sent, "Delivered")
     outbound = (await server.get(f"/api/v1/Message/{sent}", headers=tenant.key)).json()
+    [listed] = [
+        m for m in (await server.get("/api/v1/Messages", headers=tenant.key)).json()["items"] if m["messageId"] == sent
+    ]
+    assert listed["text"] == outbound["text"] and outbound["text"] and listed["content"] is None
     assert outbound["sender"] == {"id": account, "name": "sms sandbox"}
     assert outbound["conversation"]["participants"][1] == {"phoneNumber": USER, "name": "Ana Horvat"}
     [delivered] = [e for e in await webhook_events(server, sent) if e.event == "Delivered"]
