@@ -6,6 +6,8 @@ STAMP := $(VENV)/.installed
 
 export GATEWAY_DATA_DIR ?= .gateway
 export GATEWAY_ADMIN_TOKEN ?= dev-admin-token
+# `make run PORT=8011` serves elsewhere; the public URL follows (gateway serve --port).
+PORT ?= 8000
 # A local mock's webhook receiver is usually on localhost.
 export GATEWAY_ALLOW_PRIVATE_WEBHOOK_URLS ?= true
 
@@ -22,7 +24,7 @@ $(STAMP): pyproject.toml constraints.txt | $(BIN)/python
 run: $(STAMP)
 	$(BIN)/gateway migrate
 	$(BIN)/gateway demo
-	$(BIN)/gateway serve --host 127.0.0.1 --port 8000
+	$(BIN)/gateway serve --host 127.0.0.1 --port $(PORT)
 
 test: $(STAMP)
 	$(BIN)/ruff check gateway channels wire migrations tests bench faults

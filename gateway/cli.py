@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import socket
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 from uuid import UUID
 
 import click
@@ -18,6 +20,7 @@ from gateway.lib.gc_tuning import settle_after_startup
 from gateway.lib.validation import parse
 from gateway.settings import Settings, SettingsError
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1", "0.0.0.0")
 T = TypeVar("T")
 
 
@@ -124,19 +127,40 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
     """Serve the HTTP API."""
     import uvicorn
 
-    settings = _settings()
+    settings = _served_at(_settings(), host, port)
     _with_session(_noop)  # fails with a clear message when the schema is behind, before any worker starts
     uvicorn.run(
         "gateway.cli:server_app",
         factory=True,
-        host=host or settings.host,
-        port=port or settings.port,
+        host=settings.host,
+        port=settings.port,
         workers=workers,
         proxy_headers=True,
         timeout_graceful_shutdown=10,  # a hung provider call (or the sandbox's timeout case) must not block a restart
         log_level="info",
         access_log=settings.access_log,
     )
+
+
+def _served_at(settings: Settings, host: str | None, port: int | None) -> Settings:
+    """The settings of a server told ``--host``/``--port``: they go to the environment its app factory reads
+    (in every process uvicorn starts), so that an unset GATEWAY_PUBLIC_URL is this server's own address and
+    the sandbox providers and callbacks never talk to whatever else listens on the default port. A public
+    URL on this machine but another port is warned about: nothing of ours answers there."""
+    if host:
+        os.environ["GATEWAY_HOST"] = host
+    if port:
+        os.environ["GATEWAY_PORT"] = str(port)
+    settings = _settings()
+    public = urlsplit(settings.public_base_url)
+    if public.hostname in LOOPBACK and (public.port or 80) != settings.port:
+        logging.getLogger("gateway.cli").warning(
+            "GATEWAY_PUBLIC_URL %s is on this machine but not on the port served (%s): providers' callbacks and "
+            "the sandbox providers will reach another program there, or nothing",
+            settings.public_base_url,
+            settings.port,
+        )
+    return settings
 
 
 @main.command()
