@@ -189,7 +189,8 @@ def sandbox(host: str, port: int) -> None:
     "--callbacks-port",
     default=None,
     type=int,
-    help="Also serve the providers' callback routes on this port; set GATEWAY_CALLBACK_URL to where it is reached.",
+    help="Also serve the providers' callback routes on this port; GATEWAY_CALLBACK_URL says where it is reached "
+    "(default http://HOST:PORT of this option).",
 )
 @click.option(
     "--callbacks-host", default=None, help="Interface for --callbacks-port (GATEWAY_HOST, default 127.0.0.1)."
@@ -211,8 +212,13 @@ def worker(callbacks_port: int | None, callbacks_host: str | None, processes: in
     from uvicorn.supervisors import Multiprocess
 
     settings = _settings()
-    _with_session(_noop)  # a clear message when the schema is behind
     host = callbacks_host or settings.host
+    if callbacks_port is not None and not settings.callback_url:
+        # The callback routes are here: per-message callback URLs name this port unless told where it is reached
+        # (the processes uvicorn starts read it from the environment).
+        os.environ["GATEWAY_CALLBACK_URL"] = f"http://{f'[{host}]' if ':' in host else host}:{callbacks_port}"
+        settings = _settings()
+    _with_session(_noop)  # a clear message when the schema is behind
     sockets = [] if callbacks_port is None else [_listening_socket(host, callbacks_port)]
     config = uvicorn.Config(
         "gateway.cli:worker_app",

@@ -32,7 +32,11 @@ IMPATIENT = httpx.Timeout(0.3, connect=10)
 
 
 async def start_worker(
-    database_url: str, *args: str, env: dict[str, str] | None = None, stderr: int = asyncio.subprocess.DEVNULL
+    database_url: str,
+    *args: str,
+    env: dict[str, str] | None = None,
+    stderr: int = asyncio.subprocess.DEVNULL,
+    stdout: int = asyncio.subprocess.DEVNULL,  # uvicorn's access log
 ) -> asyncio.subprocess.Process:
     """`gateway worker *args` in a process of its own, on the tests' database and keys, without Redis;
     ``env`` adds settings (GATEWAY_...)."""
@@ -45,9 +49,7 @@ async def start_worker(
         **(env or {}),
     }
     environment.pop("GATEWAY_REDIS_URL", None)
-    return await asyncio.create_subprocess_exec(
-        GATEWAY, "worker", *args, env=environment, stdout=asyncio.subprocess.DEVNULL, stderr=stderr
-    )
+    return await asyncio.create_subprocess_exec(GATEWAY, "worker", *args, env=environment, stdout=stdout, stderr=stderr)
 
 
 @pytest.fixture

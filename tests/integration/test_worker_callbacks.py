@@ -14,13 +14,21 @@ from tests.conftest import assert_problem
 from tests.integration.conftest import free_port, send_message, serve, start_worker, tenant_on, wait_for_status
 
 
-async def start_callbacks_worker(database_url: str, public_url: str, callbacks_port: int) -> asyncio.subprocess.Process:
-    env = {
-        "GATEWAY_PUBLIC_URL": public_url,  # the sandbox providers, on the API
-        "GATEWAY_CALLBACK_URL": f"http://127.0.0.1:{callbacks_port}",
-    }
+async def start_callbacks_worker(
+    database_url: str, public_url: str, callbacks_port: int, told: bool = True
+) -> asyncio.subprocess.Process:
+    """``told``: GATEWAY_CALLBACK_URL names the port (else the worker's default is that port too, and its
+    access log, its standard output, is kept to show where the reports went)."""
+    env = {"GATEWAY_PUBLIC_URL": public_url, "GATEWAY_ACCESS_LOG": "true"}  # the sandbox providers, on the API
+    if told:
+        env["GATEWAY_CALLBACK_URL"] = f"http://127.0.0.1:{callbacks_port}"
     return await start_worker(
-        database_url, "--callbacks-port", str(callbacks_port), env=env, stderr=asyncio.subprocess.PIPE
+        database_url,
+        "--callbacks-port",
+        str(callbacks_port),
+        env=env,
+        stderr=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.DEVNULL if told else asyncio.subprocess.PIPE,
     )
 
 
@@ -62,6 +70,25 @@ async def test_the_worker_takes_the_providers_reports(database_url):
     # the SIGTERM it sent).
     assert worker.returncode == -signal.SIGTERM
     assert "Application shutdown complete" in (await worker.stderr.read()).decode()  # the loops' round ended  # type: ignore[union-attr]
+
+
+async def test_the_callbacks_port_is_the_callback_url_when_none_is_set(sqlite_url):
+    port = free_port()
+    # The API has callback routes too, and its sandbox providers report only to the gateway's own URLs.
+    async with serve(sqlite_url, worker_in_server=False, callback_url=f"http://127.0.0.1:{port}") as api:
+        worker = await start_callbacks_worker(sqlite_url, str(api.base_url).rstrip("/"), port, told=False)
+        try:
+            await until_healthy(f"http://127.0.0.1:{port}", worker)
+            tenant = await tenant_on(api)
+            message_id = await send_message(api, tenant, "sms", "+447700900123", {"text": "hi", "sender": "Acme"})
+            await wait_for_status(api, tenant, message_id, "Delivered", seconds=30)
+        finally:
+            if worker.returncode is None:
+                worker.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(worker.wait(), 30)
+    # The sandbox's report went where the worker's send said: the worker's own port, not the API's.
+    access_log = (await worker.stdout.read()).decode()  # type: ignore[union-attr]
+    assert f'"POST /callbacks/sms/{tenant.accounts["sms"]}' in access_log, access_log[-3000:]
 
 
 async def test_a_callbacks_port_in_use_stops_the_worker(sqlite_url):
