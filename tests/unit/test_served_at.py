@@ -41,4 +41,3 @@ def test_a_public_url_elsewhere_is_no_concern(environment, caplog) -> None:
     environment.setenv("GATEWAY_PUBLIC_URL", "https://gateway.example.com")  # a proxy in front
     _served_at(_settings(), "0.0.0.0", 8011)
     assert not [r for r in caplog.records if "GATEWAY_PUBLIC_URL" in r.message]
-
