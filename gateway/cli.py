@@ -20,6 +20,7 @@ from gateway.lib.gc_tuning import settle_after_startup
 from gateway.lib.validation import parse
 from gateway.settings import Settings, SettingsError
 
+MIGRATION_LOG = "alembic.runtime.migration"
 LOOPBACK = ("127.0.0.1", "localhost", "::1", "0.0.0.0")
 T = TypeVar("T")
 
@@ -107,6 +108,9 @@ def main() -> None:
 def configure_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per provider call and callback otherwise
+    # Alembic says which dialect it found whenever the schema is checked (every start and /health): only
+    # `gateway migrate` tells what it ran.
+    logging.getLogger(MIGRATION_LOG).setLevel(logging.WARNING)
 
 
 @main.command()
@@ -115,6 +119,7 @@ def migrate() -> None:
     from gateway.migrate import upgrade
 
     settings = _settings()
+    logging.getLogger(MIGRATION_LOG).setLevel(logging.INFO)  # the revisions it runs
     upgrade(settings)
     click.echo(f"database at the newest schema revision ({settings.database_url.split('@')[-1]})", err=True)
 
