@@ -22,6 +22,7 @@ from gateway.settings import Settings, SettingsError
 
 MIGRATION_LOG = "alembic.runtime.migration"
 LOOPBACK = ("127.0.0.1", "localhost", "::1", "0.0.0.0")
+DEFAULT_PORTS = {"http": 80, "https": 443}
 T = TypeVar("T")
 
 
@@ -132,7 +133,7 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
     """Serve the HTTP API."""
     import uvicorn
 
-    settings = _served_at(_settings(), host, port)
+    settings = _served_at(host, port)
     _with_session(_noop)  # fails with a clear message when the schema is behind, before any worker starts
     uvicorn.run(
         "gateway.cli:server_app",
@@ -147,7 +148,7 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
     )
 
 
-def _served_at(settings: Settings, host: str | None, port: int | None) -> Settings:
+def _served_at(host: str | None, port: int | None) -> Settings:
     """The settings of a server told ``--host``/``--port``: they go to the environment its app factory reads
     (in every process uvicorn starts), so that an unset GATEWAY_PUBLIC_URL is this server's own address and
     the sandbox providers and callbacks never talk to whatever else listens on the default port. A public
@@ -158,7 +159,7 @@ def _served_at(settings: Settings, host: str | None, port: int | None) -> Settin
         os.environ["GATEWAY_PORT"] = str(port)
     settings = _settings()
     public = urlsplit(settings.public_base_url)
-    if public.hostname in LOOPBACK and (public.port or 80) != settings.port:
+    if public.hostname in LOOPBACK and (public.port or DEFAULT_PORTS.get(public.scheme, 80)) != settings.port:
         logging.getLogger("gateway.cli").warning(
             "GATEWAY_PUBLIC_URL %s is on this machine but not on the port served (%s): providers' callbacks and "
             "the sandbox providers will reach another program there, or nothing",

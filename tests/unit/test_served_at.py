@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.cli import _served_at, _settings
+from gateway.cli import _served_at
 
 
 @pytest.fixture
@@ -24,14 +24,14 @@ def environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.Monke
 
 
 def test_the_port_served_is_the_public_url_when_none_is_set(environment, caplog) -> None:
-    settings = _served_at(_settings(), "127.0.0.1", 8011)
+    settings = _served_at("127.0.0.1", 8011)
     assert settings.public_base_url == "http://127.0.0.1:8011"
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING and "GATEWAY_PUBLIC_URL" in r.message]
 
 
 def test_a_public_url_here_on_another_port_is_warned_about(environment, caplog) -> None:
     environment.setenv("GATEWAY_PUBLIC_URL", "http://localhost:8000")
-    settings = _served_at(_settings(), None, 8011)
+    settings = _served_at(None, 8011)
     assert settings.public_base_url == "http://localhost:8000"  # as told: only a warning
     [warning] = [r for r in caplog.records if "GATEWAY_PUBLIC_URL" in r.message]
     assert warning.levelno == logging.WARNING and "8011" in warning.message
@@ -39,5 +39,5 @@ def test_a_public_url_here_on_another_port_is_warned_about(environment, caplog) 
 
 def test_a_public_url_elsewhere_is_no_concern(environment, caplog) -> None:
     environment.setenv("GATEWAY_PUBLIC_URL", "https://gateway.example.com")  # a proxy in front
-    _served_at(_settings(), "0.0.0.0", 8011)
+    _served_at("0.0.0.0", 8011)
     assert not [r for r in caplog.records if "GATEWAY_PUBLIC_URL" in r.message]
