@@ -21,7 +21,7 @@ from litestar.types import Receive, Scope, Send
 
 from channels.registry import all_channels
 from gateway import docs, openapi
-from gateway.api import admin, customers, messages, templates, traffic_accounts, webhooks
+from gateway.api import admin, customers, messages, status, templates, traffic_accounts, webhooks
 from gateway.api.deps import (
     API_PREFIX,
     APP_DEPENDENCIES,
@@ -97,7 +97,7 @@ def create_app(settings: Settings | None = None) -> Gateway:
             stop = asyncio.Event()
             jobs = [runtime.idempotency_keys.run_purger(stop)]
             if settings.embedded_worker:  # the worker's loops, in the server (see `gateway worker`)
-                jobs.append(runtime.run_loops(stop))
+                jobs.append(runtime.run_loops(stop, embedded=True))
             running = [asyncio.create_task(job) for job in jobs]
             try:
                 yield
@@ -137,7 +137,7 @@ def create_app(settings: Settings | None = None) -> Gateway:
                 path="/",
                 guards=[admin_guard],
                 security=[{"adminToken": []}],
-                route_handlers=[admin.TenantController, admin.AdminTrafficAccountController],
+                route_handlers=[admin.TenantController, admin.AdminTrafficAccountController, status.status],
             )
         )
 

@@ -250,6 +250,9 @@ class IdempotencyKey(UUIDBase):
     response_body: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
 
 
+ACTIVE, DONE, EXHAUSTED = "active", "done", "exhausted"  # a failover chain's states
+
+
 class FailoverChain(UUIDAuditBase):
     """A Timeout failover (seed 002): one message per traffic account, sent one after the other until
     one reaches ``required_status``. ``due_at`` is when the active step times out (None once the chain
@@ -264,3 +267,18 @@ class FailoverChain(UUIDAuditBase):
     active_step: Mapped[int] = mapped_column(Integer, default=0)
     state: Mapped[str] = mapped_column(String(16), default="active")  # active, done (reached) or exhausted
     due_at: Mapped[datetime.datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+
+
+class WorkerHeartbeat(UUIDBase):
+    """A process running the worker's loops (`gateway worker`, or a server in the embedded mode), as it last
+    told (gateway.workers): written every few seconds, removed when it stops, left behind when it dies."""
+
+    __tablename__ = "worker_heartbeat"
+    owner: Mapped[str] = mapped_column(String(64), unique=True)  # the name its leases carry
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    embedded: Mapped[bool] = mapped_column(Boolean)  # the loops run in an API server
+    started_at: Mapped[datetime.datetime] = mapped_column(DateTimeUTC(timezone=True))
+    beat_at: Mapped[datetime.datetime] = mapped_column(DateTimeUTC(timezone=True))
+    in_flight_sends: Mapped[int] = mapped_column(Integer)
+    in_flight_deliveries: Mapped[int] = mapped_column(Integer)

@@ -37,6 +37,7 @@ from gateway.settings import Settings
 from gateway.store.messages import NewMessage
 from gateway.tenants.auth import TokenIssuer
 from gateway.webhooks.deliverer import WebhookDeliverer
+from gateway.workers import Heartbeat
 from wire.http import DirectClient
 
 
@@ -154,6 +155,20 @@ class Runtime:
             retention=datetime.timedelta(days=self.settings.created_retention_days),
         )
 
-    async def run_loops(self, stop: asyncio.Event) -> None:
-        """Dispatch messages, deliver webhook events and fire failover timers until ``stop``."""
-        await asyncio.gather(self.dispatcher.run(stop), self.deliverer.run(stop), self.failover_timers.run(stop))
+    def heartbeat(self, *, embedded: bool) -> Heartbeat:
+        return Heartbeat(
+            self.sessions,
+            self.dispatcher.owner,
+            embedded=embedded,
+            in_flight=lambda: (self.dispatcher.in_flight, self.deliverer.in_flight_total),
+        )
+
+    async def run_loops(self, stop: asyncio.Event, *, embedded: bool = False) -> None:
+        """Dispatch messages, deliver webhook events and fire failover timers until ``stop``, telling
+        (the heartbeat) that this process does; ``embedded``: it is an API server."""
+        await asyncio.gather(
+            self.dispatcher.run(stop),
+            self.deliverer.run(stop),
+            self.failover_timers.run(stop),
+            self.heartbeat(embedded=embedded).run(stop),
+        )

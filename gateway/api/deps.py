@@ -9,6 +9,7 @@ from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency, Provide
 from litestar.params import SkipValidation
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from gateway.lib.problems import Problem
@@ -31,6 +32,7 @@ Webhooks = NamedDependency[WebhookService]
 Login = NamedDependency[LoginService]
 ProviderHttp = NamedDependency[httpx.AsyncClient]
 Engine = NamedDependency[AsyncEngine]
+RedisClient = NamedDependency[SkipValidation[Redis | None]]  # None: the embedded mode
 # The gateway's side of provider callbacks, as the APIs use it (channels see it as channels.base.Callbacks).
 GatewayCallbacks = NamedDependency[SkipValidation[ProviderCallbacks]]
 API_PREFIX = "/api/{version:str}"
@@ -97,6 +99,10 @@ def provide_engine(request: Request) -> AsyncEngine:
     return runtime_of(request).engine
 
 
+def provide_redis(request: Request) -> Redis | None:
+    return runtime_of(request).redis
+
+
 def _provide(function: Any) -> Provide:
     return Provide(function, sync_to_thread=False)
 
@@ -106,6 +112,7 @@ APP_DEPENDENCIES = {
     "callbacks": _provide(provide_callbacks),
     "provider_http": _provide(provide_provider_http),
     "engine": _provide(provide_engine),
+    "redis": _provide(provide_redis),
 }
 # The customer API's: login without authentication, the rest with it.
 LOGIN_DEPENDENCIES = {"login_service": _provide(provide_login_service)}

@@ -107,6 +107,11 @@ class Dispatcher:
         self._accounts = Lookups()
         self.outcomes = GroupCommit(self.write, max_batch=BATCH, linger=RECORD_LINGER)
 
+    @property
+    def in_flight(self) -> int:
+        """Messages claimed and not yet sent."""
+        return len(self._claimed)
+
     async def run(self, stop: asyncio.Event, poll_seconds: float = 0.5, concurrency: int = BATCH) -> None:
         """Send due messages until ``stop``, up to ``concurrency`` at once (gateway.lib.leased_queue)."""
         queue = LeasedQueue(

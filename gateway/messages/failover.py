@@ -27,13 +27,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.lib.clock import now
 from gateway.lib.due import DueIndex
-from gateway.models import FailoverChain
+from gateway.models import ACTIVE, DONE, EXHAUSTED, FailoverChain
 from gateway.store import statuses
 from gateway.store.messages import Applied, activate_steps, purge_untriggered
 
 log = logging.getLogger(__name__)
 
-ACTIVE, DONE, EXHAUSTED = "active", "done", "exhausted"
 REQUIRED_STATUSES = (statuses.DELIVERED, statuses.READ)
 # The statuses that satisfy a required status: a Read message was delivered too.
 SATISFIES = {statuses.DELIVERED: (statuses.DELIVERED, statuses.READ), statuses.READ: (statuses.READ,)}

@@ -9,8 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.messages.failover import ACTIVE
-from gateway.models import FailoverChain, Message, WebhookEvent
+from gateway.models import ACTIVE, FailoverChain, Message, WebhookEvent
 from gateway.store import statuses
 from gateway.store.outbox import PENDING
 

@@ -155,6 +155,10 @@ class WebhookDeliverer:
             ),
         )
 
+    @property
+    def in_flight_total(self) -> int:
+        return sum(self.in_flight.values())
+
     async def run(self, stop: asyncio.Event, poll_seconds: float = POLL_SECONDS) -> None:
         """Deliver due events until ``stop`` (gateway.lib.leased_queue). The poll also finds the events that
         waited for an earlier one of their message."""
