@@ -38,7 +38,7 @@ from gateway.store.messages import NewMessage
 from gateway.tenants.auth import TokenIssuer
 from gateway.webhooks.deliverer import WebhookDeliverer
 from gateway.workers import Heartbeat
-from wire.http import DirectClient
+from wire.http import DirectClient, Proxies
 
 
 class Runtime:
@@ -119,7 +119,8 @@ class Runtime:
     @cached_property
     def provider_http(self) -> httpx.AsyncClient:
         """The client of the providers' APIs: sends, and callback registrations."""
-        return DirectClient(PROVIDER_CONNECTIONS, httpx.Timeout(15.0, connect=5.0))
+        proxies = Proxies(self.settings.egress_proxy or None)
+        return DirectClient(PROVIDER_CONNECTIONS, httpx.Timeout(15.0, connect=5.0), proxies)
 
     async def accepted(self, _messages: list[NewMessage], chains: list[NewChain]) -> None:
         """New messages were committed (the acceptor's hook): the dispatchers have work, the chains' timers

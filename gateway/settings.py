@@ -10,6 +10,8 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from wire.http import Proxies
+
 log = logging.getLogger(__name__)
 
 
@@ -49,6 +51,17 @@ def _int(name: str, default: int, minimum: int = 1) -> int:
 def _list(name: str) -> list[str]:
     value = _env(name)
     return [item.strip() for item in value.split(",") if item.strip()] if value else []
+
+
+def _egress_proxy() -> str:
+    """GATEWAY_EGRESS_PROXY, checked with the standard variables (HTTPS_PROXY & co.): a proxy we can't use
+    stops the start, rather than every send later. The message never shows a URL (it may hold a password)."""
+    value = _env("EGRESS_PROXY", "") or ""
+    try:
+        Proxies(value or None)
+    except ValueError as error:
+        raise SettingsError(str(error)) from None
+    return value
 
 
 MIN_JWT_KEY_LENGTH = 32  # HS256 keys shorter than the hash output are brute-forceable (RFC 7518 3.2)
@@ -132,6 +145,7 @@ class Settings:
     bulk_max_messages: int = 10_000  # destinations (or messages) per bulk request
     created_retention_days: int = 60  # failover steps never triggered (status Created) are purged after this
     lease_seconds: int = 60  # a claimed message (or webhook event) is another worker's after this
+    egress_proxy: str = ""  # provider calls and webhook deliveries go through it (before HTTPS_PROXY & co.)
 
     @property
     def public_base_url(self) -> str:
@@ -205,4 +219,5 @@ class Settings:
             created_retention_days=_int("CREATED_RETENTION_DAYS", 60),
             # Longer than a provider call may take (15 s), or a slow send's message would be sent twice.
             lease_seconds=_int("LEASE_SECONDS", 60, minimum=20),
+            egress_proxy=_egress_proxy(),
         )

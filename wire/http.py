@@ -7,15 +7,22 @@ few hundred a second: its pool walks every connection with a system call per req
 request goes through anyio streams and h11's pure-Python parser (py-spy: 35-45 % of the worker's and
 the sandbox's CPU). The clients keep httpx's API (timeouts, headers, decoding, errors); only the wire
 is ours. Requests beyond the limit wait on a semaphore, where waiting costs nothing.
+
+An operator's HTTP proxy (Proxies: GATEWAY_EGRESS_PROXY, or HTTPS_PROXY/HTTP_PROXY/ALL_PROXY/NO_PROXY)
+is reached through CONNECT tunnels; httpx's own proxy support lives in the transport we replaced.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import functools
 import re
 import time
+import urllib.request
 from collections import deque
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import httptools
@@ -27,6 +34,60 @@ PAUSE_ABOVE = 256 * 1024  # bytes of an answer's body held unread before the soc
 IDLE_SECONDS = 5.0  # a connection unused longer is not used again (servers close theirs; httpx's default too)
 _HEADER = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _FORBIDDEN_IN_VALUE = re.compile(rb"[\r\n\0]")
+# A request extension: the address to connect to (directly or through a proxy's tunnel) instead of
+# resolving the URL's host, which still names the server in Host and TLS (gateway.lib.netguard's check).
+CONNECT_TO = "connect_to"
+
+
+@dataclass(frozen=True, slots=True)
+class Proxy:
+    host: str
+    port: int
+    authorization: bytes  # the Proxy-Authorization header line (from the URL's userinfo), or nothing
+
+    @classmethod
+    def parse(cls, url: str) -> Proxy:
+        """``http://[user:password@]host[:port]`` (no scheme: http, as curl reads it). Errors never show
+        the URL: it may hold a password."""
+        parsed = httpx.URL(url if "://" in url else f"http://{url}")
+        if parsed.scheme != "http" or not parsed.host:
+            raise ValueError(f"a proxy must be an http://host:port URL, not {parsed.scheme}://...")
+        authorization = b""
+        if parsed.username or parsed.password:
+            credentials = base64.b64encode(f"{parsed.username}:{parsed.password}".encode())
+            authorization = b"Proxy-Authorization: Basic %s\r\n" % credentials
+        return cls(parsed.raw_host.decode("ascii"), parsed.port or 80, authorization)
+
+
+class Proxies:
+    """Which requests go through an HTTP proxy, and which one: ``proxy`` (GATEWAY_EGRESS_PROXY) for
+    every target when given, else the standard variables as curl and httpx read them (HTTPS_PROXY for
+    https targets, HTTP_PROXY for http ones, ALL_PROXY for both; either case). NO_PROXY's hosts go
+    direct in both cases. False when no proxy is set: the transport then never asks."""
+
+    def __init__(self, proxy: str | None = None) -> None:
+        found = urllib.request.getproxies_environment()  # lower case wins, as curl has it
+        self._no_proxy = {"no": found["no"]} if found.get("no") else {}
+        self._by_scheme: dict[str, Proxy] = {}
+        for scheme in ("http", "https"):
+            if url := proxy or found.get(scheme) or found.get("all"):
+                try:
+                    self._by_scheme[scheme] = Proxy.parse(url)
+                except (ValueError, httpx.InvalidURL) as error:
+                    where = "GATEWAY_EGRESS_PROXY" if proxy else f"{scheme.upper()}_PROXY (or ALL_PROXY)"
+                    raise ValueError(f"{where}: {error}") from None
+        self.route = functools.lru_cache(maxsize=4096)(self._route)
+
+    def __bool__(self) -> bool:
+        return bool(self._by_scheme)
+
+    def _route(self, scheme: str, host: str, port: int) -> Proxy | None:
+        """The proxy of requests to this origin, or None: direct."""
+        proxy = self._by_scheme.get(scheme)
+        authority = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"  # NO_PROXY may name host:port
+        if proxy is None or urllib.request.proxy_bypass_environment(authority, self._no_proxy):
+            return None
+        return proxy
 
 
 class DirectClient(httpx.AsyncClient):
@@ -37,10 +98,10 @@ class DirectClient(httpx.AsyncClient):
     and under load that wrapping cost as much CPU as the transport itself: without it the sandbox took
     0.21 of a core instead of 0.25 at 500 messages/s. Requests are built as usual (URL,
     headers, body, timeouts); a redirect is answered as it is, never followed. (Like any httpx client
-    given its own transport, it takes no proxy from the environment.)"""
+    given its own transport, httpx reads no proxy from the environment: ``proxies`` says which.)"""
 
-    def __init__(self, connections: int, timeout: httpx.Timeout | float) -> None:
-        self._wire = KeepAliveTransport(connections)
+    def __init__(self, connections: int, timeout: httpx.Timeout | float, proxies: Proxies | None = None) -> None:
+        self._wire = KeepAliveTransport(connections, proxies)
         super().__init__(timeout=timeout, follow_redirects=False, transport=self._wire)
 
     async def send(
@@ -68,8 +129,9 @@ class DirectClient(httpx.AsyncClient):
 
 
 class KeepAliveTransport(httpx.AsyncBaseTransport):
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, proxies: Proxies | None = None) -> None:
         self._size = size
+        self._proxies = proxies or None  # None unless a proxy is set: the direct path asks nothing
         self._ssl = httpx.create_ssl_context()  # made once: each connection would load the CA store again
         self._slots = asyncio.Semaphore(size)
         self._idle: deque[tuple[Origin, _Connection, float]] = deque()  # (.., .., idle since), least recent first
@@ -126,12 +188,17 @@ class KeepAliveTransport(httpx.AsyncBaseTransport):
             self._close(self._idle.popleft()[1])
         scheme, host, port = origin
         tls = self._ssl if scheme == "https" else None
+        address = request.extensions.get(CONNECT_TO, host)
+        proxy = self._proxies.route(scheme, host, port) if self._proxies is not None else None
         self._open += 1
         try:
             async with asyncio.timeout(seconds):
-                _, connection = await asyncio.get_running_loop().create_connection(
-                    _Connection, host, port, ssl=tls, server_hostname=host if tls else None
-                )
+                if proxy is None:
+                    _, connection = await asyncio.get_running_loop().create_connection(
+                        _Connection, address, port, ssl=tls, server_hostname=host if tls else None
+                    )
+                else:
+                    connection = await _tunnel(proxy, address, port, tls, host, request)
         except TimeoutError:  # ours, or the system's (an OSError too)
             self._open -= 1
             raise httpx.ConnectTimeout(f"no connection to {host}:{port} in time", request=request) from None
@@ -150,6 +217,64 @@ class KeepAliveTransport(httpx.AsyncBaseTransport):
     async def aclose(self) -> None:
         while self._idle:
             self._close(self._idle.popleft()[1])
+
+
+async def _tunnel(proxy: Proxy, address: str, port: int, tls: Any, host: str, request: httpx.Request) -> _Connection:
+    """A connection to ``address``:``port`` through a CONNECT tunnel of ``proxy``, with TLS for ``host``
+    inside it when ``tls``; a proxy that refuses is an httpx.ProxyError (a transport error: transient).
+
+    http targets are tunnelled too, not sent to the proxy in absolute form: the proxy then connects to
+    the address we give while the server still sees its name in Host (a proxy replaces Host with an
+    absolute-form request's authority, RFC 9112 3.2.2), which keeps the webhooks' address check
+    whole; and the connection is the same as a direct one, kept per origin. The proxy must allow
+    CONNECT to the target's port (squid's default allows 443 only)."""
+    loop = asyncio.get_running_loop()
+    transport, answer = await loop.create_connection(lambda: _ProxyAnswer(request), proxy.host, proxy.port)
+    try:
+        authority = (f"[{address}]:{port}" if ":" in address else f"{address}:{port}").encode("ascii")
+        transport.write(b"CONNECT %s HTTP/1.1\r\nHost: %s\r\n%s\r\n" % (authority, authority, proxy.authorization))
+        status = await answer.status
+        if not 200 <= status < 300:
+            why = f"the proxy {proxy.host}:{proxy.port} refused a tunnel to {authority.decode()}: {status}"
+            raise httpx.ProxyError(why, request=request)
+        connection = _Connection()
+        if tls is not None:
+            transport = await loop.start_tls(transport, connection, tls, server_hostname=host)
+        else:
+            transport.set_protocol(connection)
+        connection.connection_made(transport)  # start_tls doesn't call it, set_protocol neither
+        return connection
+    except BaseException:
+        transport.close()
+        raise
+
+
+class _ProxyAnswer(asyncio.Protocol):
+    """The proxy's answer to CONNECT: its status once its head has arrived (the tunnel's bytes follow)."""
+
+    def __init__(self, request: httpx.Request) -> None:
+        self._request = request
+        self._parser = httptools.HttpResponseParser(self)
+        self.status: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+    def data_received(self, data: bytes) -> None:
+        if self.status.done():
+            return
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserError as error:
+            self._fail(f"malformed answer to CONNECT: {error}")
+
+    def on_headers_complete(self) -> None:
+        if not self.status.done():
+            self.status.set_result(self._parser.get_status_code())
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._fail("the proxy closed the connection before answering CONNECT")
+
+    def _fail(self, why: str) -> None:
+        if not self.status.done():
+            self.status.set_exception(httpx.ProxyError(why, request=self._request))
 
 
 def _default_port(scheme: str) -> int:

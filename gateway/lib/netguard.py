@@ -24,8 +24,17 @@ def url_syntax_problem(url: str) -> str | None:
 
 async def url_problem(url: str, *, allow_private: bool) -> str | None:
     """Why ``url`` can't be used as a webhook target, or None when it can."""
+    return (await checked_url(url, allow_private=allow_private))[0]
+
+
+async def checked_url(url: str, *, allow_private: bool) -> tuple[str | None, str | None]:
+    """(why ``url`` can't be used as a webhook target, None), or (None, the address found and checked).
+
+    The caller connects to that address, directly or through a proxy's CONNECT tunnel, with the URL's
+    name in Host and TLS: resolved again, by us or by a proxy, the name could point elsewhere by then
+    (DNS rebinding). The address is None when private targets are allowed: nothing is resolved."""
     if (problem := url_syntax_problem(url)) or allow_private:
-        return problem
+        return problem, None
     parts = urlsplit(url)
     try:
         # The name the HTTP client connects to: httpx encodes international names by IDNA 2008 ("faß.de" is
@@ -35,12 +44,12 @@ async def url_problem(url: str, *, allow_private: bool) -> str | None:
             host, parts.port or (443 if parts.scheme == "https" else 80), type=socket.SOCK_STREAM
         )
     except (socket.gaierror, UnicodeError, httpx.InvalidURL):
-        return f"host {parts.hostname!r} could not be resolved"
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%")[0])
+        return f"host {parts.hostname!r} could not be resolved", None
+    addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+    for address in addresses:
         if not is_public(address):
-            return f"resolves to {address}, a private, loopback or link-local address; such targets are refused"
-    return None
+            return f"resolves to {address}, a private, loopback or link-local address; such targets are refused", None
+    return None, str(addresses[0])  # the resolver's first choice, as a connection by name would try first
 
 
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")

@@ -43,7 +43,7 @@ from channels import kit
 from gateway.lib.clock import now
 from gateway.lib.group_commit import GroupCommit
 from gateway.lib.leased_queue import LeasedQueue
-from gateway.lib.netguard import url_problem
+from gateway.lib.netguard import checked_url
 from gateway.lib.work_due import WEBHOOKS, WorkDue
 from gateway.models import Webhook, WebhookAttempt, WebhookEvent
 from gateway.settings import Settings
@@ -51,7 +51,7 @@ from gateway.store import outbox
 from gateway.store.outbox import FAILED, PENDING, SUCCEEDED, lease_free
 from gateway.webhooks.schedule import MAX_RETRY_AFTER, retry_delay
 from gateway.webhooks.signing import signature, signing_secrets
-from wire.http import KeepAliveTransport
+from wire.http import CONNECT_TO, KeepAliveTransport, Proxies
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +118,7 @@ class WebhookDeliverer:
         lease: datetime.timedelta | None = None,
         only: Collection[UUID] | None = None,
         work_due: WorkDue | None = None,
+        proxies: Proxies | None = None,
     ) -> None:
         self.session_maker = session_maker
         self.allow_private_urls = allow_private_urls
@@ -125,7 +126,7 @@ class WebhookDeliverer:
         self.disable_after = disable_after
         self.concurrency = concurrency
         self.endpoint_concurrency = endpoint_concurrency
-        self.http = KeepAliveTransport(concurrency)
+        self.http = KeepAliveTransport(concurrency, proxies)
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.clock = clock
         self.rng = rng or random.Random()
@@ -153,6 +154,7 @@ class WebhookDeliverer:
                 datetime.timedelta(seconds=settings.lease_seconds),
                 datetime.timedelta(seconds=2 * settings.webhook_timeout_seconds),
             ),
+            proxies=Proxies(settings.egress_proxy or None),
         )
 
     @property
@@ -276,8 +278,10 @@ class WebhookDeliverer:
         def outcome(**values: Any) -> Outcome:
             return Outcome(event, at, round((time.monotonic() - started) * 1000), **values)
 
-        # Resolved again at send time: a name that now points inside the network is refused.
-        if problem := await url_problem(target.url, allow_private=self.allow_private_urls):
+        # Resolved again at send time: a name that now points inside the network is refused, and the
+        # connection (or a proxy's tunnel) goes to the address checked, not to the name resolved again.
+        problem, address = await checked_url(target.url, allow_private=self.allow_private_urls)
+        if problem:
             return outcome(error=f"refused: the URL {problem}")
         body = msgspec.json.encode(event.payload)
         headers = {
@@ -291,7 +295,7 @@ class WebhookDeliverer:
         try:
             async with asyncio.timeout(self.timeout_seconds):  # the whole exchange, not each read
                 response, kept = await post_keeping(
-                    self.http, target.url, body, headers, BODY_KEPT, self.timeout_seconds
+                    self.http, target.url, body, headers, BODY_KEPT, self.timeout_seconds, address
                 )
         except TimeoutError:
             return outcome(error=f"no answer within {self.timeout_seconds:g} s")
@@ -406,16 +410,24 @@ class WebhookDeliverer:
 
 
 async def post_keeping(
-    transport: KeepAliveTransport, url: str, body: bytes, headers: dict[str, str], keep: int, io_seconds: float
+    transport: KeepAliveTransport,
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    keep: int,
+    io_seconds: float,
+    address: str | None = None,
 ) -> tuple[httpx.Response, bytes]:
     """POST ``body``; the answer and (at least) its first ``keep`` bytes, never the rest of a huge body.
-    Each connect, read and write takes at most ``io_seconds`` (the caller bounds the whole exchange).
+    Each connect, read and write takes at most ``io_seconds`` (the caller bounds the whole exchange). A
+    new connection goes to ``address`` when given (the URL's host still names the server).
 
     Straight to the transport, so nothing follows a redirect: a 3xx is a failed attempt, as a redirect
     could lead past the address check."""
-    request = httpx.Request(
-        "POST", _parsed(url), content=body, headers=headers, extensions={"timeout": _timeouts(io_seconds)}
-    )
+    extensions: dict[str, Any] = {"timeout": _timeouts(io_seconds)}
+    if address is not None:
+        extensions[CONNECT_TO] = address
+    request = httpx.Request("POST", _parsed(url), content=body, headers=headers, extensions=extensions)
     response = await transport.handle_async_request(request)
     kept = bytearray()
     try:
