@@ -4,6 +4,7 @@ WORKDIR /src
 COPY pyproject.toml constraints.txt README.md ./
 COPY gateway ./gateway
 COPY channels ./channels
+COPY wire ./wire
 COPY migrations ./migrations
 RUN pip install --no-cache-dir --prefix=/install -c constraints.txt .
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import logging
 import os
+import secrets
 import socket
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 from uuid import UUID
@@ -274,6 +277,39 @@ def demo() -> None:
     from gateway.demo import ensure_demo
 
     _print(_with_session(lambda session, _runtime: ensure_demo(session)))
+
+
+# What `gateway init` writes once, with the random bytes of each (hex: twice as many characters).
+INIT_SECRETS = {"GATEWAY_JWT_KEYS": 32, "GATEWAY_SECRET_KEY": 32, "GATEWAY_ADMIN_TOKEN": 24}
+
+
+@main.command()
+@click.option(
+    "--env-file",
+    "path",
+    default=".env",
+    show_default=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The file docker compose reads (./.env beside docker-compose.yml).",
+)
+def init(path: Path) -> None:
+    """Write the JWT keys, the secret key and the admin token into an .env file, once: run again, it
+    keeps the values there and adds only those missing (new keys would leave the stored credentials
+    unreadable). The file is made readable by its owner only; no value is printed."""
+    from dotenv import dotenv_values
+
+    text = path.read_text() if path.exists() else ""
+    present = dotenv_values(stream=io.StringIO(text))  # an empty value is kept too: the operator's choice
+    missing = [name for name in INIT_SECRETS if name not in present]
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.fchmod(fd, 0o600)  # a file that was there already holds keys now
+    with os.fdopen(fd, "a") as handle:
+        if text and not text.endswith("\n"):
+            handle.write("\n")
+        for name in missing:
+            handle.write(f"{name}={secrets.token_hex(INIT_SECRETS[name])}\n")
+    kept = [name for name in INIT_SECRETS if name in present]
+    click.echo(f"{path}: added {', '.join(missing) or 'nothing'}; kept {', '.join(kept) or 'nothing'}", err=True)
 
 
 @main.group()
