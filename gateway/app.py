@@ -225,6 +225,7 @@ def _gateway(runtime: Runtime, handlers: list[Any], **options: Any) -> Gateway:
         request_max_body_size=runtime.settings.max_body_bytes,
         dependencies=APP_DEPENDENCIES,
         debug=False,
+        logging_config=None,  # every process's logging is gateway.logs'
         **options,
     )
 
