@@ -108,11 +108,7 @@ def configure(format: str = "console", level: str = "INFO", migrations: bool = F
     Our own events (structlog loggers, ``logger(name)``) are rendered by structlog and written at once: the
     standard library's records cost several times more, and the access line is on every request. Other
     libraries' ``logging`` records get the same processors through ProcessorFormatter."""
-    renderer = (
-        structlog.processors.JSONRenderer(serializer=_json)
-        if format == "json"
-        else console
-    )
+    renderer = structlog.processors.JSONRenderer(serializer=_json) if format == "json" else console
     stamp = structlog.processors.TimeStamper(fmt="iso", utc=True)
     last = [structlog.processors.format_exc_info, redact, renderer]  # format first: a traceback is redacted too
     structlog.configure(
