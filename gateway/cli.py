@@ -15,6 +15,7 @@ from uuid import UUID
 
 import click
 import msgspec
+import structlog
 
 from gateway import logs
 from gateway.lib.gc_tuning import settle_after_startup
@@ -130,7 +131,8 @@ def migrate() -> None:
     settings = _settings()
     configure_logging(migrations=True)  # the revisions it runs
     upgrade(settings)
-    click.echo(f"database at the newest schema revision ({settings.database_url.split('@')[-1]})", err=True)
+    database = settings.database_url.split("@")[-1]  # never the password
+    structlog.get_logger("gateway.cli").info("database at the newest schema revision", database=database)
 
 
 @main.command()
