@@ -1,7 +1,7 @@
-"""Every process's log lines: structlog over the standard library, so that our structured events and the
-lines of uvicorn, Alembic, SQLAlchemy and httpx (plain ``logging`` loggers) come out in one format
-(GATEWAY_LOG_FORMAT: ``console`` or ``json``) at one level (GATEWAY_LOG_LEVEL), with secrets redacted
-from every field; and the access log, a line per HTTP request in place of uvicorn's.
+"""Every process's log lines: our structured events (structlog) and the records of uvicorn, Alembic,
+SQLAlchemy and httpx (standard ``logging`` loggers, through structlog's ProcessorFormatter) come out in one
+format (GATEWAY_LOG_FORMAT: ``console`` or ``json``) at one level (GATEWAY_LOG_LEVEL), with secrets redacted
+from every field; and the access line, one per HTTP request in place of uvicorn's.
 """
 
 from __future__ import annotations
@@ -105,8 +105,8 @@ def configure(format: str = "console", level: str = "INFO", migrations: bool = F
     the app factories of processes uvicorn spawns). ``migrations``: Alembic's lines of the revisions it runs,
     wanted by `gateway migrate` only (elsewhere it tells the dialect on every schema check, /health included).
 
-    Our own events (structlog loggers, ``logger(name)``) are rendered by structlog and written at once: the
-    standard library's records cost several times more, and the access line is on every request. Other
+    Our own events (``structlog.get_logger(__name__)``) are rendered by structlog and written at once: a
+    standard-library record costs several times more, and the access line is on every request. Other
     libraries' ``logging`` records get the same processors through ProcessorFormatter."""
     renderer = structlog.processors.JSONRenderer(serializer=_json) if format == "json" else console
     stamp = structlog.processors.TimeStamper(fmt="iso", utc=True)
@@ -159,9 +159,6 @@ class AccessLog:
 
     def __init__(self, app: Any) -> None:
         self.app = app
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.app, name)  # the app's own attributes (its runtime, its state) stay at hand
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
