@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import structlog
 from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin
 from litestar import Litestar, Request, Router
 from litestar.datastructures import State
@@ -50,6 +51,7 @@ from gateway.tenants.auth import API_KEY_HEADER, CustomerAuthMiddleware, admin_g
 from gateway.webhooks.payloads import openapi_webhooks
 
 log = logging.getLogger(__name__)
+events = structlog.get_logger(__name__)
 VERSION = "0.1.0"
 
 
@@ -98,12 +100,15 @@ def create_app(settings: Settings | None = None) -> Gateway:
             jobs = [runtime.idempotency_keys.run_purger(stop)]
             if settings.embedded_worker:  # the worker's loops, in the server (see `gateway worker`)
                 jobs.append(runtime.run_loops(stop, embedded=True))
+                events.info("worker started", worker=runtime.dispatcher.owner, embedded=True)
             running = [asyncio.create_task(job) for job in jobs]
             try:
                 yield
             finally:
                 stop.set()
                 await asyncio.gather(*running)
+                if settings.embedded_worker:
+                    events.info("worker stopped", worker=runtime.dispatcher.owner, embedded=True)
 
     customer_api = Router(
         path=API_PREFIX,
@@ -188,7 +193,7 @@ def create_worker_app(settings: Settings | None = None) -> Gateway:
             await check_schema(runtime.engine, wait=True)
             stop = asyncio.Event()
             owner = runtime.dispatcher.owner
-            log.info("worker %s dispatching", owner)
+            events.info("worker started", worker=owner)
             running = asyncio.create_task(runtime.run_loops(stop))
             # A loop that fails ends the process (its supervisor starts another) rather than leave it serving
             # callbacks without dispatching: SIGTERM stops it as an operator would.
@@ -201,7 +206,7 @@ def create_worker_app(settings: Settings | None = None) -> Gateway:
         if isinstance(failed[0], Exception):
             log.critical("the worker's loops failed; exiting", exc_info=failed[0])
             os._exit(1)
-        log.info("worker %s stopped", owner)
+        events.info("worker stopped", worker=owner)
 
     return _gateway(
         runtime,
@@ -225,6 +230,7 @@ def _gateway(runtime: Runtime, handlers: list[Any], **options: Any) -> Gateway:
         request_max_body_size=runtime.settings.max_body_bytes,
         dependencies=APP_DEPENDENCIES,
         debug=False,
+        logging_config=None,  # every process's logging is gateway.logs'
         **options,
     )
 

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from litestar import Router
 
 from channels.base import Channel
+from gateway.lib.problems import refused_callbacks
 
 CALLBACKS = "/callbacks"
 SANDBOX = "/sandbox"
@@ -31,7 +32,11 @@ def sandbox_path(channel: str) -> str:
 def callback_routers(channels: Iterable[Channel]) -> list[Router]:
     """Each channel's callback handlers under ``/callbacks/<channel>/{account_id:str}``."""
     return [
-        Router(path=callback_path(channel.name, ACCOUNT_PARAMETER), route_handlers=list(channel.callback_routes))
+        Router(
+            path=callback_path(channel.name, ACCOUNT_PARAMETER),
+            route_handlers=list(channel.callback_routes),
+            exception_handlers=refused_callbacks(channel.name),
+        )
         for channel in channels
         if channel.callback_routes
     ]

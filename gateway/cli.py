@@ -18,12 +18,13 @@ from uuid import UUID
 
 import click
 import msgspec
+import structlog
 
+from gateway import logs
 from gateway.lib.gc_tuning import settle_after_startup
 from gateway.lib.validation import parse
-from gateway.settings import Settings, SettingsError
+from gateway.settings import Settings, SettingsError, log_settings
 
-MIGRATION_LOG = "alembic.runtime.migration"
 LOOPBACK = ("127.0.0.1", "localhost", "::1", "0.0.0.0")
 DEFAULT_PORTS = {"http": 80, "https": 443}
 T = TypeVar("T")
@@ -41,9 +42,10 @@ def server_app() -> Any:
     garbage collector's way (gateway.lib.gc_tuning)."""
     from gateway.app import create_app
 
+    configure_logging()  # a process uvicorn spawned (--workers N) did not run main()
     app = create_app()
     settle_after_startup()
-    return app
+    return _access_logged(app, app.runtime.settings)
 
 
 def worker_app() -> Any:
@@ -53,7 +55,7 @@ def worker_app() -> Any:
     configure_logging()  # a process the supervisor spawned did not run main()
     app = create_worker_app()
     settle_after_startup()
-    return app
+    return _access_logged(app, app.runtime.settings)
 
 
 def sandbox_app() -> Any:
@@ -62,7 +64,13 @@ def sandbox_app() -> Any:
 
     app = create_sandbox_app()
     settle_after_startup()
-    return app
+    return _access_logged(app, app.state.runtime.settings)
+
+
+def _access_logged(app: Any, settings: Settings) -> Any:
+    """The app with our access line (GATEWAY_ACCESS_LOG); uvicorn's own is off (it would log the path the
+    app rewrote, and tokens in query strings)."""
+    return logs.AccessLog(app) if settings.access_log else app
 
 
 def _print(value: Any) -> None:
@@ -109,12 +117,13 @@ def main() -> None:
     configure_logging()
 
 
-def configure_logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per provider call and callback otherwise
-    # Alembic says which dialect it found whenever the schema is checked (every start and /health): only
-    # `gateway migrate` tells what it ran.
-    logging.getLogger(MIGRATION_LOG).setLevel(logging.WARNING)
+def configure_logging(migrations: bool = False) -> None:
+    """This process's log lines, as GATEWAY_LOG_FORMAT and GATEWAY_LOG_LEVEL say (gateway.logs)."""
+    try:
+        log_format, log_level = log_settings()
+    except SettingsError as error:
+        raise click.ClickException(str(error)) from None
+    logs.configure(log_format, log_level, migrations=migrations)
 
 
 @main.command()
@@ -123,9 +132,10 @@ def migrate() -> None:
     from gateway.migrate import upgrade
 
     settings = _settings()
-    logging.getLogger(MIGRATION_LOG).setLevel(logging.INFO)  # the revisions it runs
+    configure_logging(migrations=True)  # the revisions it runs
     upgrade(settings)
-    click.echo(f"database at the newest schema revision ({settings.database_url.split('@')[-1]})", err=True)
+    database = settings.database_url.split("@")[-1]  # never the password
+    structlog.get_logger("gateway.cli").info("database at the newest schema revision", database=database)
 
 
 @main.command()
@@ -146,8 +156,9 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
         workers=workers,
         proxy_headers=True,
         timeout_graceful_shutdown=10,  # a hung provider call (or the sandbox's timeout case) must not block a restart
-        log_level="info",
-        access_log=settings.access_log,
+        log_config=None,  # our formatter (gateway.logs), in every process
+        log_level=None,  # uvicorn's loggers at GATEWAY_LOG_LEVEL
+        access_log=False,  # gateway.logs.AccessLog's line instead
     )
 
 
@@ -181,15 +192,16 @@ def sandbox(host: str, port: int) -> None:
     GATEWAY_PUBLIC_URL)."""
     import uvicorn
 
-    settings = _settings()
+    _settings()  # a clear message for a bad setting, before uvicorn starts
     uvicorn.run(
         "gateway.cli:sandbox_app",
         factory=True,
         host=host,
         port=port,
         timeout_graceful_shutdown=5,
-        log_level="info",
-        access_log=settings.access_log,
+        log_config=None,  # our formatter (gateway.logs), in every process
+        log_level=None,  # uvicorn's loggers at GATEWAY_LOG_LEVEL
+        access_log=False,  # gateway.logs.AccessLog's line instead
     )
 
 
@@ -239,8 +251,9 @@ def worker(callbacks_port: int | None, callbacks_host: str | None, processes: in
         lifespan="on",  # the app's lifespan runs the loops
         proxy_headers=True,
         timeout_graceful_shutdown=10,
-        log_level="info",
-        access_log=settings.access_log,
+        log_config=None,  # our formatter (gateway.logs), in every process
+        log_level=None,  # uvicorn's loggers at GATEWAY_LOG_LEVEL
+        access_log=False,  # gateway.logs.AccessLog's line instead
     )
     if processes > 1:
         Multiprocess(config, sockets=sockets).run()  # uvicorn's supervisor: replaces a process that died

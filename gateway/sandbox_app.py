@@ -36,4 +36,5 @@ def create_sandbox_app(settings: Settings | None = None) -> Litestar:
         state=State({"runtime": runtime}),
         dependencies={"callbacks": APP_DEPENDENCIES["callbacks"]},
         openapi_config=None,
+        logging_config=None,  # every process's logging is gateway.logs'
     )

@@ -64,6 +64,24 @@ def _egress_proxy() -> str:
     return value
 
 
+LOG_FORMATS = ("console", "json")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = _env(name, default) or default
+    for choice in choices:
+        if value.lower() == choice.lower():
+            return choice
+    raise SettingsError(f"GATEWAY_{name} must be one of {', '.join(choices)}; got {value!r}")
+
+
+def log_settings() -> tuple[str, str]:
+    """GATEWAY_LOG_FORMAT and GATEWAY_LOG_LEVEL, which every process reads before anything else (its first
+    lines, Settings' own warnings included, are in that format)."""
+    return _choice("LOG_FORMAT", "console", LOG_FORMATS), _choice("LOG_LEVEL", "INFO", LOG_LEVELS)
+
+
 MIN_JWT_KEY_LENGTH = 32  # HS256 keys shorter than the hash output are brute-forceable (RFC 7518 3.2)
 
 
@@ -146,6 +164,8 @@ class Settings:
     created_retention_days: int = 60  # failover steps never triggered (status Created) are purged after this
     lease_seconds: int = 60  # a claimed message (or webhook event) is another worker's after this
     egress_proxy: str = ""  # provider calls and webhook deliveries go through it (before HTTPS_PROXY & co.)
+    log_format: str = "console"  # or json: a JSON object per line (gateway.logs)
+    log_level: str = "INFO"
 
     @property
     def public_base_url(self) -> str:
@@ -185,6 +205,7 @@ class Settings:
             instance = _instance_secret(data_dir)
             jwt_keys = jwt_keys or [_derived(instance, "jwt")]
             secret_keys = secret_keys or [_derived(instance, "encryption")]
+        log_format, log_level = log_settings()
         return cls(
             database_url=normalise_database_url(_env("DATABASE_URL", f"sqlite:///{data_dir}/gateway.db")),
             redis_url=_env("REDIS_URL"),
@@ -220,4 +241,6 @@ class Settings:
             # Longer than a provider call may take (15 s), or a slow send's message would be sent twice.
             lease_seconds=_int("LEASE_SECONDS", 60, minimum=20),
             egress_proxy=_egress_proxy(),
+            log_format=log_format,
+            log_level=log_level,
         )

@@ -92,3 +92,7 @@ class LeasedQueue(Generic[Job]):
             _, unfinished = await asyncio.wait(running, timeout=STOP_GRACE)
             for task in unfinished:
                 task.cancel()
+            if unfinished:
+                log.warning(
+                    "%s: %d jobs cut short at stop; their leases expire for another worker", self.name, len(unfinished)
+                )

@@ -11,6 +11,7 @@ from http import HTTPStatus
 from typing import Annotated, Any
 
 import msgspec
+import structlog
 from advanced_alchemy.exceptions import IntegrityError, NotFoundError, RepositoryError
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, SerializationException, ValidationException
@@ -24,6 +25,7 @@ from gateway.lib.db import database_unavailable
 from wire.errors import FieldError
 
 log = logging.getLogger(__name__)
+events = structlog.get_logger(__name__)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_PREFIX = "urn:gateway:problem:"
@@ -182,6 +184,27 @@ def _handler(convert: Any) -> Any:
         return convert(request, exc).to_response(request)
 
     return handle
+
+
+def refused_callbacks(channel: str) -> dict[type[Exception], Any]:
+    """The exception handlers of a channel's callback routes: the usual answer, and a line saying which check
+    refused the provider's callback (its signature or token: 401/403, an unknown account or message: 404, a
+    malformed body: 400 with the field); a refused callback is otherwise silent (the provider just retries)."""
+
+    def handle(request: Request, exc: HTTPException) -> Response:
+        problem = (_from_validation if isinstance(exc, ValidationException) else _from_http)(request, exc)
+        events.warning(
+            "callback refused",
+            channel=channel,
+            traffic_account_id=request.path_params.get("account_id"),
+            status=problem.status_code,
+            refused=problem.extra["code"],
+            why=problem.detail,
+            errors=problem.extra.get("errors"),
+        )
+        return problem.to_response(request)
+
+    return {ValidationException: handle, HTTPException: handle}
 
 
 def problem_details_plugin() -> ProblemDetailsPlugin:

@@ -16,12 +16,14 @@ import logging
 import os
 import random
 import socket
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 import httpx
+import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from channels import kit
@@ -46,6 +48,7 @@ from gateway.store.parked import apply_parked, parked_now_known
 from wire.http import DirectClient
 
 log = logging.getLogger(__name__)
+events = structlog.get_logger(__name__)  # the lines an operator reads: a send's outcome, a retry, an expiry
 
 LEASE = datetime.timedelta(seconds=60)  # the default of GATEWAY_LEASE_SECONDS
 MAX_BACKOFF = 300.0  # seconds between two attempts at most
@@ -56,6 +59,7 @@ SWEEP_SECONDS = 10.0  # how often parked reports are matched against recorded pr
 RECORD_LINGER = 0.005  # seconds a send's outcome waits to be written with others (group commit)
 RECORD_RETRY_SECONDS = 0.25  # first wait before writing again an outcome the database refused (doubling)
 LEASE_MARGIN = datetime.timedelta(seconds=5)  # an outcome is written again only this long before the lease ends
+LOST_LEASE = "the outcome was not recorded: another worker holds the message's lease now, or a report moved it on"
 
 
 @dataclass(slots=True)
@@ -71,6 +75,17 @@ class Outcome:
     @property
     def provider_id(self) -> str | None:
         return ((self.result.provider_message_id if self.result else None) or "")[:256] or None
+
+
+def ids(message: Message | MessageRow) -> dict[str, Any]:
+    """A message's ids, as its log lines carry them."""
+    return {
+        "message_id": message.id,
+        "tenant_id": message.tenant_id,
+        "traffic_account_id": message.traffic_account_id,
+        "channel": message.channel,
+        "chain_id": message.failover_chain_id,
+    }
 
 
 def backoff(attempts: int, retry_after: float | None = None) -> float:
@@ -203,7 +218,18 @@ class Dispatcher:
                 # Over the account's send rate: back in the queue for when there is room, not an attempt.
                 await self.outcomes.submit(Outcome(message, later=wait))
                 return
+            started = time.perf_counter()
             result, expired = await self._send(channel.send, account, message), False
+            events.log(
+                logging.INFO if result.accepted else logging.WARNING,
+                "send",
+                **ids(message),
+                attempt=message.attempts + 1,
+                status=result.status or ("Failed" if result.permanent else "not sent"),
+                provider_code=result.error_code,
+                description=None if result.accepted else result.description,
+                latency_ms=round((time.perf_counter() - started) * 1000, 1),
+            )
         await self._record_while_leased(Outcome(message, result, expired))
 
     async def _record_while_leased(self, outcome: Outcome) -> None:
@@ -217,7 +243,12 @@ class Dispatcher:
                 await self.outcomes.submit(outcome)
                 return
             except Exception as error:
-                if not database_unavailable(error) or lease_until is None or self.clock() + LEASE_MARGIN >= lease_until:
+                if not database_unavailable(error) or lease_until is None:
+                    raise
+                if self.clock() + LEASE_MARGIN >= lease_until:
+                    events.warning(
+                        "lease lost", **ids(outcome.message), why="the database was away until the lease ended"
+                    )
                     raise
                 log.warning("recording the send of message %s waits for the database: %s", outcome.message.id, error)
             await asyncio.sleep(delay)
@@ -255,6 +286,12 @@ class Dispatcher:
             if outcome.expired or (not result.accepted and not result.permanent and out_of_time):
                 description = result.description or "the message's validity ended before it could be sent"
                 change = StatusChange(message.id, statuses.EXPIRED, "expired", description, release, self.owner)
+                events.warning(
+                    "message expired",
+                    **ids(message),
+                    attempts=message.attempts + (not outcome.expired),
+                    why=description,
+                )
             elif result.accepted:
                 values = {**release, "provider_message_id": outcome.provider_id, "next_attempt_at": None}
                 change = StatusChange(message.id, result.status, values=values, lease_owner=self.owner)
@@ -265,6 +302,7 @@ class Dispatcher:
             else:
                 note = (result.description or "")[:1000] or None
                 plain.append((message.id, {**release, "next_attempt_at": retry_at, "description": note}, True))
+                events.info("retry scheduled", **ids(message), attempt=message.attempts + 1, why=note, at=retry_at)
                 continue
             changes.append((outcome, change))
         async with self.session_maker() as session:
@@ -273,6 +311,8 @@ class Dispatcher:
                 if message is None and outcome.result is not None and outcome.result.accepted:
                     # A callback moved it further already (a report before the send answer): keep that status.
                     plain.append((change.message_id, change.values, False))
+                elif message is None:
+                    events.warning("lease lost", **ids(outcome.message), status=change.status, why=LOST_LEASE)
             activated = await follow(session, applied)
             # Read at the write, not at the batch's start: a callback may have updated it since.
             await store.set_while_leased(session, self.owner, plain, self.clock())

@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
+import structlog
 from sqlalchemy import bindparam, case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -32,6 +33,7 @@ from gateway.store import statuses
 from gateway.store.messages import Applied, activate_steps, purge_untriggered
 
 log = logging.getLogger(__name__)
+events = structlog.get_logger(__name__)
 
 REQUIRED_STATUSES = (statuses.DELIVERED, statuses.READ)
 # The statuses that satisfy a required status: a Read message was delivered too.
@@ -80,7 +82,7 @@ async def follow(session: AsyncSession, applied: Applied) -> Applied:
         if step is None:
             continue
         if status in (statuses.FAILED, statuses.EXPIRED):
-            activated += (await move_on(session, [chain_id], at, from_step=step))[1]
+            activated += (await move_on(session, [chain_id], at, from_step=step, why=f"step {step} {status}"))[1]
         elif reached := [required for required, enough in SATISFIES.items() if status in enough]:
             await session.execute(
                 update(FailoverChain)
@@ -96,11 +98,17 @@ async def follow(session: AsyncSession, applied: Applied) -> Applied:
 
 
 async def move_on(
-    session: AsyncSession, chain_ids: Sequence[UUID], at: datetime.datetime, *, from_step: int | None = None
+    session: AsyncSession,
+    chain_ids: Sequence[UUID],
+    at: datetime.datetime,
+    *,
+    from_step: int | None = None,
+    why: str = "timeout",
 ) -> tuple[dict[UUID, datetime.datetime | None], Applied]:
     """Move each chain on by one step and make its next message Ready, in the caller's transaction:
     the chains whose active step is ``from_step``, or (timers) those due at ``at``. The chains moved,
-    each with its new due time (None: no step left, the chain is exhausted), and the steps activated.
+    each with its new due time (None: no step left, the chain is exhausted), and the steps activated;
+    ``why``, for the log line of each.
 
     One UPDATE decides which chains move (a compare-and-set: concurrent callers wait for each other's
     row locks and then find the condition gone), so a chain moves once however many try at once."""
@@ -117,13 +125,14 @@ async def move_on(
                 due_at=None,
                 updated_at=at,
             )
-            .returning(table.c.id, table.c.active_step, table.c.state, table.c.timeout_seconds)
+            .returning(table.c.id, table.c.active_step, table.c.state, table.c.timeout_seconds, table.c.tenant_id)
         )
     ).all()
     moved: dict[UUID, datetime.datetime | None] = {}
     next_steps: dict[int, list[UUID]] = defaultdict(list)
-    for chain_id, step, state, timeout in moved_rows:
+    for chain_id, step, state, timeout, tenant_id in moved_rows:
         moved[chain_id] = at + datetime.timedelta(seconds=timeout) if state == ACTIVE else None
+        events.info("failover moved on", chain_id=chain_id, tenant_id=tenant_id, step=step, state=state, why=why)
         if state == ACTIVE:
             next_steps[step].append(chain_id)
     if timed := [{"chain_id": i, "due_at": due} for i, due in moved.items() if due is not None]:

@@ -13,6 +13,7 @@ import datetime
 from collections.abc import Sequence
 from uuid import UUID
 
+import structlog
 from sqlalchemy import delete, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,6 +24,7 @@ from gateway.models import Message, PendingReport
 from gateway.store.messages import Applied, StatusChange, change_statuses
 
 KEEP = datetime.timedelta(days=7)  # a report whose message never shows up is dropped after this
+events = structlog.get_logger(__name__)
 
 
 async def park(session: AsyncSession, account_id: UUID, report: StatusReport) -> None:
@@ -39,6 +41,12 @@ async def park(session: AsyncSession, account_id: UUID, report: StatusReport) ->
         )
     )
     await session.commit()
+    events.info(
+        "report parked",
+        traffic_account_id=account_id,
+        provider_message_id=report.provider_message_id,
+        status=report.status,
+    )
 
 
 async def apply_parked(session: AsyncSession, answered: Sequence[tuple[UUID, str]]) -> Applied:
@@ -91,4 +99,11 @@ async def _apply_parked_for(session: AsyncSession, account_id: UUID, provider_me
     changes = [StatusChange(message_id, report.status, report.error_code, report.description) for report in parked]
     for report in parked:
         await session.delete(report)
+    events.info(
+        "parked report applied",
+        message_id=message_id,
+        traffic_account_id=account_id,
+        provider_message_id=provider_message_id,
+        statuses=[report.status for report in parked],
+    )
     return await change_statuses(session, changes)

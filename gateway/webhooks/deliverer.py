@@ -35,6 +35,7 @@ from uuid import UUID, uuid4
 
 import httpx
 import msgspec
+import structlog
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
@@ -54,6 +55,7 @@ from gateway.webhooks.signing import signature, signing_secrets
 from wire.http import CONNECT_TO, KeepAliveTransport, Proxies
 
 log = logging.getLogger(__name__)
+events = structlog.get_logger(__name__)
 
 LEASE = datetime.timedelta(seconds=60)
 POLL_SECONDS = 0.05  # while there is work: new events wait at most this long for a claim
@@ -331,6 +333,19 @@ class WebhookDeliverer:
                 if delay is not None:
                     next_attempt_at = outcome.attempted_at + datetime.timedelta(seconds=delay)
             changes.append({"b_id": event.id, "b_status": status, "b_attempts": attempts, "b_next": next_attempt_at})
+            events.log(
+                logging.INFO if outcome.succeeded else logging.WARNING,
+                "webhook attempt",
+                webhook_id=event.webhook_id,
+                event_id=event.id,
+                tenant_id=event.tenant_id,
+                message_id=event.message_id,
+                attempt=attempts,
+                status=outcome.response_status,
+                error=outcome.error,
+                latency_ms=outcome.latency_ms,
+                next_attempt_at=next_attempt_at,
+            )
         async with self.session_maker() as session:
             # The webhooks' rows before the events', in the order a webhook's deletion locks them: the two
             # can't deadlock.
@@ -399,14 +414,14 @@ class WebhookDeliverer:
     async def _disable(
         self, session: AsyncSession, webhook_ids: set[UUID], why: str, at: datetime.datetime, *condition: Any
     ) -> None:
-        disabled = await session.scalars(
+        disabled = await session.execute(
             update(Webhook)
             .where(Webhook.id.in_(webhook_ids), Webhook.enabled.is_(True), *condition)
             .values(enabled=False, updated_at=at)
-            .returning(Webhook.id)
+            .returning(Webhook.id, Webhook.tenant_id)
         )
-        for webhook_id in disabled:
-            log.warning("webhook %s disabled: %s", webhook_id, why)
+        for webhook_id, tenant_id in disabled:
+            events.warning("webhook disabled", webhook_id=webhook_id, tenant_id=tenant_id, why=why)
 
 
 async def post_keeping(

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
+import structlog
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,6 +27,8 @@ from gateway.store.outbox import FAILED
 from gateway.tenants.repositories import WebhookRepository
 from gateway.tenants.traffic_accounts import TrafficAccountService
 from wire.errors import FieldError
+
+events = structlog.get_logger(__name__)
 
 TRIGGERS = ("Delivered", "Failed", "Read", "UserMessage")
 MAX_HEADERS = 20
@@ -103,7 +106,7 @@ class WebhookService:
         await self._validate(tenant_id, data)
         webhook.url, webhook.description = data.url, data.description
         webhook.triggers, webhook.headers = _unique(data.triggers), json.dumps(data.headers)
-        reenabled = enabled and not webhook.enabled
+        reenabled, disabled = enabled and not webhook.enabled, enabled is False and webhook.enabled
         if reenabled:
             # Back from disabled: its run of failures is forgotten, and what waited is due now.
             webhook.failing_since = None
@@ -114,7 +117,10 @@ class WebhookService:
             await self._set_links(tenant_id, webhook.id, data.link_ids)
         await self.session.commit()
         if reenabled:
+            events.info("webhook enabled", webhook_id=webhook.id, tenant_id=tenant_id)
             await self.work_due.webhooks()
+        elif disabled:
+            events.info("webhook disabled", webhook_id=webhook.id, tenant_id=tenant_id, why="disabled through the API")
         return await self.view(webhook)
 
     async def list(self, tenant_id: UUID) -> list[WebhookView]:

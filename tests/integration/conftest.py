@@ -36,7 +36,7 @@ async def start_worker(
     *args: str,
     env: dict[str, str] | None = None,
     stderr: int = asyncio.subprocess.DEVNULL,
-    stdout: int = asyncio.subprocess.DEVNULL,  # uvicorn's access log
+    stdout: int = asyncio.subprocess.DEVNULL,  # the log lines are on stderr (gateway.logs)
 ) -> asyncio.subprocess.Process:
     """`gateway worker *args` in a process of its own, on the tests' database and keys, without Redis;
     ``env`` adds settings (GATEWAY_...)."""

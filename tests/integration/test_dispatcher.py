@@ -9,6 +9,7 @@ import uuid
 
 import pytest
 import sqlalchemy as sa
+import structlog
 
 from gateway.lib.db import session_maker
 from gateway.messages.dispatcher import LEASE
@@ -69,10 +70,16 @@ async def test_a_message_past_its_validity_expires_instead_of_being_sent(server_
     tenant = await tenant_on(client)
     message_id = await send_sms(client, tenant)
     future = dispatcher_of(client, clock=lambda: datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=3))
-    await future.dispatch_once()
+    with structlog.testing.capture_logs() as lines:
+        await future.dispatch_once()
     message = await wait_for_status(client, tenant, message_id, "Expired")
     assert message["errorCode"] == "expired"
     assert [c["status"] for c in message["statusHistory"]] == ["Ready", "Expired"]
+    # The operator's line, with the message's ids; no send line, as nothing was sent.
+    [expired] = [line for line in lines if line.get("message_id") == uuid.UUID(message_id)]
+    assert expired["event"] == "message expired" and expired["log_level"] == "warning"
+    assert expired["tenant_id"] == uuid.UUID(tenant.id) and expired["channel"] == "sms" and expired["attempts"] == 0
+    assert "validity ended" in expired["why"]
     await future.http.aclose()
 
 
@@ -114,15 +121,32 @@ async def test_a_report_that_overtakes_the_send_answer_is_applied_when_the_id_is
     account_id = uuid.UUID(tenant.accounts["viber"])
     pipeline = client.app.state.runtime.callbacks
     # The provider reports on its id "p-1" before the worker has recorded it: parked, nothing changes yet.
-    assert await pipeline.report(account_id, StatusReport(status="Delivered", provider_message_id="p-1"))
-    assert (await row(client, message_id)).status == "Ready"
-    worker = dispatcher_of(client)
-    assert uuid.UUID(message_id) in await worker.claim(1000)
-    async with session_maker(client.app.state.runtime.engine)() as session:
-        claimed = await session.get(Message, uuid.UUID(message_id))
-    await worker.outcomes.submit(Outcome(claimed, SendResult(status="Sent", provider_message_id="p-1")))
+    with structlog.testing.capture_logs() as lines:
+        assert await pipeline.report(account_id, StatusReport(status="Delivered", provider_message_id="p-1"))
+        assert (await row(client, message_id)).status == "Ready"
+        worker = dispatcher_of(client)
+        assert uuid.UUID(message_id) in await worker.claim(1000)
+        async with session_maker(client.app.state.runtime.engine)() as session:
+            claimed = await session.get(Message, uuid.UUID(message_id))
+        await worker.outcomes.submit(Outcome(claimed, SendResult(status="Sent", provider_message_id="p-1")))
     message = await wait_for_status(client, tenant, message_id, "Delivered", seconds=2)
     assert [c["status"] for c in message["statusHistory"]] == ["Ready", "Sent", "Delivered"]
+    parked, applied = (line for line in lines if line.get("provider_message_id") == "p-1")
+    assert parked == {
+        "event": "report parked",
+        "log_level": "info",
+        "traffic_account_id": account_id,
+        "provider_message_id": "p-1",
+        "status": "Delivered",
+    }
+    assert applied == {
+        "event": "parked report applied",
+        "log_level": "info",
+        "message_id": uuid.UUID(message_id),
+        "traffic_account_id": account_id,
+        "provider_message_id": "p-1",
+        "statuses": ["Delivered"],
+    }
     # A report for an id of no message of an unknown account is refused, not parked.
     assert not await pipeline.report(uuid.uuid4(), StatusReport(status="Delivered", provider_message_id="p-2"))
     await worker.http.aclose()

@@ -14,6 +14,7 @@ import uuid
 
 import pytest
 import standardwebhooks
+import structlog
 
 from gateway.store import statuses
 from gateway.store.outbox import FAILED, PENDING, SUCCEEDED
@@ -146,16 +147,29 @@ async def test_410_disables_the_webhook_at_once_and_enabling_brings_it_back(serv
     worker = wf.deliverer(client, hook, clock=clock)
     message_id = await wf.new_message(client, tenant)
     [first] = await wf.raise_status(client, message_id, statuses.DELIVERED)
-    await worker.deliver_once()
+    with structlog.testing.capture_logs() as lines:
+        await worker.deliver_once()
 
     assert (await wf.event_row(client, first)).status == FAILED
     webhook = (await client.get(f"/api/v1/Webhook/{hook['id']}", headers=tenant.key)).json()
     assert webhook["enabled"] is False
+    ids = {"webhook_id": uuid.UUID(hook["id"]), "tenant_id": uuid.UUID(tenant.id)}
+    attempt, disabled = lines
+    assert attempt["event"] == "webhook attempt" and attempt["log_level"] == "warning" and attempt["status"] == 410
+    assert attempt["next_attempt_at"] is None and attempt["event_id"] == first and attempt["attempt"] == 1
+    assert disabled == {
+        "event": "webhook disabled",
+        "log_level": "warning",
+        **ids,
+        "why": "the receiver answered 410 Gone",
+    }
     # Events raised meanwhile are not written for a disabled webhook; those already pending wait.
     assert await wf.raise_status(client, await wf.new_message(client, tenant), statuses.DELIVERED) == []
 
     body = {"url": hook["url"], "webhookTriggers": hook["webhookTriggers"], "enabled": True}
-    assert (await client.put(f"/api/v1/Webhook/{hook['id']}", json=body, headers=tenant.key)).status_code == 200
+    with structlog.testing.capture_logs() as lines:
+        assert (await client.put(f"/api/v1/Webhook/{hook['id']}", json=body, headers=tenant.key)).status_code == 200
+    assert lines == [{"event": "webhook enabled", "log_level": "info", **ids}]
     [third] = await wf.raise_status(client, message_id, statuses.READ)
     await worker.deliver_once()
     assert (await wf.event_row(client, third)).status == SUCCEEDED
