@@ -47,7 +47,9 @@ async def test_a_workers_provider_sends_go_through_the_proxy(postgres_url, varia
                 worker.terminate()
                 _, errors = await asyncio.wait_for(worker.communicate(), 30)
     bypassed = "NO_PROXY" in variables
-    assert proxy.tunnels == ([] if bypassed else [f"127.0.0.1:{port}"]), errors.decode()[-2000:]
+    # Messages other tests left due may be sent beside this one, over more connections: every tunnel goes
+    # to the sandbox providers' port.
+    assert set(proxy.tunnels) == (set() if bypassed else {f"127.0.0.1:{port}"}), errors.decode()[-2000:]
     assert other.tunnels == []
 
 
@@ -62,6 +64,6 @@ async def test_a_proxy_refusing_the_tunnel_is_a_transient_failure(server_without
         finally:
             await dispatcher.http.aclose()
     row = await attempted(client, message_id)
-    assert proxy.tunnels == [f"127.0.0.1:{client.base_url.port}"]
+    assert set(proxy.tunnels) == {f"127.0.0.1:{client.base_url.port}"}
     assert row.status == "Ready" and row.next_attempt_at is not None  # tried again later, not failed
     assert (await client.get(f"/api/v1/Message/{message_id}", headers=tenant.key)).json()["deliveryStatus"] == "Ready"
