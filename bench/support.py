@@ -117,6 +117,9 @@ def gateway_env(
     """The settings of a production-shaped gateway on loopback for a load or fault test: the API on
     ``port`` with no worker inside, the providers' callbacks at a worker's ``callbacks_port`` (if any)."""
     return {
+        # A line per request costs the API CPU that load tests don't mean to measure; the bench's own
+        # environment may say otherwise (GATEWAY_ACCESS_LOG=true: the default settings' cost, BENCHMARKS.md).
+        "GATEWAY_ACCESS_LOG": "false",
         **os.environ,
         "GATEWAY_DATABASE_URL": database_url,
         "GATEWAY_REDIS_URL": redis_url,
@@ -128,7 +131,6 @@ def gateway_env(
         "GATEWAY_PUBLIC_URL": f"http://127.0.0.1:{port}",
         **({"GATEWAY_CALLBACK_URL": f"http://127.0.0.1:{callbacks_port}"} if callbacks_port else {}),
         "GATEWAY_DATA_DIR": data_dir,
-        "GATEWAY_ACCESS_LOG": "false",
         # The load is one tenant's: its quota must not be what is measured (the limiter's cost still is).
         "GATEWAY_RATE_LIMIT_QUOTA": "1000000000",
         **(extra or {}),
