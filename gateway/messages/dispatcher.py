@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from channels import kit
 from channels.base import Outbound, SendResult
 from channels.registry import all_channels
+from gateway import metrics
 from gateway.channel_routes import callback_path
 from gateway.lib.clock import now
 from gateway.lib.db import database_unavailable
@@ -263,10 +264,13 @@ class Dispatcher:
             callback_url=f"{self.callback_url}{callback_path(message.channel, account.id)}?token={self.tokens.issue(message.id)}",
         )
         target = adapter_account(account, self.public_url, self.tokens.keys[0])
+        started = time.perf_counter()
         try:
-            return await send(self.http, target, outbound)
+            result = await send(self.http, target, outbound)
         except httpx.HTTPError as error:  # connection refused, timeout, protocol error: try again later
-            return SendResult.transient(f"{type(error).__name__}: {error}")
+            result = SendResult.transient(f"{type(error).__name__}: {error}")
+        metrics.sent(message, result, time.perf_counter() - started)
+        return result
 
     async def write(self, outcomes: list[Outcome]) -> list[None]:
         """Record many send outcomes in one transaction (group commit: one worker sends many messages
