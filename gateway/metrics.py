@@ -70,8 +70,8 @@ provider_duration = Histogram(
     ["channel"],
     buckets=LATENCY_BUCKETS,
 )
-# By the status reached (gateway.store.statuses' names: this module imports no package of the gateway, which
-# all record here).
+# By the status reached, named as in gateway.store.statuses (every package of the gateway records here, so this
+# module imports none of them).
 accept_to_status = {
     "Sent": Histogram(
         "gateway_accept_to_sent_seconds", "Time from acceptance to Sent", ["channel"], buckets=DELAY_BUCKETS
