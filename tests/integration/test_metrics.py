@@ -25,6 +25,7 @@ from gateway.app import create_app
 from gateway.lib.redis_client import redis_client
 from gateway.rate_limits import RedisCounter
 from tests.conftest import ADMIN, assert_problem, create_webhook, eventually, make_settings
+from tests.integration import webhook_fixtures as wf
 from tests.integration.conftest import (
     GATEWAY,
     free_port,
@@ -36,11 +37,11 @@ from tests.integration.conftest import (
 )
 from tests.integration.test_failover import later, send_chain, timers_of
 from tests.integration.test_sixth_channel import STARTUP_SECONDS, gateway_environment, run, stop, tail
-from tests.integration.webhook_fixtures import Receiver, receiver  # noqa: F401  (a fixture)
 
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARD = ROOT / "deploy" / "grafana" / "gateway.json"
 TOKEN = "metrics-token-0123456789"
+receiver = wf.receiver
 UUID_PATTERN = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -100,7 +101,7 @@ async def test_a_metrics_token_is_required_when_set(sqlite_url: str) -> None:
         assert "ratelimit" in (await client.get("/health")).headers
 
 
-async def test_a_small_pipeline_moves_every_metric(database_url: str, receiver: Receiver) -> None:  # noqa: F811
+async def test_a_small_pipeline_moves_every_metric(database_url: str, receiver: wf.Receiver) -> None:
     async with serve(database_url, metrics=True) as client:
         before = await scrape(client)
         tenant = await tenant_on(client, ("sms", "telegram"))
