@@ -221,6 +221,8 @@ class Dispatcher:
                 return
             started = time.perf_counter()
             result, expired = await self._send(channel.send, account, message), False
+            seconds = time.perf_counter() - started
+            metrics.sent(message, result, seconds)
             events.log(
                 logging.INFO if result.accepted else logging.WARNING,
                 "send",
@@ -229,7 +231,7 @@ class Dispatcher:
                 status=result.status or ("Failed" if result.permanent else "not sent"),
                 provider_code=result.error_code,
                 description=None if result.accepted else result.description,
-                latency_ms=round((time.perf_counter() - started) * 1000, 1),
+                latency_ms=round(seconds * 1000, 1),
             )
         await self._record_while_leased(Outcome(message, result, expired))
 
@@ -264,13 +266,10 @@ class Dispatcher:
             callback_url=f"{self.callback_url}{callback_path(message.channel, account.id)}?token={self.tokens.issue(message.id)}",
         )
         target = adapter_account(account, self.public_url, self.tokens.keys[0])
-        started = time.perf_counter()
         try:
-            result = await send(self.http, target, outbound)
+            return await send(self.http, target, outbound)
         except httpx.HTTPError as error:  # connection refused, timeout, protocol error: try again later
-            result = SendResult.transient(f"{type(error).__name__}: {error}")
-        metrics.sent(message, result, time.perf_counter() - started)
-        return result
+            return SendResult.transient(f"{type(error).__name__}: {error}")
 
     async def write(self, outcomes: list[Outcome]) -> list[None]:
         """Record many send outcomes in one transaction (group commit: one worker sends many messages
