@@ -35,11 +35,10 @@ from prometheus_client import (
     multiprocess,
 )
 
-from gateway.channel_routes import CALLBACKS  # a module of constants and two router builders
-
 disable_created_metrics()  # no `_created` series beside every counter and histogram (nothing reads them)
 
 PATH = "/metrics"
+CALLBACK_CHANNEL = "callback_channel"  # the opt of a channel's callback routes (gateway.channel_routes)
 UNMATCHED = "unmatched"  # the route label of a request that matched no route: one value, whatever the path
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})  # others count as "other"
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -70,7 +69,7 @@ provider_duration = Histogram(
     ["channel"],
     buckets=LATENCY_BUCKETS,
 )
-# By the status reached, named as in gateway.store.statuses (every package of the gateway records here, so this
+# By the status reached, named as in gateway.store.statuses (every part of the gateway records here, so this
 # module imports none of them).
 accept_to_status = {
     "Sent": Histogram(
@@ -162,7 +161,7 @@ def observed(scope: Any, send: Any) -> Any:
         elif kind == "http.response.body" and not message.get("more_body", False):
             method = scope["method"]
             key = (scope.get("path_template") or UNMATCHED, method if method in METHODS else "other", status)
-            children = _http_children.get(key) or _http_children_of(key)
+            children = _http_children.get(key) or _http_children_of(key, scope)
             children[0].inc()
             children[1].observe(time.perf_counter() - started)
             if children[2] is not None:
@@ -175,13 +174,13 @@ def observed(scope: Any, send: Any) -> Any:
 _http_children: dict[tuple[str, str, int], tuple[Any, Any, Any]] = {}
 
 
-def _http_children_of(key: tuple[str, str, int]) -> tuple[Any, Any, Any]:
+def _http_children_of(key: tuple[str, str, int], scope: Any) -> tuple[Any, Any, Any]:
     """The label children one kind of request records to (route templates, methods and statuses are
-    few, so this is filled once)."""
+    few, so this is filled once); a provider callback's channel is its route's."""
     route, method, status = key
     callback = None
-    if route.startswith(CALLBACKS + "/"):  # /callbacks/<channel>/{account_id}...
-        callback = callbacks.labels(route.split("/")[2], _callback_outcome(status))
+    if route != UNMATCHED and (channel := scope["route_handler"].opt.get(CALLBACK_CHANNEL)):
+        callback = callbacks.labels(channel, _callback_outcome(status))
     children = _http_children[key] = (
         http_requests.labels(route, method, str(status)),
         http_duration.labels(route, method),
