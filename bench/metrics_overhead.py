@@ -20,7 +20,8 @@ ROUNDS = 200_000
 
 async def per_request_microseconds() -> float:
     """A request's two ASGI messages through metrics.observed, to a send that does nothing."""
-    scope = {"type": "http", "method": "POST", "path_template": "/api/{version}/Message/send"}
+    handler = SimpleNamespace(opt={})
+    scope = {"type": "http", "method": "POST", "path_template": "/api/{version}/Message/send", "route_handler": handler}
     start = {"type": "http.response.start", "status": 200, "headers": []}
     body = {"type": "http.response.body", "body": b"{}", "more_body": False}
 
