@@ -21,7 +21,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.types import Receive, Scope, Send
 
 from channels.registry import all_channels
-from gateway import docs, openapi
+from gateway import docs, metrics, openapi
 from gateway.api import admin, customers, messages, status, templates, traffic_accounts, webhooks
 from gateway.api.deps import (
     API_PREFIX,
@@ -32,6 +32,7 @@ from gateway.api.deps import (
     version_guard,
 )
 from gateway.api.health import health
+from gateway.api.metrics import metrics_routes
 from gateway.channel_routes import PROVIDER_PREFIXES, callback_routers, sandbox_routers
 from gateway.idempotency import IdempotencyMiddleware
 from gateway.lib.db import check_schema
@@ -71,6 +72,7 @@ class Gateway(Litestar):
                 scope["path"] = path
                 scope["raw_path"] = path.encode()
         if scope["type"] == "http":  # every response carries the RateLimit fields, a 404 of no route too
+            send = metrics.observed(scope, send)
             send = with_rate_limit_headers(scope, send, self.runtime.rate_limits)
             receive, send = Draining.wrap(scope, receive, send, self.runtime.settings.max_body_bytes)
         await super().__call__(scope, receive, send)
@@ -91,6 +93,7 @@ def create_app(settings: Settings | None = None) -> Gateway:
     the sandbox providers (GATEWAY_SANDBOX), and in the embedded mode the worker's loops."""
     settings = settings or Settings.from_env()
     runtime = Runtime(settings)
+    metrics.configure(settings, "server")
 
     @asynccontextmanager
     async def lifespan(_app: Litestar) -> AsyncIterator[None]:
@@ -136,6 +139,7 @@ def create_app(settings: Settings | None = None) -> Gateway:
     channels = all_channels().values()
     channel_routes = [*callback_routers(channels), *(sandbox_routers(channels) if settings.sandbox_enabled else ())]
     handlers: list = [health, public_api, customer_api, *channel_routes, *docs.static_routes()]
+    handlers += metrics_routes(settings, queues=True)
     if settings.admin_token:
         handlers.append(
             Router(
@@ -180,12 +184,14 @@ def create_app(settings: Settings | None = None) -> Gateway:
     return app
 
 
-def create_worker_app(settings: Settings | None = None) -> Gateway:
+def create_worker_app(settings: Settings | None = None, callbacks: bool = True) -> Gateway:
     """A `gateway worker` process: the dispatch, webhook delivery and failover-timer loops, run by the app's
-    lifespan, and the providers' callback routes (with /health), served when the worker is given a port:
-    delivery reports and inbound messages then cost the customer API's process nothing (BENCHMARKS.md).
-    Several such processes can share one callback socket (`gateway worker --processes N`)."""
+    lifespan, and the providers' callback routes (with /health, and /metrics when on), served when the worker
+    is given a port: delivery reports and inbound messages then cost the customer API's process nothing
+    (BENCHMARKS.md). Several such processes can share one callback socket (`gateway worker --processes N`).
+    Without ``callbacks``: /health and /metrics only (a worker given a metrics port and no callbacks port)."""
     runtime = Runtime(settings or Settings.from_env())
+    metrics.configure(runtime.settings, "worker")
 
     @asynccontextmanager
     async def lifespan(_app: Litestar) -> AsyncIterator[None]:
@@ -208,9 +214,10 @@ def create_worker_app(settings: Settings | None = None) -> Gateway:
             os._exit(1)
         events.info("worker stopped", worker=owner)
 
+    routes = [health, *(callback_routers(all_channels().values()) if callbacks else ())]
     return _gateway(
         runtime,
-        [health, *callback_routers(all_channels().values())],
+        [*routes, *metrics_routes(runtime.settings, queues=False)],
         lifespan=[lifespan],
         plugins=[problem_details_plugin()],
         openapi_config=None,

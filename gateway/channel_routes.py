@@ -10,6 +10,7 @@ from litestar import Router
 
 from channels.base import Channel
 from gateway.lib.problems import refused_callbacks
+from gateway.metrics import CALLBACK_CHANNEL
 
 CALLBACKS = "/callbacks"
 SANDBOX = "/sandbox"
@@ -36,6 +37,7 @@ def callback_routers(channels: Iterable[Channel]) -> list[Router]:
             path=callback_path(channel.name, ACCOUNT_PARAMETER),
             route_handlers=list(channel.callback_routes),
             exception_handlers=refused_callbacks(channel.name),
+            opt={CALLBACK_CHANNEL: channel.name},  # counted as its callbacks (gateway.metrics)
         )
         for channel in channels
         if channel.callback_routes

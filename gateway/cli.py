@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import io
 import json
 import logging
 import os
 import secrets
+import shutil
 import socket
 import sys
+import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -56,6 +59,16 @@ def worker_app() -> Any:
     app = create_worker_app()
     settle_after_startup()
     return _access_logged(app, app.runtime.settings)
+
+
+def worker_app_without_callbacks() -> Any:
+    """`gateway worker --metrics-port` without --callbacks-port: /health and /metrics only."""
+    from gateway.app import create_worker_app
+
+    configure_logging()
+    app = create_worker_app(callbacks=False)
+    settle_after_startup()
+    return app
 
 
 def sandbox_app() -> Any:
@@ -148,6 +161,7 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
 
     settings = _served_at(host, port)
     _with_session(_noop)  # fails with a clear message when the schema is behind, before any worker starts
+    _metrics_across(workers, settings)
     uvicorn.run(
         "gateway.cli:server_app",
         factory=True,
@@ -223,12 +237,26 @@ def sandbox(host: str, port: int) -> None:
     type=click.IntRange(1, 64),
     help="Worker processes under one supervisor, sharing the callback port; one that dies is replaced.",
 )
-def worker(callbacks_port: int | None, callbacks_host: str | None, processes: int) -> None:
+@click.option(
+    "--metrics-port",
+    default=None,
+    type=int,
+    help="Serve GET /metrics (and /health) on this port too; it needs GATEWAY_METRICS=true or GATEWAY_METRICS_TOKEN.",
+)
+@click.option("--metrics-host", default=None, help="Interface for --metrics-port (default: as --callbacks-host).")
+def worker(
+    callbacks_port: int | None,
+    callbacks_host: str | None,
+    processes: int,
+    metrics_port: int | None,
+    metrics_host: str | None,
+) -> None:
     """Dispatch messages: claim due ones with a lease, send them through their channel, record the outcome;
     deliver webhook events the same way, and fire failover timers. Run several against one database; stop with SIGINT or
     SIGTERM (the current round finishes). With --callbacks-port it also takes the providers' delivery reports and
     inbound messages, which then cost the customer API's process nothing. With --processes N the processes share the
-    callback port (one socket, bound here): while one is killed or restarting the others take its callbacks."""
+    callback port (one socket, bound here): while one is killed or restarting the others take its callbacks, and the
+    metrics port likewise (any process answers a scrape with the sum of all)."""
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
@@ -239,10 +267,17 @@ def worker(callbacks_port: int | None, callbacks_host: str | None, processes: in
         # (the processes uvicorn starts read it from the environment).
         os.environ["GATEWAY_CALLBACK_URL"] = f"http://{f'[{host}]' if ':' in host else host}:{callbacks_port}"
         settings = _settings()
+    if metrics_port is not None and not settings.metrics_enabled:
+        raise click.BadParameter("needs GATEWAY_METRICS=true or GATEWAY_METRICS_TOKEN", param_hint="--metrics-port")
     _with_session(_noop)  # a clear message when the schema is behind
+    _metrics_across(processes, settings)
     sockets = [] if callbacks_port is None else [_listening_socket(host, callbacks_port)]
+    if metrics_port is not None:  # the same app on both ports (uvicorn serves every socket it is given)
+        sockets.append(_listening_socket(metrics_host or host, metrics_port, "metrics"))
     config = uvicorn.Config(
-        "gateway.cli:worker_app",
+        "gateway.cli:worker_app"
+        if callbacks_port is not None or metrics_port is None
+        else "gateway.cli:worker_app_without_callbacks",
         factory=True,
         host=host,
         port=callbacks_port or 0,
@@ -261,9 +296,20 @@ def worker(callbacks_port: int | None, callbacks_host: str | None, processes: in
         uvicorn.Server(config).run(sockets=sockets)
 
 
-def _listening_socket(host: str, port: int) -> socket.socket:
-    """The callback routes' socket, bound and listening in this (the supervisor's) process: it stays open while
-    any worker process lives, and connections wait in its queue, rather than being refused, while none does."""
+def _metrics_across(processes: int, settings: Settings) -> None:
+    """With metrics on and several processes, prometheus-client's multiprocess mode: each process writes its
+    values to files in a directory of this supervisor's own (fresh, so empty), which a scrape of any of them
+    sums. Set before the processes start (the client reads it when imported); removed when the supervisor ends."""
+    if processes > 1 and settings.metrics_enabled:
+        directory = tempfile.mkdtemp(prefix="gateway-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+        atexit.register(shutil.rmtree, directory, ignore_errors=True)
+
+
+def _listening_socket(host: str, port: int, serving: str = "callbacks") -> socket.socket:
+    """The callback routes' (or the metrics') socket, bound and listening in this (the supervisor's) process: it
+    stays open while any worker process lives, and connections wait in its queue, rather than being refused, while
+    none does."""
     listening = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     try:
         listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -271,7 +317,7 @@ def _listening_socket(host: str, port: int) -> socket.socket:
         listening.listen(2048)
     except OSError as error:
         listening.close()
-        raise click.ClickException(f"can't serve the callbacks on {host}:{port}: {error}") from None
+        raise click.ClickException(f"can't serve the {serving} on {host}:{port}: {error}") from None
     listening.set_inheritable(True)
     return listening
 

@@ -30,7 +30,7 @@ unless its route is on the customer API (``opt={"rate_limit": "tenant"}``); ther
 counts it once authentication knows the tenant. Either refuses with a 429 before the handler runs.
 ``RateLimitHeaders`` (around the whole app) adds the headers of that count to the response; a request
 answered before either could count it (an unknown path, a 405, refused credentials) is counted by
-address as it is answered, and answered as it was.
+address as it is answered, and answered as it was. GET /metrics alone is not counted (UNCOUNTED).
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import select
 
+from gateway import metrics
 from gateway.channel_routes import PROVIDER_PREFIXES
 from gateway.lib.lookups import Lookups
 from gateway.lib.problems import Problem
@@ -58,6 +59,9 @@ log = logging.getLogger(__name__)
 
 SCOPE_KEY = "gateway.rate_limit"  # the request's Verdict, once it has been counted
 TENANT_OPT = "rate_limit"  # opt={"rate_limit": "tenant"}: counted per tenant, after authentication
+# opt={"rate_limit": "none"}: not counted, no RateLimit fields (GET /metrics: a scraper sharing an address
+# with busy clients must not go dark when they use up its quota; its token guards it).
+UNCOUNTED = "none"
 MAX_QUOTA = 1_000_000_000  # a tenant's own quota, at most (it is a 32-bit column)
 
 
@@ -163,6 +167,7 @@ class RedisCounter:
             if not self.failing:
                 log.warning("rate limits are counted in memory while Redis fails: %s", error)
             self.failing = True
+            metrics.redis_fallback("rate_limits")
             return await self.fallback.take(key, quota, window)
         if self.failing:
             log.warning("rate limits are counted in Redis again")
@@ -203,6 +208,7 @@ class RateLimits:
 
 
 def refuse(verdict: Verdict) -> Problem:
+    metrics.rate_limited(verdict.policy.name)
     return Problem(
         429,
         "rate_limited",
@@ -223,7 +229,7 @@ class AddressRateLimit:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["route_handler"].opt.get(TENANT_OPT) != "tenant":
+        if scope["type"] == "http" and scope["route_handler"].opt.get(TENANT_OPT) not in ("tenant", UNCOUNTED):
             verdict = scope[SCOPE_KEY] = await _rate_limits(scope).count_address(scope)  # type: ignore[literal-required]
             if not verdict.count.allowed:
                 raise refuse(verdict)
@@ -257,9 +263,11 @@ def with_rate_limit_headers(scope: Scope, send: Send, rate_limits: RateLimits) -
     async def send_with_headers(message: Message) -> None:
         if message["type"] == "http.response.start":
             verdict: Verdict | None = scope.get(SCOPE_KEY)  # type: ignore[assignment]
-            if verdict is None:
+            handler = scope.get("route_handler")
+            if verdict is None and not (handler and handler.opt.get(TENANT_OPT) == UNCOUNTED):
                 verdict = await rate_limits.count_address(scope)
-            message["headers"] = [*message.get("headers", ()), *verdict.headers()]
+            if verdict is not None:
+                message["headers"] = [*message.get("headers", ()), *verdict.headers()]
         await send(message)
 
     return send_with_headers

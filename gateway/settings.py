@@ -166,6 +166,9 @@ class Settings:
     egress_proxy: str = ""  # provider calls and webhook deliveries go through it (before HTTPS_PROXY & co.)
     log_format: str = "console"  # or json: a JSON object per line (gateway.logs)
     log_level: str = "INFO"
+    metrics: bool = False  # serve GET /metrics (gateway.metrics); a metrics token turns it on too
+    metrics_token: str | None = None  # a scrape must then carry `Authorization: Bearer <token>`
+    metrics_tenant_label: bool = False  # accepted messages and sends counted per tenant (small installations)
 
     @property
     def public_base_url(self) -> str:
@@ -176,6 +179,10 @@ class Settings:
         """Where providers' reports and inbound messages reach the gateway: the public URL, unless a
         worker serves them (GATEWAY_CALLBACK_URL)."""
         return (self.callback_url or self.public_base_url).rstrip("/")
+
+    @property
+    def metrics_enabled(self) -> bool:
+        return self.metrics or self.metrics_token is not None
 
     @property
     def callback_signing_keys(self) -> tuple[str, ...]:
@@ -243,4 +250,7 @@ class Settings:
             egress_proxy=_egress_proxy(),
             log_format=log_format,
             log_level=log_level,
+            metrics=_bool("METRICS", False),
+            metrics_token=_env("METRICS_TOKEN"),
+            metrics_tenant_label=_bool("METRICS_TENANT_LABEL", False),
         )

@@ -20,8 +20,9 @@ class DueIndex(Protocol):
         only add the members the index lacks."""
         ...
 
-    async def take(self, now: float, limit: int, hold: float) -> list[str]:
-        """Up to ``limit`` members due at ``now``; each is due again at ``now + hold`` unless forgotten."""
+    async def take(self, now: float, limit: int, hold: float) -> dict[str, float]:
+        """Up to ``limit`` members due at ``now``, with the time each was due; each is due again at
+        ``now + hold`` unless forgotten."""
         ...
 
     async def forget(self, members: list[str]) -> None: ...
@@ -41,12 +42,12 @@ class MemoryDueIndex:
             self._due[member] = at
             heapq.heappush(self._heap, (at, member))
 
-    async def take(self, now: float, limit: int, hold: float) -> list[str]:
-        taken: list[str] = []
+    async def take(self, now: float, limit: int, hold: float) -> dict[str, float]:
+        taken: dict[str, float] = {}
         while self._heap and self._heap[0][0] <= now and len(taken) < limit:
             at, member = heapq.heappop(self._heap)
             if self._due.get(member) == at:
-                taken.append(member)
+                taken[member] = at
         await self.schedule({member: now + hold for member in taken})
         return taken
 
@@ -62,12 +63,12 @@ class MemoryDueIndex:
 
 
 # KEYS[1]: the sorted set; ARGV: now, limit, hold. Taking and holding in one step, so two takers never
-# get the same member at once.
+# get the same member at once. Returns member, due time, member, due time...
 _TAKE = """
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[2]))
 local held = tonumber(ARGV[1]) + tonumber(ARGV[3])
-for _, member in ipairs(due) do
-  redis.call('ZADD', KEYS[1], held, member)
+for i = 1, #due, 2 do
+  redis.call('ZADD', KEYS[1], held, due[i])
 end
 return due
 """
@@ -83,9 +84,12 @@ class RedisDueIndex:
         if due:
             await self.redis.zadd(self.key, due, nx=keep_existing)
 
-    async def take(self, now: float, limit: int, hold: float) -> list[str]:
-        members = await self._take(keys=[self.key], args=[now, limit, hold])
-        return [m.decode() if isinstance(m, bytes) else m for m in members]
+    async def take(self, now: float, limit: int, hold: float) -> dict[str, float]:
+        taken = await self._take(keys=[self.key], args=[now, limit, hold])
+        return {
+            (member.decode() if isinstance(member, bytes) else member): float(due)
+            for member, due in zip(taken[::2], taken[1::2], strict=True)
+        }
 
     async def forget(self, members: list[str]) -> None:
         if members:

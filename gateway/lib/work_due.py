@@ -13,6 +13,8 @@ import logging
 
 from redis.asyncio import Redis
 
+from gateway import metrics
+
 log = logging.getLogger(__name__)
 
 MESSAGES = "gateway:dispatch:wake"  # messages to send
@@ -37,6 +39,7 @@ class WorkDue:
             try:
                 await self.redis.publish(kind, b"")
             except Exception:  # noqa: BLE001  (the other processes find the work at their next poll)
+                metrics.redis_fallback("work_due_publish")
                 log.warning("telling other processes that %s work is due failed", kind, exc_info=True)
 
     def event(self, kind: str) -> asyncio.Event:
@@ -66,5 +69,6 @@ class WorkDue:
                             channel = message["channel"]
                             self._events[channel.decode() if isinstance(channel, bytes) else channel].set()
             except Exception:  # noqa: BLE001  (polling goes on meanwhile)
+                metrics.redis_fallback("work_due_listen")
                 log.warning("listening for work-due signals failed; retrying in 1 s", exc_info=True)
                 await asyncio.sleep(1)

@@ -19,6 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from gateway import metrics
 from gateway.idempotency import KeyedAnswer
 from gateway.lib.db import in_chunks
 from gateway.lib.group_commit import GroupCommit
@@ -70,6 +71,7 @@ class Acceptor:
         their conversations, and the request's answer with its Idempotency-Key; returns once committed.
         Raises what the database raised if they could not be stored."""
         await self._group.submit(Request(messages, list(chains), [answer] if answer else []))
+        metrics.accepted(messages)
 
     async def _write_all(self, requests: list[Request]) -> list[None]:
         await self._write(Request.joined(requests))

@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from channels import kit
 from channels.base import Outbound, SendResult
 from channels.registry import all_channels
+from gateway import metrics
 from gateway.channel_routes import callback_path
 from gateway.lib.clock import now
 from gateway.lib.db import database_unavailable
@@ -220,6 +221,8 @@ class Dispatcher:
                 return
             started = time.perf_counter()
             result, expired = await self._send(channel.send, account, message), False
+            seconds = time.perf_counter() - started
+            metrics.sent(message, result, seconds)
             events.log(
                 logging.INFO if result.accepted else logging.WARNING,
                 "send",
@@ -228,7 +231,7 @@ class Dispatcher:
                 status=result.status or ("Failed" if result.permanent else "not sent"),
                 provider_code=result.error_code,
                 description=None if result.accepted else result.description,
-                latency_ms=round((time.perf_counter() - started) * 1000, 1),
+                latency_ms=round(seconds * 1000, 1),
             )
         await self._record_while_leased(Outcome(message, result, expired))
 

@@ -26,6 +26,7 @@ import structlog
 from sqlalchemy import bindparam, case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from gateway import metrics
 from gateway.lib.clock import now
 from gateway.lib.due import DueIndex
 from gateway.models import ACTIVE, DONE, EXHAUSTED, FailoverChain
@@ -172,6 +173,8 @@ class FailoverTimers:
         async with self.session_maker() as session:
             moved, activated = await move_on(session, [UUID(member) for member in taken], at)
             await session.commit()
+            # Late by the time the index held (a timer taken again after a taker died: late since then).
+            metrics.timers_fired(at.timestamp() - due for member, due in taken.items() if UUID(member) in moved)
             # The rest: not due yet (moved on meanwhile, so due later) or ended.
             rest = [UUID(member) for member in taken if UUID(member) not in moved]
             pending = (

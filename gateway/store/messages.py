@@ -31,6 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from channels.base import InboundMessage
+from gateway import metrics
 from gateway.lib.clock import now
 from gateway.lib.db import in_chunks
 from gateway.lib.ids import new_id
@@ -297,6 +298,7 @@ async def change_statuses(session: AsyncSession, changes: Sequence[StatusChange]
         await _add_events(
             session, [(changes[index], moved[index]) for index in indices if moved[index] is not None], at
         )
+    metrics.statuses_changed(changes, moved, at)
     return Applied(changes, moved)
 
 

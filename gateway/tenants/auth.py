@@ -121,7 +121,11 @@ class CustomerAuthMiddleware(AbstractAuthenticationMiddleware):
 
 
 async def admin_guard(connection: ASGIConnection, _handler: Any) -> None:
-    expected: str = connection.app.state.runtime.settings.admin_token
-    scheme, _, token = connection.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected.encode()):
+    if not bears(connection, connection.app.state.runtime.settings.admin_token):
         raise unauthorized("The admin API needs `Authorization: Bearer <GATEWAY_ADMIN_TOKEN>`.")
+
+
+def bears(connection: ASGIConnection, expected: str) -> bool:
+    """Whether the request carries ``Authorization: Bearer <expected>`` (compared in constant time)."""
+    scheme, _, token = connection.headers.get("Authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), expected.encode())

@@ -41,6 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
 from channels import kit
+from gateway import metrics
 from gateway.lib.clock import now
 from gateway.lib.group_commit import GroupCommit
 from gateway.lib.leased_queue import LeasedQueue
@@ -260,6 +261,7 @@ class WebhookDeliverer:
         try:
             try:
                 outcome = await self.attempt(event, target)
+                metrics.webhook_attempted(outcome)
             finally:
                 if self.in_flight[event.webhook_id] >= self.endpoint_concurrency:
                     self._wake.set()  # a busy webhook has room again: claim its next events now
