@@ -20,13 +20,19 @@ from litestar.testing import AsyncTestClient
 from gateway.app import create_app
 from gateway.migrate import upgrade
 from gateway.settings import Settings
-from tests import store_guard
+from tests import port_guard, store_guard
 
 T = TypeVar("T")
 POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 ADMIN_TOKEN = "test-admin-token"
 IN_CI = os.environ.get("CI", "").lower() == "true"
+# Every gateway of the suite not told its own address points at the tripwire (tests/port_guard.py): the
+# in-process ones through make_settings, the processes it starts through the environment they inherit.
+TRIPWIRE_PORT = port_guard.start()
+os.environ["GATEWAY_HOST"], os.environ["GATEWAY_PORT"] = "127.0.0.1", str(TRIPWIRE_PORT)
+for _name in ("GATEWAY_PUBLIC_URL", "GATEWAY_CALLBACK_URL"):
+    os.environ.pop(_name, None)
 
 
 def _postgres_unavailable(reason: str) -> None:
@@ -73,6 +79,15 @@ def only_the_store_writes_messages() -> Iterator[None]:
     yield
     found, store_guard.violations[:] = list(store_guard.violations), []
     assert not found, "only gateway/store/ may write these tables:\n" + "\n".join(sorted(set(found)))
+
+
+@pytest.fixture(autouse=True)
+def only_the_servers_a_test_opened_are_called() -> Iterator[None]:
+    """Fails the test during which a request reached the tripwire: some gateway's public URL was not its own."""
+    port_guard.hits.clear()
+    yield
+    found, port_guard.hits[:] = list(port_guard.hits), []
+    assert not found, f"requests sent to a port no test opened (127.0.0.1:{TRIPWIRE_PORT}): {found[:5]}"
 
 
 @pytest.fixture(autouse=True)
@@ -150,6 +165,10 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "secret_keys": ("test-secret-key-1-0123456789abcdefgh",),
         "admin_token": ADMIN_TOKEN,
         "allow_private_webhook_urls": False,
+        "port": TRIPWIRE_PORT,  # a test serving the app on a port of its own overrides it
+        # An app served in-process has no address the sandbox providers could call back: its worker's loops
+        # run only where a test asks for them (and serves the app: tests/integration/conftest.py serve()).
+        "worker_in_server": False,
     }
     values.update(overrides)
     return Settings(**values)
@@ -168,7 +187,12 @@ def settings(database_url: str) -> Settings:
 @pytest.fixture
 async def client(settings: Settings) -> AsyncIterator[AsyncTestClient]:
     async with AsyncTestClient(app=create_app(settings)) as test_client:
+        test_client.tenants = []  # type: ignore[attr-defined]
         yield test_client
+        # The tests share one database, and no worker runs here: a test's messages, left due, go with its
+        # tenants rather than wait for the next test that runs a worker.
+        for tenant_id in test_client.tenants:  # type: ignore[attr-defined]
+            await test_client.delete(f"/admin/tenants/{tenant_id}", headers=ADMIN)
 
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -196,6 +220,7 @@ class TenantFixture:
 
 async def new_tenant(client: AsyncTestClient, channels: tuple[str, ...] = ("sms", "whatsapp")) -> TenantFixture:
     tenant = (await client.post("/admin/tenants", json={"name": "acme"}, headers=ADMIN)).json()
+    getattr(client, "tenants", []).append(tenant["id"])
     email, password = f"user-{uuid.uuid4().hex[:10]}@example.com", "correct horse battery"
     created = await client.post(
         f"/admin/tenants/{tenant['id']}/customers", json={"email": email, "password": password}, headers=ADMIN

@@ -69,6 +69,7 @@ async def server_without_worker(database_url: str) -> AsyncIterator[httpx.AsyncC
 @asynccontextmanager
 async def serve(database_url: str, **overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
     port = free_port()
+    overrides.setdefault("worker_in_server", None)  # served on a port of its own: the worker's loops run here
     settings = make_settings(database_url, port=port, allow_private_webhook_urls=True, **overrides)
     app = create_app(settings)
     config = uvicorn.Config(

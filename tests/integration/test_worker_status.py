@@ -1,12 +1,44 @@
-"""A `gateway worker` process as GET /admin/status shows it: alive while it runs, gone once it stops."""
+"""Worker processes as GET /admin/status shows them: a server's embedded loops, and a `gateway worker`
+process, alive while it runs and gone once it stops."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
+import socket
 
+from gateway.lib.db import head_revision
 from tests.conftest import ADMIN, eventually
 from tests.integration.conftest import start_worker
+
+
+async def status_of(client) -> dict:
+    response = await client.get("/admin/status", headers=ADMIN)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def test_the_embedded_worker_beats_and_the_database_answers(server):
+    client = server
+    owner = client.app.runtime.dispatcher.owner
+
+    async def beating() -> dict:
+        body = await status_of(client)
+        found = [worker for worker in body["workers"] if worker["owner"] == owner]
+        assert len(found) == 1, body
+        return found[0]
+
+    mine = await eventually(beating)
+    assert mine["alive"] is True and mine["embedded"] is True
+    assert mine["pid"] == os.getpid() and mine["host"] == socket.gethostname()
+    assert mine["inFlightSends"] >= 0 and mine["inFlightDeliveries"] >= 0
+    body = await status_of(client)
+    assert body["status"] == "ok", body["problems"]
+    assert body["database"]["status"] == "ok" and body["database"]["latencyMs"] >= 0
+    assert body["database"]["schemaRevision"] == body["database"]["expectedRevision"] == head_revision()
+    assert body["redis"] == {"status": "absent", "latencyMs": None, "detail": None}
+    assert set(body) >= {"checkedAt", "dispatch", "webhooks", "failover"}
 
 
 async def test_a_worker_process_beats_until_it_stops(server_without_worker, database_url):
@@ -14,8 +46,7 @@ async def test_a_worker_process_beats_until_it_stops(server_without_worker, data
     worker = await start_worker(database_url, env={"GATEWAY_PUBLIC_URL": str(client.base_url).rstrip("/")})
 
     async def workers_of_the_process() -> list[dict]:
-        body = (await client.get("/admin/status", headers=ADMIN)).json()
-        return [w for w in body["workers"] if w["pid"] == worker.pid]
+        return [w for w in (await status_of(client))["workers"] if w["pid"] == worker.pid]
 
     async def beating() -> dict:
         found = await workers_of_the_process()

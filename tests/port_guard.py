@@ -1,0 +1,37 @@
+"""The port every test server that was not told its own address would use: a tripwire.
+
+A gateway built by a test without a port of its own (``make_settings``), and a `gateway` process started
+without GATEWAY_PORT or a public URL, point their public URL (where the dispatcher reaches the sandbox
+providers, and providers call back) here rather than at 127.0.0.1:8000, where a developer's `make run`
+may be listening. Whatever arrives here is recorded and answered 421 Misdirected Request; the suite's
+autouse fixture fails the test during which it arrived (tests/conftest.py)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+hits: list[str] = []
+
+
+class _Tripwire(BaseHTTPRequestHandler):
+    def _refuse(self) -> None:
+        hits.append(f"{self.command} {self.path}")
+        self.send_response(421)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _refuse
+
+    def log_message(self, *_args: object) -> None:  # the hits are reported by the fixture
+        pass
+
+
+def start() -> int:
+    """Serve the tripwire on a free loopback port, for the rest of the process; its port."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Tripwire)
+    server.daemon_threads = True
+    server.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    threading.Thread(target=server.serve_forever, name="port-guard", daemon=True).start()
+    return server.server_address[1]
