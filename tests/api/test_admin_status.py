@@ -39,7 +39,7 @@ async def test_messages_no_worker_takes_are_the_dispatch_backlog(database_url):
             )
             assert sent.status_code == 200, sent.text
         body = await status_of(client)
-        assert body["dispatch"]["due"] == before + 3
+        assert body["dispatch"]["due"] >= before + 3  # retries other tests scheduled may come due meanwhile
         assert body["dispatch"]["oldestDueAt"] is not None
         if not any(worker["alive"] for worker in body["workers"]):
             assert body["status"] == "degraded"
