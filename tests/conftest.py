@@ -301,7 +301,8 @@ async def message_ids(client: Any, tenant: TenantFixture) -> list[str]:
     return [item["messageId"] for item in page.json()["items"]]
 
 
-CLOSED_PORT_URL = "http://127.0.0.1:9/hook"  # nothing listens there: a webhook that is never delivered
+CLOSED_PORT = port_guard.closed_port()  # ours, and nothing listens there: connections are refused
+CLOSED_PORT_URL = f"http://127.0.0.1:{CLOSED_PORT}/hook"  # a webhook that is never delivered
 
 
 async def create_webhook(

@@ -13,6 +13,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 hits: list[str] = []
+_held: list[socket.socket] = []
 
 
 class _Tripwire(BaseHTTPRequestHandler):
@@ -35,3 +36,12 @@ def start() -> int:
     server.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     threading.Thread(target=server.serve_forever, name="port-guard", daemon=True).start()
     return server.server_address[1]
+
+
+def closed_port() -> int:
+    """A loopback port of the suite's own that refuses every connection (bound, never listening), for the
+    tests of an unreachable webhook, provider or Redis: no other program's port is ever tried."""
+    held = socket.socket()
+    held.bind(("127.0.0.1", 0))
+    _held.append(held)  # kept open for the rest of the process, so no other program is given the port
+    return held.getsockname()[1]

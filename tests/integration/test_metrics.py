@@ -24,7 +24,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from gateway.app import create_app
 from gateway.lib.redis_client import redis_client
 from gateway.rate_limits import RedisCounter
-from tests.conftest import ADMIN, assert_problem, create_webhook, eventually, make_settings
+from tests.conftest import ADMIN, CLOSED_PORT, assert_problem, create_webhook, eventually, make_settings
 from tests.integration import webhook_fixtures as wf
 from tests.integration.conftest import (
     GATEWAY,
@@ -123,8 +123,8 @@ async def test_a_small_pipeline_moves_every_metric(database_url: str, receiver: 
         await client.patch(f"/admin/tenants/{tenant.id}", json={"rateLimitQuota": 1}, headers=ADMIN)
         answers = [(await client.get("/api/v1/Message", headers=tenant.key)).status_code for _ in range(3)]
         assert 429 in answers
-        # Redis down (nothing listens on port 9): the rate limits count in memory.
-        redis = redis_client("redis://127.0.0.1:9/0")
+        # Redis down (nothing listens there): the rate limits count in memory.
+        redis = redis_client(f"redis://127.0.0.1:{CLOSED_PORT}/0")
         await RedisCounter(redis).take("metrics-test", 10, 60)
         await redis.aclose()
         after = await scrape(client)

@@ -17,7 +17,7 @@ import pytest
 from channels.base import Account
 from channels.viber import adapter, sandbox
 from channels.viber.callbacks import SIGNATURE_HEADER, signature
-from tests.conftest import assert_problem, create_webhook
+from tests.conftest import CLOSED_PORT, assert_problem, create_webhook
 from tests.integration.conftest import (
     IMPATIENT,
     adapter_account_of,
@@ -140,7 +140,7 @@ async def test_the_timeout_receiver_keeps_the_request_waiting(server, monkeypatc
             )
         # set_webhook refuses URLs that aren't this gateway's callbacks, and tokens the callback refuses.
         with pytest.raises(ValueError, match="invalidUrl"):
-            await adapter.register_callbacks(http, account, "http://127.0.0.1:9/elsewhere")
+            await adapter.register_callbacks(http, account, f"http://127.0.0.1:{CLOSED_PORT}/elsewhere")
         forged = Account(account.id, account.base_url, {}, {"authToken": "not-the-token"}, True)
         with pytest.raises(ValueError, match="invalidUrl"):
             await adapter.register_callbacks(http, forged, callback_url)

@@ -11,7 +11,7 @@ import standardwebhooks
 
 from gateway.store import statuses
 from gateway.store.outbox import FAILED, PENDING, SUCCEEDED
-from tests.conftest import assert_problem
+from tests.conftest import CLOSED_PORT_URL, assert_problem
 from tests.integration import webhook_fixtures as wf
 from tests.integration.conftest import send_message, tenant_on
 from tests.integration.webhook_fixtures import Answer, Clock
@@ -48,7 +48,7 @@ async def test_a_dead_endpoint_holds_only_its_own_slots_and_a_refusing_one_is_ba
     client = server_without_worker
     tenant = await wf.setup(client)
     dead = await wf.create_webhook(client, tenant, receiver.url("/hang"))
-    refusing = await wf.create_webhook(client, tenant, "http://127.0.0.1:9/closed")
+    refusing = await wf.create_webhook(client, tenant, CLOSED_PORT_URL)
     for _ in range(20):  # a backlog for the dead and the refusing endpoints, due before anything else
         await wf.raise_status(client, await wf.new_message(client, tenant), statuses.DELIVERED)
     live = await wf.create_webhook(client, tenant, receiver.url("/live"))
