@@ -18,7 +18,7 @@ import uvicorn
 from gateway.tenants.auth import API_KEY_HEADER
 from tests.conftest import eventually
 from tests.integration.conftest import GATEWAY, free_port, running
-from tests.integration.test_sixth_channel import STARTUP_SECONDS, stop, tail
+from tests.integration.processes import STARTUP_SECONDS, stop, tail
 from tests.integration.webhook_fixtures import Answer, Receiver
 
 JWT_KEY = "jwt-key-never-logged-" + "j" * 24

@@ -16,7 +16,6 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
-import pytest
 from litestar.testing import AsyncTestClient
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
@@ -35,8 +34,8 @@ from tests.integration.conftest import (
     tenant_on,
     wait_for_status,
 )
+from tests.integration.processes import STARTUP_SECONDS, gateway_environment, run, stop, tail, until_healthy
 from tests.integration.test_failover import later, send_chain, timers_of
-from tests.integration.test_sixth_channel import STARTUP_SECONDS, gateway_environment, run, stop, tail
 
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARD = ROOT / "deploy" / "grafana" / "gateway.json"
@@ -198,16 +197,7 @@ async def served(tmp_path: Path, *args: str, env: dict[str, str]) -> AsyncIterat
         )
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
-
-            async def healthy() -> None:
-                if server.returncode is not None:
-                    pytest.fail(f"gateway serve exited with {server.returncode}:\n{tail(log)}")
-                try:
-                    assert (await client.get("/health")).status_code == 200
-                except httpx.TransportError as error:
-                    raise AssertionError(f"no healthy gateway: {error!r}") from error
-
-            await eventually(healthy, STARTUP_SECONDS)
+            await until_healthy(client, server, log)
             yield client
     finally:
         await stop(server)

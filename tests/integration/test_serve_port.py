@@ -10,11 +10,9 @@ import asyncio
 from pathlib import Path
 
 import httpx
-import pytest
 
-from tests.conftest import eventually
 from tests.integration.conftest import GATEWAY, free_port, send_sms, tenant_on, wait_for_status
-from tests.integration.test_sixth_channel import STARTUP_SECONDS, gateway_environment, run, stop, tail
+from tests.integration.processes import STARTUP_SECONDS, gateway_environment, run, stop, tail, until_healthy
 
 
 async def test_serve_port_is_the_public_url_when_none_is_set(tmp_path: Path) -> None:
@@ -33,16 +31,7 @@ async def test_serve_port_is_the_public_url_when_none_is_set(tmp_path: Path) -> 
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
             client.tenants = []  # type: ignore[attr-defined]
-
-            async def healthy() -> None:
-                if server.returncode is not None:
-                    pytest.fail(f"gateway serve exited with {server.returncode}:\n{tail(log)}")
-                try:
-                    assert (await client.get("/health")).status_code == 200
-                except httpx.TransportError as error:
-                    raise AssertionError(f"no healthy gateway: {error!r}") from error
-
-            await eventually(healthy, STARTUP_SECONDS)
+            await until_healthy(client, server, log)
             tenant = await tenant_on(client, ("sms",))
             message = await send_sms(client, tenant)
             await wait_for_status(client, tenant, message, "Delivered")

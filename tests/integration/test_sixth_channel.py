@@ -12,7 +12,6 @@ registered before: hence a process of its own. Nothing outside the channel's pac
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -21,12 +20,11 @@ import httpx
 import pytest
 
 from channels.registry import all_channels
-from tests.conftest import ADMIN, ADMIN_TOKEN, assert_problem, eventually, make_settings
+from tests.conftest import ADMIN, assert_problem, eventually
 from tests.integration.conftest import GATEWAY, assert_history, free_port
+from tests.integration.processes import STARTUP_SECONDS, gateway_environment, run, stop, tail, until_healthy
 
-PACKAGE_PARENT = Path(__file__).with_name("sixth_channel")  # holds the package ``pigeon``
 DISTRIBUTION = "pigeon_channel-0.1.dist-info"
-STARTUP_SECONDS = 20  # migrate, then serve answering /health
 DEADLINE_SECONDS = 10  # for a message to be delivered or received
 
 
@@ -36,55 +34,6 @@ def install_pigeon(site: Path) -> None:
     info.mkdir(parents=True)
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: pigeon-channel\nVersion: 0.1\n")
     (info / "entry_points.txt").write_text("[gateway.channels]\npigeon = pigeon:channel\n")
-
-
-def gateway_environment(tmp_path: Path, site: Path | None, port: int) -> dict[str, str]:
-    """The environment of a gateway process: this test's settings only (no GATEWAY_* of the caller, no
-    Redis: the worker loops run in the server), the channel's package on the path, and its distribution
-    when ``site`` is given."""
-    settings = make_settings(f"sqlite:///{tmp_path / 'gateway.db'}")
-    paths = [*([str(site)] if site else []), str(PACKAGE_PARENT), os.environ.get("PYTHONPATH", "")]
-    return {
-        **{key: value for key, value in os.environ.items() if not key.startswith("GATEWAY_")},
-        "PYTHONPATH": os.pathsep.join(path for path in paths if path),
-        "GATEWAY_DATABASE_URL": settings.database_url,
-        "GATEWAY_JWT_KEYS": settings.jwt_keys[0],
-        "GATEWAY_SECRET_KEY": settings.secret_keys[0],
-        "GATEWAY_ADMIN_TOKEN": ADMIN_TOKEN,
-        "GATEWAY_DATA_DIR": str(tmp_path / "data"),
-        "GATEWAY_HOST": "127.0.0.1",
-        "GATEWAY_PORT": str(port),
-        "GATEWAY_PUBLIC_URL": f"http://127.0.0.1:{port}",  # the server is told its own address
-        "GATEWAY_SANDBOX": "true",
-        "GATEWAY_ACCESS_LOG": "false",
-    }
-
-
-async def run(*command: str, env: dict[str, str], log: Path, seconds: float) -> tuple[int, str]:
-    """Run ``command`` to its end (killed after ``seconds``): its exit code and standard output."""
-    with log.open("ab") as errors:
-        process = await asyncio.create_subprocess_exec(*command, env=env, stdout=asyncio.subprocess.PIPE, stderr=errors)
-        try:
-            output, _ = await asyncio.wait_for(process.communicate(), seconds)
-        except TimeoutError:
-            process.kill()
-            await process.wait()
-            raise AssertionError(f"{command} took over {seconds} s:\n{tail(log)}") from None
-    return process.returncode or 0, output.decode()
-
-
-def tail(log: Path, lines: int = 40) -> str:
-    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:]) if log.exists() else ""
-
-
-async def stop(process: asyncio.subprocess.Process) -> None:
-    if process.returncode is None:
-        process.terminate()
-        try:
-            await asyncio.wait_for(process.wait(), 5)
-        except TimeoutError:
-            process.kill()
-            await process.wait()
 
 
 async def test_a_sixth_channel_is_its_package_and_its_entry_point(tmp_path: Path) -> None:
@@ -109,17 +58,7 @@ async def test_a_sixth_channel_is_its_package_and_its_entry_point(tmp_path: Path
         )
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
-
-            async def healthy() -> None:
-                if server.returncode is not None:
-                    pytest.fail(f"gateway serve exited with {server.returncode}:\n{tail(log)}")
-                try:
-                    answer = await client.get("/health")
-                except httpx.TransportError as error:
-                    raise AssertionError(f"no healthy gateway: {error!r}") from error
-                assert answer.status_code == 200, f"no healthy gateway: {answer.text}"
-
-            await eventually(healthy, STARTUP_SECONDS)
+            await until_healthy(client, server, log)
             await through_the_pigeon_channel(client)
     finally:
         await stop(server)
