@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import logging
@@ -125,6 +126,14 @@ def _instance_secret(data_dir: Path) -> bytes:
     return path.read_text().strip().encode()
 
 
+@functools.cache  # once per process, however often it reads its settings
+def _warn_generated_secret(path: Path) -> None:
+    log.warning(
+        "GATEWAY_JWT_KEYS or GATEWAY_SECRET_KEY is not set: using a generated secret in %s. Set both in production.",
+        path,
+    )
+
+
 def _derived(secret: bytes, label: str) -> str:
     return hmac.new(secret, label.encode(), hashlib.sha256).hexdigest()
 
@@ -204,11 +213,7 @@ class Settings:
         if jwt_keys:
             check_jwt_keys(jwt_keys)
         if not jwt_keys or not secret_keys:
-            log.warning(
-                "GATEWAY_JWT_KEYS or GATEWAY_SECRET_KEY is not set: using a generated secret in %s. "
-                "Set both in production.",
-                data_dir / "instance.secret",
-            )
+            _warn_generated_secret(data_dir / "instance.secret")
             instance = _instance_secret(data_dir)
             jwt_keys = jwt_keys or [_derived(instance, "jwt")]
             secret_keys = secret_keys or [_derived(instance, "encryption")]
