@@ -55,8 +55,9 @@ def _list(name: str) -> list[str]:
 
 
 def _egress_proxy() -> str:
-    """GATEWAY_EGRESS_PROXY, checked with the standard variables (HTTPS_PROXY & co.): a proxy we can't use
-    stops the start, rather than every send later. The message never shows a URL (it may hold a password)."""
+    """GATEWAY_EGRESS_PROXY, checked: a proxy we can't use stops the start, rather than every send later
+    (one of the standard variables, HTTPS_PROXY & co., is only warned about). The message never shows a
+    URL (it may hold a password)."""
     value = _env("EGRESS_PROXY", "") or ""
     try:
         Proxies(value or None)

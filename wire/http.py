@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import functools
+import logging
 import re
 import time
 import urllib.request
@@ -28,14 +29,17 @@ from typing import Any
 import httptools
 import httpx
 
+log = logging.getLogger(__name__)
+
 Origin = tuple[str, str, int]  # scheme, host (ASCII, IDNA-encoded as in the Host header), port
 
 PAUSE_ABOVE = 256 * 1024  # bytes of an answer's body held unread before the socket stops being read
 IDLE_SECONDS = 5.0  # a connection unused longer is not used again (servers close theirs; httpx's default too)
 _HEADER = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _FORBIDDEN_IN_VALUE = re.compile(rb"[\r\n\0]")
-# A request extension: the address to connect to (directly or through a proxy's tunnel) instead of
-# resolving the URL's host, which still names the server in Host and TLS (gateway.lib.netguard's check).
+# A request extension: the addresses to connect to, the first that answers (directly or through a proxy's
+# tunnel), instead of resolving the URL's host, which still names the server in Host and TLS
+# (gateway.lib.netguard's check).
 CONNECT_TO = "connect_to"
 
 
@@ -74,8 +78,13 @@ class Proxies:
                 try:
                     self._by_scheme[scheme] = Proxy.parse(url)
                 except (ValueError, httpx.InvalidURL) as error:
-                    where = "GATEWAY_EGRESS_PROXY" if proxy else f"{scheme.upper()}_PROXY (or ALL_PROXY)"
-                    raise ValueError(f"{where}: {error}") from None
+                    if proxy:  # asked for by the operator: a start that can't honour it stops
+                        raise ValueError(f"GATEWAY_EGRESS_PROXY: {error}") from None
+                    # A variable set for other programs (a socks5:// ALL_PROXY on a developer's machine): ours
+                    # go direct rather than every command refusing to start.
+                    log.warning(
+                        "%s_PROXY (or ALL_PROXY) is ignored, %s requests go direct: %s", scheme.upper(), scheme, error
+                    )
         self.route = functools.lru_cache(maxsize=4096)(self._route)
 
     def __bool__(self) -> bool:
@@ -188,17 +197,23 @@ class KeepAliveTransport(httpx.AsyncBaseTransport):
             self._close(self._idle.popleft()[1])
         scheme, host, port = origin
         tls = self._ssl if scheme == "https" else None
-        address = request.extensions.get(CONNECT_TO, host)
+        addresses = request.extensions.get(CONNECT_TO) or (host,)
         proxy = self._proxies.route(scheme, host, port) if self._proxies is not None else None
         self._open += 1
         try:
             async with asyncio.timeout(seconds):
-                if proxy is None:
-                    _, connection = await asyncio.get_running_loop().create_connection(
-                        _Connection, address, port, ssl=tls, server_hostname=host if tls else None
-                    )
-                else:
-                    connection = await _tunnel(proxy, address, port, tls, host, request)
+                for position, address in enumerate(addresses, start=1):
+                    try:  # each address in turn, as a connection by name tries each the name resolves to
+                        if proxy is None:
+                            _, connection = await asyncio.get_running_loop().create_connection(
+                                _Connection, address, port, ssl=tls, server_hostname=host if tls else None
+                            )
+                        else:
+                            connection = await _tunnel(proxy, address, port, tls, host, request)
+                        break
+                    except (OSError, httpx.ProxyError):  # refused or unreachable there: the next one, if any
+                        if position == len(addresses):
+                            raise
         except TimeoutError:  # ours, or the system's (an OSError too)
             self._open -= 1
             raise httpx.ConnectTimeout(f"no connection to {host}:{port} in time", request=request) from None

@@ -27,12 +27,13 @@ async def url_problem(url: str, *, allow_private: bool) -> str | None:
     return (await checked_url(url, allow_private=allow_private))[0]
 
 
-async def checked_url(url: str, *, allow_private: bool) -> tuple[str | None, str | None]:
-    """(why ``url`` can't be used as a webhook target, None), or (None, the address found and checked).
+async def checked_url(url: str, *, allow_private: bool) -> tuple[str | None, tuple[str, ...] | None]:
+    """(why ``url`` can't be used as a webhook target, None), or (None, the addresses found and checked).
 
-    The caller connects to that address, directly or through a proxy's CONNECT tunnel, with the URL's
-    name in Host and TLS: resolved again, by us or by a proxy, the name could point elsewhere by then
-    (DNS rebinding). The address is None when private targets are allowed: nothing is resolved."""
+    The caller connects to those addresses (the first that answers, as a connection by name would),
+    directly or through a proxy's CONNECT tunnel, with the URL's name in Host and TLS: resolved again, by
+    us or by a proxy, the name could point elsewhere by then (DNS rebinding). None when private targets
+    are allowed: nothing is resolved."""
     if (problem := url_syntax_problem(url)) or allow_private:
         return problem, None
     parts = urlsplit(url)
@@ -49,7 +50,7 @@ async def checked_url(url: str, *, allow_private: bool) -> tuple[str | None, str
     for address in addresses:
         if not is_public(address):
             return f"resolves to {address}, a private, loopback or link-local address; such targets are refused", None
-    return None, str(addresses[0])  # the resolver's first choice, as a connection by name would try first
+    return None, tuple(dict.fromkeys(str(address) for address in addresses))  # in the resolver's order
 
 
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")

@@ -185,10 +185,10 @@ async def test_an_https_target_gets_tls_inside_the_tunnel_with_its_own_name(monk
             async with DirectClient(4, 5, Proxies()) as client:
                 url = receiver.url("https", "hooks.test")
                 for _ in range(2):
-                    answer = await get(client, url, **{CONNECT_TO: "127.0.0.1"})
+                    answer = await get(client, url, **{CONNECT_TO: ("127.0.0.1",)})
                     assert (answer.status_code, answer.text) == (200, "ok")
                 with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED|match"):
-                    await get(client, receiver.url("https", "other.test"), **{CONNECT_TO: "127.0.0.1"})
+                    await get(client, receiver.url("https", "other.test"), **{CONNECT_TO: ("127.0.0.1",)})
     finally:
         server.close()
     assert proxy.tunnels == [f"127.0.0.1:{receiver.port}"] * 2  # the name never reaches the proxy
@@ -245,9 +245,25 @@ async def test_the_tunnel_goes_to_the_address_checked_not_to_the_name(monkeypatc
     assert receiver.hosts == [f"hooks.test:{receiver.port}"]
 
 
-def test_a_standard_variable_naming_a_proxy_we_cant_use_stops_the_start(monkeypatch, tmp_path):
+async def test_a_name_with_several_addresses_is_tried_at_each_until_one_answers(monkeypatch, receiver):
+    """As a connection by name would: the first address refuses (nothing listens on 127.0.0.2), the next
+    answers; both were checked."""
+
+    async def resolve(host, port, **_options):
+        return [(2, 1, 6, "", ("127.0.0.2", port)), (2, 1, 6, "", ("127.0.0.1", port))]
+
+    monkeypatch.setattr(asyncio.get_running_loop(), "getaddrinfo", resolve)
+    monkeypatch.setattr(netguard, "is_public", lambda address: str(address).startswith("127.0.0."))  # as if public
+    outcome = await deliver(deliverer(), receiver.url(host="hooks.test"))
+    assert (outcome.response_status, outcome.error) == (200, None)
+    assert receiver.hosts == [f"hooks.test:{receiver.port}"]
+
+
+def test_a_standard_variable_naming_a_proxy_we_cant_use_is_warned_about_and_ignored(monkeypatch, tmp_path, caplog):
+    """Set for other programs (a socks5:// proxy on a developer's machine): ours go direct, every command
+    still starts; the warning shows no URL (it may hold a password)."""
     monkeypatch.setenv("GATEWAY_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("HTTPS_PROXY", "socks5://user:secret@proxy.internal:1080")
-    with pytest.raises(SettingsError, match="HTTPS_PROXY") as refused:
-        Settings.from_env()
-    assert "secret" not in str(refused.value)
+    monkeypatch.setenv("HTTPS_PROXY", "socks5://user:pr0xyPassw0rd@proxy.internal:1080")
+    Settings.from_env()
+    assert not Proxies()
+    assert "HTTPS_PROXY (or ALL_PROXY) is ignored" in caplog.text and "pr0xyPassw0rd" not in caplog.text
