@@ -62,7 +62,9 @@ def _clean(value: Any) -> Any:
         return {key: REDACTED if _secret_name(str(key)) else _clean(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
         return [_clean(item) for item in value]
-    return value
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    return redact_text(str(value))  # any other object is rendered by its text: redacted as text
 
 
 def redact(_logger: Any, _method: str, event_dict: EventDict) -> EventDict:
@@ -90,9 +92,15 @@ def console(_logger: Any, _method: str, event_dict: EventDict) -> str:
     Our own, as few lines: structlog's ConsoleRenderer costs ~13 µs a line (measured), about what uvicorn's
     whole access line costs, and the access line is on every request."""
     exception = event_dict.pop("exception", None)
-    head = f"{event_dict.pop('timestamp', '')} {event_dict.pop('level', ''):<7} {event_dict.pop('event', '')}"
+    event = event_dict.pop("event", "")
+    event = event if type(event) is not str or event.isprintable() else repr(event)
+    head = f"{event_dict.pop('timestamp', '')} {event_dict.pop('level', ''):<7} {event}"
+    # Quoted when a value has a space, or a character (a newline, a tab) that could fake another line or
+    # field: a client sets the access line's path.
     fields = " ".join(
-        f"{key}={value!r}" if type(value) is str and (" " in value or not value) else f"{key}={value}"
+        f"{key}={value!r}"
+        if type(value) is str and (" " in value or not value or not value.isprintable())
+        else f"{key}={value}"
         for key, value in event_dict.items()
         if value is not None and key != "logger"
     )

@@ -64,9 +64,9 @@ class Heartbeat:
         values = {"beat_at": at, "in_flight_sends": sends, "in_flight_deliveries": deliveries}
         table = WorkerHeartbeat.__table__
         async with self.session_maker() as session, session.begin():
+            await session.execute(delete(table).where(table.c.beat_at < at - FORGET_AFTER))  # the long dead
             updated = await session.execute(update(table).where(table.c.owner == self.owner).values(values))
             if updated.rowcount == 0:  # the first beat (or the row was forgotten while this worker hung)
-                await session.execute(delete(table).where(table.c.beat_at < at - FORGET_AFTER))
                 session.add(
                     WorkerHeartbeat(
                         owner=self.owner,

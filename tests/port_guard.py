@@ -3,8 +3,9 @@
 A gateway built by a test without a port of its own (``make_settings``), and a `gateway` process started
 without GATEWAY_PORT or a public URL, point their public URL (where the dispatcher reaches the sandbox
 providers, and providers call back) here rather than at 127.0.0.1:8000, where a developer's `make run`
-may be listening. Whatever arrives here is recorded and answered 421 Misdirected Request; the suite's
-autouse fixture fails the test during which it arrived (tests/conftest.py)."""
+may be listening; and 8000 itself is guarded when free. Whatever arrives is recorded and answered 421
+Misdirected Request; the suite's autouse fixture fails the test during which it arrived (tests/conftest.py;
+a request still under way when its test ends is blamed on the next one)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ _held: list[socket.socket] = []
 
 class _Tripwire(BaseHTTPRequestHandler):
     def _refuse(self) -> None:
-        hits.append(f"{self.command} {self.path}")
+        hits.append(f"{self.command} {self.server.server_address[1]}{self.path}")
         self.send_response(421)
         self.send_header("Content-Length", "0")
         self.end_headers()
@@ -29,12 +30,24 @@ class _Tripwire(BaseHTTPRequestHandler):
         pass
 
 
+DEFAULT_PORT = 8000  # GATEWAY_PORT's default: where a URL written into code by mistake would point
+
+
 def start() -> int:
-    """Serve the tripwire on a free loopback port, for the rest of the process; its port."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Tripwire)
+    """Serve the tripwire on a free loopback port, for the rest of the process, and on the default port
+    too when it is free (in CI it is; beside a developer's `make run` it isn't); the free port's number."""
+    port = _serve(0)
+    try:
+        _serve(DEFAULT_PORT)
+    except OSError:
+        pass
+    return port
+
+
+def _serve(port: int) -> int:
+    server = ThreadingHTTPServer(("127.0.0.1", port), _Tripwire)
     server.daemon_threads = True
-    server.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    threading.Thread(target=server.serve_forever, name="port-guard", daemon=True).start()
+    threading.Thread(target=server.serve_forever, name=f"port-guard-{port}", daemon=True).start()
     return server.server_address[1]
 
 

@@ -81,12 +81,17 @@ async def status(engine: Engine, redis: RedisClient) -> StatusOut:
     problems: list[str] = []
     database, parts = await _database(engine), None
     if database.status == "ok":
-        parts = await _queues(engine, at)
+        try:
+            parts = await _queues(engine, at)
+        except Exception as error:  # noqa: BLE001  (the database went away, or the schema is behind)
+            database = DatabaseOut(
+                "unavailable", None, database.schema_revision, database.expected_revision, type(error).__name__
+            )
         if database.schema_revision != database.expected_revision:
             problems.append(
                 f"the schema is at {database.schema_revision}, this gateway needs {database.expected_revision}"
             )
-    else:
+    if database.status != "ok":
         problems.append(f"the database is unavailable: {database.detail}")
     redis_state = await _redis(redis)
     if redis_state.status == "unavailable":

@@ -276,6 +276,7 @@ class Dispatcher:
         at once, and a transaction each would cost more than the sends)."""
         changes: list[tuple[Outcome, StatusChange]] = []
         plain: list[tuple[UUID, dict[str, Any], bool]] = []  # (message, columns, only while still Ready)
+        lines: list[tuple[int, str, dict[str, Any]]] = []  # logged once committed: a write tried again logs once
         now = self.clock()  # the answers' moment, which the retry times count from
         for outcome in outcomes:
             message, result = outcome.message, outcome.result
@@ -289,12 +290,8 @@ class Dispatcher:
             if outcome.expired or (not result.accepted and not result.permanent and out_of_time):
                 description = result.description or "the message's validity ended before it could be sent"
                 change = StatusChange(message.id, statuses.EXPIRED, "expired", description, release, self.owner)
-                events.warning(
-                    "message expired",
-                    **ids(message),
-                    attempts=message.attempts + (not outcome.expired),
-                    why=description,
-                )
+                expiry = {"attempts": message.attempts + (not outcome.expired), "why": description}
+                lines.append((logging.WARNING, "message expired", {**ids(message), **expiry}))
             elif result.accepted:
                 values = {**release, "provider_message_id": outcome.provider_id, "next_attempt_at": None}
                 change = StatusChange(message.id, result.status, values=values, lease_owner=self.owner)
@@ -305,7 +302,8 @@ class Dispatcher:
             else:
                 note = (result.description or "")[:1000] or None
                 plain.append((message.id, {**release, "next_attempt_at": retry_at, "description": note}, True))
-                events.info("retry scheduled", **ids(message), attempt=message.attempts + 1, why=note, at=retry_at)
+                retry = {"attempt": message.attempts + 1, "why": note, "at": retry_at}
+                lines.append((logging.INFO, "retry scheduled", {**ids(message), **retry}))
                 continue
             changes.append((outcome, change))
         async with self.session_maker() as session:
@@ -315,11 +313,14 @@ class Dispatcher:
                     # A callback moved it further already (a report before the send answer): keep that status.
                     plain.append((change.message_id, change.values, False))
                 elif message is None:
-                    events.warning("lease lost", **ids(outcome.message), status=change.status, why=LOST_LEASE)
+                    lost = {"status": change.status, "why": LOST_LEASE}
+                    lines.append((logging.WARNING, "lease lost", {**ids(outcome.message), **lost}))
             activated = await follow(session, applied)
             # Read at the write, not at the batch's start: a callback may have updated it since.
             await store.set_while_leased(session, self.owner, plain, self.clock())
             await session.commit()
+            for level, event, fields in lines:
+                events.log(level, event, **fields)
             # Reports that overtook these answers (on channels whose reports can name only the provider's id).
             answered = [
                 (o.message.traffic_account_id, o.provider_id)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.models import ACTIVE, FailoverChain, Message, WebhookEvent
+from gateway.models import ACTIVE, FailoverChain, Message, Webhook, WebhookEvent
 from gateway.store import statuses
 from gateway.store.outbox import PENDING
 
@@ -19,7 +19,7 @@ class Backlog:
     messages_due: int  # Ready, their attempt time passed, no worker holding them
     oldest_due_at: datetime.datetime | None  # the attempt time of the longest-waiting of them
     messages_in_flight: int  # Ready and leased: a worker is sending them
-    webhook_events_pending: int  # not yet delivered (due, leased, or waiting for a retry)
+    webhook_events_pending: int  # not yet delivered (due, leased, or waiting for a retry), of enabled webhooks
     oldest_pending_event_at: datetime.datetime | None  # when the oldest of them was written
     failover_timers_pending: int  # active chains, each waiting for its step to time out
     next_failover_due_at: datetime.datetime | None
@@ -31,7 +31,11 @@ async def read_backlog(session: AsyncSession, at: datetime.datetime) -> Backlog:
     free = (message.lease_until.is_(None)) | (message.lease_until < at)
     due = select(func.count(), func.min(message.next_attempt_at)).where(ready, message.next_attempt_at <= at, free)
     in_flight = select(func.count()).where(ready, message.lease_until >= at)
-    pending = select(func.count(), func.min(event.created_at)).where(event.status == PENDING)
+    # A disabled webhook's events wait for it to be enabled again, not for a worker: not a backlog.
+    enabled = select(Webhook.__table__.c.id).where(Webhook.__table__.c.enabled.is_(True))
+    pending = select(func.count(), func.min(event.created_at)).where(
+        event.status == PENDING, event.webhook_id.in_(enabled.scalar_subquery())
+    )
     timers = select(func.count(), func.min(chain.due_at)).where(chain.state == ACTIVE, chain.due_at.is_not(None))
     (due_count, oldest_due) = (await session.execute(due)).one()
     (pending_count, oldest_pending) = (await session.execute(pending)).one()

@@ -9,7 +9,9 @@ import signal
 import socket
 
 from gateway.lib.db import head_revision
-from tests.conftest import ADMIN, eventually
+from gateway.store import statuses
+from tests.conftest import ADMIN, create_webhook, eventually
+from tests.integration import webhook_fixtures as wf
 from tests.integration.conftest import start_worker
 
 
@@ -60,3 +62,17 @@ async def test_a_worker_process_beats_until_it_stops(server_without_worker, data
         worker.send_signal(signal.SIGTERM)
         await asyncio.wait_for(worker.wait(), 30)
     assert await workers_of_the_process() == []  # a worker that stopped is gone, not shown as dead
+
+
+async def test_a_disabled_webhook_s_events_are_no_backlog(server_without_worker):
+    """They wait for the webhook to be enabled again, not for a worker: counted, the backlog's age would grow
+    for ever once any tenant's webhook was disabled, and an alert on it would always fire."""
+    client = server_without_worker
+    tenant = await wf.setup(client)
+    hook = await create_webhook(client, tenant)  # on the suite's closed port: never delivered (no worker runs)
+    before = (await status_of(client))["webhooks"]["pending"]
+    await wf.raise_status(client, await wf.new_message(client, tenant), statuses.DELIVERED)
+    assert (await status_of(client))["webhooks"]["pending"] == before + 1
+    put = {"url": hook["url"], "webhookTriggers": hook["webhookTriggers"], "enabled": False}
+    assert (await client.put(f"/api/v1/Webhook/{hook['id']}", json=put, headers=tenant.key)).status_code == 200
+    assert (await status_of(client))["webhooks"]["pending"] == before

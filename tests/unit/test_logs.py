@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.logs import REDACTED, redact, redact_text
+from gateway.logs import REDACTED, console, redact, redact_text
 from gateway.settings import Settings, SettingsError, log_settings
 
 GATEWAY = str(Path(sys.executable).with_name("gateway"))
@@ -101,6 +101,26 @@ def test_fields_named_like_secrets_are_dropped_whole() -> None:
         "attempt": 2,
         "latency_ms": 1.5,
     }
+
+
+def test_objects_of_other_types_are_redacted_as_the_text_they_are_rendered_by() -> None:
+    class Address:
+        def __str__(self) -> str:
+            return "https://example.com/hook?token=abc"
+
+    event = {"event": "e", "target": Address(), "enabled": True, "count": 3}
+    assert redact(None, "info", event) == {
+        "event": "e",
+        "target": f"https://example.com/hook?token={REDACTED}",
+        "enabled": True,
+        "count": 3,
+    }
+
+
+def test_a_console_value_that_could_fake_a_line_or_a_field_is_quoted() -> None:
+    line = console(None, "info", {"event": "request", "path": "/x\n2026-01-01T00:00:00Z error forged\tx=1"})
+    assert "\n" not in line and "\t" not in line
+    assert line.endswith("path='/x\\n2026-01-01T00:00:00Z error forged\\tx=1'"), line
 
 
 def _lines(log_format: str, level: str = "INFO") -> list[str]:
