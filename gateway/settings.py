@@ -11,7 +11,9 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from wire.http import Proxies
+import httpx
+
+from wire.http import Proxy
 
 log = logging.getLogger(__name__)
 
@@ -56,13 +58,14 @@ def _list(name: str) -> list[str]:
 
 def _egress_proxy() -> str:
     """GATEWAY_EGRESS_PROXY, checked: a proxy we can't use stops the start, rather than every send later
-    (one of the standard variables, HTTPS_PROXY & co., is only warned about). The message never shows a
-    URL (it may hold a password)."""
+    (the standard variables, HTTPS_PROXY & co., are wire.http.Proxies' to read, and only warned about).
+    The message never shows a URL (it may hold a password)."""
     value = _env("EGRESS_PROXY", "") or ""
-    try:
-        Proxies(value or None)
-    except ValueError as error:
-        raise SettingsError(str(error)) from None
+    if value:
+        try:
+            Proxy.parse(value)
+        except (ValueError, httpx.InvalidURL) as error:
+            raise SettingsError(f"GATEWAY_EGRESS_PROXY: {error}") from None
     return value
 
 

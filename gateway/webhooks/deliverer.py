@@ -283,8 +283,8 @@ class WebhookDeliverer:
             return Outcome(event, at, round((time.monotonic() - started) * 1000), **values)
 
         # Resolved again at send time: a name that now points inside the network is refused, and the
-        # connection (or a proxy's tunnel) goes to the address checked, not to the name resolved again.
-        problem, address = await checked_url(target.url, allow_private=self.allow_private_urls)
+        # connection (or a proxy's tunnel) goes to the addresses checked, not to the name resolved again.
+        problem, addresses = await checked_url(target.url, allow_private=self.allow_private_urls)
         if problem:
             return outcome(error=f"refused: the URL {problem}")
         body = msgspec.json.encode(event.payload)
@@ -299,7 +299,7 @@ class WebhookDeliverer:
         try:
             async with asyncio.timeout(self.timeout_seconds):  # the whole exchange, not each read
                 response, kept = await post_keeping(
-                    self.http, target.url, body, headers, BODY_KEPT, self.timeout_seconds, address
+                    self.http, target.url, body, headers, BODY_KEPT, self.timeout_seconds, addresses
                 )
         except TimeoutError:
             return outcome(error=f"no answer within {self.timeout_seconds:g} s")
@@ -433,17 +433,18 @@ async def post_keeping(
     headers: dict[str, str],
     keep: int,
     io_seconds: float,
-    address: str | None = None,
+    addresses: tuple[str, ...] | None = None,
 ) -> tuple[httpx.Response, bytes]:
     """POST ``body``; the answer and (at least) its first ``keep`` bytes, never the rest of a huge body.
     Each connect, read and write takes at most ``io_seconds`` (the caller bounds the whole exchange). A
-    new connection goes to ``address`` when given (the URL's host still names the server).
+    new connection goes to ``addresses`` when given, the first that answers (the URL's host still names the
+    server).
 
     Straight to the transport, so nothing follows a redirect: a 3xx is a failed attempt, as a redirect
     could lead past the address check."""
     extensions: dict[str, Any] = {"timeout": _timeouts(io_seconds)}
-    if address is not None:
-        extensions[CONNECT_TO] = address
+    if addresses is not None:
+        extensions[CONNECT_TO] = addresses
     request = httpx.Request("POST", _parsed(url), content=body, headers=headers, extensions=extensions)
     response = await transport.handle_async_request(request)
     kept = bytearray()
