@@ -9,7 +9,7 @@ from uuid import UUID
 from advanced_alchemy.base import UUIDAuditBase, UUIDBase
 from advanced_alchemy.types import DateTimeUTC, JsonB
 from advanced_alchemy.types.encrypted_string import EncryptedText
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint, text
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.lib.crypto import RotatingFernetBackend, encryption_keys
@@ -174,7 +174,10 @@ class MessageEvent(UUIDBase):
     """The status history of a message, one row per change."""
 
     __tablename__ = "message_event"
-    __table_args__ = (Index("ix_message_event_message", "message_id", "sequence"),)
+    __table_args__ = (
+        Index("ix_message_event_message", "message_id", "sequence"),
+        Index("ix_message_event_occurred", "occurred_at"),  # read in order by the event stream and long-polls
+    )
     message_id: Mapped[UUID] = mapped_column(ForeignKey("message.id", ondelete="CASCADE"))
     sequence: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16))
@@ -282,3 +285,76 @@ class WorkerHeartbeat(UUIDBase):
     beat_at: Mapped[datetime.datetime] = mapped_column(DateTimeUTC(timezone=True))
     in_flight_sends: Mapped[int] = mapped_column(Integer)
     in_flight_deliveries: Mapped[int] = mapped_column(Integer)
+
+
+# The local-mock workbench (sandbox traffic accounts only).
+
+
+class SandboxExchange(UUIDBase):
+    """One HTTP exchange between the gateway and a sandbox provider (the journal): a request an adapter sent
+    (``direction`` request) or a callback the provider made (callback), with the answer given. Headers are
+    stored with secrets redacted; bodies as text, cut at 64 KB."""
+
+    __tablename__ = "sandbox_exchange"
+    __table_args__ = (Index("ix_sandbox_exchange_tenant_occurred", "tenant_id", "occurred_at", "id"),)
+    tenant_id: Mapped[UUID] = _tenant_fk()
+    traffic_account_id: Mapped[UUID] = mapped_column(ForeignKey("traffic_account.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(32))
+    direction: Mapped[str] = mapped_column(String(16))  # request (gateway to provider) or callback
+    # The message the exchange was about, when one (no foreign key: the journal outlives nothing, but is
+    # written after the message's transaction, from another connection).
+    message_id: Mapped[UUID | None] = mapped_column(default=None, index=True)
+    destination: Mapped[str | None] = mapped_column(String(256), default=None)
+    method: Mapped[str] = mapped_column(String(8))
+    url: Mapped[str] = mapped_column(String(2048))  # secrets in its path or query redacted
+    request_headers: Mapped[dict[str, str]] = mapped_column(JsonB, default=dict)
+    request_body: Mapped[str] = mapped_column(Text, default="")
+    response_status: Mapped[int | None] = mapped_column(Integer, default=None)  # None: no answer (error)
+    response_headers: Mapped[dict[str, str]] = mapped_column(JsonB, default=dict)
+    response_body: Mapped[str] = mapped_column(Text, default="")
+    error: Mapped[str | None] = mapped_column(String(1000), default=None)
+    latency_ms: Mapped[int] = mapped_column(Integer, default=0)
+    occurred_at: Mapped[datetime.datetime] = mapped_column(DateTimeUTC(timezone=True))
+
+
+class SandboxBehaviour(UUIDAuditBase):
+    """Provider chaos for one sandbox traffic account (PUT /api/v1/sandbox/trafficAccounts/{id}/behaviour)."""
+
+    __tablename__ = "sandbox_behaviour"
+    tenant_id: Mapped[UUID] = _tenant_fk()
+    traffic_account_id: Mapped[UUID] = mapped_column(
+        ForeignKey("traffic_account.id", ondelete="CASCADE"), unique=True
+    )
+    latency_min_ms: Mapped[int] = mapped_column(Integer, default=0)
+    latency_max_ms: Mapped[int] = mapped_column(Integer, default=0)  # equal to min: a fixed latency
+    error_rate: Mapped[float] = mapped_column(Float, default=0.0)  # share of sends answered a transient error
+    fail_next_count: Mapped[int] = mapped_column(Integer, default=0)  # counted down by each send it fails
+    fail_next_with: Mapped[str | None] = mapped_column(String(32), default=None)
+
+
+class SandboxCatcher(UUIDAuditBase):
+    """A webhook catcher: a URL of the gateway's own that stores what it receives."""
+
+    __tablename__ = "sandbox_catcher"
+    tenant_id: Mapped[UUID] = _tenant_fk()
+    # Answer ``answer_status`` to the next ``answer_remaining`` requests (then 200 again).
+    answer_status: Mapped[int | None] = mapped_column(Integer, default=None)
+    answer_remaining: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SandboxCatcherRequest(UUIDBase):
+    """One request a catcher received."""
+
+    __tablename__ = "sandbox_catcher_request"
+    __table_args__ = (Index("ix_sandbox_catcher_request_catcher", "catcher_id", "received_at", "id"),)
+    tenant_id: Mapped[UUID] = _tenant_fk()
+    catcher_id: Mapped[UUID] = mapped_column(ForeignKey("sandbox_catcher.id", ondelete="CASCADE"))
+    received_at: Mapped[datetime.datetime] = mapped_column(DateTimeUTC(timezone=True))
+    method: Mapped[str] = mapped_column(String(8))
+    headers: Mapped[dict[str, str]] = mapped_column(JsonB, default=dict)
+    body: Mapped[str] = mapped_column(Text, default="")
+    answered_status: Mapped[int] = mapped_column(Integer)
+    # Whether the Standard Webhooks signature verified against the secret of the tenant's webhook whose
+    # URL is this catcher's (None: no such webhook, or the request was not signed).
+    signature_verified: Mapped[bool | None] = mapped_column(Boolean, default=None)
+    webhook_id: Mapped[UUID | None] = mapped_column(default=None)
