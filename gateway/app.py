@@ -22,7 +22,7 @@ from litestar.types import Receive, Scope, Send
 
 from channels.registry import all_channels
 from gateway import docs, metrics, openapi
-from gateway.api import admin, customers, messages, status, templates, traffic_accounts, webhooks
+from gateway.api import admin, customers, export, messages, status, templates, traffic_accounts, webhooks
 from gateway.api.deps import (
     API_PREFIX,
     APP_DEPENDENCIES,
@@ -128,6 +128,7 @@ def create_app(settings: Settings | None = None) -> Gateway:
             templates.TemplateController,
             messages.MessageController,
             messages.ConversationController,
+            export.ExportController,
         ],
     )
     public_api = Router(
