@@ -19,6 +19,7 @@ from uuid import UUID
 
 import msgspec
 from litestar import Controller, get
+from litestar.openapi import ResponseSpec
 from litestar.params import QueryParameter
 from litestar.response import Stream
 from sqlalchemy import select
@@ -43,7 +44,17 @@ MEDIA_TYPES = {"ndjson": "application/x-ndjson", "csv": "text/csv"}  # Litestar 
 FormatParam = Annotated[Format, QueryParameter(name="format", description="ndjson (one JSON record a line) or csv")]
 From = Annotated[datetime.datetime | None, QueryParameter(name="from", description="Created at or after")]
 To = Annotated[datetime.datetime | None, QueryParameter(name="to", description="Created before")]
-PROBLEMS = {400: problem("`validation_error`: a parameter is not valid (named in `errors`)")}
+
+
+def streamed(record: type[Out]) -> ResponseSpec:
+    """The 200 answer: NDJSON lines of ``record`` (or CSV, format=csv)."""
+    description = (
+        f"One {record.__name__} a line (application/x-ndjson), or CSV rows (text/csv) with format=csv; "
+        'Content-Disposition: attachment; filename="<export>-<time>Z.<format>"'
+    )
+    return ResponseSpec(
+        data_container=record, media_type="application/x-ndjson", description=description, generate_examples=False
+    )
 
 
 class DeliveryRecord(DeliveryOut):
@@ -183,7 +194,10 @@ class ExportController(Controller):
             "`conversation`, `requestInfo`, `content`, `statusHistory`, `failover`) are JSON text. Live and "
             "sandbox traffic accounts alike."
         ),
-        responses={**PROBLEMS, 404: problem("`not_found`: no traffic account with this id (trafficAccountId)")},
+        responses={
+            200: streamed(MessageDetail),
+            404: problem("`not_found`: no traffic account with this id (trafficAccountId)"),
+        },
     )
     async def export_messages(
         self,
@@ -212,7 +226,7 @@ class ExportController(Controller):
             "One record per webhook event, oldest first: the fields of GET /Webhook/{id}/deliveries' items and "
             "`webhookId`. CSV: one column per field in that order; `payload` and `attempts` are JSON text."
         ),
-        responses={**PROBLEMS, 404: problem("`not_found`: no webhook with this id (webhookId)")},
+        responses={200: streamed(DeliveryRecord), 404: problem("`not_found`: no webhook with this id (webhookId)")},
     )
     async def export_deliveries(
         self,

@@ -25,6 +25,23 @@ MESSAGES = "/api/v1/export/messages"
 DELIVERIES = "/api/v1/export/webhookDeliveries"
 
 
+def FAILOVER(tenant) -> dict:  # noqa: N802 (a request body, as the API reads it)
+    """A Timeout failover send: WhatsApp first, then SMS (seed 002)."""
+    return {
+        "destination": "447700900123",
+        "whatsapp": {"type": "regular", "regular": {"type": "text", "text": "Hello"}},
+        "sms": {"sender": "Acme", "text": "Hello"},
+        "failover": {
+            "type": "Timeout",
+            "timeoutFailover": {
+                "timeoutInSeconds": 20,
+                "status": "Delivered",
+                "trafficAccounts": [tenant.accounts["whatsapp"], tenant.accounts["sms"]],
+            },
+        },
+    }
+
+
 @pytest.fixture
 async def client(database_url: str) -> AsyncIterator[AsyncTestClient]:
     """Webhooks may point at loopback (add_events' deliveries are never sent: no worker runs)."""
@@ -53,9 +70,13 @@ def ndjson(answer) -> list[dict]:
 async def test_every_message_as_get_message_answers_it_in_creation_order(client, tenant, monkeypatch):
     monkeypatch.setattr(export, "CHUNK", 2)  # three chunks: the keyset paging is crossed
     ids = [await send(client, tenant, destination=f"+4477009001{i:02d}") for i in range(5)]
+    chain = await client.post("/api/v1/Message/send", json=FAILOVER(tenant), headers=tenant.key)
+    assert chain.status_code == 200, chain.text
     answer = await client.get(MESSAGES, headers=tenant.bearer)
     records = ndjson(answer)
-    assert [r["messageId"] for r in records] == ids
+    assert [r["messageId"] for r in records[:5]] == ids  # the chain's steps are stored at one time, after them
+    assert {r["messageId"] for r in records[5:]} == set(chain.json()) and len(records) == 7
+    assert [step["messageId"] for step in records[-1]["failover"]["steps"]] == chain.json()
     for record in records:
         shown = await client.get(f"/api/v1/Message/{record['messageId']}", headers=tenant.key)
         assert record == shown.json()
