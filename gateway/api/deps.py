@@ -14,9 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from gateway.lib.problems import Problem
 from gateway.messages.callbacks import ProviderCallbacks
+from gateway.messages.reset import SandboxReset
 from gateway.messages.service import MessageService
 from gateway.tenants.auth import Principal
 from gateway.tenants.login import LoginService
+from gateway.webhooks.catchers import CatcherService, catchers_at
 from gateway.webhooks.service import WebhookService
 
 if TYPE_CHECKING:
@@ -30,6 +32,8 @@ Caller = NamedDependency[Principal]  # the authenticated customer or API key
 Messages = NamedDependency[MessageService]
 Webhooks = NamedDependency[WebhookService]
 Login = NamedDependency[LoginService]
+Reset = NamedDependency[SkipValidation[SandboxReset]]
+Catchers = NamedDependency[SkipValidation[CatcherService]]
 ProviderHttp = NamedDependency[httpx.AsyncClient]
 Engine = NamedDependency[AsyncEngine]
 RedisClient = NamedDependency[SkipValidation[Redis | None]]  # None: the embedded mode
@@ -79,7 +83,18 @@ def provide_message_service(request: Request, db_session: DbSession, principal: 
 
 def provide_webhook_service(request: Request, db_session: DbSession, principal: Caller) -> WebhookService:  # noqa: ARG001
     runtime = runtime_of(request)
-    return WebhookService(db_session, runtime.settings.allow_private_webhook_urls, runtime.work_due)
+    return WebhookService(
+        db_session, runtime.settings.allow_private_webhook_urls, runtime.work_due, catchers_at(runtime.settings)
+    )
+
+
+def provide_catcher_service(request: Request, db_session: DbSession, principal: Caller) -> CatcherService:  # noqa: ARG001
+    return CatcherService(db_session, runtime_of(request).settings.public_base_url)
+
+
+def provide_sandbox_reset(request: Request, principal: Caller) -> SandboxReset:  # noqa: ARG001
+    runtime = runtime_of(request)
+    return SandboxReset(runtime.sessions, runtime.acceptor, runtime.failover_index)
 
 
 def provide_login_service(request: Request, db_session: DbSession) -> LoginService:
@@ -121,4 +136,6 @@ CUSTOMER_DEPENDENCIES = {
     "principal": _provide(provide_principal),
     "message_service": _provide(provide_message_service),
     "webhook_service": _provide(provide_webhook_service),
+    "sandbox_reset": _provide(provide_sandbox_reset),
+    "catcher_service": _provide(provide_catcher_service),
 }
