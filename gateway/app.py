@@ -31,6 +31,7 @@ from gateway.api.deps import (
     runtime_of,
     version_guard,
 )
+from gateway.api.events import EventController, WaitController
 from gateway.api.health import health
 from gateway.api.metrics import metrics_routes
 from gateway.channel_routes import PROVIDER_PREFIXES, callback_routers, sandbox_routers
@@ -128,6 +129,8 @@ def create_app(settings: Settings | None = None) -> Gateway:
             templates.TemplateController,
             messages.MessageController,
             messages.ConversationController,
+            EventController,
+            WaitController,
         ],
     )
     public_api = Router(

@@ -12,6 +12,7 @@ from litestar.params import SkipValidation
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from gateway.events.tail import EventTail
 from gateway.lib.problems import Problem
 from gateway.messages.callbacks import ProviderCallbacks
 from gateway.messages.service import MessageService
@@ -35,6 +36,7 @@ Engine = NamedDependency[AsyncEngine]
 RedisClient = NamedDependency[SkipValidation[Redis | None]]  # None: the embedded mode
 # The gateway's side of provider callbacks, as the APIs use it (channels see it as channels.base.Callbacks).
 GatewayCallbacks = NamedDependency[SkipValidation[ProviderCallbacks]]
+Tail = NamedDependency[SkipValidation[EventTail]]  # the process's event tail (gateway.events.tail)
 API_PREFIX = "/api/{version:str}"
 
 
@@ -103,6 +105,10 @@ def provide_redis(request: Request) -> Redis | None:
     return runtime_of(request).redis
 
 
+def provide_event_tail(request: Request) -> EventTail:
+    return runtime_of(request).event_tail
+
+
 def _provide(function: Any) -> Provide:
     return Provide(function, sync_to_thread=False)
 
@@ -121,4 +127,5 @@ CUSTOMER_DEPENDENCIES = {
     "principal": _provide(provide_principal),
     "message_service": _provide(provide_message_service),
     "webhook_service": _provide(provide_webhook_service),
+    "event_tail": _provide(provide_event_tail),
 }
