@@ -118,8 +118,9 @@ class WaitController(Controller):
         event_tail: Tail,
         message_id: FromPath[UUID],
         status: Annotated[
-            str, QueryParameter(name="status", description="One or more statuses, comma-separated: `Delivered,Read`")
-        ],
+            str | None,
+            QueryParameter(name="status", description="One or more statuses, comma-separated: `Delivered,Read`"),
+        ] = None,  # required: checked below, so that its absence is named as any other fault of it
         seconds: Seconds = 30,
     ) -> MessageDetail:
         wanted = _statuses(status)
@@ -198,9 +199,9 @@ class WaitController(Controller):
         return WaitedMessage(await message_detail(message_service, tenant_id, message_id), place.encode())
 
 
-def _statuses(text: str) -> list[str]:
+def _statuses(text: str | None) -> list[str]:
     """``Delivered,Read`` as the statuses' names (in any case); a 400 naming ``status`` otherwise."""
-    names = [name.strip() for name in text.split(",") if name.strip()]
+    names = [name.strip() for name in (text or "").split(",") if name.strip()]
     unknown = [name for name in names if name.lower() not in _STATUS_NAMES]
     if unknown or not names:
         given = f"{', '.join(unknown)} is not a status; " if unknown else ""
