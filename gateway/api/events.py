@@ -7,10 +7,11 @@ None of them holds a database connection while it waits: they wait on the event 
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from litestar import Controller, get
+from litestar.openapi.spec import OpenAPIResponse, OpenAPIType, Operation, Schema
 from litestar.params import FromPath, HeaderParameter, QueryParameter
 from litestar.response import ServerSentEvent
 
@@ -51,6 +52,18 @@ after that event, then goes on live. Delivery is at least once: around a resume,
 before the one named come again, with the same `id`: drop those you have seen."""
 
 
+def _stream_operation(**fields: Any) -> Operation:
+    """The 200's body is text: lines of `event:`, `id:`, `data:` (a webhook payload) and `:` comments."""
+    operation = Operation(**fields)
+    for response in (operation.responses or {}).values():
+        if isinstance(response, OpenAPIResponse) and "text/event-stream" in (response.content or {}):
+            response.content["text/event-stream"].schema = Schema(  # type: ignore[index]
+                type=OpenAPIType.STRING,
+                description="Server-sent events (`event:`, `id:`, `data:` lines); `data:` is a webhook payload",
+            )
+    return operation
+
+
 class WaitedMessage(Out):
     """The message a wait found, and the cursor to wait from for the one after it (`after=`)."""
 
@@ -68,6 +81,7 @@ class EventController(Controller):
         description=STREAM_DESCRIPTION,
         media_type="text/event-stream",
         response_description="The events, until the client goes away",
+        operation_class=_stream_operation,
     )
     async def events(
         self,
@@ -130,7 +144,7 @@ class WaitController(Controller):
             await db_session.close()  # no connection held while waiting
             return message.status, message.sequence
 
-        outcome = await until_status(event_tail, principal.tenant_id, message_id, wanted, seconds, current)
+        outcome = await until_status(event_tail, principal.tenant_id, message_id, wanted, current, seconds=seconds)
         detail = await message_detail(message_service, principal.tenant_id, message_id)
         if outcome is Outcome.REACHED:
             return detail
@@ -187,9 +201,9 @@ class WaitController(Controller):
         found = await next_message(
             event_tail,
             tenant_id,
-            seconds,
             cursor,
             first_after,
+            seconds=seconds,
             traffic_account_id=traffic_account_id,
             direction=direction,
         )

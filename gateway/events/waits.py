@@ -29,8 +29,9 @@ async def until_status(
     tenant_id: UUID,
     message_id: UUID,
     wanted: Collection[str],
-    seconds: float,
     current: Callable[[], Awaitable[tuple[str, int]]],
+    *,
+    seconds: float,
 ) -> Outcome:
     """Wait until the message has taken (or gone past) one of ``wanted``; ``current`` reads its status and
     sequence now (and raises when there is no such message)."""
@@ -54,10 +55,10 @@ async def until_status(
 async def next_message(
     tail: EventTail,
     tenant_id: UUID,
-    seconds: float,
     after: Cursor | None,
     first_after: Callable[[Cursor], Awaitable[tuple[UUID, Cursor] | None]],
     *,
+    seconds: float,
     traffic_account_id: UUID | None = None,
     direction: str | None = None,
 ) -> tuple[UUID, Cursor] | None:
