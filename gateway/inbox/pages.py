@@ -1,0 +1,235 @@
+"""The inbox's pages and forms under /inbox (out of the OpenAPI document). Every form posts back and is
+answered with a redirect to the page it came from (Post/Redirect/Get), a notice in the query string."""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlencode
+from uuid import UUID
+
+from litestar import Request, Response, Router, get, post
+from litestar.di import NamedDependency, Provide
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, FromPath
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.response import Redirect, Template
+from litestar.static_files import create_static_files_router
+from litestar.status_codes import HTTP_303_SEE_OTHER
+from litestar.template.config import TemplateConfig
+
+from channels.registry import channel_names
+from gateway.api.deps import DbSession
+from gateway.inbox import auth, reads, replies
+from gateway.inbox.auth import INBOX_PATH, InboxUser, SignInFirst
+from gateway.lib.problems import Problem
+from gateway.settings import Settings
+from gateway.store import statuses
+from gateway.tenants.login import LoginService
+from gateway.webhooks.service import DeliveryFilters, WebhookService
+
+STATIC_PATH = f"{INBOX_PATH}/static"
+STATIC_DIR = Path(__file__).parent / "static"
+TEMPLATE_DIR = Path(__file__).parent / "templates"
+DELIVERIES_SHOWN = 50  # per webhook, the newest
+SignedIn = NamedDependency[InboxUser]  # the customer signed in (auth.current_user); else a redirect to sign in
+
+Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
+
+
+def _runtime(request: Request) -> Any:
+    return request.app.state.runtime
+
+
+def back(path: str, notice: str | None = None, **query: str) -> Redirect:
+    if notice:
+        query["notice"] = notice
+    return Redirect(path + (f"?{urlencode(query)}" if query else ""), status_code=HTTP_303_SEE_OTHER)
+
+
+def _uuid(value: str | None) -> UUID | None:
+    try:
+        return UUID(value) if value else None
+    except ValueError:
+        return None
+
+
+def _page(name: str, request: Request, user: InboxUser | None, status_code: int = 200, **context: Any) -> Template:
+    context |= {"user": user, "notice": request.query_params.get("notice"), "static": STATIC_PATH}
+    return Template(template_name=name, context=context, status_code=status_code)
+
+
+# Signing in and out.
+
+
+@get("/login")
+async def login_page(request: Request) -> Template:
+    return _page("login.html", request, None, email="", error=None)
+
+
+@post("/login")
+async def login(request: Request, db_session: DbSession, data: Form) -> Response[Any]:
+    runtime = _runtime(request)
+    email = data.get("email", "")
+    try:
+        token, _expires = await LoginService(db_session, runtime.settings, runtime.token_issuer).login(
+            email, data.get("password", "")
+        )
+    except Problem as problem:  # wrong credentials (401), locked (429): said on the page, with its status
+        return _page("login.html", request, None, problem.status_code, email=email, error=problem.detail)
+    auth.sign_in(request, token)
+    return back(INBOX_PATH + "/")
+
+
+@post("/logout")
+async def logout(request: Request) -> Redirect:
+    auth.sign_out(request)
+    return back(f"{INBOX_PATH}/login")
+
+
+# Conversations.
+
+
+@get("/")
+async def conversations(request: Request, db_session: DbSession, user: SignedIn) -> Template:
+    q = request.query_params
+    filters = reads.ConversationFilters(
+        traffic_account_id=_uuid(q.get("trafficAccountId")),
+        channel=q.get("channel") or None,
+        destination=(q.get("destination") or "").strip() or None,
+        status=q.get("status") or None,
+        text=(q.get("text") or "").strip() or None,
+    )
+    return _page(
+        "conversations.html",
+        request,
+        user,
+        rows=await reads.conversations(db_session, user.tenant_id, filters),
+        accounts=await reads.accounts(db_session, user.tenant_id),
+        channels=channel_names(),
+        statuses=statuses.ALL,
+        query={key: q.get(key) or "" for key in ("trafficAccountId", "channel", "destination", "status", "text")},
+    )
+
+
+@get("/conversations/{conversation_id:uuid}")
+async def conversation(
+    request: Request, db_session: DbSession, user: SignedIn, conversation_id: FromPath[UUID]
+) -> Template:
+    page = await reads.conversation_page(db_session, user.tenant_id, conversation_id)
+    return _page("conversation.html", request, user, page=page, kinds=replies.KINDS.get(page.conversation.channel, ()))
+
+
+@post("/conversations/{conversation_id:uuid}/reply")
+async def reply(
+    request: Request, db_session: DbSession, user: SignedIn, conversation_id: FromPath[UUID], data: Form
+) -> Redirect:
+    page = await reads.conversation_page(db_session, user.tenant_id, conversation_id)
+    here = f"{INBOX_PATH}/conversations/{conversation_id}"
+    if not page.account.sandbox:
+        return back(here, "Only a sandbox account's users can be simulated.")
+    try:
+        form = replies.Reply(
+            kind=data.get("kind") or replies.TEXT,
+            text=data.get("text", ""),
+            payload=data.get("payload", ""),
+            latitude=float(data.get("latitude") or replies.Reply.latitude),
+            longitude=float(data.get("longitude") or replies.Reply.longitude),
+        )
+    except ValueError:
+        return back(here, "The latitude and longitude must be numbers.")
+    await db_session.close()  # the simulated user's callback is stored on other connections
+    answer = await replies.send_as_user(request.app, page.conversation, form)
+    if answer.is_success:
+        return back(here, "The user's message was sent.")
+    return back(here, f"The simulated user refused it ({answer.status_code}): {answer.text[:300]}")
+
+
+# Webhooks.
+
+
+def _webhooks(request: Request, db_session: DbSession) -> WebhookService:
+    runtime = _runtime(request)
+    return WebhookService(db_session, runtime.settings.allow_private_webhook_urls, runtime.work_due)
+
+
+@get("/webhooks")
+async def webhooks(request: Request, db_session: DbSession, user: SignedIn) -> Template:
+    service = _webhooks(request, db_session)
+    shown = []
+    for view in await service.list(user.tenant_id):
+        deliveries, _next = await service.deliveries(
+            user.tenant_id, view.webhook.id, DeliveryFilters(), DELIVERIES_SHOWN, None
+        )
+        shown.append((view.webhook, deliveries))
+    now = datetime.datetime.now(datetime.UTC)
+    return _page("webhooks.html", request, user, webhooks=shown, since=(now - datetime.timedelta(hours=1)))
+
+
+@post("/webhooks/{webhook_id:uuid}/deliveries/{event_id:uuid}/replay")
+async def replay(
+    request: Request, db_session: DbSession, user: SignedIn, webhook_id: FromPath[UUID], event_id: FromPath[UUID]
+) -> Redirect:
+    try:
+        await _webhooks(request, db_session).replay(user.tenant_id, webhook_id, event_id)
+    except Problem as problem:
+        if problem.status_code == 404:
+            raise
+        return back(f"{INBOX_PATH}/webhooks", problem.detail)
+    return back(f"{INBOX_PATH}/webhooks", "The event is queued for delivery again.")
+
+
+@post("/webhooks/{webhook_id:uuid}/recover")
+async def recover(
+    request: Request, db_session: DbSession, user: SignedIn, webhook_id: FromPath[UUID], data: Form
+) -> Redirect:
+    try:
+        since = datetime.datetime.fromisoformat(data.get("since", "")).replace(tzinfo=datetime.UTC)
+    except ValueError:
+        return back(f"{INBOX_PATH}/webhooks", "Give the time to recover from.")
+    try:
+        count = await _webhooks(request, db_session).recover(user.tenant_id, webhook_id, since, None)
+    except Problem as problem:
+        if problem.status_code == 404:
+            raise
+        return back(f"{INBOX_PATH}/webhooks", problem.detail)
+    return back(f"{INBOX_PATH}/webhooks", f"{count} failed event(s) queued for delivery again.")
+
+
+def _sign_in_first(request: Request, _exc: SignInFirst) -> Response[Any]:
+    return Redirect(f"{INBOX_PATH}/login", status_code=HTTP_303_SEE_OTHER)
+
+
+def _not_found(request: Request, _exc: Exception) -> Response[Any]:
+    """Another tenant's conversation or webhook is as unknown as one that never was."""
+    return _page("not_found.html", request, None, 404)
+
+
+def routes(settings: Settings) -> list[Router]:
+    """The inbox's router (pages behind the session and CSRF middleware) and its static files."""
+    pages = Router(
+        path=INBOX_PATH,
+        route_handlers=[login_page, login, logout, conversations, conversation, reply, webhooks, replay, recover],
+        middleware=auth.middleware(settings),
+        dependencies={"user": Provide(auth.current_user)},
+        exception_handlers={SignInFirst: _sign_in_first, 404: _not_found},
+        include_in_schema=False,
+    )
+    static = create_static_files_router(
+        path=STATIC_PATH, directories=[STATIC_DIR], name="inbox-assets", include_in_schema=False
+    )
+    return [pages, static]
+
+
+def _when(moment: datetime.datetime | None) -> str:
+    return moment.astimezone(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] if moment else ""
+
+
+def template_config() -> TemplateConfig:
+    """Jinja2, with the filters the pages use; autoescaping on (Litestar's default for .html)."""
+
+    def filters(engine: JinjaTemplateEngine) -> None:
+        engine.engine.filters |= {"when": _when, "pretty": reads.pretty_body, "summary": reads.summary_of}
+
+    return TemplateConfig(directory=TEMPLATE_DIR, engine=JinjaTemplateEngine, engine_callback=filters)
