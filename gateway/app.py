@@ -33,6 +33,7 @@ from gateway.api.deps import (
 )
 from gateway.api.health import health
 from gateway.api.metrics import metrics_routes
+from gateway.api.sandbox_journal import SandboxJournalController
 from gateway.channel_routes import PROVIDER_PREFIXES, callback_routers, sandbox_routers
 from gateway.idempotency import IdempotencyMiddleware
 from gateway.inbox import pages as inbox
@@ -129,6 +130,7 @@ def create_app(settings: Settings | None = None) -> Gateway:
             templates.TemplateController,
             messages.MessageController,
             messages.ConversationController,
+            SandboxJournalController,
         ],
     )
     public_api = Router(
