@@ -11,7 +11,7 @@ PORT ?= 8000
 # A local mock's webhook receiver is usually on localhost.
 export GATEWAY_ALLOW_PRIVATE_WEBHOOK_URLS ?= true
 
-.PHONY: run test openapi lint bench faults clean
+.PHONY: run test chromium openapi lint bench faults clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,9 +26,21 @@ run: $(STAMP)
 	$(BIN)/gateway demo
 	$(BIN)/gateway serve --host 127.0.0.1 --port $(PORT)
 
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(BIN)/ruff check gateway channels wire migrations tests bench faults
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The browser tests (tests/browser) drive Debian's chromium through Playwright, which can't download a browser
+# of its own here: installed when missing and we can (root, or sudo without a password). Otherwise they are
+# skipped with a reason, and fail with CI=true.
+APT_CHROMIUM = sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null' \
+	|| echo "could not install chromium: the browser tests will say so"
+chromium:
+	@command -v chromium >/dev/null || [ -n "$$TEST_CHROMIUM" ] || { \
+		if ! command -v apt-get >/dev/null; then echo "chromium missing and no apt-get: the browser tests need it"; \
+		elif [ "$$(id -u)" = 0 ]; then $(APT_CHROMIUM); \
+		elif sudo -n true 2>/dev/null; then sudo $(APT_CHROMIUM); \
+		else echo "chromium missing and no root or sudo to install it (apt-get install chromium)"; fi; }
 
 openapi: $(STAMP)
 	$(BIN)/gateway openapi > openapi/openapi.json

@@ -15,8 +15,9 @@ configured, each pointed at them:
 Their scripts, style sheet and icon are served by Litestar's static-files router under
 ``/schema/static/<name>-<version>/`` (a new version is a new URL, so browsers may cache a day), outside
 the OpenAPI document. Like /schema these GETs need no credentials and are counted per client address.
-One outside address is left, decorative: Redoc's sidebar footer shows Redocly's logo from cdn.redoc.ly
-(hard-coded in the bundle), and hides it when it can't be loaded.
+Redoc's sidebar footer shows Redocly's logo from cdn.redoc.ly (hard-coded in the bundle, hidden when it
+can't be loaded): the Redoc page's content security policy allows images from the gateway only, so the
+browser never asks for it (tests/browser/test_docs_page.py).
 """
 
 from __future__ import annotations
@@ -48,12 +49,16 @@ REDOC_URL = f"{STATIC_PATH}/redoc-{REDOC_VERSION}"
 
 # Litestar's default icon is an image on GitHub, through jsdelivr; Swagger UI's own is served here.
 FAVICON = f"<link rel='icon' type='image/png' href='{SWAGGER_UI_URL}/favicon-32x32.png'>"
+# Written into the page's head as the icon is (Litestar's plugins take no headers).
+IMAGES_FROM_HERE = "<meta http-equiv='Content-Security-Policy' content=\"img-src 'self' data: blob:\">"
 
 
 def render_plugins() -> list[OpenAPIRenderPlugin]:
     """The pages under /schema; the first (Redoc, as Litestar's default was) is also /schema itself."""
     return [
-        RedocRenderPlugin(js_url=f"{REDOC_URL}/redoc.standalone.js", google_fonts=False, favicon=FAVICON),
+        RedocRenderPlugin(
+            js_url=f"{REDOC_URL}/redoc.standalone.js", google_fonts=False, favicon=FAVICON + IMAGES_FROM_HERE
+        ),
         SwaggerRenderPlugin(
             js_url=f"{SWAGGER_UI_URL}/swagger-ui-bundle.js",
             css_url=f"{SWAGGER_UI_URL}/swagger-ui.css",
