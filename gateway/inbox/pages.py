@@ -20,10 +20,13 @@ from litestar.status_codes import HTTP_303_SEE_OTHER
 from litestar.template.config import TemplateConfig
 
 from channels.registry import channel_names
+from gateway import sandbox_behaviour
 from gateway.api.deps import DbSession
+from gateway.api.sandbox_journal import BehaviourIn
 from gateway.inbox import auth, reads, replies
 from gateway.inbox.auth import INBOX_PATH, InboxUser, SignInFirst
 from gateway.lib.problems import Problem
+from gateway.lib.validation import parse
 from gateway.settings import Settings
 from gateway.store import statuses
 from gateway.tenants.login import LoginService
@@ -197,6 +200,55 @@ async def recover(
     return back(f"{INBOX_PATH}/webhooks", f"{count} failed event(s) queued for delivery again.")
 
 
+# The sandbox accounts' provider behaviour (gateway.sandbox_behaviour).
+
+
+@get("/accounts")
+async def accounts(request: Request, db_session: DbSession, user: SignedIn) -> Template:
+    shown = [
+        (account, await sandbox_behaviour.behaviour_of(db_session, user.tenant_id, account.id))
+        for account in await reads.accounts(db_session, user.tenant_id)
+        if account.sandbox
+    ]
+    return _page("accounts.html", request, user, accounts=shown, failures=sandbox_behaviour.FAILURES)
+
+
+def _number(text: str | None, kind: type[int] | type[float]) -> Any:
+    """A form's number; what isn't one is passed on as it is, for BehaviourIn to name."""
+    try:
+        return kind(text or 0)
+    except ValueError:
+        return text
+
+
+@post("/accounts/{account_id:uuid}/behaviour")
+async def set_behaviour(
+    request: Request, db_session: DbSession, user: SignedIn, account_id: FromPath[UUID], data: Form
+) -> Redirect:
+    """The form of the API's PUT .../behaviour, checked by its schema (every problem named)."""
+    raw = {
+        "latencyMs": {"min": _number(data.get("latencyMin"), int), "max": _number(data.get("latencyMax"), int)},
+        "errorRate": _number(data.get("errorRate"), float),
+        "failNext": {"count": _number(data.get("failNextCount"), int), "with": data.get("failNextWith") or "transient"},
+    }
+    here = f"{INBOX_PATH}/accounts"
+    try:
+        behaviour = parse(raw, BehaviourIn).behaviour()
+    except Problem as problem:
+        errors = "; ".join(f"{e['field']} {e['message']}" for e in (problem.extra or {}).get("errors", []))
+        return back(here, f"Not set: {errors or problem.detail}")
+    await sandbox_behaviour.set_behaviour(db_session, user.tenant_id, account_id, behaviour)
+    return back(here, "The behaviour is set.")
+
+
+@post("/accounts/{account_id:uuid}/behaviour/clear")
+async def clear_behaviour(
+    request: Request, db_session: DbSession, user: SignedIn, account_id: FromPath[UUID]
+) -> Redirect:
+    await sandbox_behaviour.clear_behaviour(db_session, user.tenant_id, account_id)
+    return back(f"{INBOX_PATH}/accounts", "The behaviour is cleared: the provider answers as usual.")
+
+
 def _sign_in_first(request: Request, _exc: SignInFirst) -> Response[Any]:
     return Redirect(f"{INBOX_PATH}/login", status_code=HTTP_303_SEE_OTHER)
 
@@ -210,7 +262,10 @@ def routes(settings: Settings) -> list[Router]:
     """The inbox's router (pages behind the session and CSRF middleware) and its static files."""
     pages = Router(
         path=INBOX_PATH,
-        route_handlers=[login_page, login, logout, conversations, conversation, reply, webhooks, replay, recover],
+        route_handlers=[
+            *(login_page, login, logout, conversations, conversation, reply, webhooks, replay, recover),
+            *(accounts, set_behaviour, clear_behaviour),
+        ],
         middleware=auth.middleware(settings),
         dependencies={"user": Provide(auth.current_user)},
         exception_handlers={SignInFirst: _sign_in_first, 404: _not_found},

@@ -8,9 +8,12 @@ import re
 import uuid
 
 import pytest
+from litestar.testing import AsyncTestClient
 
+from gateway.app import create_app
 from gateway.models import SandboxExchange
-from tests.conftest import in_app_loop, new_tenant
+from tests.api.test_webhook_deliveries import add_events
+from tests.conftest import CLOSED_PORT_URL, create_webhook, in_app_loop, make_settings, new_tenant
 
 SMS = {"text": "Your code is 4711", "sender": "MITTO SMS"}
 CSRF = re.compile(r'name="_csrf_token" value="([^"]+)"')
@@ -132,6 +135,7 @@ async def test_conversations_newest_activity_first_and_filtered(client, tenant):
 async def test_a_conversation_shows_each_message_with_its_history_and_provider_exchanges(client, tenant):
     await sign_in(client, tenant)
     sent = await send(client, tenant, text="see the wire")
+
     async def journal() -> None:
         async with client.app.state.runtime.db_config.get_session() as session:
             now = datetime.datetime.now(datetime.UTC)
@@ -186,3 +190,70 @@ async def test_another_tenants_conversation_is_not_found(client, tenant):
     page = await client.get(f"/inbox/conversations/{theirs['conversation']['id']}")
     assert page.status_code == 404 and "not yours" not in page.text
     assert "+447700900123" not in (await client.get("/inbox/")).text
+
+
+@pytest.fixture
+async def private_client(database_url: str):
+    """An app whose webhooks may point at loopback (a closed port: nothing is delivered, no worker runs)."""
+    settings = make_settings(database_url, allow_private_webhook_urls=True, worker_in_server=False)
+    async with AsyncTestClient(app=create_app(settings)) as test_client:
+        test_client.follow_redirects = False
+        yield test_client
+
+
+async def test_webhook_deliveries_show_every_attempt_and_replay_and_recover(private_client):
+    client = private_client
+    tenant = await new_tenant(client)
+    webhook = await create_webhook(client, tenant)
+    start = datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=10)
+    failed, succeeded = add_events(client, tenant, webhook["id"], ["failed", "succeeded"], start)
+    await sign_in(client, tenant)
+    page = await client.get("/inbox/webhooks")
+    assert page.status_code == 200, page.text
+    assert str(failed) in page.text and str(succeeded) in page.text
+    assert "<b>500</b>" in page.text and CLOSED_PORT_URL in page.text
+
+    replayed = await client.post(
+        f"/inbox/webhooks/{webhook['id']}/deliveries/{succeeded}/replay", data={"_csrf_token": csrf_token(page)}
+    )
+    assert replayed.status_code == 303 and "queued" in replayed.headers["location"]
+    since = (start - datetime.timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%S")
+    recovered = await client.post(
+        f"/inbox/webhooks/{webhook['id']}/recover", data={"since": since, "_csrf_token": csrf_token(page)}
+    )
+    assert recovered.status_code == 303 and "1+failed" in recovered.headers["location"]
+    deliveries = (await client.get(f"/api/v1/Webhook/{webhook['id']}/deliveries", headers=tenant.key)).json()
+    assert {d["id"]: d["status"] for d in deliveries["items"]} == {str(failed): "pending", str(succeeded): "pending"}
+
+    other = await new_tenant(client)
+    theirs = await create_webhook(client, other)
+    refused = await client.post(
+        f"/inbox/webhooks/{theirs['id']}/deliveries/{failed}/replay", data={"_csrf_token": csrf_token(page)}
+    )
+    assert refused.status_code == 404
+
+
+async def test_behaviour_controls_set_and_clear_a_sandbox_accounts_behaviour(client, tenant):
+    await sign_in(client, tenant)
+    page = await client.get("/inbox/accounts")
+    assert page.status_code == 200 and tenant.accounts["sms"] in page.text
+    account = tenant.accounts["sms"]
+    form = {
+        "latencyMin": "10",
+        "latencyMax": "20",
+        "errorRate": "0.5",
+        "failNextCount": "2",
+        "failNextWith": "rejected",
+    }
+    answer = await client.post(f"/inbox/accounts/{account}/behaviour", data=form | {"_csrf_token": csrf_token(page)})
+    assert answer.status_code == 303 and "is+set" in answer.headers["location"]
+    api = f"/api/v1/sandbox/trafficAccounts/{account}/behaviour"
+    assert (await client.get(api, headers=tenant.key)).json()["failNext"] == {"count": 2, "with": "rejected"}
+
+    bad = form | {"errorRate": "2", "latencyMin": "30"}
+    answer = await client.post(f"/inbox/accounts/{account}/behaviour", data=bad | {"_csrf_token": csrf_token(page)})
+    assert "errorRate" in answer.headers["location"] and "latencyMs.max" in answer.headers["location"]
+
+    cleared = await client.post(f"/inbox/accounts/{account}/behaviour/clear", data={"_csrf_token": csrf_token(page)})
+    assert cleared.status_code == 303
+    assert (await client.get(api, headers=tenant.key)).json()["failNext"] is None
