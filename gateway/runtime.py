@@ -20,6 +20,7 @@ from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from channels.sandbox_support import close_callback_client
+from gateway.events.tail import EventTail
 from gateway.idempotency import IdempotencyKeys
 from gateway.lib.crypto import configure_encryption
 from gateway.lib.db import create_engine, session_maker
@@ -67,6 +68,8 @@ class Runtime:
 
     async def aclose(self) -> None:
         """Close what was built, in the order that lets each part finish with the ones below it."""
+        if "event_tail" in self.__dict__:
+            await self.event_tail.aclose()
         if "deliverer" in self.__dict__:
             await self.deliverer.http.aclose()
         if "provider_http" in self.__dict__:
@@ -128,8 +131,14 @@ class Runtime:
     async def accepted(self, _messages: list[NewMessage], chains: list[NewChain]) -> None:
         """New messages were committed (the acceptor's hook): the dispatchers have work, the chains' timers
         are set."""
+        self.work_due.statuses_changed()
         await self.work_due.messages()
         await schedule(self.failover_index, chains)
+
+    @cached_property
+    def event_tail(self) -> EventTail:
+        """The message events as they are committed, for whoever listens in this process."""
+        return EventTail(self.sessions, self.work_due)
 
     # The worker's loops: in `gateway worker`, or in the server in the embedded mode.
 

@@ -19,12 +19,16 @@ log = logging.getLogger(__name__)
 
 MESSAGES = "gateway:dispatch:wake"  # messages to send
 WEBHOOKS = "gateway:webhooks:wake"  # webhook events to deliver
+# Status changes committed (gateway.events.tail reads them): this process only. Other processes' changes wait
+# for the tail's next read (0.2 s); a Redis message for each would cost the busiest paths a round trip.
+EVENTS = "events"
 
 
 class WorkDue:
     def __init__(self, redis: Redis | None = None) -> None:
         self.redis = redis
         self._events = {MESSAGES: asyncio.Event(), WEBHOOKS: asyncio.Event()}
+        self._changed = asyncio.Event()  # EVENTS
         self._listening = False
 
     async def messages(self) -> None:
@@ -42,10 +46,14 @@ class WorkDue:
                 metrics.redis_fallback("work_due_publish")
                 log.warning("telling other processes that %s work is due failed", kind, exc_info=True)
 
+    def statuses_changed(self) -> None:
+        """Status changes (or user messages) were committed by this process."""
+        self._changed.set()
+
     def event(self, kind: str) -> asyncio.Event:
         """Set when work of ``kind`` is due; the waiting loop clears it before it looks for work, so a
         signal that comes while it looks is not lost."""
-        return self._events[kind]
+        return self._changed if kind == EVENTS else self._events[kind]
 
     async def listen(self, stop: asyncio.Event) -> None:
         """Pass on the signals of other processes (Redis pub/sub) until ``stop``; reconnects after a

@@ -221,6 +221,7 @@ class ProviderCallbacks:
             for index in overtaking:
                 answers[index], parked = await self._park(session, *reports[index])
                 applied += parked
+        self.work_due.statuses_changed()
         if applied.now_due:
             await self.work_due.messages()
         return answers
@@ -270,7 +271,8 @@ class ProviderCallbacks:
             note_callback_message(None, inbound.provider_message_id)
             sender = all_channels()[account.channel].canonical_address(inbound.sender)
             conversation = await conversation_for(session, account, sender)
-            await store.receive(session, account, conversation, sender, inbound)
+            if await store.receive(session, account, conversation, sender, inbound):
+                self.work_due.statuses_changed()
             return True  # stored now, or by the provider's concurrent repeat of it
 
 

@@ -339,6 +339,7 @@ class Dispatcher:
             ]
             if answered:
                 activated += await self._apply_parked(session, answered)
+        self.work_due.statuses_changed()
         if activated.now_due:
             await self.work_due.messages()
         return [None] * len(outcomes)

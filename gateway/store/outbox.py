@@ -99,7 +99,7 @@ def status_payload(
         "occurredAt": format_timestamp(at),
         "sequence": message.sequence,
     }
-    if message.status == statuses.FAILED:
+    if message.status in (statuses.FAILED, statuses.EXPIRED):  # Expired: the event stream's only (no trigger)
         payload |= {"errorCode": message.error_code, "description": message.description}
     return payload
 

@@ -1,0 +1,56 @@
+"""A tenant's events as server-sent events: GET /api/v1/events, and the inbox's live updates.
+
+Each event is one SSE message: ``event:`` its kind (the status taken, or UserMessage), ``id:`` its place in
+the stream, ``data:`` its payload as the webhooks receive it. A client that resumes (``Last-Event-ID``) gets
+what happened after that event from the database, then the live events: at least once, as a webhook. Some
+events from just before the one named come again (those that could have committed after it; their ids are
+the same).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from uuid import UUID
+
+import msgspec
+from litestar.response import ServerSentEventMessage
+
+from gateway.events.tail import OVERLAP, Event, EventTail, Lagged, replay
+from gateway.lib.clock import now
+from gateway.lib.pagination import Cursor
+
+KEEP_ALIVE_SECONDS = 15.0  # a comment this often when nothing happens: proxies keep the connection open
+# How far before the event a resuming client names the stream goes back: an event committed that much
+# late (OVERLAP), and read a poll after the named one, may have been handed out after it.
+REPLAY_BACK = 2 * OVERLAP
+LISTENING = "listening"  # the first comment: from here on every event committed is in the stream
+
+
+def as_message(event: Event) -> ServerSentEventMessage:
+    return ServerSentEventMessage(data=msgspec.json.encode(event.payload).decode(), event=event.kind, id=event.cursor)
+
+
+async def event_stream(
+    tail: EventTail, tenant_id: UUID, *, traffic_account_id: UUID | None = None, resume: Cursor | None = None
+) -> AsyncIterator[ServerSentEventMessage]:
+    """The tenant's (or its traffic account's) events from now, or, with ``resume`` (a Last-Event-ID), from
+    that event on, until the client goes away (or, having fallen far behind, is told to resume: the stream
+    ends). Holds no database connection while it waits."""
+    async with tail.subscribe(tenant_id, traffic_account_id=traffic_account_id) as subscription:
+        yield ServerSentEventMessage(comment=LISTENING, data=None)
+        listening_since = now()
+        replayed: set[UUID] = set()  # those the subscription may hand out again
+        if resume is not None:
+            async for event in replay(tail.sessions, tenant_id, resume.created_at - REPLAY_BACK, traffic_account_id):
+                if event.occurred_at >= listening_since - REPLAY_BACK:
+                    replayed.add(event.id)
+                yield as_message(event)
+        while True:
+            try:
+                event = await subscription.next(KEEP_ALIVE_SECONDS)
+            except Lagged:
+                return
+            if event is None:
+                yield ServerSentEventMessage(comment="keep-alive", data=None)
+            elif event.id not in replayed:
+                yield as_message(event)

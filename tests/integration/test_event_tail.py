@@ -1,0 +1,80 @@
+"""The event tail (gateway.events.tail): a tenant's events as they are committed, to this process's listeners,
+none missed or repeated although transactions commit out of occurred_at order."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import uuid
+
+import msgspec
+import pytest
+
+from channels.base import StatusReport
+from gateway.events import tail as tail_module
+from gateway.lib.clock import now
+from gateway.store import messages as store_messages
+from gateway.webhooks.payloads import StatusEvent
+from tests.integration.conftest import send_sms, tenant_on
+
+
+async def next_events(subscription, count: int, seconds: float = 15) -> list:
+    events = []
+    async with asyncio.timeout(seconds):
+        while len(events) < count:
+            events.append(await subscription.next())
+    return events
+
+
+async def test_a_subscriber_gets_its_tenant_s_events_shaped_as_the_webhooks(server):
+    tenant, other = await tenant_on(server), await tenant_on(server)
+    tail = server.app.state.runtime.event_tail
+    async with tail.subscribe(uuid.UUID(tenant.id)) as subscription:
+        await send_sms(server, other)
+        message_id = await send_sms(server, tenant)
+        events = await next_events(subscription, 3)
+        assert [e.kind for e in events] == ["Ready", "Sent", "Delivered"]
+        assert {str(e.message_id) for e in events} == {message_id}
+        assert [e.sequence for e in events] == [1, 2, 3]
+        delivered = msgspec.convert(events[2].payload, StatusEvent)  # the webhooks' schema
+        assert delivered.message_id == uuid.UUID(message_id) and delivered.delivery_status == "Delivered"
+        assert events[0].payload["deliveryStatus"] == "Ready" and events[0].payload["sequence"] == 1
+        assert len({e.cursor for e in events}) == 3
+        await asyncio.sleep(0.5)  # nothing more: the other tenant's events, and no repeats
+        assert await subscription.next(0) is None
+    assert tail.subscribers == 0
+    await asyncio.sleep(0.5)
+    assert tail._task is None  # noqa: SLF001  (nobody listens: it stopped reading)
+
+
+async def test_an_event_committed_late_is_handed_out_once(server, monkeypatch):
+    """A change whose transaction began (occurred_at) before events already handed out, committed after them."""
+    tenant = await tenant_on(server)
+    runtime = server.app.state.runtime
+    async with runtime.event_tail.subscribe(uuid.UUID(tenant.id)) as subscription:
+        message_id = await send_sms(server, tenant, destination="+447700900001")  # accepted, never reported
+        ready, sent = await next_events(subscription, 2)
+        assert sent.kind == "Sent"
+        await asyncio.sleep(3 * tail_module.READ_INTERVAL)  # reads went past it
+        late = sent.occurred_at - datetime.timedelta(seconds=1)
+        monkeypatch.setattr(store_messages, "now", lambda: late)
+        account = uuid.UUID(tenant.accounts["sms"])
+        assert await runtime.callbacks.report(account, StatusReport("Delivered", uuid.UUID(message_id)))
+        monkeypatch.setattr(store_messages, "now", now)
+        [delivered] = await next_events(subscription, 1)
+        assert delivered.kind == "Delivered" and delivered.occurred_at == late
+        await asyncio.sleep(1)
+        assert await subscription.next(0) is None  # handed out once, though read again and again
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_subscriber_that_falls_behind_is_told(server, monkeypatch):
+    monkeypatch.setattr(tail_module, "MAX_QUEUED", 2)
+    tenant = await tenant_on(server)
+    async with server.app.state.runtime.event_tail.subscribe(uuid.UUID(tenant.id)) as subscription:
+        await send_sms(server, tenant)
+        await asyncio.sleep(2)
+        assert subscription.lagged
+        await next_events(subscription, 2)
+        with pytest.raises(tail_module.Lagged):
+            await subscription.next(1)
