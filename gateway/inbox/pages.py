@@ -4,6 +4,8 @@ answered with a redirect to the page it came from (Post/Redirect/Get), a notice 
 from __future__ import annotations
 
 import datetime
+import json
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -14,7 +16,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath
 from litestar.plugins.jinja import JinjaTemplateEngine
-from litestar.response import Redirect, Template
+from litestar.response import Redirect, ServerSentEvent, ServerSentEventMessage, Template
 from litestar.static_files import create_static_files_router
 from litestar.status_codes import HTTP_303_SEE_OTHER
 from litestar.template.config import TemplateConfig
@@ -23,6 +25,7 @@ from channels.registry import channel_names
 from gateway import sandbox_behaviour
 from gateway.api.deps import DbSession
 from gateway.api.sandbox_journal import BehaviourIn
+from gateway.events.tail import Lagged
 from gateway.inbox import auth, reads, replies
 from gateway.inbox.auth import INBOX_PATH, InboxUser, SignInFirst
 from gateway.lib.problems import Problem
@@ -137,8 +140,8 @@ async def reply(
             kind=data.get("kind") or replies.TEXT,
             text=data.get("text", ""),
             payload=data.get("payload", ""),
-            latitude=float(data.get("latitude") or replies.Reply.latitude),
-            longitude=float(data.get("longitude") or replies.Reply.longitude),
+            latitude=float(data.get("latitude") or replies.ZAGREB[0]),
+            longitude=float(data.get("longitude") or replies.ZAGREB[1]),
         )
     except ValueError:
         return back(here, "The latitude and longitude must be numbers.")
@@ -147,6 +150,36 @@ async def reply(
     if answer.is_success:
         return back(here, "The user's message was sent.")
     return back(here, f"The simulated user refused it ({answer.status_code}): {answer.text[:300]}")
+
+
+# Live updates.
+
+KEEP_ALIVE_SECONDS = 15  # a comment line this often, so that proxies and browsers keep an idle stream open
+
+
+@get("/events")
+async def events(request: Request, db_session: DbSession, user: SignedIn) -> ServerSentEvent:
+    """The tenant's message events (gateway.events.tail) as server-sent events: each page's script fetches
+    its live part again when one comes. A "ready" event says the subscription is made."""
+    await db_session.close()  # a stream holds no connection while it waits
+    tail = _runtime(request).event_tail
+
+    async def stream() -> AsyncIterator[ServerSentEventMessage]:
+        async with tail.subscribe(user.tenant_id) as subscription:
+            yield ServerSentEventMessage(event="ready", data="")
+            while True:
+                try:
+                    event = await subscription.next(within=KEEP_ALIVE_SECONDS)
+                except Lagged:  # events were dropped: the page reads it all again, the browser reconnects
+                    yield ServerSentEventMessage(data="lagged")
+                    return
+                if event is None:
+                    yield ServerSentEventMessage(comment="keep-alive")
+                    continue
+                fields = {"messageId": str(event.message_id), "status": event.status, "direction": event.direction}
+                yield ServerSentEventMessage(data=json.dumps(fields), id=event.cursor)
+
+    return ServerSentEvent(stream())
 
 
 # Webhooks.
@@ -264,7 +297,7 @@ def routes(settings: Settings) -> list[Router]:
         path=INBOX_PATH,
         route_handlers=[
             *(login_page, login, logout, conversations, conversation, reply, webhooks, replay, recover),
-            *(accounts, set_behaviour, clear_behaviour),
+            *(accounts, set_behaviour, clear_behaviour, events),
         ],
         middleware=auth.middleware(settings),
         dependencies={"user": Provide(auth.current_user)},

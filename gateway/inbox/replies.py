@@ -24,6 +24,7 @@ KINDS = {
 }
 # A picture's placeholder address: never fetched (the inbox shows the stored message, not the file).
 PICTURE_URL = "https://sandbox.invalid/picture.jpg"
+ZAGREB = (45.815, 15.982)  # a location's default
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,8 +32,8 @@ class Reply:
     kind: str = TEXT
     text: str = ""  # the text, a media's caption, a button's title
     payload: str = ""  # a button's data
-    latitude: float = 45.815
-    longitude: float = 15.982
+    latitude: float = ZAGREB[0]
+    longitude: float = ZAGREB[1]
 
 
 def inbound_body(conversation: Conversation, reply: Reply) -> dict[str, Any]:
