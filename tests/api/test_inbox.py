@@ -45,7 +45,13 @@ async def sign_in(client, tenant) -> None:
 
 
 async def test_unauthenticated_pages_redirect_to_sign_in(client):
-    for path in ("/inbox/", "/inbox/webhooks", f"/inbox/conversations/{uuid.uuid4()}"):
+    for path in (
+        "/inbox/",
+        "/inbox/webhooks",
+        "/inbox/accounts",
+        "/inbox/events",
+        f"/inbox/conversations/{uuid.uuid4()}",
+    ):
         answer = await client.get(path)
         assert answer.status_code == 303 and answer.headers["location"] == "/inbox/login", path
 
@@ -59,6 +65,17 @@ async def test_sign_in_sets_a_strict_http_only_session_cookie_and_sign_out_ends_
     home = await client.get("/inbox/")
     assert home.status_code == 200 and tenant.email in home.text
     assert (await client.post("/inbox/logout", data={"_csrf_token": csrf_token(home)})).status_code == 303
+    assert (await client.get("/inbox/")).status_code == 303
+
+
+async def test_a_password_change_ends_the_inbox_session(client, tenant):
+    await sign_in(client, tenant)
+    changed = await client.post(
+        "/api/v1/Customer/password",
+        json={"oldPassword": tenant.password, "newPassword": "another fine password"},
+        headers=tenant.bearer,
+    )
+    assert changed.status_code == 204, changed.text
     assert (await client.get("/inbox/")).status_code == 303
 
 
