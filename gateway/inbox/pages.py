@@ -1,5 +1,6 @@
 """The inbox's pages and forms under /inbox (out of the OpenAPI document). Every form posts back and is
-answered with a redirect to the page it came from (Post/Redirect/Get), a notice in the query string."""
+answered with a redirect to the page it came from (Post/Redirect/Get), with a notice kept in the session for
+that page to show once (not in the URL, where a link could fake one)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlencode
 from uuid import UUID
 
 from litestar import Request, Response, Router, get, post
@@ -23,7 +23,7 @@ from litestar.template.config import TemplateConfig
 
 from channels.registry import channel_names
 from gateway import sandbox_behaviour
-from gateway.api.deps import DbSession
+from gateway.api.deps import DbSession, runtime_of
 from gateway.api.sandbox_journal import BehaviourIn
 from gateway.events.tail import Lagged
 from gateway.inbox import auth, reads, replies
@@ -44,14 +44,10 @@ SignedIn = NamedDependency[InboxUser]  # the customer signed in (auth.current_us
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
 
-def _runtime(request: Request) -> Any:
-    return request.app.state.runtime
-
-
-def back(path: str, notice: str | None = None, **query: str) -> Redirect:
+def back(request: Request, path: str, notice: str | None = None) -> Redirect:
     if notice:
-        query["notice"] = notice
-    return Redirect(path + (f"?{urlencode(query)}" if query else ""), status_code=HTTP_303_SEE_OTHER)
+        request.session["notice"] = notice
+    return Redirect(path, status_code=HTTP_303_SEE_OTHER)
 
 
 def _uuid(value: str | None) -> UUID | None:
@@ -62,7 +58,7 @@ def _uuid(value: str | None) -> UUID | None:
 
 
 def _page(name: str, request: Request, user: InboxUser | None, status_code: int = 200, **context: Any) -> Template:
-    context |= {"user": user, "notice": request.query_params.get("notice"), "static": STATIC_PATH}
+    context |= {"user": user, "notice": request.session.pop("notice", None), "static": STATIC_PATH}
     return Template(template_name=name, context=context, status_code=status_code)
 
 
@@ -76,7 +72,7 @@ async def login_page(request: Request) -> Template:
 
 @post("/login")
 async def login(request: Request, db_session: DbSession, data: Form) -> Response[Any]:
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     email = data.get("email", "")
     try:
         token, _expires = await LoginService(db_session, runtime.settings, runtime.token_issuer).login(
@@ -85,13 +81,13 @@ async def login(request: Request, db_session: DbSession, data: Form) -> Response
     except Problem as problem:  # wrong credentials (401), locked (429): said on the page, with its status
         return _page("login.html", request, None, problem.status_code, email=email, error=problem.detail)
     auth.sign_in(request, token)
-    return back(INBOX_PATH + "/")
+    return back(request, INBOX_PATH + "/")
 
 
 @post("/logout")
 async def logout(request: Request) -> Redirect:
     auth.sign_out(request)
-    return back(f"{INBOX_PATH}/login")
+    return back(request, f"{INBOX_PATH}/login")
 
 
 # Conversations.
@@ -134,7 +130,7 @@ async def reply(
     page = await reads.conversation_page(db_session, user.tenant_id, conversation_id)
     here = f"{INBOX_PATH}/conversations/{conversation_id}"
     if not page.account.sandbox:
-        return back(here, "Only a sandbox account's users can be simulated.")
+        return back(request, here, "Only a sandbox account's users can be simulated.")
     try:
         form = replies.Reply(
             kind=data.get("kind") or replies.TEXT,
@@ -144,12 +140,12 @@ async def reply(
             longitude=float(data.get("longitude") or replies.ZAGREB[1]),
         )
     except ValueError:
-        return back(here, "The latitude and longitude must be numbers.")
+        return back(request, here, "The latitude and longitude must be numbers.")
     await db_session.close()  # the simulated user's callback is stored on other connections
     answer = await replies.send_as_user(request.app, page.conversation, form)
     if answer.is_success:
-        return back(here, "The user's message was sent.")
-    return back(here, f"The simulated user refused it ({answer.status_code}): {answer.text[:300]}")
+        return back(request, here, "The user's message was sent.")
+    return back(request, here, f"The simulated user refused it ({answer.status_code}): {answer.text[:300]}")
 
 
 # Live updates.
@@ -162,7 +158,7 @@ async def events(request: Request, db_session: DbSession, user: SignedIn) -> Ser
     """The tenant's message events (gateway.events.tail) as server-sent events: each page's script fetches
     its live part again when one comes. A "ready" event says the subscription is made."""
     await db_session.close()  # a stream holds no connection while it waits
-    tail = _runtime(request).event_tail
+    tail = runtime_of(request).event_tail
 
     async def stream() -> AsyncIterator[ServerSentEventMessage]:
         async with tail.subscribe(user.tenant_id) as subscription:
@@ -186,7 +182,7 @@ async def events(request: Request, db_session: DbSession, user: SignedIn) -> Ser
 
 
 def _webhooks(request: Request, db_session: DbSession) -> WebhookService:
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     return WebhookService(db_session, runtime.settings.allow_private_webhook_urls, runtime.work_due)
 
 
@@ -212,8 +208,8 @@ async def replay(
     except Problem as problem:
         if problem.status_code == 404:
             raise
-        return back(f"{INBOX_PATH}/webhooks", problem.detail)
-    return back(f"{INBOX_PATH}/webhooks", "The event is queued for delivery again.")
+        return back(request, f"{INBOX_PATH}/webhooks", problem.detail)
+    return back(request, f"{INBOX_PATH}/webhooks", "The event is queued for delivery again.")
 
 
 @post("/webhooks/{webhook_id:uuid}/recover")
@@ -223,14 +219,14 @@ async def recover(
     try:
         since = datetime.datetime.fromisoformat(data.get("since", "")).replace(tzinfo=datetime.UTC)
     except ValueError:
-        return back(f"{INBOX_PATH}/webhooks", "Give the time to recover from.")
+        return back(request, f"{INBOX_PATH}/webhooks", "Give the time to recover from.")
     try:
         count = await _webhooks(request, db_session).recover(user.tenant_id, webhook_id, since, None)
     except Problem as problem:
         if problem.status_code == 404:
             raise
-        return back(f"{INBOX_PATH}/webhooks", problem.detail)
-    return back(f"{INBOX_PATH}/webhooks", f"{count} failed event(s) queued for delivery again.")
+        return back(request, f"{INBOX_PATH}/webhooks", problem.detail)
+    return back(request, f"{INBOX_PATH}/webhooks", f"{count} failed event(s) queued for delivery again.")
 
 
 # The sandbox accounts' provider behaviour (gateway.sandbox_behaviour).
@@ -269,9 +265,9 @@ async def set_behaviour(
         behaviour = parse(raw, BehaviourIn).behaviour()
     except Problem as problem:
         errors = "; ".join(f"{e['field']} {e['message']}" for e in (problem.extra or {}).get("errors", []))
-        return back(here, f"Not set: {errors or problem.detail}")
+        return back(request, here, f"Not set: {errors or problem.detail}")
     await sandbox_behaviour.set_behaviour(db_session, user.tenant_id, account_id, behaviour)
-    return back(here, "The behaviour is set.")
+    return back(request, here, "The behaviour is set.")
 
 
 @post("/accounts/{account_id:uuid}/behaviour/clear")
@@ -279,7 +275,7 @@ async def clear_behaviour(
     request: Request, db_session: DbSession, user: SignedIn, account_id: FromPath[UUID]
 ) -> Redirect:
     await sandbox_behaviour.clear_behaviour(db_session, user.tenant_id, account_id)
-    return back(f"{INBOX_PATH}/accounts", "The behaviour is cleared: the provider answers as usual.")
+    return back(request, f"{INBOX_PATH}/accounts", "The behaviour is cleared: the provider answers as usual.")
 
 
 def _sign_in_first(request: Request, _exc: SignInFirst) -> Response[Any]:

@@ -37,6 +37,16 @@ def csrf_token(page) -> str:
     return found.group(1)
 
 
+async def notice_after(client, answer) -> str:
+    """The notice the page a form redirected to shows (once)."""
+    assert answer.status_code == 303, answer.text
+    page = await client.get(answer.headers["location"])
+    found = re.search(r'<p class="notice" role="status">([^<]*)</p>', page.text)
+    assert found, page.text
+    assert '"notice"' not in (await client.get(answer.headers["location"])).text  # shown once
+    return found.group(1)
+
+
 async def sign_in(client, tenant) -> None:
     page = await client.get("/inbox/login")
     form = {"email": tenant.email, "password": tenant.password, "_csrf_token": csrf_token(page)}
@@ -233,12 +243,12 @@ async def test_webhook_deliveries_show_every_attempt_and_replay_and_recover(priv
     replayed = await client.post(
         f"/inbox/webhooks/{webhook['id']}/deliveries/{succeeded}/replay", data={"_csrf_token": csrf_token(page)}
     )
-    assert replayed.status_code == 303 and "queued" in replayed.headers["location"]
+    assert await notice_after(client, replayed) == "The event is queued for delivery again."
     since = (start - datetime.timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%S")
     recovered = await client.post(
         f"/inbox/webhooks/{webhook['id']}/recover", data={"since": since, "_csrf_token": csrf_token(page)}
     )
-    assert recovered.status_code == 303 and "1+failed" in recovered.headers["location"]
+    assert await notice_after(client, recovered) == "1 failed event(s) queued for delivery again."
     deliveries = (await client.get(f"/api/v1/Webhook/{webhook['id']}/deliveries", headers=tenant.key)).json()
     assert {d["id"]: d["status"] for d in deliveries["items"]} == {str(failed): "pending", str(succeeded): "pending"}
 
@@ -263,13 +273,14 @@ async def test_behaviour_controls_set_and_clear_a_sandbox_accounts_behaviour(cli
         "failNextWith": "rejected",
     }
     answer = await client.post(f"/inbox/accounts/{account}/behaviour", data=form | {"_csrf_token": csrf_token(page)})
-    assert answer.status_code == 303 and "is+set" in answer.headers["location"]
+    assert await notice_after(client, answer) == "The behaviour is set."
     api = f"/api/v1/sandbox/trafficAccounts/{account}/behaviour"
     assert (await client.get(api, headers=tenant.key)).json()["failNext"] == {"count": 2, "with": "rejected"}
 
     bad = form | {"errorRate": "2", "latencyMin": "30"}
     answer = await client.post(f"/inbox/accounts/{account}/behaviour", data=bad | {"_csrf_token": csrf_token(page)})
-    assert "errorRate" in answer.headers["location"] and "latencyMs.max" in answer.headers["location"]
+    refusal = await notice_after(client, answer)
+    assert "errorRate" in refusal and "latencyMs.max" in refusal, refusal
 
     cleared = await client.post(f"/inbox/accounts/{account}/behaviour/clear", data={"_csrf_token": csrf_token(page)})
     assert cleared.status_code == 303
