@@ -285,3 +285,27 @@ async def test_behaviour_controls_set_and_clear_a_sandbox_accounts_behaviour(cli
     cleared = await client.post(f"/inbox/accounts/{account}/behaviour/clear", data={"_csrf_token": csrf_token(page)})
     assert cleared.status_code == 303
     assert (await client.get(api, headers=tenant.key)).json()["failNext"] is None
+
+
+async def test_a_failover_step_shows_its_chain(client):
+    tenant = await new_tenant(client, ("sms", "telegram"))
+    await sign_in(client, tenant)
+    chain = {
+        "type": "Timeout",
+        "timeoutFailover": {
+            "timeoutInSeconds": 20,
+            "status": "Delivered",
+            "trafficAccounts": [
+                tenant.accounts["sms"],
+                {"trafficAccountId": tenant.accounts["telegram"], "destination": "1861312834"},
+            ],
+        },
+    }
+    body = {"destination": "+447700900123", "sms": SMS, "telegram": {"text": {"message": "fallback"}}, "failover": chain}
+    sent = await client.post("/api/v1/Message/send", json=body, headers=tenant.key)
+    assert sent.status_code == 200, sent.text
+    first, _second = sent.json()
+    detail = (await client.get(f"/api/v1/Message/{first}", headers=tenant.key)).json()
+    page = await client.get(f"/inbox/conversations/{detail['conversation']['id']}")
+    assert "Failover chain" in page.text and "each step must reach Delivered within 20 s" in page.text
+    assert "sms → +447700900123" in page.text and "telegram → 1861312834" in page.text and "(active)" in page.text

@@ -132,3 +132,53 @@ async def test_reply_as_the_user_sends_each_kind_of_the_channel(api: Any, gatewa
             assert types == list(kinds.values()), (channel, stored["items"])
     finally:
         await inbox.aclose()
+
+
+async def test_a_webhook_delivery_is_replayed_from_the_inbox(page: Any, api: Any, gateway: Any) -> None:
+    catcher = (await api.post("/api/v1/sandbox/catchers")).json()  # a receiver of the gateway's own
+    webhook = await api.post(
+        "/api/v1/Webhook",
+        json={
+            "url": catcher["url"],
+            "webhookTriggers": ["Delivered"],
+            "description": "inbox browser test",
+            "linkTrafficAccountIds": [gateway.traffic_accounts["sms"]],
+        },
+    )
+    assert webhook.status_code == 201, webhook.text
+    try:
+        sent = await api.post(
+            "/api/v1/Message/send",
+            json={
+                "trafficAccountId": gateway.traffic_accounts["sms"],
+                "destination": unique_destination(),
+                "sms": {"text": "Deliver me twice", "sender": "MITTO SMS"},
+            },
+        )
+        message_id = sent.json()["messageId"]
+        await sign_in(page, gateway)
+        await page.goto("/inbox/webhooks")
+        section = page.locator(f"[data-webhook='{webhook.json()['id']}']")
+        delivery = section.locator("tr", has_text=message_id)
+        for _ in range(50):  # the delivery is made once the message is Delivered (about 0.1 s)
+            if await delivery.count() and "succeeded" in await delivery.inner_text():
+                break
+            await page.wait_for_timeout(200)
+            await page.reload()
+        await expect(delivery.locator(".delivery")).to_have_text("succeeded")
+        await expect(delivery).to_contain_text("1 attempt(s)")
+
+        await delivery.get_by_role("button", name="Replay").click()
+        await expect(page.locator(".notice")).to_have_text("The event is queued for delivery again.")
+        for _ in range(50):
+            if "2 attempt(s)" in await delivery.inner_text():
+                break
+            await page.wait_for_timeout(200)
+            await page.reload()
+        await expect(delivery).to_contain_text("2 attempt(s)")
+        await delivery.get_by_text("2 attempt(s)").click()
+        await expect(delivery.locator(".attempts b").first).to_have_text("200")
+        received = (await api.get(f"/api/v1/sandbox/catchers/{catcher['id']}/requests")).json()["items"]
+        assert len(received) == 2 and all(r["signatureVerified"] for r in received), received
+    finally:
+        await api.delete(f"/api/v1/Webhook/{webhook.json()['id']}", params={"forceDelete": "true"})
