@@ -26,7 +26,12 @@
     return key + "#" + siblings.indexOf(details);
   }
 
+  const soon = () => { if (!pending) pending = setTimeout(refresh, 150); };
   const events = new EventSource("/inbox/events");
-  events.onmessage = () => { if (!pending) pending = setTimeout(refresh, 150); };
-  events.addEventListener("ready", () => { document.body.dataset.stream = "open"; });
+  events.onmessage = soon;
+  // Subscribed. After a reconnection (the browser makes it), what changed meanwhile is read again.
+  events.addEventListener("ready", () => {
+    if (document.body.dataset.stream === "open") soon();
+    document.body.dataset.stream = "open";
+  });
 })();
