@@ -175,6 +175,11 @@ class Callbacks(Protocol):
         doesn't exist. A repeat (same provider message id) is accepted and stored once."""
         ...
 
+    async def inbound_message_id(self, account_id: UUID, provider_message_id: str) -> UUID | None:
+        """The id of the user's message stored for this traffic account under the provider's id; None when
+        there is none (a sandbox provider tells its simulated user which message was stored)."""
+        ...
+
     async def sandbox_account_ids(self, channel: str) -> list[UUID]:
         """The ids of this channel's sandbox traffic accounts (a sandbox provider that can only tell an
         account by its credentials looks them up among these)."""

@@ -10,6 +10,7 @@ the gateway gives them its problem+json schema (gateway.openapi).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -35,6 +36,11 @@ def header(name: str, description: str, *, required: bool = False) -> Parameter:
 
 def query(name: str, description: str | None = None, *, required: bool = False, schema: Schema = STRING) -> Parameter:
     return Parameter(name=name, param_in="query", required=required, schema=schema, description=description)
+
+
+def described(description: str, schema: Schema = STRING) -> Schema:
+    """A field's ``schema`` (a string unless given) with its description."""
+    return dataclasses.replace(schema, description=description)
 
 
 def object_schema(

@@ -1,19 +1,22 @@
 """What every sandbox provider does alike: take a simulated user's request, call the gateway back the way a
-provider does."""
+provider does, and answer the simulator in one shape for every channel (``SimulatedMessage``)."""
 
 from __future__ import annotations
 
 import asyncio
 import weakref
 from collections.abc import Coroutine
-from typing import Any
+from typing import Annotated, Any
+from uuid import UUID
 
 import httpx
+import msgspec
 from litestar import Request
 from litestar.exceptions import ValidationException
 
 from channels import kit
-from channels.base import json_object
+from channels.base import Callbacks, json_object
+from channels.openapi import problem
 from wire.http import DirectClient
 
 _background: set[asyncio.Task[Any]] = set()  # keeps callback tasks alive until they ran
@@ -44,6 +47,49 @@ async def simulated_body(request: Request) -> dict[str, Any]:
     if (body := json_object(await request.body())) is None:
         raise ValidationException("Give a JSON object.", extra=[{"key": "body", "message": "must be a JSON object"}])
     return body
+
+
+class SimulatedMessage(msgspec.Struct, rename="camel"):
+    """What ``POST /sandbox/<channel>/inbound`` answers, on every channel (a channel may add fields)."""
+
+    message_id: Annotated[
+        UUID | None,
+        msgspec.Meta(
+            description="The stored user message (GET /api/v1/Message/{id}); null when the gateway didn't store "
+            "it (its callback route refused it, or the callback is of a kind that stores nothing)"
+        ),
+    ]
+    traffic_account_id: UUID
+    channel: str
+    provider_message_id: Annotated[
+        str, msgspec.Meta(description="The provider's id of the user's message, as the gateway stores it")
+    ]
+    gateway_status: Annotated[
+        int | None,
+        msgspec.Meta(description="The HTTP status the gateway's callback route answered; null: it was not reached"),
+    ]
+
+
+# The answers an inbound simulator documents besides its 200 (the 400 is every route's).
+SIMULATOR_RESPONSES = {404: problem("`not_found`: no sandbox traffic account of this channel with this id")}
+SIMULATOR_TAG = "sandbox: simulated users"
+
+
+async def simulated(
+    callbacks: Callbacks, channel: str, account_id: UUID, provider_message_id: str, gateway_status: int | None
+) -> dict[str, Any]:
+    """The fields of a ``SimulatedMessage`` once the gateway's callback route answered: the stored message is
+    looked up by its provider id (the route stored it before it answered)."""
+    stored = None
+    if gateway_status is not None and kit.classify(gateway_status) == kit.SUCCESS:
+        stored = await callbacks.inbound_message_id(account_id, provider_message_id)
+    return {
+        "message_id": stored,
+        "traffic_account_id": account_id,
+        "channel": channel,
+        "provider_message_id": provider_message_id,
+        "gateway_status": gateway_status,
+    }
 
 
 def in_background(coroutine: Coroutine[Any, Any, Any]) -> None:

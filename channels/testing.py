@@ -417,6 +417,12 @@ class RecordingCallbacks:
         self.received.append((account_id, inbound))
         return account_id == ACCOUNT_ID and self.account_ is not None and self.receives
 
+    async def inbound_message_id(self, account_id: uuid.UUID, provider_message_id: str) -> uuid.UUID | None:
+        """A stable id per provider id of a message received (the fake stores nothing)."""
+        if any(a == account_id and m.provider_message_id == provider_message_id for a, m in self.received):
+            return uuid.uuid5(ACCOUNT_ID, provider_message_id)
+        return None
+
     async def sandbox_account_ids(self, channel: str) -> list[uuid.UUID]:
         return [ACCOUNT_ID] if self.account_ is not None and self.account_.sandbox and channel == self.channel else []
 

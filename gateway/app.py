@@ -22,7 +22,17 @@ from litestar.types import Receive, Scope, Send
 
 from channels.registry import all_channels
 from gateway import docs, metrics, openapi
-from gateway.api import admin, customers, messages, status, templates, traffic_accounts, webhooks
+from gateway.api import (
+    admin,
+    catchers,
+    customers,
+    messages,
+    sandbox_data,
+    status,
+    templates,
+    traffic_accounts,
+    webhooks,
+)
 from gateway.api.deps import (
     API_PREFIX,
     APP_DEPENDENCIES,
@@ -131,6 +141,8 @@ def create_app(settings: Settings | None = None) -> Gateway:
             messages.MessageController,
             messages.ConversationController,
             SandboxJournalController,
+            sandbox_data.SandboxDataController,
+            *([catchers.CatcherController] if settings.sandbox_enabled else []),
         ],
     )
     public_api = Router(
@@ -141,6 +153,8 @@ def create_app(settings: Settings | None = None) -> Gateway:
     )
     channels = all_channels().values()
     channel_routes = [*callback_routers(channels), *(sandbox_routers(channels) if settings.sandbox_enabled else ())]
+    if settings.sandbox_enabled:
+        channel_routes.append(catchers.catch)  # a webhook catcher's URL
     handlers: list = [health, public_api, customer_api, *channel_routes, *docs.static_routes()]
     handlers += metrics_routes(settings, queues=True)
     handlers += inbox.routes(settings)  # the web inbox (/inbox), out of the OpenAPI document

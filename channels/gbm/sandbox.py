@@ -43,8 +43,10 @@ of a conversation with a sandbox traffic account's agent send a message: a signe
 reaches the gateway's callback route. Optional: ``messageId`` (to repeat a message), ``name`` (the
 user's display name, in ``context.userInfo``), and instead of ``text`` a tapped suggestion
 ``"suggestionResponse": {"postbackData", "text", "type"?: "REPLY"|"ACTION", "message"?: <the agent
-message's name>}`` (with optional ``requestId`` to repeat it). The answer is ``{"messageId"|"requestId",
-"conversationId", "gatewayStatus"}`` (the webhook's HTTP status; null when it couldn't be reached).
+message's name>}`` (with optional ``requestId`` to repeat it). The answer is the simulators' one
+(channels.sandbox_support.SimulatedMessage): ``providerMessageId`` is the message id, or
+``request:<requestId>`` for a tapped suggestion, as the gateway stores them; ``gatewayStatus`` the webhook's
+HTTP status (null when it couldn't be reached).
 """
 
 from __future__ import annotations
@@ -69,7 +71,16 @@ from channels.gbm.adapter import CREDENTIAL, sandbox_bearer
 from channels.gbm.blocks import CAROUSEL_CARDS, REPRESENTATIVE_TYPES, SUGGESTIONS_MAX
 from channels.gbm.callbacks import CLIENT_TOKEN, SIGNATURE_HEADER, signature
 from channels.gbm.errors import RETRY_INFO, error_body
-from channels.sandbox_support import in_background, post_callback, simulated_body
+from channels.openapi import OBJECT, described, documented, object_schema
+from channels.sandbox_support import (
+    SIMULATOR_RESPONSES,
+    SIMULATOR_TAG,
+    SimulatedMessage,
+    in_background,
+    post_callback,
+    simulated,
+    simulated_body,
+)
 
 REPORT_DELAY = 0.1
 SLOW_SECONDS = 30.0  # the "timeout" conversation's wait
@@ -240,9 +251,36 @@ def _rich_card_problem(card: Any) -> str | None:
     return None
 
 
-@post("/inbound", status_code=200, include_in_schema=False)
-async def user_sends_message(request: Request, callbacks: CallbacksDependency) -> Response[dict[str, Any]]:
-    """The user of a conversation writes to a sandbox traffic account's agent: Google's signed payload."""
+INBOUND_BODY = object_schema(
+    "A message of the user of a conversation with a sandbox gbm traffic account's agent: text or suggestionResponse",
+    {
+        "trafficAccountId": described("A sandbox gbm traffic account of yours"),
+        "from": described("The conversation id"),
+        "text": described("The text"),
+        "suggestionResponse": described(
+            'A tapped suggestion: {"postbackData", "text", "type"?: "REPLY"|"ACTION", "message"?: <the agent '
+            "message's name>}",
+            OBJECT,
+        ),
+        "name": described("The user's display name (context.userInfo)"),
+        "messageId": described("The message id of an earlier text message, to deliver it again"),
+        "requestId": described("The request id of an earlier suggestionResponse, to deliver it again"),
+    },
+    ("trafficAccountId", "from"),
+)
+
+
+@post(
+    "/inbound",
+    status_code=200,
+    summary="A simulated user writes to a sandbox gbm traffic account's agent",
+    tags=[SIMULATOR_TAG],
+    operation_class=documented(body=INBOUND_BODY),
+    responses=SIMULATOR_RESPONSES,
+)
+async def user_sends_message(request: Request, callbacks: CallbacksDependency) -> SimulatedMessage:
+    """Google's signed payload reaches the gateway; ``providerMessageId`` is the message's id, or
+    ``request:<requestId>`` for a tapped suggestion (as the gateway stores them)."""
     body = await simulated_body(request)
     problems = [
         {"key": key, "message": f"is required: a string of 1-{ID_MAX} characters without spaces"}
@@ -273,7 +311,6 @@ async def user_sends_message(request: Request, callbacks: CallbacksDependency) -
     request.app.state.setdefault(_AGENTS_KEY, {})[sandbox_bearer(account.credentials.get(CREDENTIAL, ""))] = account.id
     conversation_id = body["from"].strip()
     payload = _envelope(account, conversation_id)
-    answer: dict[str, Any] = {"conversationId": conversation_id}
     if suggestion is None:
         message_id = str(body.get("messageId") or uuid.uuid4())
         payload["message"] = {
@@ -283,9 +320,10 @@ async def user_sends_message(request: Request, callbacks: CallbacksDependency) -
             "createTime": _now(),
         }
         payload["context"] = _context(body)
-        answer["messageId"] = message_id
+        provider_message_id = message_id
     else:
-        payload["requestId"] = str(body.get("requestId") or payload["requestId"])
+        # The providerMessageId of an earlier answer ("request:<id>") names its request too.
+        payload["requestId"] = str(body.get("requestId") or payload["requestId"]).removeprefix("request:")
         response: dict[str, Any] = {
             "postbackData": suggestion["postbackData"],
             "text": str(suggestion.get("text") or suggestion["postbackData"]),
@@ -296,11 +334,11 @@ async def user_sends_message(request: Request, callbacks: CallbacksDependency) -
             response["message"] = suggestion["message"]
         payload["suggestionResponse"] = response
         payload["context"] = _context(body)
-        answer["requestId"] = payload["requestId"]
-    answer["gatewayStatus"] = await _deliver(
+        provider_message_id = f"request:{payload['requestId']}"  # as the callback route stores it
+    status = await _deliver(
         callbacks.callback_url("gbm", account.id), account.credentials.get(CLIENT_TOKEN, ""), payload
     )
-    return Response(answer)
+    return SimulatedMessage(**await simulated(callbacks, "gbm", account.id, provider_message_id, status))
 
 
 def _envelope(account: Account, conversation_id: str) -> dict[str, Any]:

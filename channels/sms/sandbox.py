@@ -19,7 +19,16 @@ from litestar import Request, Response, post
 from litestar.exceptions import NotFoundException, ValidationException
 
 from channels.base import CallbacksDependency, ProviderAnswer, SandboxFailures, json_object
-from channels.sandbox_support import in_background, post_callback, simulated_body
+from channels.openapi import STRING, described, documented, object_schema
+from channels.sandbox_support import (
+    SIMULATOR_RESPONSES,
+    SIMULATOR_TAG,
+    SimulatedMessage,
+    in_background,
+    post_callback,
+    simulated,
+    simulated_body,
+)
 from channels.sms.encoding import TYPE_ENCODINGS, segment_count
 from channels.sms.errors import SEND_RESPONSE_CODES
 
@@ -110,9 +119,30 @@ async def _report(callback: str, report: dict[str, str]) -> None:
     await post_callback(callback, json.dumps(report).encode(), {})
 
 
-@post("/inbound", status_code=200, include_in_schema=False)
-async def user_sends_sms(request: Request, callbacks: CallbacksDependency) -> Response[dict[str, Any]]:
-    """A simulated user texts the traffic account: the 2-way callback of the SMS API reaches the gateway."""
+INBOUND_BODY = object_schema(
+    "A user's SMS to a sandbox sms traffic account",
+    {
+        "trafficAccountId": described("A sandbox sms traffic account of yours"),
+        "from": described("The user's phone number, e.g. 447700900123"),
+        "text": STRING,
+        "to": described("The number the user texted (default MITTO SMS)"),
+        "msgid": described("The provider's message id (default: a new one; an id given before: a repeat)"),
+    },
+    ("trafficAccountId", "from", "text"),
+)
+
+
+@post(
+    "/inbound",
+    status_code=200,
+    summary="A simulated user texts a sandbox sms traffic account",
+    tags=[SIMULATOR_TAG],
+    operation_class=documented(body=INBOUND_BODY),
+    responses=SIMULATOR_RESPONSES,
+)
+async def user_sends_sms(request: Request, callbacks: CallbacksDependency) -> SimulatedMessage:
+    """The 2-way callback of the SMS API reaches the gateway (its callbackUrl); the answer names the stored
+    message (``messageId``) and the provider id (``providerMessageId``, the msgid)."""
     body = await simulated_body(request)
     problems = [
         {"key": key, "message": "is required: a non-empty string"}
@@ -146,4 +176,4 @@ async def user_sends_sms(request: Request, callbacks: CallbacksDependency) -> Re
     status = await post_callback(
         await callbacks.provider_callback_url("sms", account_id), json.dumps(report).encode(), {}
     )
-    return Response({"msgid": msgid, "gatewayStatus": status}, status_code=200)
+    return SimulatedMessage(**await simulated(callbacks, "sms", account_id, msgid, status))

@@ -35,8 +35,10 @@ makes it an edited_message; ``"replyTo": <telegramMessageId>`` a reply to that m
 sandbox POSTs the Update to the webhook set with setWebhook for the account's bot token, with the
 ``X-Telegram-Bot-Api-Secret-Token`` header when setWebhook was given a secret_token; or else to the
 account's callbackUrl, with the header when the account has a ``webhookSecret``; retrying a 5xx a few
-times like Telegram, and answers ``{"updateId", "telegramMessageId", "callbackUrl", "gatewayStatus"}`` (the webhook's HTTP status;
-null when nothing was sent). Updates go only to this gateway's own callback URLs, of the kinds
+times like Telegram, and answers the simulators' one shape (channels.sandbox_support.SimulatedMessage:
+``messageId`` of the stored message, ``providerMessageId`` as the gateway stores it, ``gatewayStatus`` the
+webhook's HTTP status, null when nothing was sent) with Telegram's ``telegramMessageId`` (for ``editOf`` and
+``replyTo``), ``updateId`` (for ``updateId``) and ``callbackUrl`` (where the Update went). Updates go only to this gateway's own callback URLs, of the kinds
 setWebhook's allowed_updates names, and only for sandbox traffic accounts.
 """
 
@@ -47,15 +49,24 @@ import hashlib
 import itertools
 import json
 import time
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
+import msgspec
 from litestar import Request, Response, post, route
 from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import FromPath
 
 from channels.base import CallbacksDependency, ProviderAnswer, SandboxFailures, is_http_url, json_object
-from channels.sandbox_support import post_callback, simulated_body
+from channels.openapi import INTEGER, OBJECT, described, documented, object_schema
+from channels.sandbox_support import (
+    SIMULATOR_RESPONSES,
+    SIMULATOR_TAG,
+    SimulatedMessage,
+    post_callback,
+    simulated,
+    simulated_body,
+)
 from channels.telegram.adapter import SECRET_TOKEN, chat_id
 from channels.telegram.callbacks import SECRET_HEADER
 from channels.telegram.markup import visible_text
@@ -410,9 +421,55 @@ def _check_inbound(body: dict[str, Any]) -> UUID:
     return account_id
 
 
-@post("/inbound", status_code=200, include_in_schema=False)
-async def inbound(request: Request, callbacks: CallbacksDependency) -> Response[dict[str, Any]]:
-    """A simulated user writes to the bot: Telegram's Update reaches the gateway's webhook."""
+class TelegramSimulatedMessage(SimulatedMessage):
+    telegram_message_id: Annotated[
+        int, msgspec.Meta(description="The Bot API message_id of the user's message: give it as editOf or replyTo")
+    ]
+    update_id: Annotated[
+        int, msgspec.Meta(description="The Update's update_id: give it as updateId to deliver it again")
+    ]
+    callback_url: Annotated[
+        str, msgspec.Meta(description="Where the Update was sent (setWebhook's URL, or callbackUrl)")
+    ]
+
+
+INBOUND_BODY = object_schema(
+    "A user's Update to a sandbox telegram traffic account's bot: exactly one of text, media, location, venue, "
+    "contact, callbackData, pollAnswer",
+    {
+        "trafficAccountId": described("A sandbox telegram traffic account of yours"),
+        "from": described("The user's chat id, e.g. 1861312834 (a string or an integer)"),
+        "text": described("The text"),
+        "media": described("photo, document, video, voice, audio, sticker or video_note"),
+        "caption": described("With media (not a sticker or video note)"),
+        "location": described('{"latitude": 46.1, "longitude": 19.66}', OBJECT),
+        "venue": described('{"latitude", "longitude", "title", "address"}', OBJECT),
+        "contact": described('{"phoneNumber", "firstName"}', OBJECT),
+        "callbackData": described("An inline button pressed (a callback_query), at most 64 bytes"),
+        "pollAnswer": described(
+            '{"pollId", "optionIds": [0]} (a poll_answer; optionIds empty: the vote retracted)', OBJECT
+        ),
+        "editOf": described("With text: an edit of the message with this telegramMessageId", INTEGER),
+        "replyTo": described(
+            "A reply to the message with this telegramMessageId (<chat id>:<id> of a sent one)", INTEGER
+        ),
+        "updateId": described("Deliver the Update with this updateId again", INTEGER),
+    },
+    ("trafficAccountId", "from"),
+)
+
+
+@post(
+    "/inbound",
+    status_code=200,
+    summary="A simulated user writes to a sandbox telegram traffic account's bot",
+    tags=[SIMULATOR_TAG],
+    operation_class=documented(body=INBOUND_BODY),
+    responses=SIMULATOR_RESPONSES,
+)
+async def inbound(request: Request, callbacks: CallbacksDependency) -> TelegramSimulatedMessage:
+    """Telegram's Update reaches the gateway's webhook. ``providerMessageId`` is ``<chat id>:<message id>``
+    for a message, ``update:<update id>`` for an edit, a pressed button or a poll answer."""
     body = await simulated_body(request)
     account_id = _check_inbound(body)
     account = await callbacks.account(account_id, "telegram")
@@ -432,13 +489,20 @@ async def inbound(request: Request, callbacks: CallbacksDependency) -> Response[
         message_ids.pop(next(iter(message_ids)))
     message_ids[update_id] = message_id
     update = update_of(body, update_id, message_id)
-    answer: dict[str, Any] = {"updateId": update_id, "telegramMessageId": message_id, "callbackUrl": url}
     kind = next(key for key in update if key != "update_id")
+    # As the callback route stores it (channels.telegram.callbacks.inbound_of).
+    provider_id = f"{int(body['from'])}:{message_id}" if kind == "message" else f"update:{update_id}"
     # Updates go only to this gateway's own callback routes (the sandbox is no way to make it call
     # elsewhere), and only of the kinds setWebhook's allowed_updates asked for.
-    if (allowed and kind not in allowed) or not callbacks.is_own_callback(url):
-        return Response(answer | {"gatewayStatus": None})
-    return Response(answer | {"gatewayStatus": await _deliver(url, secret, update)})
+    status = None
+    if (not allowed or kind in allowed) and callbacks.is_own_callback(url):
+        status = await _deliver(url, secret, update)
+    return TelegramSimulatedMessage(
+        **await simulated(callbacks, "telegram", account_id, provider_id, status),
+        telegram_message_id=message_id,
+        update_id=update_id,
+        callback_url=url,
+    )
 
 
 async def _deliver(url: str, secret: str | None, update: dict[str, Any]) -> int | None:

@@ -37,7 +37,8 @@ any other number DELIVERED.
 display name; ``message``: a Viber message object such as ``{"type": "location", "location": {"lat":
 1.5, "lon": 2.5}}`` instead of ``text``; ``messageToken``: to repeat a message) makes a simulated user
 of a sandbox traffic account send a message: a signed ``message`` callback reaches the gateway's
-callback route, and the answer is ``{"messageToken", "gatewayStatus"}``.
+callback route, and the answer is the simulators' one (channels.sandbox_support.SimulatedMessage) with
+the message token as ``providerMessageId``.
 """
 
 from __future__ import annotations
@@ -54,7 +55,16 @@ from litestar import Request, Response, post
 from litestar.exceptions import NotFoundException, ValidationException
 
 from channels.base import CallbacksDependency, ProviderAnswer, SandboxFailures, json_object
-from channels.sandbox_support import in_background, post_callback, simulated_body
+from channels.openapi import OBJECT, described, documented, object_schema
+from channels.sandbox_support import (
+    SIMULATOR_RESPONSES,
+    SIMULATOR_TAG,
+    SimulatedMessage,
+    in_background,
+    post_callback,
+    simulated,
+    simulated_body,
+)
 from channels.viber import business
 from channels.viber.adapter import AUTH_HEADER, EVENT_TYPES
 from channels.viber.callbacks import SIGNATURE_HEADER, signature
@@ -225,9 +235,35 @@ async def get_account_info(request: Request) -> Response[dict[str, Any]]:
     )
 
 
-@post("/inbound", status_code=200, include_in_schema=False)
-async def user_sends_message(request: Request, callbacks: CallbacksDependency) -> Response[dict[str, Any]]:
-    """A simulated user writes to a sandbox traffic account: Viber's signed ``message`` callback."""
+INBOUND_BODY = object_schema(
+    "A user's message to a sandbox viber traffic account (its bot)",
+    {
+        "trafficAccountId": described("A sandbox viber traffic account of yours"),
+        "from": described("The user's Viber user id, e.g. 01234567890A="),
+        "text": described("The text (or give message)"),
+        "message": described(
+            'A Viber message object instead of text, e.g. {"type": "location", "location": {"lat": 1.5, "lon": 2.5}}',
+            OBJECT,
+        ),
+        "name": described("The user's display name (default Sandbox user)"),
+        "messageToken": described(
+            "The providerMessageId of an earlier answer, to deliver that message again (default: a new token)"
+        ),
+    },
+    ("trafficAccountId", "from"),
+)
+
+
+@post(
+    "/inbound",
+    status_code=200,
+    summary="A simulated user writes to a sandbox viber traffic account",
+    tags=[SIMULATOR_TAG],
+    operation_class=documented(body=INBOUND_BODY),
+    responses=SIMULATOR_RESPONSES,
+)
+async def user_sends_message(request: Request, callbacks: CallbacksDependency) -> SimulatedMessage:
+    """Viber's signed ``message`` callback reaches the gateway; ``providerMessageId`` is its message token."""
     body = await simulated_body(request)
     problems = [
         {"key": key, "message": "is required: a non-empty string"}
@@ -254,12 +290,14 @@ async def user_sends_message(request: Request, callbacks: CallbacksDependency) -
     if account is None or not account.sandbox:
         raise NotFoundException("No sandbox viber traffic account with this id.")
     token = body.get("messageToken")
+    if isinstance(token, str) and token.isdigit():  # as the answer's providerMessageId gives it
+        token = int(token)
     message_token = token if isinstance(token, int) and not isinstance(token, bool) else _message_token()
     sender: dict[str, Any] = {"id": body["from"].strip(), "name": str(body.get("name") or "Sandbox user")}
     sender |= {"avatar": "", "language": "en", "country": "GB", "api_version": 10}
     callback = _event("message", message_token=message_token, sender=sender, message=message, silent=False)
     status = await _deliver(callbacks.callback_url("viber", account_id), account.credentials["authToken"], callback)
-    return Response({"messageToken": message_token, "gatewayStatus": status})
+    return SimulatedMessage(**await simulated(callbacks, "viber", account_id, str(message_token), status))
 
 
 BUSINESS_CONTENT = {  # Infobip's content types and their required fields

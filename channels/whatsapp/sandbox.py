@@ -40,9 +40,9 @@ object of any type the callback route reads, such as ``{"type": "location", "loc
 (a message Meta couldn't deliver). Optional: ``"name"`` (the user's profile name), ``"replyTo"`` (the
 wamid the message answers: its context), ``"wamid"`` (deliver a message with this id again),
 ``"phoneNumberId"`` (the webhook's ``metadata.phone_number_id``: another number than the account's is
-ignored by the gateway, as a real webhook of another number would be). The answer is ``{"wamid",
-"gatewayStatus"}``: the HTTP status of the gateway's callback route (null when it couldn't be reached),
-after retries of a 5xx.
+ignored by the gateway, as a real webhook of another number would be). The answer is the simulators' one
+(channels.sandbox_support.SimulatedMessage): ``providerMessageId`` is the wamid, ``gatewayStatus`` the HTTP
+status of the gateway's callback route (null when it couldn't be reached) after retries of a 5xx.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ from litestar import Request, Response, post
 from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import FromPath
 
-from channels import kit
+from channels import kit, openapi
 from channels.base import (
     Account,
     Callbacks,
@@ -69,7 +69,16 @@ from channels.base import (
     json_object,
     normalise_phone_number,
 )
-from channels.sandbox_support import in_background, post_callback, simulated_body
+from channels.openapi import described, documented, object_schema
+from channels.sandbox_support import (
+    SIMULATOR_RESPONSES,
+    SIMULATOR_TAG,
+    SimulatedMessage,
+    in_background,
+    post_callback,
+    simulated,
+    simulated_body,
+)
 from channels.whatsapp import adapter
 from channels.whatsapp.callbacks import OBJECT, SIGNATURE_HEADER, signature
 from channels.whatsapp.errors import DETAILS, TITLES
@@ -301,9 +310,38 @@ def status_object(wamid: str, recipient: str, state: str) -> dict[str, Any]:
     return status
 
 
-@post("/inbound", status_code=200, include_in_schema=False)
-async def user_sends_message(request: Request, callbacks: CallbacksDependency) -> Response[dict[str, Any]]:
-    """A simulated user writes to a sandbox traffic account: the Cloud API's signed messages webhook."""
+INBOUND_BODY = object_schema(
+    "A user's message to a sandbox whatsapp traffic account: text, buttonReply, button or message",
+    {
+        "trafficAccountId": described("A sandbox whatsapp traffic account of yours"),
+        "from": described("The user's phone number, e.g. 447700900123"),
+        "text": described("The text"),
+        "buttonReply": described('An interactive reply button tapped: {"id": "yes", "title": "Yes"}', openapi.OBJECT),
+        "button": described('A template\'s quick reply tapped: {"payload": "...", "text": "Yes"}', openapi.OBJECT),
+        "message": described(
+            'A Cloud API message object, e.g. {"type": "reaction", "reaction": {"message_id": "wamid.X", '
+            '"emoji": "👍"}} or {"type": "unsupported", "errors": [{"code": 131051, "title": "Message type unknown"}]}',
+            openapi.OBJECT,
+        ),
+        "name": described("The user's profile name (default Sandbox user)"),
+        "replyTo": described("The wamid (providerMessageId) of the message this one answers"),
+        "wamid": described("The providerMessageId of an earlier answer, to deliver that message again"),
+        "phoneNumberId": described("The webhook's metadata.phone_number_id: another number's is ignored"),
+    },
+    ("trafficAccountId", "from"),
+)
+
+
+@post(
+    "/inbound",
+    status_code=200,
+    summary="A simulated user writes to a sandbox whatsapp traffic account",
+    tags=[SIMULATOR_TAG],
+    operation_class=documented(body=INBOUND_BODY),
+    responses=SIMULATOR_RESPONSES,
+)
+async def user_sends_message(request: Request, callbacks: CallbacksDependency) -> SimulatedMessage:
+    """The Cloud API's signed messages webhook reaches the gateway; ``providerMessageId`` is the wamid."""
     body = await simulated_body(request)
     problems = [
         {"key": key, "message": "is required: a non-empty string"}
@@ -340,7 +378,7 @@ async def user_sends_message(request: Request, callbacks: CallbacksDependency) -
     status = None
     if callbacks.is_own_callback(callback):  # the sandbox calls nobody but this gateway's callback routes
         status = await _deliver(callback, account.credentials["appSecret"], payload)
-    return Response({"wamid": wamid, "gatewayStatus": status})
+    return SimulatedMessage(**await simulated(callbacks, "whatsapp", account_id, wamid, status))
 
 
 def _user_message(body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str] | None]:

@@ -14,9 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from gateway.lib.problems import Problem
 from gateway.messages.callbacks import ProviderCallbacks
+from gateway.messages.reset import SandboxReset
 from gateway.messages.service import MessageService
+from gateway.settings import Settings
 from gateway.tenants.auth import Principal
 from gateway.tenants.login import LoginService
+from gateway.webhooks.catchers import CatcherService
 from gateway.webhooks.service import WebhookService
 
 if TYPE_CHECKING:
@@ -30,6 +33,8 @@ Caller = NamedDependency[Principal]  # the authenticated customer or API key
 Messages = NamedDependency[MessageService]
 Webhooks = NamedDependency[WebhookService]
 Login = NamedDependency[LoginService]
+Reset = NamedDependency[SkipValidation[SandboxReset]]
+Catchers = NamedDependency[SkipValidation[CatcherService]]
 ProviderHttp = NamedDependency[httpx.AsyncClient]
 Engine = NamedDependency[AsyncEngine]
 RedisClient = NamedDependency[SkipValidation[Redis | None]]  # None: the embedded mode
@@ -79,7 +84,23 @@ def provide_message_service(request: Request, db_session: DbSession, principal: 
 
 def provide_webhook_service(request: Request, db_session: DbSession, principal: Caller) -> WebhookService:  # noqa: ARG001
     runtime = runtime_of(request)
-    return WebhookService(db_session, runtime.settings.allow_private_webhook_urls, runtime.work_due)
+    return WebhookService(
+        db_session, runtime.settings.allow_private_webhook_urls, runtime.work_due, catchers_at(runtime.settings)
+    )
+
+
+def catchers_at(settings: Settings) -> str | None:
+    """Where the webhook catchers are served (this gateway's address), None when they aren't."""
+    return settings.public_base_url if settings.sandbox_enabled else None
+
+
+def provide_catcher_service(request: Request, db_session: DbSession, principal: Caller) -> CatcherService:  # noqa: ARG001
+    return CatcherService(db_session, runtime_of(request).settings.public_base_url)
+
+
+def provide_sandbox_reset(request: Request, principal: Caller) -> SandboxReset:  # noqa: ARG001
+    runtime = runtime_of(request)
+    return SandboxReset(runtime.sessions, runtime.acceptor, runtime.failover_index)
 
 
 def provide_login_service(request: Request, db_session: DbSession) -> LoginService:
@@ -121,4 +142,6 @@ CUSTOMER_DEPENDENCIES = {
     "principal": _provide(provide_principal),
     "message_service": _provide(provide_message_service),
     "webhook_service": _provide(provide_webhook_service),
+    "sandbox_reset": _provide(provide_sandbox_reset),
+    "catcher_service": _provide(provide_catcher_service),
 }

@@ -73,6 +73,12 @@ class Acceptor:
         await self._group.submit(Request(messages, list(chains), [answer] if answer else []))
         metrics.accepted(messages)
 
+    def forget_conversations(self, account_ids: Sequence[UUID]) -> None:
+        """Forget the conversation ids of these traffic accounts (their conversations were deleted)."""
+        accounts = set(account_ids)
+        for key in [key for key in self._conversations if key[0] in accounts]:
+            del self._conversations[key]
+
     async def _write_all(self, requests: list[Request]) -> list[None]:
         await self._write(Request.joined(requests))
         return [None] * len(requests)

@@ -238,6 +238,16 @@ class ProviderCallbacks:
         await session.commit()
         return True, applied
 
+    async def inbound_message_id(self, account_id: UUID, provider_message_id: str) -> UUID | None:
+        async with self.session_maker() as session:
+            return await session.scalar(
+                select(Message.id).where(
+                    Message.traffic_account_id == account_id,
+                    Message.direction == "inbound",
+                    Message.provider_message_id == provider_message_id,
+                )
+            )
+
     async def sandbox_account_ids(self, channel: str) -> list[UUID]:
         async with self.session_maker() as session:
             query = select(TrafficAccount.id).where(TrafficAccount.channel == channel, TrafficAccount.sandbox.is_(True))

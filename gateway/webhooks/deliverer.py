@@ -51,6 +51,7 @@ from gateway.models import Webhook, WebhookAttempt, WebhookEvent
 from gateway.settings import Settings
 from gateway.store import outbox
 from gateway.store.outbox import FAILED, PENDING, SUCCEEDED, lease_free
+from gateway.webhooks.catchers import is_catcher_url
 from gateway.webhooks.schedule import MAX_RETRY_AFTER, retry_delay
 from gateway.webhooks.signing import signature, signing_secrets
 from wire.http import CONNECT_TO, KeepAliveTransport, Proxies
@@ -122,9 +123,11 @@ class WebhookDeliverer:
         only: Collection[UUID] | None = None,
         work_due: WorkDue | None = None,
         proxies: Proxies | None = None,
+        catchers_at: str | None = None,
     ) -> None:
         self.session_maker = session_maker
         self.allow_private_urls = allow_private_urls
+        self.catchers_at = catchers_at  # the gateway's own address: its webhook catchers are no private target
         self.timeout_seconds = timeout_seconds
         self.disable_after = disable_after
         self.concurrency = concurrency
@@ -158,6 +161,7 @@ class WebhookDeliverer:
                 datetime.timedelta(seconds=2 * settings.webhook_timeout_seconds),
             ),
             proxies=Proxies(settings.egress_proxy or None),
+            catchers_at=settings.public_base_url if settings.sandbox_enabled else None,
         )
 
     @property
@@ -284,7 +288,8 @@ class WebhookDeliverer:
 
         # Resolved again at send time: a name that now points inside the network is refused, and the
         # connection (or a proxy's tunnel) goes to the addresses checked, not to the name resolved again.
-        problem, addresses = await checked_url(target.url, allow_private=self.allow_private_urls)
+        own = is_catcher_url(target.url, self.catchers_at)
+        problem, addresses = await checked_url(target.url, allow_private=self.allow_private_urls or own)
         if problem:
             return outcome(error=f"refused: the URL {problem}")
         body = msgspec.json.encode(event.payload)

@@ -26,6 +26,7 @@ from gateway.store import outbox
 from gateway.store.outbox import FAILED
 from gateway.tenants.repositories import WebhookRepository
 from gateway.tenants.traffic_accounts import TrafficAccountService
+from gateway.webhooks.catchers import is_catcher_url
 from wire.errors import FieldError
 
 events = structlog.get_logger(__name__)
@@ -78,9 +79,16 @@ class Delivery:
 
 
 class WebhookService:
-    def __init__(self, session: AsyncSession, allow_private_urls: bool, work_due: WorkDue | None = None) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        allow_private_urls: bool,
+        work_due: WorkDue | None = None,
+        catchers_at: str | None = None,
+    ) -> None:
         self.session = session
         self.allow_private_urls = allow_private_urls
+        self.catchers_at = catchers_at  # the gateway's address, where its webhook catchers are (None: not served)
         self.work_due = work_due or WorkDue()  # tells the deliverers of events due now
         self.webhooks = WebhookRepository(session=session)
 
@@ -276,7 +284,8 @@ class WebhookService:
 
     async def _validate(self, tenant_id: UUID, data: WebhookInput) -> None:
         errors = trigger_errors(data.triggers)
-        if problem := await url_problem(data.url, allow_private=self.allow_private_urls):
+        own = is_catcher_url(data.url, self.catchers_at)  # the gateway itself: allowed though it is private
+        if problem := await url_problem(data.url, allow_private=self.allow_private_urls or own):
             errors.append(FieldError("url", problem))
         errors += header_errors(data.headers)
         if errors:

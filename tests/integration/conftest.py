@@ -70,7 +70,8 @@ async def server_without_worker(database_url: str) -> AsyncIterator[httpx.AsyncC
 async def serve(database_url: str, **overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
     port = free_port()
     overrides.setdefault("worker_in_server", None)  # served on a port of its own: the worker's loops run here
-    settings = make_settings(database_url, port=port, allow_private_webhook_urls=True, **overrides)
+    overrides.setdefault("allow_private_webhook_urls", True)  # the tests' receivers listen on loopback
+    settings = make_settings(database_url, port=port, **overrides)
     app = create_app(settings)
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", timeout_graceful_shutdown=1

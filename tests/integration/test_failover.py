@@ -156,9 +156,11 @@ async def test_an_sms_step_that_times_out_moves_on_to_a_telegram_chat_id(
     ]
     # The user answers on Telegram: the reply joins the conversation of the step sent to their chat.
     user = {"trafficAccountId": tenant.accounts["telegram"], "from": "1861312834", "text": "Got it"}
-    assert (await client.post("/sandbox/telegram/inbound", json=user)).json()["gatewayStatus"] == 200
+    answer = (await client.post("/sandbox/telegram/inbound", json=user)).json()
+    assert answer["gatewayStatus"] == 200, answer
     replies = await client.get("/api/v1/Messages", params={"direction": "inbound"}, headers=tenant.key)
     [reply] = replies.json()["items"]
+    assert reply["messageId"] == answer["messageId"]
     assert reply["conversationId"] == delivered["conversation"]["id"]
 
 

@@ -237,17 +237,18 @@ async def test_inbound_messages_are_stored_once_with_user_message_events(server)
     await create_webhook(server, tenant, triggers=("Delivered",), channel="gbm")
     user = {"trafficAccountId": tenant.accounts["gbm"], "from": CONVERSATION, "text": "Hello there"}
     first = (await server.post("/sandbox/gbm/inbound", json=user)).json()
-    assert first["gatewayStatus"] == 200 and first["conversationId"] == CONVERSATION
-    repeat = await server.post("/sandbox/gbm/inbound", json={**user, "messageId": first["messageId"]})
-    assert repeat.json()["gatewayStatus"] == 200
+    assert first["gatewayStatus"] == 200 and first["messageId"], first
+    repeat = await server.post("/sandbox/gbm/inbound", json={**user, "messageId": first["providerMessageId"]})
+    assert repeat.json()["gatewayStatus"] == 200 and repeat.json()["messageId"] == first["messageId"], repeat.text
     tapped = {**user, "suggestionResponse": {"postbackData": "hello-reply-1", "text": "Reply one"}}
     tap = (await server.post("/sandbox/gbm/inbound", json=tapped)).json()
-    assert tap["gatewayStatus"] == 200
-    again = await server.post("/sandbox/gbm/inbound", json={**tapped, "requestId": tap["requestId"]})
-    assert again.json()["gatewayStatus"] == 200
+    assert tap["gatewayStatus"] == 200 and tap["providerMessageId"].startswith("request:"), tap
+    again = await server.post("/sandbox/gbm/inbound", json={**tapped, "requestId": tap["providerMessageId"]})
+    assert again.json()["gatewayStatus"] == 200 and again.json()["messageId"] == tap["messageId"], again.text
 
     page = (await server.get("/api/v1/Messages?direction=inbound", headers=tenant.key)).json()
     assert len(page["items"]) == 2
+    assert {first["messageId"], tap["messageId"]} == {item["messageId"] for item in page["items"]}
     text_id = page["items"][0]["messageId"]
     message = (await server.get(f"/api/v1/Message/{text_id}", headers=tenant.key)).json()
     assert message["content"] == {"type": "text", "text": "Hello there"} and message["destination"] == CONVERSATION
@@ -258,7 +259,9 @@ async def test_inbound_messages_are_stored_once_with_user_message_events(server)
         "title": "Reply one",
         "source": "suggestion",
     }
-    assert (await row_of(server, text_id)).provider_message_id == first["messageId"]
+    assert (await row_of(server, text_id)).provider_message_id == first["providerMessageId"] and text_id == first[
+        "messageId"
+    ]
     events = await webhook_events(server, text_id)
     assert [(str(e.webhook_id), e.event) for e in events] == [(webhook["id"], "UserMessage")]
     assert events[0].payload["content"] == {"type": "text", "text": "Hello there"}

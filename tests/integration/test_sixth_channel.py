@@ -118,6 +118,7 @@ async def through_the_pigeon_channel(client: httpx.AsyncClient) -> None:
         return found.json()["items"]
 
     [inbound] = await eventually(received, DEADLINE_SECONDS)
+    assert note.json()["messageId"] == inbound["messageId"], note.json()  # the simulators' one answer
     assert inbound["channel"] == "pigeon" and inbound["destination"] == "pigeon-user-1", inbound
     assert inbound["conversationId"] == message["conversation"]["id"], (inbound, message)
     detail = (await client.get(f"/api/v1/Message/{inbound['messageId']}", headers=api)).json()

@@ -133,6 +133,8 @@ async def test_an_inbound_update_reaches_the_messages_and_the_outbox(server):
     assert (await message_row(server, listed[0]["messageId"])).provider_message_id == (
         f"{CHAT}:{answer.json()['telegramMessageId']}"
     )
+    assert answer.json()["messageId"] == listed[0]["messageId"]  # the simulators' one answer
+    assert answer.json()["providerMessageId"] == f"{CHAT}:{answer.json()['telegramMessageId']}"
     sent = (await server.get(f"/api/v1/Message/{sent_id}", headers=tenant.key)).json()
     assert detail["conversation"]["id"] == sent["conversation"]["id"]  # the reply joins the conversation
 
@@ -148,6 +150,7 @@ async def test_other_update_kinds_from_the_sandbox(server):
     first = (
         await server.post("/sandbox/telegram/inbound", json={"trafficAccountId": account, "from": CHAT, "text": "Helo"})
     ).json()
+    answers = [first]
     for extra in (
         {"text": "Hello", "editOf": first["telegramMessageId"]},
         {"media": "photo", "caption": "look"},
@@ -158,6 +161,10 @@ async def test_other_update_kinds_from_the_sandbox(server):
             "/sandbox/telegram/inbound", json={"trafficAccountId": account, "from": CHAT, **extra}
         )
         assert answer.json()["gatewayStatus"] == 200, answer.text
+        answers.append(answer.json())
+    # Every answer names its stored message: an edit and a pressed button by their Update's id.
+    assert [a["messageId"] for a in answers] == [item["messageId"] for item in await inbound_messages(server, tenant)]
+    assert answers[1]["providerMessageId"] == f"update:{answers[1]['updateId']}"
     contents = []
     for item in await inbound_messages(server, tenant):
         detail = (await server.get(f"/api/v1/Message/{item['messageId']}", headers=tenant.key)).json()

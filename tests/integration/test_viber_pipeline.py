@@ -208,9 +208,9 @@ async def test_inbound_message_is_stored_once_with_user_message_events(server):
     await create_webhook(server, tenant, triggers=("Delivered",), channel="viber")
     user = {"trafficAccountId": tenant.accounts["viber"], "from": USER, "name": "Jane", "text": "Hello there"}
     first = (await server.post("/sandbox/viber/inbound", json=user)).json()
-    assert first["gatewayStatus"] == 200
-    repeat = await server.post("/sandbox/viber/inbound", json={**user, "messageToken": first["messageToken"]})
-    assert repeat.json()["gatewayStatus"] == 200
+    assert first["gatewayStatus"] == 200 and first["messageId"], first
+    repeat = await server.post("/sandbox/viber/inbound", json={**user, "messageToken": first["providerMessageId"]})
+    assert repeat.json()["gatewayStatus"] == 200 and repeat.json()["messageId"] == first["messageId"], repeat.text
     location = {"type": "location", "location": {"lat": 45.8, "lon": 15.97}}
     assert (await server.post("/sandbox/viber/inbound", json={**user, "message": location})).json()[
         "gatewayStatus"

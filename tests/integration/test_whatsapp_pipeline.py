@@ -269,16 +269,19 @@ async def test_inbound_messages_are_stored_once_with_user_message_events(server)
     await create_webhook(server, tenant, triggers=("Delivered",), channel="whatsapp")
     user = {"trafficAccountId": tenant.accounts["whatsapp"], "from": "+447700900123", "text": "Hello there"}
     first = (await server.post("/sandbox/whatsapp/inbound", json=user)).json()
-    assert first["gatewayStatus"] == 200 and first["wamid"].startswith("wamid.")
-    repeat = await server.post("/sandbox/whatsapp/inbound", json={**user, "wamid": first["wamid"]})
-    assert repeat.json()["gatewayStatus"] == 200
+    assert first["gatewayStatus"] == 200 and first["providerMessageId"].startswith("wamid."), first
+    assert first["channel"] == "whatsapp" and first["trafficAccountId"] == tenant.accounts["whatsapp"], first
+    repeat = await server.post("/sandbox/whatsapp/inbound", json={**user, "wamid": first["providerMessageId"]})
+    assert repeat.json()["gatewayStatus"] == 200 and repeat.json()["messageId"] == first["messageId"], repeat.text
     tap = {**user, "buttonReply": {"id": "yes", "title": "Yes"}, "replyTo": "wamid.OURS"}
     del tap["text"]
-    assert (await server.post("/sandbox/whatsapp/inbound", json=tap)).json()["gatewayStatus"] == 200
+    tapped = (await server.post("/sandbox/whatsapp/inbound", json=tap)).json()
+    assert tapped["gatewayStatus"] == 200, tapped
 
     page = (await server.get("/api/v1/Messages?direction=inbound", headers=tenant.key)).json()
     assert len(page["items"]) == 2
     text_id = page["items"][0]["messageId"]
+    assert {first["messageId"], tapped["messageId"]} == {item["messageId"] for item in page["items"]}
     message = (await server.get(f"/api/v1/Message/{text_id}", headers=tenant.key)).json()
     assert message["content"] == {"type": "text", "text": "Hello there"} and message["destination"] == "+447700900123"
     second = (await server.get(f"/api/v1/Message/{page['items'][1]['messageId']}", headers=tenant.key)).json()

@@ -13,7 +13,7 @@ from litestar import Request, Response, post
 from litestar.exceptions import NotFoundException, ValidationException
 
 from channels.base import CallbacksDependency, json_object
-from channels.sandbox_support import in_background, post_callback, simulated_body
+from channels.sandbox_support import SimulatedMessage, in_background, post_callback, simulated, simulated_body
 from pigeon.adapter import KEY_HEADER
 
 REPORT_DELAY = 0.05
@@ -40,7 +40,7 @@ async def _report(callback: str, report: dict[str, str]) -> None:
 
 
 @post("/inbound", status_code=200, include_in_schema=False)
-async def user_sends_pigeon(request: Request, callbacks: CallbacksDependency) -> Response[dict[str, Any]]:
+async def user_sends_pigeon(request: Request, callbacks: CallbacksDependency) -> SimulatedMessage:
     """``{"trafficAccountId", "from", "text"}``: a simulated user sends a note to a sandbox traffic account."""
     body = await simulated_body(request)
     problems = [
@@ -63,4 +63,4 @@ async def user_sends_pigeon(request: Request, callbacks: CallbacksDependency) ->
     note = {"event": "note", "noteId": note_id, "from": body["from"], "text": body["text"]}
     url = await callbacks.provider_callback_url("pigeon", account_id)
     status = await post_callback(url, json.dumps(note).encode(), {})
-    return Response({"noteId": note_id, "gatewayStatus": status})
+    return SimulatedMessage(**await simulated(callbacks, "pigeon", account_id, note_id, status))

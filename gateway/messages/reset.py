@@ -1,0 +1,149 @@
+"""Resetting a tenant's sandbox data (``DELETE /api/v1/sandbox/data``), so that a test suite can start
+every test from nothing: the messages of the tenant's sandbox traffic accounts with their status
+events, webhook events and attempts, their conversations, failover chains and parked reports, the
+sandbox journal and the catchers' requests, and the tenant's answered Idempotency-Keys. Traffic
+accounts, webhooks, templates, catchers and API keys stay; nothing of a live account is touched.
+
+It is one transaction of set-based DELETEs (no row is read into Python), so it takes milliseconds for
+thousands of messages. Work in flight finds its rows gone and drops it, as it does for a deleted
+traffic account: a worker's send outcome or a callback's report changes no row, a webhook attempt of
+a deleted event is not recorded (gateway.webhooks.deliverer), a failover timer finds no chain. What is
+remembered in memory is forgotten here for this process (the acceptor's conversation ids, the failover
+timers); another process's acceptor finds a forgotten conversation gone when its insert fails and
+looks it up again (gateway.messages.acceptor).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from uuid import UUID
+
+from sqlalchemy import delete, exists, select
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway.lib.due import DueIndex
+from gateway.messages.acceptor import Acceptor
+from gateway.models import (
+    Conversation,
+    FailoverChain,
+    IdempotencyKey,
+    Message,
+    MessageEvent,
+    PendingReport,
+    SandboxCatcherRequest,
+    SandboxExchange,
+    TrafficAccount,
+    WebhookAttempt,
+    WebhookEvent,
+)
+
+# A reset deletes rows that workers and callbacks update at the same moment, in another order: Postgres
+# may pick it as a deadlock's victim. It is tried again; by then the others have committed.
+ATTEMPTS = 3
+DEADLOCK_SQLSTATES = ("40P01", "40001")  # deadlock detected, serialization failure
+
+
+@dataclass(frozen=True, slots=True)
+class Deleted:
+    """How many rows of each kind a reset deleted."""
+
+    messages: int
+    message_events: int
+    webhook_events: int
+    webhook_attempts: int
+    conversations: int
+    failover_chains: int
+    pending_reports: int
+    requests: int  # the sandbox journal's provider requests and callbacks
+    catcher_requests: int
+    idempotency_keys: int
+
+
+class SandboxReset:
+    def __init__(
+        self, session_maker: async_sessionmaker[AsyncSession], acceptor: Acceptor, failover_index: DueIndex
+    ) -> None:
+        self.session_maker = session_maker
+        self.acceptor = acceptor
+        self.failover_index = failover_index
+
+    async def reset(self, tenant_id: UUID) -> Deleted:
+        for attempt in range(ATTEMPTS):
+            try:
+                async with self.session_maker() as session:
+                    deleted, account_ids, chain_ids = await _delete(session, tenant_id)
+                    await session.commit()
+                break
+            except DBAPIError as error:
+                if attempt + 1 == ATTEMPTS or not str(getattr(error.orig, "sqlstate", "")).startswith(
+                    DEADLOCK_SQLSTATES
+                ):
+                    raise
+                await asyncio.sleep(0.05 * (attempt + 1))
+        self.acceptor.forget_conversations(account_ids)
+        await self.failover_index.forget([str(chain_id) for chain_id in chain_ids])
+        return deleted
+
+
+async def _delete(session: AsyncSession, tenant_id: UUID) -> tuple[Deleted, list[UUID], list[UUID]]:
+    """The deletions, in the caller's transaction: children first (their counts are the answer's; the
+    foreign keys' cascades would delete them too, uncounted). The sandbox accounts, and the failover
+    chains deleted."""
+    account_ids = list(
+        await session.scalars(
+            select(TrafficAccount.id).where(TrafficAccount.tenant_id == tenant_id, TrafficAccount.sandbox.is_(True))
+        )
+    )
+    messages = select(Message.id).where(Message.traffic_account_id.in_(account_ids))
+    events = select(WebhookEvent.id).where(WebhookEvent.message_id.in_(messages))
+
+    async def count(statement: object) -> int:
+        return (await session.execute(statement.execution_options(synchronize_session=False))).rowcount  # type: ignore[attr-defined]
+
+    # A chain whose steps are all sandbox messages goes with them; one with a step on a live account (a
+    # chain may fail over from one to the other) stays with its live messages.
+    chain_ids = list(
+        await session.scalars(
+            select(Message.failover_chain_id)
+            .where(Message.traffic_account_id.in_(account_ids), Message.failover_chain_id.is_not(None))
+            .distinct()
+        )
+    )
+    webhook_attempts = await count(delete(WebhookAttempt).where(WebhookAttempt.webhook_event_id.in_(events)))
+    webhook_events = await count(delete(WebhookEvent).where(WebhookEvent.message_id.in_(messages)))
+    message_events = await count(delete(MessageEvent).where(MessageEvent.message_id.in_(messages)))
+    message_count = await count(delete(Message).where(Message.traffic_account_id.in_(account_ids)))
+    conversations = await count(delete(Conversation).where(Conversation.traffic_account_id.in_(account_ids)))
+    chains = []
+    if chain_ids:
+        still_used = exists().where(Message.failover_chain_id == FailoverChain.id)
+        chains = list(
+            await session.scalars(
+                delete(FailoverChain)
+                .where(FailoverChain.tenant_id == tenant_id, FailoverChain.id.in_(chain_ids), ~still_used)
+                .returning(FailoverChain.id)
+            )
+        )
+    deleted = Deleted(
+        messages=message_count,
+        message_events=message_events,
+        webhook_events=webhook_events,
+        webhook_attempts=webhook_attempts,
+        conversations=conversations,
+        failover_chains=len(chains),
+        pending_reports=await count(delete(PendingReport).where(PendingReport.traffic_account_id.in_(account_ids))),
+        requests=await count(delete(SandboxExchange).where(SandboxExchange.tenant_id == tenant_id)),
+        catcher_requests=await count(delete(SandboxCatcherRequest).where(SandboxCatcherRequest.tenant_id == tenant_id)),
+        # The answers of earlier sends name messages deleted now: a test that uses the same keys again must
+        # send again, not be answered with a message that no longer exists. Keys belong to the tenant, not
+        # to an account, so a live send's answered key goes too (a retry of it after the reset is a new
+        # send). Claims still in flight stay: their sends are being stored.
+        idempotency_keys=await count(
+            delete(IdempotencyKey).where(
+                IdempotencyKey.tenant_id == tenant_id, IdempotencyKey.response_status.is_not(None)
+            )
+        ),
+    )
+    return deleted, account_ids, chains
