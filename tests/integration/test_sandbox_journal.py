@@ -7,16 +7,19 @@ from __future__ import annotations
 import asyncio
 import datetime
 import json
+import logging
 import uuid
 
 import httpx
 import pytest
 import sqlalchemy as sa
 
-from gateway.lib.db import session_maker
+from gateway.lib.db import create_engine, session_maker
 from gateway.messages.requests import examples
 from gateway.models import SandboxExchange
 from gateway.sandbox_behaviour import provider_answer
+from gateway.sandbox_journal import Journal
+from gateway.settings import normalise_database_url
 from tests.conftest import TenantFixture, eventually
 from tests.integration.conftest import (
     adapter_account_of,
@@ -255,3 +258,16 @@ async def test_the_journal_and_behaviour_can_be_turned_off(database_url):
         await asyncio.sleep(0.3)  # the delivery report's callback
         response = await client.get("/api/v1/sandbox/requests", headers=tenant.key)
         assert response.status_code == 200 and response.json()["items"] == []
+
+
+async def test_a_journal_that_cant_be_written_costs_a_warning_not_a_send(server_without_worker, tmp_path, caplog):
+    client = server_without_worker
+    tenant = await tenant_on(client)
+    # A database without the journal's table: every write of this journal fails.
+    broken = Journal(session_maker(create_engine(normalise_database_url(f"sqlite:///{tmp_path}/empty.db"))))
+    message_id = await send_plain(client, tenant, "sms")
+    with caplog.at_level(logging.WARNING, logger="gateway.sandbox_journal"):
+        await dispatcher_of(client, clock=later(), journal=broken).dispatch_once()
+        await wait_for_status(client, tenant, message_id, "Delivered")
+        await broken.flush()
+    assert any("could not be written" in r.getMessage() for r in caplog.records)
