@@ -41,11 +41,14 @@ class Behaviour:
     fail_next_with: str | None = None
 
 
-async def sandbox_account(session: AsyncSession, tenant_id: UUID, account_id: UUID) -> TrafficAccount:
-    """The tenant's sandbox traffic account; a live account, or another tenant's, is not found (404)."""
-    account = await TrafficAccountService(session).get(tenant_id, account_id)
+async def sandbox_account(
+    session: AsyncSession, tenant_id: UUID, account_id: UUID, field: str | None = None
+) -> TrafficAccount:
+    """The tenant's sandbox traffic account; a live account, or another tenant's, is not found (404,
+    naming ``field`` when the id came in one)."""
+    account = await TrafficAccountService(session).get(tenant_id, account_id, field)
     if not account.sandbox:
-        raise not_found("traffic account")
+        raise not_found("sandbox traffic account", field)
     return account
 
 

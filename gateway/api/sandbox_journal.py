@@ -16,6 +16,7 @@ from channels.openapi import problem
 from gateway.api.deps import Caller, DbSession
 from gateway.api.messages import CursorParam, Limit, as_utc
 from gateway.lib.pagination import Cursor
+from gateway.lib.problems import invalid
 from gateway.models import SandboxBehaviour, SandboxExchange
 from gateway.sandbox_behaviour import (
     MAX_FAIL_NEXT,
@@ -82,6 +83,8 @@ class LatencyRange(Schema):
 
 
 class FailNext(Schema):
+    """The next ``count`` sends answered ``with``."""
+
     count: Annotated[int, msgspec.Meta(ge=0, le=MAX_FAIL_NEXT)]
     with_: Annotated[
         Literal["transient", "throttled", "timeout", "rejected"],
@@ -101,7 +104,7 @@ class BehaviourIn(Schema):
     error_rate: Annotated[
         float, msgspec.Meta(ge=0, le=1, description="Share of sends answered the provider's transient error")
     ] = 0.0
-    fail_next: Annotated[FailNext | None, msgspec.Meta(description="The next `count` sends answered `with`")] = None
+    fail_next: FailNext | None = None  # not Annotated: the field-by-field check looks into the struct
 
     @classmethod
     def rule_errors(cls, raw: dict[str, Any]) -> list[FieldError]:
@@ -112,7 +115,10 @@ class BehaviourIn(Schema):
         return []
 
     def behaviour(self) -> Behaviour:
+        """The behaviour to set; a 400 when a rule beyond types is broken."""
         latency = self.latency_ms
+        if errors := self.rule_errors(msgspec.to_builtins(self)):
+            raise invalid(errors)
         low, high = (latency.min, latency.max) if isinstance(latency, LatencyRange) else (latency, latency)
         fail = self.fail_next if self.fail_next and self.fail_next.count else None
         return Behaviour(low, high, self.error_rate, fail.count if fail else 0, fail.with_ if fail else None)
@@ -163,7 +169,7 @@ class SandboxJournalController(Controller):
         cursor: CursorParam = None,
     ) -> Page[ExchangeOut]:
         if traffic_account_id is not None:
-            await sandbox_account(db_session, principal.tenant_id, traffic_account_id)
+            await sandbox_account(db_session, principal.tenant_id, traffic_account_id, "trafficAccountId")
         filters = JournalFilters(traffic_account_id, destination, message_id, direction, as_utc(since))
         rows, next_cursor = await exchanges(db_session, principal.tenant_id, filters, limit, Cursor.decode(cursor))
         return Page([ExchangeOut.of(e) for e in rows], next_cursor.encode() if next_cursor else None)

@@ -124,8 +124,8 @@ class Dispatcher:
         self._claimed: dict[UUID, MessageRow] = {}  # claimed rows, until sent
         self._accounts = Lookups()
         self.outcomes = GroupCommit(self.write, max_batch=BATCH, linger=RECORD_LINGER)
-        # Sandbox accounts send through it: their provider exchanges journaled, their behaviour applied.
-        self.sandbox_http = JournalClient(self.http, journal, session_maker) if journal else self.http
+        self.journal = journal
+        self._sandbox_http: JournalClient | None = None
 
     @property
     def in_flight(self) -> int:
@@ -260,6 +260,16 @@ class Dispatcher:
                 log.warning("recording the send of message %s waits for the database: %s", outcome.message.id, error)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
+
+    @property
+    def sandbox_http(self) -> httpx.AsyncClient:
+        """What sandbox accounts send with: ``http``, their provider exchanges journaled and their behaviour
+        applied (gateway.sandbox_journal), unless GATEWAY_SANDBOX_JOURNAL is off."""
+        if self.journal is None:
+            return self.http
+        if self._sandbox_http is None or self._sandbox_http.inner is not self.http:  # ``http`` was replaced
+            self._sandbox_http = JournalClient(self.http, self.journal, self.session_maker)
+        return self._sandbox_http
 
     async def _send(self, send: Any, account: TrafficAccount, message: Message | MessageRow) -> SendResult:
         outbound = Outbound(
