@@ -41,6 +41,7 @@ from gateway.api.deps import (
     runtime_of,
     version_guard,
 )
+from gateway.api.events import EventController, WaitController
 from gateway.api.health import health
 from gateway.api.metrics import metrics_routes
 from gateway.api.sandbox_journal import SandboxJournalController
@@ -143,6 +144,8 @@ def create_app(settings: Settings | None = None) -> Gateway:
             SandboxJournalController,
             sandbox_data.SandboxDataController,
             *([catchers.CatcherController] if settings.sandbox_enabled else []),
+            EventController,
+            WaitController,
         ],
     )
     public_api = Router(

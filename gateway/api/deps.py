@@ -12,6 +12,7 @@ from litestar.params import SkipValidation
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from gateway.events.tail import EventTail
 from gateway.lib.problems import Problem
 from gateway.messages.callbacks import ProviderCallbacks
 from gateway.messages.reset import SandboxReset
@@ -40,6 +41,7 @@ Engine = NamedDependency[AsyncEngine]
 RedisClient = NamedDependency[SkipValidation[Redis | None]]  # None: the embedded mode
 # The gateway's side of provider callbacks, as the APIs use it (channels see it as channels.base.Callbacks).
 GatewayCallbacks = NamedDependency[SkipValidation[ProviderCallbacks]]
+Tail = NamedDependency[SkipValidation[EventTail]]  # the process's event tail (gateway.events.tail)
 API_PREFIX = "/api/{version:str}"
 
 
@@ -124,6 +126,10 @@ def provide_redis(request: Request) -> Redis | None:
     return runtime_of(request).redis
 
 
+def provide_event_tail(request: Request) -> EventTail:
+    return runtime_of(request).event_tail
+
+
 def _provide(function: Any) -> Provide:
     return Provide(function, sync_to_thread=False)
 
@@ -144,4 +150,5 @@ CUSTOMER_DEPENDENCIES = {
     "webhook_service": _provide(provide_webhook_service),
     "sandbox_reset": _provide(provide_sandbox_reset),
     "catcher_service": _provide(provide_catcher_service),
+    "event_tail": _provide(provide_event_tail),
 }

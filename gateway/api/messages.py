@@ -219,6 +219,15 @@ class FailoverOut(Out):
         )
 
 
+async def message_detail(service: MessageService, tenant_id: UUID, message_id: UUID) -> MessageDetail:
+    """The tenant's message as GET /api/v1/Message/{id} shows it (a 404 if it has none of this id)."""
+    message, account, history, name = await service.get(tenant_id, message_id)
+    detail = MessageDetail.of(message, account, history, name)
+    if chain := await service.chain_of(message):
+        detail.failover = FailoverOut.of(*chain)
+    return detail
+
+
 def message_text(message: Message) -> str | None:
     """A text message's text, either way: the block's (outbound), the user's (inbound)."""
     if message.direction == "outbound":
@@ -441,11 +450,7 @@ class MessageController(Controller):
     async def get_message(
         self, message_service: Messages, principal: Caller, message_id: FromPath[UUID]
     ) -> MessageDetail:
-        message, account, history, name = await message_service.get(principal.tenant_id, message_id)
-        detail = MessageDetail.of(message, account, history, name)
-        if chain := await message_service.chain_of(message):
-            detail.failover = FailoverOut.of(*chain)
-        return detail
+        return await message_detail(message_service, principal.tenant_id, message_id)
 
     @get("/", summary="Messages, newest last, filtered")
     async def list_messages(

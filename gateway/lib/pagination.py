@@ -29,7 +29,8 @@ class Cursor:
         return base64.urlsafe_b64encode(f"{self.created_at.isoformat()}|{self.id}".encode()).decode().rstrip("=")
 
     @classmethod
-    def decode(cls, text: str | None) -> Cursor | None:
+    def decode(cls, text: str | None, field: str = "cursor") -> Cursor | None:
+        """``field``: the parameter that gave it, named in the 400 when it is no cursor."""
         if not text:
             return None
         try:
@@ -40,7 +41,7 @@ class Cursor:
                 raise ValueError("cursors carry UTC times")
             return cursor
         except (ValueError, UnicodeDecodeError):
-            raise invalid([FieldError("cursor", "is not a cursor this API returned")]) from None
+            raise invalid([FieldError(field, "is not a cursor this API returned")]) from None
 
 
 async def page_query(

@@ -68,8 +68,10 @@ class Problem(ProblemDetailsException):
         *,
         errors: Iterable[FieldError] = (),
         headers: dict[str, str] | None = None,
+        members: dict[str, Any] | None = None,
     ) -> None:
-        extra: dict[str, Any] = {"code": code}
+        """``members``: extension members of the answer beside ``code`` (RFC 9457), e.g. a current status."""
+        extra: dict[str, Any] = {"code": code, **(members or {})}
         if errors := list(errors):
             extra["errors"] = [{"field": error.field, "message": error.message} for error in errors]
         super().__init__(

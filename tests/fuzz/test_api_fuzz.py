@@ -38,6 +38,7 @@ import httpx
 import pytest
 import uvicorn
 
+from gateway.api import events as event_routes
 from gateway.app import create_app
 from tests.conftest import ADMIN, ADMIN_TOKEN, make_settings, new_tenant
 from tests.fuzz.hooks import SIGNING_ENV
@@ -243,6 +244,8 @@ def with_known_ids(
     """A copy of ``document`` whose id parameters and fields offer the ids that exist as well, and whose
     bodies have examples that succeed."""
     document = copy.deepcopy(document)
+    # The event stream never ends: tests/integration/test_events_stream.py tests it.
+    document["paths"].pop("/api/{version}/events", None)
     for path, operations in document["paths"].items():
         for method, operation in operations.items():
             if (method, path) in bodies:
@@ -296,7 +299,13 @@ def schemathesis_config(base_url: str, customer: Any) -> str:
     )
 
 
-def test_every_operation_answers_as_documented(database_url: str, tmp_path: Path) -> None:
+def test_every_operation_answers_as_documented(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The long-polls wait a moment at most here (each case would otherwise wait up to two minutes); their
+    # waiting is tested in tests/integration/test_message_waits.py.
+    for wait in ("until_status", "next_message"):
+        monkeypatch.setattr(event_routes, wait, _briefly(getattr(event_routes, wait)))
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     settings = make_settings(
@@ -352,6 +361,15 @@ def test_every_operation_answers_as_documented(database_url: str, tmp_path: Path
         for tenant_id in tenant_ids(base_url) - earlier:
             httpx.delete(f"{base_url}/admin/tenants/{tenant_id}", headers=ADMIN, timeout=30).raise_for_status()
     assert run.returncode == 0, run.stdout[-30000:] + run.stderr[-3000:]
+
+
+def _briefly(wait: Any) -> Any:
+    """``wait`` (gateway.events.waits), for 0.1 s at most."""
+
+    async def brief(*args: Any, seconds: float, **kwargs: Any) -> Any:
+        return await wait(*args, seconds=min(seconds, 0.1), **kwargs)
+
+    return brief
 
 
 def tenant_ids(base_url: str) -> set[str]:
