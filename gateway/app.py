@@ -26,6 +26,7 @@ from gateway.api import (
     admin,
     catchers,
     customers,
+    export,
     messages,
     sandbox_data,
     status,
@@ -146,6 +147,7 @@ def create_app(settings: Settings | None = None) -> Gateway:
             *([catchers.CatcherController] if settings.sandbox_enabled else []),
             EventController,
             WaitController,
+            export.ExportController,
         ],
     )
     public_api = Router(

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.registry import all_channels
@@ -208,22 +208,7 @@ class MessageService:
     async def page(
         self, tenant_id: UUID, filters: MessageFilters, limit: int, cursor: Cursor | None
     ) -> tuple[list[Message], Cursor | None]:
-        query = select(Message).where(Message.tenant_id == tenant_id)
-        if filters.traffic_account_id:
-            query = query.where(Message.traffic_account_id == filters.traffic_account_id)
-        if filters.conversation_id:
-            query = query.where(Message.conversation_id == filters.conversation_id)
-        if filters.destination:
-            query = query.where(Message.destination == filters.destination)
-        if filters.direction:
-            query = query.where(Message.direction == filters.direction)
-        if filters.status:
-            query = query.where(Message.status == filters.status)
-        if filters.created_from:
-            query = query.where(Message.created_at >= filters.created_from)
-        if filters.created_to:
-            query = query.where(Message.created_at < filters.created_to)
-        return await page_query(self.session, query, Message, limit, cursor)
+        return await page_query(self.session, filters.query(tenant_id), Message, limit, cursor)
 
     async def conversations(
         self, tenant_id: UUID, limit: int, cursor: Cursor | None
@@ -250,3 +235,22 @@ class MessageFilters:
     status: str | None = None
     created_from: datetime.datetime | None = None
     created_to: datetime.datetime | None = None
+
+    def query(self, tenant_id: UUID) -> Select[tuple[Message]]:
+        """The tenant's messages that pass these self."""
+        query = select(Message).where(Message.tenant_id == tenant_id)
+        if self.traffic_account_id:
+            query = query.where(Message.traffic_account_id == self.traffic_account_id)
+        if self.conversation_id:
+            query = query.where(Message.conversation_id == self.conversation_id)
+        if self.destination:
+            query = query.where(Message.destination == self.destination)
+        if self.direction:
+            query = query.where(Message.direction == self.direction)
+        if self.status:
+            query = query.where(Message.status == self.status)
+        if self.created_from:
+            query = query.where(Message.created_at >= self.created_from)
+        if self.created_to:
+            query = query.where(Message.created_at < self.created_to)
+        return query

@@ -222,14 +222,7 @@ class WebhookService:
         if filters.created_to:
             query = query.where(WebhookEvent.created_at < filters.created_to)
         events, next_cursor = await page_query(self.session, query, WebhookEvent, limit, cursor)
-        attempts: dict[UUID, list[WebhookAttempt]] = {event.id: [] for event in events}
-        for attempt in await self.session.scalars(
-            select(WebhookAttempt)
-            .where(WebhookAttempt.webhook_event_id.in_(attempts))
-            .order_by(WebhookAttempt.attempted_at, WebhookAttempt.id)
-        ):
-            attempts[attempt.webhook_event_id].append(attempt)
-        return [Delivery(event, attempts[event.id]) for event in events], next_cursor
+        return await with_attempts(self.session, events), next_cursor
 
     async def replay(self, tenant_id: UUID, webhook_id: UUID, event_id: UUID) -> Delivery:
         """Deliver the event again, now, with a fresh retry schedule and the same ``webhook-id``."""
@@ -351,3 +344,15 @@ def header_errors(headers: dict[str, str]) -> list[FieldError]:
 
 def _unique(values: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(values))
+
+
+async def with_attempts(session: AsyncSession, events: list[WebhookEvent]) -> list[Delivery]:
+    """The events, each with its attempts in order."""
+    attempts: dict[UUID, list[WebhookAttempt]] = {event.id: [] for event in events}
+    for attempt in await session.scalars(
+        select(WebhookAttempt)
+        .where(WebhookAttempt.webhook_event_id.in_(attempts))
+        .order_by(WebhookAttempt.attempted_at, WebhookAttempt.id)
+    ):
+        attempts[attempt.webhook_event_id].append(attempt)
+    return [Delivery(event, attempts[event.id]) for event in events]
