@@ -143,9 +143,14 @@ async def reply(
         return back(request, here, "The latitude and longitude must be numbers.")
     await db_session.close()  # the simulated user's callback is stored on other connections
     answer = await replies.send_as_user(request.app, page.conversation, form)
-    if answer.is_success:
-        return back(request, here, "The user's message was sent.")
-    return back(request, here, f"The simulated user refused it ({answer.status_code}): {answer.text[:300]}")
+    if not answer.is_success:
+        return back(request, here, f"The simulated user refused it ({answer.status_code}): {answer.text[:300]}")
+    simulated = answer.json()  # channels.sandbox_support.SimulatedMessage
+    if simulated.get("messageId") is None:  # the provider's callback reached the gateway, which didn't store it
+        return back(
+            request, here, f"The gateway did not store it (its callback answered {simulated.get('gatewayStatus')})."
+        )
+    return back(request, here, "The user's message was sent.")
 
 
 # Live updates.

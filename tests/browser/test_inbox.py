@@ -116,10 +116,8 @@ async def test_reply_as_the_user_sends_each_kind_of_the_channel(api: Any, gatewa
                 f"/sandbox/{channel}/inbound", json={"trafficAccountId": account, "from": user, "text": "hi"}
             )
             assert first.status_code == 200, first.text
-            [message] = (
-                await api.get("/api/v1/Messages", params={"destination": user, "direction": "inbound"})
-            ).json()["items"]
-            conversation = f"/inbox/conversations/{message['conversationId']}"
+            message = (await api.get(f"/api/v1/Message/{first.json()['messageId']}")).json()
+            conversation = f"/inbox/conversations/{message['conversation']['id']}"
             token = csrf_of((await inbox.get(conversation)).text)
             for kind in kinds:
                 form = {"kind": kind, "text": f"{kind} from the inbox", "payload": "yes", "_csrf_token": token}
