@@ -6,17 +6,23 @@
   const live = document.getElementById("live");
   if (!kind || !live || !window.EventSource) return;
 
-  let pending = null;
+  // One fetch at a time: events that come during it ask for one more fetch after it, none is lost.
+  let pending = null, running = false, again = false;
   async function refresh() {
     pending = null;
-    const open = new Set([...live.querySelectorAll("details[open]")].map(path));
-    const answer = await fetch(location.href, { credentials: "same-origin", headers: { Accept: "text/html" } });
-    if (!answer.ok) return;
-    const fresh = new DOMParser().parseFromString(await answer.text(), "text/html").getElementById("live");
-    if (!fresh) return;
-    live.replaceChildren(...fresh.childNodes);
-    live.querySelectorAll("details").forEach((d) => { if (open.has(path(d))) d.open = true; });
-    document.dispatchEvent(new CustomEvent("inbox:updated"));
+    running = true;
+    try {
+      const open = new Set([...live.querySelectorAll("details[open]")].map(path));
+      const answer = await fetch(location.href, { credentials: "same-origin", headers: { Accept: "text/html" } });
+      if (!answer.ok) return;
+      const fresh = new DOMParser().parseFromString(await answer.text(), "text/html").getElementById("live");
+      if (!fresh) return;
+      live.replaceChildren(...fresh.childNodes);
+      live.querySelectorAll("details").forEach((d) => { if (open.has(path(d))) d.open = true; });
+    } finally {
+      running = false;
+      if (again) { again = false; soon(); }
+    }
   }
   // A <details>'s place, to keep it open across a refresh: the ids of the items it is in, and its index.
   function path(details) {
@@ -26,7 +32,10 @@
     return key + "#" + siblings.indexOf(details);
   }
 
-  const soon = () => { if (!pending) pending = setTimeout(refresh, 150); };
+  function soon() {
+    if (running) again = true;
+    else if (!pending) pending = setTimeout(refresh, 150);
+  }
   const events = new EventSource("/inbox/events");
   events.onmessage = soon;
   // Subscribed. After a reconnection (the browser makes it), what changed meanwhile is read again.
