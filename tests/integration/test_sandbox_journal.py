@@ -271,3 +271,15 @@ async def test_a_journal_that_cant_be_written_costs_a_warning_not_a_send(server_
         await wait_for_status(client, tenant, message_id, "Delivered")
         await broken.flush()
     assert any("could not be written" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_refused_callback_is_journaled_with_the_refusal(server_without_worker):
+    client = server_without_worker
+    tenant = await tenant_on(client)
+    url = f"/callbacks/sms/{tenant.accounts['sms']}?token=forged.token.value"
+    report = {"messageId": "x", "status": "DELIVERED", "errorcode": "0"}
+    assert (await client.post(url, json=report)).status_code == 401
+    (entry,) = await journal(client, tenant, direction="callback")
+    assert entry["responseStatus"] == 401 and entry["messageId"] is None and entry["error"] is None
+    assert entry["url"].endswith("?token=[redacted]") and json.loads(entry["requestBody"]) == report
+    assert json.loads(entry["responseBody"])["code"] == "unauthorized"
