@@ -322,7 +322,9 @@ class SandboxBehaviour(UUIDAuditBase):
 
     __tablename__ = "sandbox_behaviour"
     tenant_id: Mapped[UUID] = _tenant_fk()
-    traffic_account_id: Mapped[UUID] = mapped_column(ForeignKey("traffic_account.id", ondelete="CASCADE"), unique=True)
+    traffic_account_id: Mapped[UUID] = mapped_column(
+        ForeignKey("traffic_account.id", ondelete="CASCADE"), unique=True
+    )
     latency_min_ms: Mapped[int] = mapped_column(Integer, default=0)
     latency_max_ms: Mapped[int] = mapped_column(Integer, default=0)  # equal to min: a fixed latency
     error_rate: Mapped[float] = mapped_column(Float, default=0.0)  # share of sends answered a transient error

@@ -12,13 +12,15 @@ from __future__ import annotations
 import asyncio
 import random
 from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
 import httpx
-from sqlalchemy import delete, select, update
+from sqlalchemy import Row, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from channels.registry import all_channels
+from gateway.lib.group_commit import GroupCommit
 from gateway.lib.problems import not_found
 from gateway.models import SandboxBehaviour, TrafficAccount
 from gateway.tenants.traffic_accounts import TrafficAccountService
@@ -26,6 +28,8 @@ from gateway.tenants.traffic_accounts import TrafficAccountService
 FAILURES = ("transient", "throttled", "timeout", "rejected")  # what failNext.with may name
 MAX_LATENCY_MS = 60_000
 MAX_FAIL_NEXT = 1_000_000
+B = SandboxBehaviour
+APPLIED = (B.latency_min_ms, B.latency_max_ms, B.error_rate, B.fail_next_count)  # what a send reads
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,36 +85,49 @@ async def clear_behaviour(session: AsyncSession, tenant_id: UUID, account_id: UU
     await session.commit()
 
 
-async def provider_answer(
-    sessions: async_sessionmaker[AsyncSession], account_id: UUID, channel: str, request: httpx.Request
-) -> httpx.Response | None:
-    """Apply the account's behaviour to a request about to leave: wait its latency, then the answer the
-    provider gives in its place (a failure it was told to give), or None to send the request. Raises
-    httpx.ReadTimeout for a ``timeout`` (the adapter sees no answer)."""
-    failures = all_channels()[channel].sandbox_failures
-    if failures is None or not failures.is_send(request.url.path):
-        return None  # not a send (an OAuth token, a bot's name): the provider answers it as usual
-    async with sessions() as session:
-        row = await session.scalar(select(SandboxBehaviour).where(SandboxBehaviour.traffic_account_id == account_id))
+class Behaviours:
+    """The behaviours applied to sandbox sends. Read from the database at each send, with no cache that
+    could be stale; the reads of sends made at the same moment are one query (group commit's batching:
+    a worker sends up to 50 messages at once, and a query each cost more than the send itself)."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.sessions = sessions
+        self._reads = GroupCommit(self._read, max_batch=500)
+
+    async def _read(self, account_ids: list[UUID]) -> list[Row[Any] | None]:
+        async with self.sessions() as session:
+            query = select(B.traffic_account_id, *APPLIED).where(B.traffic_account_id.in_(set(account_ids)))
+            found = {row.traffic_account_id: row for row in await session.execute(query)}
+        return [found.get(account_id) for account_id in account_ids]
+
+    async def provider_answer(self, account_id: UUID, channel: str, request: httpx.Request) -> httpx.Response | None:
+        """Apply the account's behaviour to a request about to leave: wait its latency, then the answer the
+        provider gives in its place (a failure it was told to give), or None to send the request. Raises
+        httpx.ReadTimeout for a ``timeout`` (the adapter sees no answer)."""
+        failures = all_channels()[channel].sandbox_failures
+        if failures is None or not failures.is_send(request.url.path):
+            return None  # not a send (an OAuth token, a bot's name): the provider answers it as usual
+        row = await self._reads.submit(account_id)
         if row is None:
             return None
-        latency, error_rate, kind = random.randint(row.latency_min_ms, row.latency_max_ms), row.error_rate, None
+        latency, kind = random.randint(row.latency_min_ms, row.latency_max_ms), None
         if row.fail_next_count > 0:
-            # Counted down where it is stored: two workers' sends never take the same one.
-            kind = await session.scalar(
-                update(SandboxBehaviour)
-                .where(SandboxBehaviour.traffic_account_id == account_id, SandboxBehaviour.fail_next_count > 0)
-                .values(fail_next_count=SandboxBehaviour.fail_next_count - 1)
-                .returning(SandboxBehaviour.fail_next_with)
-            )
-            await session.commit()
-    if latency:
-        await asyncio.sleep(latency / 1000)
-    if kind is None and error_rate and random.random() < error_rate:
-        kind = "transient"
-    if kind is None:
-        return None
-    if kind == "timeout":
-        raise httpx.ReadTimeout("no answer (the sandbox account's behaviour: timeout)", request=request)
-    answer = getattr(failures, kind)
-    return httpx.Response(answer.status, headers=answer.headers, json=answer.body, request=request)
+            async with self.sessions() as session:
+                # Counted down where it is stored: two workers' sends never take the same one.
+                kind = await session.scalar(
+                    update(B)
+                    .where(B.traffic_account_id == account_id, B.fail_next_count > 0)
+                    .values(fail_next_count=B.fail_next_count - 1)
+                    .returning(B.fail_next_with)
+                )
+                await session.commit()
+        if latency:
+            await asyncio.sleep(latency / 1000)
+        if kind is None and row.error_rate and random.random() < row.error_rate:
+            kind = "transient"
+        if kind is None:
+            return None
+        if kind == "timeout":
+            raise httpx.ReadTimeout("no answer (the sandbox account's behaviour: timeout)", request=request)
+        answer = getattr(failures, kind)
+        return httpx.Response(answer.status, headers=answer.headers, json=answer.body, request=request)

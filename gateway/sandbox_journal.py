@@ -30,7 +30,7 @@ from gateway.lib.lookups import Lookups
 from gateway.lib.pagination import Cursor, page_query
 from gateway.logs import redact_headers, redact_text
 from gateway.models import Message, SandboxExchange, TrafficAccount
-from gateway.sandbox_behaviour import provider_answer
+from gateway.sandbox_behaviour import Behaviours
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +154,7 @@ class JournalClient(httpx.AsyncClient):
         super().__init__(timeout=inner.timeout, headers=inner.headers, follow_redirects=inner.follow_redirects)
         self.inner = inner
         self.journal = journal
-        self.sessions = sessions
+        self.behaviours = Behaviours(sessions)
 
     async def send(self, request: httpx.Request, **options: Any) -> httpx.Response:
         if (context := SENDING.get()) is None:
@@ -163,7 +163,7 @@ class JournalClient(httpx.AsyncClient):
         response, error = None, None
         try:
             await request.aread()
-            response = await provider_answer(self.sessions, context.traffic_account_id, context.channel, request)
+            response = await self.behaviours.provider_answer(context.traffic_account_id, context.channel, request)
             if response is None:
                 response = await self.inner.send(request, **options)
             return response

@@ -83,7 +83,7 @@ class LatencyRange(Schema):
 
 
 class FailNext(Schema):
-    """The next ``count`` sends answered ``with``."""
+    """The next `count` sends answered `with`."""
 
     count: Annotated[int, msgspec.Meta(ge=0, le=MAX_FAIL_NEXT)]
     with_: Annotated[

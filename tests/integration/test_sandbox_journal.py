@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from gateway.lib.db import create_engine, session_maker
 from gateway.messages.requests import examples
 from gateway.models import SandboxExchange
-from gateway.sandbox_behaviour import provider_answer
+from gateway.sandbox_behaviour import Behaviours
 from gateway.sandbox_journal import Journal
 from gateway.settings import normalise_database_url
 from tests.conftest import TenantFixture, eventually
@@ -237,13 +237,15 @@ async def test_fail_next_is_counted_down_once_per_send_across_workers(server_wit
     runtime = client.app.state.runtime  # type: ignore[attr-defined]
     account = await adapter_account_of(client, tenant, "sms")
     request = httpx.Request("POST", f"{account.base_url}/sms")
-    answers = await asyncio.gather(*(provider_answer(runtime.sessions, account.id, "sms", request) for _ in range(12)))
+    # Two workers' processes, as far as the database can tell: each reads and counts down on its own.
+    workers = [Behaviours(runtime.sessions), Behaviours(runtime.sessions)]
+    answers = await asyncio.gather(*(workers[n % 2].provider_answer(account.id, "sms", request) for n in range(12)))
     assert sum(answer is not None for answer in answers) == 3
     assert all(answer.status_code == 500 for answer in answers if answer is not None)
     # A request that isn't a send (e.g. an OAuth token's) is left alone.
     await put_behaviour(client, tenant, "sms", errorRate=1)
     other = httpx.Request("GET", f"{account.base_url}/balance")
-    assert await provider_answer(runtime.sessions, account.id, "sms", other) is None
+    assert await workers[0].provider_answer(account.id, "sms", other) is None
 
 
 async def test_the_journal_and_behaviour_can_be_turned_off(database_url):
@@ -271,3 +273,15 @@ async def test_a_journal_that_cant_be_written_costs_a_warning_not_a_send(server_
         await wait_for_status(client, tenant, message_id, "Delivered")
         await broken.flush()
     assert any("could not be written" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_refused_callback_is_journaled_with_the_refusal(server_without_worker):
+    client = server_without_worker
+    tenant = await tenant_on(client)
+    url = f"/callbacks/sms/{tenant.accounts['sms']}?token=forged.token.value"
+    report = {"messageId": "x", "status": "DELIVERED", "errorcode": "0"}
+    assert (await client.post(url, json=report)).status_code == 401
+    (entry,) = await journal(client, tenant, direction="callback")
+    assert entry["responseStatus"] == 401 and entry["messageId"] is None and entry["error"] is None
+    assert entry["url"].endswith("?token=[redacted]") and json.loads(entry["requestBody"]) == report
+    assert json.loads(entry["responseBody"])["code"] == "unauthorized"
