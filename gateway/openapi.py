@@ -212,7 +212,9 @@ def _errors(handler: HTTPRouteHandler, parameters: set[str]) -> dict[int, Respon
         if own is not None and own.data_container is not None:
             errors[status] = own  # an answer of its own shape (GET /health's 503)
             continue
-        texts = [MEANINGS.get(status), declared.get(status)]
+        # 409 `conflict` is what a write may race into; a 409 of a read (a wait) means only what it declares.
+        common = None if status == 409 and status not in statuses else MEANINGS.get(status)
+        texts = [common, declared.get(status)]
         if status == 404 and "version" in parameters:
             texts[1:1] = [UNKNOWN_VERSION, BULK_VERSION if bulk_only_on_v11 in handler.resolve_guards() else None]
         errors[status] = _problem("; ".join(text for text in texts if text))

@@ -15,6 +15,7 @@ from gateway.events import tail as tail_module
 from gateway.lib.clock import now
 from gateway.store import messages as store_messages
 from gateway.webhooks.payloads import StatusEvent
+from tests.conftest import eventually
 from tests.integration.conftest import send_sms, tenant_on
 
 
@@ -43,8 +44,11 @@ async def test_a_subscriber_gets_its_tenant_s_events_shaped_as_the_webhooks(serv
         await asyncio.sleep(0.5)  # nothing more: the other tenant's events, and no repeats
         assert await subscription.next(0) is None
     assert tail.subscribers == 0
-    await asyncio.sleep(0.5)
-    assert tail._task is None  # noqa: SLF001  (nobody listens: it stopped reading)
+
+    def stopped() -> None:  # nobody listens: it stopped reading
+        assert tail._task is None  # noqa: SLF001
+
+    await eventually(stopped, seconds=5)
 
 
 async def test_an_event_committed_late_is_handed_out_once(server, monkeypatch):
