@@ -104,6 +104,7 @@ async def test_a_reset_while_sends_deliveries_and_timers_are_in_flight_leaves_a_
     runtime = client.app.state.runtime  # type: ignore[attr-defined]
     assert await runtime.failover_index.size() >= 1
 
+    remembered = dict(runtime.acceptor._conversations)  # what another API process would still remember
     old_conversation = (await client.get(f"/api/v1/Message/{delivered[0]}", headers=tenant.key)).json()
     old_conversation = old_conversation["conversation"]["id"]
     reset = await client.delete("/api/v1/sandbox/data", headers=tenant.key)
@@ -127,7 +128,14 @@ async def test_a_reset_while_sends_deliveries_and_timers_are_in_flight_leaves_a_
         assert [(d["messageId"], d["status"]) for d in page["items"]] == [(again, "succeeded")], page
 
     await eventually(delivered_again)
+    # The deliveries that hung through the reset ended without a trace: the only attempt is the new one's.
     assert await count(client, WebhookAttempt, WebhookAttempt.tenant_id == uuid.UUID(tenant.id)) == 1
+    # A process that didn't run the reset still remembers the deleted conversations: its next send finds
+    # them gone (its insert fails) and looks them up again.
+    runtime.acceptor._conversations.update(remembered)
+    third = await send_message(client, tenant, "sms", "+447700900123", TEXT)
+    third_message = await wait_for_status(client, tenant, third, statuses.DELIVERED)
+    assert third_message["conversation"]["id"] == message["conversation"]["id"]
     # The Idempotency-Key's answer named a deleted message: the same request sends again.
     second_keyed = await client.post(
         "/api/v1/Message/send", json=keyed, headers={**tenant.key, "Idempotency-Key": "k1"}
