@@ -53,6 +53,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.bulk
 	$(BIN)/python -m bench.failover_timers
 	$(BIN)/python -m bench.webhooks
+	$(BIN)/python -m bench.export
 
 # Fault injection on a production-shaped stack with private Postgres and Redis servers (see RELIABILITY.md);
 # about 10 minutes. One experiment: .venv/bin/python -m faults --experiments worker-kills

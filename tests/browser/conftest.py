@@ -5,15 +5,15 @@ Playwright can't download its own browsers here, so it drives Debian's ``chromiu
 reason, and fail in CI (CI=true), as Postgres and Redis do (tests/conftest.py).
 
 Fixtures:
-- ``gateway``: one `gateway serve` process for the session (SQLite, sandbox providers, the demo tenant, the
-  worker's loops in the server), on a free port and told its own address;
-- ``browser``: one headless Chromium for the session;
+- ``gateway``: one `gateway serve` process for the tests of this folder (SQLite, sandbox providers, the demo
+  tenant, the worker's loops in the server), on a free port and told its own address; stopped after them;
+- ``browser``: one headless Chromium for the tests of this folder;
 - ``page``: a page of a fresh browser context (no cookies shared between tests) whose relative URLs are the
   gateway's; every request to anything but the gateway is blocked and recorded, and the test fails at its
   end if there was one (``assert_no_external_requests(page)`` checks it at any point);
 - ``api``: an httpx client of the gateway with the demo tenant's API key.
 
-Every test here runs in the session's event loop (the browser and the server are the session's).
+Every test here runs in the session's event loop, where the browser and the server live.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ class Gateway:
     log: Path  # the server's output (shown by pytest when a test failed)
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
+@pytest_asyncio.fixture(scope="package", loop_scope="session")
 async def gateway(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Gateway]:
     from tests.integration.conftest import free_port
 
@@ -103,7 +103,7 @@ async def _serve(env: dict[str, str], port: int, out: Any) -> asyncio.subprocess
     )
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
+@pytest_asyncio.fixture(scope="package", loop_scope="session")
 async def browser() -> AsyncIterator[Any]:
     executable = chromium_path()
     if executable is None:
