@@ -196,9 +196,14 @@ def pretty_body(body: str) -> str:
 
 
 def summary_of(message: Message) -> str:
-    """One line for a message in a list: its text, else its kind."""
+    """One line for a message in a list: its text, else its kind with what tells it apart (a caption, a
+    button's title or data, a place)."""
     if text := message_text(message):
         return text
     content: dict[str, Any] = message.content or {}
     kind = content.get("type") or next((key for key in content if isinstance(content[key], dict)), None)
-    return f"[{kind or 'message'}]"
+    if kind == "location" and "latitude" in content:
+        detail = content.get("name") or f"{content['latitude']}, {content.get('longitude')}"
+    else:
+        detail = next((content[key] for key in ("caption", "title", "text", "data") if content.get(key)), "")
+    return f"[{kind or 'message'}] {detail}".strip()

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 from playwright.async_api import expect
 
+from gateway.inbox import replies
 from tests.browser.conftest import assert_no_external_requests
 
 SCREENSHOT = Path(__file__).parents[2] / "docs" / "inbox.png"
@@ -129,6 +130,15 @@ async def test_reply_as_the_user_sends_each_kind_of_the_channel(api: Any, gatewa
             stored = (await api.get("/api/v1/Messages", params={"destination": user, "direction": "inbound"})).json()
             types = [m["content"]["type"] for m in stored["items"][1:]]
             assert types == list(kinds.values()), (channel, stored["items"])
+            shown = await inbox.get(conversation)
+            expected = {  # each as its kind, with what tells it apart
+                "text": "text from the inbox",
+                "media": "[image] media from the inbox",
+                "location": f"[location] {replies.ZAGREB[0]}, {replies.ZAGREB[1]}",
+                "button": "[postback] ",  # a title where the channel shows one, else the data
+            }
+            for kind in kinds:
+                assert expected[kind] in shown.text, (channel, kind)
     finally:
         await inbox.aclose()
 
