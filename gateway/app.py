@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import signal
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -113,6 +114,7 @@ def create_app(settings: Settings | None = None) -> Gateway:
     async def lifespan(_app: Litestar) -> AsyncIterator[None]:
         async with runtime:
             await check_schema(runtime.engine, wait=True)  # refuses to start on a schema that is behind
+            _end_streams_when_told_to_stop(runtime)
             stop = asyncio.Event()
             jobs = [runtime.idempotency_keys.run_purger(stop)]
             if settings.embedded_worker:  # the worker's loops, in the server (see `gateway worker`)
@@ -206,6 +208,25 @@ def create_app(settings: Settings | None = None) -> Gateway:
     )
     openapi.document(app)
     return app
+
+
+def _end_streams_when_told_to_stop(runtime: Runtime) -> None:
+    """Told to stop (SIGINT, SIGTERM), uvicorn waits for the open requests (up to its graceful timeout) before
+    the lifespan ends; the event streams and long-polls would hold it up until they are cut. So its handlers,
+    installed in the main thread before the lifespan starts, are wrapped to end them first."""
+    if threading.current_thread() is not threading.main_thread():
+        return  # served in a thread (a test): uvicorn handles no signals there
+    loop = asyncio.get_running_loop()
+    for number in (signal.SIGINT, signal.SIGTERM):
+        told = signal.getsignal(number)
+        if callable(told):
+
+            def ending(signum: int, frame: Any, told: Any = told) -> None:
+                if "event_tail" in runtime.__dict__:  # someone listened
+                    loop.call_soon_threadsafe(runtime.event_tail.close)
+                told(signum, frame)
+
+            signal.signal(number, ending)
 
 
 def create_worker_app(settings: Settings | None = None, callbacks: bool = True) -> Gateway:

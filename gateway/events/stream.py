@@ -15,7 +15,7 @@ from uuid import UUID
 import msgspec
 from litestar.response import ServerSentEventMessage
 
-from gateway.events.tail import OVERLAP, Event, EventTail, Lagged, replay
+from gateway.events.tail import OVERLAP, Ended, Event, EventTail, replay
 from gateway.lib.clock import now
 from gateway.lib.pagination import Cursor
 
@@ -35,7 +35,7 @@ async def event_stream(
 ) -> AsyncIterator[ServerSentEventMessage]:
     """The tenant's (or its traffic account's) events from now, or, with ``resume`` (a Last-Event-ID), from
     that event on, until the client goes away (or, having fallen far behind, is told to resume: the stream
-    ends). Holds no database connection while it waits."""
+    ends; or the server stops). Holds no database connection while it waits."""
     async with tail.subscribe(tenant_id, traffic_account_id=traffic_account_id) as subscription:
         yield ServerSentEventMessage(comment=LISTENING, data=None)
         listening_since = now()
@@ -48,7 +48,7 @@ async def event_stream(
         while True:
             try:
                 event = await subscription.next(KEEP_ALIVE_SECONDS)
-            except Lagged:
+            except Ended:  # fell behind (it resumes), or the server stops
                 return
             if event is None:
                 yield ServerSentEventMessage(comment="keep-alive", data=None)

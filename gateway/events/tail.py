@@ -138,9 +138,20 @@ _JOINED: Select[Any] = (
 )
 
 
-class Lagged(Exception):
+class Ended(Exception):
+    """The subscription hands out nothing more."""
+
+
+class Lagged(Ended):
     """The subscriber took events more slowly than they came, and MAX_QUEUED of them waited: some were
     dropped. A stream ends (its client resumes with Last-Event-ID, from the database)."""
+
+
+class Closed(Ended):
+    """The process is stopping (EventTail.close)."""
+
+
+_CLOSED = object()  # queued by Subscription.close: wakes the subscriber
 
 
 class Subscription:
@@ -150,7 +161,7 @@ class Subscription:
         self.tenant_id = tenant_id
         self.traffic_account_id = traffic_account_id
         self.message_id = message_id
-        self._queue: asyncio.Queue[Event] = asyncio.Queue()
+        self._queue: asyncio.Queue[Event | object] = asyncio.Queue()
         self.lagged = False
 
     def wants(self, event: Event) -> bool:
@@ -164,15 +175,24 @@ class Subscription:
         elif not self.lagged:
             self._queue.put_nowait(event)
 
+    def close(self) -> None:
+        self._queue.put_nowait(_CLOSED)
+
     async def next(self, within: float | None = None) -> Event | None:
-        """The next event; None when ``within`` seconds pass first. Lagged once it fell behind."""
+        """The next event; None when ``within`` seconds pass first. Lagged once it fell behind, Closed once
+        the process stops."""
         if self._queue.empty() and self.lagged:
             raise Lagged
         try:
             async with asyncio.timeout(within):
-                return await self._queue.get()
+                event = await self._queue.get()
         except TimeoutError:
             return None
+        if event is _CLOSED:
+            self._queue.put_nowait(_CLOSED)  # and for any later call
+            raise Closed
+        assert isinstance(event, Event)
+        return event
 
     def __aiter__(self) -> AsyncIterator[Event]:
         return self._events()
@@ -218,6 +238,13 @@ class EventTail:
             tenants.discard(subscription)
             if not tenants:
                 self._subscriptions.pop(tenant_id, None)
+
+    def close(self) -> None:
+        """The process is stopping: every subscription ends now (Closed), so that the streams and long-polls
+        don't hold up its graceful shutdown until they are cut."""
+        for subscriptions in self._subscriptions.values():
+            for subscription in subscriptions:
+                subscription.close()
 
     async def aclose(self) -> None:
         if self._task is not None:

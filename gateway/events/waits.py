@@ -12,9 +12,10 @@ from collections.abc import Awaitable, Callable, Collection
 from enum import Enum
 from uuid import UUID
 
-from gateway.events.tail import EventTail
+from gateway.events.tail import Closed, Event, EventTail, Subscription
 from gateway.lib.clock import now
 from gateway.lib.pagination import Cursor
+from gateway.lib.problems import Problem
 from gateway.store import statuses
 
 
@@ -44,7 +45,7 @@ async def until_status(
                 return Outcome.REACHED
             if statuses.unreachable(status, wanted):
                 return Outcome.UNREACHABLE
-            if (event := await subscription.next(deadline - loop.time())) is None:
+            if (event := await _next(subscription, deadline - loop.time())) is None:
                 return Outcome.TIMED_OUT
             if any(statuses.reached(event.status, one) for one in wanted):
                 return Outcome.REACHED
@@ -72,12 +73,19 @@ async def next_message(
             after = Cursor(now(), UUID(int=0))
         elif (found := await first_after(after)) is not None:
             return found
-        while (event := await subscription.next(deadline - loop.time())) is not None:
+        while (event := await _next(subscription, deadline - loop.time())) is not None:
             place = event.message_cursor
             # A message's first event (sequence 1) is its creation.
             if event.sequence == 1 and direction in (None, event.direction) and _later(place, after):
                 return event.message_id, place
     return None
+
+
+async def _next(subscription: Subscription, within: float) -> Event | None:
+    try:
+        return await subscription.next(within)
+    except Closed:
+        raise Problem(503, "unavailable", "The server is stopping: wait again.", headers={"Retry-After": "1"}) from None
 
 
 def _later(place: Cursor, than: Cursor) -> bool:

@@ -82,3 +82,26 @@ async def test_a_subscriber_that_falls_behind_is_told(server, monkeypatch):
         await next_events(subscription, 2)
         with pytest.raises(tail_module.Lagged):
             await subscription.next(1)
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_a_transaction_held_open_across_reads_is_not_missed(server):
+    """Two real transactions: the first to change a status commits last, after the tail handed out the other."""
+    tenant = await tenant_on(server)
+    runtime = server.app.state.runtime
+    async with runtime.event_tail.subscribe(uuid.UUID(tenant.id)) as subscription:
+        first = await send_sms(server, tenant, destination="+447700900001")  # both stay Sent
+        second = await send_sms(server, tenant, destination="+447700910001")
+        await next_events(subscription, 4)  # their Ready and Sent
+        async with runtime.sessions() as held:
+            await store_messages.change_statuses(held, [store_messages.StatusChange(uuid.UUID(first), "Delivered")])
+            account = uuid.UUID(tenant.accounts["sms"])
+            assert await runtime.callbacks.report(account, StatusReport("Delivered", uuid.UUID(second)))
+            [other] = await next_events(subscription, 1)
+            assert str(other.message_id) == second
+            await asyncio.sleep(5 * tail_module.READ_INTERVAL)  # reads went past the held change's occurred_at
+            await held.commit()
+        [late] = await next_events(subscription, 1)
+        assert str(late.message_id) == first and late.kind == "Delivered" and late.occurred_at < other.occurred_at
+        await asyncio.sleep(1)
+        assert await subscription.next(0) is None
