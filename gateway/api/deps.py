@@ -17,10 +17,9 @@ from gateway.lib.problems import Problem
 from gateway.messages.callbacks import ProviderCallbacks
 from gateway.messages.reset import SandboxReset
 from gateway.messages.service import MessageService
-from gateway.settings import Settings
 from gateway.tenants.auth import Principal
 from gateway.tenants.login import LoginService
-from gateway.webhooks.catchers import CatcherService
+from gateway.webhooks.catchers import CatcherService, catchers_at
 from gateway.webhooks.service import WebhookService
 
 if TYPE_CHECKING:
@@ -89,11 +88,6 @@ def provide_webhook_service(request: Request, db_session: DbSession, principal: 
     return WebhookService(
         db_session, runtime.settings.allow_private_webhook_urls, runtime.work_due, catchers_at(runtime.settings)
     )
-
-
-def catchers_at(settings: Settings) -> str | None:
-    """Where the webhook catchers are served (this gateway's address), None when they aren't."""
-    return settings.public_base_url if settings.sandbox_enabled else None
 
 
 def provide_catcher_service(request: Request, db_session: DbSession, principal: Caller) -> CatcherService:  # noqa: ARG001

@@ -22,6 +22,7 @@ from uuid import UUID
 from sqlalchemy import delete, exists, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.sql.dml import Delete
 
 from gateway.lib.due import DueIndex
 from gateway.messages.acceptor import Acceptor
@@ -70,18 +71,16 @@ class SandboxReset:
         self.failover_index = failover_index
 
     async def reset(self, tenant_id: UUID) -> Deleted:
-        for attempt in range(ATTEMPTS):
+        for attempt in range(1, ATTEMPTS + 1):
             try:
                 async with self.session_maker() as session:
                     deleted, account_ids, chain_ids = await _delete(session, tenant_id)
                     await session.commit()
                 break
             except DBAPIError as error:
-                if attempt + 1 == ATTEMPTS or not str(getattr(error.orig, "sqlstate", "")).startswith(
-                    DEADLOCK_SQLSTATES
-                ):
+                if attempt == ATTEMPTS or not _deadlocked(error):
                     raise
-                await asyncio.sleep(0.05 * (attempt + 1))
+                await asyncio.sleep(0.05 * attempt)
         self.acceptor.forget_conversations(account_ids)
         await self.failover_index.forget([str(chain_id) for chain_id in chain_ids])
         return deleted
@@ -96,19 +95,27 @@ async def _delete(session: AsyncSession, tenant_id: UUID) -> tuple[Deleted, list
             select(TrafficAccount.id).where(TrafficAccount.tenant_id == tenant_id, TrafficAccount.sandbox.is_(True))
         )
     )
-    messages = select(Message.id).where(Message.traffic_account_id.in_(account_ids))
+    sandbox = Message.traffic_account_id.in_(account_ids)
+    messages = select(Message.id).where(sandbox)
     events = select(WebhookEvent.id).where(WebhookEvent.message_id.in_(messages))
 
-    async def count(statement: object) -> int:
-        return (await session.execute(statement.execution_options(synchronize_session=False))).rowcount  # type: ignore[attr-defined]
+    async def count(statement: Delete) -> int:
+        """Rows deleted by ``statement`` (set-based: no ORM objects are loaded or synchronised)."""
+        return (await session.execute(statement.execution_options(synchronize_session=False))).rowcount
 
-    # A chain whose steps are all sandbox messages goes with them; one with a step on a live account (a
-    # chain may fail over from one to the other) stays with its live messages.
-    chain_ids = list(
+    # A chain of sandbox messages goes with them; one with a step on a live account (a chain may fail over
+    # from one to the other) stays with its live messages.
+    with_live_step = exists().where(Message.failover_chain_id == FailoverChain.id, ~sandbox)
+    chains = list(
         await session.scalars(
-            select(Message.failover_chain_id)
-            .where(Message.traffic_account_id.in_(account_ids), Message.failover_chain_id.is_not(None))
-            .distinct()
+            delete(FailoverChain)
+            .where(
+                FailoverChain.tenant_id == tenant_id,
+                FailoverChain.id.in_(select(Message.failover_chain_id).where(sandbox)),
+                ~with_live_step,
+            )
+            .returning(FailoverChain.id)
+            .execution_options(synchronize_session=False)
         )
     )
     webhook_attempts = await count(delete(WebhookAttempt).where(WebhookAttempt.webhook_event_id.in_(events)))
@@ -116,16 +123,6 @@ async def _delete(session: AsyncSession, tenant_id: UUID) -> tuple[Deleted, list
     message_events = await count(delete(MessageEvent).where(MessageEvent.message_id.in_(messages)))
     message_count = await count(delete(Message).where(Message.traffic_account_id.in_(account_ids)))
     conversations = await count(delete(Conversation).where(Conversation.traffic_account_id.in_(account_ids)))
-    chains = []
-    if chain_ids:
-        still_used = exists().where(Message.failover_chain_id == FailoverChain.id)
-        chains = list(
-            await session.scalars(
-                delete(FailoverChain)
-                .where(FailoverChain.tenant_id == tenant_id, FailoverChain.id.in_(chain_ids), ~still_used)
-                .returning(FailoverChain.id)
-            )
-        )
     deleted = Deleted(
         messages=message_count,
         message_events=message_events,
@@ -147,3 +144,7 @@ async def _delete(session: AsyncSession, tenant_id: UUID) -> tuple[Deleted, list
         ),
     )
     return deleted, account_ids, chains
+
+
+def _deadlocked(error: DBAPIError) -> bool:
+    return str(getattr(error.orig, "sqlstate", "")).startswith(DEADLOCK_SQLSTATES)

@@ -22,6 +22,7 @@ from gateway.lib.clock import now
 from gateway.lib.pagination import Cursor, page_query
 from gateway.lib.problems import not_found
 from gateway.models import SandboxCatcher, SandboxCatcherRequest, Webhook
+from gateway.settings import Settings
 
 CATCHERS = f"{SANDBOX}/catchers"
 BODY_KEPT = 65536  # characters of a request's body stored
@@ -31,6 +32,11 @@ _UUID = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]
 
 def catcher_url(public_url: str, catcher_id: UUID) -> str:
     return f"{public_url.rstrip('/')}{CATCHERS}/{catcher_id}"
+
+
+def catchers_at(settings: Settings) -> str | None:
+    """Where the webhook catchers are served (this gateway's address), None when they aren't."""
+    return settings.public_base_url if settings.sandbox_enabled else None
 
 
 def is_catcher_url(url: str, public_url: str | None) -> bool:

@@ -51,7 +51,7 @@ from gateway.models import Webhook, WebhookAttempt, WebhookEvent
 from gateway.settings import Settings
 from gateway.store import outbox
 from gateway.store.outbox import FAILED, PENDING, SUCCEEDED, lease_free
-from gateway.webhooks.catchers import is_catcher_url
+from gateway.webhooks.catchers import catchers_at, is_catcher_url
 from gateway.webhooks.schedule import MAX_RETRY_AFTER, retry_delay
 from gateway.webhooks.signing import signature, signing_secrets
 from wire.http import CONNECT_TO, KeepAliveTransport, Proxies
@@ -161,7 +161,7 @@ class WebhookDeliverer:
                 datetime.timedelta(seconds=2 * settings.webhook_timeout_seconds),
             ),
             proxies=Proxies(settings.egress_proxy or None),
-            catchers_at=settings.public_base_url if settings.sandbox_enabled else None,
+            catchers_at=catchers_at(settings),
         )
 
     @property

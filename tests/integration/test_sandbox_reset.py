@@ -25,8 +25,9 @@ TELEGRAM = {"text": {"message": "Hello"}}
 
 
 async def live_message(client: httpx.AsyncClient, tenant: Any) -> uuid.UUID:
-    """A message of a live traffic account of the tenant, with its status event (stored directly: a live
-    account's sends would go to the real provider)."""
+    """A message of a live traffic account of the tenant, with its status event, the second step of a failover
+    chain whose first step is on the sandbox sms account (stored directly: a live account's sends would go to
+    the real provider)."""
     settings = {"botToken": f"123:{uuid.uuid4().hex}", "baseUrl": "https://provider.example.com"}
     account = await client.post(
         f"/admin/tenants/{tenant.id}/traffic-accounts",
@@ -35,6 +36,31 @@ async def live_message(client: httpx.AsyncClient, tenant: Any) -> uuid.UUID:
     )
     assert account.status_code == 201, account.text
     async with session_maker(client.app.state.runtime.engine)() as session:  # type: ignore[attr-defined]
+        chain = FailoverChain(
+            tenant_id=uuid.UUID(tenant.id), required_status="Delivered", timeout_seconds=60, steps=2, active_step=1
+        )
+        first = Conversation(
+            tenant_id=uuid.UUID(tenant.id),
+            traffic_account_id=uuid.UUID(tenant.accounts["sms"]),
+            channel="sms",
+            participant="+447700900999",
+        )
+        session.add_all([chain, first])
+        await session.flush()
+        session.add(
+            Message(
+                tenant_id=uuid.UUID(tenant.id),
+                traffic_account_id=first.traffic_account_id,
+                conversation_id=first.id,
+                channel="sms",
+                direction="outbound",
+                destination=first.participant,
+                status=statuses.FAILED,
+                content={"text": "sandbox step"},
+                failover_chain_id=chain.id,
+                failover_step=0,
+            )
+        )
         conversation = Conversation(
             tenant_id=uuid.UUID(tenant.id),
             traffic_account_id=uuid.UUID(account.json()["id"]),
@@ -52,6 +78,8 @@ async def live_message(client: httpx.AsyncClient, tenant: Any) -> uuid.UUID:
             destination="5550001",
             status=statuses.DELIVERED,
             content={"text": "live"},
+            failover_chain_id=chain.id,
+            failover_step=1,
         )
         session.add(message)
         await session.flush()
@@ -110,7 +138,8 @@ async def test_a_reset_while_sends_deliveries_and_timers_are_in_flight_leaves_a_
     reset = await client.delete("/api/v1/sandbox/data", headers=tenant.key)
     assert reset.status_code == 200, reset.text
     deleted = reset.json()
-    assert deleted["messages"] == 7 and deleted["conversations"] == 5, deleted  # 3 + 1 + 1 + a chain of 2
+    # 3 + 1 + 1 + a chain of 2 + the sandbox step of the chain with a live step
+    assert deleted["messages"] == 8 and deleted["conversations"] == 6, deleted
     assert deleted["failoverChains"] == 1 and deleted["idempotencyKeys"] == 1, deleted
     assert deleted["webhookEvents"] >= 3 and deleted["messageEvents"] >= 12, deleted
 
@@ -146,7 +175,10 @@ async def test_a_reset_while_sends_deliveries_and_timers_are_in_flight_leaves_a_
     # Another tenant's sandbox and this tenant's live account: untouched.
     assert (await client.get(f"/api/v1/Message/{others}", headers=other.key)).json()["deliveryStatus"] == "Delivered"
     assert await count(client, MessageEvent, MessageEvent.message_id == kept_live) == 1
-    assert await count(client, FailoverChain, FailoverChain.tenant_id == uuid.UUID(tenant.id)) == 0
+    # The chain with a live step stays, with that step.
+    [kept_chain] = (await client.get(f"/api/v1/Message/{kept_live}", headers=tenant.key)).json()["failover"]["steps"]
+    assert kept_chain["messageId"] == str(kept_live), kept_chain
+    assert await count(client, FailoverChain, FailoverChain.tenant_id == uuid.UUID(tenant.id)) == 1
     assert await count(client, WebhookEvent, WebhookEvent.message_id.in_([uuid.UUID(m) for m in delivered])) == 0
 
 
