@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml constraints.txt | $(BIN)/python
 
 run: $(STAMP)
 	$(BIN)/gateway migrate
-	$(BIN)/gateway demo
+	GATEWAY_PORT=$(PORT) $(BIN)/gateway demo
 	$(BIN)/gateway serve --host 127.0.0.1 --port $(PORT)
 
 test: $(STAMP) chromium

@@ -197,6 +197,31 @@ CallbacksDependency = NamedDependency[SkipValidation[Callbacks]]
 
 
 @dataclass(frozen=True, slots=True)
+class ProviderAnswer:
+    """An answer of a provider in its own wire format (status, JSON body, headers)."""
+
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxFailures:
+    """How a channel's provider fails, for a sandbox account's behaviour (PUT /api/v1/sandbox/trafficAccounts/
+    {id}/behaviour): the answers the gateway gives in the provider's place, so the adapter's own parsing
+    runs. ``sends`` tells the requests that send a message (by their URL path's end) from the others a send
+    may make (an OAuth token, a bot's name), which the behaviour leaves alone."""
+
+    sends: tuple[str, ...]  # endings of the path of a send request
+    transient: ProviderAnswer  # a 5xx: the message is tried again
+    throttled: ProviderAnswer  # a 429 with Retry-After
+    rejected: ProviderAnswer  # a permanent refusal: the message Fails with the channel's code
+
+    def is_send(self, path: str) -> bool:
+        return path.endswith(self.sends)
+
+
+@dataclass(frozen=True, slots=True)
 class Channel:
     """A channel adapter as the gateway sees it. Later parts (send, callbacks, sandbox) hang off this."""
 
@@ -265,6 +290,8 @@ class Channel:
     # set_webhook...): the URL given is the account's callbackUrl, whose token authenticates callbacks that
     # carry no signature. Raises httpx.HTTPError or ValueError when the provider refuses.
     register_callbacks: Callable[[httpx.AsyncClient, Account, str], Awaitable[None]] | None = None
+    # The provider's failing answers, which a sandbox account's behaviour gives (None: no behaviour applies).
+    sandbox_failures: SandboxFailures | None = None
 
     def destination_kind(self, block: dict[str, Any] | None = None) -> str:
         """The kind of address ``block`` is sent to (a user's message: ``address_kind``)."""

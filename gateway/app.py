@@ -46,8 +46,10 @@ from gateway.api.deps import (
 from gateway.api.events import EventController, WaitController
 from gateway.api.health import health
 from gateway.api.metrics import metrics_routes
+from gateway.api.sandbox_journal import SandboxJournalController
 from gateway.channel_routes import PROVIDER_PREFIXES, callback_routers, sandbox_routers
 from gateway.idempotency import IdempotencyMiddleware
+from gateway.inbox import pages as inbox
 from gateway.lib.db import check_schema
 from gateway.lib.draining import Draining
 from gateway.lib.paths import PathNormaliser
@@ -143,6 +145,7 @@ def create_app(settings: Settings | None = None) -> Gateway:
             messages.MessageController,
             messages.ConversationController,
             export.ExportController,
+            SandboxJournalController,
             sandbox_data.SandboxDataController,
             *([catchers.CatcherController] if settings.sandbox_enabled else []),
             EventController,
@@ -161,6 +164,7 @@ def create_app(settings: Settings | None = None) -> Gateway:
         channel_routes.append(catchers.catch)  # a webhook catcher's URL
     handlers: list = [health, public_api, customer_api, *channel_routes, *docs.static_routes()]
     handlers += metrics_routes(settings, queues=True)
+    handlers += inbox.routes(settings)  # the web inbox (/inbox), out of the OpenAPI document
     if settings.admin_token:
         handlers.append(
             Router(
@@ -177,6 +181,7 @@ def create_app(settings: Settings | None = None) -> Gateway:
         lifespan=[lifespan],
         after_response=forget_changed_lookups,
         plugins=[SQLAlchemyPlugin(config=runtime.db_config), problem_details_plugin(), openapi.DescribedStructs()],
+        template_config=inbox.template_config(),
         openapi_config=OpenAPIConfig(
             title="Omnichannel gateway",
             version=VERSION,

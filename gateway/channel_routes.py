@@ -11,6 +11,7 @@ from litestar import Router
 from channels.base import Channel
 from gateway.lib.problems import refused_callbacks
 from gateway.metrics import CALLBACK_CHANNEL
+from gateway.sandbox_journal import JournalCallbacks
 
 CALLBACKS = "/callbacks"
 SANDBOX = "/sandbox"
@@ -38,6 +39,7 @@ def callback_routers(channels: Iterable[Channel]) -> list[Router]:
             route_handlers=list(channel.callback_routes),
             exception_handlers=refused_callbacks(channel.name),
             opt={CALLBACK_CHANNEL: channel.name},  # counted as its callbacks (gateway.metrics)
+            middleware=[JournalCallbacks],  # a sandbox account's callbacks are journaled
         )
         for channel in channels
         if channel.callback_routes

@@ -332,10 +332,16 @@ def openapi() -> None:
 
 @main.command()
 def demo() -> None:
-    """Create the demo tenant of a local mock once, and print its credentials."""
+    """Create the demo tenant of a local mock once, and print its credentials with the inbox's address."""
     from gateway.demo import ensure_demo
 
-    _print(_with_session(lambda session, _runtime: ensure_demo(session)))
+    async def credentials(session: Any, runtime: Any) -> dict[str, Any]:
+        found = await ensure_demo(session)
+        # Beside the email and password it signs in with (`make run` passes the port it serves on).
+        inbox = f"{runtime.settings.public_base_url}/inbox"
+        return {**{key: found[key] for key in ("tenantId", "email", "password")}, "inbox": inbox, **found}
+
+    _print(_with_session(credentials))
 
 
 # What `gateway init` writes once, with the random bytes of each (hex: twice as many characters).

@@ -45,6 +45,12 @@ def redact_text(text: str) -> str:
     return text
 
 
+def redact_headers(headers: Any) -> dict[str, str]:
+    """HTTP headers as ``redact`` leaves them: a header named like a secret (Authorization, X-Mitto-API-Key,
+    X-Viber-Auth-Token...) redacted, secrets in known shapes cut out of the others."""
+    return {name: REDACTED if _secret_name(name) else redact_text(value) for name, value in headers.items()}
+
+
 @functools.lru_cache(maxsize=1024)  # field names are few; this runs for each field of each line
 def _secret_name(name: str) -> bool:
     plain = name.lower().replace("_", "").replace("-", "")

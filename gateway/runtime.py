@@ -34,6 +34,7 @@ from gateway.messages.dispatcher import PROVIDER_CONNECTIONS, Dispatcher
 from gateway.messages.failover import FAILOVER_INDEX_KEY, FailoverTimers, NewChain, schedule
 from gateway.messages.send_rate import MemorySendRate, RedisSendRate
 from gateway.rate_limits import RateLimits, counter_for
+from gateway.sandbox_journal import Journal
 from gateway.settings import Settings
 from gateway.store.messages import NewMessage
 from gateway.tenants.auth import TokenIssuer
@@ -73,6 +74,8 @@ class Runtime:
             await self.deliverer.http.aclose()
         if "provider_http" in self.__dict__:
             await self.provider_http.aclose()
+        if self.__dict__.get("journal") is not None:
+            await self.journal.flush()  # type: ignore[union-attr]
         await close_callback_client()  # the sandbox providers' client, if they were served
         if self.redis is not None:
             await self.redis.aclose()
@@ -150,7 +153,13 @@ class Runtime:
             work_due=self.work_due,
             callback_url=self.settings.callback_base_url,
             lease=datetime.timedelta(seconds=self.settings.lease_seconds),
+            journal=self.journal,
         )
+
+    @cached_property
+    def journal(self) -> Journal | None:
+        """The sandbox journal (and the sandbox accounts' behaviour): None when GATEWAY_SANDBOX_JOURNAL=false."""
+        return Journal(self.sessions) if self.settings.sandbox_journal else None
 
     @cached_property
     def deliverer(self) -> WebhookDeliverer:

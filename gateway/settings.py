@@ -182,6 +182,7 @@ class Settings:
     metrics: bool = False  # serve GET /metrics (gateway.metrics); a metrics token turns it on too
     metrics_token: str | None = None  # a scrape must then carry `Authorization: Bearer <token>`
     metrics_tenant_label: bool = False  # accepted messages and sends counted per tenant (small installations)
+    sandbox_journal: bool = True  # sandbox accounts' provider exchanges journaled, their behaviour applied
 
     @property
     def public_base_url(self) -> str:
@@ -262,4 +263,5 @@ class Settings:
             metrics=_bool("METRICS", False),
             metrics_token=_env("METRICS_TOKEN"),
             metrics_tenant_label=_bool("METRICS_TENANT_LABEL", False),
+            sandbox_journal=_bool("SANDBOX_JOURNAL", True),
         )

@@ -66,7 +66,7 @@ from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import FromPath
 
 from channels import kit
-from channels.base import ID_MAX, Account, Callbacks, CallbacksDependency, json_object
+from channels.base import ID_MAX, Account, Callbacks, CallbacksDependency, ProviderAnswer, SandboxFailures, json_object
 from channels.gbm.adapter import CREDENTIAL, sandbox_bearer
 from channels.gbm.blocks import CAROUSEL_CARDS, REPRESENTATIVE_TYPES, SUGGESTIONS_MAX
 from channels.gbm.callbacks import CLIENT_TOKEN, SIGNATURE_HEADER, signature
@@ -100,6 +100,25 @@ MAGIC = {
     "0429": "throttled",
     "0408": "timeout",
 }
+
+
+def _failure(status: str, message: str, details: list[dict[str, Any]] | None = None, **headers: str) -> ProviderAnswer:
+    body = error_body(status, message, details)
+    return ProviderAnswer(body["error"]["code"], body, headers)
+
+
+# The answers of ...0500, ...0429 and ...0403 (the message Fails, gbm.PERMISSION_DENIED).
+FAILURES = SandboxFailures(
+    sends=("/messages",),
+    transient=_failure("INTERNAL", "Internal error encountered."),
+    throttled=_failure(
+        "RESOURCE_EXHAUSTED",
+        "Quota exceeded for quota metric 'Messages' of service 'businessmessages.googleapis.com'.",
+        [{"@type": RETRY_INFO, "retryDelay": "1s"}],
+        **{"Retry-After": "1"},
+    ),
+    rejected=_failure("PERMISSION_DENIED", "The caller does not have permission to message this conversation."),
+)
 
 
 def behaviour(conversation_id: str) -> str:

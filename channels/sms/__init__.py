@@ -6,7 +6,7 @@ from channels.base import Channel, SettingsSpec
 from channels.sms.adapter import DEFAULT_BASE_URL, send
 from channels.sms.blocks import BLOCK, EXAMPLES, LIMITS, message_parts
 from channels.sms.callbacks import delivery_report, delivery_report_query, inbound_sms, inbound_sms_query
-from channels.sms.sandbox import send_sms, user_sends_sms
+from channels.sms.sandbox import FAILURES, send_sms, user_sends_sms
 
 
 def validity(block: dict) -> datetime.timedelta | None:
@@ -35,6 +35,7 @@ channel = Channel(
     callback_routes=(delivery_report, delivery_report_query, inbound_sms, inbound_sms_query),
     inbound_callback_suffix="/inbound",
     sandbox_routes=(send_sms, user_sends_sms),
+    sandbox_failures=FAILURES,
     account_addresses=(("phoneNumber", "phoneNumber"),),  # the number users text (2-way SMS)
     text_of=text_of,
 )

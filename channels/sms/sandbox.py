@@ -18,7 +18,7 @@ from typing import Any
 from litestar import Request, Response, post
 from litestar.exceptions import NotFoundException, ValidationException
 
-from channels.base import CallbacksDependency, json_object
+from channels.base import CallbacksDependency, ProviderAnswer, SandboxFailures, json_object
 from channels.openapi import STRING, described, documented, object_schema
 from channels.sandbox_support import (
     SIMULATOR_RESPONSES,
@@ -33,6 +33,13 @@ from channels.sms.encoding import TYPE_ENCODINGS, segment_count
 from channels.sms.errors import SEND_RESPONSE_CODES
 
 REPORT_DELAY = 0.1
+# The answers of ...0500 and ...0429, and a refused receiver (responseCode 8: the message Fails, sms.8).
+FAILURES = SandboxFailures(
+    sends=("/sms",),
+    transient=ProviderAnswer(500, {"responseCode": 1, "responseText": SEND_RESPONSE_CODES[1]}),
+    throttled=ProviderAnswer(429, {"responseCode": 1, "responseText": "Too many requests"}, {"Retry-After": "1"}),
+    rejected=ProviderAnswer(200, {"responseCode": 8, "responseText": SEND_RESPONSE_CODES[8]}),
+)
 
 
 def behaviour(to: str) -> tuple[str, int | None]:

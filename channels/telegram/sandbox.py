@@ -57,7 +57,7 @@ from litestar import Request, Response, post, route
 from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import FromPath
 
-from channels.base import CallbacksDependency, is_http_url, json_object
+from channels.base import CallbacksDependency, ProviderAnswer, SandboxFailures, is_http_url, json_object
 from channels.openapi import INTEGER, OBJECT, described, documented, object_schema
 from channels.sandbox_support import (
     SIMULATOR_RESPONSES,
@@ -101,6 +101,20 @@ MAGIC = {
     "0429": (429, "Too Many Requests: retry after 1", {"retry_after": 1}),
 }
 TIMEOUT_ENDING = "0408"
+
+
+def _failure(code: int, description: str, parameters: dict[str, Any] | None = None, **headers: str) -> ProviderAnswer:
+    body: dict[str, Any] = {"ok": False, "error_code": code, "description": description}
+    return ProviderAnswer(code, body | ({"parameters": parameters} if parameters else {}), headers)
+
+
+# The answers of ...0500, ...0429 and ...0403 (the message Fails, telegram.403).
+FAILURES = SandboxFailures(
+    sends=tuple(f"/{method}" for method in SENDS),
+    transient=_failure(*MAGIC["0500"]),
+    throttled=_failure(*MAGIC["0429"]),
+    rejected=_failure(*MAGIC["0403"]),
+)
 
 
 def behaviour(chat: int | str) -> tuple[int, str, dict[str, Any] | None] | None:

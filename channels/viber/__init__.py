@@ -11,6 +11,7 @@ from channels.viber.addresses import VIBER_ID, address_problem, block_address_ki
 from channels.viber.blocks import BLOCK, EXAMPLES, LIMITS
 from channels.viber.callbacks import business_reports, viber_callback
 from channels.viber.sandbox import (
+    FAILURES,
     business_messages,
     get_account_info,
     send_message,
@@ -56,6 +57,7 @@ channel = Channel(
     default_base_url=DEFAULT_BASE_URL,
     callback_routes=(viber_callback, business_reports),
     sandbox_routes=(send_message, set_webhook, get_account_info, user_sends_message, business_messages),
+    sandbox_failures=FAILURES,
     register_callbacks=register_callbacks,
     account_addresses=(("phoneNumber", "phoneNumber"),),  # the business number seed 002 shows as the sender
     text_of=text_of,

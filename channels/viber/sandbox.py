@@ -54,7 +54,7 @@ from typing import Any
 from litestar import Request, Response, post
 from litestar.exceptions import NotFoundException, ValidationException
 
-from channels.base import CallbacksDependency, json_object
+from channels.base import CallbacksDependency, ProviderAnswer, SandboxFailures, json_object
 from channels.openapi import OBJECT, described, documented, object_schema
 from channels.sandbox_support import (
     SIMULATOR_RESPONSES,
@@ -88,6 +88,13 @@ REQUIRED = {
     "rich_media": ("rich_media",),
 }
 _STATE_KEY = "viber_sandbox_webhooks"
+# The answers of ...0500 and ...0429, and a receiver not subscribed (status 6: the message Fails, viber.6).
+FAILURES = SandboxFailures(
+    sends=("/send_message",),  # bot messages (business messages, in Infobip's format, are left alone)
+    transient=ProviderAnswer(500, {"status": 1000, "status_message": "Internal error"}),
+    throttled=ProviderAnswer(429, {"status": 12, "status_message": "tooManyRequests"}, {"Retry-After": "1"}),
+    rejected=ProviderAnswer(200, {"status": 6, "status_message": STATUSES[6][0]}),
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -60,7 +60,15 @@ from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import FromPath
 
 from channels import kit, openapi
-from channels.base import Account, Callbacks, CallbacksDependency, json_object, normalise_phone_number
+from channels.base import (
+    Account,
+    Callbacks,
+    CallbacksDependency,
+    ProviderAnswer,
+    SandboxFailures,
+    json_object,
+    normalise_phone_number,
+)
 from channels.openapi import described, documented, object_schema
 from channels.sandbox_support import (
     SIMULATOR_RESPONSES,
@@ -79,6 +87,23 @@ REPORT_DELAY = 0.1
 SLOW_SECONDS = 30.0  # how long a ...0408 send hangs
 DISPLAY_PHONE_NUMBER = "15550001234"
 FAILED_CODE = 131026
+
+
+def _failure(status: int, code: int, message: str, details: str | None = None, **headers: str) -> ProviderAnswer:
+    """A Graph API error answer (as error_answer gives it), for a sandbox account's behaviour."""
+    error: dict[str, Any] = {"message": message, "type": "OAuthException", "code": code}
+    if details is not None:
+        error["error_data"] = {"messaging_product": "whatsapp", "details": details}
+    return ProviderAnswer(status, {"error": error | {"fbtrace_id": "AsandboxBehaviour"}}, headers)
+
+
+# The answers of ...0500 and ...0429, and of ...1026 (131026 message undeliverable: the message Fails).
+FAILURES = SandboxFailures(
+    sends=("/messages",),
+    transient=_failure(500, 1, "An unknown error occurred"),
+    throttled=_failure(429, 130429, f"(#130429) {TITLES[130429]}", DETAILS[130429], **{"Retry-After": "1"}),
+    rejected=_failure(400, FAILED_CODE, f"(#{FAILED_CODE}) {TITLES[FAILED_CODE]}", DETAILS.get(FAILED_CODE)),
+)
 ERROR_CODES_URL = "https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes/"
 MESSAGE_TYPES = (
     "text",

@@ -45,14 +45,14 @@ class Cursor:
 
 
 async def page_query(
-    session: AsyncSession, query: Select[Any], model: Any, limit: int, cursor: Cursor | None, at: Any = None
+    session: AsyncSession, query: Select[Any], model: Any, limit: int, cursor: Cursor | None, at: Any = "created_at"
 ) -> tuple[list[Any], Cursor | None]:
-    """One page of ``query`` ordered by (created_at, id), or by (``at``, id) for rows timed by another
-    column, and the cursor of the next page if there is one."""
-    at = model.created_at if at is None else at
+    """One page of ``query`` ordered by (``at``, id), and the cursor of the next page if there is one.
+    ``at``: the time column of the order (its name or the column), ``created_at`` unless the rows have another."""
+    column = getattr(model, at) if isinstance(at, str) else at
     if cursor is not None:
-        query = query.where(or_(at > cursor.created_at, and_(at == cursor.created_at, model.id > cursor.id)))
-    rows = list(await session.scalars(query.order_by(at, model.id).limit(limit + 1)))
+        query = query.where(or_(column > cursor.created_at, and_(column == cursor.created_at, model.id > cursor.id)))
+    rows = list(await session.scalars(query.order_by(column, model.id).limit(limit + 1)))
     more = len(rows) > limit
     rows = rows[:limit]
-    return rows, (Cursor(getattr(rows[-1], at.key), rows[-1].id) if more else None)
+    return rows, (Cursor(getattr(rows[-1], column.key), rows[-1].id) if more else None)

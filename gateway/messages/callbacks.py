@@ -25,6 +25,7 @@ from gateway.messages.accounts import adapter_account
 from gateway.messages.conversations import conversation_for
 from gateway.messages.failover import follow
 from gateway.models import Message, TrafficAccount
+from gateway.sandbox_journal import note_callback_message
 from gateway.store import messages as store
 from gateway.store import statuses
 from gateway.store.messages import Applied, StatusChange, change_statuses
@@ -176,7 +177,10 @@ class ProviderCallbacks:
             raise ValueError(f"unknown status {report.status!r}")
         if report.message_id is None and not report.provider_message_id:
             return False
-        return await self._reports.submit((account_id, report))
+        found = await self._reports.submit((account_id, report))
+        if found:
+            note_callback_message(report.message_id, report.provider_message_id)
+        return found
 
     async def _apply_reports(self, reports: list[tuple[UUID, StatusReport]]) -> list[bool]:
         """Apply many status reports in one transaction (group commit: under load each delivery report
@@ -274,6 +278,7 @@ class ProviderCallbacks:
                 )
             ):
                 return True  # a provider's retry of a message we have: processed once
+            note_callback_message(None, inbound.provider_message_id)
             sender = all_channels()[account.channel].canonical_address(inbound.sender)
             conversation = await conversation_for(session, account, sender)
             if await store.receive(session, account, conversation, sender, inbound):

@@ -42,6 +42,7 @@ from gateway.messages.callbacks import CallbackTokens
 from gateway.messages.failover import follow
 from gateway.messages.send_rate import MemorySendRate, SendRate
 from gateway.models import Message, TrafficAccount
+from gateway.sandbox_journal import SENDING, Journal, JournalClient, SendContext
 from gateway.store import messages as store
 from gateway.store import statuses
 from gateway.store.messages import Applied, MessageRow, StatusChange
@@ -108,6 +109,7 @@ class Dispatcher:
         work_due: WorkDue | None = None,
         callback_url: str | None = None,
         lease: datetime.timedelta = LEASE,
+        journal: Journal | None = None,
     ) -> None:
         self.session_maker = session_maker
         self.public_url = public_url.rstrip("/")  # the sandbox providers' base
@@ -122,6 +124,8 @@ class Dispatcher:
         self._claimed: dict[UUID, MessageRow] = {}  # claimed rows, until sent
         self._accounts = Lookups()
         self.outcomes = GroupCommit(self.write, max_batch=BATCH, linger=RECORD_LINGER)
+        self.journal = journal
+        self._sandbox_http: JournalClient | None = None
 
     @property
     def in_flight(self) -> int:
@@ -257,6 +261,16 @@ class Dispatcher:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
 
+    @property
+    def sandbox_http(self) -> httpx.AsyncClient:
+        """What sandbox accounts send with: ``http``, their provider exchanges journaled and their behaviour
+        applied (gateway.sandbox_journal), unless GATEWAY_SANDBOX_JOURNAL is off."""
+        if self.journal is None:
+            return self.http
+        if self._sandbox_http is None or self._sandbox_http.inner is not self.http:  # ``http`` was replaced
+            self._sandbox_http = JournalClient(self.http, self.journal, self.session_maker)
+        return self._sandbox_http
+
     async def _send(self, send: Any, account: TrafficAccount, message: Message | MessageRow) -> SendResult:
         outbound = Outbound(
             message_id=message.id,
@@ -266,10 +280,16 @@ class Dispatcher:
             callback_url=f"{self.callback_url}{callback_path(message.channel, account.id)}?token={self.tokens.issue(message.id)}",
         )
         target = adapter_account(account, self.public_url, self.tokens.keys[0])
+        http = self.sandbox_http if account.sandbox else self.http
+        sending = SENDING.set(
+            SendContext(message.tenant_id, account.id, message.channel, message.id, message.destination)
+        )
         try:
-            return await send(self.http, target, outbound)
+            return await send(http, target, outbound)
         except httpx.HTTPError as error:  # connection refused, timeout, protocol error: try again later
             return SendResult.transient(f"{type(error).__name__}: {error}")
+        finally:
+            SENDING.reset(sending)
 
     async def write(self, outcomes: list[Outcome]) -> list[None]:
         """Record many send outcomes in one transaction (group commit: one worker sends many messages

@@ -1098,6 +1098,7 @@ def test_cli_demo_is_idempotent(cli_env):
     assert first == second
     assert set(first["trafficAccounts"]) == {"sms", "whatsapp", "viber", "telegram", "gbm"}
     assert first["email"] and first["password"] and first["apiKey"]
+    assert first["inbox"].endswith("/inbox")
     with sqlite3.connect(_db_file(cli_env)) as db:
         assert db.execute("SELECT count(*) FROM tenant WHERE name = 'demo'").fetchone() == (1,)
         assert db.execute("SELECT count(*) FROM tenant").fetchone() == (1,)

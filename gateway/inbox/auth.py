@@ -1,0 +1,102 @@
+"""Signing in to the inbox: a customer's email and password (the API's login, with its lockout), kept in an
+encrypted HttpOnly, SameSite=Strict session cookie, and every form checked against CSRF. Both cookies are
+scoped to /inbox, so the JSON API never sees them."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from uuid import UUID
+
+import jwt
+from litestar import Request
+from litestar.config.csrf import CSRFConfig
+from litestar.di import NamedDependency
+from litestar.middleware.base import DefineMiddleware
+from litestar.middleware.csrf import CSRFMiddleware
+from litestar.middleware.session import SessionMiddleware
+from litestar.middleware.session.client_side import ClientSideSessionBackend, CookieBackendConfig
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.models import Customer
+from gateway.settings import Settings
+
+INBOX_PATH = "/inbox"
+SESSION_COOKIE = "gateway_inbox"
+CSRF_COOKIE = "gateway_inbox_csrf"
+
+
+class SignInFirst(Exception):
+    """No valid session: the inbox answers with a redirect to its sign-in page."""
+
+
+@dataclass(frozen=True, slots=True)
+class InboxUser:
+    tenant_id: UUID
+    customer_id: UUID
+    email: str
+
+
+def _key(settings: Settings, label: str) -> bytes:
+    """A key of its own for each cookie, derived from the installation's first secret key."""
+    return hmac.new(settings.secret_keys[0].encode(), f"inbox {label}".encode(), hashlib.sha256).digest()
+
+
+class _Uncopied(DefineMiddleware):
+    """Litestar deep-copies a router when it is registered; the session backend holds its cipher (AES-GCM),
+    which can't be copied, and needs no copy."""
+
+    def __deepcopy__(self, _memo: dict[int, object]) -> _Uncopied:
+        return self
+
+
+def middleware(settings: Settings) -> list[DefineMiddleware]:
+    session = CookieBackendConfig(
+        secret=_key(settings, "session"),  # AES-GCM: 32 bytes
+        key=SESSION_COOKIE,
+        path=INBOX_PATH,
+        httponly=True,
+        samesite="strict",
+        secure=settings.public_base_url.startswith("https://"),
+        max_age=settings.token_lifetime_seconds,
+    )
+    csrf = CSRFConfig(
+        secret=_key(settings, "csrf").hex(),
+        cookie_name=CSRF_COOKIE,
+        cookie_path=INBOX_PATH,
+        cookie_httponly=True,  # the token reaches the page in each form's hidden field, never read by scripts
+        cookie_samesite="strict",
+        cookie_secure=settings.public_base_url.startswith("https://"),
+    )
+    return [
+        _Uncopied(SessionMiddleware, backend=ClientSideSessionBackend(config=session)),
+        DefineMiddleware(CSRFMiddleware, config=csrf),
+    ]
+
+
+def sign_in(request: Request, token: str) -> None:
+    """Keep the customer's API token (gateway.tenants.login) in the session: it expires, and a password
+    change revokes it, exactly as the API's bearer token."""
+    request.set_session({"token": token})
+
+
+def sign_out(request: Request) -> None:
+    request.clear_session()
+
+
+async def current_user(request: Request, db_session: NamedDependency[AsyncSession]) -> InboxUser:
+    """The signed-in customer; SignInFirst when there is none (no session, an expired or revoked token)."""
+    token = request.session.get("token") if request.session else None
+    if not isinstance(token, str):
+        raise SignInFirst
+    runtime = request.app.state.runtime
+    try:
+        claims = runtime.token_issuer.verify(token)
+        customer_id, tenant_id = UUID(claims["sub"]), UUID(claims["tenant"])
+    except (jwt.InvalidTokenError, ValueError, TypeError):
+        raise SignInFirst from None
+    customer = await db_session.get(Customer, customer_id)
+    if customer is None or (customer.tenant_id, customer.token_version) != (tenant_id, claims["ver"]):
+        raise SignInFirst
+    return InboxUser(tenant_id, customer_id, customer.email)
