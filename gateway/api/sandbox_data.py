@@ -26,6 +26,7 @@ class DeletedOut(Out):
     pending_reports: Annotated[int, msgspec.Meta(description="Provider reports parked for a message not yet known")]
     requests: Annotated[int, msgspec.Meta(description="Entries of the sandbox journal (GET /api/v1/sandbox/requests)")]
     catcher_requests: Annotated[int, msgspec.Meta(description="Requests the tenant's webhook catchers received")]
+    behaviours: Annotated[int, msgspec.Meta(description="Provider behaviours of the sandbox accounts (PUT .../behaviour)")]
     idempotency_keys: Annotated[int, msgspec.Meta(description="Idempotency-Keys with a stored answer")]
 
     @classmethod

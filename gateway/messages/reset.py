@@ -1,8 +1,9 @@
 """Resetting a tenant's sandbox data (``DELETE /api/v1/sandbox/data``), so that a test suite can start
 every test from nothing: the messages of the tenant's sandbox traffic accounts with their status
 events, webhook events and attempts, their conversations, failover chains and parked reports, the
-sandbox journal and the catchers' requests, and the tenant's answered Idempotency-Keys. Traffic
-accounts, webhooks, templates, catchers and API keys stay; nothing of a live account is touched.
+sandbox journal and the catchers' requests, the sandbox accounts' provider behaviours (one test's chaos
+must not leak into the next), and the tenant's answered Idempotency-Keys. Traffic accounts, webhooks,
+templates, catchers and API keys stay; nothing of a live account is touched.
 
 It is one transaction of set-based DELETEs (no row is read into Python), so it takes milliseconds for
 thousands of messages. Work in flight finds its rows gone and drops it, as it does for a deleted
@@ -33,6 +34,7 @@ from gateway.models import (
     Message,
     MessageEvent,
     PendingReport,
+    SandboxBehaviour,
     SandboxCatcherRequest,
     SandboxExchange,
     TrafficAccount,
@@ -59,6 +61,7 @@ class Deleted:
     pending_reports: int
     requests: int  # the sandbox journal's provider requests and callbacks
     catcher_requests: int
+    behaviours: int  # the sandbox accounts' provider behaviours
     idempotency_keys: int
 
 
@@ -133,6 +136,7 @@ async def _delete(session: AsyncSession, tenant_id: UUID) -> tuple[Deleted, list
         pending_reports=await count(delete(PendingReport).where(PendingReport.traffic_account_id.in_(account_ids))),
         requests=await count(delete(SandboxExchange).where(SandboxExchange.tenant_id == tenant_id)),
         catcher_requests=await count(delete(SandboxCatcherRequest).where(SandboxCatcherRequest.tenant_id == tenant_id)),
+        behaviours=await count(delete(SandboxBehaviour).where(SandboxBehaviour.tenant_id == tenant_id)),
         # The answers of earlier sends name messages deleted now: a test that uses the same keys again must
         # send again, not be answered with a message that no longer exists. Keys belong to the tenant, not
         # to an account, so a live send's answered key goes too (a retry of it after the reset is a new

@@ -1,10 +1,12 @@
 """The inbox in a real browser, against a real `gateway serve` (tests/browser/conftest.py): sign in, watch a
 message sent through the API appear and turn Delivered without a reload, open its timeline and see the provider
 request, reply as the user, and load nothing from anywhere but the gateway. The conversation page's screenshot
-is the README's (docs/inbox.png)."""
+is the README's: `INBOX_SCREENSHOT=docs/inbox.png .venv/bin/python -m pytest tests/browser -k turns_delivered`
+writes it there (otherwise it goes to the test's temporary directory, so a test run leaves the tree clean)."""
 
 from __future__ import annotations
 
+import os
 import random
 import re
 from pathlib import Path
@@ -15,8 +17,6 @@ from playwright.async_api import expect
 
 from gateway.inbox import replies
 from tests.browser.conftest import assert_no_external_requests
-
-SCREENSHOT = Path(__file__).parents[2] / "docs" / "inbox.png"
 
 
 def unique_destination() -> str:
@@ -35,7 +35,7 @@ async def sign_in(page: Any, gateway: Any) -> None:
 
 
 async def test_a_sent_message_appears_turns_delivered_live_and_shows_its_provider_request(
-    page: Any, api: Any, gateway: Any
+    page: Any, api: Any, gateway: Any, tmp_path: Path
 ) -> None:
     await sign_in(page, gateway)
     await expect(page.locator("body[data-stream=open]")).to_have_count(1)  # subscribed to the live events
@@ -74,8 +74,9 @@ async def test_a_sent_message_appears_turns_delivered_live_and_shows_its_provide
 
     await message.get_by_text("Timeline").click()
     await request.locator("summary").click()
-    SCREENSHOT.parent.mkdir(exist_ok=True)
-    await page.screenshot(path=str(SCREENSHOT), full_page=True)
+    screenshot = Path(os.environ.get("INBOX_SCREENSHOT") or tmp_path / "inbox.png")
+    image = await page.screenshot(path=str(screenshot), full_page=True)
+    assert len(image) > 10_000  # a rendered page, not a blank one
     assert_no_external_requests(page)
 
 

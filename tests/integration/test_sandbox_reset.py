@@ -135,9 +135,16 @@ async def test_a_reset_while_sends_deliveries_and_timers_are_in_flight_leaves_a_
     remembered = dict(runtime.acceptor._conversations)  # what another API process would still remember
     old_conversation = (await client.get(f"/api/v1/Message/{delivered[0]}", headers=tenant.key)).json()
     old_conversation = old_conversation["conversation"]["id"]
+    behaviour = f"/api/v1/sandbox/trafficAccounts/{tenant.accounts['telegram']}/behaviour"
+    chaos = {"latencyMs": 5, "failNext": {"count": 3, "with": "rejected"}}  # one test's chaos, left behind
+    assert (await client.put(behaviour, json=chaos, headers=tenant.key)).status_code == 200
     reset = await client.delete("/api/v1/sandbox/data", headers=tenant.key)
     assert reset.status_code == 200, reset.text
     deleted = reset.json()
+    assert deleted["behaviours"] == 1, deleted
+    assert (await client.get(behaviour, headers=tenant.key)).json() == {
+        "trafficAccountId": tenant.accounts["telegram"], "latencyMs": 0, "errorRate": 0.0, "failNext": None
+    }
     # 3 + 1 + 1 + a chain of 2 + the sandbox step of the chain with a live step
     assert deleted["messages"] == 8 and deleted["conversations"] == 6, deleted
     assert deleted["failoverChains"] == 1 and deleted["idempotencyKeys"] == 1, deleted
