@@ -222,6 +222,21 @@ class SandboxFailures:
 
 
 @dataclass(frozen=True, slots=True)
+class UserReply:
+    """What the inbox's "Reply as the user" form gives, for a channel's simulated user to send."""
+
+    text: str = ""  # a media's caption, a button's title
+    payload: str = ""  # a button's data
+    latitude: float = 45.815  # a location (Zagreb unless given)
+    longitude: float = 15.982
+
+
+# A kind of message a simulated user can send besides text (``media``, ``location``, ``button``): the fields its
+# sandbox simulator (``POST /sandbox/<channel>/inbound``) takes for it, beside ``trafficAccountId`` and ``from``.
+UserReplyBody = Callable[[UserReply], dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
 class Channel:
     """A channel adapter as the gateway sees it. Later parts (send, callbacks, sandbox) hang off this."""
 
@@ -292,6 +307,8 @@ class Channel:
     register_callbacks: Callable[[httpx.AsyncClient, Account, str], Awaitable[None]] | None = None
     # The provider's failing answers, which a sandbox account's behaviour gives (None: no behaviour applies).
     sandbox_failures: SandboxFailures | None = None
+    # The kinds of message besides text its simulated user sends from the inbox (kind -> the simulator's fields).
+    user_replies: dict[str, UserReplyBody] = field(default_factory=dict)
 
     def destination_kind(self, block: dict[str, Any] | None = None) -> str:
         """The kind of address ``block`` is sent to (a user's message: ``address_kind``)."""

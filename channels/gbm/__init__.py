@@ -5,7 +5,7 @@ from channels.base import Channel, SettingsSpec
 from channels.gbm.adapter import DEFAULT_BASE_URL, send
 from channels.gbm.blocks import BLOCK, EXAMPLES, LIMITS
 from channels.gbm.callbacks import gbm_callback
-from channels.gbm.sandbox import FAILURES, create_message, user_sends_message
+from channels.gbm.sandbox import FAILURES, USER_REPLIES, create_message, user_sends_message
 
 
 def text_of(block: dict) -> str | None:
@@ -26,5 +26,6 @@ channel = Channel(
     callback_routes=(gbm_callback,),
     sandbox_routes=(create_message, user_sends_message),
     sandbox_failures=FAILURES,
+    user_replies=USER_REPLIES,
     text_of=text_of,
 )

@@ -66,7 +66,16 @@ from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import FromPath
 
 from channels import kit
-from channels.base import ID_MAX, Account, Callbacks, CallbacksDependency, ProviderAnswer, SandboxFailures, json_object
+from channels.base import (
+    ID_MAX,
+    Account,
+    Callbacks,
+    CallbacksDependency,
+    ProviderAnswer,
+    SandboxFailures,
+    UserReplyBody,
+    json_object,
+)
 from channels.gbm.adapter import CREDENTIAL, sandbox_bearer
 from channels.gbm.blocks import CAROUSEL_CARDS, REPRESENTATIVE_TYPES, SUGGESTIONS_MAX
 from channels.gbm.callbacks import CLIENT_TOKEN, SIGNATURE_HEADER, signature
@@ -427,3 +436,9 @@ async def _deliver(url: str, key: str, payload: dict[str, Any], attempts: int = 
     """POSTs one signed callback (see channels.sandbox_support.post_callback)."""
     body = json.dumps(payload, separators=(",", ":")).encode()
     return await post_callback(url, body, {SIGNATURE_HEADER: signature(key, body)}, attempts)
+
+
+# What the inbox's "Reply as the user" sends besides text (this module's ``inbound`` fields): a tapped suggestion.
+USER_REPLIES: dict[str, UserReplyBody] = {
+    "button": lambda reply: {"suggestionResponse": {"postbackData": reply.payload or reply.text, "text": reply.text}},
+}

@@ -4,7 +4,7 @@ from channels.base import Channel, SettingsSpec
 from channels.telegram.adapter import DEFAULT_BASE_URL, address_problem, register_callbacks, send, setting_problem
 from channels.telegram.blocks import BLOCK, EXAMPLES, LIMITS
 from channels.telegram.callbacks import telegram_update
-from channels.telegram.sandbox import FAILURES, bot_api, inbound
+from channels.telegram.sandbox import FAILURES, USER_REPLIES, bot_api, inbound
 
 
 def text_of(block: dict) -> str | None:
@@ -34,6 +34,7 @@ channel = Channel(
     callback_routes=(telegram_update,),
     sandbox_routes=(bot_api, inbound),
     sandbox_failures=FAILURES,
+    user_replies=USER_REPLIES,
     register_callbacks=register_callbacks,
     setting_problem=setting_problem,
     # The bot's username (getMe's ``username``), as seed 002 shows the account: messagingAppIdentifier.

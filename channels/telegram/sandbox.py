@@ -57,7 +57,7 @@ from litestar import Request, Response, post, route
 from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import FromPath
 
-from channels.base import CallbacksDependency, ProviderAnswer, SandboxFailures, is_http_url, json_object
+from channels.base import CallbacksDependency, ProviderAnswer, SandboxFailures, UserReplyBody, is_http_url, json_object
 from channels.openapi import INTEGER, OBJECT, described, documented, object_schema
 from channels.sandbox_support import (
     SIMULATOR_RESPONSES,
@@ -509,3 +509,11 @@ async def _deliver(url: str, secret: str | None, update: dict[str, Any]) -> int 
     """POST the Update like Telegram (see channels.sandbox_support.post_callback); the last HTTP status."""
     headers = {SECRET_HEADER: secret} if secret else {}
     return await post_callback(url, json.dumps(update).encode(), headers, RETRIES)
+
+
+# What the inbox's "Reply as the user" sends besides text (this module's ``inbound`` fields).
+USER_REPLIES: dict[str, UserReplyBody] = {
+    "media": lambda reply: {"media": "photo", "caption": reply.text},
+    "location": lambda reply: {"location": {"latitude": reply.latitude, "longitude": reply.longitude}},
+    "button": lambda reply: {"callbackData": reply.payload or reply.text},
+}

@@ -12,6 +12,7 @@ from channels.viber.blocks import BLOCK, EXAMPLES, LIMITS
 from channels.viber.callbacks import business_reports, viber_callback
 from channels.viber.sandbox import (
     FAILURES,
+    USER_REPLIES,
     business_messages,
     get_account_info,
     send_message,
@@ -58,6 +59,7 @@ channel = Channel(
     callback_routes=(viber_callback, business_reports),
     sandbox_routes=(send_message, set_webhook, get_account_info, user_sends_message, business_messages),
     sandbox_failures=FAILURES,
+    user_replies=USER_REPLIES,
     register_callbacks=register_callbacks,
     account_addresses=(("phoneNumber", "phoneNumber"),),  # the business number seed 002 shows as the sender
     text_of=text_of,

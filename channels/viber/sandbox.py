@@ -54,7 +54,7 @@ from typing import Any
 from litestar import Request, Response, post
 from litestar.exceptions import NotFoundException, ValidationException
 
-from channels.base import CallbacksDependency, ProviderAnswer, SandboxFailures, json_object
+from channels.base import CallbacksDependency, ProviderAnswer, SandboxFailures, UserReplyBody, json_object
 from channels.openapi import OBJECT, described, documented, object_schema
 from channels.sandbox_support import (
     SIMULATOR_RESPONSES,
@@ -431,3 +431,15 @@ async def _deliver(url: str, token: str, event: dict[str, Any], attempts: int = 
     """POSTs one signed callback (see channels.sandbox_support.post_callback)."""
     body = json.dumps(event, separators=(",", ":")).encode()
     return await post_callback(url, body, {SIGNATURE_HEADER: signature(token, body)}, attempts)
+
+
+# What the inbox's "Reply as the user" sends besides text (this module's ``inbound`` fields). The picture's
+# address is never fetched: the gateway stores the message, not the file.
+USER_REPLIES: dict[str, UserReplyBody] = {
+    "media": lambda reply: {
+        "message": {"type": "picture", "text": reply.text, "media": "https://sandbox.invalid/picture.jpg"}
+    },
+    "location": lambda reply: {
+        "message": {"type": "location", "location": {"lat": reply.latitude, "lon": reply.longitude}}
+    },
+}

@@ -4,7 +4,7 @@ from channels.base import Channel, SettingsSpec
 from channels.whatsapp.adapter import DEFAULT_BASE_URL, send
 from channels.whatsapp.blocks import BLOCK, EXAMPLES, LIMITS, TEMPLATE_EXAMPLES, template_reference
 from channels.whatsapp.callbacks import whatsapp_verify, whatsapp_webhook
-from channels.whatsapp.sandbox import FAILURES, send_message, user_sends_message
+from channels.whatsapp.sandbox import FAILURES, USER_REPLIES, send_message, user_sends_message
 from channels.whatsapp.sending import template_send_errors
 from channels.whatsapp.templates import validate_template
 
@@ -38,6 +38,7 @@ channel = Channel(
     callback_routes=(whatsapp_verify, whatsapp_webhook),
     sandbox_routes=(send_message, user_sends_message),
     sandbox_failures=FAILURES,
+    user_replies=USER_REPLIES,
     account_addresses=(("phoneNumber", "phoneNumber"),),  # the business number (phoneNumberId is Meta's id of it)
     text_of=text_of,
 )

@@ -66,6 +66,7 @@ from channels.base import (
     CallbacksDependency,
     ProviderAnswer,
     SandboxFailures,
+    UserReplyBody,
     json_object,
     normalise_phone_number,
 )
@@ -426,3 +427,13 @@ async def _deliver(url: str, app_secret: str, payload: dict[str, Any], attempts:
     """POSTs one signed callback (see channels.sandbox_support.post_callback)."""
     body = json.dumps(payload, separators=(",", ":")).encode()
     return await post_callback(url, body, {SIGNATURE_HEADER: signature(app_secret, body)}, attempts)
+
+
+# What the inbox's "Reply as the user" sends besides text (this module's ``inbound`` fields).
+USER_REPLIES: dict[str, UserReplyBody] = {
+    "media": lambda reply: {"message": {"type": "image", "image": {"id": "sandbox-image", "caption": reply.text}}},
+    "location": lambda reply: {
+        "message": {"type": "location", "location": {"latitude": reply.latitude, "longitude": reply.longitude}}
+    },
+    "button": lambda reply: {"buttonReply": {"id": reply.payload or reply.text, "title": reply.text or reply.payload}},
+}

@@ -21,6 +21,7 @@ from litestar.static_files import create_static_files_router
 from litestar.status_codes import HTTP_303_SEE_OTHER
 from litestar.template.config import TemplateConfig
 
+from channels.base import UserReply
 from channels.registry import channel_names
 from gateway import sandbox_behaviour
 from gateway.api.deps import DbSession, runtime_of
@@ -120,7 +121,7 @@ async def conversation(
     request: Request, db_session: DbSession, user: SignedIn, conversation_id: FromPath[UUID]
 ) -> Template:
     page = await reads.conversation_page(db_session, user.tenant_id, conversation_id)
-    return _page("conversation.html", request, user, page=page, kinds=replies.KINDS.get(page.conversation.channel, ()))
+    return _page("conversation.html", request, user, page=page, kinds=replies.kinds(page.conversation.channel), place=UserReply())
 
 
 @post("/conversations/{conversation_id:uuid}/reply")
@@ -131,18 +132,19 @@ async def reply(
     here = f"{INBOX_PATH}/conversations/{conversation_id}"
     if not page.account.sandbox:
         return back(request, here, "Only a sandbox account's users can be simulated.")
+    kind = data.get("kind") or replies.TEXT
+    if kind not in replies.kinds(page.conversation.channel):
+        return back(request, here, f"A {page.conversation.channel} user can't send {kind}.")
     try:
-        form = replies.Reply(
-            kind=data.get("kind") or replies.TEXT,
+        form = UserReply(
             text=data.get("text", ""),
             payload=data.get("payload", ""),
-            latitude=float(data.get("latitude") or replies.ZAGREB[0]),
-            longitude=float(data.get("longitude") or replies.ZAGREB[1]),
+            **{key: float(data[key]) for key in ("latitude", "longitude") if data.get(key)},
         )
     except ValueError:
         return back(request, here, "The latitude and longitude must be numbers.")
     await db_session.close()  # the simulated user's callback is stored on other connections
-    answer = await replies.send_as_user(request.app, page.conversation, form)
+    answer = await replies.send_as_user(request.app, page.conversation, kind, form)
     if not answer.is_success:
         return back(request, here, f"The simulated user refused it ({answer.status_code}): {answer.text[:300]}")
     simulated = answer.json()  # channels.sandbox_support.SimulatedMessage

@@ -309,3 +309,16 @@ async def test_a_failover_step_shows_its_chain(client):
     page = await client.get(f"/inbox/conversations/{detail['conversation']['id']}")
     assert "Failover chain" in page.text and "each step must reach Delivered within 20 s" in page.text
     assert "sms → +447700900123" in page.text and "telegram → 1861312834" in page.text and "(active)" in page.text
+
+
+async def test_a_reply_of_a_kind_the_channels_users_cant_send_is_refused_on_the_page(client, tenant):
+    sent = await send(client, tenant)
+    await sign_in(client, tenant)
+    conversation = f"/inbox/conversations/{sent['conversation']['id']}"
+    page = await client.get(conversation)
+    assert "<option>text</option>" in page.text and "<option>location</option>" not in page.text  # SMS: text only
+    form = {"kind": "location", "text": "", "_csrf_token": csrf_token(page)}
+    notice = await notice_after(client, await client.post(f"{conversation}/reply", data=form))
+    assert notice == "A sms user can&#39;t send location.", notice
+    messages = await client.get("/api/v1/Messages", params={"direction": "inbound"}, headers=tenant.key)
+    assert messages.json()["items"] == []

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 from playwright.async_api import expect
 
-from gateway.inbox import replies
+from channels.base import UserReply
 from tests.browser.conftest import assert_no_external_requests
 
 
@@ -135,7 +135,7 @@ async def test_reply_as_the_user_sends_each_kind_of_the_channel(api: Any, gatewa
             expected = {  # each as its kind, with what tells it apart
                 "text": "text from the inbox",
                 "media": "[image] media from the inbox",
-                "location": f"[location] {replies.ZAGREB[0]}, {replies.ZAGREB[1]}",
+                "location": f"[location] {UserReply().latitude}, {UserReply().longitude}",
                 "button": "[postback] ",  # a title where the channel shows one, else the data
             }
             for kind in kinds:
