@@ -14,6 +14,14 @@ def test_bodies_are_cut_at_64_kb_and_stay_text():
     assert body_text(b"a\x00b\xff") == "a\ufffdb\ufffd"  # Postgres text holds no NUL; bad UTF-8 replaced
 
 
+def test_a_bodys_url_secrets_are_cut_and_its_text_kept_as_sent():
+    sms = b'{"text":"Your password: 1234","callback":"http://gw/callbacks/sms/1?token=eyJh.eyJ.sig&x=1","validity":5}'
+    assert body_text(sms) == (
+        '{"text":"Your password: 1234","callback":"http://gw/callbacks/sms/1?token=[redacted]&x=1","validity":5}'
+    )
+    assert body_text(b'{"token": "left as sent: no URL"}') == '{"token": "left as sent: no URL"}'
+
+
 def test_secret_headers_and_url_parts_are_redacted_and_nothing_else():
     headers = httpx.Headers(
         {
