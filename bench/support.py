@@ -120,6 +120,9 @@ def gateway_env(
         # A line per request costs the API CPU that load tests don't mean to measure; the bench's own
         # environment may say otherwise (GATEWAY_ACCESS_LOG=true: the default settings' cost, BENCHMARKS.md).
         "GATEWAY_ACCESS_LOG": "false",
+        # The sandbox accounts stand in for providers; the local mock's journal and provider behaviours are no
+        # part of a production path (GATEWAY_SANDBOX_JOURNAL=true measures what they cost a sandbox send).
+        "GATEWAY_SANDBOX_JOURNAL": "false",
         **os.environ,
         "GATEWAY_DATABASE_URL": database_url,
         "GATEWAY_REDIS_URL": redis_url,
