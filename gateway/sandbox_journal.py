@@ -112,12 +112,18 @@ class Journal:
         except Exception as error:  # noqa: BLE001  (the journal is a convenience: the send went on)
             log.warning("a sandbox journal entry could not be written: %s: %s", type(error).__name__, error)
 
-    async def _write(self, rows: list[dict[str, Any]]) -> list[None]:
+    async def _write(self, submitted: list[dict[str, Any]]) -> list[None]:
+        rows = submitted
         async with self.sessions() as session:
             await _find_messages(session, rows)
-            await session.execute(insert(SandboxExchange), rows)
-            await session.commit()
-        return [None] * len(rows)
+            named = {r["message_id"] for r in rows if r.get("message_id")}
+            if named:  # a message a sandbox reset deleted while its exchange waited here: its entry goes too
+                kept = set(await session.scalars(select(Message.id).where(Message.id.in_(named))))
+                rows = [r for r in rows if r.get("message_id") is None or r["message_id"] in kept]
+            if rows:
+                await session.execute(insert(SandboxExchange), rows)
+                await session.commit()
+        return [None] * len(submitted)
 
     async def sandbox_tenant(self, account_id: UUID) -> UUID | None:
         """The tenant of a sandbox traffic account; None for a live account or none."""

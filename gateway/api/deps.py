@@ -96,7 +96,7 @@ def provide_catcher_service(request: Request, db_session: DbSession, principal: 
 
 def provide_sandbox_reset(request: Request, principal: Caller) -> SandboxReset:  # noqa: ARG001
     runtime = runtime_of(request)
-    return SandboxReset(runtime.sessions, runtime.acceptor, runtime.failover_index)
+    return SandboxReset(runtime.sessions, runtime.acceptor, runtime.failover_index, runtime.journal)
 
 
 def provide_login_service(request: Request, db_session: DbSession) -> LoginService:

@@ -27,6 +27,7 @@ class DeletedOut(Out):
     requests: Annotated[int, msgspec.Meta(description="Entries of the sandbox journal (GET /api/v1/sandbox/requests)")]
     catcher_requests: Annotated[int, msgspec.Meta(description="Requests the tenant's webhook catchers received")]
     behaviours: Annotated[int, msgspec.Meta(description="Provider behaviours of the sandbox accounts (PUT .../behaviour)")]
+    catcher_answers: Annotated[int, msgspec.Meta(description="Catchers told to answer otherwise (PUT .../answer), answering 200 again")]
     idempotency_keys: Annotated[int, msgspec.Meta(description="Idempotency-Keys with a stored answer")]
 
     @classmethod

@@ -2,8 +2,9 @@
 every test from nothing: the messages of the tenant's sandbox traffic accounts with their status
 events, webhook events and attempts, their conversations, failover chains and parked reports, the
 sandbox journal and the catchers' requests, the sandbox accounts' provider behaviours (one test's chaos
-must not leak into the next), and the tenant's answered Idempotency-Keys. Traffic accounts, webhooks,
-templates, catchers and API keys stay; nothing of a live account is touched.
+must not leak into the next), the catchers' pending answers (they answer 200 again), and the tenant's
+answered Idempotency-Keys when it has no live account.
+Traffic accounts, webhooks, templates, catchers and API keys stay; nothing of a live account is touched.
 
 It is one transaction of set-based DELETEs (no row is read into Python), so it takes milliseconds for
 thousands of messages. Work in flight finds its rows gone and drops it, as it does for a deleted
@@ -20,10 +21,10 @@ import asyncio
 from dataclasses import dataclass
 from uuid import UUID
 
-from sqlalchemy import delete, exists, select
+from sqlalchemy import delete, exists, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.sql.dml import Delete
+from sqlalchemy.sql.dml import Delete, Update
 
 from gateway.lib.due import DueIndex
 from gateway.messages.acceptor import Acceptor
@@ -35,12 +36,14 @@ from gateway.models import (
     MessageEvent,
     PendingReport,
     SandboxBehaviour,
+    SandboxCatcher,
     SandboxCatcherRequest,
     SandboxExchange,
     TrafficAccount,
     WebhookAttempt,
     WebhookEvent,
 )
+from gateway.sandbox_journal import Journal
 
 # A reset deletes rows that workers and callbacks update at the same moment, in another order: Postgres
 # may pick it as a deadlock's victim. It is tried again; by then the others have committed.
@@ -62,18 +65,26 @@ class Deleted:
     requests: int  # the sandbox journal's provider requests and callbacks
     catcher_requests: int
     behaviours: int  # the sandbox accounts' provider behaviours
+    catcher_answers: int  # catchers told to answer otherwise, answering 200 again
     idempotency_keys: int
 
 
 class SandboxReset:
     def __init__(
-        self, session_maker: async_sessionmaker[AsyncSession], acceptor: Acceptor, failover_index: DueIndex
+        self,
+        session_maker: async_sessionmaker[AsyncSession],
+        acceptor: Acceptor,
+        failover_index: DueIndex,
+        journal: Journal | None,
     ) -> None:
         self.session_maker = session_maker
         self.acceptor = acceptor
         self.failover_index = failover_index
+        self.journal = journal
 
     async def reset(self, tenant_id: UUID) -> Deleted:
+        if self.journal is not None:  # this process's exchanges waiting to be written go before, not after
+            await self.journal.flush()
         for attempt in range(1, ATTEMPTS + 1):
             try:
                 async with self.session_maker() as session:
@@ -98,11 +109,16 @@ async def _delete(session: AsyncSession, tenant_id: UUID) -> tuple[Deleted, list
             select(TrafficAccount.id).where(TrafficAccount.tenant_id == tenant_id, TrafficAccount.sandbox.is_(True))
         )
     )
+    has_live = bool(
+        await session.scalar(
+            select(exists().where(TrafficAccount.tenant_id == tenant_id, TrafficAccount.sandbox.is_(False)))
+        )
+    )
     sandbox = Message.traffic_account_id.in_(account_ids)
     messages = select(Message.id).where(sandbox)
     events = select(WebhookEvent.id).where(WebhookEvent.message_id.in_(messages))
 
-    async def count(statement: Delete) -> int:
+    async def count(statement: Delete | Update) -> int:
         """Rows deleted by ``statement`` (set-based: no ORM objects are loaded or synchronised)."""
         return (await session.execute(statement.execution_options(synchronize_session=False))).rowcount
 
@@ -137,11 +153,19 @@ async def _delete(session: AsyncSession, tenant_id: UUID) -> tuple[Deleted, list
         requests=await count(delete(SandboxExchange).where(SandboxExchange.tenant_id == tenant_id)),
         catcher_requests=await count(delete(SandboxCatcherRequest).where(SandboxCatcherRequest.tenant_id == tenant_id)),
         behaviours=await count(delete(SandboxBehaviour).where(SandboxBehaviour.tenant_id == tenant_id)),
+        catcher_answers=await count(
+            update(SandboxCatcher)
+            .where(SandboxCatcher.tenant_id == tenant_id, SandboxCatcher.answer_remaining > 0)
+            .values(answer_status=None, answer_remaining=0)
+        ),
         # The answers of earlier sends name messages deleted now: a test that uses the same keys again must
-        # send again, not be answered with a message that no longer exists. Keys belong to the tenant, not
-        # to an account, so a live send's answered key goes too (a retry of it after the reset is a new
-        # send). Claims still in flight stay: their sends are being stored.
-        idempotency_keys=await count(
+        # send again, not be answered with a message that no longer exists. Keys belong to the tenant, not to
+        # an account, and a live send's key must keep its answer (a client's retry of it after a reset would
+        # send to a real user again): so they go only when the tenant has no live account. Claims still in
+        # flight stay: their sends are being stored.
+        idempotency_keys=0
+        if has_live
+        else await count(
             delete(IdempotencyKey).where(
                 IdempotencyKey.tenant_id == tenant_id, IdempotencyKey.response_status.is_not(None)
             )

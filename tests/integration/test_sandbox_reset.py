@@ -6,6 +6,7 @@ On SQLite and Postgres."""
 
 from __future__ import annotations
 
+import datetime
 import uuid
 from typing import Any
 
@@ -147,7 +148,8 @@ async def test_a_reset_while_sends_deliveries_and_timers_are_in_flight_leaves_a_
     }
     # 3 + 1 + 1 + a chain of 2 + the sandbox step of the chain with a live step
     assert deleted["messages"] == 8 and deleted["conversations"] == 6, deleted
-    assert deleted["failoverChains"] == 1 and deleted["idempotencyKeys"] == 1, deleted
+    # The tenant has a live account: its keys keep their answers (a live send's retry must not send again).
+    assert deleted["failoverChains"] == 1 and deleted["idempotencyKeys"] == 0, deleted
     assert deleted["webhookEvents"] >= 3 and deleted["messageEvents"] >= 12, deleted
 
     assert await message_ids(client, tenant) == [str(kept_live)]
@@ -172,12 +174,12 @@ async def test_a_reset_while_sends_deliveries_and_timers_are_in_flight_leaves_a_
     third = await send_message(client, tenant, "sms", "+447700900123", TEXT)
     third_message = await wait_for_status(client, tenant, third, statuses.DELIVERED)
     assert third_message["conversation"]["id"] == message["conversation"]["id"]
-    # The Idempotency-Key's answer named a deleted message: the same request sends again.
+    # The Idempotency-Key stays with a tenant that has a live account: the same request is answered as before.
     second_keyed = await client.post(
         "/api/v1/Message/send", json=keyed, headers={**tenant.key, "Idempotency-Key": "k1"}
     )
-    assert second_keyed.status_code == 200 and "Idempotent-Replay" not in second_keyed.headers, second_keyed.text
-    assert second_keyed.json()["messageId"] != first_keyed.json()["messageId"]
+    assert second_keyed.headers.get("Idempotent-Replay") == "true", second_keyed.headers
+    assert second_keyed.json()["messageId"] == first_keyed.json()["messageId"]
 
     # Another tenant's sandbox and this tenant's live account: untouched.
     assert (await client.get(f"/api/v1/Message/{others}", headers=other.key)).json()["deliveryStatus"] == "Delivered"
@@ -189,9 +191,56 @@ async def test_a_reset_while_sends_deliveries_and_timers_are_in_flight_leaves_a_
     assert await count(client, WebhookEvent, WebhookEvent.message_id.in_([uuid.UUID(m) for m in delivered])) == 0
 
 
+async def test_a_sandbox_only_tenants_keys_go_so_the_same_request_sends_again(server):
+    client = server
+    tenant = await tenant_on(client)
+    keyed = {"trafficAccountId": tenant.accounts["sms"], "destination": "+447700900124", "sms": TEXT}
+    headers = {**tenant.key, "Idempotency-Key": "k1"}
+    first = await client.post("/api/v1/Message/send", json=keyed, headers=headers)
+    assert first.status_code == 200, first.text
+    reset = await client.delete("/api/v1/sandbox/data", headers=tenant.key)
+    assert reset.json()["idempotencyKeys"] == 1, reset.text
+    second = await client.post("/api/v1/Message/send", json=keyed, headers=headers)
+    assert second.status_code == 200 and "Idempotent-Replay" not in second.headers, second.text
+    assert second.json()["messageId"] != first.json()["messageId"]
+
+
 async def test_a_reset_of_nothing_deletes_nothing_and_needs_a_customer(server):
     client = server
     tenant = await tenant_on(client)
     reset = await client.delete("/api/v1/sandbox/data", headers=tenant.key)
     assert reset.status_code == 200 and set(reset.json().values()) == {0}, reset.text
     assert (await client.delete("/api/v1/sandbox/data")).status_code == 401
+
+
+async def test_a_reset_ends_catchers_pending_answers_and_an_exchange_of_a_deleted_message_is_not_journaled(server):
+    client = server
+    tenant = await tenant_on(client)
+    catcher = (await client.post("/api/v1/sandbox/catchers", headers=tenant.key)).json()
+    answer = f"/api/v1/sandbox/catchers/{catcher['id']}/answer"
+    assert (await client.put(answer, json={"status": 500, "count": 5}, headers=tenant.key)).status_code == 200
+    sent = await send_message(client, tenant, "sms", "+447700900123", TEXT)
+    await wait_for_status(client, tenant, sent, statuses.DELIVERED)
+    reset = (await client.delete("/api/v1/sandbox/data", headers=tenant.key)).json()
+    assert reset["catcherAnswers"] == 1 and reset["requests"] >= 2, reset  # the send and its report, flushed first
+    shown = (await client.get(f"/api/v1/sandbox/catchers/{catcher['id']}", headers=tenant.key)).json()
+    assert shown["answerStatus"] is None and shown["answerRemaining"] == 0, shown
+
+    # An exchange of the deleted message that was still waiting to be written (a send answered after the
+    # reset): dropped, not journaled under a message that no longer exists. One of no message is kept.
+    journal = client.app.state.runtime.journal  # type: ignore[attr-defined]
+    row = {
+        "tenant_id": uuid.UUID(tenant.id),
+        "traffic_account_id": uuid.UUID(tenant.accounts["sms"]),
+        "channel": "sms",
+        "direction": "request",
+        "destination": "+447700900123",
+        "method": "POST",
+        "url": "http://sandbox/sms",
+        "occurred_at": datetime.datetime.now(datetime.UTC),
+    }
+    journal.record(row | {"message_id": uuid.UUID(sent)})
+    journal.record(row | {"message_id": None})
+    await journal.flush()
+    exchanges = (await client.get("/api/v1/sandbox/requests", headers=tenant.key)).json()["items"]
+    assert [e["messageId"] for e in exchanges] == [None], exchanges
