@@ -10,6 +10,7 @@ exactly N sends however many workers send."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 from dataclasses import dataclass
 from typing import Any
@@ -17,9 +18,11 @@ from uuid import UUID
 
 import httpx
 from sqlalchemy import Row, delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from channels.registry import all_channels
+from gateway.lib.clock import now
 from gateway.lib.group_commit import GroupCommit
 from gateway.lib.problems import not_found
 from gateway.models import SandboxBehaviour, TrafficAccount
@@ -56,31 +59,36 @@ async def sandbox_account(
     return account
 
 
-async def behaviour_of(session: AsyncSession, tenant_id: UUID, account_id: UUID) -> SandboxBehaviour | None:
+async def behaviour_of(
+    session: AsyncSession, tenant_id: UUID, account_id: UUID, field: str | None = None
+) -> SandboxBehaviour | None:
     """The account's behaviour, None when it has none (it answers as its magic destinations say)."""
-    await sandbox_account(session, tenant_id, account_id)
+    await sandbox_account(session, tenant_id, account_id, field)
     return await session.scalar(select(SandboxBehaviour).where(SandboxBehaviour.traffic_account_id == account_id))
 
 
 async def set_behaviour(
-    session: AsyncSession, tenant_id: UUID, account_id: UUID, behaviour: Behaviour
+    session: AsyncSession, tenant_id: UUID, account_id: UUID, behaviour: Behaviour, field: str | None = None
 ) -> SandboxBehaviour:
-    """Replace the account's behaviour (committed: the next send, in any process, applies it)."""
-    row = await behaviour_of(session, tenant_id, account_id)
-    if row is None:
-        row = SandboxBehaviour(tenant_id=tenant_id, traffic_account_id=account_id)
-        session.add(row)
-    row.latency_min_ms, row.latency_max_ms = behaviour.latency_min_ms, behaviour.latency_max_ms
-    row.error_rate = behaviour.error_rate
-    row.fail_next_count, row.fail_next_with = behaviour.fail_next_count, behaviour.fail_next_with
+    """Replace the account's behaviour (committed: the next send, in any process, applies it). One upsert, so
+    two first PUTs at once both succeed (the later one wins)."""
+    await sandbox_account(session, tenant_id, account_id, field)
+    values = dataclasses.asdict(behaviour) | {"updated_at": now()}
+    dialect = postgresql if (await session.connection()).dialect.name == "postgresql" else sqlite
+    await session.execute(
+        dialect.insert(SandboxBehaviour)
+        .values(tenant_id=tenant_id, traffic_account_id=account_id, **values)
+        .on_conflict_do_update(index_elements=[SandboxBehaviour.traffic_account_id], set_=values)
+    )
     await session.commit()
-    await session.refresh(row)
+    row = await session.scalar(select(SandboxBehaviour).where(SandboxBehaviour.traffic_account_id == account_id))
+    assert row is not None  # just written; only a reset or DELETE removes it
     return row
 
 
-async def clear_behaviour(session: AsyncSession, tenant_id: UUID, account_id: UUID) -> None:
+async def clear_behaviour(session: AsyncSession, tenant_id: UUID, account_id: UUID, field: str | None = None) -> None:
     """Back to the sandbox's plain behaviour (its magic destinations)."""
-    await sandbox_account(session, tenant_id, account_id)
+    await sandbox_account(session, tenant_id, account_id, field)
     await session.execute(delete(SandboxBehaviour).where(SandboxBehaviour.traffic_account_id == account_id))
     await session.commit()
 

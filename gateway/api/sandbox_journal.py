@@ -35,6 +35,9 @@ NOT_SANDBOX = problem("`not_found`: no sandbox traffic account of the tenant has
 Milliseconds = Annotated[int, msgspec.Meta(ge=0, le=MAX_LATENCY_MS)]
 
 
+ACCOUNT = "account_id"  # the behaviour routes' path parameter, named by their 404
+
+
 class ExchangeOut(Out):
     id: UUID
     traffic_account_id: UUID
@@ -180,7 +183,7 @@ class SandboxJournalController(Controller):
         responses={404: NOT_SANDBOX},
     )
     async def get_behaviour(self, db_session: DbSession, principal: Caller, account_id: FromPath[UUID]) -> BehaviourOut:
-        return BehaviourOut.of(account_id, await behaviour_of(db_session, principal.tenant_id, account_id))
+        return BehaviourOut.of(account_id, await behaviour_of(db_session, principal.tenant_id, account_id, ACCOUNT))
 
     @put(
         "/trafficAccounts/{account_id:str}/behaviour",
@@ -191,7 +194,7 @@ class SandboxJournalController(Controller):
     async def put_behaviour(
         self, db_session: DbSession, principal: Caller, account_id: FromPath[UUID], data: JSONBody[BehaviourIn]
     ) -> BehaviourOut:
-        row = await set_behaviour(db_session, principal.tenant_id, account_id, data.behaviour())
+        row = await set_behaviour(db_session, principal.tenant_id, account_id, data.behaviour(), ACCOUNT)
         return BehaviourOut.of(account_id, row)
 
     @delete(
@@ -200,4 +203,4 @@ class SandboxJournalController(Controller):
         responses={404: NOT_SANDBOX},
     )
     async def delete_behaviour(self, db_session: DbSession, principal: Caller, account_id: FromPath[UUID]) -> None:
-        await clear_behaviour(db_session, principal.tenant_id, account_id)
+        await clear_behaviour(db_session, principal.tenant_id, account_id, ACCOUNT)

@@ -3,6 +3,7 @@ validation, tenant scoping (a live account or another tenant's is a 404), filter
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import uuid
 
@@ -80,12 +81,23 @@ async def test_live_and_other_tenants_accounts_are_not_found(client, tenant, oth
     for account_id in (await live_account(client, tenant), other_tenant.accounts["sms"], str(uuid.uuid4())):
         for method in ("get", "delete"):
             assert_problem(
-                await getattr(client, method)(behaviour_url(account_id), headers=tenant.key), 404, "not_found"
+                await getattr(client, method)(behaviour_url(account_id), headers=tenant.key),
+                404,
+                "not_found",
+                "account_id",
             )
         put = await client.put(behaviour_url(account_id), json={"errorRate": 1}, headers=tenant.key)
-        assert_problem(put, 404, "not_found")
+        assert_problem(put, 404, "not_found", "account_id")
         journal = await client.get(f"/api/v1/sandbox/requests?trafficAccountId={account_id}", headers=tenant.key)
         assert_problem(journal, 404, "not_found", "trafficAccountId")
+
+
+async def test_first_behaviours_put_at_once_all_succeed_and_one_is_kept(client, tenant):
+    url = behaviour_url(tenant.accounts["sms"])
+    puts = [client.put(url, json={"latencyMs": n}, headers=tenant.key) for n in range(1, 6)]
+    answers = await asyncio.gather(*puts)
+    assert [a.status_code for a in answers] == [200] * 5, [a.text for a in answers]
+    assert (await client.get(url, headers=tenant.key)).json()["latencyMs"] in range(1, 6)
 
 
 async def test_behaviour_needs_a_customer(client, tenant):
@@ -128,7 +140,9 @@ def row(tenant: TenantFixture, channel: str, n: int, **values: object) -> dict:
 
 
 async def test_the_journal_is_filtered_and_paged_oldest_first(client, tenant, other_tenant):
-    message_id = uuid.uuid4()
+    send = {"trafficAccountId": tenant.accounts["sms"], "destination": "+447700900123", "sms": {"text": "hi", "sender": "ACME"}}
+    sent = await client.post("/api/v1/Message/send", json=send, headers=tenant.key)  # stays Ready: no worker runs
+    message_id = uuid.UUID(sent.json()["messageId"])  # the journal keeps no entry of a message that isn't there
     record(
         client,
         tenant,
