@@ -25,7 +25,7 @@ from sqlalchemy import insert, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.lib.clock import now
-from gateway.lib.db import in_chunks
+from gateway.lib.db import in_chunks, stored_text
 from gateway.lib.group_commit import GroupCommit
 from gateway.lib.lookups import Lookups
 from gateway.lib.pagination import Cursor, page_query
@@ -79,8 +79,7 @@ URL_SECRET = re.compile(r"([?&;](?:amp;)?[\w.-]*(?:token|secret|key|password|sig
 
 
 def body_text(body: bytes) -> str:
-    # Postgres text holds no NUL character.
-    text = body[:MAX_BODY].decode("utf-8", "replace").replace("\x00", "\ufffd")
+    text = stored_text(body, MAX_BODY)
     return URL_SECRET.sub(lambda match: match.group(1) + REDACTED, text) if "=" in text else text
 
 

@@ -36,6 +36,12 @@ def in_chunks(values: Sequence[T]) -> Iterator[Sequence[T]]:
         yield values[start : start + IN_LIST_CHUNK]
 
 
+def stored_text(body: bytes, limit: int) -> str:
+    """Bytes received (a body) as text a column holds: the first ``limit`` bytes, decoded leniently, NULs
+    replaced (Postgres text holds none)."""
+    return body[:limit].decode("utf-8", errors="replace").replace("\x00", "\ufffd")
+
+
 def create_engine(database_url: str) -> AsyncEngine:
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":

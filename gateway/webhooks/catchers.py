@@ -19,13 +19,14 @@ from standardwebhooks.webhooks import WebhookVerificationError
 
 from gateway.channel_routes import SANDBOX
 from gateway.lib.clock import now
+from gateway.lib.db import stored_text
 from gateway.lib.pagination import Cursor, page_query
 from gateway.lib.problems import not_found
 from gateway.models import SandboxCatcher, SandboxCatcherRequest, Webhook
 from gateway.settings import Settings
 
 CATCHERS = f"{SANDBOX}/catchers"
-BODY_KEPT = 65536  # characters of a request's body stored
+BODY_KEPT = 65536  # bytes of a request's body stored
 OK = 200
 _UUID = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 
@@ -117,7 +118,7 @@ class CatcherService:
                 received_at=now(),
                 method=method,
                 headers=headers,
-                body=body.decode("utf-8", errors="replace").replace("\0", "\ufffd")[:BODY_KEPT],
+                body=stored_text(body, BODY_KEPT),
                 answered_status=status or OK,
                 signature_verified=verified,
                 webhook_id=webhook_id,

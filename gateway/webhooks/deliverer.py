@@ -43,6 +43,7 @@ from sqlalchemy.orm import aliased
 from channels import kit
 from gateway import metrics
 from gateway.lib.clock import now
+from gateway.lib.db import stored_text
 from gateway.lib.group_commit import GroupCommit
 from gateway.lib.leased_queue import LeasedQueue
 from gateway.lib.netguard import checked_url
@@ -310,7 +311,7 @@ class WebhookDeliverer:
             return outcome(error=f"no answer within {self.timeout_seconds:g} s")
         except Exception as error:  # noqa: BLE001  (refused, reset, bad header value...: a failed attempt)
             return outcome(error=f"{type(error).__name__}: {error}"[:1000])
-        text = kept[:BODY_KEPT].decode("utf-8", errors="replace").replace("\0", "\ufffd")
+        text = stored_text(kept, BODY_KEPT)
         retry_after = None
         if response.status_code in (429, 503):
             retry_after = kit.retry_after(response.headers.get("retry-after"), at, cap=MAX_RETRY_AFTER)
