@@ -137,6 +137,7 @@ async def catch(request: Request, db_session: DbSession, catcher_id: FromPath[st
         catcher = UUID(catcher_id)
     except ValueError:
         raise not_found("catcher") from None
+    # Built here, not injected: the customer API's provider needs a caller, and a catcher's sender is none.
     service = CatcherService(db_session, runtime_of(request).settings.public_base_url)
     status = await service.receive(catcher, request.method, dict(request.headers), await request.body())
     if status is None:
