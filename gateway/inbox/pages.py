@@ -81,13 +81,13 @@ async def login(request: Request, db_session: DbSession, data: Form) -> Response
         )
     except Problem as problem:  # wrong credentials (401), locked (429): said on the page, with its status
         return _page("login.html", request, None, problem.status_code, email=email, error=problem.detail)
-    auth.sign_in(request, token)
+    await auth.sign_in(request, db_session, token)
     return back(request, INBOX_PATH + "/")
 
 
 @post("/logout")
-async def logout(request: Request) -> Redirect:
-    auth.sign_out(request)
+async def logout(request: Request, db_session: DbSession, user: SignedIn) -> Redirect:
+    await auth.sign_out(request, db_session, user)
     return back(request, f"{INBOX_PATH}/login")
 
 
