@@ -5,8 +5,6 @@ that page to show once (not in the URL, where a link could fake one)."""
 from __future__ import annotations
 
 import datetime
-import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any
 from uuid import UUID
@@ -26,7 +24,7 @@ from channels.registry import channel_names
 from gateway import sandbox_behaviour
 from gateway.api.deps import DbSession, runtime_of
 from gateway.api.sandbox_journal import BehaviourIn
-from gateway.events.tail import Lagged
+from gateway.events.stream import KINDS, LISTENING, event_stream
 from gateway.inbox import auth, reads, replies
 from gateway.inbox.auth import INBOX_PATH, InboxUser, SignInFirst
 from gateway.lib.problems import Problem
@@ -60,6 +58,7 @@ def _uuid(value: str | None) -> UUID | None:
 
 def _page(name: str, request: Request, user: InboxUser | None, status_code: int = 200, **context: Any) -> Template:
     context |= {"user": user, "notice": request.session.pop("notice", None), "static": STATIC_PATH}
+    context["event_kinds"] = KINDS  # the live pages' script listens for each
     return Template(template_name=name, context=context, status_code=status_code)
 
 
@@ -157,32 +156,15 @@ async def reply(
 
 # Live updates.
 
-KEEP_ALIVE_SECONDS = 15  # a comment line this often, so that proxies and browsers keep an idle stream open
-
 
 @get("/events")
 async def events(request: Request, db_session: DbSession, user: SignedIn) -> ServerSentEvent:
-    """The tenant's message events (gateway.events.tail) as server-sent events: each page's script fetches
-    its live part again when one comes. A "ready" event says the subscription is made."""
+    """The tenant's events as GET /api/v1/events streams them (gateway.events.stream): each page's script
+    fetches its live part again when one comes. It starts with the event "listening" (the API's comment, which
+    a script can't see): subscribed. A reconnection doesn't resume: the page reads it all again instead."""
     await db_session.close()  # a stream holds no connection while it waits
-    tail = runtime_of(request).event_tail
-
-    async def stream() -> AsyncIterator[ServerSentEventMessage]:
-        async with tail.subscribe(user.tenant_id) as subscription:
-            yield ServerSentEventMessage(event="ready", data="")
-            while True:
-                try:
-                    event = await subscription.next(within=KEEP_ALIVE_SECONDS)
-                except Lagged:  # events were dropped: the page reads it all again, the browser reconnects
-                    yield ServerSentEventMessage(data="lagged")
-                    return
-                if event is None:
-                    yield ServerSentEventMessage(comment="keep-alive")
-                    continue
-                fields = {"messageId": str(event.message_id), "status": event.status, "direction": event.direction}
-                yield ServerSentEventMessage(data=json.dumps(fields), id=event.cursor)
-
-    return ServerSentEvent(stream())
+    listening = ServerSentEventMessage(event=LISTENING, data="")
+    return ServerSentEvent(event_stream(runtime_of(request).event_tail, user.tenant_id, listening=listening))
 
 
 # Webhooks.
