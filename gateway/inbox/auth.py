@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.models import Customer
 from gateway.settings import Settings
+from gateway.tenants.auth import Principal
 
 INBOX_PATH = "/inbox"
 SESSION_COOKIE = "gateway_inbox"
@@ -118,3 +119,9 @@ async def current_user(request: Request, db_session: NamedDependency[AsyncSessio
     if customer.inbox_session_version != version:  # signed out since (here or in another browser)
         raise SignInFirst
     return InboxUser(tenant_id, customer_id, customer.email)
+
+
+def principal(user: NamedDependency[InboxUser]) -> Principal:
+    """The signed-in customer as the API's services know their caller: the inbox takes them from the API's
+    providers (gateway.api.deps), which take it."""
+    return Principal(user.tenant_id, customer_id=user.customer_id)

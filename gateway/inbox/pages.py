@@ -22,7 +22,7 @@ from litestar.template.config import TemplateConfig
 from channels.base import UserReply
 from channels.registry import channel_names
 from gateway import sandbox_behaviour
-from gateway.api.deps import DbSession, runtime_of
+from gateway.api.deps import DbSession, Webhooks, provide_webhook_service, runtime_of
 from gateway.api.sandbox_journal import BehaviourIn
 from gateway.events.stream import KINDS, LISTENING, event_stream
 from gateway.inbox import auth, reads, replies
@@ -32,7 +32,7 @@ from gateway.lib.validation import parse
 from gateway.settings import Settings
 from gateway.store import statuses
 from gateway.tenants.login import LoginService
-from gateway.webhooks.service import DeliveryFilters, WebhookService
+from gateway.webhooks.service import DeliveryFilters
 
 STATIC_PATH = f"{INBOX_PATH}/static"
 STATIC_DIR = Path(__file__).parent / "static"
@@ -170,17 +170,11 @@ async def events(request: Request, db_session: DbSession, user: SignedIn) -> Ser
 # Webhooks.
 
 
-def _webhooks(request: Request, db_session: DbSession) -> WebhookService:
-    runtime = runtime_of(request)
-    return WebhookService(db_session, runtime.settings.allow_private_webhook_urls, runtime.work_due)
-
-
 @get("/webhooks")
-async def webhooks(request: Request, db_session: DbSession, user: SignedIn) -> Template:
-    service = _webhooks(request, db_session)
+async def webhooks(request: Request, user: SignedIn, webhook_service: Webhooks) -> Template:
     shown = []
-    for view in await service.list(user.tenant_id):
-        deliveries, _next = await service.deliveries(
+    for view in await webhook_service.list(user.tenant_id):
+        deliveries, _next = await webhook_service.deliveries(
             user.tenant_id, view.webhook.id, DeliveryFilters(), DELIVERIES_SHOWN, None
         )
         shown.append((view.webhook, deliveries))
@@ -190,10 +184,10 @@ async def webhooks(request: Request, db_session: DbSession, user: SignedIn) -> T
 
 @post("/webhooks/{webhook_id:uuid}/deliveries/{event_id:uuid}/replay")
 async def replay(
-    request: Request, db_session: DbSession, user: SignedIn, webhook_id: FromPath[UUID], event_id: FromPath[UUID]
+    request: Request, user: SignedIn, webhook_service: Webhooks, webhook_id: FromPath[UUID], event_id: FromPath[UUID]
 ) -> Redirect:
     try:
-        await _webhooks(request, db_session).replay(user.tenant_id, webhook_id, event_id)
+        await webhook_service.replay(user.tenant_id, webhook_id, event_id)
     except Problem as problem:
         if problem.status_code == 404:
             raise
@@ -203,14 +197,14 @@ async def replay(
 
 @post("/webhooks/{webhook_id:uuid}/recover")
 async def recover(
-    request: Request, db_session: DbSession, user: SignedIn, webhook_id: FromPath[UUID], data: Form
+    request: Request, user: SignedIn, webhook_service: Webhooks, webhook_id: FromPath[UUID], data: Form
 ) -> Redirect:
     try:
         since = datetime.datetime.fromisoformat(data.get("since", "")).replace(tzinfo=datetime.UTC)
     except ValueError:
         return back(request, f"{INBOX_PATH}/webhooks", "Give the time to recover from.")
     try:
-        count = await _webhooks(request, db_session).recover(user.tenant_id, webhook_id, since, None)
+        count = await webhook_service.recover(user.tenant_id, webhook_id, since, None)
     except Problem as problem:
         if problem.status_code == 404:
             raise
@@ -285,7 +279,11 @@ def routes(settings: Settings) -> list[Router]:
             *(accounts, set_behaviour, clear_behaviour, events),
         ],
         middleware=auth.middleware(settings),
-        dependencies={"user": Provide(auth.current_user)},
+        dependencies={
+            "user": Provide(auth.current_user),
+            "principal": Provide(auth.principal, sync_to_thread=False),
+            "webhook_service": Provide(provide_webhook_service, sync_to_thread=False),  # the API's
+        },
         exception_handlers={SignInFirst: _sign_in_first, 404: _not_found},
         include_in_schema=False,
     )
