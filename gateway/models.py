@@ -39,6 +39,9 @@ class Customer(UUIDAuditBase):
     password_hash: Mapped[str] = mapped_column(String(200))
     # Part of every token; bumping it (password change) makes all earlier tokens invalid.
     token_version: Mapped[int] = mapped_column(Integer, default=1)
+    # Part of every inbox session (gateway.inbox.auth); bumping it (signing out) ends them all, in every process,
+    # while the API's tokens stay valid.
+    inbox_session_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
 
 class ApiKey(UUIDAuditBase):

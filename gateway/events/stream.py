@@ -18,12 +18,15 @@ from litestar.response import ServerSentEventMessage
 from gateway.events.tail import OVERLAP, Ended, Event, EventTail, replay
 from gateway.lib.clock import now
 from gateway.lib.pagination import Cursor
+from gateway.store import outbox, statuses
 
 KEEP_ALIVE_SECONDS = 15.0  # a comment this often when nothing happens: proxies keep the connection open
 # How far before the event a resuming client names the stream goes back: an event committed that much
 # late (OVERLAP), and read a poll after the named one, may have been handed out after it.
 REPLAY_BACK = 2 * OVERLAP
 LISTENING = "listening"  # the first comment: from here on every event committed is in the stream
+# Every ``event:`` name the stream sends (Event.kind): a script's EventSource listens for each by name.
+KINDS = tuple(outbox.USER_MESSAGE if status == statuses.RECEIVED else status for status in statuses.ALL)
 
 
 def as_message(event: Event) -> ServerSentEventMessage:
@@ -31,13 +34,20 @@ def as_message(event: Event) -> ServerSentEventMessage:
 
 
 async def event_stream(
-    tail: EventTail, tenant_id: UUID, *, traffic_account_id: UUID | None = None, resume: Cursor | None = None
+    tail: EventTail,
+    tenant_id: UUID,
+    *,
+    traffic_account_id: UUID | None = None,
+    resume: Cursor | None = None,
+    listening: ServerSentEventMessage | None = None,
 ) -> AsyncIterator[ServerSentEventMessage]:
     """The tenant's (or its traffic account's) events from now, or, with ``resume`` (a Last-Event-ID), from
     that event on, until the client goes away (or, having fallen far behind, is told to resume: the stream
-    ends; or the server stops). Holds no database connection while it waits."""
+    ends; or the server stops). Holds no database connection while it waits. Once subscribed it sends
+    ``listening``, by default the comment ``: listening`` (a page's script sees no comment: the inbox's is an
+    event)."""
     async with tail.subscribe(tenant_id, traffic_account_id=traffic_account_id) as subscription:
-        yield ServerSentEventMessage(comment=LISTENING, data=None)
+        yield listening or ServerSentEventMessage(comment=LISTENING, data=None)
         listening_since = now()
         replayed: set[UUID] = set()  # those the subscription may hand out again
         if resume is not None:

@@ -1,6 +1,11 @@
 """Signing in to the inbox: a customer's email and password (the API's login, with its lockout), kept in an
 encrypted HttpOnly, SameSite=Strict session cookie, and every form checked against CSRF. Both cookies are
-scoped to /inbox, so the JSON API never sees them."""
+scoped to /inbox, so the JSON API never sees them.
+
+The cookie is the client's, so forgetting it ends nothing: it also holds the customer's inbox session version
+(Customer.inbox_session_version), checked on every request and bumped when the customer signs out. Signing out
+thus ends all of the customer's inbox sessions, in every process, and a copied cookie opens nothing; the API's
+tokens (Customer.token_version) stay valid."""
 
 from __future__ import annotations
 
@@ -17,10 +22,12 @@ from litestar.middleware.base import DefineMiddleware
 from litestar.middleware.csrf import CSRFMiddleware
 from litestar.middleware.session import SessionMiddleware
 from litestar.middleware.session.client_side import ClientSideSessionBackend, CookieBackendConfig
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.models import Customer
 from gateway.settings import Settings
+from gateway.tenants.auth import Principal
 
 INBOX_PATH = "/inbox"
 SESSION_COOKIE = "gateway_inbox"
@@ -75,19 +82,29 @@ def middleware(settings: Settings) -> list[DefineMiddleware]:
     ]
 
 
-def sign_in(request: Request, token: str) -> None:
+async def sign_in(request: Request, db_session: AsyncSession, token: str) -> None:
     """Keep the customer's API token (gateway.tenants.login) in the session: it expires, and a password
-    change revokes it, exactly as the API's bearer token."""
-    request.set_session({"token": token})
+    change revokes it, exactly as the API's bearer token. With it, the inbox session version it must match."""
+    customer = await db_session.get_one(Customer, UUID(request.app.state.runtime.token_issuer.verify(token)["sub"]))
+    request.set_session({"token": token, "version": customer.inbox_session_version})
 
 
-def sign_out(request: Request) -> None:
+async def sign_out(request: Request, db_session: AsyncSession, user: InboxUser) -> None:
+    """Ends every inbox session of the customer (all carry the version bumped here), not only this one."""
+    await db_session.execute(
+        update(Customer)
+        .where(Customer.id == user.customer_id)
+        .values(inbox_session_version=Customer.inbox_session_version + 1)
+    )
+    await db_session.commit()
     request.clear_session()
 
 
 async def current_user(request: Request, db_session: NamedDependency[AsyncSession]) -> InboxUser:
-    """The signed-in customer; SignInFirst when there is none (no session, an expired or revoked token)."""
-    token = request.session.get("token") if request.session else None
+    """The signed-in customer; SignInFirst when there is none (no session, an expired or revoked token, a
+    session the customer signed out of)."""
+    session = request.session or {}
+    token, version = session.get("token"), session.get("version")
     if not isinstance(token, str):
         raise SignInFirst
     runtime = request.app.state.runtime
@@ -99,4 +116,12 @@ async def current_user(request: Request, db_session: NamedDependency[AsyncSessio
     customer = await db_session.get(Customer, customer_id)
     if customer is None or (customer.tenant_id, customer.token_version) != (tenant_id, claims["ver"]):
         raise SignInFirst
+    if customer.inbox_session_version != version:  # signed out since (here or in another browser)
+        raise SignInFirst
     return InboxUser(tenant_id, customer_id, customer.email)
+
+
+def principal(user: NamedDependency[InboxUser]) -> Principal:
+    """The signed-in customer as the API's services know their caller: the inbox takes them from the API's
+    providers (gateway.api.deps), which take it."""
+    return Principal(user.tenant_id, customer_id=user.customer_id)

@@ -5,8 +5,6 @@ that page to show once (not in the URL, where a link could fake one)."""
 from __future__ import annotations
 
 import datetime
-import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any
 from uuid import UUID
@@ -24,9 +22,9 @@ from litestar.template.config import TemplateConfig
 from channels.base import UserReply
 from channels.registry import channel_names
 from gateway import sandbox_behaviour
-from gateway.api.deps import DbSession, runtime_of
+from gateway.api.deps import DbSession, Webhooks, provide_webhook_service, runtime_of
 from gateway.api.sandbox_journal import BehaviourIn
-from gateway.events.tail import Lagged
+from gateway.events.stream import KINDS, LISTENING, event_stream
 from gateway.inbox import auth, reads, replies
 from gateway.inbox.auth import INBOX_PATH, InboxUser, SignInFirst
 from gateway.lib.problems import Problem
@@ -34,7 +32,7 @@ from gateway.lib.validation import parse
 from gateway.settings import Settings
 from gateway.store import statuses
 from gateway.tenants.login import LoginService
-from gateway.webhooks.service import DeliveryFilters, WebhookService
+from gateway.webhooks.service import DeliveryFilters
 
 STATIC_PATH = f"{INBOX_PATH}/static"
 STATIC_DIR = Path(__file__).parent / "static"
@@ -60,6 +58,7 @@ def _uuid(value: str | None) -> UUID | None:
 
 def _page(name: str, request: Request, user: InboxUser | None, status_code: int = 200, **context: Any) -> Template:
     context |= {"user": user, "notice": request.session.pop("notice", None), "static": STATIC_PATH}
+    context["event_kinds"] = KINDS  # the live pages' script listens for each
     return Template(template_name=name, context=context, status_code=status_code)
 
 
@@ -81,13 +80,13 @@ async def login(request: Request, db_session: DbSession, data: Form) -> Response
         )
     except Problem as problem:  # wrong credentials (401), locked (429): said on the page, with its status
         return _page("login.html", request, None, problem.status_code, email=email, error=problem.detail)
-    auth.sign_in(request, token)
+    await auth.sign_in(request, db_session, token)
     return back(request, INBOX_PATH + "/")
 
 
 @post("/logout")
-async def logout(request: Request) -> Redirect:
-    auth.sign_out(request)
+async def logout(request: Request, db_session: DbSession, user: SignedIn) -> Redirect:
+    await auth.sign_out(request, db_session, user)
     return back(request, f"{INBOX_PATH}/login")
 
 
@@ -157,48 +156,25 @@ async def reply(
 
 # Live updates.
 
-KEEP_ALIVE_SECONDS = 15  # a comment line this often, so that proxies and browsers keep an idle stream open
-
 
 @get("/events")
 async def events(request: Request, db_session: DbSession, user: SignedIn) -> ServerSentEvent:
-    """The tenant's message events (gateway.events.tail) as server-sent events: each page's script fetches
-    its live part again when one comes. A "ready" event says the subscription is made."""
+    """The tenant's events as GET /api/v1/events streams them (gateway.events.stream): each page's script
+    fetches its live part again when one comes. It starts with the event "listening" (the API's comment, which
+    a script can't see): subscribed. A reconnection doesn't resume: the page reads it all again instead."""
     await db_session.close()  # a stream holds no connection while it waits
-    tail = runtime_of(request).event_tail
-
-    async def stream() -> AsyncIterator[ServerSentEventMessage]:
-        async with tail.subscribe(user.tenant_id) as subscription:
-            yield ServerSentEventMessage(event="ready", data="")
-            while True:
-                try:
-                    event = await subscription.next(within=KEEP_ALIVE_SECONDS)
-                except Lagged:  # events were dropped: the page reads it all again, the browser reconnects
-                    yield ServerSentEventMessage(data="lagged")
-                    return
-                if event is None:
-                    yield ServerSentEventMessage(comment="keep-alive")
-                    continue
-                fields = {"messageId": str(event.message_id), "status": event.status, "direction": event.direction}
-                yield ServerSentEventMessage(data=json.dumps(fields), id=event.cursor)
-
-    return ServerSentEvent(stream())
+    listening = ServerSentEventMessage(event=LISTENING, data="")
+    return ServerSentEvent(event_stream(runtime_of(request).event_tail, user.tenant_id, listening=listening))
 
 
 # Webhooks.
 
 
-def _webhooks(request: Request, db_session: DbSession) -> WebhookService:
-    runtime = runtime_of(request)
-    return WebhookService(db_session, runtime.settings.allow_private_webhook_urls, runtime.work_due)
-
-
 @get("/webhooks")
-async def webhooks(request: Request, db_session: DbSession, user: SignedIn) -> Template:
-    service = _webhooks(request, db_session)
+async def webhooks(request: Request, user: SignedIn, webhook_service: Webhooks) -> Template:
     shown = []
-    for view in await service.list(user.tenant_id):
-        deliveries, _next = await service.deliveries(
+    for view in await webhook_service.list(user.tenant_id):
+        deliveries, _next = await webhook_service.deliveries(
             user.tenant_id, view.webhook.id, DeliveryFilters(), DELIVERIES_SHOWN, None
         )
         shown.append((view.webhook, deliveries))
@@ -208,10 +184,10 @@ async def webhooks(request: Request, db_session: DbSession, user: SignedIn) -> T
 
 @post("/webhooks/{webhook_id:uuid}/deliveries/{event_id:uuid}/replay")
 async def replay(
-    request: Request, db_session: DbSession, user: SignedIn, webhook_id: FromPath[UUID], event_id: FromPath[UUID]
+    request: Request, user: SignedIn, webhook_service: Webhooks, webhook_id: FromPath[UUID], event_id: FromPath[UUID]
 ) -> Redirect:
     try:
-        await _webhooks(request, db_session).replay(user.tenant_id, webhook_id, event_id)
+        await webhook_service.replay(user.tenant_id, webhook_id, event_id)
     except Problem as problem:
         if problem.status_code == 404:
             raise
@@ -221,14 +197,14 @@ async def replay(
 
 @post("/webhooks/{webhook_id:uuid}/recover")
 async def recover(
-    request: Request, db_session: DbSession, user: SignedIn, webhook_id: FromPath[UUID], data: Form
+    request: Request, user: SignedIn, webhook_service: Webhooks, webhook_id: FromPath[UUID], data: Form
 ) -> Redirect:
     try:
         since = datetime.datetime.fromisoformat(data.get("since", "")).replace(tzinfo=datetime.UTC)
     except ValueError:
         return back(request, f"{INBOX_PATH}/webhooks", "Give the time to recover from.")
     try:
-        count = await _webhooks(request, db_session).recover(user.tenant_id, webhook_id, since, None)
+        count = await webhook_service.recover(user.tenant_id, webhook_id, since, None)
     except Problem as problem:
         if problem.status_code == 404:
             raise
@@ -303,7 +279,11 @@ def routes(settings: Settings) -> list[Router]:
             *(accounts, set_behaviour, clear_behaviour, events),
         ],
         middleware=auth.middleware(settings),
-        dependencies={"user": Provide(auth.current_user)},
+        dependencies={
+            "user": Provide(auth.current_user),
+            "principal": Provide(auth.principal, sync_to_thread=False),
+            "webhook_service": Provide(provide_webhook_service, sync_to_thread=False),  # the API's
+        },
         exception_handlers={SignInFirst: _sign_in_first, 404: _not_found},
         include_in_schema=False,
     )

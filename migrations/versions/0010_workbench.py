@@ -1,7 +1,7 @@
 """The local-mock workbench: the sandbox journal, provider behaviours, webhook catchers, an event index.
 
-The journal of exchanges with the sandbox providers, per-account provider behaviour, webhook catchers, and the
-index the event stream reads status events by.
+The journal of exchanges with the sandbox providers, per-account provider behaviour, webhook catchers, the
+index the event stream reads status events by, and the customer's inbox session version (signing out ends them).
 
 Revision ID: 0010
 Revises: 0009
@@ -106,9 +106,14 @@ def upgrade() -> None:
     with op.batch_alter_table('message_event', schema=None) as batch_op:
         batch_op.create_index('ix_message_event_occurred', ['occurred_at'], unique=False)
 
+    with op.batch_alter_table('customer', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('inbox_session_version', sa.Integer(), server_default='1', nullable=False))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('customer', schema=None) as batch_op:
+        batch_op.drop_column('inbox_session_version')
+
     with op.batch_alter_table('message_event', schema=None) as batch_op:
         batch_op.drop_index('ix_message_event_occurred')
 

@@ -78,6 +78,19 @@ async def test_sign_in_sets_a_strict_http_only_session_cookie_and_sign_out_ends_
     assert (await client.get("/inbox/")).status_code == 303
 
 
+async def test_signing_out_ends_the_session_server_side_not_the_api_token(client, tenant):
+    await sign_in(client, tenant)
+    copied = "; ".join(f"{c.name}={c.value}" for c in client.cookies.jar)  # the session cookie, as a thief has it
+    home = await client.get("/inbox/", headers={"Cookie": copied})
+    assert home.status_code == 200, home.text
+    assert (await client.post("/inbox/logout", data={"_csrf_token": csrf_token(home)})).status_code == 303
+    replayed = await client.get("/inbox/", headers={"Cookie": copied})
+    assert replayed.status_code == 303 and replayed.headers["location"] == "/inbox/login"
+    assert (await client.get("/api/v1/Messages", headers=tenant.bearer)).status_code == 200  # the API's token
+    await sign_in(client, tenant)  # a new session
+    assert (await client.get("/inbox/")).status_code == 200
+
+
 async def test_a_password_change_ends_the_inbox_session(client, tenant):
     await sign_in(client, tenant)
     changed = await client.post(

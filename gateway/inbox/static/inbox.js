@@ -36,10 +36,11 @@
     if (running) again = true;
     else if (!pending) pending = setTimeout(refresh, 150);
   }
+  // The tenant's events (GET /api/v1/events's), named by kind: the body lists the names.
   const events = new EventSource("/inbox/events");
-  events.onmessage = soon;
+  document.body.dataset.events.split(" ").forEach((name) => events.addEventListener(name, soon));
   // Subscribed. After a reconnection (the browser makes it), what changed meanwhile is read again.
-  events.addEventListener("ready", () => {
+  events.addEventListener("listening", () => {
     if (document.body.dataset.stream === "open") soon();
     document.body.dataset.stream = "open";
   });
