@@ -115,8 +115,12 @@ class Journal:
         rows = submitted
         async with self.sessions() as session:
             await _find_messages(session, rows)
-            named = {r["message_id"] for r in rows if r.get("message_id")}
-            if named:  # a message a sandbox reset deleted while its exchange waited here: its entry goes too
+            # A message a sandbox reset deleted (or an account or tenant deleted) while its exchange waited
+            # here: its entry goes too, rather than failing the batch on a foreign key.
+            accounts = {r["traffic_account_id"] for r in rows}
+            existing = set(await session.scalars(select(TrafficAccount.id).where(TrafficAccount.id.in_(accounts))))
+            rows = [r for r in rows if r["traffic_account_id"] in existing]
+            if named := {r["message_id"] for r in rows if r.get("message_id")}:
                 kept = set(await session.scalars(select(Message.id).where(Message.id.in_(named))))
                 rows = [r for r in rows if r.get("message_id") is None or r["message_id"] in kept]
             if rows:
