@@ -114,13 +114,14 @@ class WaitController(Controller):
         summary="Wait until a message has one of the given statuses (long-poll)",
         description=(
             "Answers as soon as the message has taken one of `status` or gone past it (a `Read` message was "
-            "`Delivered`), at once if it already has, with the message as `GET /Message/{id}` shows it."
+            "`Delivered`), at once if it already has (its status history counts: a `Sent` message that then "
+            "`Failed` was `Sent`), with the message as `GET /Message/{id}` shows it."
         ),
         responses={
             408: problem("`wait_timeout`: the timeout passed first; `deliveryStatus` is the message's status now"),
             409: problem(
-                "`wait_unreachable`: none of the statuses can follow the message's status any more (it `Failed`, "
-                "or was `Delivered` while you wait for `Failed`); `deliveryStatus` names it"
+                "`wait_unreachable`: the message took none of the statuses, and none can follow its status any "
+                "more (it `Failed`, or was `Delivered` while you wait for `Failed`); `deliveryStatus` names it"
             ),
         },
     )
@@ -139,10 +140,10 @@ class WaitController(Controller):
     ) -> MessageDetail:
         wanted = _statuses(status)
 
-        async def current() -> tuple[str, int]:
-            message, *_ = await message_service.get(principal.tenant_id, message_id)
+        async def current() -> dict[int, str]:
+            _, _, history, _ = await message_service.get(principal.tenant_id, message_id)
             await db_session.close()  # no connection held while waiting
-            return message.status, message.sequence
+            return {event.sequence: event.status for event in history}
 
         outcome = await until_status(event_tail, principal.tenant_id, message_id, wanted, current, seconds=seconds)
         detail = await message_detail(message_service, principal.tenant_id, message_id)

@@ -1,17 +1,19 @@
-"""The event tail: every tenant's message events (status changes and user messages) as they are committed,
+"""The event tail: the tenants' message events (status changes and user messages) as they are committed,
 fanned out to whoever listens in this process (GET /api/v1/events, the Messages wait long-polls, the inbox).
 
-One per process (``Runtime.event_tail``), running only while someone listens. About every READ_INTERVAL it
-reads the new ``message_event`` rows with their message, releasing its connection between reads, and hands
-each to the subscriptions of its tenant. A process that commits a status change says so
-(WorkDue.statuses_changed), so that its own changes are read at once rather than at the next interval; those
-of other processes (a worker) wait for the interval.
+One per process (``Runtime.event_tail``), running only while someone listens, and reading only the events
+of the tenants someone listens to. About every READ_INTERVAL it reads their new ``message_event`` rows with
+their message, releasing its connection between reads, and hands each to the subscriptions of its tenant; a
+tenant's first read (someone starts to listen to it) only sets its starting point. A process that commits a
+status change says so (WorkDue.statuses_changed), so that its own changes are read at once rather than at
+the next interval; those of other processes (a worker) wait for the interval.
 
 Transactions commit out of ``occurred_at`` order: ``occurred_at`` is the writer's clock when it made the
 change, before it committed. So each read goes back OVERLAP before the previous read began, and skips the
 events it has already seen in that window: an event is neither missed nor repeated as long as it is committed
 within OVERLAP of its ``occurred_at`` (and the processes' clocks agree within that). Each read is one narrow
-query of the window's ids (on ix_message_event_occurred), and one more for the rows of those not seen yet.
+query of the window's ids (on ix_message_event_occurred, joined to their message for its tenant), and one
+more for the rows of those not seen yet.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from functools import cached_property
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Select, and_, case, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.lib.clock import now
@@ -107,8 +109,13 @@ class Event:
         )
 
 
+def _of_user_messages(column: Any) -> Any:
+    return case((MessageEvent.status == statuses.RECEIVED, column))
+
+
 # An event with its message as gateway.store.outbox reads a message: the event's status, sequence and error
-# in the message's place (the message may have moved on since), the message's id as ``id``.
+# in the message's place (the message may have moved on since), the message's id as ``id``. Only a user's
+# message (Received) shows what the message says: the others' events leave its content (and name) unread.
 _JOINED: Select[Any] = (
     select(
         MessageEvent.id.label("event_id"),
@@ -125,8 +132,8 @@ _JOINED: Select[Any] = (
         Message.direction,
         Message.destination,
         Message.reference,
-        Message.content,
-        Message.sender_name,
+        _of_user_messages(Message.content).label("content"),
+        _of_user_messages(Message.sender_name).label("sender_name"),
         Message.created_at,
         Conversation.participant_name,
         TrafficAccount.name.label("account_name"),
@@ -209,9 +216,11 @@ class EventTail:
         self.sessions = sessions
         self._poked = work_due.event(EVENTS)  # this process committed status changes (WorkDue.statuses_changed)
         self._subscriptions: dict[UUID, set[Subscription]] = {}  # by tenant
-        self._seen: dict[UUID, datetime.datetime] = {}  # the window's events already handed out: their times
+        # The tenants read, each done once a read set its starting point (its events until then are not handed
+        # out: they came before its subscriptions).
+        self._ready: dict[UUID, asyncio.Future[None]] = {}
+        self._seen: dict[UUID, datetime.datetime] = {}  # the window's events already read: their times
         self._task: asyncio.Task[None] | None = None
-        self._ready: asyncio.Future[None] | None = None  # done once a read set the starting point
 
     @property
     def subscribers(self) -> int:
@@ -227,17 +236,19 @@ class EventTail:
         subscription = Subscription(tenant_id, traffic_account_id, message_id)
         self._subscriptions.setdefault(tenant_id, set()).add(subscription)
         try:
+            if (ready := self._ready.get(tenant_id)) is None:
+                ready = self._ready[tenant_id] = asyncio.get_running_loop().create_future()
+                self._poked.set()  # its starting point is read at once, not at the next interval
             if self._task is None:
-                self._ready = asyncio.get_running_loop().create_future()
                 self._task = asyncio.create_task(self._run(), name="event tail")
-            assert self._ready is not None
-            await asyncio.shield(self._ready)  # the first read's failure (the database is down) is the caller's
+            await asyncio.shield(ready)  # that read's failure (the database is down) is the caller's
             yield subscription
         finally:
             tenants = self._subscriptions.get(tenant_id, set())
             tenants.discard(subscription)
-            if not tenants:
+            if not tenants:  # nobody listens to it: no more reads of its events
                 self._subscriptions.pop(tenant_id, None)
+                self._ready.pop(tenant_id, None)
 
     def close(self) -> None:
         """The process is stopping: every subscription ends now (Closed), so that the streams and long-polls
@@ -256,42 +267,54 @@ class EventTail:
         since: datetime.datetime | None = None  # where the next read starts
         try:
             while self._subscriptions:
-                started = now()
+                began = now()
+                tenants = dict(self._ready)  # those subscribing to a new tenant during the read wait for the next
                 try:
-                    events = await self._read(since or started - OVERLAP, hand_out=since is not None)
+                    events = await self._read(since or began - OVERLAP, tenants)
                 except Exception as error:  # noqa: BLE001  (the database may be back at the next read)
                     log.warning("the event tail could not read the events: %s", error)
-                    if since is None:  # the subscribers waiting for the first read learn why it failed
-                        assert self._ready is not None
-                        self._ready.set_exception(error)
-                        self._ready = asyncio.get_running_loop().create_future()
+                    for tenant_id, ready in tenants.items():  # the subscribers waiting for it learn why it failed
+                        if not ready.done():
+                            ready.set_exception(error)
+                            if self._ready.get(tenant_id) is ready:
+                                del self._ready[tenant_id]
                 else:
                     self._hand_out(events)
-                    since = started - OVERLAP
+                    since = began - OVERLAP
                     self._seen = {key: at for key, at in self._seen.items() if at >= since}
-                    assert self._ready is not None
-                    if not self._ready.done():
-                        self._ready.set_result(None)
+                    for ready in tenants.values():
+                        if not ready.done():
+                            ready.set_result(None)
                 await self._pause()
         finally:
             self._task, self._seen = None, {}
-            if self._ready is not None and not self._ready.done():
-                self._ready.cancel()
+            for ready in self._ready.values():
+                ready.cancel()
+            self._ready = {}
 
-    async def _read(self, since: datetime.datetime, *, hand_out: bool) -> list[Event]:
-        """The events of the window from ``since`` not seen yet, in order of occurrence, now seen. Without
-        ``hand_out`` (the first read) none: the window only sets the starting point, all of it is older."""
+    async def _read(self, since: datetime.datetime, tenants: dict[UUID, asyncio.Future[None]]) -> list[Event]:
+        """The events of ``tenants`` in the window from ``since`` not seen yet, in order of occurrence, now
+        seen. Those of a tenant not ready yet are not loaded: they only set its starting point."""
         async with self.sessions() as session:
-            query = select(MessageEvent.id, MessageEvent.occurred_at).where(MessageEvent.occurred_at >= since)
-            new = {event_id: at for event_id, at in await session.execute(query) if event_id not in self._seen}
+            query = (
+                select(MessageEvent.id, MessageEvent.occurred_at, Message.tenant_id)
+                .join(Message, Message.id == MessageEvent.message_id)
+                .where(MessageEvent.occurred_at >= since, Message.tenant_id.in_(list(tenants)))
+            )
+            found = await session.execute(query)
+            new = {event_id: (at, tenant_id) for event_id, at, tenant_id in found if event_id not in self._seen}
+            wanted = [event_id for event_id, (_, tenant_id) in new.items() if tenants[tenant_id].done()]
             rows = []
-            for chunk in in_chunks(list(new) if hand_out else []):
+            for chunk in in_chunks(wanted):
                 rows += await session.execute(_JOINED.where(MessageEvent.id.in_(chunk)))
-        self._seen.update(new)
+        self._seen.update((event_id, at) for event_id, (at, _) in new.items())
         return sorted((Event.of(row) for row in rows), key=lambda event: (event.occurred_at, event.id))
 
     def _hand_out(self, events: list[Event]) -> None:
         for event in events:
+            ready = self._ready.get(event.tenant_id)
+            if ready is None or not ready.done():  # its subscribers left during the read; new ones start later
+                continue
             for subscription in self._subscriptions.get(event.tenant_id, ()):
                 if subscription.wants(event):
                     subscription.offer(event)

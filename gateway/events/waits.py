@@ -30,27 +30,25 @@ async def until_status(
     tenant_id: UUID,
     message_id: UUID,
     wanted: Collection[str],
-    current: Callable[[], Awaitable[tuple[str, int]]],
+    current: Callable[[], Awaitable[dict[int, str]]],
     *,
     seconds: float,
 ) -> Outcome:
-    """Wait until the message has taken (or gone past) one of ``wanted``; ``current`` reads its status and
-    sequence now (and raises when there is no such message)."""
+    """Wait until the message has taken (or gone past) one of ``wanted``, now or at any time before: the
+    answer doesn't depend on when the wait starts. ``current`` reads its status history (each status by its
+    sequence; it raises when there is no such message)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
     async with tail.subscribe(tenant_id, message_id=message_id) as subscription:
-        status, sequence = await current()
+        history = await current()
         while True:
-            if any(statuses.reached(status, one) for one in wanted):
+            if statuses.reached(history.values(), wanted):
                 return Outcome.REACHED
-            if statuses.unreachable(status, wanted):
+            if statuses.unreachable(history.values(), history[max(history)], wanted):
                 return Outcome.UNREACHABLE
             if (event := await _next(subscription, deadline - loop.time())) is None:
                 return Outcome.TIMED_OUT
-            if any(statuses.reached(event.status, one) for one in wanted):
-                return Outcome.REACHED
-            if event.sequence > sequence:  # its latest status so far (one read may hand out two out of order)
-                status, sequence = event.status, event.sequence
+            history[event.sequence] = event.status  # by sequence: one read may hand out two out of order
 
 
 async def next_message(

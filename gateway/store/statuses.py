@@ -7,7 +7,7 @@ provider's send response was recorded) therefore can't move a status backwards.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 CREATED = "Created"  # a failover step that has not been triggered
 READY = "Ready"
@@ -32,12 +32,14 @@ def can_move(current: str, new: str) -> bool:
     return _RANK.get(new, -1) > _RANK.get(current, 99)
 
 
-def reached(current: str, wanted: str) -> bool:
-    """Whether a message in ``current`` has taken ``wanted`` or gone past it (a Read message was Delivered)."""
-    return current == wanted or _RANK.get(current, -1) > _RANK.get(wanted, 99)
+def reached(history: Iterable[str], wanted: Collection[str]) -> bool:
+    """Whether a message that took the statuses of ``history`` has taken one of ``wanted`` or gone past it
+    (a Read message was Delivered), though it may have moved on since (a Sent message that Failed was Sent):
+    a wait answers the same whenever it starts."""
+    return any(status == one or _RANK.get(status, -1) > _RANK.get(one, 99) for status in history for one in wanted)
 
 
-def unreachable(current: str, wanted: Iterable[str]) -> bool:
-    """Whether none of ``wanted`` can come any more to a message in ``current`` (a Failed message will never
-    be Delivered; a Delivered one never Failed)."""
-    return not any(reached(current, status) or can_move(current, status) for status in wanted)
+def unreachable(history: Iterable[str], current: str, wanted: Collection[str]) -> bool:
+    """Whether none of ``wanted`` is in the message's ``history`` (``reached``) nor can come any more to it in
+    ``current``, its latest status (a Failed message will never be Delivered; a Delivered one never Failed)."""
+    return not reached(history, wanted) and not any(can_move(current, status) for status in wanted)

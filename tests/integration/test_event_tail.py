@@ -9,14 +9,17 @@ import uuid
 
 import msgspec
 import pytest
+from sqlalchemy import select
 
 from channels.base import StatusReport
 from gateway.events import tail as tail_module
 from gateway.lib.clock import now
+from gateway.models import MessageEvent
 from gateway.store import messages as store_messages
 from gateway.webhooks.payloads import StatusEvent
 from tests.conftest import eventually
 from tests.integration.conftest import send_sms, tenant_on
+from tests.integration.test_message_waits import user_writes
 
 
 async def next_events(subscription, count: int, seconds: float = 15) -> list:
@@ -49,6 +52,49 @@ async def test_a_subscriber_gets_its_tenant_s_events_shaped_as_the_webhooks(serv
         assert tail._task is None  # noqa: SLF001
 
     await eventually(stopped, seconds=5)
+
+
+async def event_ids(server, message_ids: list[str]) -> set[uuid.UUID]:
+    async with server.app.state.runtime.sessions() as session:
+        found = await session.scalars(
+            select(MessageEvent.id).where(MessageEvent.message_id.in_([uuid.UUID(m) for m in message_ids]))
+        )
+        return set(found)
+
+
+async def test_only_the_tenants_listened_to_are_read(server):
+    """Another tenant's events are not read at all (neither their ids nor their rows), however busy it is, and
+    a status event's row leaves the message's content unread; a tenant listened to later starts from then,
+    though the tail was already running."""
+    tenant, busy = await tenant_on(server), await tenant_on(server)
+    tail = server.app.state.runtime.event_tail
+    async with tail.subscribe(uuid.UUID(tenant.id)) as subscription:
+        busy_messages = [await send_sms(server, busy) for _ in range(3)]
+        message_id = await send_sms(server, tenant)
+        events = await next_events(subscription, 3)
+        assert all(event.row.content is None for event in events)  # a status event doesn't show the text
+        assert events[2].payload["deliveryStatus"] == "Delivered"
+        await user_writes(server, tenant, "hi there", "t-1")
+        [user_message] = await next_events(subscription, 1)
+        assert user_message.kind == "UserMessage" and user_message.payload["text"] == "hi there"
+
+        async def all_busy_events() -> set[uuid.UUID]:
+            ids = await event_ids(server, busy_messages)
+            assert len(ids) == 9  # Ready, Sent, Delivered each
+            return ids
+
+        busy_events = await eventually(all_busy_events)
+        await asyncio.sleep(3 * tail_module.READ_INTERVAL)  # reads went past them
+        seen = set(tail._seen)  # noqa: SLF001  (every id the tail read in its window)
+        assert await event_ids(server, [message_id]) <= seen
+        assert not busy_events & seen
+
+        async with tail.subscribe(uuid.UUID(busy.id)) as late:
+            await asyncio.sleep(1)
+            assert await late.next(0) is None  # its events of the window came before it listened
+            another = await send_sms(server, busy)
+            assert {str(event.message_id) for event in await next_events(late, 3)} == {another}
+        assert await subscription.next(0) is None  # and the first tenant got none of them
 
 
 async def test_an_event_committed_late_is_handed_out_once(server, monkeypatch):

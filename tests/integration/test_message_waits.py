@@ -55,6 +55,21 @@ async def test_a_wait_times_out_with_the_status_and_ends_where_nothing_can_follo
     assert assert_problem(answer, 409, "wait_unreachable")["deliveryStatus"] == "Delivered"
 
 
+async def test_a_wait_answers_the_same_whenever_it_starts(server):
+    """Decided by the message's status history, not by its status when the wait starts: a message that was Sent
+    and then Failed was Sent, as a wait for Sent under way when it was sent saw."""
+    tenant = await tenant_on(server)
+    failed = await send_sms(server, tenant, destination="+447700901027")  # Sent, then an absent subscriber
+    wait = f"/api/v1/Messages/{failed}/wait?timeout=15&status="
+    answer = await server.get(wait + "Failed", headers=tenant.key)
+    assert [c["status"] for c in answer.json()["statusHistory"]] == ["Ready", "Sent", "Failed"]
+    for wanted in ("Sent", "Ready", "Delivered,Sent"):
+        answer = await server.get(wait + wanted, headers=tenant.key)
+        assert answer.status_code == 200, (wanted, answer.text)
+        assert answer.json()["deliveryStatus"] == "Failed"
+    assert assert_problem(await server.get(wait + "Delivered", headers=tenant.key), 409, "wait_unreachable")
+
+
 async def test_the_waits_name_what_is_wrong(server):
     tenant, other = await tenant_on(server), await tenant_on(server)
     message_id = await send_sms(server, tenant)
