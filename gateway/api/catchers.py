@@ -9,6 +9,7 @@ from uuid import UUID
 
 import msgspec
 from litestar import Controller, Request, Response, delete, get, post, put
+from litestar.enums import MediaType
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK
 
@@ -128,6 +129,7 @@ class CatcherController(Controller):
     f"{CATCHERS}/{{catcher_id:str}}",
     status_code=HTTP_200_OK,
     summary="A webhook catcher's URL: takes any POST, stores it, answers 200 (or the status it was told)",
+    media_type=MediaType.TEXT,  # an empty answer, as many webhook receivers give
     tags=["sandbox"],
     responses={404: problem("`not_found`: no catcher with this id")},
 )
