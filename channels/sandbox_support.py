@@ -5,18 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 from uuid import UUID
 
 import httpx
 import msgspec
-from litestar import Request
+from litestar import Request, post
 from litestar.exceptions import ValidationException
+from litestar.handlers import HTTPRouteHandler
 
 from channels import kit
 from channels.base import Callbacks, json_object
-from channels.openapi import problem
+from channels.openapi import documented, problem
 from wire.http import DirectClient
 
 _background: set[asyncio.Task[Any]] = set()  # keeps callback tasks alive until they ran
@@ -73,6 +74,19 @@ class SimulatedMessage(msgspec.Struct, rename="camel"):
 # The answers an inbound simulator documents besides its 200 (the 400 is every route's).
 SIMULATOR_RESPONSES = {404: problem("`not_found`: no sandbox traffic account of this channel with this id")}
 SIMULATOR_TAG = "sandbox: simulated users"
+
+
+def simulator(summary: str, body: dict[str, Any]) -> Callable[[Any], HTTPRouteHandler]:
+    """The route of a channel's simulated user, ``POST /sandbox/<channel>/inbound``, documented with its request
+    ``body`` (a JSON schema) and the one answer shape every channel gives (``SimulatedMessage``)."""
+    return post(
+        "/inbound",
+        status_code=200,
+        summary=summary,
+        tags=[SIMULATOR_TAG],
+        operation_class=documented(body=body),
+        responses=SIMULATOR_RESPONSES,
+    )
 
 
 async def simulated(

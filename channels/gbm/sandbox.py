@@ -80,15 +80,14 @@ from channels.gbm.adapter import CREDENTIAL, sandbox_bearer
 from channels.gbm.blocks import CAROUSEL_CARDS, REPRESENTATIVE_TYPES, SUGGESTIONS_MAX
 from channels.gbm.callbacks import CLIENT_TOKEN, SIGNATURE_HEADER, signature
 from channels.gbm.errors import RETRY_INFO, error_body
-from channels.openapi import OBJECT, described, documented, object_schema
+from channels.openapi import OBJECT, described, object_schema
 from channels.sandbox_support import (
-    SIMULATOR_RESPONSES,
-    SIMULATOR_TAG,
     SimulatedMessage,
     in_background,
     post_callback,
     simulated,
     simulated_body,
+    simulator,
 )
 
 REPORT_DELAY = 0.1
@@ -279,14 +278,7 @@ INBOUND_BODY = object_schema(
 )
 
 
-@post(
-    "/inbound",
-    status_code=200,
-    summary="A simulated user writes to a sandbox gbm traffic account's agent",
-    tags=[SIMULATOR_TAG],
-    operation_class=documented(body=INBOUND_BODY),
-    responses=SIMULATOR_RESPONSES,
-)
+@simulator("A simulated user writes to a sandbox gbm traffic account's agent", INBOUND_BODY)
 async def user_sends_message(request: Request, callbacks: CallbacksDependency) -> SimulatedMessage:
     """Google's signed payload reaches the gateway; ``providerMessageId`` is the message's id, or
     ``request:<requestId>`` for a tapped suggestion (as the gateway stores them)."""

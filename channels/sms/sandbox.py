@@ -19,15 +19,14 @@ from litestar import Request, Response, post
 from litestar.exceptions import NotFoundException, ValidationException
 
 from channels.base import CallbacksDependency, ProviderAnswer, SandboxFailures, json_object
-from channels.openapi import STRING, described, documented, object_schema
+from channels.openapi import STRING, described, object_schema
 from channels.sandbox_support import (
-    SIMULATOR_RESPONSES,
-    SIMULATOR_TAG,
     SimulatedMessage,
     in_background,
     post_callback,
     simulated,
     simulated_body,
+    simulator,
 )
 from channels.sms.encoding import TYPE_ENCODINGS, segment_count
 from channels.sms.errors import SEND_RESPONSE_CODES
@@ -132,14 +131,7 @@ INBOUND_BODY = object_schema(
 )
 
 
-@post(
-    "/inbound",
-    status_code=200,
-    summary="A simulated user texts a sandbox sms traffic account",
-    tags=[SIMULATOR_TAG],
-    operation_class=documented(body=INBOUND_BODY),
-    responses=SIMULATOR_RESPONSES,
-)
+@simulator("A simulated user texts a sandbox sms traffic account", INBOUND_BODY)
 async def user_sends_sms(request: Request, callbacks: CallbacksDependency) -> SimulatedMessage:
     """The 2-way callback of the SMS API reaches the gateway (its callbackUrl); the answer names the stored
     message (``messageId``) and the provider id (``providerMessageId``, the msgid)."""

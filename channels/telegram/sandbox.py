@@ -53,19 +53,18 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
-from litestar import Request, Response, post, route
+from litestar import Request, Response, route
 from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import FromPath
 
 from channels.base import CallbacksDependency, ProviderAnswer, SandboxFailures, UserReplyBody, is_http_url, json_object
-from channels.openapi import INTEGER, OBJECT, described, documented, object_schema
+from channels.openapi import INTEGER, OBJECT, described, object_schema
 from channels.sandbox_support import (
-    SIMULATOR_RESPONSES,
-    SIMULATOR_TAG,
     SimulatedMessage,
     post_callback,
     simulated,
     simulated_body,
+    simulator,
 )
 from channels.telegram.adapter import SECRET_TOKEN, chat_id
 from channels.telegram.callbacks import SECRET_HEADER
@@ -459,14 +458,7 @@ INBOUND_BODY = object_schema(
 )
 
 
-@post(
-    "/inbound",
-    status_code=200,
-    summary="A simulated user writes to a sandbox telegram traffic account's bot",
-    tags=[SIMULATOR_TAG],
-    operation_class=documented(body=INBOUND_BODY),
-    responses=SIMULATOR_RESPONSES,
-)
+@simulator("A simulated user writes to a sandbox telegram traffic account's bot", INBOUND_BODY)
 async def inbound(request: Request, callbacks: CallbacksDependency) -> TelegramSimulatedMessage:
     """Telegram's Update reaches the gateway's webhook. ``providerMessageId`` is ``<chat id>:<message id>``
     for a message, ``update:<update id>`` for an edit, a pressed button or a poll answer."""

@@ -55,15 +55,14 @@ from litestar import Request, Response, post
 from litestar.exceptions import NotFoundException, ValidationException
 
 from channels.base import CallbacksDependency, ProviderAnswer, SandboxFailures, UserReplyBody, json_object
-from channels.openapi import OBJECT, described, documented, object_schema
+from channels.openapi import OBJECT, described, object_schema
 from channels.sandbox_support import (
-    SIMULATOR_RESPONSES,
-    SIMULATOR_TAG,
     SimulatedMessage,
     in_background,
     post_callback,
     simulated,
     simulated_body,
+    simulator,
 )
 from channels.viber import business
 from channels.viber.adapter import AUTH_HEADER, EVENT_TYPES
@@ -254,14 +253,7 @@ INBOUND_BODY = object_schema(
 )
 
 
-@post(
-    "/inbound",
-    status_code=200,
-    summary="A simulated user writes to a sandbox viber traffic account",
-    tags=[SIMULATOR_TAG],
-    operation_class=documented(body=INBOUND_BODY),
-    responses=SIMULATOR_RESPONSES,
-)
+@simulator("A simulated user writes to a sandbox viber traffic account", INBOUND_BODY)
 async def user_sends_message(request: Request, callbacks: CallbacksDependency) -> SimulatedMessage:
     """Viber's signed ``message`` callback reaches the gateway; ``providerMessageId`` is its message token."""
     body = await simulated_body(request)

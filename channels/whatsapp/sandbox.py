@@ -70,15 +70,14 @@ from channels.base import (
     json_object,
     normalise_phone_number,
 )
-from channels.openapi import described, documented, object_schema
+from channels.openapi import described, object_schema
 from channels.sandbox_support import (
-    SIMULATOR_RESPONSES,
-    SIMULATOR_TAG,
     SimulatedMessage,
     in_background,
     post_callback,
     simulated,
     simulated_body,
+    simulator,
 )
 from channels.whatsapp import adapter
 from channels.whatsapp.callbacks import OBJECT, SIGNATURE_HEADER, signature
@@ -333,14 +332,7 @@ INBOUND_BODY = object_schema(
 )
 
 
-@post(
-    "/inbound",
-    status_code=200,
-    summary="A simulated user writes to a sandbox whatsapp traffic account",
-    tags=[SIMULATOR_TAG],
-    operation_class=documented(body=INBOUND_BODY),
-    responses=SIMULATOR_RESPONSES,
-)
+@simulator("A simulated user writes to a sandbox whatsapp traffic account", INBOUND_BODY)
 async def user_sends_message(request: Request, callbacks: CallbacksDependency) -> SimulatedMessage:
     """The Cloud API's signed messages webhook reaches the gateway; ``providerMessageId`` is the wamid."""
     body = await simulated_body(request)
