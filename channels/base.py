@@ -196,6 +196,116 @@ class Callbacks(Protocol):
 CallbacksDependency = NamedDependency[SkipValidation[Callbacks]]
 
 
+# A channel's compatible API: the provider's own API (the SMS HTTP API's /sms, /smsbulk...) served by the gateway to
+# customers whose backends speak it. The channel declares its routes (``compatible_routes``, mounted at the root
+# behind the customer API's authentication, rate limit and Idempotency-Key handling) and its callbacks' format
+# (``compatible_report``, ``compatible_inbound``); the gateway stores, sends and delivers as for the Chat API.
+
+
+@dataclass(frozen=True, slots=True)
+class CompatibleAccount:
+    """The traffic account a compatible API request acts on, as its channel sees it."""
+
+    id: UUID
+    tenant_id: UUID
+    name: str
+    sandbox: bool
+    settings: dict[str, Any]  # the non-secret settings (the compatible API's own among them)
+
+
+@dataclass(frozen=True, slots=True)
+class Notify:
+    """Where a message's status reports (or an account's users' messages) go in the compatible API's own callback
+    format: a URL (a template the channel fills in), the HTTP method, and what to report (the channel's names of
+    statuses, e.g. DELIVERED; empty: all). The gateway keeps one ``compatible`` webhook per distinct Notify."""
+
+    url: str
+    method: str = "POST"  # GET or POST
+    statuses: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CompatibleSend:
+    """One message of a compatible API request: the channel block and the address, as a Chat API send has them."""
+
+    destination: str
+    block: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """A message a compatible API request stored (None ids in test mode: nothing stored)."""
+
+    message_id: UUID | None
+    destination: str
+    created_at: datetime.datetime
+
+
+class Refused(Exception):
+    """The gateway refuses a compatible API request: the channel answers it in its own format, with the problem's
+    fields (``status``, ``code``, ``detail``, ``errors``) beside its own."""
+
+    def __init__(self, status: int, code: str, detail: str, errors: list[FieldError] | None = None) -> None:
+        super().__init__(detail)
+        self.status, self.code, self.detail, self.errors = status, code, detail, errors or []
+
+
+# (the message as stored, its new status (one of the gateway's), when, the Notify it was sent with, the account's
+# settings) -> the request to make ({"method", "url", "body"}: body a JSON object or None), or None: not reported.
+CompatibleReport = Callable[[Any, str, datetime.datetime, Notify, dict[str, Any]], dict[str, Any] | None]
+# (the account's settings) -> where its users' messages are forwarded, or None; and (the stored inbound message,
+# the account's settings, that Notify) -> the request to make.
+CompatibleInboundTarget = Callable[[dict[str, Any]], Notify | None]
+CompatibleInbound = Callable[[Any, dict[str, Any], Notify], dict[str, Any]]
+
+
+class CompatibleApi(Protocol):
+    """What a channel's compatible API routes may ask of the gateway: their handlers take it as the
+    ``compatible`` dependency. The caller is authenticated already (X-Mitto-API-Key, or a customer's token)."""
+
+    async def account(self, request: Any, channel: str) -> CompatibleAccount:
+        """The traffic account of ``channel`` the caller sends through: the one its API key is bound to, else the
+        tenant's only one. Raises :class:`Refused` (403 ``no_traffic_account``, ``several_traffic_accounts``, or
+        ``key_bound_elsewhere`` for a key bound to an account that is gone or of another channel)."""
+        ...
+
+    async def accounts(self, request: Any, channel: str) -> list[CompatibleAccount]:
+        """The caller's tenant's traffic accounts of ``channel``."""
+        ...
+
+    async def send(
+        self,
+        request: Any,
+        account: CompatibleAccount,
+        sends: list[CompatibleSend],
+        notify: Notify | None,
+        render: Callable[[list[Sent]], tuple[bytes, str]],
+        *,
+        test: bool = False,
+    ) -> tuple[bytes, str]:
+        """Store one message per send (a destination given twice is two messages), as a Chat API send of these
+        blocks would, and dispatch them; their status reports go to ``notify``. ``render`` makes the answer (body,
+        content type) from the stored messages, in the order given; with an Idempotency-Key it is stored with the
+        messages in one transaction and a repeat gets the same bytes. Test mode checks everything and stores
+        nothing. Raises :class:`Refused` (400 ``validation_failed`` with errors named ``messages[i].destination``,
+        ``messages[i].<block key>.text``..., 404 for an account gone meanwhile)."""
+        ...
+
+    async def convert(self, request: Any, account_ids: list[UUID], message_id: UUID) -> bool:
+        """Mark the tenant's outbound message of one of these accounts converted (again: no change); False when
+        there is no such message."""
+        ...
+
+    async def usage(
+        self, request: Any, account_id: UUID, start: datetime.datetime, end: datetime.datetime
+    ) -> list[tuple[str, int, int]]:
+        """(destination, messages, billable parts) of the account's outbound messages created in [start, end)."""
+        ...
+
+
+CompatibleApiDependency = NamedDependency[SkipValidation[CompatibleApi]]
+
+
 @dataclass(frozen=True, slots=True)
 class ProviderAnswer:
     """An answer of a provider in its own wire format (status, JSON body, headers)."""
@@ -309,6 +419,12 @@ class Channel:
     sandbox_failures: SandboxFailures | None = None
     # The kinds of message besides text its simulated user sends from the inbox (kind -> the simulator's fields).
     user_replies: dict[str, UserReplyBody] = field(default_factory=dict)
+    # The provider's own API served to customers (see CompatibleApi): route handlers mounted at the root, and the
+    # format of its callbacks (a message's status reports, the account's users' messages).
+    compatible_routes: tuple[Any, ...] = ()
+    compatible_report: CompatibleReport | None = None
+    compatible_inbound_target: CompatibleInboundTarget | None = None
+    compatible_inbound: CompatibleInbound | None = None
 
     def destination_kind(self, block: dict[str, Any] | None = None) -> str:
         """The kind of address ``block`` is sent to (a user's message: ``address_kind``)."""

@@ -50,6 +50,10 @@ class ApiKey(UUIDAuditBase):
     name: Mapped[str] = mapped_column(String(200))
     digest: Mapped[str] = mapped_column(String(64), unique=True)
     prefix: Mapped[str] = mapped_column(String(16))  # first characters, so an operator can tell keys apart
+    # The traffic account the key sends through on a channel's compatible API (the SMS API's /sms): None, the
+    # tenant's only account of that channel. No foreign key: a deleted account must refuse the key's sends,
+    # not hand them to another account.
+    traffic_account_id: Mapped[UUID | None] = mapped_column(default=None)
     revoked_at: Mapped[datetime.datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
 
 
@@ -79,6 +83,11 @@ class Webhook(UUIDAuditBase):
     previous_secret: Mapped[str | None] = mapped_column(_encrypted(), default=None)
     secret_rotated_at: Mapped[datetime.datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
     failing_since: Mapped[datetime.datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+    # ``chat``: the customer's webhook (the Chat API's payloads, signed, POST). ``compatible``: where a channel's
+    # compatible API (the SMS API) sends its own callbacks (delivery reports, inbound forwarding): made by the
+    # gateway, not listed by the webhook API; each event's payload is the request to make ({method, url, body}).
+    kind: Mapped[str] = mapped_column(String(16), default="chat", server_default="chat")
+    method: Mapped[str] = mapped_column(String(8), default="POST", server_default="POST")
 
 
 class WebhookTrafficAccount(UUIDBase):
@@ -171,6 +180,11 @@ class Message(UUIDAuditBase):
     failover_step: Mapped[int | None] = mapped_column(Integer, default=None)
     # Inbound: the user's name as this message gave it (InboundMessage.sender_name), when it did.
     sender_name: Mapped[str | None] = mapped_column(String(NAME_MAX), default=None)
+    # Sent through a channel's compatible API: the ``compatible`` webhook its status reports go to (None: none
+    # asked for). No foreign key, as for failover_chain_id.
+    notify_webhook_id: Mapped[UUID | None] = mapped_column(default=None)
+    # When the customer told that the message converted (the SMS API's POST /sms/converted).
+    converted_at: Mapped[datetime.datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
 
 
 class MessageEvent(UUIDBase):
