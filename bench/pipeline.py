@@ -3,7 +3,9 @@
 1. accepted sends/s: as many sends as the API takes (closed loop), target >= 1,500/s;
 2. accept latency at 500 sends/s (open loop), target p99 <= 50 ms;
 3. end to end: sends at a fixed rate for 60 s through the SMS sandbox provider, target >= 500
-   messages/s reaching Delivered, sustained.
+   messages/s reaching Delivered, sustained;
+4. the SMS HTTP API's ``POST /sms`` (issue 20), closed loop as in 1, right after it in the same run: accepted/s
+   and p99 beside the Chat API's send (the same pipeline behind a different request and answer format).
 
 Run with `make bench` (or `.venv/bin/python -m bench.pipeline [--seconds N]`).
 """
@@ -27,6 +29,17 @@ def send_request(gw: Gateway, recipients: int = 8_000):
         destination = ordinary_number(number % recipients)  # every message is meant to reach Delivered
         body = {"trafficAccountId": account, "destination": destination, "sms": {"sender": "Bench", "text": "Hello"}}
         return post("/api/v1.1/Messages/send", json.dumps(body).encode(), headers)
+
+    return make
+
+
+def sms_api_request(gw: Gateway, recipients: int = 8_000):
+    """``POST /sms`` of the SMS HTTP API: the tenant's only sms account sends it (the key is not bound)."""
+    headers = {"X-Mitto-API-Key": gw.api_key}
+
+    def make(number: int) -> bytes:
+        body = {"from": "Bench", "to": ordinary_number(number % recipients).lstrip("+"), "text": "Hello"}
+        return post("/sms", json.dumps(body).encode(), headers)
 
     return make
 
@@ -118,6 +131,13 @@ async def main(seconds: float, e2e_rate: float, e2e_seconds: float, phases: set[
             results = await closed_loop("127.0.0.1", gw.port, make, connections=64, seconds=seconds)
             title = f"accepted sends, closed loop, 64 connections, {seconds:.0f} s"
             report(title, results, ">= 1500/s", cores_since(gw, before, seconds))
+        if "sms" in phases:
+            make_sms = sms_api_request(gw)
+            await closed_loop("127.0.0.1", gw.port, make_sms, connections=16, seconds=2)  # warm-up
+            before = gw.cpu_seconds()
+            results = await closed_loop("127.0.0.1", gw.port, make_sms, connections=64, seconds=seconds)
+            title = f"SMS API POST /sms, closed loop, 64 connections, {seconds:.0f} s"
+            report(title, results, "beside the Chat API's send", cores_since(gw, before, seconds))
         if "latency" in phases:
             await drained(gw)
             before = gw.cpu_seconds()
@@ -134,7 +154,7 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=20, help="length of the throughput and latency phases")
     parser.add_argument("--e2e-rate", type=float, default=550, help="sends per second of the end-to-end phase")
     parser.add_argument("--e2e-seconds", type=float, default=60)
-    parser.add_argument("--phases", default="throughput,latency,e2e")
+    parser.add_argument("--phases", default="throughput,sms,latency,e2e")
     parser.add_argument("--sandbox-nice", type=int, default=SANDBOX_NICE, help="the sandbox process's niceness")
     arguments = parser.parse_args()
     phases = set(arguments.phases.split(","))
