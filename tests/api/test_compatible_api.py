@@ -20,10 +20,12 @@ from sqlalchemy import select
 from channels.base import CompatibleApiDependency, CompatibleSend, Notify, Refused, Sent
 from channels.registry import all_channels
 from gateway.app import create_app
+from gateway.lib.problems import Problem
 from gateway.models import Webhook, WebhookEvent
 from gateway.settings import Settings
 from gateway.store import messages as store
 from gateway.store.messages import StatusChange
+from gateway.tenants.service import TenantService, bound_key_field
 from tests.conftest import ADMIN, TenantFixture, in_app_loop, message_ids, new_tenant
 
 CHANNEL = "sms"
@@ -243,3 +245,44 @@ async def test_conversion_and_usage(client: AsyncTestClient, tenant: TenantFixtu
     assert sorted(item["converted"] for item in listed) == [False, False, True]
     usage = await client.post("/compat/usage", headers=tenant.key)
     assert usage.json() == [["+385912345678", 2, 2], ["+447700900123", 1, 1]]
+
+
+async def test_a_key_bound_to_a_traffic_account_sends_through_it(client: AsyncTestClient) -> None:
+    tenant = await new_tenant(client, (CHANNEL, "whatsapp"))
+    second = await client.post(
+        f"/admin/tenants/{tenant.id}/traffic-accounts",
+        json={"name": "second", "channel": CHANNEL, "sandbox": True},
+        headers=ADMIN,
+    )
+    second_id = uuid.UUID(second.json()["id"])
+    field = bound_key_field(CHANNEL)
+
+    async def key_bound_to(account_id: uuid.UUID) -> Any:
+        async with client.app.state.runtime.sessions() as session:
+            try:
+                return (
+                    await TenantService(session).create_api_key(uuid.UUID(tenant.id), "bound", {CHANNEL: account_id})
+                )[1]
+            except Problem as problem:
+                return problem
+
+    key = in_app_loop(client, lambda: key_bound_to(second_id))
+    sent = await client.post(
+        "/compat/send", json={"to": ["+385912345678"], "text": "Hi"}, headers={"X-Mitto-API-Key": key}
+    )
+    assert sent.status_code == 200, sent.text
+    message = await client.get(f"/api/v1/Message/{sent.json()['messages'][0]['id']}", headers=tenant.key)
+    assert message.json()["trafficAccountId"] == str(second_id)
+    # Only an account of the tenant and of that channel.
+    for wrong in (uuid.UUID(tenant.accounts["whatsapp"]), uuid.uuid4()):
+        refused = in_app_loop(client, lambda wrong=wrong: key_bound_to(wrong))
+        assert isinstance(refused, Problem) and refused.status_code == 400
+        assert [e["field"] for e in refused.extra["errors"]] == [field]
+    # The account gone, the key sends through no other.
+    assert (
+        await client.delete(f"/admin/tenants/{tenant.id}/traffic-accounts/{second_id}", headers=ADMIN)
+    ).status_code == 204
+    gone = await client.post(
+        "/compat/send", json={"to": ["+385912345678"], "text": "Hi"}, headers={"X-Mitto-API-Key": key}
+    )
+    assert (gone.status_code, gone.json()["code"]) == (403, "key_bound_elsewhere")
