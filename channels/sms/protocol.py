@@ -335,19 +335,43 @@ def cost_of(receiver: str, parts: int, prices: dict[str, Any] | None) -> float:
 
 def report_fields(message: Any, state: str, at: datetime.datetime, settings: dict[str, Any]) -> dict[str, str]:
     """Seed 004's Callback API parameters of one report on a stored message (its id, destination, content block,
-    error code, parts, created_at). mcc and mnc are empty: the gateway doesn't know the network."""
+    error code, parts, created_at)."""
     receiver = normalise_phone_number(message.destination)
+    return dlr_fields(
+        message.id,
+        message.created_at,
+        state,
+        receiver,
+        error_code_of(state, message.error_code),
+        at,
+        message.reference or (message.content or {}).get("reference"),
+        cost_of(receiver, message.message_parts, settings.get("prices")),
+    )
+
+
+def dlr_fields(
+    msgid: UUID,
+    sent_at: datetime.datetime,
+    state: str,
+    receiver: str,
+    errorcode: int,
+    at: datetime.datetime,
+    reference: str | None,
+    cost: float = 0,
+) -> dict[str, str]:
+    """Seed 004's Callback API parameters, all as text (they may fill a URL). mcc and mnc are empty: the gateway
+    doesn't know the receiver's network."""
     return {
-        "msgid": message_id(message.id),
-        "sendtime": timestamp(message.created_at),
+        "msgid": message_id(msgid),
+        "sendtime": timestamp(sent_at),
         "status": state,
         "receiver": receiver,
         "mcc": "",
         "mnc": "",
-        "cost": _number(cost_of(receiver, message.message_parts, settings.get("prices"))),
-        "errorcode": str(error_code_of(state, message.error_code)),
+        "cost": _number(cost),
+        "errorcode": str(errorcode),
         "sendtimestamp": str(int(at.timestamp())),
-        "reference": message.reference or (message.content or {}).get("reference") or "",
+        "reference": reference or "",
     }
 
 
