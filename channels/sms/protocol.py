@@ -85,7 +85,7 @@ def read_send(body: Any, *, bulk: bool) -> SendRequest:
     Raises :class:`Invalid` with the responseCode of the first problem found in seed 004's order of codes and every
     problem found (fields named as the client wrote them)."""
     if not isinstance(body, dict):
-        raise Invalid(1, [FieldError("body", "must be a JSON object (or a form, or XML)")])
+        raise Invalid(1, [FieldError("body", "must be a JSON object")])
     problems: list[tuple[int, FieldError]] = []
     text, sender, to = body.get("text"), body.get("from"), body.get("to")
 

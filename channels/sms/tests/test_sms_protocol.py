@@ -152,7 +152,7 @@ def test_the_lowest_code_answers_and_every_problem_is_named():
     assert [f for f, _ in errors] == ["type", "text", "from", "to"]
     code, errors = refused({"from": "Acme", "to": ["1555", "x", 7], "text": "Hi"}, bulk=True)
     assert code == 8 and [f for f, _ in errors] == ["to[1]", "to[2]"]
-    assert refused("not an object") == (1, [("body", "must be a JSON object (or a form, or XML)")])
+    assert refused("not an object") == (1, [("body", "must be a JSON object")])
     assert refused({**OK, "to": []}, bulk=True)[0] == 7
 
 
