@@ -290,7 +290,7 @@ class CompatibleApi(Protocol):
         blocks would, and dispatch them; their status reports go to ``notify``. ``render`` makes the answer (body,
         content type) from the stored messages, in the order given; with an Idempotency-Key it is stored with the
         messages in one transaction and a repeat gets the same bytes. Test mode checks everything and stores
-        nothing. Raises :class:`Refused` (400 ``validation_failed`` with errors named ``messages[i].destination``,
+        nothing. Raises :class:`Refused` (400 ``validation_error`` with errors named ``messages[i].destination``,
         ``messages[i].<block key>.text``..., 404 for an account gone meanwhile)."""
         ...
 

@@ -134,7 +134,7 @@ async def send(request: Request, compatible: CompatibleApi, *, bulk: bool) -> Re
     try:
         sms = protocol.read_send(await _body(request), bulk=bulk)
     except protocol.Invalid as invalid:
-        return _refused(invalid.code, 400, "validation_failed", "The SMS is not valid.", invalid.errors, as_xml)
+        return _refused(invalid.code, 400, "validation_error", "The SMS is not valid.", invalid.errors, as_xml)
     text = sms.block["text"]
 
     def render(sent: list[Sent]) -> tuple[bytes, str]:
@@ -175,7 +175,7 @@ async def convert(request: Request, compatible: CompatibleApi) -> Response:
     given = body.get("messageId") if isinstance(body, dict) else None
     if not isinstance(given, str) or not given:
         error = FieldError("messageId", "is required: the id of the message that converted")
-        return _bad_request("validation_failed", "The request is not valid.", [error])
+        return _bad_request("validation_error", "The request is not valid.", [error])
     accounts = [a for a in await compatible.accounts(request, "sms") if a.settings.get("conversionTracking") is True]
     if not accounts:
         return _bad_request(
@@ -225,7 +225,7 @@ async def usage(request: Request, compatible: CompatibleApi) -> Response:
     if start and end and end < start:
         errors.append(FieldError("endDate", "must not be before startDate"))
     if errors:
-        return _bad_request("validation_failed", "The request is not valid.", errors)
+        return _bad_request("validation_error", "The request is not valid.", errors)
     assert start is not None and end is not None
     if (end - start).days + 1 > MAX_DAYS:
         error = FieldError("endDate", f"at most {MAX_DAYS} days after startDate, both included")
@@ -297,7 +297,7 @@ BULK_ANSWER = object_schema(
 )
 SEND_REFUSED = {
     400: problem(
-        "`validation_failed`: responseCode 1-8 and responseText (seed 004) beside the problem's members, XML for a "
+        "`validation_error`: responseCode 1-8 and responseText (seed 004) beside the problem's members, XML for a "
         ".xml path or Accept: application/xml"
     ),
     403: problem(
@@ -412,7 +412,7 @@ USAGE = object_schema(
     status_code=200,
     tags=["SMS API"],
     responses={
-        400: problem("`period_too_long`: `error` is Maximum queryable period is 31 days; `validation_failed`"),
+        400: problem("`period_too_long`: `error` is Maximum queryable period is 31 days; `validation_error`"),
         404: problem("`not_found`: no sms traffic account of the tenant has that accountName"),
     },
 )

@@ -44,7 +44,7 @@ FAILURES = SandboxFailures(
         protocol.refusal(
             8,
             400,
-            "validation_failed",
+            "validation_error",
             "The SMS is not valid.",
             [FieldError("to", "is not a number this sandbox takes")],
         ),
@@ -74,7 +74,7 @@ async def send_sms(request: Request, callbacks: CallbacksDependency) -> Response
     except protocol.Invalid as invalid:
         detail = "The SMS is not valid."
         return Response(
-            protocol.refusal(invalid.code, 400, "validation_failed", detail, invalid.errors), status_code=400
+            protocol.refusal(invalid.code, 400, "validation_error", detail, invalid.errors), status_code=400
         )
     to, text = sms.to[0], sms.block["text"]
     kind, error_code = behaviour(to)

@@ -146,7 +146,7 @@ async def test_a_refusal_is_400_with_the_code_and_the_problem(client, gateway):
     assert (body["responseCode"], body["responseText"], body["code"], body["status"]) == (
         8,
         "Invalid receiver",
-        "validation_failed",
+        "validation_error",
         400,
     )
     assert body["errors"][0]["field"] == "to"
@@ -157,7 +157,7 @@ async def test_a_refusal_is_400_with_the_code_and_the_problem(client, gateway):
 async def test_the_gateways_refusals_become_codes_and_the_clients_fields(client, gateway):
     gateway.refuse = Refused(
         400,
-        "validation_failed",
+        "validation_error",
         "The request is not valid.",
         [FieldError("messages[1].destination", "is not a possible phone number")],
     )

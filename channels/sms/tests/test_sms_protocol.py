@@ -190,17 +190,17 @@ def test_the_bulk_answer_is_the_power_platforms():
 
 def test_a_refusal_carries_the_problem_members():
     answer = protocol.refusal(
-        8, 400, "validation_failed", "The request is not valid.", [protocol.FieldError("to", "bad")]
+        8, 400, "validation_error", "The request is not valid.", [protocol.FieldError("to", "bad")]
     )
     assert answer == {
         "responseCode": 8,
         "responseText": "Invalid receiver",
         "textLength": 0,
-        "type": "urn:gateway:problem:validation_failed",
+        "type": "urn:gateway:problem:validation_error",
         "title": "Bad Request",
         "status": 400,
         "detail": "The request is not valid.",
-        "code": "validation_failed",
+        "code": "validation_error",
         "errors": [{"field": "to", "message": "bad"}],
     }
 
