@@ -310,17 +310,18 @@ EXAMPLE = {"from": "MITTO SMS", "to": "15555552795", "text": "Hello, World!"}  #
 
 
 def _answers(schema: Schema, base: Any) -> Any:
-    """The 200 answer in JSON and XML, and a refusal in XML too (what Litestar can't see in a handler that answers
-    bytes)."""
+    """The 200 answer in JSON and XML, and the handler's refusals in XML too (what Litestar can't see in a handler
+    that answers bytes)."""
 
     def build(**fields: Any) -> Operation:
         operation = base(**fields)
         media = {JSON: OpenAPIMediaType(schema=schema), XML: OpenAPIMediaType(schema=schema)}
         responses = dict(operation.responses or {})
         responses["200"] = OpenAPIResponse(description="Sent (or checked, in test mode)", content=media)
-        refused = responses.get("400")
-        if isinstance(refused, OpenAPIResponse) and refused.content:
-            refused.content = {**refused.content, XML: OpenAPIMediaType(schema=Schema(type=OpenAPIType.OBJECT))}
+        for status in SEND_REFUSED:  # the handler's own refusals: XML too
+            refused = responses.get(str(status))
+            if isinstance(refused, OpenAPIResponse) and refused.content:
+                refused.content = {**refused.content, XML: OpenAPIMediaType(schema=Schema(type=OpenAPIType.OBJECT))}
         operation.responses = responses
         return operation
 
