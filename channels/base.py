@@ -38,6 +38,9 @@ class SettingsSpec:
     # Credentials a sandbox account leaves unset unless given, rather than deriving them (gateway/messages/
     # accounts.py): ones whose absence chooses a behaviour (Telegram's webhookSecret).
     sandbox_unset: tuple[str, ...] = ()
+    # Public keys whose value may be any JSON value (a flag, a table), not a non-empty string: the channel's
+    # ``setting_problem`` alone checks them.
+    typed: tuple[str, ...] = ()
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -287,7 +290,7 @@ class CompatibleApi(Protocol):
         blocks would, and dispatch them; their status reports go to ``notify``. ``render`` makes the answer (body,
         content type) from the stored messages, in the order given; with an Idempotency-Key it is stored with the
         messages in one transaction and a repeat gets the same bytes. Test mode checks everything and stores
-        nothing. Raises :class:`Refused` (400 ``validation_failed`` with errors named ``messages[i].destination``,
+        nothing. Raises :class:`Refused` (400 ``validation_error`` with errors named ``messages[i].destination``,
         ``messages[i].<block key>.text``..., 404 for an account gone meanwhile)."""
         ...
 
@@ -378,8 +381,9 @@ class Channel:
     limits: tuple[tuple[str, str], ...] = ()
     # The stored templates the examples send, {name: the body that creates it}.
     template_examples: dict[str, dict[str, Any]] = field(default_factory=dict, hash=False, compare=False)
-    # The channel's own rule for a setting's (non-empty string) value: what is wrong with it, or None.
-    setting_problem: Callable[[str, str], str | None] = lambda key, value: None
+    # The channel's own rule for a setting's value (a non-empty string, or any JSON value for a ``typed`` key):
+    # what is wrong with it, or None.
+    setting_problem: Callable[[str, Any], str | None] = lambda key, value: None
     # How long a valid block may still be delivered, when it says (SMS validity, Viber ttl).
     validity: Callable[[dict[str, Any]], datetime.timedelta | None] = lambda block: None
     # Billable parts of a valid block (SMS segments; 1 elsewhere).
@@ -478,6 +482,9 @@ class Channel:
                             f"{prefix}.sendRate", "must be a number of messages per second, above 0 and at most 100000"
                         )
                     )
+            elif key in self.settings.typed:
+                if problem := self.setting_problem(key, value):
+                    errors.append(FieldError(f"{prefix}.{key}", problem))
             elif not isinstance(value, str) or not value.strip():
                 errors.append(FieldError(f"{prefix}.{key}", "must be a non-empty string"))
             elif key == "baseUrl" and not is_http_url(value):

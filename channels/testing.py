@@ -38,7 +38,8 @@ gateway (:class:`RecordingCallbacks`) that records what they ask of it::
 
 Expected values match exactly, except that an object ``{"$any": true}`` matches any present value,
 ``{"$type": "integer"}`` any value of that JSON type, ``{"$contains": "text"}`` (or a list of texts) any
-string containing the text, ``{"$absent": true}`` (an object's member) a key that isn't there, and an
+string containing the text, ``{"$regex": "..."}`` a string the regular expression matches in full,
+``{"$absent": true}`` (an object's member) a key that isn't there, and an
 object with ``"$partial": true`` only the keys it names.
 """
 
@@ -151,13 +152,20 @@ def cases(directory: Path | str) -> list[Any]:
 def mismatches(expected: Any, actual: Any, path: str = "") -> list[str]:
     """Where ``actual`` differs from ``expected`` (with the matchers of the module docstring)."""
     where = path or "(the value)"
-    if isinstance(expected, dict) and len(expected) == 1 and next(iter(expected)) in ("$any", "$contains", "$type"):
+    if (
+        isinstance(expected, dict)
+        and len(expected) == 1
+        and next(iter(expected)) in ("$any", "$contains", "$type", "$regex")
+    ):
         [(matcher, argument)] = expected.items()
         if matcher == "$any":
             return [] if actual is not None else [f"{where}: expected a value, got none"]
         if matcher == "$type":
             ok = isinstance(actual, JSON_TYPES[argument]) and (argument == "boolean" or not isinstance(actual, bool))
             return [] if ok else [f"{where}: expected a JSON {argument}, got {actual!r}"]
+        if matcher == "$regex":
+            ok = isinstance(actual, str) and re.fullmatch(argument, actual) is not None
+            return [] if ok else [f"{where}: expected text matching {argument!r}, got {actual!r}"]
         wanted = argument if isinstance(argument, list) else [argument]
         ok = isinstance(actual, str) and all(text in actual for text in wanted)
         return [] if ok else [f"{where}: expected text containing {argument!r}, got {actual!r}"]

@@ -38,6 +38,7 @@ from gateway.api import (
 from gateway.api.deps import (
     API_PREFIX,
     APP_DEPENDENCIES,
+    COMPATIBLE_DEPENDENCIES,
     CUSTOMER_DEPENDENCIES,
     LOGIN_DEPENDENCIES,
     runtime_of,
@@ -47,7 +48,13 @@ from gateway.api.events import EventController, WaitController
 from gateway.api.health import health
 from gateway.api.metrics import metrics_routes
 from gateway.api.sandbox_journal import SandboxJournalController
-from gateway.channel_routes import PROVIDER_PREFIXES, callback_routers, sandbox_routers
+from gateway.channel_routes import (
+    COMPATIBLE_OPT,
+    PROVIDER_PREFIXES,
+    callback_routers,
+    compatible_routers,
+    sandbox_routers,
+)
 from gateway.idempotency import IdempotencyMiddleware
 from gateway.inbox import pages as inbox
 from gateway.lib.db import check_schema
@@ -97,8 +104,10 @@ async def forget_changed_lookups(request: Request) -> None:
     """A change made through the API (a revoked key, a new password, an edited traffic account) is
     seen at once by this process's next request; sends and provider callbacks change none of them."""
     path = request.url.path.lower()
-    if request.method not in ("GET", "HEAD", "OPTIONS") and not any(
-        part in path for part in ("/message", *PROVIDER_PREFIXES)
+    if (
+        request.method not in ("GET", "HEAD", "OPTIONS")
+        and not any(part in path for part in ("/message", *PROVIDER_PREFIXES))
+        and not request.route_handler.opt.get(COMPATIBLE_OPT)  # sends, conversions and usage change none
     ):
         runtime_of(request).lookups.clear()
 
@@ -129,13 +138,17 @@ def create_app(settings: Settings | None = None) -> Gateway:
                 if settings.embedded_worker:
                     events.info("worker stopped", worker=runtime.dispatcher.owner, embedded=True)
 
+    # What every customer-facing route is behind: the Chat API's and the channels' compatible APIs'.
+    customer_layers: dict[str, Any] = {
+        "middleware": [DefineMiddleware(CustomerAuthMiddleware), TenantRateLimit, IdempotencyMiddleware],
+        "opt": {TENANT_OPT: "tenant"},  # counted per tenant by TenantRateLimit, not per address
+        "security": [{"bearer": []}, {"apiKey": []}],
+    }
     customer_api = Router(
         path=API_PREFIX,
         guards=[version_guard],
-        middleware=[DefineMiddleware(CustomerAuthMiddleware), TenantRateLimit, IdempotencyMiddleware],
-        opt={TENANT_OPT: "tenant"},  # counted per tenant by TenantRateLimit, not per address
         dependencies=CUSTOMER_DEPENDENCIES,
-        security=[{"bearer": []}, {"apiKey": []}],
+        **customer_layers,
         route_handlers=[
             customers.PasswordController,
             traffic_accounts.TrafficAccountController,
@@ -159,7 +172,13 @@ def create_app(settings: Settings | None = None) -> Gateway:
         route_handlers=[customers.LoginController],
     )
     channels = all_channels().values()
-    channel_routes = [*callback_routers(channels), *(sandbox_routers(channels) if settings.sandbox_enabled else ())]
+    channel_routes = [
+        *callback_routers(channels),
+        # Behind the customer API's authentication, tenant rate limit and Idempotency-Key handling (on the
+        # handlers marked ``opt={"idempotent": True}``), taking the ``compatible`` dependency.
+        *compatible_routers(channels, {**customer_layers, "dependencies": COMPATIBLE_DEPENDENCIES}),
+        *(sandbox_routers(channels) if settings.sandbox_enabled else ()),
+    ]
     if settings.sandbox_enabled:
         channel_routes.append(catchers.catch)  # a webhook catcher's URL
     handlers: list = [health, public_api, customer_api, *channel_routes, *docs.static_routes()]

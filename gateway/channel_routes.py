@@ -1,10 +1,12 @@
 """Where the gateway mounts each channel's routes. A channel declares its provider callbacks and its sandbox
 provider with paths relative to its prefix (``"/"``, ``"/inbound"``); the prefixes are the gateway's, named
-here only: ``/callbacks/<channel>/<traffic account id>`` and ``/sandbox/<channel>``."""
+here only: ``/callbacks/<channel>/<traffic account id>`` and ``/sandbox/<channel>``. A channel's compatible API
+(the provider's own API served to customers) is mounted at the root, as the provider serves it."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from litestar import Router
 
@@ -16,6 +18,7 @@ from gateway.sandbox_journal import JournalCallbacks
 CALLBACKS = "/callbacks"
 SANDBOX = "/sandbox"
 PROVIDER_PREFIXES = (f"{CALLBACKS}/", f"{SANDBOX}/")  # every path a provider (or a sandbox provider) calls
+COMPATIBLE_OPT = "compatible_api"  # opt of a compatible API's routes: the channel's name
 # The traffic account's segment of a callback route: every callback handler takes ``account_id``.
 ACCOUNT_PARAMETER = "{account_id:str}"
 
@@ -52,4 +55,18 @@ def sandbox_routers(channels: Iterable[Channel]) -> list[Router]:
         Router(path=sandbox_path(channel.name), route_handlers=list(channel.sandbox_routes))
         for channel in channels
         if channel.sandbox_routes
+    ]
+
+
+def compatible_routers(channels: Iterable[Channel], layers: dict[str, Any]) -> list[Router]:
+    """Each channel's compatible API at the root, behind the layers the app gives (``layers``: the customer API's
+    middleware, opt and security, and the ``compatible`` dependency its handlers take)."""
+    return [
+        Router(
+            path="/",
+            route_handlers=list(channel.compatible_routes),
+            **{**layers, "opt": {**layers.get("opt", {}), COMPATIBLE_OPT: channel.name}},
+        )
+        for channel in channels
+        if channel.compatible_routes
     ]

@@ -425,16 +425,38 @@ def api_key() -> None:
     """API keys of a tenant."""
 
 
+def _bound_account_options(command: Any) -> Any:
+    """``--<channel>-traffic-account ID`` for each channel that serves a compatible API: the traffic account the key
+    sends through there (the admin API's ``<channel>TrafficAccountId``)."""
+    from gateway.tenants.service import compatible_channels
+
+    for channel in compatible_channels():
+        command = click.option(
+            f"--{channel}-traffic-account",
+            f"bound_{channel}",
+            type=click.UUID,
+            help=f"The {channel} traffic account the key sends through on its compatible API.",
+        )(command)
+    return command
+
+
 @api_key.command("create")
 @click.option("--tenant", "tenant_id", required=True, type=click.UUID)
 @click.option("--name", required=True)
-def api_key_create(tenant_id: UUID, name: str) -> None:
-    from gateway.api.admin import ApiKeyIn, ApiKeyOut
-    from gateway.tenants.service import TenantService
+@_bound_account_options
+def api_key_create(tenant_id: UUID, name: str, **bound: UUID | None) -> None:
+    from gateway.api.admin import ApiKeyIn, api_key_out, bound_accounts
+    from gateway.tenants.service import TenantService, bound_key_field
+
+    given = {
+        bound_key_field(option.removeprefix("bound_")): str(account_id)
+        for option, account_id in bound.items()
+        if account_id is not None
+    }
 
     async def work(session: Any, runtime: Any) -> Any:
-        row, key = await TenantService(session).create_api_key(tenant_id, parse({"name": name}, ApiKeyIn).name)
-        return ApiKeyOut(row.id, row.name, key)
+        data = parse({"name": name, **given}, ApiKeyIn)
+        return api_key_out(*await TenantService(session).create_api_key(tenant_id, data.name, bound_accounts(data)))
 
     _print(_with_session(work))
 

@@ -3,6 +3,7 @@
 import datetime
 
 from channels.base import Channel, SettingsSpec
+from channels.sms import compatible
 from channels.sms.adapter import DEFAULT_BASE_URL, send
 from channels.sms.blocks import BLOCK, EXAMPLES, LIMITS, message_parts
 from channels.sms.callbacks import delivery_report, delivery_report_query, inbound_sms, inbound_sms_query
@@ -21,7 +22,13 @@ def text_of(block: dict) -> str | None:
 
 channel = Channel(
     name="sms",
-    settings=SettingsSpec(public=("phoneNumber",), credentials=("apiKey",), optional=("phoneNumber",)),
+    settings=SettingsSpec(
+        public=("phoneNumber", *compatible.SETTINGS),
+        credentials=("apiKey",),
+        optional=("phoneNumber", *compatible.SETTINGS),
+        typed=compatible.TYPED_SETTINGS,
+    ),
+    setting_problem=compatible.setting_problem,
     default_send_rate=100.0,
     receipts=("Delivered",),  # delivery reports only, never Read
     reports_by_provider_id=False,  # each report names ours through its callback token
@@ -38,4 +45,9 @@ channel = Channel(
     sandbox_failures=FAILURES,
     account_addresses=(("phoneNumber", "phoneNumber"),),  # the number users text (2-way SMS)
     text_of=text_of,
+    # The SMS HTTP API served to customers (issue 20).
+    compatible_routes=compatible.ROUTES,
+    compatible_report=compatible.report,
+    compatible_inbound_target=compatible.inbound_target,
+    compatible_inbound=compatible.inbound,
 )

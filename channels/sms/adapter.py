@@ -11,12 +11,12 @@ from channels import kit
 from channels.base import Account, Outbound, SendResult, normalise_phone_number
 from channels.sms.encoding import UCS2, encoding_for
 from channels.sms.errors import RETRYABLE_RESPONSE_CODES, SEND_RESPONSE_CODES
+from channels.sms.protocol import TYPES
 
 DEFAULT_BASE_URL = "https://rest.mittoapi.net"
-# Seed 004's `type`: GSM, Unicode, auto, and "for Binary, set type to be Byte". The block holds the
-# declared spelling (Binary or Byte for binary); lower() also reads one stored as the client wrote it. Left
-# out, the gateway picks GSM or Unicode.
-_TYPES = {"gsm": "GSM", "unicode": "Unicode", "auto": "auto", "binary": "Byte", "byte": "Byte"}
+# Seed 004's `type`: GSM, Unicode, auto, and "for Binary, set type to be Byte": binary goes up as Byte. Left out,
+# the gateway picks GSM or Unicode.
+_UPSTREAM_TYPES = {**TYPES, "binary": "Byte"}
 # The block's options that go upstream under the same name (seed 004): udh as hex, pid an int, flash a bool.
 _OPTIONS = ("reference", "udh", "pid", "flash")
 
@@ -28,7 +28,8 @@ def request_body(outbound: Outbound, now: datetime.datetime) -> dict[str, object
         "from": block["sender"],
         "to": normalise_phone_number(outbound.destination),
         "text": text,
-        "type": _TYPES.get(str(block.get("type")).lower()) or ("Unicode" if encoding_for(text) == UCS2 else "GSM"),
+        "type": _UPSTREAM_TYPES.get(str(block.get("type")).lower())
+        or ("Unicode" if encoding_for(text) == UCS2 else "GSM"),
         "callback": outbound.callback_url,
     }
     body.update((key, block[key]) for key in _OPTIONS if block.get(key) is not None)

@@ -1,5 +1,7 @@
-"""Delivery reports of the SMS HTTP API: JSON POSTs ``{messageId, status, errorcode}`` or the same as GET
-query parameters, to the per-message callback URL whose signed token names our message."""
+"""Delivery reports of the SMS HTTP API, as a JSON POST or as GET query parameters, to the per-message callback URL
+whose signed token names our message: seed 004's Callback API parameters ``{msgid, sendtime, status, receiver, mcc,
+mnc, cost, errorcode, sendtimestamp, reference}`` (what the sandbox provider sends, channels/sms/protocol.py), or
+seed 002's ``{messageId, status, errorcode}``."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from litestar.params import FromPath
 from channels import inbound
 from channels.base import Callbacks, CallbacksDependency, InboundMessage, StatusReport, json_object
 from channels.kit import Malformed
-from channels.openapi import INTEGER, STRING, documented, object_schema, problem, query
+from channels.openapi import INTEGER, STRING, described, documented, object_schema, problem, query
 from channels.sms.errors import dlr_error_text
 
 # DLR states (seed 004) -> the gateway's statuses; BUFFERED is "still trying": no change.
@@ -42,7 +44,9 @@ def report_of(message_id: UUID, fields: dict[str, Any]) -> StatusReport | None:
     return StatusReport(
         status=STATUSES[state],
         message_id=message_id,
-        provider_message_id=str(fields["messageId"]) if fields.get("messageId") else None,
+        provider_message_id=str(provider_id)
+        if (provider_id := fields.get("msgid") or fields.get("messageId"))
+        else None,
         error_code=f"sms.dlr.{code}" if failed and code not in (None, "") else ("sms.dlr.expired" if failed else None),
         description=(dlr_error_text(code) or state.lower()) if failed else None,
     )
@@ -51,9 +55,11 @@ def report_of(message_id: UUID, fields: dict[str, Any]) -> StatusReport | None:
 # The OpenAPI description of the two routes, each taking its fields as a JSON body (POST) or the query (GET).
 TOKEN = query("token", "The signed token of the callback URL the gateway gave the provider", required=True)
 REPORT = {
-    "messageId": STRING,
+    "msgid": described("The provider's message id (seed 004)"),
+    "messageId": described("The provider's message id (seed 002's name)"),
     "status": Schema(type=OpenAPIType.STRING, description=f"One of {', '.join(STATUSES)} (any case)"),
     "errorcode": Schema(one_of=[STRING, INTEGER], description="The delivery-report error code (digits)"),
+    **{name: STRING for name in ("sendtime", "receiver", "mcc", "mnc", "cost", "sendtimestamp", "reference")},
 }
 INBOUND = {"sender": STRING, "receiver": STRING, "content": STRING, "msgid": STRING, "coding": STRING}
 INBOUND_REQUIRED = ("sender", "content", "msgid")

@@ -18,7 +18,7 @@ from typing import Any
 from litestar import Request, Response, post
 from litestar.exceptions import NotFoundException, ValidationException
 
-from channels.base import CallbacksDependency, ProviderAnswer, SandboxFailures, json_object
+from channels.base import CallbacksDependency, Notify, ProviderAnswer, SandboxFailures, json_object
 from channels.openapi import STRING, described, object_schema
 from channels.sandbox_support import (
     SimulatedMessage,
@@ -28,16 +28,27 @@ from channels.sandbox_support import (
     simulated_body,
     simulator,
 )
-from channels.sms.encoding import TYPE_ENCODINGS, segment_count
+from channels.sms import protocol
 from channels.sms.errors import SEND_RESPONSE_CODES
+from wire.errors import FieldError
 
 REPORT_DELAY = 0.1
+REPORT_DELAY_DELTA = datetime.timedelta(seconds=REPORT_DELAY)
 # The answers of ...0500 and ...0429, and a refused receiver (responseCode 8: the message Fails, sms.8).
 FAILURES = SandboxFailures(
     sends=("/sms",),
     transient=ProviderAnswer(500, {"responseCode": 1, "responseText": SEND_RESPONSE_CODES[1]}),
     throttled=ProviderAnswer(429, {"responseCode": 1, "responseText": "Too many requests"}, {"Retry-After": "1"}),
-    rejected=ProviderAnswer(200, {"responseCode": 8, "responseText": SEND_RESPONSE_CODES[8]}),
+    rejected=ProviderAnswer(
+        400,
+        protocol.refusal(
+            8,
+            400,
+            "validation_error",
+            "The SMS is not valid.",
+            [FieldError("to", "is not a number this sandbox takes")],
+        ),
+    ),
 )
 
 
@@ -55,14 +66,17 @@ def behaviour(to: str) -> tuple[str, int | None]:
 
 @post("/sms", status_code=200, include_in_schema=False)
 async def send_sms(request: Request, callbacks: CallbacksDependency) -> Response[dict[str, Any]]:
+    """The SMS API's /sms, answered by the same code as the gateway's own (channels/sms/protocol.py)."""
     if not request.headers.get("X-Mitto-API-Key"):
         return Response({"responseCode": 1, "responseText": "Missing API key"}, status_code=401)
-    body = json_object(await request.body())
-    if body is None:
-        return Response({"responseCode": 1, "responseText": "Internal error"}, status_code=400)
-    if code := refusal(body):
-        return Response({"responseCode": code, "responseText": SEND_RESPONSE_CODES[code]})
-    to = str(body["to"])
+    try:
+        sms = protocol.read_send(json_object(await request.body()), bulk=False)
+    except protocol.Invalid as invalid:
+        detail = "The SMS is not valid."
+        return Response(
+            protocol.refusal(invalid.code, 400, "validation_error", detail, invalid.errors), status_code=400
+        )
+    to, text = sms.to[0], sms.block["text"]
     kind, error_code = behaviour(to)
     if kind == "error":
         return Response({"responseCode": 1, "responseText": SEND_RESPONSE_CODES[1]}, status_code=500)
@@ -72,50 +86,24 @@ async def send_sms(request: Request, callbacks: CallbacksDependency) -> Response
         )
     if kind == "timeout":
         await asyncio.sleep(30)
-    message_id = str(uuid.uuid4())
-    callback = str(body.get("callback") or "")
+    message_id, now = uuid.uuid4(), datetime.datetime.now(datetime.UTC)
     # Reports go only to this gateway's own callback routes: the sandbox is no way to make it call elsewhere.
-    if kind != "silent" and callbacks.is_own_callback(callback):
-        status = "UNDELIVERED" if kind == "undelivered" else "DELIVERED"
-        report = {"messageId": message_id, "status": status, "errorcode": str(error_code or 0)}
-        in_background(_report(callback, report))
-    return Response(
-        {
-            "id": message_id,
-            "timestamp": datetime.datetime.now(datetime.UTC).isoformat(),
-            "responseCode": 0,
-            "responseText": "SMS sent",
-            "textLength": len(body["text"]),
-        }
-    )
+    if sms.test:  # seed 004: nothing is sent, the answer has no id
+        return Response(protocol.sms_answer(protocol.sent_entry(None, now, to, text), test=True))
+    if kind != "silent" and sms.callback and callbacks.is_own_callback(sms.callback):
+        state = "UNDELIVERED" if kind == "undelivered" else "DELIVERED"
+        fields = protocol.dlr_fields(
+            message_id, now, state, to, error_code or 0, now + REPORT_DELAY_DELTA, sms.block.get("reference")
+        )
+        in_background(_report(protocol.callback_request(Notify(sms.callback), fields)))
+    return Response(protocol.sms_answer(protocol.sent_entry(message_id, now, to, text), test=False))
 
 
-def refusal(body: dict[str, Any]) -> int | None:
-    """The responseCode (seed 004, "Status Codes") of a send the SMS API refuses, or None: a field missing
-    (3, 5, 7), of the wrong type (4, 6), a receiver that isn't digits (8), an unknown type (2), a text its
-    type can't carry (4: GSM with other characters, Binary or Byte with text that is no hex). ``udh``,
-    ``pid`` and ``flash`` are taken as given."""
-    for code, field in ((3, "text"), (5, "from"), (7, "to")):
-        if not body.get(field):
-            return code
-    for code, field in ((4, "text"), (6, "from")):
-        if not isinstance(body[field], str):
-            return code
-    if not str(body["to"]).isdigit():
-        return 8
-    sms_type = "auto" if body.get("type") is None else str(body["type"]).lower()
-    if sms_type not in TYPE_ENCODINGS:
-        return 2
-    try:
-        segment_count(body["text"], TYPE_ENCODINGS[sms_type])
-    except ValueError:
-        return 4
-    return None
-
-
-async def _report(callback: str, report: dict[str, str]) -> None:
+async def _report(report: dict[str, Any]) -> None:
+    """Seed 004's Callback API parameters, POSTed as JSON to the message's callback URL (the gateway's, with the
+    message's token)."""
     await asyncio.sleep(REPORT_DELAY)
-    await post_callback(callback, json.dumps(report).encode(), {})
+    await post_callback(report["url"], json.dumps(report["body"]).encode(), {})
 
 
 INBOUND_BODY = object_schema(

@@ -13,10 +13,10 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from channels.openapi import problem
 from gateway.api.deps import DbSession, GatewayCallbacks, ProviderHttp
 from gateway.lib.pagination import MAX_LIMIT, Cursor
-from gateway.models import Tenant, TrafficAccount
+from gateway.models import ApiKey, Tenant, TrafficAccount
 from gateway.rate_limits import MAX_QUOTA
 from gateway.schemas import Out, Page, Schema
-from gateway.tenants.service import TenantService
+from gateway.tenants.service import TenantService, bound_key_field, compatible_channels
 from gateway.tenants.traffic_accounts import TrafficAccountService, credentials_of
 
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
@@ -61,14 +61,37 @@ class CustomerOut(Out):
     email: str
 
 
-class ApiKeyIn(Schema):
-    name: Name
+# The channels that serve a compatible API, as the registry has them when the schemas are made: a key's field each.
+BOUND_CHANNELS = compatible_channels()
 
 
-class ApiKeyOut(Out):
-    id: UUID
-    name: str
-    key: str  # shown this once; only a digest is stored
+def _bound_fields() -> list[tuple[str, Any, Any]]:
+    """``<channel>TrafficAccountId`` for each channel that serves a compatible API: the traffic account a key is
+    bound to there (its compatible API sends through it; null: the tenant's only account of the channel)."""
+    described = Annotated[
+        UUID | None, msgspec.Meta(description="The traffic account the key sends through on this compatible API")
+    ]
+    return [(bound_key_field(channel), described, None) for channel in BOUND_CHANNELS]
+
+
+# Made from the registry: a field per channel that serves a compatible API (the gateway names none).
+ApiKeyIn = msgspec.defstruct("ApiKeyIn", [("name", Name), *_bound_fields()], bases=(Schema,), module=__name__)
+ApiKeyOut = msgspec.defstruct(
+    "ApiKeyOut",
+    [("id", UUID), ("name", str), ("key", str), *_bound_fields()],  # the key is shown this once: a digest is stored
+    bases=(Out,),
+    module=__name__,
+)
+
+
+def api_key_out(row: ApiKey, key: str, bound: TrafficAccount | None) -> Any:
+    fields = {bound_key_field(bound.channel): bound.id} if bound and bound.channel in BOUND_CHANNELS else {}
+    return ApiKeyOut(row.id, row.name, key, **fields)
+
+
+def bound_accounts(data: Any) -> dict[str, UUID]:
+    """The ``<channel>TrafficAccountId`` fields given, by channel."""
+    return {channel: getattr(data, bound_key_field(channel)) for channel in BOUND_CHANNELS}
 
 
 class TrafficAccountIn(Schema):
@@ -172,8 +195,7 @@ class TenantController(Controller):
     async def create_api_key(
         self, db_session: DbSession, tenant_id: FromPath[UUID], data: JSONBody[ApiKeyIn]
     ) -> ApiKeyOut:
-        row, key = await TenantService(db_session).create_api_key(tenant_id, data.name)
-        return ApiKeyOut(row.id, row.name, key)
+        return api_key_out(*await TenantService(db_session).create_api_key(tenant_id, data.name, bound_accounts(data)))
 
     @delete("/{tenant_id:str}/api-keys/{key_id:str}", summary="Revoke an API key")
     async def revoke_api_key(self, db_session: DbSession, tenant_id: FromPath[UUID], key_id: FromPath[UUID]) -> None:

@@ -12,6 +12,7 @@ from litestar.params import SkipValidation
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from gateway.compatible_api import GatewayCompatibleApi
 from gateway.events.tail import EventTail
 from gateway.lib.problems import Problem
 from gateway.messages.callbacks import ProviderCallbacks
@@ -99,6 +100,12 @@ def provide_sandbox_reset(request: Request, principal: Caller) -> SandboxReset: 
     return SandboxReset(runtime.sessions, runtime.acceptor, runtime.failover_index, runtime.journal)
 
 
+def provide_compatible(request: Request, db_session: DbSession, principal: Caller) -> GatewayCompatibleApi:  # noqa: ARG001
+    runtime = runtime_of(request)
+    service = MessageService(db_session, runtime.acceptor, runtime.lookups)
+    return GatewayCompatibleApi(db_session, service, runtime.settings.bulk_max_messages)
+
+
 def provide_login_service(request: Request, db_session: DbSession) -> LoginService:
     runtime = runtime_of(request)
     return LoginService(db_session, runtime.settings, runtime.token_issuer)
@@ -137,6 +144,8 @@ APP_DEPENDENCIES = {
 }
 # The customer API's: login without authentication, the rest with it.
 LOGIN_DEPENDENCIES = {"login_service": _provide(provide_login_service)}
+# A channel's compatible API routes' (channels.base.CompatibleApiDependency).
+COMPATIBLE_DEPENDENCIES = {"principal": _provide(provide_principal), "compatible": _provide(provide_compatible)}
 CUSTOMER_DEPENDENCIES = {
     **LOGIN_DEPENDENCIES,
     "principal": _provide(provide_principal),

@@ -71,6 +71,13 @@ class DeliveryRecord(DeliveryOut):
     """A delivery of any of the tenant's webhooks: the event, its attempts, and which webhook."""
 
     webhook_id: UUID
+    webhook_kind: Annotated[
+        str,
+        msgspec.Meta(
+            description="chat: a webhook of the webhook API; compatible: where a channel's compatible API sends "
+            "its own callbacks (the payload is the request made: method, url, body)"
+        ),
+    ]
 
 
 Chunks = AsyncIterator[list[Out]]
@@ -176,8 +183,14 @@ async def message_details(session: AsyncSession, messages: list[Message]) -> lis
 
 
 async def delivery_records(session: AsyncSession, events: list[WebhookEvent]) -> list[Out]:
+    webhook_ids = {e.webhook_id for e in events}
+    kinds = dict((await session.execute(select(Webhook.id, Webhook.kind).where(Webhook.id.in_(webhook_ids)))).all())
     return [
-        DeliveryRecord(**msgspec.structs.asdict(DeliveryOut.of(d)), webhook_id=d.event.webhook_id)
+        DeliveryRecord(
+            **msgspec.structs.asdict(DeliveryOut.of(d)),
+            webhook_id=d.event.webhook_id,
+            webhook_kind=kinds[d.event.webhook_id],
+        )
         for d in await with_attempts(session, events)
     ]
 

@@ -148,6 +148,7 @@ class MessageDetail(Out):
     created_at: datetime.datetime
     updated_at: datetime.datetime
     status_history: list[StatusChange]
+    converted: bool  # the customer told it converted (a compatible API's conversion tracking)
     failover: FailoverOut | None = None  # the chain this message is a step of
 
     @classmethod
@@ -178,6 +179,7 @@ class MessageDetail(Out):
             message.created_at,
             message.updated_at,
             [StatusChange.of(event) for event in history],
+            message.converted_at is not None,
         )
 
 
@@ -257,6 +259,7 @@ class MessageSummary(Out):
     reference: str | None
     created_at: datetime.datetime
     updated_at: datetime.datetime
+    converted: bool  # the customer told it converted (a compatible API's conversion tracking)
 
     @classmethod
     def of(cls, m: Message) -> MessageSummary:
@@ -275,6 +278,7 @@ class MessageSummary(Out):
             m.reference,
             m.created_at,
             m.updated_at,
+            m.converted_at is not None,
         )
 
 

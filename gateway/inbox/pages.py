@@ -22,7 +22,7 @@ from litestar.template.config import TemplateConfig
 from channels.base import UserReply
 from channels.registry import channel_names
 from gateway import sandbox_behaviour
-from gateway.api.deps import DbSession, Webhooks, provide_webhook_service, runtime_of
+from gateway.api.deps import Caller, DbSession, Webhooks, provide_webhook_service, runtime_of
 from gateway.api.sandbox_journal import BehaviourIn
 from gateway.events.stream import KINDS, LISTENING, event_stream
 from gateway.inbox import auth, reads, replies
@@ -30,9 +30,9 @@ from gateway.inbox.auth import INBOX_PATH, InboxUser, SignInFirst
 from gateway.lib.problems import Problem
 from gateway.lib.validation import parse
 from gateway.settings import Settings
-from gateway.store import statuses
+from gateway.store import outbox, statuses
 from gateway.tenants.login import LoginService
-from gateway.webhooks.service import DeliveryFilters
+from gateway.webhooks.service import DeliveryFilters, WebhookService
 
 STATIC_PATH = f"{INBOX_PATH}/static"
 STATIC_DIR = Path(__file__).parent / "static"
@@ -270,6 +270,13 @@ def _not_found(request: Request, _exc: Exception) -> Response[Any]:
     return _page("not_found.html", request, None, 404)
 
 
+def provide_inbox_webhooks(request: Request, db_session: DbSession, principal: Caller) -> WebhookService:
+    """The API's webhook service, showing the compatible APIs' webhooks too (their deliveries, replays)."""
+    service = provide_webhook_service(request, db_session, principal)
+    service.kinds = (outbox.CHAT, outbox.COMPATIBLE)
+    return service
+
+
 def routes(settings: Settings) -> list[Router]:
     """The inbox's router (pages behind the session and CSRF middleware) and its static files."""
     pages = Router(
@@ -282,7 +289,7 @@ def routes(settings: Settings) -> list[Router]:
         dependencies={
             "user": Provide(auth.current_user),
             "principal": Provide(auth.principal, sync_to_thread=False),
-            "webhook_service": Provide(provide_webhook_service, sync_to_thread=False),  # the API's
+            "webhook_service": Provide(provide_inbox_webhooks, sync_to_thread=False),
         },
         exception_handlers={SignInFirst: _sign_in_first, 404: _not_found},
         include_in_schema=False,

@@ -31,11 +31,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from channels.base import InboundMessage
+from channels.registry import all_channels
 from gateway import metrics
 from gateway.lib.clock import now
 from gateway.lib.db import in_chunks
 from gateway.lib.ids import new_id
-from gateway.models import NAME_MAX, Conversation, Message, MessageEvent, TrafficAccount
+from gateway.models import NAME_MAX, Conversation, Message, MessageEvent, TrafficAccount, Webhook
 from gateway.store import outbox, statuses
 
 COPY_FROM = 200  # rows from which Postgres gets them through COPY
@@ -64,6 +65,7 @@ class NewMessage:
     bulk_id: UUID | None = None
     failover_chain_id: UUID | None = None
     failover_step: int | None = None
+    notify_webhook_id: UUID | None = None  # sent through a compatible API: where its status reports go
 
     def __post_init__(self) -> None:
         self.id = self.id or new_id()
@@ -90,6 +92,7 @@ class NewMessage:
             "bulk_id": self.bulk_id,
             "failover_chain_id": self.failover_chain_id,
             "failover_step": self.failover_step,
+            "notify_webhook_id": self.notify_webhook_id,
         }
 
     def as_message(self) -> Message:
@@ -338,6 +341,7 @@ async def _add_events(
         for change, message in done
     ]
     await session.execute(insert(MessageEvent.__table__), events)
+    await _add_compatible_reports(session, done, at)
     triggered = [
         (message, trigger) for change, message in done if (trigger := outbox.TRIGGER_OF_STATUS.get(change.status))
     ]
@@ -355,6 +359,32 @@ async def _add_events(
             payload = outbox.status_payload(message, trigger, at, account, names.get(message.conversation_id))
             rows += outbox.event_rows(message, trigger, payload, webhooks[message.traffic_account_id])
         await outbox.insert_events(session, rows)
+
+
+async def _add_compatible_reports(
+    session: AsyncSession, done: list[tuple[StatusChange, MessageRow]], at: datetime.datetime
+) -> None:
+    """The status reports of messages sent through a channel's compatible API, to the webhook each was sent
+    with: the request the channel makes of the change (its own callback format), or none."""
+    noted = [(change, message) for change, message in done if message.notify_webhook_id is not None]
+    if not noted:
+        return
+    webhook_ids = {message.notify_webhook_id for _, message in noted}
+    webhooks = {
+        w.id: w
+        for w in await session.scalars(
+            select(Webhook).where(Webhook.id.in_(webhook_ids), Webhook.kind == outbox.COMPATIBLE)
+        )
+    }
+    rows = []
+    for change, message in noted:
+        report = all_channels()[message.channel].compatible_report
+        if report is None or (webhook := webhooks.get(message.notify_webhook_id)) is None:
+            continue  # the channel no longer has a compatible API (a compatible webhook goes only with its tenant)
+        settings = (await _account(session, message)).settings
+        if (request := report(message, change.status, at, outbox.notify_of(webhook), settings)) is not None:
+            rows.append(outbox.compatible_event_row(message, change.status, request, webhook.id))
+    await outbox.insert_events(session, rows)
 
 
 def _columns(change: StatusChange) -> dict[str, Any]:
@@ -455,8 +485,45 @@ async def receive(
     await outbox.add_webhook_events(
         session, message, outbox.USER_MESSAGE, outbox.user_message_payload(message, account, conversation)
     )
+    await _forward_compatible(session, account, message)
     await session.commit()
     return True
+
+
+async def _forward_compatible(session: AsyncSession, account: TrafficAccount, message: Message) -> None:
+    """A user's message forwarded in the channel's compatible API's own format, where the account's settings
+    say (the SMS API's inboundUrl), through a ``compatible`` webhook."""
+    channel = all_channels()[account.channel]
+    if channel.compatible_inbound_target is None or channel.compatible_inbound is None:
+        return
+    if (notify := channel.compatible_inbound_target(account.settings)) is None:
+        return
+    webhook_id = await outbox.compatible_webhook(session, account.tenant_id, notify)
+    request = channel.compatible_inbound(message, account.settings, notify)
+    await outbox.insert_events(
+        session, [outbox.compatible_event_row(message, outbox.USER_MESSAGE, request, webhook_id)]
+    )
+
+
+# Conversion (a channel's compatible API).
+
+
+async def mark_converted(session: AsyncSession, tenant_id: UUID, account_ids: list[UUID], message_id: UUID) -> bool:
+    """Mark the tenant's outbound message of one of these traffic accounts converted (the first time counts; again
+    changes nothing), and commit; False when there is no such message."""
+    table = Message.__table__
+    marked = await session.execute(
+        update(table)
+        .where(
+            table.c.id == message_id,
+            table.c.tenant_id == tenant_id,
+            table.c.traffic_account_id.in_(account_ids),
+            table.c.direction == "outbound",
+        )
+        .values(converted_at=func.coalesce(table.c.converted_at, now()))
+    )
+    await session.commit()
+    return marked.rowcount == 1
 
 
 async def _with_related_id(session: AsyncSession, account_id: UUID, content: dict[str, Any]) -> dict[str, Any]:

@@ -16,7 +16,9 @@ from uuid import UUID
 from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from channels.base import Notify
 from gateway.lib.clock import now
+from gateway.lib.crypto import new_webhook_secret
 from gateway.lib.ids import new_id
 from gateway.models import Conversation, Message, TrafficAccount, Webhook, WebhookEvent, WebhookTrafficAccount
 from gateway.schemas import format_timestamp
@@ -28,6 +30,7 @@ PAYLOAD_VERSION = 1
 # The webhook trigger each status raises.
 TRIGGER_OF_STATUS = {statuses.DELIVERED: "Delivered", statuses.FAILED: "Failed", statuses.READ: "Read"}
 USER_MESSAGE = "UserMessage"
+CHAT, COMPATIBLE = "chat", "compatible"  # a webhook's kind (gateway.models.Webhook)
 
 
 async def webhooks_of(session: AsyncSession, account_ids: set[UUID]) -> dict[UUID, list[Webhook]]:
@@ -41,6 +44,44 @@ async def webhooks_of(session: AsyncSession, account_ids: set[UUID]) -> dict[UUI
     for account_id, webhook in found:
         webhooks.setdefault(account_id, []).append(webhook)
     return webhooks
+
+
+async def compatible_webhook(session: AsyncSession, tenant_id: UUID, notify: Notify) -> UUID:
+    """The tenant's ``compatible`` webhook for ``notify`` (its URL template, method and statuses), made if there is
+    none yet, in the caller's transaction. Its triggers are the channel's names of the statuses to report."""
+    statuses_wanted = list(notify.statuses)
+    found = await session.scalars(
+        select(Webhook).where(
+            Webhook.tenant_id == tenant_id,
+            Webhook.kind == COMPATIBLE,
+            Webhook.url == notify.url,
+            Webhook.method == notify.method,
+            Webhook.enabled.is_(True),
+        )
+    )
+    for webhook in found:  # JSON compares alike on no two databases: the triggers are compared here
+        if webhook.triggers == statuses_wanted:
+            return webhook.id
+    webhook = Webhook(
+        id=new_id(),
+        tenant_id=tenant_id,
+        url=notify.url,
+        description="",
+        triggers=statuses_wanted,
+        headers="{}",
+        secret=new_webhook_secret(),  # never signs: a compatible API's callbacks carry no signature
+        enabled=True,
+        kind=COMPATIBLE,
+        method=notify.method,
+    )
+    session.add(webhook)
+    await session.flush()
+    return webhook.id
+
+
+def notify_of(webhook: Webhook) -> Notify:
+    """The Notify a ``compatible`` webhook was made for."""
+    return Notify(webhook.url, webhook.method, tuple(webhook.triggers))
 
 
 async def add_webhook_events(
@@ -74,6 +115,20 @@ def event_rows(
         # Links are tenant-checked when made; belt and braces.
         if trigger in webhook.triggers and webhook.tenant_id == message.tenant_id
     ]
+
+
+def compatible_event_row(message: Message | Any, event: str, request: dict[str, Any], webhook_id: UUID) -> dict:
+    """The outbox row of a ``compatible`` webhook's event: its payload is the request to make."""
+    return {
+        "id": new_id(),
+        "tenant_id": message.tenant_id,
+        "webhook_id": webhook_id,
+        "message_id": message.id,
+        "event": event,
+        "sequence": message.sequence,
+        "payload": request,
+        "next_attempt_at": now(),
+    }
 
 
 async def insert_events(session: AsyncSession, rows: list[dict[str, Any]]) -> None:

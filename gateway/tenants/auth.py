@@ -36,6 +36,8 @@ class Principal:
     tenant_id: UUID
     customer_id: UUID | None = None  # set when authenticated by a customer's token
     api_key_id: UUID | None = None  # set when authenticated by an API key
+    # The traffic account the API key is bound to (a channel's compatible API sends through it), if any.
+    traffic_account_id: UUID | None = None
 
 
 def key_id(secret: str) -> str:
@@ -96,7 +98,7 @@ class CustomerAuthMiddleware(AbstractAuthenticationMiddleware):
                 if (key := await provide_session().scalar(query)) is None:
                     # Raised, so not remembered: made-up keys must not crowd the valid ones out.
                     raise unauthorized("The API key is not valid or has been revoked.")
-                return Principal(tenant_id=key.tenant_id, api_key_id=key.id)
+                return Principal(tenant_id=key.tenant_id, api_key_id=key.id, traffic_account_id=key.traffic_account_id)
 
             principal = await lookups.remember(("api key", digest), load_key)
             return AuthenticationResult(user=principal, auth="api key")

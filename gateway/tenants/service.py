@@ -10,10 +10,11 @@ from msgspec import UNSET, UnsetType
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from channels.registry import all_channels
 from gateway.lib.crypto import api_key_digest, hash_password, new_api_key
 from gateway.lib.pagination import Cursor, page_query
 from gateway.lib.problems import Problem, invalid, not_found
-from gateway.models import ApiKey, Customer, Tenant
+from gateway.models import ApiKey, Customer, Tenant, TrafficAccount
 from gateway.tenants.repositories import ApiKeyRepository, CustomerRepository, TenantRepository
 from wire.errors import FieldError
 
@@ -78,15 +79,44 @@ class TenantService:
             raise _email_taken() from None
         return customer
 
-    async def create_api_key(self, tenant_id: UUID, name: str) -> tuple[ApiKey, str]:
-        """The key itself is returned this once; only its digest is stored."""
+    async def create_api_key(
+        self, tenant_id: UUID, name: str, bound: dict[str, UUID] | None = None
+    ) -> tuple[ApiKey, str, TrafficAccount | None]:
+        """The key itself is returned this once; only its digest is stored. ``bound``: the traffic account the key
+        sends through on a channel's compatible API, as ``{channel: account id}`` (at most one): an account of
+        the tenant and of that channel, which must serve one. Returned with the key."""
         await self.get(tenant_id)
+        account = await self._bound_account(tenant_id, {c: a for c, a in (bound or {}).items() if a is not None})
         key = new_api_key()
         row = await ApiKeyRepository(session=self.session).add(
-            ApiKey(tenant_id=tenant_id, name=name, digest=api_key_digest(key), prefix=key[:10])
+            ApiKey(
+                tenant_id=tenant_id,
+                name=name,
+                digest=api_key_digest(key),
+                prefix=key[:10],
+                traffic_account_id=account.id if account else None,
+            )
         )
         await self.session.commit()
-        return row, key
+        return row, key, account
+
+    async def _bound_account(self, tenant_id: UUID, bound: dict[str, UUID]) -> TrafficAccount | None:
+        if not bound:
+            return None
+        if len(bound) > 1:
+            raise invalid(
+                [FieldError(bound_key_field(c), "a key is bound to one traffic account at most") for c in bound]
+            )
+        ((channel, account_id),) = bound.items()
+        field = bound_key_field(channel)
+        account = await self.session.get(TrafficAccount, account_id)
+        if account is None or account.tenant_id != tenant_id:
+            raise invalid([FieldError(field, "no traffic account of the tenant with this id")])
+        if account.channel != channel:
+            raise invalid([FieldError(field, f"is a {account.channel} traffic account, not a {channel} one")])
+        if not all_channels()[channel].compatible_routes:
+            raise invalid([FieldError(field, f"the {channel} channel serves no compatible API to send through")])
+        return account
 
     async def revoke_api_key(self, tenant_id: UUID, key_id: UUID) -> None:
         key = await ApiKeyRepository(session=self.session).get_owned(tenant_id, key_id)
@@ -95,6 +125,17 @@ class TenantService:
         if key.revoked_at is None:
             key.revoked_at = datetime.datetime.now(datetime.UTC)
             await self.session.commit()
+
+
+def compatible_channels() -> tuple[str, ...]:
+    """The channels that serve a compatible API (channels.base.Channel.compatible_routes): an API key may be
+    bound to a traffic account of one of them."""
+    return tuple(name for name, channel in all_channels().items() if channel.compatible_routes)
+
+
+def bound_key_field(channel: str) -> str:
+    """The API key's field naming the traffic account it is bound to on ``channel`` (``<channel>TrafficAccountId``)."""
+    return f"{channel}TrafficAccountId"
 
 
 def _email_taken() -> Problem:

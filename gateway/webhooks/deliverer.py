@@ -1,5 +1,10 @@
 """The delivery loop: claim due webhook events with a lease, POST them signed, record every attempt.
 
+A ``compatible`` webhook's event (a channel's compatible API's callback, gateway.store.outbox) is delivered by
+making the request its payload holds ({method, url, body}: GET without a body, POST with the JSON body), unsigned,
+on the same schedule, past the same private-address guard, with its attempts recorded alike; such a webhook is the
+gateway's own, so a run of failures never disables it (its events give up one by one, per the schedule).
+
 The database is the record of truth, as for the dispatcher (gateway.messages.dispatcher): an event is
 due when it is pending and its ``next_attempt_at`` has passed, and it is claimed by setting a lease
 (SKIP LOCKED on Postgres). A worker that dies mid-attempt leaves a lease that expires; another worker
@@ -90,6 +95,7 @@ class Target:
     url: str
     headers: dict[str, str]
     secrets: list[str]
+    compatible: bool = False  # a compatible API's callbacks: each event's payload is the request to make
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +107,7 @@ class Outcome:
     response_body: str = ""
     error: str | None = None
     retry_after: float | None = None
+    compatible: bool = False  # of a compatible webhook: never disabled
 
     @property
     def succeeded(self) -> bool:
@@ -217,7 +224,7 @@ class WebhookDeliverer:
             leased = await outbox.lease(session, picked, self.owner, at, at + self.lease) if picked else []
             claimed = [Claimed(*row) for row in leased]
             targets = {
-                w.id: Target(w.url, json.loads(w.headers), signing_secrets(w, at))
+                w.id: Target(w.url, json.loads(w.headers), signing_secrets(w, at), w.kind == outbox.COMPATIBLE)
                 for w in webhooks.values()
                 if w.id in {event.webhook_id for event in claimed}
             }
@@ -280,32 +287,40 @@ class WebhookDeliverer:
             log.exception("delivering webhook event %s failed", event.id)
 
     async def attempt(self, event: Claimed, target: Target) -> Outcome:
-        """One POST of the event; whatever happens becomes an Outcome, nothing is raised."""
+        """One POST of the event (a compatible webhook's: the request its payload holds); whatever happens becomes
+        an Outcome, nothing is raised."""
         at = self.clock()
         started = time.monotonic()
 
         def outcome(**values: Any) -> Outcome:
-            return Outcome(event, at, round((time.monotonic() - started) * 1000), **values)
+            return Outcome(
+                event, at, round((time.monotonic() - started) * 1000), compatible=target.compatible, **values
+            )
 
+        method, url, body, headers = "POST", target.url, msgspec.json.encode(event.payload), {}
+        if target.compatible:
+            method, url = event.payload.get("method", "POST"), event.payload.get("url", "")
+            body = b"" if method == "GET" else msgspec.json.encode(event.payload.get("body"))
+            headers = {"user-agent": USER_AGENT} | ({} if method == "GET" else {"content-type": "application/json"})
+        else:
+            headers = {
+                **target.headers,
+                "content-type": "application/json",
+                "user-agent": USER_AGENT,
+                "webhook-id": str(event.id),
+                "webhook-timestamp": str(int(at.timestamp())),
+                "webhook-signature": signature(target.secrets, str(event.id), at, body),
+            }
         # Resolved again at send time: a name that now points inside the network is refused, and the
         # connection (or a proxy's tunnel) goes to the addresses checked, not to the name resolved again.
-        own = is_catcher_url(target.url, self.catchers_at)
-        problem, addresses = await checked_url(target.url, allow_private=self.allow_private_urls or own)
+        own = is_catcher_url(url, self.catchers_at)
+        problem, addresses = await checked_url(url, allow_private=self.allow_private_urls or own)
         if problem:
             return outcome(error=f"refused: the URL {problem}")
-        body = msgspec.json.encode(event.payload)
-        headers = {
-            **target.headers,
-            "content-type": "application/json",
-            "user-agent": USER_AGENT,
-            "webhook-id": str(event.id),
-            "webhook-timestamp": str(int(at.timestamp())),
-            "webhook-signature": signature(target.secrets, str(event.id), at, body),
-        }
         try:
             async with asyncio.timeout(self.timeout_seconds):  # the whole exchange, not each read
                 response, kept = await post_keeping(
-                    self.http, target.url, body, headers, BODY_KEPT, self.timeout_seconds, addresses
+                    self.http, url, body, headers, BODY_KEPT, self.timeout_seconds, addresses, method
                 )
         except TimeoutError:
             return outcome(error=f"no answer within {self.timeout_seconds:g} s")
@@ -329,13 +344,17 @@ class WebhookDeliverer:
             event = outcome.event
             attempts = event.attempts + 1
             status, next_attempt_at = SUCCEEDED, None
+            # A compatible webhook is the gateway's own, made for the customer's callbacks: never disabled.
+            tracked = not outcome.compatible
             if outcome.succeeded:
                 successes.add(event.webhook_id)
             elif outcome.response_status == 410:  # Gone: the receiver asks for no more deliveries
                 status = FAILED
-                gone.add(event.webhook_id)
+                if tracked:
+                    gone.add(event.webhook_id)
             else:
-                failures.add(event.webhook_id)
+                if tracked:
+                    failures.add(event.webhook_id)
                 delay = retry_delay(attempts, outcome.retry_after, self.rng)
                 status = FAILED if delay is None else PENDING
                 if delay is not None:
@@ -440,8 +459,9 @@ async def post_keeping(
     keep: int,
     io_seconds: float,
     addresses: tuple[str, ...] | None = None,
+    method: str = "POST",
 ) -> tuple[httpx.Response, bytes]:
-    """POST ``body``; the answer and (at least) its first ``keep`` bytes, never the rest of a huge body.
+    """POST ``body`` (or make a GET without one); the answer and (at least) its first ``keep`` bytes, never the rest of a huge body.
     Each connect, read and write takes at most ``io_seconds`` (the caller bounds the whole exchange). A
     new connection goes to ``addresses`` when given, the first that answers (the URL's host still names the
     server).
@@ -451,7 +471,8 @@ async def post_keeping(
     extensions: dict[str, Any] = {"timeout": _timeouts(io_seconds)}
     if addresses is not None:
         extensions[CONNECT_TO] = addresses
-    request = httpx.Request("POST", _parsed(url), content=body, headers=headers, extensions=extensions)
+    content = body if method != "GET" else None
+    request = httpx.Request(method, _parsed(url), content=content, headers=headers, extensions=extensions)
     response = await transport.handle_async_request(request)
     kept = bytearray()
     try:

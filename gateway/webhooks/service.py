@@ -85,8 +85,12 @@ class WebhookService:
         allow_private_urls: bool,
         work_due: WorkDue | None = None,
         catchers_at: str | None = None,
+        kinds: tuple[str, ...] = (outbox.CHAT,),
     ) -> None:
         self.session = session
+        # The kinds of webhook it shows and acts on: the webhook API only the customer's own (``chat``); the
+        # inbox the compatible APIs' too (gateway.store.outbox), whose deliveries a tester wants to see.
+        self.kinds = kinds
         self.allow_private_urls = allow_private_urls
         self.catchers_at = catchers_at  # the gateway's address, where its webhook catchers are (None: not served)
         self.work_due = work_due or WorkDue()  # tells the deliverers of events due now
@@ -133,7 +137,9 @@ class WebhookService:
 
     async def list(self, tenant_id: UUID) -> list[WebhookView]:
         webhooks = await self.session.scalars(
-            select(Webhook).where(Webhook.tenant_id == tenant_id).order_by(Webhook.created_at, Webhook.id)
+            select(Webhook)
+            .where(Webhook.tenant_id == tenant_id, Webhook.kind.in_(self.kinds))
+            .order_by(Webhook.created_at, Webhook.id)
         )
         links = await self.session.execute(
             select(WebhookTrafficAccount.webhook_id, WebhookTrafficAccount.traffic_account_id)
@@ -148,7 +154,7 @@ class WebhookService:
     async def get(self, tenant_id: UUID, webhook_id: UUID, field: str | None = None, lock: bool = False) -> Webhook:
         """``lock``: hold the row until commit, so concurrent replacements of its links run one after another."""
         webhook = await self.webhooks.get_owned(tenant_id, webhook_id, lock=lock)
-        if webhook is None:
+        if webhook is None or webhook.kind not in self.kinds:
             raise not_found("webhook", field)
         return webhook
 

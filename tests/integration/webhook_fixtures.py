@@ -37,6 +37,8 @@ class Received:
     headers: dict[str, str]
     body: bytes
     at: float  # time.monotonic()
+    method: str = "POST"
+    query: str = ""
 
     @property
     def event_id(self) -> str:
@@ -92,7 +94,8 @@ class Receiver:
                 break
         path = scope["path"]
         headers = {name.decode().lower(): value.decode() for name, value in scope["headers"]}
-        self.received.append(Received(path, headers, body, time.monotonic()))
+        query = scope.get("query_string", b"").decode()
+        self.received.append(Received(path, headers, body, time.monotonic(), scope["method"], query))
         self.arrived.set()
         self.in_flight[path] = self.in_flight.get(path, 0) + 1
         self.most_in_flight[path] = max(self.most_in_flight.get(path, 0), self.in_flight[path])
