@@ -415,12 +415,42 @@ async def test_create_customer_of_unknown_tenant(client):
 # --------------------------------------------------------------------------------------------------
 
 
+async def test_an_api_key_bound_to_an_sms_traffic_account(client, bare, other_tenant):
+    """The SMS API (/sms) sends through the key's account; only an sms account of the tenant can be bound."""
+    second = await client.post(
+        f"/admin/tenants/{bare.id}/traffic-accounts",
+        json={"name": "second", "channel": "sms", "sandbox": True},
+        headers=ADMIN,
+    )
+    second_id = second.json()["id"]
+    created = await client.post(
+        f"/admin/tenants/{bare.id}/api-keys", json={"name": "sms", "smsTrafficAccountId": second_id}, headers=ADMIN
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["smsTrafficAccountId"] == second_id
+    sent = await client.post(
+        "/sms",
+        json={"from": "Acme", "to": "385912345678", "text": "Hi"},
+        headers={"X-Mitto-API-Key": created.json()["key"]},
+    )
+    assert sent.status_code == 200, sent.text
+    message = await client.get(
+        f"/api/v1/Message/{sent.json()['id']}", headers={"X-Mitto-API-Key": created.json()["key"]}
+    )
+    assert message.json()["trafficAccountId"] == second_id
+    for wrong in (other_tenant.accounts["sms"], bare.accounts.get("whatsapp"), str(uuid.uuid4()), "not-a-uuid"):
+        refused = await client.post(
+            f"/admin/tenants/{bare.id}/api-keys", json={"name": "x", "smsTrafficAccountId": wrong}, headers=ADMIN
+        )
+        assert_problem(refused, 400, "validation_error", "smsTrafficAccountId")
+
+
 async def test_api_key_lifecycle(client, bare):
     response = await client.post(f"/admin/tenants/{bare.id}/api-keys", json={"name": "backend"}, headers=ADMIN)
     assert response.status_code == 201, response.text
     body = response.json()
-    assert set(body) == {"id", "name", "key"}
-    assert body["name"] == "backend"
+    assert set(body) == {"id", "name", "key", "smsTrafficAccountId"}
+    assert body["name"] == "backend" and body["smsTrafficAccountId"] is None  # unbound
     key = body["key"]
     assert len(key) >= 32
 
@@ -968,7 +998,7 @@ def test_cli_tenant_customer_key_and_account(cli_env):
     assert set(customer) == {"id", "email"} and customer["email"] == "cli.user@example.com"
 
     key = _json_out(_gateway(cli_env, "api-key", "create", "--tenant", tenant["id"], "--name", "cli key"))
-    assert set(key) == {"id", "name", "key"} and key["name"] == "cli key"
+    assert set(key) == {"id", "name", "key", "smsTrafficAccountId"} and key["name"] == "cli key"
 
     account = _json_out(
         _gateway(
@@ -986,6 +1016,10 @@ def test_cli_tenant_customer_key_and_account(cli_env):
     )
     assert account["name"] == "cli sms" and account["channel"] == "sms" and account["sandbox"] is True
     assert account["tenantId"] == tenant["id"] and account["credentials"] == []
+    bound = ["api-key", "create", "--tenant", tenant["id"], "--name", "bound", "--sms-traffic-account"]
+    assert _json_out(_gateway(cli_env, *bound, account["id"]))["smsTrafficAccountId"] == account["id"]
+    refused = _gateway(cli_env, *bound, str(uuid.uuid4()))
+    assert refused.returncode != 0 and "smsTrafficAccountId" in refused.stderr + refused.stdout
 
     live = _json_out(
         _gateway(

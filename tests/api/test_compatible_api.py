@@ -21,7 +21,7 @@ from channels.base import CompatibleApiDependency, CompatibleSend, Notify, Refus
 from channels.registry import all_channels
 from gateway.app import create_app
 from gateway.lib.problems import Problem
-from gateway.models import Webhook, WebhookEvent
+from gateway.models import Message, Webhook, WebhookEvent
 from gateway.settings import Settings
 from gateway.store import messages as store
 from gateway.store.messages import StatusChange
@@ -286,3 +286,25 @@ async def test_a_key_bound_to_a_traffic_account_sends_through_it(client: AsyncTe
         "/compat/send", json={"to": ["+385912345678"], "text": "Hi"}, headers={"X-Mitto-API-Key": key}
     )
     assert (gone.status_code, gone.json()["code"]) == (403, "key_bound_elsewhere")
+
+
+async def test_every_write_path_keeps_the_messages_notify_webhook(
+    client: AsyncTestClient, tenant: TenantFixture
+) -> None:
+    """The acceptor writes a batch with one INSERT, with Postgres' one statement (conversations known, no key) or
+    with COPY (from COPY_FROM messages): each keeps the message's webhook."""
+    callback = {"callback": "http://reports.example/r", "text": "Hi"}
+    many = [f"+38591{n:07d}" for n in range(store.COPY_FROM)]
+    for to in (["+385912345678"], ["+385912345678"], many):
+        sent = await client.post("/compat/send", json={"to": to, **callback}, headers=tenant.key)
+        assert sent.status_code == 200, sent.text
+
+    async def notified() -> list[Any]:
+        async with client.app.state.runtime.sessions() as session:
+            rows = await session.execute(
+                select(Message.notify_webhook_id).where(Message.tenant_id == uuid.UUID(tenant.id))
+            )
+            return [webhook_id for (webhook_id,) in rows]
+
+    webhook_ids = in_app_loop(client, notified)
+    assert len(webhook_ids) == 2 + len(many) and len(set(webhook_ids)) == 1 and webhook_ids[0] is not None

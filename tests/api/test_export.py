@@ -121,7 +121,7 @@ async def test_an_empty_csv_export_is_its_header(client, tenant):
     answer = await client.get(DELIVERIES, params={"format": "csv"}, headers=tenant.key)
     assert answer.status_code == 200, answer.text
     assert answer.text.splitlines()[0].startswith("id,event,messageId,sequence,status,payload")
-    assert answer.text.splitlines()[0].endswith(",attempts,webhookId") and len(answer.text.splitlines()) == 1
+    assert answer.text.splitlines()[0].endswith(",attempts,webhookId,webhookKind") and len(answer.text.splitlines()) == 1
 
 
 async def test_other_tenants_see_nothing_of_each_other(client, tenant, other_tenant):
@@ -179,8 +179,9 @@ async def test_deliveries_with_their_attempts_in_order_across_webhooks(client, t
     records = ndjson(await client.get(DELIVERIES, headers=tenant.key))
     assert [uuid.UUID(r["id"]) for r in records] == ids
     assert [r["webhookId"] for r in records] == [first["id"]] * 3 + [second["id"]]
+    assert {r["webhookKind"] for r in records} == {"chat"}
     listed = (await client.get(f"/api/v1/Webhook/{first['id']}/deliveries", headers=tenant.key)).json()["items"]
-    assert [{**r, "webhookId": first["id"]} for r in listed] == records[:3]
+    assert [{**r, "webhookId": first["id"], "webhookKind": "chat"} for r in listed] == records[:3]
     assert records[0]["attempts"][0]["responseStatus"] == 500
     only_second = ndjson(await client.get(DELIVERIES, params={"webhookId": second["id"]}, headers=tenant.key))
     assert [uuid.UUID(r["id"]) for r in only_second] == ids[3:]

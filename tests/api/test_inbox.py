@@ -335,3 +335,17 @@ async def test_a_reply_of_a_kind_the_channels_users_cant_send_is_refused_on_the_
     assert notice == "A sms user can&#39;t send location.", notice
     messages = await client.get("/api/v1/Messages", params={"direction": "inbound"}, headers=tenant.key)
     assert messages.json()["items"] == []
+
+
+async def test_the_webhooks_page_shows_the_sms_apis_callbacks_too(client, tenant):
+    """The gateway's own webhook of the SMS API's callbacks, which the webhook API doesn't list, with its kind."""
+    callback = "http://reports.example/dlr?id=<msgid>&status=<status>"
+    sent = await client.post(
+        "/sms", json={"from": "Acme", "to": "385912345678", "text": "Hi", "callback": callback}, headers=tenant.key
+    )
+    assert sent.status_code == 200, sent.text
+    assert (await client.get("/api/v1/Webhooks", headers=tenant.key)).json() == []
+    await sign_in(client, tenant)
+    page = await client.get("/inbox/webhooks")
+    assert page.status_code == 200, page.text
+    assert 'data-kind="compatible"' in page.text and "reports.example/dlr" in page.text
