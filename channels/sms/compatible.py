@@ -109,7 +109,7 @@ def _refused(
     code: int, status: int, problem_code: str, detail: str, errors: list[FieldError], as_xml: bool
 ) -> Response:
     answer = protocol.refusal(code, status, problem_code, detail, errors)
-    body, media_type = _encode(answer, as_xml)
+    body, _ = _encode(answer, as_xml)
     return Response(body, status_code=status, media_type=XML if as_xml else PROBLEM_JSON)
 
 

@@ -262,10 +262,11 @@ def response_code_of(errors: list[FieldError]) -> int:
 
 
 def client_field(field: str, *, bulk: bool) -> str:
-    """A gateway field name (``messages[2].sms.sender``) as the client wrote it (``from``, ``to[2]``)."""
+    """A gateway field name (``messages[2].sms.sender``) as the client wrote it (``from``, ``to[2]``); the list of
+    messages (too many) is ``to``, the Notify's URL (too long) ``callback``."""
     match = re.fullmatch(r"messages\[(\d+)\]\.(?:sms\.)?(.+)", field)
     if not match:
-        return field
+        return {"messages": "to", "notify.url": "callback"}.get(field, field)
     index, name = int(match[1]), match[2]
     if name == "destination":
         return f"to[{index}]" if bulk else "to"

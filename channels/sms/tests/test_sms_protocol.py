@@ -214,6 +214,8 @@ def test_gateway_errors_become_response_codes_and_client_fields():
     assert protocol.client_field("messages[0].destination", bulk=False) == "to"
     assert protocol.client_field("messages[0].sms.sender", bulk=False) == "from"
     assert protocol.client_field("messages[0].sms.udh", bulk=False) == "udh"
+    assert protocol.client_field("messages", bulk=True) == "to"
+    assert protocol.client_field("notify.url", bulk=False) == "callback"
 
 
 def test_xml_has_the_same_fields():
