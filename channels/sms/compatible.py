@@ -23,6 +23,7 @@ from channels.base import (
     Refused,
     Sent,
     is_http_url,
+    json_object,
 )
 from channels.openapi import INTEGER, NUMBER, REQUEST_EXAMPLES, STRING, described, documented, object_schema, problem
 from channels.sms import protocol
@@ -113,13 +114,6 @@ def _refused(
     return Response(body, status_code=status, media_type=XML if as_xml else PROBLEM_JSON)
 
 
-async def _body(request: Request) -> Any:
-    try:
-        return json.loads(await request.body())
-    except ValueError:
-        return None
-
-
 def _notify(sms: protocol.SendRequest, settings: dict[str, Any]) -> Notify | None:
     """Where this request's reports go: its ``callback``, else the account's callbackUrl; with the account's
     callbackMethod (POST unless set) and the request's deliveryStatusesToNotify."""
@@ -132,7 +126,7 @@ def _notify(sms: protocol.SendRequest, settings: dict[str, Any]) -> Notify | Non
 async def send(request: Request, compatible: CompatibleApi, *, bulk: bool) -> Response:
     as_xml = protocol.wants_xml(request.url.path, request.headers.get("accept"))
     try:
-        sms = protocol.read_send(await _body(request), bulk=bulk)
+        sms = protocol.read_send(json_object(await request.body()), bulk=bulk)
     except protocol.Invalid as invalid:
         return _refused(invalid.code, 400, "validation_error", "The SMS is not valid.", invalid.errors, as_xml)
     text = sms.block["text"]
@@ -171,7 +165,7 @@ def _bad_request(code: str, text: str, errors: list[FieldError], status: int = 4
 
 async def convert(request: Request, compatible: CompatibleApi) -> Response:
     """Seed 004, conversion tracking: the message named converted, when the account tracks conversions."""
-    body = await _body(request)
+    body = json_object(await request.body())
     given = body.get("messageId") if isinstance(body, dict) else None
     if not isinstance(given, str) or not given:
         error = FieldError("messageId", "is required: the id of the message that converted")
@@ -211,7 +205,7 @@ def _date(value: Any) -> datetime.date | None:
 async def usage(request: Request, compatible: CompatibleApi) -> Response:
     """Seed 004, usage by country: per ISO 3166-1 alpha-3 country, the messages sent and their cost (the account's
     prices per part) in [startDate, endDate], both days included."""
-    body = await _body(request)
+    body = json_object(await request.body())
     body = body if isinstance(body, dict) else {}
     start, end = _date(body.get("startDate")), _date(body.get("endDate"))
     errors = [

@@ -168,6 +168,18 @@ async def test_every_response_code(
     assert await message_ids(client, tenant) == []
 
 
+async def test_a_lone_surrogate_is_refused_and_nothing_stored(client: AsyncTestClient, tenant: TenantFixture) -> None:
+    # json.loads takes "\ud800" (half a character): stored, it broke reading the message and the export
+    # (SQLite), and Postgres refused it with a 500. Decoded as the Chat API does, it is no valid JSON.
+    raw = b'{"from": "MITTO SMS", "to": "15555552795", "text": "a\\ud800b", "type": "Unicode"}'
+    for path in ("/sms", "/smsbulk"):
+        answer = await client.post(path, content=raw, headers={**tenant.key, "content-type": "application/json"})
+        assert answer.status_code == 400, answer.text
+        body = answer.json()
+        assert (body["responseCode"], [e["field"] for e in body["errors"]]) == (1, ["body"])
+    assert await message_ids(client, tenant) == []
+
+
 async def test_a_bulk_receiver_at_fault_is_named_as_written(client: AsyncTestClient, tenant: TenantFixture) -> None:
     answer = await client.post("/smsbulk", json={**SMS, "to": ["15555552795", "999"]}, headers=tenant.key)
     assert answer.status_code == 400, answer.text

@@ -14,7 +14,7 @@ from litestar import Litestar
 from litestar.di import Provide
 from litestar.testing import AsyncTestClient
 
-from channels.base import CompatibleAccount, Notify, Refused, Sent
+from channels.base import CompatibleAccount, Notify, Refused, Sent, json_object
 from channels.sms import channel, compatible
 from wire.errors import FieldError
 
@@ -152,6 +152,14 @@ async def test_a_refusal_is_400_with_the_code_and_the_problem(client, gateway):
     assert body["errors"][0]["field"] == "to"
     assert gateway.calls == []  # nothing reached the gateway
     assert (await client.post("/sms", content=b"not json")).json()["responseCode"] == 1
+
+
+@pytest.mark.parametrize("raw", [b'{"t": "a\\ud800b"}', b'{"t": NaN}', b"\xff", b"[]"])
+def test_a_body_is_read_as_the_chat_api_reads_it(raw):
+    # json_object reads the SMS API's bodies, the sandbox's and the providers' callbacks: half a surrogate pair
+    # or NaN is no JSON (msgspec, as gateway/lib/validation.py), so it never reaches a database or an answer.
+    assert json_object(raw) is None
+    assert json_object(b'{"t": "\\ud83d\\ude00"}') == {"t": "\U0001f600"}  # a whole pair is one character
 
 
 async def test_the_gateways_refusals_become_codes_and_the_clients_fields(client, gateway):
