@@ -326,12 +326,19 @@ def error_code_of(state: str, error_code: str | None) -> int:
     return 0 if state == "EXPIRED" else _SEND_REFUSALS.get(code, 999)
 
 
-def cost_of(receiver: str, parts: int, prices: dict[str, Any] | None) -> float:
-    """Cost in 1/100 of the billing currency (seed 004): the account's price per SMS part for the receiver's country
-    (``prices``: {"HRV": 0.9, ..., "default": 1.2}); 0 without one."""
+def price_of(country: str | None, prices: dict[str, Any] | None) -> float:
+    """The account's price per SMS part for a country (``prices``: {"HRV": 0.9, ..., "default": 1.2}), in 1/100 of
+    the billing currency (seed 004); its default without one, 0 without either."""
     prices = prices or {}
-    price = prices.get(country_of(receiver) or "", prices.get("default", 0))
-    return round(float(price) * parts, 4)
+    return float(prices.get(country or "", prices.get("default", 0)))
+
+
+def cost_of(receiver: str, parts: int, prices: dict[str, Any] | None) -> float:
+    """The cost of a message's parts to the receiver (seed 004's report ``cost``)."""
+    # Its country only when a price names one: the report of every status change comes here, and most accounts
+    # have no prices or only a default.
+    country = country_of(receiver) if any(key != "default" for key in prices or {}) else None
+    return round(price_of(country, prices) * parts, 4)
 
 
 def report_fields(message: Any, state: str, at: datetime.datetime, settings: dict[str, Any]) -> dict[str, str]:

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from channels.base import Notify
-from channels.sms import protocol
+from channels.sms import countries, protocol
 from channels.sms.blocks import validate_block
 from channels.sms.protocol import Invalid, read_send
 
@@ -268,6 +268,22 @@ def test_report_fields_are_seed_004s_callback_parameters():
         == "2.4"
     )
     assert protocol.report_fields(stored(), "SENT", SENT_AT, {})["cost"] == "0"
+
+
+def test_a_report_parses_the_receiver_only_for_a_price_by_country(monkeypatch):
+    parsed: list[str] = []
+    monkeypatch.setattr(protocol, "country_of", lambda number: parsed.append(number) or "HRV")
+    for prices in (None, {}, {"default": 1.2}):
+        protocol.report_fields(stored(), "SENT", SENT_AT, {"prices": prices})
+    assert parsed == []  # about 0.1 ms a report, for no price
+    assert protocol.report_fields(stored(), "SENT", SENT_AT, {"prices": {"HRV": 0.9}})["cost"] == "1.8"
+    assert parsed == ["385911234567"]
+
+
+def test_a_receivers_country_is_parsed_once():
+    countries.country_of.cache_clear()
+    assert [countries.country_of("+385911234567") for _ in range(3)] == ["HRV"] * 3
+    assert (countries.country_of.cache_info().hits, countries.country_of.cache_info().misses) == (2, 1)
 
 
 @pytest.mark.parametrize(
