@@ -5,6 +5,7 @@ and its settings. The format itself is channels/sms/protocol.py."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import json
 import re
@@ -230,19 +231,29 @@ async def usage(request: Request, compatible: CompatibleApi) -> Response:
         return _bad_request("not_found", f'No account named "{name}"', [error], status=404)
     since = datetime.datetime.combine(start, datetime.time(), datetime.UTC)
     until = datetime.datetime.combine(end + datetime.timedelta(days=1), datetime.time(), datetime.UTC)
-    return Response(by_country(await compatible.usage(request, account.id, since, until), account.settings))
+    rows = await compatible.usage(request, account.id, since, until)
+    prices = account.settings.get("prices")
+    if len(rows) > ROWS_ON_THE_LOOP:
+        return Response(await asyncio.to_thread(by_country, rows, prices))
+    return Response(by_country(rows, prices))
 
 
-def by_country(rows: list[tuple[str, int, int]], settings: dict[str, Any]) -> list[dict[str, Any]]:
-    """(destination, messages, parts) rows as seed 004's answer: one entry per country, in code order."""
-    counts: dict[str, list[float]] = defaultdict(lambda: [0, 0])
+# Each row's number is parsed (about 0.1 ms, less when cached): beyond this many rows, off the event loop, which
+# serves every tenant's requests meanwhile.
+ROWS_ON_THE_LOOP = 1000
+
+
+def by_country(rows: list[tuple[str, int, int]], prices: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """(destination, messages, parts) rows (one per number prefix: the gateway's) as seed 004's answer: one entry
+    per country, in code order, its cost its parts at the country's price."""
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for destination, messages, parts in rows:
-        country = country_of(destination) or UNKNOWN_COUNTRY
-        counts[country][0] += messages
-        counts[country][1] += protocol.cost_of(destination, parts, settings.get("prices"))
+        count = counts[country_of(destination) or UNKNOWN_COUNTRY]
+        count[0] += messages
+        count[1] += parts
     return [
-        {"country": country, "messagesCount": int(messages), "cost": round(cost, 4)}
-        for country, (messages, cost) in sorted(counts.items())
+        {"country": country, "messagesCount": messages, "cost": round(protocol.price_of(country, prices) * parts, 4)}
+        for country, (messages, parts) in sorted(counts.items())
     ]
 
 

@@ -2,6 +2,7 @@
 account's settings and the callbacks' hooks. The gateway's side (storing, sending, delivering) is tested in
 tests/api/test_sms_api*.py."""
 
+import asyncio
 import dataclasses
 import datetime
 import uuid
@@ -238,6 +239,35 @@ async def test_usage_by_country(client, gateway):
     answer = await client.post("/usage/bycountry", json={"startDate": "2020-02-30", "endDate": "2020-0228"})
     assert answer.status_code == 400
     assert [e["field"] for e in answer.json()["errors"]] == ["startDate", "endDate", "accountName"]
+
+
+async def test_usage_parses_each_row_once_and_many_rows_off_the_event_loop(client, gateway, monkeypatch):
+    # The gateway gives a row per number prefix; a month's traffic to many countries and networks is still
+    # thousands of rows, each parsed (phonenumbers): the event loop must stay free for every tenant's requests.
+    parsed: list[str] = []
+    on_the_loop: list[bool] = []
+
+    def country_of(number):
+        parsed.append(number)
+        try:
+            on_the_loop.append(asyncio.get_running_loop() is not None)
+        except RuntimeError:  # no loop in this thread: a worker's
+            on_the_loop.append(False)
+        return "HRV" if number.startswith("+385") else "DEU"
+
+    monkeypatch.setattr(compatible, "country_of", country_of)
+    gateway.account = with_settings(prices={"HRV": 0.9, "default": 1.2})
+    usage = {"startDate": "2020-02-15", "endDate": "2020-02-28", "accountName": "Starfleet Academy"}
+    for count, off_the_loop in ((compatible.ROWS_ON_THE_LOOP, False), (compatible.ROWS_ON_THE_LOOP + 1, True)):
+        parsed.clear(), on_the_loop.clear()
+        gateway.rows = [(f"+385{n:08d}", 2, 3) for n in range(count - 1)] + [("+491775648254", 1, 1)]
+        answer = await client.post("/usage/bycountry", json=usage)
+        assert answer.json() == [
+            {"country": "DEU", "messagesCount": 1, "cost": 1.2},
+            {"country": "HRV", "messagesCount": 2 * (count - 1), "cost": round(0.9 * 3 * (count - 1), 4)},
+        ]
+        assert len(parsed) == count  # once a row: the cost is the country's price by its parts
+        assert set(on_the_loop) == {not off_the_loop}
 
 
 @pytest.mark.parametrize(
