@@ -302,12 +302,30 @@ def wants_xml(path: str, accept: str | None) -> bool:
 # --- delivery reports and inbound forwarding -------------------------------------------------------------------
 
 
-# The gateway's status (gateway/store/statuses.py) -> seed 004's state. Failed: UNDELIVERED when the network said
-# so in a delivery report (error code sms.dlr.N), FAILED when the message was refused before (by the provider or
-# the gateway). Read counts as delivered; the gateway's others (Ready, Created, Received) are no report.
+# A delivery report's failure (seed 004's states) as the gateway's error code, and back (state_of): FAILED ("rejected
+# by the carrier") and UNDELIVERED ("undeliverable") are both the gateway's Failed, told apart by the code.
+DLR_CODE = "sms.dlr."
+DLR_FAILED_CODE = "sms.dlr.failed"
+
+
+def dlr_error_code(state: str, errorcode: str | None) -> str | None:
+    """The error code of a report's state and errorcode: sms.dlr.N (UNDELIVERED, EXPIRED), sms.dlr.failed.N
+    (FAILED); sms.dlr.<state> without an errorcode; None for a state that is no failure."""
+    if state not in ("UNDELIVERED", "FAILED", "EXPIRED"):
+        return None
+    if not errorcode:
+        return DLR_CODE + state.lower()
+    return (DLR_FAILED_CODE + "." if state == "FAILED" else DLR_CODE) + errorcode
+
+
+# The gateway's status (gateway/store/statuses.py) -> seed 004's state. Failed: FAILED or UNDELIVERED as the
+# delivery report said (dlr_error_code), FAILED too when the message was refused before it left (by the provider:
+# sms.<responseCode>, or the gateway). Read counts as delivered; the gateway's others (Ready, Created, Received)
+# are no report.
 def state_of(status: str, error_code: str | None) -> str | None:
     if status == "Failed":
-        return "UNDELIVERED" if (error_code or "").startswith("sms.dlr.") else "FAILED"
+        code = error_code or ""
+        return "UNDELIVERED" if code.startswith(DLR_CODE) and not code.startswith(DLR_FAILED_CODE) else "FAILED"
     return {"Sent": "SENT", "Delivered": "DELIVERED", "Read": "DELIVERED", "Expired": "EXPIRED"}.get(status)
 
 
@@ -321,8 +339,9 @@ def error_code_of(state: str, error_code: str | None) -> int:
     if state not in ("UNDELIVERED", "FAILED", "EXPIRED"):
         return 0
     code = error_code or ""
-    if code.startswith("sms.dlr.") and code[8:].isdigit():
-        return int(code[8:])
+    number = code.rsplit(".", 1)[-1]
+    if code.startswith(DLR_CODE) and number.isdigit():
+        return int(number)
     return 0 if state == "EXPIRED" else _SEND_REFUSALS.get(code, 999)
 
 

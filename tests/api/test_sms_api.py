@@ -315,6 +315,30 @@ async def test_reports_by_get_without_placeholders_carry_a_query(
     assert event.payload["body"] is None
 
 
+async def test_a_reports_failed_reaches_the_callback_as_failed(client: AsyncTestClient, tenant: TenantFixture) -> None:
+    # Seed 004: FAILED is "rejected by the carrier", UNDELIVERED "undeliverable"; both are the gateway's Failed,
+    # and the customer's report says the state and errorcode the provider's report said.
+    await settings_of(client, tenant, callbackUrl="https://reports.example/dlr")
+    reports = [("FAILED", "13"), ("UNDELIVERED", "27"), ("FAILED", None), ("UNDELIVERED", None)]
+    sent = []
+    for state, code in reports:
+        sent.append(uuid.UUID((await client.post("/sms", json=SMS, headers=tenant.key)).json()["id"]))
+        token = client.app.state.runtime.callbacks.tokens.issue(sent[-1])
+        dlr = {"msgid": "up-1", "status": state} | ({} if code is None else {"errorcode": code})
+        answer = await client.post(f"/callbacks/sms/{tenant.accounts['sms']}?token={token}", json=dlr)
+        assert answer.status_code == 200, answer.text
+    _, events = changes_and_events(client, tenant, [])
+    failures = {e.message_id: e.payload["body"] for e in events if e.payload["body"]["status"] != "SENT"}
+    assert [(failures[m]["status"], failures[m]["errorcode"]) for m in sent] == [
+        ("FAILED", "13"),
+        ("UNDELIVERED", "27"),
+        ("FAILED", "999"),  # seed 004's "Unspecified error"
+        ("UNDELIVERED", "999"),
+    ]
+    stored = (await client.get(f"/api/v1/Message/{sent[0]}", headers=tenant.key)).json()
+    assert (stored["errorCode"], stored["description"]) == ("sms.dlr.failed.13", "Call barred")
+
+
 async def test_without_a_callback_nothing_is_reported(client: AsyncTestClient, tenant: TenantFixture) -> None:
     sent = uuid.UUID((await client.post("/sms", json=SMS, headers=tenant.key)).json()["id"])
     assert changes_and_events(client, tenant, [StatusChange(sent, "Delivered")]) == ([], [])

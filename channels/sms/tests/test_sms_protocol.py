@@ -293,6 +293,9 @@ def test_a_receivers_country_is_parsed_once():
         ("Delivered", None, "DELIVERED", 0),
         ("Read", None, "DELIVERED", 0),
         ("Failed", "sms.dlr.27", "UNDELIVERED", 27),
+        ("Failed", "sms.dlr.failed.13", "FAILED", 13),  # a DLR's FAILED: rejected by the carrier
+        ("Failed", "sms.dlr.failed", "FAILED", 999),
+        ("Failed", "sms.dlr.undelivered", "UNDELIVERED", 999),
         ("Failed", "sms.8", "FAILED", 604),
         ("Failed", "sms.6", "FAILED", 603),
         ("Failed", "no_route", "FAILED", 999),
