@@ -79,6 +79,12 @@ class SendRequest:
 
 # --- requests --------------------------------------------------------------------------------------------------
 
+# Optional text fields sent empty are absent: form clients such as the Power Platform connector send "" for a
+# field left blank. Not `type`: an absent type is GSM (seed 004), so its responseCode 2 "Invalid type", whose fix
+# reads "Please specify the type parameter", is for a type given but empty or unknown; the Power Platform's
+# connector fills its type with a default (GSM) anyway.
+BLANK_IS_ABSENT = ("reference", "udh", "callback", "deliveryStatusesToNotify")
+
 
 def read_send(body: Any, *, bulk: bool) -> SendRequest:
     """The request of POST /sms (one receiver) or /smsbulk (an array of receivers, or a comma-separated string).
@@ -86,6 +92,7 @@ def read_send(body: Any, *, bulk: bool) -> SendRequest:
     problem found (fields named as the client wrote them)."""
     if not isinstance(body, dict):
         raise Invalid(1, [FieldError("body", "must be a JSON object")])
+    body = {key: value for key, value in body.items() if not (key in BLANK_IS_ABSENT and value == "")}
     problems: list[tuple[int, FieldError]] = []
     text, sender, to = body.get("text"), body.get("from"), body.get("to")
 

@@ -109,6 +109,16 @@ async def test_the_power_platform_paths_and_receivers(client: AsyncTestClient, t
     assert len(await message_ids(client, tenant)) == 4
 
 
+async def test_blank_optional_fields_are_absent(client: AsyncTestClient, tenant: TenantFixture) -> None:
+    # The Power Platform connector's form sends "" for an advanced field left blank.
+    blank = {"reference": "", "udh": "", "callback": "", "deliveryStatusesToNotify": "", "flash": False, "test": False}
+    answer = await client.post("/v2/sms.json", json={**SMS, **blank, "type": "GSM"}, headers=tenant.key)
+    assert answer.status_code == 200, answer.text
+    stored = (await client.get(f"/api/v1/Message/{answer.json()['id']}", headers=tenant.key)).json()
+    assert "reference" not in stored["requestInfo"] and "udh" not in stored["requestInfo"], stored
+    assert (stored["requestInfo"]["type"], stored["requestInfo"]["flash"]) == ("GSM", False)
+
+
 async def test_bulk_a_number_twice_gets_two_messages_in_order(client: AsyncTestClient, tenant: TenantFixture) -> None:
     answer = await client.post(
         "/smsbulk", json={**SMS, "to": "359898876737,359898876737, 447700900123"}, headers=tenant.key

@@ -78,6 +78,17 @@ def test_the_block_takes_every_option_and_validity_defaults_to_2880_minutes():
     assert request.statuses == ("DELIVERED", "UNDELIVERED")
 
 
+def test_blank_optional_fields_are_absent():
+    # What a form client (the Power Platform connector) sends for the fields left blank.
+    blank = {"reference": "", "udh": "", "callback": "", "deliveryStatusesToNotify": ""}
+    request = read_send({"from": "Mitto", "to": "+491775682913", "text": "Hello World", **blank}, bulk=False)
+    assert request.block == {"text": "Hello World", "sender": "Mitto", "type": "GSM", "validity": 2880}
+    assert (request.callback, request.statuses) == (None, ())
+    with pytest.raises(Invalid) as refused:  # a blank type is no type: seed 004's responseCode 2
+        read_send({"from": "Mitto", "to": "+491775682913", "text": "Hello World", "type": ""}, bulk=False)
+    assert refused.value.code == 2
+
+
 @pytest.mark.parametrize(
     "given,block",
     [("GSM", "GSM"), ("gsm", "GSM"), ("UNICODE", "Unicode"), ("Auto", "auto"), ("binary", "Binary"), ("Byte", "Byte")],
