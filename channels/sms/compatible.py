@@ -193,14 +193,18 @@ _DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})|(\d{4})(\d{2})(\d{2})")
 
 
 def _date(value: Any) -> datetime.date | None:
-    """Seed 004: "ISO-8601 format YYYY-MM-DD or YYYYMMDD"."""
-    if not isinstance(value, str) or not (match := _DATE.fullmatch(value)):
+    """Seed 004: "ISO-8601 format YYYY-MM-DD or YYYYMMDD"; its table types them date-time, so an ISO 8601
+    date-time is its day in UTC (one without an offset: UTC)."""
+    if not isinstance(value, str):
         return None
-    year, month, day = (int(part) for part in match.groups() if part is not None)
     try:
-        return datetime.date(year, month, day)
+        if match := _DATE.fullmatch(value):
+            year, month, day = (int(part) for part in match.groups() if part is not None)
+            return datetime.date(year, month, day)
+        at = datetime.datetime.fromisoformat(value)
     except ValueError:
         return None
+    return (at.astimezone(datetime.UTC) if at.tzinfo else at).date()
 
 
 async def usage(request: Request, compatible: CompatibleApi) -> Response:
@@ -210,7 +214,7 @@ async def usage(request: Request, compatible: CompatibleApi) -> Response:
     body = body if isinstance(body, dict) else {}
     start, end = _date(body.get("startDate")), _date(body.get("endDate"))
     errors = [
-        FieldError(key, "is required: a date as YYYY-MM-DD or YYYYMMDD")
+        FieldError(key, "is required: a date as YYYY-MM-DD or YYYYMMDD, or an ISO 8601 date-time")
         for key, value in (("startDate", start), ("endDate", end))
         if value is None
     ]
@@ -408,7 +412,7 @@ USAGE = object_schema(
         body=object_schema(
             "The period and account",
             {
-                "startDate": described("The first day, YYYY-MM-DD or YYYYMMDD"),
+                "startDate": described("The first day, YYYY-MM-DD or YYYYMMDD (or a date-time: its day in UTC)"),
                 "endDate": described("The last day (at most 31 days in all)"),
                 "accountName": described("The name of your sms traffic account"),
             },

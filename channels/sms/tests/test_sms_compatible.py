@@ -241,6 +241,23 @@ async def test_usage_by_country(client, gateway):
     assert [e["field"] for e in answer.json()["errors"]] == ["startDate", "endDate", "accountName"]
 
 
+@pytest.mark.parametrize(
+    "start,end,days",
+    [
+        ("2020-02-15T00:00:00Z", "2020-02-28T23:59:59Z", ("2020-02-15", "2020-02-29")),  # seed 004 types date-time
+        ("2020-02-15T10:00:00", "2020-02-28T23:30:00-02:00", ("2020-02-15", "2020-03-01")),  # the day in UTC
+        ("2020-02-15T23:00:00+02:00", "20200228", ("2020-02-15", "2020-02-29")),
+    ],
+)
+async def test_usage_dates_may_be_date_times(client, gateway, start, end, days):
+    usage = {"startDate": start, "endDate": end, "accountName": "Starfleet Academy"}
+    answer = await client.post("/usage/bycountry", json=usage)
+    assert answer.status_code == 200, answer.text
+    since, until = gateway.calls[0]["usage"]
+    assert (since.date().isoformat(), until.date().isoformat()) == days
+    assert since.tzinfo is until.tzinfo is datetime.UTC
+
+
 async def test_usage_parses_each_row_once_and_many_rows_off_the_event_loop(client, gateway, monkeypatch):
     # The gateway gives a row per number prefix; a month's traffic to many countries and networks is still
     # thousands of rows, each parsed (phonenumbers): the event loop must stay free for every tenant's requests.
