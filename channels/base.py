@@ -220,7 +220,8 @@ class CompatibleAccount:
 class Notify:
     """Where a message's status reports (or an account's users' messages) go in the compatible API's own callback
     format: a URL (a template the channel fills in), the HTTP method, and what to report (the channel's names of
-    statuses, e.g. DELIVERED; empty: all). The gateway keeps one ``compatible`` webhook per distinct Notify."""
+    statuses, e.g. DELIVERED; empty: all). The gateway keeps one ``compatible`` webhook per method and URL origin
+    (scheme://host[:port]), and each message's template and statuses beside it."""
 
     url: str
     method: str = "POST"  # GET or POST
