@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime
 import functools
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -16,6 +15,7 @@ from urllib.parse import urlsplit
 from uuid import UUID
 
 import httpx
+import msgspec
 import phonenumbers
 from litestar.di import NamedDependency
 from litestar.params import SkipValidation
@@ -220,7 +220,8 @@ class CompatibleAccount:
 class Notify:
     """Where a message's status reports (or an account's users' messages) go in the compatible API's own callback
     format: a URL (a template the channel fills in), the HTTP method, and what to report (the channel's names of
-    statuses, e.g. DELIVERED; empty: all). The gateway keeps one ``compatible`` webhook per distinct Notify."""
+    statuses, e.g. DELIVERED; empty: all). The gateway keeps one ``compatible`` webhook per method and URL origin
+    (scheme://host[:port]), and each message's template and statuses beside it."""
 
     url: str
     method: str = "POST"  # GET or POST
@@ -540,10 +541,12 @@ def phone_number_problem(value: str) -> str | None:
 
 
 def json_object(body: bytes) -> dict[str, Any] | None:
-    """A request body that is a JSON object; None for anything else (not JSON, not UTF-8, another JSON value)."""
+    """A request body that is a JSON object; None for anything else (not JSON, not UTF-8, another JSON value).
+    msgspec, as the Chat API (gateway/lib/validation.py): unlike json.loads it refuses a lone surrogate
+    ("\\ud800"), text no database or answer can hold, and NaN."""
     try:
-        value = json.loads(body)
-    except ValueError:  # UnicodeDecodeError included
+        value = msgspec.json.decode(body)
+    except msgspec.DecodeError:
         return None
     return value if isinstance(value, dict) else None
 

@@ -18,6 +18,7 @@ from channels.base import Callbacks, CallbacksDependency, InboundMessage, Status
 from channels.kit import Malformed
 from channels.openapi import INTEGER, STRING, described, documented, object_schema, problem, query
 from channels.sms.errors import dlr_error_text
+from channels.sms.protocol import dlr_error_code
 
 # DLR states (seed 004) -> the gateway's statuses; BUFFERED is "still trying": no change.
 STATUSES = {
@@ -40,15 +41,15 @@ def report_of(message_id: UUID, fields: dict[str, Any]) -> StatusReport | None:
     code = fields.get("errorcode")
     if code not in (None, "") and not (isinstance(code, (int, str)) and str(code).isdigit() and len(str(code)) <= 6):
         raise Malformed("errorcode", "errorcode must be a number (the SMS API's delivery-report error code)")
-    failed = STATUSES[state] in ("Failed", "Expired")
+    error_code = dlr_error_code(state, None if code in (None, "") else str(code))
     return StatusReport(
         status=STATUSES[state],
         message_id=message_id,
         provider_message_id=str(provider_id)
         if (provider_id := fields.get("msgid") or fields.get("messageId"))
         else None,
-        error_code=f"sms.dlr.{code}" if failed and code not in (None, "") else ("sms.dlr.expired" if failed else None),
-        description=(dlr_error_text(code) or state.lower()) if failed else None,
+        error_code=error_code,
+        description=(dlr_error_text(code) or state.lower()) if error_code else None,
     )
 
 

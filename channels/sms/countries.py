@@ -6,6 +6,8 @@ the one in common use (EU, IMF)."""
 
 from __future__ import annotations
 
+import functools
+
 import phonenumbers
 
 ALPHA_3 = {
@@ -257,6 +259,8 @@ ALPHA_3 = {
 }
 
 
+# Parsing a number takes about 0.1 ms; reports and usage ask for the same receivers again and again.
+@functools.lru_cache(maxsize=65536)
 def country_of(number: str) -> str | None:
     """The alpha-3 code of the country a phone number (digits, optionally a leading +) belongs to; None when
     unknown."""

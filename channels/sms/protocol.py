@@ -79,6 +79,12 @@ class SendRequest:
 
 # --- requests --------------------------------------------------------------------------------------------------
 
+# Optional text fields sent empty are absent: form clients such as the Power Platform connector send "" for a
+# field left blank. Not `type`: an absent type is GSM (seed 004), so its responseCode 2 "Invalid type", whose fix
+# reads "Please specify the type parameter", is for a type given but empty or unknown; the Power Platform's
+# connector fills its type with a default (GSM) anyway.
+BLANK_IS_ABSENT = ("reference", "udh", "callback", "deliveryStatusesToNotify")
+
 
 def read_send(body: Any, *, bulk: bool) -> SendRequest:
     """The request of POST /sms (one receiver) or /smsbulk (an array of receivers, or a comma-separated string).
@@ -86,6 +92,7 @@ def read_send(body: Any, *, bulk: bool) -> SendRequest:
     problem found (fields named as the client wrote them)."""
     if not isinstance(body, dict):
         raise Invalid(1, [FieldError("body", "must be a JSON object")])
+    body = {key: value for key, value in body.items() if not (key in BLANK_IS_ABSENT and value == "")}
     problems: list[tuple[int, FieldError]] = []
     text, sender, to = body.get("text"), body.get("from"), body.get("to")
 
@@ -302,12 +309,30 @@ def wants_xml(path: str, accept: str | None) -> bool:
 # --- delivery reports and inbound forwarding -------------------------------------------------------------------
 
 
-# The gateway's status (gateway/store/statuses.py) -> seed 004's state. Failed: UNDELIVERED when the network said
-# so in a delivery report (error code sms.dlr.N), FAILED when the message was refused before (by the provider or
-# the gateway). Read counts as delivered; the gateway's others (Ready, Created, Received) are no report.
+# A delivery report's failure (seed 004's states) as the gateway's error code, and back (state_of): FAILED ("rejected
+# by the carrier") and UNDELIVERED ("undeliverable") are both the gateway's Failed, told apart by the code.
+DLR_CODE = "sms.dlr."
+DLR_FAILED_CODE = "sms.dlr.failed"
+
+
+def dlr_error_code(state: str, errorcode: str | None) -> str | None:
+    """The error code of a report's state and errorcode: sms.dlr.N (UNDELIVERED, EXPIRED), sms.dlr.failed.N
+    (FAILED); sms.dlr.<state> without an errorcode; None for a state that is no failure."""
+    if state not in ("UNDELIVERED", "FAILED", "EXPIRED"):
+        return None
+    if not errorcode:
+        return DLR_CODE + state.lower()
+    return (DLR_FAILED_CODE + "." if state == "FAILED" else DLR_CODE) + errorcode
+
+
+# The gateway's status (gateway/store/statuses.py) -> seed 004's state. Failed: FAILED or UNDELIVERED as the
+# delivery report said (dlr_error_code), FAILED too when the message was refused before it left (by the provider:
+# sms.<responseCode>, or the gateway). Read counts as delivered; the gateway's others (Ready, Created, Received)
+# are no report.
 def state_of(status: str, error_code: str | None) -> str | None:
     if status == "Failed":
-        return "UNDELIVERED" if (error_code or "").startswith("sms.dlr.") else "FAILED"
+        code = error_code or ""
+        return "UNDELIVERED" if code.startswith(DLR_CODE) and not code.startswith(DLR_FAILED_CODE) else "FAILED"
     return {"Sent": "SENT", "Delivered": "DELIVERED", "Read": "DELIVERED", "Expired": "EXPIRED"}.get(status)
 
 
@@ -321,17 +346,25 @@ def error_code_of(state: str, error_code: str | None) -> int:
     if state not in ("UNDELIVERED", "FAILED", "EXPIRED"):
         return 0
     code = error_code or ""
-    if code.startswith("sms.dlr.") and code[8:].isdigit():
-        return int(code[8:])
+    number = code.rsplit(".", 1)[-1]
+    if code.startswith(DLR_CODE) and number.isdigit():
+        return int(number)
     return 0 if state == "EXPIRED" else _SEND_REFUSALS.get(code, 999)
 
 
-def cost_of(receiver: str, parts: int, prices: dict[str, Any] | None) -> float:
-    """Cost in 1/100 of the billing currency (seed 004): the account's price per SMS part for the receiver's country
-    (``prices``: {"HRV": 0.9, ..., "default": 1.2}); 0 without one."""
+def price_of(country: str | None, prices: dict[str, Any] | None) -> float:
+    """The account's price per SMS part for a country (``prices``: {"HRV": 0.9, ..., "default": 1.2}), in 1/100 of
+    the billing currency (seed 004); its default without one, 0 without either."""
     prices = prices or {}
-    price = prices.get(country_of(receiver) or "", prices.get("default", 0))
-    return round(float(price) * parts, 4)
+    return float(prices.get(country or "", prices.get("default", 0)))
+
+
+def cost_of(receiver: str, parts: int, prices: dict[str, Any] | None) -> float:
+    """The cost of a message's parts to the receiver (seed 004's report ``cost``)."""
+    # Its country only when a price names one: the report of every status change comes here, and most accounts
+    # have no prices or only a default.
+    country = country_of(receiver) if any(key != "default" for key in prices or {}) else None
+    return round(price_of(country, prices) * parts, 4)
 
 
 def report_fields(message: Any, state: str, at: datetime.datetime, settings: dict[str, Any]) -> dict[str, str]:

@@ -109,6 +109,16 @@ async def test_the_power_platform_paths_and_receivers(client: AsyncTestClient, t
     assert len(await message_ids(client, tenant)) == 4
 
 
+async def test_blank_optional_fields_are_absent(client: AsyncTestClient, tenant: TenantFixture) -> None:
+    # The Power Platform connector's form sends "" for an advanced field left blank.
+    blank = {"reference": "", "udh": "", "callback": "", "deliveryStatusesToNotify": "", "flash": False, "test": False}
+    answer = await client.post("/v2/sms.json", json={**SMS, **blank, "type": "GSM"}, headers=tenant.key)
+    assert answer.status_code == 200, answer.text
+    stored = (await client.get(f"/api/v1/Message/{answer.json()['id']}", headers=tenant.key)).json()
+    assert "reference" not in stored["requestInfo"] and "udh" not in stored["requestInfo"], stored
+    assert (stored["requestInfo"]["type"], stored["requestInfo"]["flash"]) == ("GSM", False)
+
+
 async def test_bulk_a_number_twice_gets_two_messages_in_order(client: AsyncTestClient, tenant: TenantFixture) -> None:
     answer = await client.post(
         "/smsbulk", json={**SMS, "to": "359898876737,359898876737, 447700900123"}, headers=tenant.key
@@ -165,6 +175,18 @@ async def test_every_response_code(
         "urn:gateway:problem:validation_error",
     )
     assert field in [e["field"] for e in body["errors"]], body
+    assert await message_ids(client, tenant) == []
+
+
+async def test_a_lone_surrogate_is_refused_and_nothing_stored(client: AsyncTestClient, tenant: TenantFixture) -> None:
+    # json.loads takes "\ud800" (half a character): stored, it broke reading the message and the export
+    # (SQLite), and Postgres refused it with a 500. Decoded as the Chat API does, it is no valid JSON.
+    raw = b'{"from": "MITTO SMS", "to": "15555552795", "text": "a\\ud800b", "type": "Unicode"}'
+    for path in ("/sms", "/smsbulk"):
+        answer = await client.post(path, content=raw, headers={**tenant.key, "content-type": "application/json"})
+        assert answer.status_code == 400, answer.text
+        body = answer.json()
+        assert (body["responseCode"], [e["field"] for e in body["errors"]]) == (1, ["body"])
     assert await message_ids(client, tenant) == []
 
 
@@ -301,6 +323,30 @@ async def test_reports_by_get_without_placeholders_carry_a_query(
     query = parse_qs(url.query, keep_blank_values=True)
     assert (url.path, query["customer"], query["msgid"], query["status"]) == ("/dlr", ["7"], [sent.hex], ["DELIVERED"])
     assert event.payload["body"] is None
+
+
+async def test_a_reports_failed_reaches_the_callback_as_failed(client: AsyncTestClient, tenant: TenantFixture) -> None:
+    # Seed 004: FAILED is "rejected by the carrier", UNDELIVERED "undeliverable"; both are the gateway's Failed,
+    # and the customer's report says the state and errorcode the provider's report said.
+    await settings_of(client, tenant, callbackUrl="https://reports.example/dlr")
+    reports = [("FAILED", "13"), ("UNDELIVERED", "27"), ("FAILED", None), ("UNDELIVERED", None)]
+    sent = []
+    for state, code in reports:
+        sent.append(uuid.UUID((await client.post("/sms", json=SMS, headers=tenant.key)).json()["id"]))
+        token = client.app.state.runtime.callbacks.tokens.issue(sent[-1])
+        dlr = {"msgid": "up-1", "status": state} | ({} if code is None else {"errorcode": code})
+        answer = await client.post(f"/callbacks/sms/{tenant.accounts['sms']}?token={token}", json=dlr)
+        assert answer.status_code == 200, answer.text
+    _, events = changes_and_events(client, tenant, [])
+    failures = {e.message_id: e.payload["body"] for e in events if e.payload["body"]["status"] != "SENT"}
+    assert [(failures[m]["status"], failures[m]["errorcode"]) for m in sent] == [
+        ("FAILED", "13"),
+        ("UNDELIVERED", "27"),
+        ("FAILED", "999"),  # seed 004's "Unspecified error"
+        ("UNDELIVERED", "999"),
+    ]
+    stored = (await client.get(f"/api/v1/Message/{sent[0]}", headers=tenant.key)).json()
+    assert (stored["errorCode"], stored["description"]) == ("sms.dlr.failed.13", "Call barred")
 
 
 async def test_without_a_callback_nothing_is_reported(client: AsyncTestClient, tenant: TenantFixture) -> None:

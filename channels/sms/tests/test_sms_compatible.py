@@ -2,6 +2,7 @@
 account's settings and the callbacks' hooks. The gateway's side (storing, sending, delivering) is tested in
 tests/api/test_sms_api*.py."""
 
+import asyncio
 import dataclasses
 import datetime
 import uuid
@@ -14,7 +15,7 @@ from litestar import Litestar
 from litestar.di import Provide
 from litestar.testing import AsyncTestClient
 
-from channels.base import CompatibleAccount, Notify, Refused, Sent
+from channels.base import CompatibleAccount, Notify, Refused, Sent, json_object
 from channels.sms import channel, compatible
 from wire.errors import FieldError
 
@@ -154,6 +155,14 @@ async def test_a_refusal_is_400_with_the_code_and_the_problem(client, gateway):
     assert (await client.post("/sms", content=b"not json")).json()["responseCode"] == 1
 
 
+@pytest.mark.parametrize("raw", [b'{"t": "a\\ud800b"}', b'{"t": NaN}', b"\xff", b"[]"])
+def test_a_body_is_read_as_the_chat_api_reads_it(raw):
+    # json_object reads the SMS API's bodies, the sandbox's and the providers' callbacks: half a surrogate pair
+    # or NaN is no JSON (msgspec, as gateway/lib/validation.py), so it never reaches a database or an answer.
+    assert json_object(raw) is None
+    assert json_object(b'{"t": "\\ud83d\\ude00"}') == {"t": "\U0001f600"}  # a whole pair is one character
+
+
 async def test_the_gateways_refusals_become_codes_and_the_clients_fields(client, gateway):
     gateway.refuse = Refused(
         400,
@@ -230,6 +239,52 @@ async def test_usage_by_country(client, gateway):
     answer = await client.post("/usage/bycountry", json={"startDate": "2020-02-30", "endDate": "2020-0228"})
     assert answer.status_code == 400
     assert [e["field"] for e in answer.json()["errors"]] == ["startDate", "endDate", "accountName"]
+
+
+@pytest.mark.parametrize(
+    "start,end,days",
+    [
+        ("2020-02-15T00:00:00Z", "2020-02-28T23:59:59Z", ("2020-02-15", "2020-02-29")),  # seed 004 types date-time
+        ("2020-02-15T10:00:00", "2020-02-28T23:30:00-02:00", ("2020-02-15", "2020-03-01")),  # the day in UTC
+        ("2020-02-15T23:00:00+02:00", "20200228", ("2020-02-15", "2020-02-29")),
+    ],
+)
+async def test_usage_dates_may_be_date_times(client, gateway, start, end, days):
+    usage = {"startDate": start, "endDate": end, "accountName": "Starfleet Academy"}
+    answer = await client.post("/usage/bycountry", json=usage)
+    assert answer.status_code == 200, answer.text
+    since, until = gateway.calls[0]["usage"]
+    assert (since.date().isoformat(), until.date().isoformat()) == days
+    assert since.tzinfo is until.tzinfo is datetime.UTC
+
+
+async def test_usage_parses_each_row_once_and_many_rows_off_the_event_loop(client, gateway, monkeypatch):
+    # The gateway gives a row per number prefix; a month's traffic to many countries and networks is still
+    # thousands of rows, each parsed (phonenumbers): the event loop must stay free for every tenant's requests.
+    parsed: list[str] = []
+    on_the_loop: list[bool] = []
+
+    def country_of(number):
+        parsed.append(number)
+        try:
+            on_the_loop.append(asyncio.get_running_loop() is not None)
+        except RuntimeError:  # no loop in this thread: a worker's
+            on_the_loop.append(False)
+        return "HRV" if number.startswith("+385") else "DEU"
+
+    monkeypatch.setattr(compatible, "country_of", country_of)
+    gateway.account = with_settings(prices={"HRV": 0.9, "default": 1.2})
+    usage = {"startDate": "2020-02-15", "endDate": "2020-02-28", "accountName": "Starfleet Academy"}
+    for count, off_the_loop in ((compatible.ROWS_ON_THE_LOOP, False), (compatible.ROWS_ON_THE_LOOP + 1, True)):
+        parsed.clear(), on_the_loop.clear()
+        gateway.rows = [(f"+385{n:08d}", 2, 3) for n in range(count - 1)] + [("+491775648254", 1, 1)]
+        answer = await client.post("/usage/bycountry", json=usage)
+        assert answer.json() == [
+            {"country": "DEU", "messagesCount": 1, "cost": 1.2},
+            {"country": "HRV", "messagesCount": 2 * (count - 1), "cost": round(0.9 * 3 * (count - 1), 4)},
+        ]
+        assert len(parsed) == count  # once a row: the cost is the country's price by its parts
+        assert set(on_the_loop) == {not off_the_loop}
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from channels.base import Notify
-from channels.sms import protocol
+from channels.sms import countries, protocol
 from channels.sms.blocks import validate_block
 from channels.sms.protocol import Invalid, read_send
 
@@ -76,6 +76,17 @@ def test_the_block_takes_every_option_and_validity_defaults_to_2880_minutes():
     assert validate_block(request.block) == []
     assert request.callback == body["callback"]
     assert request.statuses == ("DELIVERED", "UNDELIVERED")
+
+
+def test_blank_optional_fields_are_absent():
+    # What a form client (the Power Platform connector) sends for the fields left blank.
+    blank = {"reference": "", "udh": "", "callback": "", "deliveryStatusesToNotify": ""}
+    request = read_send({"from": "Mitto", "to": "+491775682913", "text": "Hello World", **blank}, bulk=False)
+    assert request.block == {"text": "Hello World", "sender": "Mitto", "type": "GSM", "validity": 2880}
+    assert (request.callback, request.statuses) == (None, ())
+    with pytest.raises(Invalid) as refused:  # a blank type is no type: seed 004's responseCode 2
+        read_send({"from": "Mitto", "to": "+491775682913", "text": "Hello World", "type": ""}, bulk=False)
+    assert refused.value.code == 2
 
 
 @pytest.mark.parametrize(
@@ -270,6 +281,22 @@ def test_report_fields_are_seed_004s_callback_parameters():
     assert protocol.report_fields(stored(), "SENT", SENT_AT, {})["cost"] == "0"
 
 
+def test_a_report_parses_the_receiver_only_for_a_price_by_country(monkeypatch):
+    parsed: list[str] = []
+    monkeypatch.setattr(protocol, "country_of", lambda number: parsed.append(number) or "HRV")
+    for prices in (None, {}, {"default": 1.2}):
+        protocol.report_fields(stored(), "SENT", SENT_AT, {"prices": prices})
+    assert parsed == []  # about 0.1 ms a report, for no price
+    assert protocol.report_fields(stored(), "SENT", SENT_AT, {"prices": {"HRV": 0.9}})["cost"] == "1.8"
+    assert parsed == ["385911234567"]
+
+
+def test_a_receivers_country_is_parsed_once():
+    countries.country_of.cache_clear()
+    assert [countries.country_of("+385911234567") for _ in range(3)] == ["HRV"] * 3
+    assert (countries.country_of.cache_info().hits, countries.country_of.cache_info().misses) == (2, 1)
+
+
 @pytest.mark.parametrize(
     "status,error,state,errorcode",
     [
@@ -277,6 +304,9 @@ def test_report_fields_are_seed_004s_callback_parameters():
         ("Delivered", None, "DELIVERED", 0),
         ("Read", None, "DELIVERED", 0),
         ("Failed", "sms.dlr.27", "UNDELIVERED", 27),
+        ("Failed", "sms.dlr.failed.13", "FAILED", 13),  # a DLR's FAILED: rejected by the carrier
+        ("Failed", "sms.dlr.failed", "FAILED", 999),
+        ("Failed", "sms.dlr.undelivered", "UNDELIVERED", 999),
         ("Failed", "sms.8", "FAILED", 604),
         ("Failed", "sms.6", "FAILED", 603),
         ("Failed", "no_route", "FAILED", 999),
