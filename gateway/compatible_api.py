@@ -15,7 +15,7 @@ from collections.abc import Callable
 from uuid import UUID
 
 from litestar import Request
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.base import CompatibleAccount, CompatibleSend, Notify, Refused, Sent
@@ -33,6 +33,11 @@ from gateway.tenants.auth import Principal
 from wire.errors import FieldError
 
 URL_MAX = Webhook.url.type.length  # a Notify's URL template is kept as its webhook's URL
+# Usage is counted per destination prefix ("+" and 8 digits: a number's country is told by at most that many of its
+# first digits), each with a destination of it to tell the country by: rows per prefix, however many numbers.
+PREFIX_LENGTH = 9
+LEFT = (statuses.SENT, statuses.DELIVERED, statuses.READ)
+LEFT_THEN_FAILED = (statuses.FAILED, statuses.EXPIRED)  # counted when the provider had accepted them
 
 
 class GatewayCompatibleApi:
@@ -136,18 +141,22 @@ class GatewayCompatibleApi:
         self, request: Request, account_id: UUID, start: datetime.datetime, end: datetime.datetime
     ) -> list[tuple[str, int, int]]:
         caller: Principal = request.user
+        prefix = func.substr(Message.destination, 1, PREFIX_LENGTH)
         rows = await self.session.execute(
-            select(Message.destination, func.count(), func.sum(Message.message_parts))
+            select(func.min(Message.destination), func.count(), func.sum(Message.message_parts))
             .where(
                 Message.tenant_id == caller.tenant_id,
                 Message.traffic_account_id == account_id,
                 Message.direction == "outbound",
-                Message.status != statuses.CREATED,  # a failover step never sent
+                or_(  # the messages that left: accepted upstream (a failure or expiry then reported by it)
+                    Message.status.in_(LEFT),
+                    and_(Message.status.in_(LEFT_THEN_FAILED), Message.provider_message_id.is_not(None)),
+                ),
                 Message.created_at >= start,
                 Message.created_at < end,
             )
-            .group_by(Message.destination)
-            .order_by(Message.destination)
+            .group_by(prefix)
+            .order_by(prefix)
         )
         return [(destination, count, int(parts or 0)) for destination, count, parts in rows]
 

@@ -243,8 +243,35 @@ async def test_conversion_and_usage(client: AsyncTestClient, tenant: TenantFixtu
     assert detail["converted"] is True
     listed = (await client.get("/api/v1/Messages", headers=tenant.key)).json()["items"]
     assert sorted(item["converted"] for item in listed) == [False, False, True]
+
+
+async def test_usage_counts_per_destination_prefix_the_messages_that_left(
+    client: AsyncTestClient, tenant: TenantFixture
+) -> None:
+    """Rows per prefix ("+" and 8 digits) with its smallest destination, not per number; messages never sent
+    (Ready, or failed before the provider took them) count nothing."""
+    to = ["+385912345678", "+385912349999", "+385912340000", "+447700900123", "+447700900124", "+385980000000"]
+    sent = await client.post("/compat/send", json={"to": to, "text": "Hi"}, headers=tenant.key)
+    assert sent.status_code == 200, sent.text
+    ids = [uuid.UUID(m["id"]) for m in sent.json()["messages"]]
+    upstream = {"provider_message_id": "p"}
+    changes = [
+        StatusChange(ids[0], "Sent", values=upstream),
+        StatusChange(ids[1], "Failed", "sms.dlr.1", values=upstream),  # accepted, then reported failed: counted
+        StatusChange(ids[2], "Failed", "sms.8"),  # refused by the provider: not counted
+        StatusChange(ids[3], "Sent", values=upstream),
+        # ids[4] stays Ready: not counted
+        StatusChange(ids[5], "Sent", values=upstream),
+    ]
+
+    async def change() -> None:
+        async with client.app.state.runtime.sessions() as session:
+            await store.change_statuses(session, changes)
+            await session.commit()
+
+    in_app_loop(client, change)
     usage = await client.post("/compat/usage", headers=tenant.key)
-    assert usage.json() == [["+385912345678", 2, 2], ["+447700900123", 1, 1]]
+    assert usage.json() == [["+385912345678", 2, 2], ["+385980000000", 1, 1], ["+447700900123", 1, 1]]
 
 
 async def test_a_key_bound_to_a_traffic_account_sends_through_it(client: AsyncTestClient) -> None:
