@@ -303,7 +303,10 @@ class CompatibleApi(Protocol):
     async def usage(
         self, request: Any, account_id: UUID, start: datetime.datetime, end: datetime.datetime
     ) -> list[tuple[str, int, int]]:
-        """(destination, messages, billable parts) of the account's outbound messages created in [start, end)."""
+        """(a destination, messages, billable parts) per destination prefix ("+" and 8 digits, enough to tell a
+        number's country) of the account's outbound messages created in [start, end) that left: Sent, Delivered,
+        Read, or Failed/Expired after the provider accepted them (messages never sent count nothing). The
+        destination is one of the prefix's (the smallest), to tell its country by."""
         ...
 
 

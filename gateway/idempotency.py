@@ -10,8 +10,9 @@ GATEWAY_IDEMPOTENCY_TTL seconds (24 h) from their first use.
 - Its answer is stored with the key **in the transaction that stores its messages** (the acceptor
   writes it, see ``KeyedAnswer``): the key's answer and the messages exist together or not at all, and
   a claim taken over meanwhile makes that transaction fail rather than create the messages twice.
-  The same key with the same request (method, path and body bytes, compared by SHA-256) gets that
-  answer again, status, body and content type, with ``Idempotent-Replay: true``, and creates nothing.
+  The same key with the same request (method, path and body bytes, compared by SHA-256; and Accept where
+  the handler's opt says ``fingerprint_accept``) gets that answer again, status, body and content type,
+  with ``Idempotent-Replay: true``, and creates nothing.
 - The same key with another request: 422 ``idempotency_key_reused``. While the first is in flight:
   409 ``idempotency_key_in_flight`` with ``Retry-After``.
 - An answer of 400 or more (validation, a missing traffic account, a database outage) releases the
@@ -49,6 +50,9 @@ log = logging.getLogger(__name__)
 
 HEADER = "Idempotency-Key"
 IDEMPOTENT_OPT = "idempotent"  # opt={"idempotent": True} on every handler that sends
+# ... and {"fingerprint_accept": True} on those whose answer's format follows the Accept header (the SMS API's
+# JSON or XML): a retry asking for the other format is another request (422), not the first answer's bytes.
+FINGERPRINT_ACCEPT_OPT = "fingerprint_accept"
 MAX_KEY_LENGTH = 255
 # Seconds after which a claim without an answer is taken over by a retry: longer than sends take under
 # load, short enough for a client whose request died with its process. Taking over early is safe: the
@@ -70,10 +74,11 @@ def parse_key(value: str) -> str:
     return value
 
 
-def fingerprint(method: str, path: str, body: bytes) -> str:
+def fingerprint(method: str, path: str, body: bytes, accept: str | None = None) -> str:
     """What makes two requests the same: method, path (fixed segments as routed, the version lower-cased)
-    and the body's bytes."""
-    return hashlib.sha256(f"{method} {path.lower()}\n".encode() + body).hexdigest()
+    and the body's bytes; and the Accept header, for a handler that answers in the format it asks for."""
+    line = f"{method} {path.lower()}" if accept is None else f"{method} {path.lower()} accept={accept}"
+    return hashlib.sha256(f"{line}\n".encode() + body).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -329,8 +334,12 @@ class IdempotencyMiddleware:
         keys: IdempotencyKeys = state.runtime.idempotency_keys
         session: AsyncSession = state.runtime.db_config.provide_session(state, scope)  # the handler's session too
         # The body is read once: the handler gets the same bytes from the request's cache.
+        accept = request.headers.get("accept", "") if scope["route_handler"].opt.get(FINGERPRINT_ACCEPT_OPT) else None
         outcome = await keys.claim(
-            session, scope["user"].tenant_id, key, fingerprint(scope["method"], scope["path"], await request.body())
+            session,
+            scope["user"].tenant_id,
+            key,
+            fingerprint(scope["method"], scope["path"], await request.body(), accept),
         )
         if isinstance(outcome, StoredAnswer):
             await _replay(outcome, send)

@@ -71,6 +71,19 @@ class TrafficAccount(UUIDAuditBase):
 
 class Webhook(UUIDAuditBase):
     __tablename__ = "webhook"
+    __table_args__ = (
+        # A tenant's ``compatible`` webhooks: one per method and URL origin (the reports' full URLs are per
+        # message), made by INSERT … ON CONFLICT DO NOTHING when two first sends race.
+        Index(
+            "uq_webhook_compatible",
+            "tenant_id",
+            "method",
+            "url",
+            unique=True,
+            postgresql_where=text("kind = 'compatible'"),
+            sqlite_where=text("kind = 'compatible'"),
+        ),
+    )
     tenant_id: Mapped[UUID] = _tenant_fk()
     url: Mapped[str] = mapped_column(String(2048))
     description: Mapped[str] = mapped_column(String(500), default="")
@@ -183,6 +196,8 @@ class Message(UUIDAuditBase):
     # Sent through a channel's compatible API: the ``compatible`` webhook its status reports go to (None: none
     # asked for). No foreign key, as for failover_chain_id.
     notify_webhook_id: Mapped[UUID | None] = mapped_column(default=None)
+    # ... and what to report there: {"url": the Notify's URL template, "statuses": its statuses, sorted} (None: none).
+    notify: Mapped[dict[str, Any] | None] = mapped_column(JsonB, default=None)
     # When the customer told that the message converted (the SMS API's POST /sms/converted).
     converted_at: Mapped[datetime.datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
 

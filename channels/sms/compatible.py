@@ -346,6 +346,7 @@ SEND_OPTIONS: dict[str, Any] = {"status_code": 200, "tags": ["SMS API"], "respon
     operation_class=_answers(SMS_ANSWER, documented(body=object_schema("An SMS", SEND_FIELDS, ("from", "to", "text")))),
     opt={
         "idempotent": True,
+        "fingerprint_accept": True,  # JSON or XML as Accept asks (gateway.idempotency)
         REQUEST_EXAMPLES: {"Send an SMS": EXAMPLE, "Make a Test API Call": {**EXAMPLE, "test": True}},
     },
     **SEND_OPTIONS,
@@ -362,6 +363,7 @@ async def send_sms(request: Request, compatible: CompatibleApiDependency) -> Res
     ),
     opt={
         "idempotent": True,
+        "fingerprint_accept": True,  # JSON or XML as Accept asks (gateway.idempotency)
         REQUEST_EXAMPLES: {
             "Send in bulk": {"from": "Mitto", "to": ["+491775648254", "+423394994884"], "text": "Hello World"}
         },

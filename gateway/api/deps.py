@@ -103,7 +103,10 @@ def provide_sandbox_reset(request: Request, principal: Caller) -> SandboxReset: 
 def provide_compatible(request: Request, db_session: DbSession, principal: Caller) -> GatewayCompatibleApi:  # noqa: ARG001
     runtime = runtime_of(request)
     service = MessageService(db_session, runtime.acceptor, runtime.lookups)
-    return GatewayCompatibleApi(db_session, service, runtime.settings.bulk_max_messages)
+    settings = runtime.settings
+    return GatewayCompatibleApi(
+        db_session, service, settings.bulk_max_messages, settings.allow_private_webhook_urls, catchers_at(settings)
+    )
 
 
 def provide_login_service(request: Request, db_session: DbSession) -> LoginService:

@@ -66,6 +66,7 @@ class NewMessage:
     failover_chain_id: UUID | None = None
     failover_step: int | None = None
     notify_webhook_id: UUID | None = None  # sent through a compatible API: where its status reports go
+    notify: dict[str, Any] | None = None  # ... and what to report there (gateway.store.outbox.notify_value)
 
     def __post_init__(self) -> None:
         self.id = self.id or new_id()
@@ -93,6 +94,7 @@ class NewMessage:
             "failover_chain_id": self.failover_chain_id,
             "failover_step": self.failover_step,
             "notify_webhook_id": self.notify_webhook_id,
+            "notify": self.notify,
         }
 
     def as_message(self) -> Message:
@@ -364,9 +366,10 @@ async def _add_events(
 async def _add_compatible_reports(
     session: AsyncSession, done: list[tuple[StatusChange, MessageRow]], at: datetime.datetime
 ) -> None:
-    """The status reports of messages sent through a channel's compatible API, to the webhook each was sent
-    with: the request the channel makes of the change (its own callback format), or none."""
-    noted = [(change, message) for change, message in done if message.notify_webhook_id is not None]
+    """The status reports of messages sent through a channel's compatible API, through the webhook of the
+    origin each was sent with: the request the channel makes of the change and the message's own Notify (its
+    callback format, its full URL), or none."""
+    noted = [(change, message) for change, message in done if message.notify is not None]
     if not noted:
         return
     webhook_ids = {message.notify_webhook_id for _, message in noted}
@@ -382,7 +385,7 @@ async def _add_compatible_reports(
         if report is None or (webhook := webhooks.get(message.notify_webhook_id)) is None:
             continue  # the channel no longer has a compatible API (a compatible webhook goes only with its tenant)
         settings = (await _account(session, message)).settings
-        if (request := report(message, change.status, at, outbox.notify_of(webhook), settings)) is not None:
+        if (request := report(message, change.status, at, outbox.notify_of(message, webhook), settings)) is not None:
             rows.append(outbox.compatible_event_row(message, change.status, request, webhook.id))
     await outbox.insert_events(session, rows)
 
@@ -498,7 +501,7 @@ async def _forward_compatible(session: AsyncSession, account: TrafficAccount, me
         return
     if (notify := channel.compatible_inbound_target(account.settings)) is None:
         return
-    webhook_id = await outbox.compatible_webhook(session, account.tenant_id, notify)
+    webhook_id, _ = await outbox.compatible_webhook(session, account.tenant_id, notify.method, notify.url)
     request = channel.compatible_inbound(message, account.settings, notify)
     await outbox.insert_events(
         session, [outbox.compatible_event_row(message, outbox.USER_MESSAGE, request, webhook_id)]

@@ -11,9 +11,11 @@ from __future__ import annotations
 import datetime
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlsplit
 from uuid import UUID
 
 from sqlalchemy import bindparam, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.base import Notify
@@ -46,42 +48,57 @@ async def webhooks_of(session: AsyncSession, account_ids: set[UUID]) -> dict[UUI
     return webhooks
 
 
-async def compatible_webhook(session: AsyncSession, tenant_id: UUID, notify: Notify) -> UUID:
-    """The tenant's ``compatible`` webhook for ``notify`` (its URL template, method and statuses), made if there is
-    none yet, in the caller's transaction. Its triggers are the channel's names of the statuses to report."""
-    statuses_wanted = list(notify.statuses)
-    found = await session.scalars(
-        select(Webhook).where(
-            Webhook.tenant_id == tenant_id,
-            Webhook.kind == COMPATIBLE,
-            Webhook.url == notify.url,
-            Webhook.method == notify.method,
-            Webhook.enabled.is_(True),
+async def compatible_webhook(session: AsyncSession, tenant_id: UUID, method: str, url: str) -> tuple[UUID, bool]:
+    """The tenant's ``compatible`` webhook for requests of ``method`` to ``url``'s origin, made if there is none yet
+    (in the caller's transaction), and whether it was made now. One per origin, as a webhook of the webhook API is
+    one endpoint: the full URL (a template the channel fills in) is each message's own (Message.notify), so
+    per-message callback URLs make no row each; two first requests at once make one (the unique index)."""
+    origin = origin_of(url)
+    table = Webhook.__table__
+    same = (table.c.tenant_id == tenant_id, table.c.kind == COMPATIBLE, table.c.method == method, table.c.url == origin)
+    if (found := await session.scalar(select(table.c.id).where(*same))) is not None:
+        return found, False
+    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+    made = await session.execute(
+        dialect.insert(table)
+        .values(
+            id=new_id(),
+            tenant_id=tenant_id,
+            url=origin,
+            description="",
+            triggers=[],  # what to report is each message's (Message.notify)
+            headers="{}",
+            secret=new_webhook_secret(),  # never signs: a compatible API's callbacks carry no signature
+            enabled=True,
+            kind=COMPATIBLE,
+            method=method,
         )
+        .on_conflict_do_nothing(index_elements=["tenant_id", "method", "url"], index_where=table.c.kind == COMPATIBLE)
+        .returning(table.c.id)
     )
-    for webhook in found:  # JSON compares alike on no two databases: the triggers are compared here
-        if webhook.triggers == statuses_wanted:
-            return webhook.id
-    webhook = Webhook(
-        id=new_id(),
-        tenant_id=tenant_id,
-        url=notify.url,
-        description="",
-        triggers=statuses_wanted,
-        headers="{}",
-        secret=new_webhook_secret(),  # never signs: a compatible API's callbacks carry no signature
-        enabled=True,
-        kind=COMPATIBLE,
-        method=notify.method,
-    )
-    session.add(webhook)
-    await session.flush()
-    return webhook.id
+    if (webhook_id := made.scalar()) is not None:
+        return webhook_id, True
+    return await session.scalar(select(table.c.id).where(*same)), False  # made meanwhile by another request
 
 
-def notify_of(webhook: Webhook) -> Notify:
-    """The Notify a ``compatible`` webhook was made for."""
-    return Notify(webhook.url, webhook.method, tuple(webhook.triggers))
+def origin_of(url: str) -> str:
+    """``scheme://host[:port]`` of an http(s) URL: where its requests go, whatever its path and query."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    port = f":{parts.port}" if parts.port is not None else ""
+    return f"{parts.scheme.lower()}://{host}{port}"
+
+
+def notify_value(notify: Notify) -> dict[str, Any]:
+    """What a message keeps of its Notify (Message.notify): the URL template and the statuses, sorted and
+    deduplicated (the order they were asked in means nothing)."""
+    return {"url": notify.url, "statuses": sorted(set(notify.statuses))}
+
+
+def notify_of(message: Message | Any, webhook: Webhook) -> Notify:
+    """The Notify a message was sent with, its webhook's method."""
+    return Notify(message.notify["url"], webhook.method, tuple(message.notify["statuses"]))
 
 
 async def add_webhook_events(

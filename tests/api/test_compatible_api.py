@@ -26,7 +26,7 @@ from gateway.settings import Settings
 from gateway.store import messages as store
 from gateway.store.messages import StatusChange
 from gateway.tenants.service import TenantService, bound_key_field
-from tests.conftest import ADMIN, TenantFixture, in_app_loop, message_ids, new_tenant
+from tests.conftest import ADMIN, TenantFixture, in_app_loop, make_settings, message_ids, new_tenant
 
 CHANNEL = "sms"
 
@@ -92,6 +92,12 @@ def compatible_channel(monkeypatch: pytest.MonkeyPatch) -> None:
         compatible_report=report,
     )
     monkeypatch.setitem(all_channels(), CHANNEL, channel)
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    """The reports' example hosts resolve nowhere: let through here (their check has a test of its own)."""
+    return make_settings(database_url, allow_private_webhook_urls=True)
 
 
 @pytest.fixture
@@ -183,12 +189,12 @@ async def test_the_account_is_the_tenants_only_one_of_the_channel(client: AsyncT
     assert (answer.status_code, answer.json()["code"]) == (403, "several_traffic_accounts")
 
 
-async def test_status_reports_go_to_one_compatible_webhook_per_notify_hidden_from_the_webhook_api(
+async def test_status_reports_go_through_one_compatible_webhook_per_origin_hidden_from_the_webhook_api(
     client: AsyncTestClient, tenant: TenantFixture
 ) -> None:
     callback = {"callback": "http://reports.example/r?id=<id>", "method": "GET", "statuses": ["DELIVERED"]}
     ids = []
-    for _ in range(2):  # the same Notify twice: one webhook
+    for _ in range(2):  # the same origin twice: one webhook
         sent = await client.post(
             "/compat/send", json={"to": ["+385912345678"], "text": "Hi", **callback}, headers=tenant.key
         )
@@ -207,7 +213,7 @@ async def test_status_reports_go_to_one_compatible_webhook_per_notify_hidden_fro
 
     webhooks, events = in_app_loop(client, change)
     assert [(w.kind, w.url, w.method, w.triggers) for w in webhooks] == [
-        ("compatible", callback["callback"], "GET", ["DELIVERED"])
+        ("compatible", "http://reports.example", "GET", [])
     ]
     # The channel reports Delivered only, as that Notify asked; the payload is its request.
     assert [(e.message_id, e.event, e.payload) for e in events] == [
@@ -243,8 +249,81 @@ async def test_conversion_and_usage(client: AsyncTestClient, tenant: TenantFixtu
     assert detail["converted"] is True
     listed = (await client.get("/api/v1/Messages", headers=tenant.key)).json()["items"]
     assert sorted(item["converted"] for item in listed) == [False, False, True]
+
+
+async def test_per_message_callback_urls_share_their_origins_webhook_each_report_going_to_its_own_url(
+    client: AsyncTestClient, tenant: TenantFixture
+) -> None:
+    """Dynamic callbacks (a URL per order) make no webhook each: one per (method, origin), the template is the
+    message's; statuses asked in another order, or twice, are the same."""
+    statuses = [["DELIVERED", "FAILED"], ["FAILED", "DELIVERED"], ["DELIVERED", "FAILED", "FAILED"], [], ["FAILED"]]
+    ids = []
+    for n, wanted in enumerate(statuses):
+        callback = {"callback": f"https://shop.example:8443/dlr?order={n}&id=<id>", "statuses": wanted}
+        sent = await client.post(
+            "/compat/send", json={"to": ["+385912345678"], "text": "Hi", **callback}, headers=tenant.key
+        )
+        assert sent.status_code == 200, sent.text
+        ids.append(uuid.UUID(sent.json()["messages"][0]["id"]))
+    other = await client.post(  # another method: another webhook
+        "/compat/send",
+        json={"to": ["+385912345678"], "text": "Hi", "callback": "https://shop.example:8443/x", "method": "GET"},
+        headers=tenant.key,
+    )
+    assert other.status_code == 200, other.text
+
+    async def deliver() -> tuple[list[Webhook], list[Message], list[WebhookEvent]]:
+        async with client.app.state.runtime.sessions() as session:
+            await store.change_statuses(session, [StatusChange(i, "Delivered") for i in ids])
+            await session.commit()
+            webhooks = list(await session.scalars(select(Webhook).where(Webhook.tenant_id == uuid.UUID(tenant.id))))
+            messages = list(await session.scalars(select(Message).where(Message.id.in_(ids))))
+            events = list(await session.scalars(select(WebhookEvent).where(WebhookEvent.message_id.in_(ids))))
+        return webhooks, messages, events
+
+    webhooks, messages, events = in_app_loop(client, deliver)
+    assert sorted((w.url, w.method) for w in webhooks) == [
+        ("https://shop.example:8443", "GET"),
+        ("https://shop.example:8443", "POST"),
+    ]
+    post = next(w for w in webhooks if w.method == "POST")
+    kept = {m.id: m.notify for m in messages}
+    assert [kept[i]["statuses"] for i in ids] == [["DELIVERED", "FAILED"]] * 3 + [[], ["FAILED"]]
+    assert {m.notify_webhook_id for m in messages} == {post.id}
+    # Each report goes to its message's own URL (the last one asked for failures only: none).
+    reports = sorted((e.payload["url"], e.webhook_id) for e in events)
+    assert reports == sorted(
+        (f"https://shop.example:8443/dlr?order={n}&id={i.hex}", post.id) for n, i in enumerate(ids[:4])
+    )
+
+
+async def test_usage_counts_per_destination_prefix_the_messages_that_left(
+    client: AsyncTestClient, tenant: TenantFixture
+) -> None:
+    """Rows per prefix ("+" and 8 digits) with its smallest destination, not per number; messages never sent
+    (Ready, or failed before the provider took them) count nothing."""
+    to = ["+385912345678", "+385912349999", "+385912340000", "+447700900123", "+447700900124", "+385980000000"]
+    sent = await client.post("/compat/send", json={"to": to, "text": "Hi"}, headers=tenant.key)
+    assert sent.status_code == 200, sent.text
+    ids = [uuid.UUID(m["id"]) for m in sent.json()["messages"]]
+    upstream = {"provider_message_id": "p"}
+    changes = [
+        StatusChange(ids[0], "Sent", values=upstream),
+        StatusChange(ids[1], "Failed", "sms.dlr.1", values=upstream),  # accepted, then reported failed: counted
+        StatusChange(ids[2], "Failed", "sms.8"),  # refused by the provider: not counted
+        StatusChange(ids[3], "Sent", values=upstream),
+        # ids[4] stays Ready: not counted
+        StatusChange(ids[5], "Sent", values=upstream),
+    ]
+
+    async def change() -> None:
+        async with client.app.state.runtime.sessions() as session:
+            await store.change_statuses(session, changes)
+            await session.commit()
+
+    in_app_loop(client, change)
     usage = await client.post("/compat/usage", headers=tenant.key)
-    assert usage.json() == [["+385912345678", 2, 2], ["+447700900123", 1, 1]]
+    assert usage.json() == [["+385912345678", 2, 2], ["+385980000000", 1, 1], ["+447700900123", 1, 1]]
 
 
 async def test_a_key_bound_to_a_traffic_account_sends_through_it(client: AsyncTestClient) -> None:
@@ -293,7 +372,7 @@ async def test_every_write_path_keeps_the_messages_notify_webhook(
 ) -> None:
     """The acceptor writes a batch with one INSERT, with Postgres' one statement (conversations known, no key) or
     with COPY (from COPY_FROM messages): each keeps the message's webhook."""
-    callback = {"callback": "http://reports.example/r", "text": "Hi"}
+    callback = {"callback": "http://reports.example/r", "statuses": ["FAILED", "DELIVERED", "FAILED"], "text": "Hi"}
     many = [f"+38591{n:07d}" for n in range(store.COPY_FROM)]
     for to in (["+385912345678"], ["+385912345678"], many):
         sent = await client.post("/compat/send", json={"to": to, **callback}, headers=tenant.key)
@@ -302,9 +381,45 @@ async def test_every_write_path_keeps_the_messages_notify_webhook(
     async def notified() -> list[Any]:
         async with client.app.state.runtime.sessions() as session:
             rows = await session.execute(
-                select(Message.notify_webhook_id).where(Message.tenant_id == uuid.UUID(tenant.id))
+                select(Message.notify_webhook_id, Message.notify).where(Message.tenant_id == uuid.UUID(tenant.id))
             )
-            return [webhook_id for (webhook_id,) in rows]
+            return list(rows)
 
-    webhook_ids = in_app_loop(client, notified)
+    rows = in_app_loop(client, notified)
+    webhook_ids = [webhook_id for webhook_id, _ in rows]
     assert len(webhook_ids) == 2 + len(many) and len(set(webhook_ids)) == 1 and webhook_ids[0] is not None
+    assert {json.dumps(notify) for _, notify in rows} == {
+        json.dumps({"url": "http://reports.example/r", "statuses": ["DELIVERED", "FAILED"]})
+    }
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("http://127.0.0.1/dlr?id=<id>", "private, loopback or link-local"),
+        ("http://10.0.0.5/dlr", "private, loopback or link-local"),
+        ("https://reports.example/dlr", "could not be resolved"),
+        ("https://<reference>/x", "no placeholder"),  # the host would be the customer's reference
+        ("https://$reference$.example/x", "no placeholder"),
+        ("ftp://93.184.216.34/x", "absolute http(s) URL"),
+        ("https://user:pw@93.184.216.34/x", "credentials"),
+    ],
+)
+async def test_a_callback_that_is_not_a_public_target_is_refused_when_asked_for(
+    database_url: str, compatible_channel: None, url: str, problem: str
+) -> None:
+    """As the webhook API refuses such a webhook (GATEWAY_ALLOW_PRIVATE_WEBHOOK_URLS false): at once, with the
+    field named, rather than reports that the guard then refuses over the whole retry schedule."""
+    async with AsyncTestClient(app=create_app(make_settings(database_url))) as test_client:
+        test_client.tenants = []  # type: ignore[attr-defined]
+        tenant = await new_tenant(test_client, (CHANNEL,))
+        try:
+            body = {"to": ["+385912345678"], "text": "Hi", "callback": url}
+            refused = await test_client.post("/compat/send", json=body, headers=tenant.key)
+            assert refused.status_code == 400, refused.text
+            [error] = refused.json()["errors"]
+            assert error["field"] == "notify.url" and problem in error["message"], error
+            public = {**body, "callback": "https://93.184.216.34/dlr?id=<id>"}  # an IP literal: nothing resolved
+            assert (await test_client.post("/compat/send", json=public, headers=tenant.key)).status_code == 200
+        finally:
+            await test_client.delete(f"/admin/tenants/{tenant.id}", headers=ADMIN)
