@@ -1,5 +1,6 @@
-"""Failover timers under load (issue 4's target), on Postgres + Redis: 100,000 pending timers, the
-p99 lateness of firing at most 250 ms and p99.9 at most 1 s, and Redis memory per pending timer.
+"""Failover timers under load (issue 21's target), on Postgres + Redis: 100,000 pending timers, the
+p99 lateness of firing at most 60 ms and p99.9 at most 150 ms, with no spike at the reconcile's moments (the
+worst lateness of each 10 s of the window is printed), and Redis memory per pending timer.
 
 The chains are written straight through the acceptor (two steps each, the first already Sent),
 their due times spread over a window; the index is filled by the reconciler (``put_back``), the
@@ -126,7 +127,7 @@ async def run(timers_wanted: int, window: float) -> None:
                     "max ms": pct(1.0),
                     "worst ms per 10 s of the window": [int(float(x)) for x in worst.split(",")] if worst else [],
                     "redis bytes per pending timer": round(per_timer),
-                    "target": "p99 <= 250 ms, p99.9 <= 1000 ms",
+                    "target": "p99 <= 60 ms, p99.9 <= 150 ms, no spike at reconcile",
                 }
             ),
             flush=True,
