@@ -196,10 +196,11 @@ def _analyzed(gw: Gateway, every: float = 10.0) -> Iterator[None]:
 def gateway(
     port: int | None = None,
     workers: int = 1,
-    api_processes: int = 1,
     sandbox_port: int | None = None,
     extra_env: dict[str, str] | None = None,
     sandbox_nice: int = SANDBOX_NICE,
+    *,
+    api_processes: int = 1,
 ) -> Iterator[Gateway]:
     """A fresh database, then `gateway serve` (``api_processes`` server processes), ``workers`` `gateway worker` processes and
     `gateway sandbox` (the sandbox providers in a process of their own at ``sandbox_nice``, so the
