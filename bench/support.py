@@ -202,8 +202,8 @@ def gateway(
     *,
     api_processes: int = 1,
 ) -> Iterator[Gateway]:
-    """A fresh database, then `gateway serve` (``api_processes`` server processes), ``workers`` `gateway worker` processes and
-    `gateway sandbox` (the sandbox providers in a process of their own at ``sandbox_nice``, so the
+    """A fresh database, then `gateway serve` (``api_processes`` server processes), ``workers`` `gateway
+    worker` processes and `gateway sandbox` (the sandbox providers in a process of their own at ``sandbox_nice``, so the
     gateway's processes spend nothing on imitating providers); the demo tenant's sandbox accounts are
     pointed at it.
     The first worker takes the providers' callbacks (`--callbacks-port`, the deployment README.md
