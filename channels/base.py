@@ -19,6 +19,9 @@ import msgspec
 import phonenumbers
 from litestar.di import NamedDependency
 from litestar.params import SkipValidation
+from phonenumbers import phonenumberutil
+from phonenumbers.phonemetadata import PhoneMetadata
+from phonenumbers.phonenumberutil import ValidationResult
 
 from wire.errors import FieldError
 
@@ -534,13 +537,42 @@ def phone_number_problem(value: str) -> str | None:
     digits = normalise_phone_number(value)
     if not value.strip() or any(c not in "0123456789+ -()" for c in value.strip()):
         return "must be a phone number in international form, e.g. +447700900123"
-    try:
-        number = phonenumbers.parse("+" + digits)
-    except phonenumbers.NumberParseException:
+    if (number := international_number(digits)) is None:
         return "must be a phone number in international form, e.g. +447700900123"
     if not phonenumbers.is_possible_number(number):
         return "is not a possible phone number (country code and length)"
     return None
+
+
+_LENGTH_NOT_KEPT = (
+    ValidationResult.TOO_SHORT,
+    ValidationResult.IS_POSSIBLE_LOCAL_ONLY,
+    ValidationResult.INVALID_LENGTH,
+)
+
+
+def international_number(digits: str) -> phonenumbers.PhoneNumber | None:
+    """``phonenumbers.parse("+" + digits)``, None where it raises: parse's own steps for a plus and digits,
+    without those that clean up free-form text (RFC 3966, extensions, punctuation, letters), which such a
+    string passes through unchanged. A quarter of parse's cost, paid per recipient of a bulk send (30 us
+    of a 10,000-recipient send's 60 us per recipient); tests/unit/test_phone_numbers.py holds it to parse."""
+    if not 3 <= len(digits) < phonenumberutil._MAX_INPUT_STRING_LENGTH:  # parse: "+12" is no viable number; too long
+        return None
+    country_code, national = phonenumberutil._extract_country_code(digits)
+    if country_code == 0 or len(national) < phonenumberutil._MIN_LENGTH_FOR_NSN:
+        return None
+    region = phonenumbers.region_code_for_country_code(country_code)
+    metadata = PhoneMetadata.metadata_for_region_or_calling_code(country_code, region)
+    # A national prefix is stripped when what remains still has a possible length (as parse does).
+    _, stripped, _ = phonenumberutil._maybe_strip_national_prefix_carrier_code(national, metadata)
+    if phonenumberutil._test_number_length(stripped, metadata) not in _LENGTH_NOT_KEPT:
+        national = stripped
+    if not phonenumberutil._MIN_LENGTH_FOR_NSN <= len(national) <= phonenumberutil._MAX_LENGTH_FOR_NSN:
+        return None
+    number = phonenumbers.PhoneNumber(country_code=country_code)
+    phonenumberutil._set_italian_leading_zeros_for_phone_number(national, number)
+    number.national_number = int(national)
+    return number
 
 
 def json_object(body: bytes) -> dict[str, Any] | None:

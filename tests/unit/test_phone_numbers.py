@@ -1,0 +1,48 @@
+"""channels.base.international_number: phonenumbers.parse's result for a plus and digits, taken by a shorter
+path through the same library (its private steps: a new phonenumbers release that changes them fails here)."""
+
+from __future__ import annotations
+
+import random
+
+import phonenumbers
+from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE
+
+from channels.base import international_number, phone_number_problem
+
+
+def parsed(digits: str) -> phonenumbers.PhoneNumber | None:
+    try:
+        return phonenumbers.parse("+" + digits)
+    except phonenumbers.NumberParseException:
+        return None
+
+
+def samples() -> list[str]:
+    rng = random.Random(21)
+
+    def some(count: int) -> str:
+        return "".join(rng.choice("0123456789") for _ in range(count))
+
+    every_country = [
+        f"{code}{'0' * zeros}{some(length)}"  # national prefixes and Italian leading zeros included
+        for code in COUNTRY_CODE_TO_REGION_CODE
+        for zeros in range(3)
+        for length in range(0, 19, 2)
+    ]
+    lengths = [some(length) for length in (*range(25), 248, 249, 250, 251) for _ in range(200)]
+    return [*every_country, *lengths, "", "0", "44", "447", "4477009001234567890"]
+
+
+def test_the_same_number_as_parse_or_none_where_parse_refuses() -> None:
+    checked = samples()
+    assert sum(parsed(digits) is None for digits in checked) > 1000  # refusals of every kind are among them
+    for digits in checked:
+        assert international_number(digits) == parsed(digits), digits
+
+
+def test_phone_number_problems_unchanged() -> None:
+    assert phone_number_problem("+44 7700 900123") is None
+    assert phone_number_problem("+12") == "must be a phone number in international form, e.g. +447700900123"
+    assert phone_number_problem("+999 123456") == "must be a phone number in international form, e.g. +447700900123"
+    assert phone_number_problem("+44 12") == "is not a possible phone number (country code and length)"
