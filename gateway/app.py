@@ -41,8 +41,8 @@ from gateway.api.deps import (
     COMPATIBLE_DEPENDENCIES,
     CUSTOMER_DEPENDENCIES,
     LOGIN_DEPENDENCIES,
+    VersionCheck,
     runtime_of,
-    version_guard,
 )
 from gateway.api.events import EventController, WaitController
 from gateway.api.health import health
@@ -103,10 +103,11 @@ class Gateway(Litestar):
 async def forget_changed_lookups(request: Request) -> None:
     """A change made through the API (a revoked key, a new password, an edited traffic account) is
     seen at once by this process's next request; sends and provider callbacks change none of them."""
-    path = request.url.path.lower()
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return
+    path = request.scope["path"].lower()  # not request.url: built for this alone
     if (
-        request.method not in ("GET", "HEAD", "OPTIONS")
-        and not any(part in path for part in ("/message", *PROVIDER_PREFIXES))
+        not any(part in path for part in ("/message", *PROVIDER_PREFIXES))
         and not request.route_handler.opt.get(COMPATIBLE_OPT)  # sends, conversions and usage change none
     ):
         runtime_of(request).lookups.clear()
@@ -146,9 +147,9 @@ def create_app(settings: Settings | None = None) -> Gateway:
     }
     customer_api = Router(
         path=API_PREFIX,
-        guards=[version_guard],
         dependencies=CUSTOMER_DEPENDENCIES,
-        **customer_layers,
+        # The version checked innermost, where a guard would be (gateway.api.deps.VersionCheck).
+        **(customer_layers | {"middleware": [*customer_layers["middleware"], VersionCheck]}),
         route_handlers=[
             customers.PasswordController,
             traffic_accounts.TrafficAccountController,
@@ -167,7 +168,7 @@ def create_app(settings: Settings | None = None) -> Gateway:
     )
     public_api = Router(
         path=API_PREFIX,
-        guards=[version_guard],
+        middleware=[VersionCheck],
         dependencies=LOGIN_DEPENDENCIES,
         route_handlers=[customers.LoginController],
     )

@@ -16,9 +16,10 @@ with ``t`` equal to it.
 
 Counting is GCRA, as gateway.messages.send_rate counts send rates: a quota of ``q`` per ``w`` seconds is a
 bucket of ``q`` requests refilled at one per ``w/q`` seconds, kept as one number per partition. With Redis
-that number lives in Redis and one Lua script per request reads and updates it, atomically across
-processes and on Redis' clock; without Redis (the embedded mode) it lives in memory. send_rate's
-``reserve`` answers only how long to wait; the headers also need what is left, hence a script of our own.
+that number lives in Redis and a Lua script reads and updates it (for the requests of a partition that
+arrive together, in one call), atomically across processes and on Redis' clock; without Redis (the embedded
+mode) it lives in memory. send_rate's ``reserve`` answers only how long to wait; the headers also need what
+is left, hence a script of our own.
 
 Litestar's RateLimitMiddleware doesn't do this job: it reads and writes each identifier's history in two
 store calls (two processes can both read 99 and both write 100), has one fixed limit for everyone (no
@@ -35,6 +36,7 @@ address as it is answered, and answered as it was. GET /metrics alone is not cou
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import time
@@ -49,6 +51,7 @@ from sqlalchemy import select
 
 from gateway import metrics
 from gateway.channel_routes import PROVIDER_PREFIXES
+from gateway.lib.group_commit import GroupCommit
 from gateway.lib.lookups import Lookups
 from gateway.lib.problems import Problem
 from gateway.lib.redis_scripts import BatchedScript
@@ -130,39 +133,47 @@ class MemoryCounter:
         return count
 
 
-# KEYS[1]: the partition's key; ARGV: quota, window (seconds). Redis' own clock, so the processes' clocks
-# don't have to agree. Returns {allowed (0/1), remaining, microseconds} as ``gcra`` does.
+# KEYS[1]: the partition's key; ARGV: quota, window (seconds), requests. Redis' own clock, so the processes'
+# clocks don't have to agree. Counts the requests one after the other as ``gcra`` does, with times relative
+# to now, and stores the bucket's new arrival time; returns where the bucket stood before them (seconds from
+# now, every digit of the double), from which ``RedisCounter`` replays each request's count with ``gcra``.
 _GCRA = """
 local now_parts = redis.call('TIME')
 local now = tonumber(now_parts[1]) + tonumber(now_parts[2]) / 1000000
 local quota = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
 local interval = window / quota
-local arrival = tonumber(redis.call('GET', KEYS[1]) or now)
-if arrival < now then arrival = now end
-local after = arrival + interval
-if after - now > window then
-  return {0, 0, math.ceil((after - now - window) * 1000000)}
+local start = math.max(tonumber(redis.call('GET', KEYS[1]) or now) - now, 0)
+local after = start
+for _ = 1, tonumber(ARGV[3]) do
+  if after + interval > window then break end
+  after = after + interval
 end
-redis.call('SET', KEYS[1], string.format('%.6f', after), 'PX', math.ceil((after - now) * 1000) + 1000)
-return {1, math.floor((window - (after - now)) / interval + 1e-9), math.ceil((after - now) * 1000000)}
+if after > start then
+  redis.call('SET', KEYS[1], string.format('%.6f', now + after), 'PX', math.ceil(after * 1000) + 1000)
+end
+return string.format('%.17g', start)
 """
 
 
 class RedisCounter:
-    """Buckets shared by every process, in Redis (one script call per count, concurrent ones batched);
-    in memory while Redis fails, so that an outage of Redis limits per process rather than refusing
-    or stopping the API."""
+    """Buckets shared by every process, in Redis; in memory while Redis fails, so that an outage of Redis
+    limits per process rather than refusing or stopping the API.
+
+    The counts that arrive while one round trip is under way are taken together, one script call per
+    bucket: a busy tenant's requests cost Redis one script run and the API one command per round trip,
+    not one per request (a script call per request was 4 % of the API's CPU per send, py-spy)."""
 
     def __init__(self, redis: Redis, prefix: str = "gateway:rate-limit:") -> None:
         self.prefix = prefix
         self.gcra = BatchedScript(redis, _GCRA)
+        self._takes = GroupCommit(self._take_all, max_batch=10_000)
         self.fallback = MemoryCounter()
         self.failing = False  # logged once per outage, not once per request
 
     async def take(self, key: str, quota: int, window: int) -> Count:
         try:
-            allowed, remaining, micros = await self.gcra(self.prefix + key, quota, window)
+            count = await self._takes.submit((key, quota, window))
         except RedisError as error:
             if not self.failing:
                 log.warning("rate limits are counted in memory while Redis fails: %s", error)
@@ -172,7 +183,28 @@ class RedisCounter:
         if self.failing:
             log.warning("rate limits are counted in Redis again")
         self.failing = False
-        return Count(bool(allowed), int(remaining), int(micros) / 1_000_000)
+        return count
+
+    async def _take_all(self, takes: list[tuple[str, int, int]]) -> list[Count | BaseException]:
+        """Per take its count, in the order given, or the error its caller raises (returned: a failing Redis
+        fails the batch's takes at once, not each again alone)."""
+        buckets: dict[tuple[str, int, int], list[int]] = {}
+        for index, take in enumerate(takes):
+            buckets.setdefault(take, []).append(index)
+        answers = await asyncio.gather(
+            *(self.gcra(self.prefix + key, quota, window, len(of)) for (key, quota, window), of in buckets.items()),
+            return_exceptions=True,
+        )
+        counts: dict[int, Count | BaseException] = {}
+        for ((_, quota, window), of), answer in zip(buckets.items(), answers, strict=True):
+            if isinstance(answer, BaseException):
+                counts.update(dict.fromkeys(of, answer))
+                continue
+            arrival = float(answer)
+            for index in of:
+                after, counts[index] = gcra(arrival, 0.0, quota, window)  # as the script counted them
+                arrival = arrival if after is None else after
+        return [counts[index] for index in range(len(takes))]
 
 
 class RateLimits:

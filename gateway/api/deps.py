@@ -9,6 +9,7 @@ from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency, Provide
 from litestar.params import SkipValidation
+from litestar.types import ASGIApp, Receive, Scope, Send
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -45,12 +46,22 @@ Tail = NamedDependency[SkipValidation[EventTail]]  # the process's event tail (g
 API_PREFIX = "/api/{version:str}"
 
 
-async def version_guard(connection: ASGIConnection, _handler: Any) -> None:
-    version = str(connection.path_params.get("version", "")).lower()
-    if version not in API_VERSIONS:
-        raise Problem(
-            404, "unknown_api_version", f"API version {version!r} does not exist; use one of {', '.join(API_VERSIONS)}."
-        )
+class VersionCheck:
+    """The versioned API's innermost middleware, where a guard would run: an unknown version is a 404. Not a
+    guard: Litestar copies the route handler for every guard it calls, 3 % of the API's CPU per send (py-spy)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        version = str(scope["path_params"].get("version", "")).lower()
+        if version not in API_VERSIONS:
+            raise Problem(
+                404,
+                "unknown_api_version",
+                f"API version {version!r} does not exist; use one of {', '.join(API_VERSIONS)}.",
+            )
+        await self.app(scope, receive, send)
 
 
 async def bulk_only_on_v11(connection: ASGIConnection, _handler: Any) -> None:

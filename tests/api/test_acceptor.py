@@ -161,8 +161,9 @@ async def test_conversations_made_elsewhere_are_found_and_new_ones_made_once(cli
 
 
 async def test_sends_to_known_conversations_are_written_in_one_statement(client: AsyncTestClient, monkeypatch) -> None:
-    """On Postgres, a batch whose conversations are known is one statement (messages and first events):
-    stored exactly as the transaction of several statements stores it, and a bad message still fails alone."""
+    """On Postgres, a batch whose conversations are known is one statement (messages and first events), and
+    the rows of one that makes them are that statement too, in its transaction: stored exactly as SQLite's
+    INSERTs store them, and a bad message still fails alone."""
     tenant = await new_tenant(client, ("sms",))
     engine = client.app.state.runtime.engine
     account = tenant.accounts["sms"]
@@ -185,27 +186,29 @@ async def test_sends_to_known_conversations_are_written_in_one_statement(client:
     bad = _message(tenant.id, account, "+447700900001")
     bad.channel = None  # type: ignore[assignment]  (refused by the database: NOT NULL)
 
-    async def work() -> tuple[list[BaseException | None], dict, dict]:
+    async def work() -> tuple[list[BaseException | None], dict, dict, list[int]]:
         await acceptor.accept([first])
+        made = list(in_one)  # the conversation made in a transaction, the rows still in the one statement
         outcomes = await asyncio.gather(*(acceptor.accept([m]) for m in [*later, bad]), return_exceptions=True)
         ids = [m.id for m in [first, *later, bad]]
         async with engine.connect() as connection:
             rows = (await connection.execute(select(Message).where(Message.id.in_(ids)))).all()
             events = (await connection.execute(select(MessageEvent).where(MessageEvent.message_id.in_(ids)))).all()
-        return outcomes, {r.id: r for r in rows}, {e.message_id: e for e in events}
+        return outcomes, {r.id: r for r in rows}, {e.message_id: e for e in events}, made
 
-    outcomes, rows, events = in_app_loop(client, work)
+    outcomes, rows, events, made = in_app_loop(client, work)
     assert outcomes[:12] == [None] * 12 and isinstance(outcomes[12], Exception)
     assert set(rows) == set(events) == {m.id for m in [first, *later]}
     if engine.dialect.name == "postgresql":
-        assert sum(in_one) >= 12  # the later ones (and the bad one's batch, tried whole first)
+        assert made == [1]
+        assert sum(in_one) >= 13  # the later ones (and the bad one's batch, tried whole first)
     else:
         assert in_one == []  # SQLite: the transaction of several statements
     unset = ("error_code", "description", "provider_message_id", "lease_owner", "lease_until")
     for message in later:
         stored, given = rows[message.id], message.row()
         assert {column: getattr(stored, column) for column in given} == given
-        # What a send does not set is as the transaction of several statements leaves it.
+        # What a send does not set is left empty, as the INSERTs of SQLAlchemy leave it.
         assert [getattr(stored, c) for c in unset] == [getattr(rows[first.id], c) for c in unset] == [None] * 5
         event = events[message.id]
         assert (event.sequence, event.status, event.occurred_at) == (1, "Ready", message.created_at)

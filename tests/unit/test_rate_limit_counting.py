@@ -88,6 +88,32 @@ async def test_concurrent_counts_share_round_trips_and_stay_exact(redis_client: 
         await redis_client.delete(prefix + "tenant", prefix + "other")
 
 
+async def test_a_bucket_is_counted_once_per_round_trip_for_all_its_waiting_requests(redis_client: Redis) -> None:
+    prefix = f"test:rate-limit:{uuid.uuid4().hex}:"
+    counter = RedisCounter(redis_client, prefix)
+    batches: list[list] = []
+    pipeline = counter.gcra._pipeline
+
+    async def recorded(items: list) -> list:
+        batches.append(items)
+        return await pipeline(items)
+
+    counter.gcra._pipeline = recorded  # type: ignore[method-assign]
+    try:
+        takes = [counter.take("a" if n % 3 else "b", 10, 60) for n in range(30)]
+        counts = await asyncio.gather(*takes)
+        assert all(len({key for key, _ in batch}) == len(batch) for batch in batches)  # a script call per bucket
+        assert sum(len(batch) for batch in batches) < 10  # not one per request
+        a, b = counts[1::3] + counts[2::3], counts[0::3]
+        assert sorted(c.remaining for c in a if c.allowed) == list(range(10)) and sum(c.allowed for c in a) == 10
+        assert sorted(c.remaining for c in b if c.allowed) == list(range(10)) and sum(c.allowed for c in b) == 10
+        assert sorted(c.seconds for c in b if c.allowed) == pytest.approx([6.0 * n for n in range(1, 11)], abs=0.1)
+        assert all(c.seconds == pytest.approx(6, abs=0.1) for c in a if not c.allowed)  # the next request in 6 s
+        assert not (await counter.take("b", 10, 60)).allowed  # stored: the bucket is empty for the next batch too
+    finally:
+        await redis_client.delete(prefix + "a", prefix + "b")
+
+
 async def test_redis_counter_falls_back_to_memory_when_redis_fails() -> None:
     broken = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
     try:
