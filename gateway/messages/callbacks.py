@@ -34,7 +34,7 @@ from gateway.tenants.auth import key_id
 
 TOKEN_AUDIENCE = "callback"
 ACCOUNT_AUDIENCE = "account-callback"
-REPORT_LINGER = 0.005  # seconds a report waits to be written with others: a provider's callback can wait
+REPORT_LINGER = 0.02  # seconds a report waits to be written with others: a provider's callback can wait
 
 
 @dataclass(frozen=True, slots=True)
