@@ -55,6 +55,10 @@ events = structlog.get_logger(__name__)  # the lines an operator reads: a send's
 LEASE = datetime.timedelta(seconds=60)  # the default of GATEWAY_LEASE_SECONDS
 MAX_BACKOFF = 300.0  # seconds between two attempts at most
 BATCH = 50
+# A claim waits for this many free slots and this long after a wake-up: claims of a few messages each (a
+# transaction, and its round trips, per wake-up of the API's group commits) cost more than the sends.
+CLAIM_REFILL = BATCH // 4
+CLAIM_GATHER = 0.01
 # Connections a worker keeps to provider hosts; more sends wait for one.
 PROVIDER_CONNECTIONS = 32
 SWEEP_SECONDS = 10.0  # how often parked reports are matched against recorded provider ids
@@ -141,6 +145,8 @@ class Dispatcher:
             self.work_due.event(MESSAGES),
             concurrency=concurrency,
             poll_seconds=poll_seconds,
+            refill=CLAIM_REFILL,
+            gather=CLAIM_GATHER,
         )
         next_sweep = 0.0
 

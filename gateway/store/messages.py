@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import JSON, Column, Row, Table, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import JSON, Column, Integer, Row, Table, Update, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
@@ -240,23 +240,35 @@ async def claim(
     """Lease up to ``limit`` due messages (Ready, their next attempt passed, nobody's lease running) to
     ``owner`` until ``until``: their whole rows, so sending them needs no further read (as rows: ORM
     objects cost more than the rest of the claim). The caller commits."""
+    query = _claim_statement(session.bind.dialect.name == "postgresql")
+    result = await session.execute(query, {"c_at": at, "c_owner": owner, "c_until": until, "c_limit": limit})
+    return list(result.all())
+
+
+@functools.cache
+def _claim_statement(skip_locked: bool) -> Update:
+    """The claim, built once: SQLAlchemy then finds its compiled form without working out the cache key of
+    a statement returning every column again (on every claim, a worker's busiest statement)."""
     table = Message.__table__
+    at = bindparam("c_at", type_=table.c.lease_until.type)
     free = or_(table.c.lease_until.is_(None), table.c.lease_until < at)
     due = (
         select(table.c.id)
         .where(table.c.status == statuses.READY, table.c.next_attempt_at <= at, free)
         .order_by(table.c.next_attempt_at)
-        .limit(limit)
+        .limit(bindparam("c_limit", type_=Integer))
     )
-    if session.bind.dialect.name == "postgresql":
+    if skip_locked:
         due = due.with_for_update(skip_locked=True)
-    result = await session.execute(
+    return (
         update(table)
         .where(table.c.id.in_(due.scalar_subquery()), free)
-        .values(lease_owner=owner, lease_until=until)
+        .values(
+            lease_owner=bindparam("c_owner", type_=table.c.lease_owner.type),
+            lease_until=bindparam("c_until", type_=table.c.lease_until.type),
+        )
         .returning(*table.c)
     )
-    return list(result.all())
 
 
 async def set_while_leased(
@@ -416,9 +428,17 @@ async def _update_statuses(session: AsyncSession, changes: list[StatusChange], a
     SQLAlchemy, and prepared by Postgres, again for every new batch size)."""
     status, lease_owner = changes[0].status, changes[0].lease_owner
     table = Message.__table__
-    allowed = [current for current in statuses.ALL if statuses.can_move(current, status)]
     columns = [_columns(change) for change in changes]
     shared = {key: value for key, value in columns[0].items() if all(c[key] == value for c in columns)}
+    varying = [key for key in columns[0] if key not in shared]
+    if session.bind.dialect.name == "postgresql":
+        query = _status_update(status, lease_owner is not None, tuple(shared), tuple(varying))
+        params = {"s_at": at, **{f"s_{key}": value for key, value in shared.items()}}
+        params |= {"w_lease_owner": lease_owner} if lease_owner is not None else {}
+        arrays = {f"b_{key}": [c[key] for c in columns] for key in varying}
+        moved = await session.execute(query, {**params, "b_id": [change.message_id for change in changes], **arrays})
+        return {message.id: message for message in moved}
+    allowed = [current for current in statuses.ALL if statuses.can_move(current, status)]
     base = (
         update(table)
         .where(table.c.status.in_(allowed))
@@ -427,21 +447,38 @@ async def _update_statuses(session: AsyncSession, changes: list[StatusChange], a
     )
     if lease_owner is not None:
         base = base.where(table.c.lease_owner == lease_owner)
-    varying = [key for key in columns[0] if key not in shared]
-    if session.bind.dialect.name == "postgresql":
-        unnested = [func.unnest(bindparam(f"b_{key}", type_=ARRAY(table.c[key].type))).label(key) for key in varying]
-        rows = select(func.unnest(bindparam("b_id", type_=ARRAY(table.c.id.type))).label("id"), *unnested)
-        given = rows.subquery("change")
-        query = base.where(table.c.id == given.c.id).values({key: given.c[key] for key in varying})
-        arrays = {f"b_{key}": [c[key] for c in columns] for key in varying}
-        moved = await session.execute(query, {"b_id": [change.message_id for change in changes], **arrays})
-        return {message.id: message for message in moved}
     updated = {}
     for change, own in zip(changes, columns, strict=True):
         query = base.where(table.c.id == change.message_id).values({key: own[key] for key in varying})
         if (message := (await session.execute(query)).first()) is not None:
             updated[message.id] = message
     return updated
+
+
+@functools.lru_cache(maxsize=256)
+def _status_update(status: str, leased: bool, shared: tuple[str, ...], varying: tuple[str, ...]) -> Update:
+    """The Postgres UPDATE … RETURNING of a group of changes, built once per shape (the values come as
+    parameters, ``s_<column>`` and arrays ``b_<column>``): SQLAlchemy then finds its compiled form without
+    working out again the cache key of a statement returning every column (twice per message sent)."""
+    table = Message.__table__
+    allowed = [current for current in statuses.ALL if statuses.can_move(current, status)]
+    constants = {key: bindparam(f"s_{key}", type_=table.c[key].type) for key in shared}
+    unnested = [func.unnest(bindparam(f"b_{key}", type_=ARRAY(table.c[key].type))).label(key) for key in varying]
+    rows = select(func.unnest(bindparam("b_id", type_=ARRAY(table.c.id.type))).label("id"), *unnested)
+    given = rows.subquery("change")
+    query = (
+        update(table)
+        .where(table.c.status.in_(allowed), table.c.id == given.c.id)
+        .values(
+            status=status, sequence=table.c.sequence + 1, updated_at=bindparam("s_at", type_=table.c.updated_at.type)
+        )
+        .values(constants)
+        .values({key: given.c[key] for key in varying})
+        .returning(*table.c)
+    )
+    if leased:
+        query = query.where(table.c.lease_owner == bindparam("w_lease_owner", type_=table.c.lease_owner.type))
+    return query
 
 
 async def _user_names(session: AsyncSession, conversation_ids: set[UUID]) -> dict[UUID, str]:
