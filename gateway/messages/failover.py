@@ -247,22 +247,18 @@ class FailoverTimers:
             return purged
 
     async def run(self, stop: asyncio.Event, poll_seconds: float = 0.05) -> None:
-        """Fire timers until ``stop``; the full reconcile and the purge run beside it in a task of their
-        own, since reading every pending timer takes seconds at 100k and firing must not wait for it
-        (both are safe concurrently: the index is filled with NX and moving on is a compare-and-set)."""
-        await asyncio.gather(self.fire_until(stop, poll_seconds), self.reconcile_until(stop))
+        """Fire timers until ``stop``; the sweep of overdue timers, and the full reconcile and the purge, run
+        beside it in tasks of their own, since reading every pending timer takes seconds at 100k and firing
+        must not wait for it (all safe concurrently: the index is filled with NX and moving on is a
+        compare-and-set)."""
+        await asyncio.gather(self.fire_until(stop, poll_seconds), self.sweep_until(stop), self.reconcile_until(stop))
 
     async def fire_until(self, stop: asyncio.Event, poll_seconds: float) -> None:
         """Take what is due, then sleep until the next timer is due (``GATHER_SECONDS`` at least), or
         ``poll_seconds`` at most: another process may add a timer due sooner."""
-        loop = asyncio.get_running_loop()
-        next_sweep = loop.time() + SWEEP_SECONDS
         while not stop.is_set():
             wait = poll_seconds
             try:
-                if (moment := loop.time()) >= next_sweep:
-                    next_sweep = moment + SWEEP_SECONDS
-                    await self.put_back(overdue_only=True)
                 await self.fire_due()
                 if self.next_due is not None:
                     if (left := self.next_due - self.clock().timestamp()) <= 0:
@@ -271,6 +267,16 @@ class FailoverTimers:
             except Exception:  # noqa: BLE001  (the loop must survive a database or Redis hiccup)
                 log.exception("firing failover timers failed")
             await wait_or_stop(stop, wait)
+
+    async def sweep_until(self, stop: asyncio.Event) -> None:
+        """Put back the overdue timers the index lacks, every ``SWEEP_SECONDS``: beside the firing loop, not in
+        it, which under a backlog read a page of overdue timers (in the index already) before every take."""
+        while not stop.is_set():
+            await wait_or_stop(stop, SWEEP_SECONDS)
+            try:
+                await self.put_back(overdue_only=True)
+            except Exception:  # noqa: BLE001  (the loop must survive a database or Redis hiccup)
+                log.exception("putting back overdue failover timers failed")
 
     async def reconcile_until(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
