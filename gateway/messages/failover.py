@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from uuid import UUID
 
 import structlog
-from sqlalchemy import bindparam, case, select, update
+from sqlalchemy import bindparam, case, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway import metrics
@@ -42,9 +42,15 @@ SATISFIES = {statuses.DELIVERED: (statuses.DELIVERED, statuses.READ), statuses.R
 FAILOVER_INDEX_KEY = "gateway:failover:due"
 HOLD = 30.0  # seconds before a timer taken by a worker that died is taken again
 BATCH = 500
-PAGE = 5000  # timers read from the database at once when putting them back
+# Timers read from the database at once when putting them back: a page's rows cost the event loop a few
+# ms, and the firing loop runs between pages (5,000 at once held it up 50-100 ms: the lateness spikes).
+PAGE = 1000
+PAGE_PAUSE = 0.01  # seconds between the pages of the full reconcile (100k timers: one more second)
 SWEEP_SECONDS = 1.0  # how often overdue chains missing from the index are put back
 RECONCILE_SECONDS = 60.0  # how often every pending timer is put back
+# The least time between two takes when the next timer is due sooner: timers due within it go in one
+# batch (a transaction each would cost more than the milliseconds they wait).
+GATHER_SECONDS = 0.01
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +122,11 @@ async def move_on(
     table = FailoverChain.__table__
     last = table.c.active_step + 1 >= table.c.steps
     condition = table.c.due_at <= at if from_step is None else table.c.active_step == from_step
+    # The next step's due time, set in the same statement where the database can add the chain's own
+    # timeout (Postgres); SQLite's stored text has no such arithmetic: a second statement there.
+    postgres = session.bind.dialect.name == "postgresql"
+    timeout = table.c.timeout_seconds * literal(datetime.timedelta(seconds=1))
+    next_due = case((last, None), else_=literal(at, table.c.due_at.type) + timeout) if postgres else None
     moved_rows = (
         await session.execute(
             update(table)
@@ -123,7 +134,7 @@ async def move_on(
             .values(
                 active_step=case((last, table.c.active_step), else_=table.c.active_step + 1),
                 state=case((last, EXHAUSTED), else_=ACTIVE),
-                due_at=None,
+                due_at=next_due,
                 updated_at=at,
             )
             .returning(table.c.id, table.c.active_step, table.c.state, table.c.timeout_seconds, table.c.tenant_id)
@@ -136,7 +147,7 @@ async def move_on(
         events.info("failover moved on", chain_id=chain_id, tenant_id=tenant_id, step=step, state=state, why=why)
         if state == ACTIVE:
             next_steps[step].append(chain_id)
-    if timed := [{"chain_id": i, "due_at": due} for i, due in moved.items() if due is not None]:
+    if not postgres and (timed := [{"chain_id": i, "due_at": due} for i, due in moved.items() if due is not None]):
         await session.execute(update(table).where(table.c.id == bindparam("chain_id")), timed)
     return moved, await activate_steps(session, next_steps, at)
 
@@ -163,11 +174,13 @@ class FailoverTimers:
         self.clock = clock
         self.on_activated = on_activated  # wakes the dispatcher: a next step is Ready
         self.retention = retention  # how long steps never triggered (Created) are kept
+        self.next_due: float | None = None  # the earliest due time in the index at the last take
 
     async def fire_due(self) -> int:
-        """Fire the timers due now, a batch in one transaction; how many chains moved on."""
+        """Fire the timers due now, a batch in one transaction; how many chains moved on. ``next_due``:
+        the earliest due time the index holds now."""
         at = self.clock()
-        taken = await self.index.take(at.timestamp(), BATCH, HOLD)
+        taken, self.next_due = await self.index.take(at.timestamp(), BATCH, HOLD)
         if not taken:
             return 0
         async with self.session_maker() as session:
@@ -190,8 +203,7 @@ class FailoverTimers:
             )
         again = {str(i): due.timestamp() for i, due in moved.items() if due is not None}
         again |= {str(i): due.timestamp() for i, state, due in pending if state == ACTIVE and due is not None}
-        await self.index.schedule(again)
-        await self.index.forget([member for member in taken if member not in again])
+        await self.index.settle(again, [member for member in taken if member not in again])
         if activated.now_due and self.on_activated is not None:
             await self.on_activated()
         return len(moved)
@@ -211,17 +223,20 @@ class FailoverTimers:
                 rows = (await session.execute(query)).all()
             await self.index.schedule({str(i): due.timestamp() for i, due in rows}, keep_existing=True)
             return len(rows)
+        # Page by page, each read in a short transaction of its own and the firing loop running between
+        # them: at 100k timers the whole takes seconds, and firing must not wait for it.
         count, after = 0, None
-        async with self.session_maker() as session:
-            while True:
-                page = query.order_by(FailoverChain.id).limit(PAGE)
-                if after is not None:
-                    page = page.where(FailoverChain.id > after)
+        while True:
+            page = query.order_by(FailoverChain.id).limit(PAGE)
+            if after is not None:
+                page = page.where(FailoverChain.id > after)
+            async with self.session_maker() as session:
                 rows = (await session.execute(page)).all()
-                if not rows:
-                    return count
-                await self.index.schedule({str(i): due.timestamp() for i, due in rows}, keep_existing=True)
-                count, after = count + len(rows), rows[-1][0]
+            if not rows:
+                return count
+            await self.index.schedule({str(i): due.timestamp() for i, due in rows}, keep_existing=True)
+            count, after = count + len(rows), rows[-1][0]
+            await asyncio.sleep(PAGE_PAUSE)
 
     async def purge_untriggered(self) -> int:
         """Delete the steps that were never triggered (still Created) once the retention has passed
@@ -232,24 +247,36 @@ class FailoverTimers:
             return purged
 
     async def run(self, stop: asyncio.Event, poll_seconds: float = 0.05) -> None:
-        """Fire timers until ``stop``; the full reconcile and the purge run beside it in a task of their
-        own, since reading every pending timer takes seconds at 100k and firing must not wait for it
-        (both are safe concurrently: the index is filled with NX and moving on is a compare-and-set)."""
-        await asyncio.gather(self.fire_until(stop, poll_seconds), self.reconcile_until(stop))
+        """Fire timers until ``stop``; the sweep of overdue timers, and the full reconcile and the purge, run
+        beside it in tasks of their own, since reading every pending timer takes seconds at 100k and firing
+        must not wait for it (all safe concurrently: the index is filled with NX and moving on is a
+        compare-and-set)."""
+        await asyncio.gather(self.fire_until(stop, poll_seconds), self.sweep_until(stop), self.reconcile_until(stop))
 
     async def fire_until(self, stop: asyncio.Event, poll_seconds: float) -> None:
-        loop = asyncio.get_running_loop()
-        next_sweep = loop.time() + SWEEP_SECONDS
+        """Take what is due, then sleep until the next timer is due (``GATHER_SECONDS`` at least), or
+        ``poll_seconds`` at most: another process may add a timer due sooner."""
         while not stop.is_set():
+            wait = poll_seconds
             try:
-                if (moment := loop.time()) >= next_sweep:
-                    next_sweep = moment + SWEEP_SECONDS
-                    await self.put_back(overdue_only=True)
-                if await self.fire_due():
-                    continue
+                await self.fire_due()
+                if self.next_due is not None:
+                    if (left := self.next_due - self.clock().timestamp()) <= 0:
+                        continue  # due already (more than a batch, or while this one was written)
+                    wait = min(poll_seconds, max(GATHER_SECONDS, left))
             except Exception:  # noqa: BLE001  (the loop must survive a database or Redis hiccup)
                 log.exception("firing failover timers failed")
-            await wait_or_stop(stop, poll_seconds)
+            await wait_or_stop(stop, wait)
+
+    async def sweep_until(self, stop: asyncio.Event) -> None:
+        """Put back the overdue timers the index lacks, every ``SWEEP_SECONDS``: beside the firing loop, not in
+        it, which under a backlog read a page of overdue timers (in the index already) before every take."""
+        while not stop.is_set():
+            await wait_or_stop(stop, SWEEP_SECONDS)
+            try:
+                await self.put_back(overdue_only=True)
+            except Exception:  # noqa: BLE001  (the loop must survive a database or Redis hiccup)
+                log.exception("putting back overdue failover timers failed")
 
     async def reconcile_until(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

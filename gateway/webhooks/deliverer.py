@@ -43,7 +43,6 @@ import msgspec
 import structlog
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import aliased
 
 from channels import kit
 from gateway import metrics
@@ -73,6 +72,27 @@ DISABLED_RECHECK = datetime.timedelta(hours=1)
 BODY_KEPT = 1024  # bytes of the receiver's answer kept with the attempt
 RECORD_BATCH = 500
 USER_AGENT = "omnichannel-gateway-webhooks/1"
+
+
+def _ahead() -> Any:
+    """The next attempt of the earliest pending event of the same message, for the same webhook, that an event
+    waits behind (NULL: none), as a column of the claim's query (built once: an alias costs much to make)."""
+    event = WebhookEvent.__table__.c
+    earlier = WebhookEvent.__table__.alias("earlier").c
+    return (
+        select(func.min(earlier.next_attempt_at))
+        .where(
+            earlier.message_id == event.message_id,
+            earlier.webhook_id == event.webhook_id,
+            earlier.status == PENDING,
+            earlier.sequence < event.sequence,
+        )
+        .scalar_subquery()
+        .label("ahead")
+    )
+
+
+_AHEAD = _ahead()
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +168,9 @@ class WebhookDeliverer:
         self.lease = lease or max(LEASE, datetime.timedelta(seconds=2 * timeout_seconds))
         self.only = only  # deliver to these webhooks only (tests and the benchmark share a database)
         self.in_flight: Counter[UUID] = Counter()  # attempts under way per webhook
+        # The webhooks in a run of failures (failing_since set) as last seen (at a claim, or failed here): a success
+        # clears the run only for those, rather than with a statement at every write.
+        self.failing: set[UUID] = set()
         self.work_due = work_due or WorkDue()  # events to deliver (a replay, a webhook enabled again)
         self._wake = self.work_due.event(WEBHOOKS)
         self.outcomes = GroupCommit(self.write, max_batch=RECORD_BATCH)
@@ -209,17 +232,21 @@ class WebhookDeliverer:
                 return []
             webhook_ids = {row.webhook_id for row in candidates}
             webhooks = {w.id: w for w in await session.scalars(select(Webhook).where(Webhook.id.in_(webhook_ids)))}
-            waiting = await self._waiting(session, [row.id for row in candidates])
             picked, later = [], []
             planned = Counter(self.in_flight)
             for row in candidates:
-                if row.id in waiting:  # not before the earlier event's next attempt; pulled forward when it ends
-                    later.append((row.id, max(at + WAIT_RECHECK, waiting[row.id])))
+                if row.ahead is not None:  # not before the earlier event's next attempt; pulled forward when it ends
+                    later.append((row.id, max(at + WAIT_RECHECK, row.ahead)))
                 elif not webhooks[row.webhook_id].enabled:  # pulled forward when it is enabled again
                     later.append((row.id, at + DISABLED_RECHECK))
                 elif planned[row.webhook_id] < self.endpoint_concurrency and len(picked) < limit:
                     planned[row.webhook_id] += 1
                     picked.append(row.id)
+            for webhook in webhooks.values():
+                if webhook.failing_since is None:
+                    self.failing.discard(webhook.id)
+                else:
+                    self.failing.add(webhook.id)
             await outbox.put_back(session, later, at)
             leased = await outbox.lease(session, picked, self.owner, at, at + self.lease) if picked else []
             claimed = [Claimed(*row) for row in leased]
@@ -234,11 +261,15 @@ class WebhookDeliverer:
         return [(event, targets[event.webhook_id]) for event in claimed]
 
     async def _due(self, session: AsyncSession, at: datetime.datetime, limit: int) -> list[Any]:
-        event = WebhookEvent
+        """Due events (id, webhook_id), each with the next attempt of the earliest pending event of its message
+        (for its webhook) it waits behind, if any."""
+        # The table's columns, not the mapped class's: Core statements skip the ORM's work at each execution.
+        table = WebhookEvent.__table__
+        event = table.c
         # Webhooks with all their slots busy are left out: their events wait in the database.
         full = [webhook_id for webhook_id, count in self.in_flight.items() if count >= self.endpoint_concurrency]
         due = (
-            select(event.id, event.webhook_id)
+            select(event.id, event.webhook_id, _AHEAD)
             .where(event.status == PENDING, event.next_attempt_at <= at, lease_free(event, at))
             .where(event.webhook_id.not_in(full))
             .order_by(event.next_attempt_at)
@@ -247,26 +278,8 @@ class WebhookDeliverer:
         if self.only is not None:
             due = due.where(event.webhook_id.in_(self.only))
         if session.bind.dialect.name == "postgresql":
-            due = due.with_for_update(skip_locked=True)
+            due = due.with_for_update(of=table, skip_locked=True)
         return list((await session.execute(due)).all())
-
-    @staticmethod
-    async def _waiting(session: AsyncSession, event_ids: list[UUID]) -> dict[UUID, datetime.datetime]:
-        """Of these events, those behind an earlier pending event of their message (for their webhook),
-        with the next attempt of the earliest such event."""
-        event, earlier = WebhookEvent, aliased(WebhookEvent)
-        ahead = (
-            select(func.min(earlier.next_attempt_at))
-            .where(
-                earlier.message_id == event.message_id,
-                earlier.webhook_id == event.webhook_id,
-                earlier.status == PENDING,
-                earlier.sequence < event.sequence,
-            )
-            .scalar_subquery()
-        )
-        rows = await session.execute(select(event.id, ahead).where(event.id.in_(event_ids)))
-        return {event_id: next_of_earlier for event_id, next_of_earlier in rows if next_of_earlier is not None}
 
     async def _deliver_logged(self, job: tuple[Claimed, Target]) -> None:
         event, target = job
@@ -376,7 +389,7 @@ class WebhookDeliverer:
         async with self.session_maker() as session:
             # The webhooks' rows before the events', in the order a webhook's deletion locks them: the two
             # can't deadlock.
-            await self._track_failures(session, successes, failures - successes, gone, at)
+            await self._track_failures(session, successes & self.failing, failures - successes, gone, at)
             await outbox.record_attempts(session, self.owner, changes, at)
             kept = await self._still_there(session, [outcome.event.id for outcome in outcomes])
             for outcome in outcomes:
@@ -404,6 +417,7 @@ class WebhookDeliverer:
             ]
             await outbox.release_followers(session, ended, at)
             await session.commit()
+        self.failing = (self.failing - successes) | (failures - successes)
         return [None] * len(outcomes)
 
     @staticmethod
@@ -411,7 +425,8 @@ class WebhookDeliverer:
         """Of these events, those not deleted (with their webhook or tenant, e.g. by forceDelete while
         their attempt was under way), locked until the commit so that a deletion waits for it. SQLite
         writes one transaction at a time: the caller's update holds the database already."""
-        query = select(WebhookEvent.id).where(WebhookEvent.id.in_(event_ids))
+        event = WebhookEvent.__table__.c
+        query = select(event.id).where(event.id.in_(event_ids))
         if session.bind.dialect.name == "postgresql":
             query = query.with_for_update(key_share=True)
         return set(await session.scalars(query))

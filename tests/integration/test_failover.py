@@ -363,6 +363,30 @@ async def test_timers_fire_while_a_slow_full_reconcile_runs(server_without_worke
     await asyncio.wait_for(loop, 5)
 
 
+async def test_the_loop_wakes_when_the_next_timer_is_due_not_at_its_poll(
+    server_without_worker: httpx.AsyncClient,
+) -> None:
+    """The index tells the loop when its next timer is due: one due in 0.3 s fires then, though the loop
+    polls only every 30 s."""
+    client = server_without_worker
+    tenant = await tenant_on(client, ("sms", "telegram"))
+    first, second = await send_chain(client, tenant, "447700900001")
+    clock = later(21)  # the chain's own 20 s timeout has passed by this clock
+    timers = timers_of(client, clock)
+    await timers.index.schedule({str((await chain_row(client, first)).id): clock().timestamp() + 0.3})
+    stop = asyncio.Event()
+    loop = asyncio.create_task(timers.run(stop, poll_seconds=30))
+    began = asyncio.get_running_loop().time()
+
+    async def fired() -> None:
+        assert (await message_row(client, second)).status == "Ready"
+
+    await eventually(fired, interval=0.02)
+    assert asyncio.get_running_loop().time() - began < 5  # not at the 30 s poll
+    stop.set()
+    await loop
+
+
 async def test_untriggered_steps_are_purged_after_the_retention(server_without_worker: httpx.AsyncClient) -> None:
     client = server_without_worker
     tenant = await tenant_on(client, ("sms", "telegram"))

@@ -175,6 +175,27 @@ async def test_410_disables_the_webhook_at_once_and_enabling_brings_it_back(serv
     assert (await wf.event_row(client, third)).status == SUCCEEDED
 
 
+async def test_a_success_ends_a_run_of_failures_another_worker_started(server_without_worker, receiver):
+    """A worker clears a webhook's run of failures only when it knows of one (it read it at its claim, or
+    failed itself): one that learnt of it from the claim still clears it."""
+    client = server_without_worker
+    tenant = await wf.setup(client)
+    hook = await wf.create_webhook(client, tenant, receiver.url("/flaky"))
+    receiver.answer("/flaky", Answer(500))
+    clock = Clock()
+    first_worker, second_worker = wf.deliverer(client, hook, clock=clock), wf.deliverer(client, hook, clock=clock)
+    message_id = await wf.new_message(client, tenant)
+    [first] = await wf.raise_status(client, message_id, statuses.DELIVERED)
+    await first_worker.deliver_once()
+    assert (await wf.webhook_row(client, hook["id"])).failing_since == clock.now
+
+    clock.advance(3600)
+    receiver.answer("/flaky", Answer(200))
+    assert await second_worker.deliver_once() == 1
+    assert (await wf.event_row(client, first)).status == SUCCEEDED
+    assert (await wf.webhook_row(client, hook["id"])).failing_since is None
+
+
 async def test_a_webhook_failing_for_the_whole_period_is_disabled_and_comes_back_when_enabled(
     server_without_worker, receiver
 ):
