@@ -554,8 +554,8 @@ _LENGTH_NOT_KEPT = (
 def international_number(digits: str) -> phonenumbers.PhoneNumber | None:
     """``phonenumbers.parse("+" + digits)``, None where it raises: parse's own steps for a plus and digits,
     without those that clean up free-form text (RFC 3966, extensions, punctuation, letters), which such a
-    string passes through unchanged. A quarter of parse's cost, paid per recipient of a bulk send (30 us
-    of a 10,000-recipient send's 60 us per recipient); tests/unit/test_phone_numbers.py holds it to parse."""
+    string passes through unchanged. A quarter of parse's cost, which a bulk send pays per recipient (parse
+    was a third of a 10,000-recipient sendbulk's CPU); tests/unit/test_phone_numbers.py holds it to parse."""
     if not 3 <= len(digits) < phonenumberutil._MAX_INPUT_STRING_LENGTH:  # parse: "+12" is no viable number; too long
         return None
     country_code, national = phonenumberutil._extract_country_code(digits)
