@@ -159,6 +159,8 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
     """Serve the HTTP API."""
     import uvicorn
 
+    from gateway.lib.coalesced_writes import CoalescingHttpToolsProtocol
+
     settings = _served_at(host, port)
     _with_session(_noop)  # fails with a clear message when the schema is behind, before any worker starts
     _metrics_across(workers, settings)
@@ -168,6 +170,7 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
         host=settings.host,
         port=settings.port,
         workers=workers,
+        http=CoalescingHttpToolsProtocol,  # an answer's head and body in one system call
         proxy_headers=True,
         timeout_graceful_shutdown=10,  # a hung provider call (or the sandbox's timeout case) must not block a restart
         log_config=None,  # our formatter (gateway.logs), in every process

@@ -19,6 +19,7 @@ import uvicorn
 from bench.support import free_port
 from channels.base import Account
 from gateway.app import create_app
+from gateway.lib.coalesced_writes import CoalescingHttpToolsProtocol
 from gateway.lib.db import session_maker
 from gateway.messages.dispatcher import Dispatcher
 from gateway.models import Message, WebhookEvent
@@ -74,7 +75,13 @@ async def serve(database_url: str, **overrides: Any) -> AsyncIterator[httpx.Asyn
     settings = make_settings(database_url, port=port, **overrides)
     app = create_app(settings)
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", timeout_graceful_shutdown=1
+        app,
+        host="127.0.0.1",
+        port=port,
+        http=CoalescingHttpToolsProtocol,  # as `gateway serve` serves
+        log_level="warning",
+        lifespan="on",
+        timeout_graceful_shutdown=1,
     )
     async with (
         running(uvicorn.Server(config)),
