@@ -54,7 +54,7 @@ events = structlog.get_logger(__name__)  # the lines an operator reads: a send's
 
 LEASE = datetime.timedelta(seconds=60)  # the default of GATEWAY_LEASE_SECONDS
 MAX_BACKOFF = 300.0  # seconds between two attempts at most
-BATCH = 50
+BATCH = 100  # messages a worker sends at once, and outcomes it records in one transaction at most
 # A claim waits for this many free slots and this long after a wake-up: claims of a few messages each (a
 # transaction, and its round trips, per wake-up of the API's group commits) cost more than the sends.
 CLAIM_REFILL = BATCH // 4
@@ -62,7 +62,7 @@ CLAIM_GATHER = 0.01
 # Connections a worker keeps to provider hosts; more sends wait for one.
 PROVIDER_CONNECTIONS = 32
 SWEEP_SECONDS = 10.0  # how often parked reports are matched against recorded provider ids
-RECORD_LINGER = 0.005  # seconds a send's outcome waits to be written with others (group commit)
+RECORD_LINGER = 0.02  # seconds a send's outcome waits to be written with others (group commit)
 RECORD_RETRY_SECONDS = 0.25  # first wait before writing again an outcome the database refused (doubling)
 LEASE_MARGIN = datetime.timedelta(seconds=5)  # an outcome is written again only this long before the lease ends
 LOST_LEASE = "the outcome was not recorded: another worker holds the message's lease now, or a report moved it on"

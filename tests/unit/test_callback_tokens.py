@@ -1,0 +1,33 @@
+"""Callback tokens: a message's token verifies with the key that signed it (also after a rotation), and only
+with a matching kid, audience and time."""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+
+import jwt
+
+from gateway.messages.callbacks import CallbackTokens
+
+OLD, NEW = "o" * 40, "n" * 40
+
+
+def test_a_token_names_its_message_with_one_key_and_after_a_rotation() -> None:
+    message_id = uuid.uuid4()
+    token = CallbackTokens((OLD,), 3600).issue(message_id)
+    assert CallbackTokens((OLD,), 3600).message_of(token) == message_id
+    assert CallbackTokens((NEW, OLD), 3600).message_of(token) == message_id  # rotated: the old key still verifies
+    assert CallbackTokens((NEW,), 3600).message_of(token) is None  # the key left
+
+
+def test_a_token_with_another_kid_audience_or_out_of_time_is_refused() -> None:
+    tokens = CallbackTokens((OLD,), 3600)
+    message_id = uuid.uuid4()
+    claims = {"sub": str(message_id), "aud": "callback", "exp": 2**31}
+    assert tokens.message_of(jwt.encode(claims, OLD, algorithm="HS256", headers={"kid": "another"})) is None
+    assert tokens.message_of(jwt.encode(claims, OLD, algorithm="HS256")) is None  # no kid
+    assert tokens.message_of(tokens.issue_for_account(message_id)) is None  # an account's token
+    long_ago = datetime.datetime.now(datetime.UTC) - datetime.timedelta(hours=2)
+    assert tokens.message_of(tokens.issue(message_id, now=long_ago)) is None
+    assert tokens.message_of("not.a.token") is None
