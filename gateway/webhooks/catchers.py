@@ -9,6 +9,7 @@ A catcher's URL is allowed as a webhook URL even where private addresses are ref
 
 from __future__ import annotations
 
+import functools
 import re
 from uuid import UUID
 
@@ -44,10 +45,13 @@ def is_catcher_url(url: str, public_url: str | None) -> bool:
     """Whether ``url`` is exactly a catcher's URL on this gateway (no other path, no query: nothing else of
     the gateway's own address becomes reachable as a webhook target). ``public_url`` None: catchers are
     not served (GATEWAY_SANDBOX=false)."""
-    return (
-        public_url is not None
-        and re.fullmatch(re.escape(public_url.rstrip("/") + CATCHERS + "/") + _UUID, url) is not None
-    )
+    return public_url is not None and _catcher_url(public_url).fullmatch(url) is not None
+
+
+@functools.lru_cache(maxsize=16)
+def _catcher_url(public_url: str) -> re.Pattern[str]:
+    """Compiled once: the deliverer asks at every attempt."""
+    return re.compile(re.escape(public_url.rstrip("/") + CATCHERS + "/") + _UUID)
 
 
 class CatcherService:

@@ -334,6 +334,27 @@ async def test_timers_come_back_after_a_redis_flush(
     await redis.aclose()
 
 
+@pytest.mark.parametrize("kind", ["memory", "redis"])
+async def test_an_index_tells_the_next_due_time_and_settles_in_one_call(kind: str) -> None:
+    from redis.asyncio import Redis
+
+    redis = Redis.from_url(REDIS_URL.rsplit("/", 1)[0] + "/11")
+    index = RedisDueIndex(redis, f"test:due:{uuid.uuid4()}") if kind == "redis" else MemoryDueIndex()
+    try:
+        assert await index.take(100.0, 10, 30) == ({}, None)
+        await index.schedule({"a": 10.5, "b": 20.25, "c": 40.125})
+        assert await index.take(15.0, 10, 30) == ({"a": 10.5}, 20.25)  # a is held until 45 meanwhile
+        assert await index.take(30.0, 10, 30) == ({"b": 20.25}, 40.125)
+        await index.settle({"b": 35.0}, ["a"])  # b due again, a done
+        assert await index.take(36.0, 10, 30) == ({"b": 35.0}, 40.125)
+        await index.settle({}, ["b", "c"])
+        assert await index.size() == 0
+    finally:
+        if kind == "redis":
+            await redis.delete(index.key)
+        await redis.aclose()
+
+
 async def test_timers_fire_while_a_slow_full_reconcile_runs(server_without_worker: httpx.AsyncClient) -> None:
     client = server_without_worker
     tenant = await tenant_on(client, ("sms", "telegram"))
