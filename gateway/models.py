@@ -21,8 +21,15 @@ def _encrypted() -> EncryptedText:
     return EncryptedText(key=encryption_keys, backend=RotatingFernetBackend)
 
 
-def _tenant_fk() -> Mapped[UUID]:
-    return mapped_column(ForeignKey("tenant.id", ondelete="CASCADE"), index=True)
+def _tenant_fk(index: bool = True) -> Mapped[UUID]:
+    return mapped_column(ForeignKey("tenant.id", ondelete="CASCADE"), index=index)
+
+
+def _where_set(column: str) -> dict[str, Any]:
+    """An index's options that keep only the rows where ``column`` is set: a query for a value still finds
+    them (equality implies NOT NULL), and rows stored without one (most, when they are accepted) cost no entry."""
+    where = text(f"{column} IS NOT NULL")
+    return {"postgresql_where": where, "sqlite_where": where}
 
 
 class Tenant(UUIDAuditBase):
@@ -140,7 +147,7 @@ class Conversation(UUIDAuditBase):
         UniqueConstraint("traffic_account_id", "participant"),
         Index("ix_conversation_tenant_created", "tenant_id", "created_at", "id"),
     )
-    tenant_id: Mapped[UUID] = _tenant_fk()
+    tenant_id: Mapped[UUID] = _tenant_fk(index=False)  # ix_conversation_tenant_created leads with it
     traffic_account_id: Mapped[UUID] = mapped_column(ForeignKey("traffic_account.id", ondelete="CASCADE"))
     channel: Mapped[str] = mapped_column(String(32))
     participant: Mapped[str] = mapped_column(String(256))  # phone number, chat id or conversation id
@@ -156,7 +163,11 @@ class Message(UUIDAuditBase):
         Index("ix_message_tenant_created", "tenant_id", "created_at", "id"),
         Index("ix_message_conversation_created", "conversation_id", "created_at", "id"),
         Index("ix_message_due", "status", "next_attempt_at"),
-        Index("ix_message_provider_id", "traffic_account_id", "provider_message_id"),
+        Index(
+            "ix_message_provider_id", "traffic_account_id", "provider_message_id", **_where_set("provider_message_id")
+        ),
+        Index("ix_message_bulk_id", "bulk_id", **_where_set("bulk_id")),
+        Index("ix_message_failover_chain_id", "failover_chain_id", **_where_set("failover_chain_id")),
         # A user's message is stored once, however often (or however concurrently) the provider repeats it.
         Index(
             "uq_message_inbound_provider_id",
@@ -167,7 +178,7 @@ class Message(UUIDAuditBase):
             sqlite_where=text("direction = 'inbound'"),
         ),
     )
-    tenant_id: Mapped[UUID] = _tenant_fk()
+    tenant_id: Mapped[UUID] = _tenant_fk(index=False)  # ix_message_tenant_created leads with it
     traffic_account_id: Mapped[UUID] = mapped_column(ForeignKey("traffic_account.id", ondelete="CASCADE"))
     conversation_id: Mapped[UUID] = mapped_column(ForeignKey("conversation.id", ondelete="CASCADE"))
     channel: Mapped[str] = mapped_column(String(32))
@@ -186,10 +197,10 @@ class Message(UUIDAuditBase):
     lease_owner: Mapped[str | None] = mapped_column(String(64), default=None)
     lease_until: Mapped[datetime.datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
     valid_until: Mapped[datetime.datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
-    bulk_id: Mapped[UUID | None] = mapped_column(default=None, index=True)  # the bulk send it came with
+    bulk_id: Mapped[UUID | None] = mapped_column(default=None)  # the bulk send it came with
     # A step of a Timeout failover chain: which chain, and its place in it (0: the first sent). No
     # foreign key (SQLite could only add one by copying the table); both go with their tenant.
-    failover_chain_id: Mapped[UUID | None] = mapped_column(default=None, index=True)
+    failover_chain_id: Mapped[UUID | None] = mapped_column(default=None)
     failover_step: Mapped[int | None] = mapped_column(Integer, default=None)
     # Inbound: the user's name as this message gave it (InboundMessage.sender_name), when it did.
     sender_name: Mapped[str | None] = mapped_column(String(NAME_MAX), default=None)
