@@ -489,8 +489,7 @@ async def post_keeping(
     extensions: dict[str, Any] = {"timeout": _timeouts(io_seconds)}
     if addresses is not None:
         extensions[CONNECT_TO] = addresses
-    content = body if method != "GET" else None
-    request = httpx.Request(method, _parsed(url), content=content, headers=headers, extensions=extensions)
+    request = _request(method, _parsed(url), body if method != "GET" else b"", headers, extensions)
     response = await transport.handle_async_request(request)
     kept = bytearray()
     try:
@@ -501,6 +500,23 @@ async def post_keeping(
     finally:
         await response.aclose()
     return response, bytes(kept)
+
+
+def _request(
+    method: str, url: httpx.URL, body: bytes, headers: dict[str, str], extensions: dict[str, Any]
+) -> httpx.Request:
+    """The request ``httpx.Request(method, url, content=body or None, headers=headers)`` makes, the same headers
+    in the same order, with them encoded once: httpx encodes them, looks up Host and Content-Length one by one,
+    then encodes them all again with those two added (a fifth of an attempt's own CPU)."""
+    raw = [(b"Host", url.netloc)]
+    given = [(name.encode("ascii"), value.encode("ascii")) for name, value in headers.items()]
+    if body:
+        raw += [*given, (b"Content-Length", b"%d" % len(body))]
+    elif method in ("POST", "PUT", "PATCH"):
+        raw += [(b"Content-Length", b"0"), *given]
+    else:
+        raw += given
+    return httpx.Request(method, url, headers=raw, stream=httpx.ByteStream(body), extensions=extensions)
 
 
 @functools.lru_cache(maxsize=16)
