@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from uuid import UUID
 
-from sqlalchemy import ARRAY, bindparam, func, insert, or_, select, update
+from sqlalchemy import ARRAY, any_, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -236,7 +236,8 @@ async def lease(
     event = WebhookEvent.__table__.c  # a Core statement: the ORM's bulk update costs more than the rows
     result = await session.execute(
         update(WebhookEvent.__table__)
-        .where(event.id.in_(event_ids), event.status == PENDING, lease_free(event, at))  # SQLite has no row locks
+        # Pending and free checked again: SQLite has no row locks.
+        .where(among(session, event.id, event_ids), event.status == PENDING, lease_free(event, at))
         .values(lease_owner=owner, lease_until=until)
         .returning(
             event.id,
@@ -300,6 +301,14 @@ async def release_followers(session: AsyncSession, ended: list[tuple[UUID, UUID,
         ),
         [{"b_message": m, "b_webhook": w, "b_sequence": s} for m, w, s in ended],
     )
+
+
+def among(session: AsyncSession, column: Any, values: Sequence[Any]) -> Any:
+    """``column IN values``; on Postgres ``column = ANY(array)``: one statement whatever the number of values,
+    compiled and prepared once (an IN list is rendered again at each execution, a statement per length)."""
+    if session.bind.dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+    return column.in_(values)
 
 
 def _unnested(table: Any, columns: dict[str, str]) -> Any:

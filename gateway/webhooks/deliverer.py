@@ -234,7 +234,8 @@ class WebhookDeliverer:
                 await session.rollback()
                 return []
             webhook_ids = {row.webhook_id for row in candidates}
-            webhooks = {w.id: w for w in await session.scalars(select(Webhook).where(Webhook.id.in_(webhook_ids)))}
+            by_id = select(Webhook).where(outbox.among(session, Webhook.id, webhook_ids))
+            webhooks = {w.id: w for w in await session.scalars(by_id)}
             picked, later = [], []
             planned = Counter(self.in_flight)
             for row in candidates:
@@ -429,7 +430,7 @@ class WebhookDeliverer:
         their attempt was under way), locked until the commit so that a deletion waits for it. SQLite
         writes one transaction at a time: the caller's update holds the database already."""
         event = WebhookEvent.__table__.c
-        query = select(event.id).where(event.id.in_(event_ids))
+        query = select(event.id).where(outbox.among(session, event.id, event_ids))
         if session.bind.dialect.name == "postgresql":
             query = query.with_for_update(key_share=True)
         return set(await session.scalars(query))
