@@ -256,8 +256,7 @@ class WebhookDeliverer:
             claimed = [Claimed(*row) for row in leased]
             targets = {
                 w.id: Target(w.url, json.loads(w.headers), signing_secrets(w, at), w.kind == outbox.COMPATIBLE)
-                for w in webhooks.values()
-                if w.id in {event.webhook_id for event in claimed}
+                for w in map(webhooks.get, {event.webhook_id for event in claimed})
             }
             await session.commit()
         for event in claimed:
