@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from uuid import UUID
 
-from sqlalchemy import bindparam, insert, or_, select, update
+from sqlalchemy import ARRAY, any_, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -236,7 +236,8 @@ async def lease(
     event = WebhookEvent.__table__.c  # a Core statement: the ORM's bulk update costs more than the rows
     result = await session.execute(
         update(WebhookEvent.__table__)
-        .where(event.id.in_(event_ids), event.status == PENDING, lease_free(event, at))  # SQLite has no row locks
+        # Pending and free checked again: SQLite has no row locks.
+        .where(among(session, event.id, event_ids), event.status == PENDING, lease_free(event, at))
         .values(lease_owner=owner, lease_until=until)
         .returning(
             event.id,
@@ -257,16 +258,20 @@ async def record_attempts(
     """The events' state after an attempt (``b_id``, ``b_status``, ``b_attempts``, ``b_next``), only while
     ``owner`` holds the lease: a worker that lost it must not undo another's work."""
     table = WebhookEvent.__table__
+    done = update(table).where(table.c.lease_owner == owner).values(lease_owner=None, lease_until=None, updated_at=at)
+    columns = {"id": "b_id", "status": "b_status", "attempts": "b_attempts", "next_attempt_at": "b_next"}
+    if session.bind.dialect.name == "postgresql":
+        given = _unnested(table, columns)
+        await session.execute(
+            done.where(table.c.id == given.c.id).values(
+                status=given.c.status, attempts=given.c.attempts, next_attempt_at=given.c.next_attempt_at
+            ),
+            {name: [change[name] for change in changes] for name in columns.values()},
+        )
+        return
     await session.execute(
-        update(table)
-        .where(table.c.id == bindparam("b_id"), table.c.lease_owner == owner)
-        .values(
-            status=bindparam("b_status"),
-            attempts=bindparam("b_attempts"),
-            next_attempt_at=bindparam("b_next"),
-            lease_owner=None,
-            lease_until=None,
-            updated_at=at,
+        done.where(table.c.id == bindparam("b_id")).values(
+            status=bindparam("b_status"), attempts=bindparam("b_attempts"), next_attempt_at=bindparam("b_next")
         ),
         changes,
     )
@@ -275,20 +280,44 @@ async def record_attempts(
 async def release_followers(session: AsyncSession, ended: list[tuple[UUID, UUID, int]], at: datetime.datetime) -> None:
     """The events put back to wait behind these (message, webhook, sequence), whose delivery ended, are
     due now."""
-    if ended:
-        table = WebhookEvent.__table__
+    if not ended:
+        return
+    table = WebhookEvent.__table__
+    waiting = update(table).where(table.c.status == PENDING, table.c.next_attempt_at > at).values(next_attempt_at=at)
+    columns = {"message_id": "b_message", "webhook_id": "b_webhook", "sequence": "b_sequence"}
+    if session.bind.dialect.name == "postgresql":
+        given = _unnested(table, columns)
+        behind = (table.c.message_id == given.c.message_id, table.c.webhook_id == given.c.webhook_id)
         await session.execute(
-            update(table)
-            .where(
-                table.c.message_id == bindparam("b_message"),
-                table.c.webhook_id == bindparam("b_webhook"),
-                table.c.sequence > bindparam("b_sequence"),
-                table.c.status == PENDING,
-                table.c.next_attempt_at > at,
-            )
-            .values(next_attempt_at=at),
-            [{"b_message": m, "b_webhook": w, "b_sequence": s} for m, w, s in ended],
+            waiting.where(*behind, table.c.sequence > given.c.sequence),
+            {name: [row[index] for row in ended] for index, name in enumerate(columns.values())},
         )
+        return
+    await session.execute(
+        waiting.where(
+            table.c.message_id == bindparam("b_message"),
+            table.c.webhook_id == bindparam("b_webhook"),
+            table.c.sequence > bindparam("b_sequence"),
+        ),
+        [{"b_message": m, "b_webhook": w, "b_sequence": s} for m, w, s in ended],
+    )
+
+
+def among(session: AsyncSession, column: Any, values: Sequence[Any]) -> Any:
+    """``column IN values``; on Postgres ``column = ANY(array)``: one statement whatever the number of values,
+    compiled and prepared once (an IN list is rendered again at each execution, a statement per length)."""
+    if session.bind.dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+    return column.in_(values)
+
+
+def _unnested(table: Any, columns: dict[str, str]) -> Any:
+    """Rows of the table's ``columns`` given as one array parameter each (column: parameter), for an UPDATE … FROM
+    on Postgres: one statement and one execution for any number of rows, prepared once (an executemany runs the
+    statement once a row, which cost the deliverer more CPU than its rows)."""
+    return select(
+        *(func.unnest(bindparam(name, type_=ARRAY(table.c[key].type))).label(key) for key, name in columns.items())
+    ).subquery("given")
 
 
 async def redeliver(session: AsyncSession, *where: Any, at: datetime.datetime) -> int:

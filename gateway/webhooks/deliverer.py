@@ -234,7 +234,8 @@ class WebhookDeliverer:
                 await session.rollback()
                 return []
             webhook_ids = {row.webhook_id for row in candidates}
-            webhooks = {w.id: w for w in await session.scalars(select(Webhook).where(Webhook.id.in_(webhook_ids)))}
+            by_id = select(Webhook).where(outbox.among(session, Webhook.id, webhook_ids))
+            webhooks = {w.id: w for w in await session.scalars(by_id)}
             picked, later = [], []
             planned = Counter(self.in_flight)
             for row in candidates:
@@ -255,8 +256,7 @@ class WebhookDeliverer:
             claimed = [Claimed(*row) for row in leased]
             targets = {
                 w.id: Target(w.url, json.loads(w.headers), signing_secrets(w, at), w.kind == outbox.COMPATIBLE)
-                for w in webhooks.values()
-                if w.id in {event.webhook_id for event in claimed}
+                for w in map(webhooks.get, {event.webhook_id for event in claimed})
             }
             await session.commit()
         for event in claimed:
@@ -429,7 +429,7 @@ class WebhookDeliverer:
         their attempt was under way), locked until the commit so that a deletion waits for it. SQLite
         writes one transaction at a time: the caller's update holds the database already."""
         event = WebhookEvent.__table__.c
-        query = select(event.id).where(event.id.in_(event_ids))
+        query = select(event.id).where(outbox.among(session, event.id, event_ids))
         if session.bind.dialect.name == "postgresql":
             query = query.with_for_update(key_share=True)
         return set(await session.scalars(query))
@@ -489,8 +489,7 @@ async def post_keeping(
     extensions: dict[str, Any] = {"timeout": _timeouts(io_seconds)}
     if addresses is not None:
         extensions[CONNECT_TO] = addresses
-    content = body if method != "GET" else None
-    request = httpx.Request(method, _parsed(url), content=content, headers=headers, extensions=extensions)
+    request = _request(method, _parsed(url), body if method != "GET" else b"", headers, extensions)
     response = await transport.handle_async_request(request)
     kept = bytearray()
     try:
@@ -501,6 +500,23 @@ async def post_keeping(
     finally:
         await response.aclose()
     return response, bytes(kept)
+
+
+def _request(
+    method: str, url: httpx.URL, body: bytes, headers: dict[str, str], extensions: dict[str, Any]
+) -> httpx.Request:
+    """The request ``httpx.Request(method, url, content=body or None, headers=headers)`` makes, the same headers
+    in the same order, with them encoded once: httpx encodes them, looks up Host and Content-Length one by one,
+    then encodes them all again with those two added (a fifth of an attempt's own CPU)."""
+    raw = [(b"Host", url.netloc)]
+    given = [(name.encode("ascii"), value.encode("ascii")) for name, value in headers.items()]
+    if body:
+        raw += [*given, (b"Content-Length", b"%d" % len(body))]
+    elif method in ("POST", "PUT", "PATCH"):
+        raw += [(b"Content-Length", b"0"), *given]
+    else:
+        raw += given
+    return httpx.Request(method, url, headers=raw, stream=httpx.ByteStream(body), extensions=extensions)
 
 
 @functools.lru_cache(maxsize=16)

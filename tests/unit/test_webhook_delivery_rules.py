@@ -8,6 +8,7 @@ import datetime
 import random
 import uuid
 
+import httpx
 import msgspec
 import pytest
 import standardwebhooks
@@ -15,6 +16,7 @@ import standardwebhooks
 from gateway.lib.crypto import new_webhook_secret
 from gateway.models import Conversation, Message, TrafficAccount, Webhook
 from gateway.store.outbox import content_fields, status_payload, user_message_payload
+from gateway.webhooks.deliverer import _request
 from gateway.webhooks.payloads import EXAMPLES, StatusEvent, UserMessageEvent, openapi_webhooks
 from gateway.webhooks.schedule import JITTER, MAX_RETRY_AFTER, RETRY_DELAYS, retry_delay
 from gateway.webhooks.signing import ROTATION_OVERLAP, signature, signing_secrets
@@ -195,3 +197,19 @@ def test_the_documented_examples_match_the_schemas_and_every_trigger_is_document
     assert set(webhooks) == {"Delivered", "Failed", "Read", "UserMessage"}
     schema = webhooks["Failed"].post.request_body.content["application/json"].schema
     assert "$ref" not in str(schema) and "errorCode" in schema["properties"]
+
+
+@pytest.mark.parametrize(("method", "body"), [("POST", b'{"a":1}'), ("POST", b""), ("GET", b"")])
+def test_a_request_is_the_one_httpx_makes(method, body):
+    """The deliverer builds its requests itself (httpx encodes the headers twice): the same request line, headers
+    in the same order (Host, Content-Length as httpx sets them) and body as ``httpx.Request`` makes."""
+    url, headers = "http://receiver.example:8080/hook?x=1", {"x-custom": "a b", "content-type": "application/json"}
+    made = _request(method, httpx.URL(url), body, headers, {"timeout": {}})
+    expected = httpx.Request(method, url, content=body if method != "GET" else None, headers=headers)
+    assert (made.method, made.url, made.headers.raw, made.read()) == (
+        expected.method,
+        expected.url,
+        expected.headers.raw,
+        expected.read(),
+    )
+    assert made.extensions == {"timeout": {}}
