@@ -58,3 +58,18 @@ def test_the_tokens_remembered_are_bounded(monkeypatch: pytest.MonkeyPatch) -> N
     first, *_ = [tokens.issue(uuid.uuid4()) for _ in range(3)]
     assert len(tokens._known) == 2 and first not in tokens._known
     assert tokens.message_of(first) is not None  # verified again, then remembered again
+
+
+def test_tokens_are_what_pyjwt_encodes() -> None:
+    tokens, message_id = CallbackTokens((NEW, OLD), 3600), uuid.uuid4()
+    now = datetime.datetime.now(datetime.UTC)
+    claims = {
+        "sub": str(message_id),
+        "aud": "callback",
+        "iat": int(now.timestamp()),
+        "exp": int(now.timestamp()) + 3600,
+    }
+    kid = {"kid": callbacks.key_id(NEW)}
+    assert tokens.issue(message_id, now=now) == jwt.encode(claims, NEW, algorithm="HS256", headers=kid)
+    claims = {"sub": str(message_id), "aud": "account-callback", "ver": 3}
+    assert tokens.issue_for_account(message_id, 3) == jwt.encode(claims, NEW, algorithm="HS256", headers=kid)
