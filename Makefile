@@ -49,6 +49,7 @@ openapi: $(STAMP)
 
 # Load tests against this machine's Postgres and Redis (see BENCHMARKS.md); each is bounded in time.
 bench: $(STAMP)
+	$(BIN)/python -m bench.limits
 	$(BIN)/python -m bench.pipeline
 	$(BIN)/python -m bench.bulk
 	$(BIN)/python -m bench.failover_timers

@@ -1,5 +1,6 @@
-"""Failover timers under load (issue 4's target), on Postgres + Redis: 100,000 pending timers, the
-p99 lateness of firing at most 250 ms and p99.9 at most 1 s, and Redis memory per pending timer.
+"""Failover timers under load (issue 21's target), on Postgres + Redis: 100,000 pending timers, the
+p99 lateness of firing at most 60 ms and p99.9 at most 150 ms, with no spike at the reconcile's moments (the
+worst lateness of each 10 s of the window is printed), and Redis memory per pending timer.
 
 The chains are written straight through the acceptor (two steps each, the first already Sent),
 their due times spread over a window; the index is filled by the reconciler (``put_back``), the
@@ -23,11 +24,12 @@ import uuid
 from redis.asyncio import Redis
 
 from bench.support import REDIS, gateway
+from gateway import logs
 from gateway.lib.db import create_engine, session_maker
 from gateway.lib.due import RedisDueIndex
 from gateway.messages.acceptor import Acceptor
 from gateway.messages.failover import FailoverTimers, NewChain
-from gateway.settings import normalise_database_url
+from gateway.settings import log_settings, normalise_database_url
 from gateway.store import statuses
 from gateway.store.messages import NewMessage
 
@@ -126,7 +128,7 @@ async def run(timers_wanted: int, window: float) -> None:
                     "max ms": pct(1.0),
                     "worst ms per 10 s of the window": [int(float(x)) for x in worst.split(",")] if worst else [],
                     "redis bytes per pending timer": round(per_timer),
-                    "target": "p99 <= 250 ms, p99.9 <= 1000 ms",
+                    "target": "p99 <= 60 ms, p99.9 <= 150 ms, no spike at reconcile",
                 }
             ),
             flush=True,
@@ -142,4 +144,7 @@ if __name__ == "__main__":
     parser.add_argument("--window", type=float, default=120.0, help="seconds over which the timers fall due")
     arguments = parser.parse_args()
     random.seed(1)
+    # Log lines as `gateway worker` writes them: structlog's unconfigured default renderer cost a quarter of the
+    # firing loop's CPU, which the worker never pays.
+    logs.configure(*log_settings())
     asyncio.run(run(arguments.timers, arguments.window))

@@ -102,7 +102,13 @@ async def fill(engine: object, tenant_id: str, account_id: str, messages: int) -
         )  # fmt: skip
         for sequence, status in enumerate(("Ready", "Sent", "Delivered"), 1):
             rows[MessageEvent].append(
-                {"id": uuid.uuid4(), "message_id": message_id, "sequence": sequence, "status": status, "occurred_at": at}
+                {
+                    "id": uuid.uuid4(),
+                    "message_id": message_id,
+                    "sequence": sequence,
+                    "status": status,
+                    "occurred_at": at,
+                }
             )
         rows[WebhookEvent].append(
             {"id": event_id, "tenant_id": tenant, "webhook_id": webhook["id"], "message_id": message_id,

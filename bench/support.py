@@ -29,7 +29,6 @@ GATEWAY = str(Path(sys.executable).with_name("gateway"))
 POSTGRES = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432")
 REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/7")
 ADMIN_TOKEN = "bench-admin-token"
-CALLBACKS_PORT = 8767  # the first worker's callback routes
 # The sandbox providers stand in for remote services, whose CPU is not the gateway's: at this niceness
 # they take what the gateway's processes leave rather than an equal share of the two cores. At equal
 # priority their bursts of delivery reports held up the API (p99 accept latency 45-88 ms at 500 sends/s
@@ -57,23 +56,25 @@ class Gateway:
     def cpu_seconds(self) -> dict[str, float]:
         """CPU seconds used so far (user + system, from /proc) by the API, the workers, the sandbox,
         Postgres and Redis (every process of theirs on the machine) and the load generator (this
-        process); compare two readings to see what a phase cost each. A Postgres backend that ended
-        between them (psql's, the periodic ANALYZE's) is missing from the second: a little less."""
+        process); compare two readings to see what a phase cost each. A started process's children count
+        as it (`serve --workers 2` runs its servers as children). A Postgres backend that ended between
+        them (psql's, the periodic ANALYZE's) is missing from the second: a little less."""
         tick = os.sysconf("SC_CLK_TCK")
-
-        def used(pid: int | str) -> tuple[str, float]:
-            with open(f"/proc/{pid}/stat") as stat:
-                name, _, rest = stat.read().partition("(")[2].rpartition(")")
-            fields = rest.split()
-            return name, (int(fields[11]) + int(fields[12])) / tick
-
-        api, *workers, sandbox = (used(process.pid)[1] for process in self.processes)
-        services = 0.0
+        processes: dict[int, tuple[str, int, float]] = {}  # pid -> (name, parent pid, CPU seconds)
         for pid in filter(str.isdigit, os.listdir("/proc")):
-            with contextlib.suppress(OSError):
-                name, seconds = used(pid)
-                services += seconds if name in ("postgres", "redis-server") else 0.0
-        load = used(os.getpid())[1]
+            with contextlib.suppress(OSError), open(f"/proc/{pid}/stat") as stat:
+                name, _, rest = stat.read().partition("(")[2].rpartition(")")
+                fields = rest.split()
+                processes[int(pid)] = (name, int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+
+        def used(pid: int) -> float:
+            """The process's CPU seconds and its children's (the nice wrapper execs, so no deeper)."""
+            own = processes.get(pid, ("", 0, 0.0))[2]
+            return own + sum(seconds for _, parent, seconds in processes.values() if parent == pid)
+
+        api, *workers, sandbox = (used(process.pid) for process in self.processes)
+        services = sum(seconds for name, _, seconds in processes.values() if name in ("postgres", "redis-server"))
+        load = processes[os.getpid()][2]
         return {"api": api, "workers": sum(workers), "sandbox": sandbox, "postgres+redis": services, "load": load}
 
     def sql(self, query: str) -> str:
@@ -193,32 +194,38 @@ def _analyzed(gw: Gateway, every: float = 10.0) -> Iterator[None]:
 
 @contextlib.contextmanager
 def gateway(
-    port: int = 8765,
+    port: int | None = None,
     workers: int = 1,
-    sandbox_port: int = 8766,
+    sandbox_port: int | None = None,
     extra_env: dict[str, str] | None = None,
     sandbox_nice: int = SANDBOX_NICE,
+    *,
+    api_processes: int = 1,
 ) -> Iterator[Gateway]:
-    """A fresh database, then `gateway serve` (one process), ``workers`` `gateway worker` processes and
-    `gateway sandbox` (the sandbox providers in a process of their own at ``sandbox_nice``, so the
+    """A fresh database, then `gateway serve` (``api_processes`` server processes), ``workers`` `gateway
+    worker` processes and `gateway sandbox` (the sandbox providers in a process of their own at ``sandbox_nice``, so the
     gateway's processes spend nothing on imitating providers); the demo tenant's sandbox accounts are
     pointed at it.
     The first worker takes the providers' callbacks (`--callbacks-port`, the deployment README.md
     recommends under load), so the API process serves the customer API alone."""
     print(json.dumps({"machine": cpu_probe()}), flush=True)
+    # Ports of its own (free ones unless told), so that two benchmarks can run at once; Redis is shared then
+    # unless BENCH_REDIS_URL names another database for each.
+    port, sandbox_port, callbacks_port = port or free_port(), sandbox_port or free_port(), free_port()
     name = f"gateway_bench_{os.getpid()}"
     database = f"{POSTGRES}/{name}"
     subprocess.run(["psql", f"{POSTGRES}/test", "-qc", f'CREATE DATABASE "{name}"'], check=True)
     data_dir = tempfile.mkdtemp(prefix="gateway-bench-")
-    env = gateway_env(database, REDIS, port, data_dir, CALLBACKS_PORT if workers else None, extra_env)
+    env = gateway_env(database, REDIS, port, data_dir, callbacks_port if workers else None, extra_env)
     subprocess.run(["redis-cli", "-u", REDIS, "FLUSHDB"], check=True, capture_output=True)
     processes: list[subprocess.Popen[bytes]] = []
     try:
         subprocess.run([GATEWAY, "migrate"], env=env, check=True, capture_output=True)
         demo = json.loads(subprocess.run([GATEWAY, "demo"], env=env, check=True, capture_output=True).stdout)
         log = open(Path(data_dir) / "processes.log", "wb")  # noqa: SIM115  (closed with the data directory)
-        processes.append(subprocess.Popen([GATEWAY, "serve"], env=env, stdout=log, stderr=log))
-        callbacks = ["--callbacks-port", str(CALLBACKS_PORT)]
+        serve = [GATEWAY, "serve", "--workers", str(api_processes)]
+        processes.append(subprocess.Popen(serve, env=env, stdout=log, stderr=log))
+        callbacks = ["--callbacks-port", str(callbacks_port)]
         processes += [
             subprocess.Popen([GATEWAY, "worker", *(callbacks if n == 0 else [])], env=env, stdout=log, stderr=log)
             for n in range(workers)
@@ -228,7 +235,7 @@ def gateway(
         url = f"http://127.0.0.1:{port}"
         wait_until_healthy(url, processes)
         if workers:
-            wait_until_healthy(f"http://127.0.0.1:{CALLBACKS_PORT}", processes)
+            wait_until_healthy(f"http://127.0.0.1:{callbacks_port}", processes)
         gw = Gateway(url, port, demo["apiKey"], demo["tenantId"], demo["trafficAccounts"], env, processes)
         for channel, account_id in gw.accounts.items():
             base_url = f"http://127.0.0.1:{sandbox_port}{sandbox_path(channel)}"
