@@ -158,7 +158,7 @@ async def check(
         )
     accounts = [await account(tenant_id, step.account_id, step.field) for step in steps]
     keys, blocks = _block_keys(request), request.blocks  # blocks: converted once, read by every step
-    status = decode(request.member("failover", "timeoutFailover", "status"), RequiredStatus).value
+    status = decode(request.member("failover", "timeoutFailover", "status"), RequiredStatus).value if failover else None
     shared = [found for step, found in zip(steps, accounts, strict=True) if step.destination is None]
     shared_kind = _kind(shared[0], blocks) if shared else None  # of the first step to the recipient's address
     for step, found in zip(steps, accounts, strict=True):
