@@ -156,6 +156,10 @@ def test_a_value_or_an_object_is_read_as_whichever_was_given() -> None:
     ]
 
 
+class Limited(msgspec.Struct):
+    a: Annotated[int, msgspec.Meta(ge=1)]
+
+
 @pytest.mark.parametrize(
     ("shape", "values"),
     [
@@ -164,11 +168,14 @@ def test_a_value_or_an_object_is_read_as_whichever_was_given() -> None:
         (Annotated[int, msgspec.Meta(ge=5, le=10)], [4, 5, 10, 11, True, 7.0]),
         (Annotated[int, msgspec.Meta(gt=0)], [0, 1]),
         (Annotated[str, msgspec.Meta(pattern="^a")], ["a", "b"]),
+        (Annotated[str, msgspec.Meta(description="any")], ["", "a", 3]),
+        (Annotated[Limited, msgspec.Meta(description="a Struct")], [{"a": 1}, {"a": 0}, {}]),
     ],
 )
 def test_constraints_checked_without_msgspec_agree_with_it(shape: Any, values: list[Any]) -> None:
-    """wire.shapes checks a str's length and an int's range itself (a shortcut): what it lets through,
-    msgspec does too, and a value outside the bounds still gets msgspec's own message."""
+    """wire.shapes checks a str's length and an int's range itself, and takes a value walked against a type
+    with no constraints as it is (shortcuts): what it lets through, msgspec does too, and a value outside the
+    bounds still gets msgspec's own message."""
     for value in values:
         try:
             expected, problems = msgspec.convert(value, shape, strict=True), []
