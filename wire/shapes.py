@@ -21,6 +21,7 @@ that message instead of msgspec's when the value has the right type (a wrong typ
 from __future__ import annotations
 
 import functools
+import math
 import types
 import typing
 import uuid
@@ -123,6 +124,7 @@ def _annotated(shape: Any) -> Walk:
     limits = [m for m in metas if isinstance(m, msgspec.Meta)]
     error = next((m.extra["error"] for m in limits if m.extra and "error" in m.extra), None)
     is_list = typing.get_origin(base) is list
+    fits = _bounds_check(base, limits)
 
     def walk(raw: Any, path: str, out: Decoded[Any]) -> Any:
         before, mistyped = len(out.errors), out.mistyped
@@ -135,7 +137,7 @@ def _annotated(shape: Any) -> Walk:
             if not _length_fits(len(value), limits):
                 out.errors.insert(before, FieldError(path, error or _length_rule(limits)))
             return value
-        if len(out.errors) > before:
+        if len(out.errors) > before or fits(value):
             return value
         try:  # the constraints (lengths, ranges, patterns) on the decoded value
             return msgspec.convert(value, shape, strict=True)
@@ -144,6 +146,39 @@ def _annotated(shape: Any) -> Walk:
             return value
 
     return walk
+
+
+_CONSTRAINTS = ("gt", "ge", "lt", "le", "multiple_of", "pattern", "min_length", "max_length", "tz")
+
+
+def _bounds_check(base: Any, limits: list[msgspec.Meta]) -> Callable[[Any], bool]:
+    """Whether a walked value surely meets ``limits``: there are none (a description), or a str's length or an
+    int's range checked here, as msgspec would. msgspec reads an ``Annotated`` type's constraints afresh on every
+    convert (a fifth of decoding a send); anything else (other constraints, a value outside them) is left to
+    msgspec, which names the problem."""
+    given = {name for m in limits for name in _CONSTRAINTS if getattr(m, name) is not None}
+    if not given:
+        return lambda _value: True
+    if base not in (str, int) or not given <= {"min_length", "max_length", "ge", "le"}:
+        return lambda _value: False
+    low = max((m.min_length if base is str else m.ge for m in limits), key=_or_lowest, default=None)
+    high = min((m.max_length if base is str else m.le for m in limits), key=_or_highest, default=None)
+
+    def fits(value: Any) -> bool:
+        if type(value) is not base:
+            return False
+        size = len(value) if base is str else value
+        return (low is None or size >= low) and (high is None or size <= high)
+
+    return fits
+
+
+def _or_lowest(bound: int | None) -> float:
+    return -math.inf if bound is None else bound
+
+
+def _or_highest(bound: int | None) -> float:
+    return math.inf if bound is None else bound
 
 
 def _struct(cls: type[msgspec.Struct]) -> Walk:

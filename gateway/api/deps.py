@@ -72,11 +72,22 @@ async def bulk_only_on_v11(connection: ASGIConnection, _handler: Any) -> None:
         )
 
 
-def provide_principal(request: Request, db_session: DbSession) -> Principal:  # noqa: ARG001
-    """The caller authenticated by the middleware. It takes ``db_session`` (unused) so that Litestar
-    resolves the two one after the other: dependencies of one level are resolved concurrently, in an
-    anyio task group per request, which cost a tenth of a send's CPU in the API (py-spy)."""
+def provide_principal(request: Request) -> Principal:
+    """The caller authenticated by the middleware."""
     return request.user
+
+
+def provide_session(request: Request, principal: Caller) -> AsyncSession:  # noqa: ARG001
+    """The request's session (advanced-alchemy's, closed by its before-send handler), as ``db_session`` behind
+    the customer API's authentication. It takes ``principal`` (unused) so that Litestar resolves the two one
+    after the other: dependencies of one level are resolved concurrently, in an anyio task group per
+    request, which cost a tenth of a send's CPU in the API (py-spy)."""
+    return session_of(request)
+
+
+def session_of(connection: ASGIConnection) -> AsyncSession:
+    """The request's session, made on this first call (advanced-alchemy's, closed by its before-send handler)."""
+    return runtime_of(connection).db_config.provide_session(connection.app.state, connection.scope)
 
 
 def runtime_of(connection: ASGIConnection) -> Runtime:
@@ -87,12 +98,14 @@ def runtime_of(connection: ASGIConnection) -> Runtime:
 
 # The services are made per request from its session and the runtime's parts (Litestar's Provide, as
 # litestar-fullstack wires its services). Those of the customer API take ``principal`` (unused) for the
-# reason provide_principal takes ``db_session``: one dependency per level, no task group.
+# reason provide_session takes ``principal``: one dependency per level, no task group.
 
 
-def provide_message_service(request: Request, db_session: DbSession, principal: Caller) -> MessageService:  # noqa: ARG001
+def provide_message_service(request: Request, principal: Caller) -> MessageService:  # noqa: ARG001
+    """Its session made on first use: a send whose traffic account is remembered (gateway.lib.lookups) needs
+    none, and making and closing one was 5 % of the API's CPU per send (py-spy)."""
     runtime = runtime_of(request)
-    return MessageService(db_session, runtime.acceptor, runtime.lookups)
+    return MessageService(lambda: session_of(request), runtime.acceptor, runtime.lookups)
 
 
 def provide_webhook_service(request: Request, db_session: DbSession, principal: Caller) -> WebhookService:  # noqa: ARG001
@@ -113,7 +126,7 @@ def provide_sandbox_reset(request: Request, principal: Caller) -> SandboxReset: 
 
 def provide_compatible(request: Request, db_session: DbSession, principal: Caller) -> GatewayCompatibleApi:  # noqa: ARG001
     runtime = runtime_of(request)
-    service = MessageService(db_session, runtime.acceptor, runtime.lookups)
+    service = MessageService(lambda: db_session, runtime.acceptor, runtime.lookups)
     settings = runtime.settings
     return GatewayCompatibleApi(
         db_session, service, settings.bulk_max_messages, settings.allow_private_webhook_urls, catchers_at(settings)
@@ -159,10 +172,15 @@ APP_DEPENDENCIES = {
 # The customer API's: login without authentication, the rest with it.
 LOGIN_DEPENDENCIES = {"login_service": _provide(provide_login_service)}
 # A channel's compatible API routes' (channels.base.CompatibleApiDependency).
-COMPATIBLE_DEPENDENCIES = {"principal": _provide(provide_principal), "compatible": _provide(provide_compatible)}
+COMPATIBLE_DEPENDENCIES = {
+    "principal": _provide(provide_principal),
+    "db_session": _provide(provide_session),
+    "compatible": _provide(provide_compatible),
+}
 CUSTOMER_DEPENDENCIES = {
     **LOGIN_DEPENDENCIES,
     "principal": _provide(provide_principal),
+    "db_session": _provide(provide_session),
     "message_service": _provide(provide_message_service),
     "webhook_service": _provide(provide_webhook_service),
     "sandbox_reset": _provide(provide_sandbox_reset),

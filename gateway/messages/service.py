@@ -8,6 +8,7 @@ are committed before the answer; nothing upstream is awaited (the dispatcher sen
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -32,10 +33,17 @@ DEFAULT_VALIDITY = datetime.timedelta(hours=48)
 
 
 class MessageService:
-    def __init__(self, session: AsyncSession, acceptor: Acceptor, lookups: Lookups) -> None:
-        self.session = session
+    def __init__(self, session_of: Callable[[], AsyncSession], acceptor: Acceptor, lookups: Lookups) -> None:
+        self._session_of = session_of  # the request's session, made on first use (gateway.api.deps)
+        self._session: AsyncSession | None = None
         self.acceptor = acceptor  # writes accepted messages (group commit) and tells the dispatcher
         self.lookups = lookups
+
+    @property
+    def session(self) -> AsyncSession:
+        if self._session is None:
+            self._session = self._session_of()
+        return self._session
 
     async def account(self, tenant_id: UUID, account_id: UUID, field: str = "trafficAccountId") -> TrafficAccount:
         """The tenant's traffic account (a 404 naming ``field`` otherwise), briefly remembered: every
@@ -119,7 +127,8 @@ class MessageService:
         """Store what was planned (and the request's Idempotency-Key answer with it, in one transaction)."""
         # Let go of this request's connection first: the acceptor writes on a connection of its own, and
         # requests holding theirs while waiting for it would drain the pool under load.
-        await self.session.close()
+        if self._session is not None:  # none made: a send whose traffic account was remembered
+            await self._session.close()
         try:
             await self.acceptor.accept(planned.messages, planned.chains, answer)
         except CONSTRAINT_ERRORS:

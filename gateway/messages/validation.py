@@ -157,10 +157,10 @@ async def check(
             FieldError(request.named("trafficAccountId"), f"must be the first of {TRAFFIC_ACCOUNTS}, or be left out")
         )
     accounts = [await account(tenant_id, step.account_id, step.field) for step in steps]
-    keys = _block_keys(request)
-    status = decode(request.member("failover", "timeoutFailover", "status"), RequiredStatus).value
+    keys, blocks = _block_keys(request), request.blocks  # blocks: converted once, read by every step
+    status = decode(request.member("failover", "timeoutFailover", "status"), RequiredStatus).value if failover else None
     shared = [found for step, found in zip(steps, accounts, strict=True) if step.destination is None]
-    shared_kind = _kind(shared[0], request) if shared else None  # of the first step to the recipient's address
+    shared_kind = _kind(shared[0], blocks) if shared else None  # of the first step to the recipient's address
     for step, found in zip(steps, accounts, strict=True):
         channel = all_channels()[found.channel]
         if found.channel not in keys:
@@ -175,7 +175,7 @@ async def check(
                 )
             )
         errors += _address_errors(
-            request, step, found, recipients, bulk, failover and _kind(found, request) != shared_kind
+            request, blocks, step, found, recipients, bulk, failover and _kind(found, blocks) != shared_kind
         )
     ids = {step.account_id for step in steps}
     errors += [
@@ -191,16 +191,22 @@ async def check(
         if name not in used
     ]
     own_destinations = [step.destination if isinstance(step.destination, str) else None for step in steps]
-    return Checked(accounts, [s.field for s in steps], own_destinations, keys, request.blocks), _unique(errors)
+    return Checked(accounts, [s.field for s in steps], own_destinations, keys, blocks), _unique(errors)
 
 
 def _address_errors(
-    request: SendRequest, step: Step, found: TrafficAccount, recipients: list[Recipient], bulk: bool, other_kind: bool
+    request: SendRequest,
+    blocks: dict[str, dict[str, Any]],
+    step: Step,
+    found: TrafficAccount,
+    recipients: list[Recipient],
+    bulk: bool,
+    other_kind: bool,
 ) -> list[FieldError]:
     """What the step's channel makes of the addresses it would send to: the step's own, or each recipient's
     (``other_kind``: of another kind than the first step to the recipient's address takes, so a problem says
     how to give the step an address of its own)."""
-    channel, block = all_channels()[found.channel], request.blocks.get(found.channel)
+    channel, block = all_channels()[found.channel], blocks.get(found.channel)
     own = join(step.field, "destination")
     if step.destination is not None:
         if bulk:  # one address for every recipient of a bulk send would send all their fallbacks to one user
@@ -230,9 +236,10 @@ def _address_errors(
     return errors
 
 
-def _kind(account: TrafficAccount, request: SendRequest) -> str:
-    """The kind of address a step through ``account`` is sent to (its block decides, where it decoded)."""
-    return all_channels()[account.channel].destination_kind(request.blocks.get(account.channel))
+def _kind(account: TrafficAccount, blocks: dict[str, dict[str, Any]]) -> str:
+    """The kind of address a step through ``account`` is sent to (its block in ``blocks`` decides, where it
+    decoded)."""
+    return all_channels()[account.channel].destination_kind(blocks.get(account.channel))
 
 
 def raise_if(errors: list[FieldError], detail: str = "The message can't be sent as it is.") -> None:

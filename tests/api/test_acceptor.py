@@ -8,9 +8,13 @@ import uuid
 
 import pytest
 from advanced_alchemy.exceptions import RepositoryError
+from litestar.connection import ASGIConnection
 from litestar.testing import AsyncTestClient
 from sqlalchemy import event, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.api import deps
+from gateway.api.deps import session_of
 from gateway.demo import ensure_demo
 from gateway.lib.db import create_engine, session_maker
 from gateway.messages.acceptor import Acceptor
@@ -101,6 +105,30 @@ async def test_a_revoked_api_key_stops_working_at_once(client: AsyncTestClient) 
     revoked = await client.delete(f"/admin/tenants/{tenant.id}/api-keys/{key['id']}", headers=ADMIN)
     assert revoked.status_code == 204
     assert (await client.post("/api/v1/Message/send", json=body, headers=headers)).status_code == 401
+
+
+async def test_a_send_whose_traffic_account_is_remembered_makes_no_session(
+    client: AsyncTestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The message service's session is made on first use (gateway.api.deps): the first send reads its traffic
+    account, the next ones find it remembered (gateway.lib.lookups) and need none."""
+    tenant = await new_tenant(client, ("sms",))
+    made = []
+
+    def counted(connection: ASGIConnection) -> AsyncSession:
+        made.append(connection.scope["path"])
+        return session_of(connection)
+
+    monkeypatch.setattr(deps, "session_of", counted)
+    body = {
+        "trafficAccountId": tenant.accounts["sms"],
+        "destination": "+447700900123",
+        "sms": {"sender": "Acme", "text": "x"},
+    }
+    headers = {"X-Mitto-API-Key": tenant.api_key}
+    for _ in range(3):
+        assert (await client.post("/api/v1.1/Messages/send", json=body, headers=headers)).status_code == 200
+    assert len(made) == 1, made
 
 
 async def test_a_large_batch_is_stored_whole(client: AsyncTestClient) -> None:

@@ -176,7 +176,7 @@ async def test_a_claim_left_by_a_dead_process_is_taken_over(client: AsyncTestCli
     async def late_write() -> None:  # the first request, had it lived, can't store its messages now
         state = client.app.state
         async with session_maker(state.runtime.engine)() as session:
-            service = MessageService(session, state.runtime.acceptor, state.runtime.lookups)
+            service = MessageService(lambda: session, state.runtime.acceptor, state.runtime.lookups)
             request = SendRequest.read(json.loads(body), shapes().send)
             plan = await service.plan(uuid.UUID(tenant.id), request)
             with pytest.raises(Problem) as refused:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
 
 import msgspec
+import pytest
 
 from wire.errors import FieldError
 from wire.shapes import decode
@@ -153,3 +154,32 @@ def test_a_value_or_an_object_is_read_as_whichever_was_given() -> None:
         (f"addresses.{one}", "Expected `str` of length >= 1"),
         (f"addresses.{two}", "must be a string"),
     ]
+
+
+class Limited(msgspec.Struct):
+    a: Annotated[int, msgspec.Meta(ge=1)]
+
+
+@pytest.mark.parametrize(
+    ("shape", "values"),
+    [
+        (Annotated[str, msgspec.Meta(min_length=1, max_length=5)], ["", "a", "abcde", "abcdef", "ééééé", 3]),
+        (Annotated[str, msgspec.Meta(min_length=2), msgspec.Meta(max_length=3)], ["a", "ab", "abc", "abcd"]),
+        (Annotated[int, msgspec.Meta(ge=5, le=10)], [4, 5, 10, 11, True, 7.0]),
+        (Annotated[int, msgspec.Meta(gt=0)], [0, 1]),
+        (Annotated[str, msgspec.Meta(pattern="^a")], ["a", "b"]),
+        (Annotated[str, msgspec.Meta(description="any")], ["", "a", 3]),
+        (Annotated[Limited, msgspec.Meta(description="a Struct")], [{"a": 1}, {"a": 0}, {}]),
+    ],
+)
+def test_constraints_checked_without_msgspec_agree_with_it(shape: Any, values: list[Any]) -> None:
+    """wire.shapes checks a str's length and an int's range itself, and takes a value walked against a type
+    with no constraints as it is (shortcuts): what it lets through, msgspec does too, and a value outside the
+    bounds still gets msgspec's own message."""
+    for value in values:
+        try:
+            expected, problems = msgspec.convert(value, shape, strict=True), []
+        except msgspec.ValidationError:
+            expected, problems = None, ["some"]
+        found = decode(value, shape)
+        assert (found.value, bool(found.errors)) == (expected, bool(problems)), value
