@@ -63,6 +63,7 @@ class LeasedQueue(Generic[Job]):
                 room.set()
 
         busy_until = 0.0
+        polled = False  # the last wait ended at the poll: claim into whatever slots are free
         while not stop.is_set():
             if every is not None:
                 await every()
@@ -70,7 +71,9 @@ class LeasedQueue(Generic[Job]):
             room.clear()
             claimed: list[Job] = []
             free = self.concurrency - len(running)
-            if free >= self.refill:
+            # Fewer free slots than a refill are claimed into at the poll all the same: jobs stuck at a slow
+            # provider must not hold back everyone else's for longer than the poll.
+            if free >= self.refill or (free and polled):
                 try:
                     claimed = await self.claim(free)
                 except Exception:  # noqa: BLE001  (the loop must survive a database hiccup)
@@ -89,7 +92,8 @@ class LeasedQueue(Generic[Job]):
                 continue  # the jobs just claimed ended already
             waiters = {asyncio.ensure_future(event.wait()) for event in (self.wake, room, stop)}
             poll = self.poll_seconds if time.monotonic() < busy_until else self.idle_poll_seconds
-            await asyncio.wait(waiters, timeout=poll, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(waiters, timeout=poll, return_when=asyncio.FIRST_COMPLETED)
+            polled = not done
             for waiter in waiters:
                 waiter.cancel()
             if self.gather and self.wake.is_set():
