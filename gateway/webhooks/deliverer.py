@@ -171,9 +171,6 @@ class WebhookDeliverer:
         self.lease = lease or max(LEASE, datetime.timedelta(seconds=2 * timeout_seconds))
         self.only = only  # deliver to these webhooks only (tests and the benchmark share a database)
         self.in_flight: Counter[UUID] = Counter()  # attempts under way per webhook
-        # The webhooks in a run of failures (failing_since set) as last seen (at a claim, or failed here): a success
-        # clears the run only for those, rather than with a statement at every write.
-        self.failing: set[UUID] = set()
         self.work_due = work_due or WorkDue()  # events to deliver (a replay, a webhook enabled again)
         self._wake = self.work_due.event(WEBHOOKS)
         self.outcomes = GroupCommit(self.write, max_batch=RECORD_BATCH, linger=RECORD_LINGER)
@@ -246,11 +243,6 @@ class WebhookDeliverer:
                 elif planned[row.webhook_id] < self.endpoint_concurrency and len(picked) < limit:
                     planned[row.webhook_id] += 1
                     picked.append(row.id)
-            for webhook in webhooks.values():
-                if webhook.failing_since is None:
-                    self.failing.discard(webhook.id)
-                else:
-                    self.failing.add(webhook.id)
             await outbox.put_back(session, later, at)
             leased = await outbox.lease(session, picked, self.owner, at, at + self.lease) if picked else []
             claimed = [Claimed(*row) for row in leased]
@@ -392,7 +384,9 @@ class WebhookDeliverer:
         async with self.session_maker() as session:
             # The webhooks' rows before the events', in the order a webhook's deletion locks them: the two
             # can't deadlock.
-            await self._track_failures(session, successes & self.failing, failures - successes, gone, at)
+            # Every success, not only those of webhooks this worker saw failing: another worker's failure may
+            # have committed after this one's claim, and a run left open would disable a healthy webhook later.
+            await self._track_failures(session, successes, failures - successes, gone, at)
             await outbox.record_attempts(session, self.owner, changes, at)
             kept = await self._still_there(session, [outcome.event.id for outcome in outcomes])
             for outcome in outcomes:
@@ -420,7 +414,6 @@ class WebhookDeliverer:
             ]
             await outbox.release_followers(session, ended, at)
             await session.commit()
-        self.failing = (self.failing - successes) | (failures - successes)
         return [None] * len(outcomes)
 
     @staticmethod

@@ -16,6 +16,8 @@ import pytest
 import standardwebhooks
 import structlog
 
+from gateway.lib.db import session_maker
+from gateway.models import Webhook
 from gateway.store import statuses
 from gateway.store.outbox import FAILED, PENDING, SUCCEEDED
 from gateway.webhooks.schedule import RETRY_DELAYS
@@ -193,6 +195,26 @@ async def test_a_success_ends_a_run_of_failures_another_worker_started(server_wi
     receiver.answer("/flaky", Answer(200))
     assert await second_worker.deliver_once() == 1
     assert (await wf.event_row(client, first)).status == SUCCEEDED
+    assert (await wf.webhook_row(client, hook["id"])).failing_since is None
+
+
+async def test_a_success_ends_a_run_of_failures_that_began_during_its_attempt(server_without_worker, receiver):
+    """Another worker's failure committed after this worker's claim, while its attempt was under way: the
+    attempt's success still ends the run (left open, a healthy webhook would be disabled by a later failure)."""
+    client = server_without_worker
+    tenant = await wf.setup(client)
+    hook = await wf.create_webhook(client, tenant, receiver.url("/hang/slow"))
+    worker = wf.deliverer(client, hook)
+    message_id = await wf.new_message(client, tenant)
+    [event] = await wf.raise_status(client, message_id, statuses.DELIVERED)
+    delivering = asyncio.create_task(worker.deliver_once())
+    await receiver.wait_for(1, "/hang/slow")  # claimed while the webhook was not failing; the attempt waits
+    async with session_maker(client.app.state.runtime.engine)() as session, session.begin():
+        webhook = await session.get(Webhook, uuid.UUID(hook["id"]))
+        webhook.failing_since = datetime.datetime.now(datetime.UTC)  # as another worker's failed attempt writes
+    receiver.release_hanging.set()
+    assert await delivering == 1
+    assert (await wf.event_row(client, event)).status == SUCCEEDED
     assert (await wf.webhook_row(client, hook["id"])).failing_since is None
 
 
