@@ -496,6 +496,10 @@ class Channel:
                 errors.append(FieldError(f"{prefix}.{key}", "must be a non-empty string"))
             elif key == "baseUrl" and not is_http_url(value):
                 errors.append(FieldError(f"{prefix}.baseUrl", "must be an absolute http(s) URL"))
+            elif key in self.settings.credentials and not value.isascii():
+                # They go into the provider's requests (headers, URLs, signing keys), which take ASCII only: a
+                # stored one would fail every send and registration.
+                errors.append(FieldError(f"{prefix}.{key}", "must be ASCII characters"))
             elif problem := self._address_setting_problem(key, value) or self.setting_problem(key, value):
                 errors.append(FieldError(f"{prefix}.{key}", problem))
         if not sandbox:

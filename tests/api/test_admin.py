@@ -654,6 +654,24 @@ async def test_a_telegram_webhook_secret_telegram_would_refuse_is_refused_first(
     assert good.status_code == 200, good.text
 
 
+@pytest.mark.parametrize("channel", CHANNELS)
+async def test_a_credential_that_is_not_ascii_is_refused(client, bare, channel):
+    """Credentials go into the provider's requests (headers, URLs), which take ASCII only: one that isn't would
+    fail every send and registration (the fuzz test found register-callbacks answering 502), so it is named at once."""
+    settings, _, _ = _full_settings(channel)
+    key = CREDENTIALS[channel][0]
+    settings[key] = "tok\x88en"
+    body = {"name": "live", "channel": channel, "sandbox": False, "settings": settings}
+    response = await client.post(_accounts_url(bare.id), json=body, headers=ADMIN)
+    problem = assert_problem(response, 400, "validation_error", f"settings.{key}")
+    assert problem["errors"][0]["message"] == "must be ASCII characters"
+    created = await _create_account(client, bare.id, name="sb", channel=channel, sandbox=True)
+    patched = await client.patch(
+        _accounts_url(bare.id, created["id"]), json={"settings": {key: "caf\u00e9"}}, headers=ADMIN
+    )
+    assert_problem(patched, 400, "validation_error", f"settings.{key}")
+
+
 async def test_sandbox_is_the_default_false(client, bare):
     # `sandbox` left out means a live account, which needs its credentials
     response = await client.post(_accounts_url(bare.id), json={"name": "x", "channel": "sms"}, headers=ADMIN)
