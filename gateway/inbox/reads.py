@@ -140,7 +140,7 @@ async def _last_messages(session: AsyncSession, conversation_ids: list[UUID]) ->
 async def conversation_page(session: AsyncSession, tenant_id: UUID, conversation_id: UUID) -> ConversationPage:
     """A conversation's messages in order, each with its status history, its failover chain and the sandbox
     provider's exchanges about it; another tenant's conversation is not found."""
-    conversation = await MessageService(session, None, None).conversation(tenant_id, conversation_id)  # type: ignore[arg-type]
+    conversation = await MessageService(lambda: session, None, None).conversation(tenant_id, conversation_id)  # type: ignore[arg-type]
     account = await session.get(TrafficAccount, conversation.traffic_account_id)
     if account is None:
         raise not_found("conversation")
@@ -172,7 +172,7 @@ async def conversation_page(session: AsyncSession, tenant_id: UUID, conversation
     ):
         exchanges.setdefault(exchange.message_id, []).append(exchange)
     timeline = []
-    service = MessageService(session, None, None)  # type: ignore[arg-type]
+    service = MessageService(lambda: session, None, None)  # type: ignore[arg-type]
     for message in messages:
         own = exchanges.get(message.id, [])
         timeline.append(
