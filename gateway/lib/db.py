@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import event, exc
+from sqlalchemy import ARRAY, any_, bindparam, event, exc, func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.engine.url import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -34,6 +34,23 @@ def in_chunks(values: Sequence[T]) -> Iterator[Sequence[T]]:
     """``values`` in slices short enough for one IN list each."""
     for start in range(0, len(values), IN_LIST_CHUNK):
         yield values[start : start + IN_LIST_CHUNK]
+
+
+def among(session: Any, column: Any, values: Sequence[Any]) -> Any:
+    """``column IN values``; on Postgres ``column = ANY(array)``: one statement whatever the number of values,
+    compiled and prepared once (an IN list is rendered again at each execution, a statement per length)."""
+    if session.bind.dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+    return column.in_(values)
+
+
+def unnested(table: Any, columns: dict[str, str]) -> Any:
+    """Rows of the table's ``columns`` given as one array parameter each (column: parameter), for an
+    UPDATE … FROM on Postgres: one statement and one execution for any number of rows, prepared once (an
+    executemany runs the statement once a row; a VALUES list is compiled and prepared again per length)."""
+    return select(
+        *(func.unnest(bindparam(name, type_=ARRAY(table.c[key].type))).label(key) for key, name in columns.items())
+    ).subquery("given")
 
 
 def stored_text(body: bytes, limit: int) -> str:

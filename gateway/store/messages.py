@@ -26,7 +26,6 @@ from uuid import UUID
 
 from sqlalchemy import JSON, Column, Integer, Row, Table, Update, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -34,7 +33,7 @@ from channels.base import InboundMessage
 from channels.registry import all_channels
 from gateway import metrics
 from gateway.lib.clock import now
-from gateway.lib.db import in_chunks
+from gateway.lib.db import in_chunks, unnested
 from gateway.lib.ids import new_id
 from gateway.models import NAME_MAX, Conversation, Message, MessageEvent, TrafficAccount, Webhook
 from gateway.store import outbox, statuses
@@ -463,9 +462,7 @@ def _status_update(status: str, leased: bool, shared: tuple[str, ...], varying: 
     table = Message.__table__
     allowed = [current for current in statuses.ALL if statuses.can_move(current, status)]
     constants = {key: bindparam(f"s_{key}", type_=table.c[key].type) for key in shared}
-    unnested = [func.unnest(bindparam(f"b_{key}", type_=ARRAY(table.c[key].type))).label(key) for key in varying]
-    rows = select(func.unnest(bindparam("b_id", type_=ARRAY(table.c.id.type))).label("id"), *unnested)
-    given = rows.subquery("change")
+    given = unnested(table, {"id": "b_id"} | {key: f"b_{key}" for key in varying})
     query = (
         update(table)
         .where(table.c.status.in_(allowed), table.c.id == given.c.id)

@@ -14,13 +14,14 @@ from typing import Any
 from urllib.parse import urlsplit
 from uuid import UUID
 
-from sqlalchemy import ARRAY, any_, bindparam, func, insert, or_, select, update
+from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.base import Notify
 from gateway.lib.clock import now
 from gateway.lib.crypto import new_webhook_secret
+from gateway.lib.db import among, unnested
 from gateway.lib.ids import new_id
 from gateway.models import Conversation, Message, TrafficAccount, Webhook, WebhookEvent, WebhookTrafficAccount
 from gateway.schemas import format_timestamp
@@ -261,7 +262,7 @@ async def record_attempts(
     done = update(table).where(table.c.lease_owner == owner).values(lease_owner=None, lease_until=None, updated_at=at)
     columns = {"id": "b_id", "status": "b_status", "attempts": "b_attempts", "next_attempt_at": "b_next"}
     if session.bind.dialect.name == "postgresql":
-        given = _unnested(table, columns)
+        given = unnested(table, columns)
         await session.execute(
             done.where(table.c.id == given.c.id).values(
                 status=given.c.status, attempts=given.c.attempts, next_attempt_at=given.c.next_attempt_at
@@ -286,7 +287,7 @@ async def release_followers(session: AsyncSession, ended: list[tuple[UUID, UUID,
     waiting = update(table).where(table.c.status == PENDING, table.c.next_attempt_at > at).values(next_attempt_at=at)
     columns = {"message_id": "b_message", "webhook_id": "b_webhook", "sequence": "b_sequence"}
     if session.bind.dialect.name == "postgresql":
-        given = _unnested(table, columns)
+        given = unnested(table, columns)
         behind = (table.c.message_id == given.c.message_id, table.c.webhook_id == given.c.webhook_id)
         await session.execute(
             waiting.where(*behind, table.c.sequence > given.c.sequence),
@@ -301,23 +302,6 @@ async def release_followers(session: AsyncSession, ended: list[tuple[UUID, UUID,
         ),
         [{"b_message": m, "b_webhook": w, "b_sequence": s} for m, w, s in ended],
     )
-
-
-def among(session: AsyncSession, column: Any, values: Sequence[Any]) -> Any:
-    """``column IN values``; on Postgres ``column = ANY(array)``: one statement whatever the number of values,
-    compiled and prepared once (an IN list is rendered again at each execution, a statement per length)."""
-    if session.bind.dialect.name == "postgresql":
-        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
-    return column.in_(values)
-
-
-def _unnested(table: Any, columns: dict[str, str]) -> Any:
-    """Rows of the table's ``columns`` given as one array parameter each (column: parameter), for an UPDATE … FROM
-    on Postgres: one statement and one execution for any number of rows, prepared once (an executemany runs the
-    statement once a row, which cost the deliverer more CPU than its rows)."""
-    return select(
-        *(func.unnest(bindparam(name, type_=ARRAY(table.c[key].type))).label(key) for key, name in columns.items())
-    ).subquery("given")
 
 
 async def redeliver(session: AsyncSession, *where: Any, at: datetime.datetime) -> int:

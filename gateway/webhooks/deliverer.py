@@ -47,7 +47,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from channels import kit
 from gateway import metrics
 from gateway.lib.clock import now
-from gateway.lib.db import stored_text
+from gateway.lib.db import among, stored_text
 from gateway.lib.group_commit import GroupCommit
 from gateway.lib.leased_queue import LeasedQueue
 from gateway.lib.netguard import checked_url
@@ -231,7 +231,7 @@ class WebhookDeliverer:
                 await session.rollback()
                 return []
             webhook_ids = {row.webhook_id for row in candidates}
-            by_id = select(Webhook).where(outbox.among(session, Webhook.id, webhook_ids))
+            by_id = select(Webhook).where(among(session, Webhook.id, webhook_ids))
             webhooks = {w.id: w for w in await session.scalars(by_id)}
             picked, later = [], []
             planned = Counter(self.in_flight)
@@ -422,7 +422,7 @@ class WebhookDeliverer:
         their attempt was under way), locked until the commit so that a deletion waits for it. SQLite
         writes one transaction at a time: the caller's update holds the database already."""
         event = WebhookEvent.__table__.c
-        query = select(event.id).where(outbox.among(session, event.id, event_ids))
+        query = select(event.id).where(among(session, event.id, event_ids))
         if session.bind.dialect.name == "postgresql":
             query = query.with_for_update(key_share=True)
         return set(await session.scalars(query))
