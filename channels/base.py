@@ -133,6 +133,11 @@ class StatusReport:
     provider_message_id: str | None = None
     error_code: str | None = None
     description: str | None = None
+    # An interim report, by the channel's name for it (the SMS API's BUFFERED: the provider still tries): the
+    # status (Sent) is all it changes, and a message sent through the channel's compatible API that is still Sent
+    # reports it to the customer (``compatible_report`` gets this name in place of a status). Kept only with a
+    # message found: a report parked for a provider id not recorded yet keeps its status alone.
+    interim: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,8 +262,9 @@ class Refused(Exception):
         self.status, self.code, self.detail, self.errors = status, code, detail, errors or []
 
 
-# (the message as stored, its new status (one of the gateway's), when, the Notify it was sent with, the account's
-# settings) -> the request to make ({"method", "url", "body"}: body a JSON object or None), or None: not reported.
+# (the message as stored, its new status (one of the gateway's) or an interim report's name (StatusReport.interim),
+# when, the Notify it was sent with, the account's settings) -> the request to make ({"method", "url", "body"}: body
+# a JSON object or None), or None: not reported.
 CompatibleReport = Callable[[Any, str, datetime.datetime, Notify, dict[str, Any]], dict[str, Any] | None]
 # (the account's settings) -> where its users' messages are forwarded, or None; and (the stored inbound message,
 # the account's settings, that Notify) -> the request to make.

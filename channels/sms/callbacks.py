@@ -18,26 +18,25 @@ from channels.base import Callbacks, CallbacksDependency, InboundMessage, Status
 from channels.kit import Malformed
 from channels.openapi import INTEGER, STRING, described, documented, object_schema, problem, query
 from channels.sms.errors import dlr_error_text
-from channels.sms.protocol import dlr_error_code
+from channels.sms.protocol import BUFFERED, dlr_error_code
 
-# DLR states (seed 004) -> the gateway's statuses; BUFFERED is "still trying": no change.
+# DLR states (seed 004) -> the gateway's statuses. BUFFERED is "still trying": the provider has the message (Sent),
+# an interim report the customer's callback gets.
 STATUSES = {
     "SENT": "Sent",
     "DELIVERED": "Delivered",
     "UNDELIVERED": "Failed",
     "FAILED": "Failed",
     "EXPIRED": "Expired",
-    "BUFFERED": None,
+    BUFFERED: "Sent",
 }
 
 
-def report_of(message_id: UUID, fields: dict[str, Any]) -> StatusReport | None:
-    """The status report in a DLR, None for a report that changes nothing. Raises :class:`Malformed`."""
+def report_of(message_id: UUID, fields: dict[str, Any]) -> StatusReport:
+    """The status report in a DLR. Raises :class:`Malformed`."""
     state = str(fields.get("status", "")).upper()
     if state not in STATUSES:
         raise Malformed("status", f"status must be one of {', '.join(STATUSES)}")
-    if STATUSES[state] is None:
-        return None
     code = fields.get("errorcode")
     if code not in (None, "") and not (isinstance(code, (int, str)) and str(code).isdigit() and len(str(code)) <= 6):
         raise Malformed("errorcode", "errorcode must be a number (the SMS API's delivery-report error code)")
@@ -50,6 +49,7 @@ def report_of(message_id: UUID, fields: dict[str, Any]) -> StatusReport | None:
         else None,
         error_code=error_code,
         description=(dlr_error_text(code) or state.lower()) if error_code else None,
+        interim=BUFFERED if state == BUFFERED else None,
     )
 
 
@@ -106,7 +106,7 @@ async def delivery_report_of(request: Request, callbacks: Callbacks, account_id:
         report = report_of(message_id, fields)
     except Malformed as error:
         raise error.problem("The delivery report is not valid.") from None
-    if report is not None and not await callbacks.report(account_id, report):
+    if not await callbacks.report(account_id, report):
         raise NotFoundException("No message of this traffic account with this token.")
     return Response({"status": "ok"})
 

@@ -71,9 +71,10 @@ def setting_problem(key: str, value: Any) -> str | None:
 
 
 def report(message: Any, status: str, at: datetime.datetime, notify: Notify, settings: dict[str, Any]) -> dict | None:
-    """The request reporting a message's new status (seed 004's Callback API), None when it isn't reported: a status
-    of the gateway's own (Ready...), or one left out of the request's deliveryStatusesToNotify."""
-    state = protocol.state_of(status, message.error_code)
+    """The request reporting a message's new status, or a BUFFERED (the interim report channels/sms/callbacks.py
+    makes of it), in seed 004's Callback API; None when it isn't reported: a status of the gateway's own (Ready...),
+    or one left out of the request's deliveryStatusesToNotify."""
+    state = status if status == protocol.BUFFERED else protocol.state_of(status, message.error_code)
     if state is None or (notify.statuses and state not in notify.statuses):
         return None
     return protocol.callback_request(notify, protocol.report_fields(message, state, at, settings))

@@ -39,6 +39,7 @@ NUMERIC_SENDER = (3, 14)
 _RECEIVER = re.compile(r"\+?[0-9]{1,15}")
 # Seed 004's delivery-report states.
 STATES = ("SENT", "DELIVERED", "UNDELIVERED", "BUFFERED", "FAILED", "EXPIRED")
+BUFFERED = "BUFFERED"  # the one interim state: the provider still tries (StatusReport.interim)
 # The Callback API parameters of seed 004, in its order.
 REPORT_FIELDS = (
     "msgid",

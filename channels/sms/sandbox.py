@@ -2,8 +2,8 @@
 chosen by the destination number, and delivery reports sent to the callback URL like the real one.
 
 Magic endings of the destination (``to``), documented in the README:
-``...0001`` accepted and never reported (for failover); ``...1NNN`` undelivered with DLR error code
-NNN; ``...0500`` answers 500; ``...0429`` answers 429 with Retry-After: 1; ``...0408`` answers after
+``...0001`` accepted and never reported (for failover); ``...0002`` reported BUFFERED about 0.1 s after
+the send, then DELIVERED 0.1 s later; ``...1NNN`` undelivered with DLR error code NNN; ``...0500`` answers 500; ``...0429`` answers 429 with Retry-After: 1; ``...0408`` answers after
 30 s (a timeout); any other number is delivered about 0.1 s after the send.
 """
 
@@ -56,6 +56,8 @@ def behaviour(to: str) -> tuple[str, int | None]:
     """(what happens, DLR error code) for a destination number."""
     if to.endswith("0001"):
         return "silent", None
+    if to.endswith("0002"):
+        return "buffered", None
     if len(to) >= 4 and to[-4] == "1" and to[-3:].isdigit():
         return "undelivered", int(to[-3:])
     for ending, kind in (("0500", "error"), ("0429", "throttled"), ("0408", "timeout")):
@@ -91,19 +93,22 @@ async def send_sms(request: Request, callbacks: CallbacksDependency) -> Response
     if sms.test:  # seed 004: nothing is sent, the answer has no id
         return Response(protocol.sms_answer(protocol.sent_entry(None, now, to, text), test=True))
     if kind != "silent" and sms.callback and callbacks.is_own_callback(sms.callback):
-        state = "UNDELIVERED" if kind == "undelivered" else "DELIVERED"
-        fields = protocol.dlr_fields(
-            message_id, now, state, to, error_code or 0, now + REPORT_DELAY_DELTA, sms.block.get("reference")
-        )
-        in_background(_report(protocol.callback_request(Notify(sms.callback), fields)))
+        states = {"undelivered": ["UNDELIVERED"], "buffered": [protocol.BUFFERED, "DELIVERED"]}.get(kind, ["DELIVERED"])
+        reports = []
+        for n, state in enumerate(states, start=1):
+            at, reference = now + REPORT_DELAY_DELTA * n, sms.block.get("reference")
+            fields = protocol.dlr_fields(message_id, now, state, to, error_code or 0, at, reference)
+            reports.append(protocol.callback_request(Notify(sms.callback), fields))
+        in_background(_report(reports))
     return Response(protocol.sms_answer(protocol.sent_entry(message_id, now, to, text), test=False))
 
 
-async def _report(report: dict[str, Any]) -> None:
+async def _report(reports: list[dict[str, Any]]) -> None:
     """Seed 004's Callback API parameters, POSTed as JSON to the message's callback URL (the gateway's, with the
-    message's token)."""
-    await asyncio.sleep(REPORT_DELAY)
-    await post_callback(report["url"], json.dumps(report["body"]).encode(), {})
+    message's token), each REPORT_DELAY after the one before."""
+    for report in reports:
+        await asyncio.sleep(REPORT_DELAY)
+        await post_callback(report["url"], json.dumps(report["body"]).encode(), {})
 
 
 INBOUND_BODY = object_schema(

@@ -263,7 +263,7 @@ class ProviderCallbacks:
             for chunk in in_chunks(by_provider):
                 found = await session.execute(query.where(pair.in_(chunk)))
                 provider_ids.update(((a, p), (m, s)) for a, p, m, s in found)
-            changes, answers, overtaking = [], [], []
+            changes, answers, overtaking, interim = [], [], [], []
             for index, (account_id, report) in enumerate(reports):
                 message_id, status = None, None
                 if report.message_id is not None:
@@ -277,9 +277,13 @@ class ProviderCallbacks:
                     if status == statuses.READY:
                         changes.append(implied_send(message_id, report))
                     changes.append(StatusChange(message_id, report.status, report.error_code, report.description))
+                    if report.interim:
+                        interim.append((message_id, report.interim))
                 answers.append(message_id is not None)
             applied = await change_statuses(session, changes)
             applied += await follow(session, applied)
+            # After the changes: an interim report on a message they made Sent (its implied send) is reported.
+            await store.report_interim(session, interim)
             await session.commit()
             for index in overtaking:
                 answers[index], parked = await self._park(session, *reports[index])

@@ -363,7 +363,7 @@ async def _add_events(
         for change, message in done
     ]
     await session.execute(insert(MessageEvent.__table__), events)
-    await _add_compatible_reports(session, done, at)
+    await _add_compatible_reports(session, [(message, change.status) for change, message in done], at)
     triggered = [
         (message, trigger) for change, message in done if (trigger := outbox.TRIGGER_OF_STATUS.get(change.status))
     ]
@@ -383,16 +383,30 @@ async def _add_events(
         await outbox.insert_events(session, rows)
 
 
+async def report_interim(session: AsyncSession, reports: Sequence[tuple[UUID, str]]) -> None:
+    """Interim reports (StatusReport.interim: the provider still tries) on messages, in the caller's transaction:
+    no status changes; a message sent through a compatible API reports each to the customer while it is Sent (one
+    delivered or ended is past it). A repeat is reported again: the provider said it again."""
+    if not reports:
+        return
+    table = Message.__table__
+    sent: dict[UUID, MessageRow] = {}
+    for chunk in in_chunks(list({message_id for message_id, _ in reports})):
+        query = select(*table.c).where(table.c.id.in_(chunk), table.c.status == statuses.SENT)
+        sent.update((message.id, message) for message in await session.execute(query))
+    await _add_compatible_reports(session, [(sent[m], name) for m, name in reports if m in sent], now())
+
+
 async def _add_compatible_reports(
-    session: AsyncSession, done: list[tuple[StatusChange, MessageRow]], at: datetime.datetime
+    session: AsyncSession, done: list[tuple[MessageRow, str]], at: datetime.datetime
 ) -> None:
-    """The status reports of messages sent through a channel's compatible API, through the webhook of the
-    origin each was sent with: the request the channel makes of the change and the message's own Notify (its
-    callback format, its full URL), or none."""
-    noted = [(change, message) for change, message in done if message.notify is not None]
+    """The reports of messages sent through a channel's compatible API (a new status, or an interim report's
+    name), through the webhook of the origin each was sent with: the request the channel makes of it and the
+    message's own Notify (its callback format, its full URL), or none."""
+    noted = [(message, what) for message, what in done if message.notify is not None]
     if not noted:
         return
-    webhook_ids = {message.notify_webhook_id for _, message in noted}
+    webhook_ids = {message.notify_webhook_id for message, _ in noted}
     webhooks = {
         w.id: w
         for w in await session.scalars(
@@ -400,13 +414,13 @@ async def _add_compatible_reports(
         )
     }
     rows = []
-    for change, message in noted:
+    for message, what in noted:
         report = all_channels()[message.channel].compatible_report
         if report is None or (webhook := webhooks.get(message.notify_webhook_id)) is None:
             continue  # the channel no longer has a compatible API (a compatible webhook goes only with its tenant)
         settings = (await _account(session, message)).settings
-        if (request := report(message, change.status, at, outbox.notify_of(message, webhook), settings)) is not None:
-            rows.append(outbox.compatible_event_row(message, change.status, request, webhook.id))
+        if (request := report(message, what, at, outbox.notify_of(message, webhook), settings)) is not None:
+            rows.append(outbox.compatible_event_row(message, what, request, webhook.id))
     await outbox.insert_events(session, rows)
 
 

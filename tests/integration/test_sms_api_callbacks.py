@@ -15,7 +15,7 @@ import httpx
 from channels.sms.protocol import REPORT_FIELDS
 from tests.conftest import ADMIN
 from tests.integration import webhook_fixtures as wf
-from tests.integration.conftest import tenant_on, wait_for_status
+from tests.integration.conftest import tenant_on, wait_for_status, webhook_events
 from tests.integration.webhook_fixtures import Receiver
 
 receiver = wf.receiver
@@ -83,3 +83,52 @@ async def test_a_users_sms_is_forwarded_to_the_inbound_url(server: httpx.AsyncCl
         "receiver": "385910001111",
         "msgid": uuid.UUID(answer.json()["messageId"]).hex,
     }
+
+
+async def test_buffered_is_reported_and_changes_no_status(server: httpx.AsyncClient, receiver: Receiver) -> None:
+    """The sandbox provider reports a number ending in 0002 BUFFERED, then DELIVERED: the customer gets a BUFFERED
+    report between SENT and DELIVERED, and the message's history has no status for it."""
+    tenant = await tenant_on(server)
+    await with_settings(server, tenant, callbackUrl=receiver.url("/reports"))
+    message_id = await send(server, tenant, to="447700900002")
+    only_buffered = await send(
+        server, tenant, to="447700900002", callback=receiver.url("/buffered"), deliveryStatusesToNotify="BUFFERED"
+    )
+    message = await wait_for_status(server, tenant, message_id, "Delivered")
+    assert [change["status"] for change in message["statusHistory"]] == ["Ready", "Sent", "Delivered"]
+    reports = await receiver.wait_for(3, "/reports")
+    assert [(json.loads(r.body)["msgid"], json.loads(r.body)["status"]) for r in reports] == [
+        (message_id, state) for state in ("SENT", "BUFFERED", "DELIVERED")
+    ]
+    await wait_for_status(server, tenant, only_buffered, "Delivered")
+    [buffered] = await receiver.wait_for(1, "/buffered")
+    assert (json.loads(buffered.body)["msgid"], json.loads(buffered.body)["status"]) == (only_buffered, "BUFFERED")
+    assert {e.event for e in await webhook_events(server, only_buffered)} == {"BUFFERED"}
+
+
+async def test_buffered_on_a_ready_message_again_and_after_the_end(server_without_worker: httpx.AsyncClient) -> None:
+    """A BUFFERED that overtakes the recording of the send makes the message Sent (the provider has it) and is
+    reported after that SENT; a repeat is reported again; one after DELIVERED is not (the message is past it)."""
+    server = server_without_worker
+    tenant = await tenant_on(server)
+    message_id = await send(server, tenant, to="447700900123", callback="https://example.com/dlr")
+    token = server.app.state.runtime.callbacks.tokens.issue(uuid.UUID(message_id))
+    url = f"/callbacks/sms/{tenant.accounts['sms']}?token={token}"
+
+    async def report(status: str) -> None:
+        assert (await server.post(url, json={"msgid": "p-1", "status": status})).status_code == 200
+
+    await report("BUFFERED")
+    await wait_for_status(server, tenant, message_id, "Sent")
+    await report("buffered")  # any case, as the other states
+    await report("DELIVERED")
+    await report("BUFFERED")
+    message = await wait_for_status(server, tenant, message_id, "Delivered")
+    assert [change["status"] for change in message["statusHistory"]] == ["Ready", "Sent", "Delivered"]
+    events = await webhook_events(server, message_id)
+    assert sorted((e.sequence, e.event, e.payload["body"]["status"]) for e in events) == [
+        (2, "BUFFERED", "BUFFERED"),
+        (2, "BUFFERED", "BUFFERED"),
+        (2, "Sent", "SENT"),
+        (3, "Delivered", "DELIVERED"),
+    ]

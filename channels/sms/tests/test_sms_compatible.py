@@ -16,7 +16,8 @@ from litestar.di import Provide
 from litestar.testing import AsyncTestClient
 
 from channels.base import CompatibleAccount, Notify, Refused, Sent, json_object
-from channels.sms import channel, compatible
+from channels.sms import channel, compatible, sandbox
+from channels.sms.callbacks import report_of
 from wire.errors import FieldError
 
 AT = datetime.datetime(2026, 12, 6, 12, 0, 0, 123456, tzinfo=datetime.UTC)
@@ -333,6 +334,17 @@ def test_report_hook():
     failed = SimpleNamespace(**{**MESSAGE.__dict__, "error_code": "sms.dlr.27"})
     body = channel.compatible_report(failed, "Failed", AT, Notify("https://example.com/dlr"), {})["body"]
     assert (body["status"], body["errorcode"]) == ("UNDELIVERED", "27")
+
+
+def test_buffered_is_an_interim_report_the_customer_gets():
+    report = report_of(MESSAGE.id, {"msgid": "p-1", "status": "buffered"})
+    assert (report.status, report.interim, report.error_code) == ("Sent", "BUFFERED", None)
+    assert report_of(MESSAGE.id, {"status": "DELIVERED"}).interim is None
+    body = channel.compatible_report(MESSAGE, report.interim, AT, Notify("https://example.com/dlr"), {})["body"]
+    assert (body["status"], body["errorcode"]) == ("BUFFERED", "0")
+    only = Notify("https://example.com/dlr", "POST", ("DELIVERED",))
+    assert channel.compatible_report(MESSAGE, "BUFFERED", AT, only, {}) is None
+    assert sandbox.behaviour("447700900002") == ("buffered", None)
 
 
 def test_inbound_hooks():
