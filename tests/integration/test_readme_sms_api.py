@@ -93,11 +93,12 @@ async def test_the_readme_sms_api_examples_answer_as_shown(tmp_path: Path, recei
 
             (reported,) = await shell(blocks[3])
             assert reported["responseCode"] == 0
-            reports = [parse_qs(r.query) for r in await receiver.wait_for(2, "/dlr", seconds=30)]
-            assert [(r["id"], r["s"]) for r in reports] == [
-                ([reported["id"]], ["SENT"]),
-                ([reported["id"]], ["DELIVERED"]),
+            reports = await receiver.wait_for(2, "/dlr", seconds=30)
+            assert [(r.method, parse_qs(r.query), json.loads(r.body)["status"]) for r in reports] == [
+                ("POST", {"id": [reported["id"]], "s": [state]}, state) for state in ("SENT", "DELIVERED")
             ]
+            assert json.loads(reports[0].body)["msgid"] == reported["id"]
+            assert "# then POST https://example.com/dlr?id=" in blocks[3]  # the comment says what arrived
 
             (conversion,) = await shell(blocks[4], sent["id"])  # the demo's account tracks no conversions
             assert conversion["error"] == "Conversion rate tracking is not enabled for this customer account"
