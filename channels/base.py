@@ -149,6 +149,9 @@ class InboundMessage:
     content: dict[str, Any]
     provider_message_id: str | None = None  # a repeat of the same id is stored once
     sender_name: str | None = None  # the user's name as the channel shows it (profile name), when given
+    # The account's own address the user wrote to, when the provider names it (an SMS's receiver: the number the
+    # user texted, which may be another than the account's phoneNumber setting).
+    recipient: str | None = None
 
 
 class Callbacks(Protocol):
@@ -267,9 +270,10 @@ class Refused(Exception):
 # a JSON object or None), or None: not reported.
 CompatibleReport = Callable[[Any, str, datetime.datetime, Notify, dict[str, Any]], dict[str, Any] | None]
 # (the account's settings) -> where its users' messages are forwarded, or None; and (the stored inbound message,
-# the account's settings, that Notify) -> the request to make.
+# the InboundMessage the channel made of the provider's callback, the account's settings, that Notify) -> the
+# request to make.
 CompatibleInboundTarget = Callable[[dict[str, Any]], Notify | None]
-CompatibleInbound = Callable[[Any, dict[str, Any], Notify], dict[str, Any]]
+CompatibleInbound = Callable[[Any, InboundMessage, dict[str, Any], Notify], dict[str, Any]]
 
 
 class CompatibleApi(Protocol):

@@ -157,6 +157,7 @@ async def inbound_sms_of(request: Request, callbacks: Callbacks, account_id: UUI
         sender=fields["sender"],
         content=inbound.content(inbound.Text(text=fields["content"])),
         provider_message_id=fields["msgid"],
+        recipient=fields.get("receiver"),
     )
     if not await callbacks.receive(account_id, message):
         raise NotFoundException("No such traffic account.")

@@ -20,6 +20,7 @@ from channels.base import (
     CompatibleApi,
     CompatibleApiDependency,
     CompatibleSend,
+    InboundMessage,
     Notify,
     Refused,
     Sent,
@@ -87,9 +88,11 @@ def inbound_target(settings: dict[str, Any]) -> Notify | None:
     return Notify(settings["inboundUrl"], settings.get("inboundMethod") or "POST")
 
 
-def inbound(message: Any, settings: dict[str, Any], notify: Notify) -> dict[str, Any]:
-    """The request forwarding a user's message: seed 004's 2-way fields, the receiver the account's phoneNumber."""
-    return protocol.callback_request(notify, protocol.inbound_fields(message, settings.get("phoneNumber") or ""))
+def inbound(message: Any, received: InboundMessage, settings: dict[str, Any], notify: Notify) -> dict[str, Any]:
+    """The request forwarding a user's message: seed 004's 2-way fields, the receiver the number the user texted
+    as the provider said, else the account's phoneNumber (empty without either)."""
+    receiver = received.recipient or settings.get("phoneNumber") or ""
+    return protocol.callback_request(notify, protocol.inbound_fields(message, receiver))
 
 
 # --- the routes ------------------------------------------------------------------------------------------------

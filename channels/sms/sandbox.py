@@ -117,7 +117,7 @@ INBOUND_BODY = object_schema(
         "trafficAccountId": described("A sandbox sms traffic account of yours"),
         "from": described("The user's phone number, e.g. 447700900123"),
         "text": STRING,
-        "to": described("The number the user texted (default MITTO SMS)"),
+        "to": described("The number the user texted (default: the account's phoneNumber, else MITTO SMS)"),
         "msgid": described("The provider's message id (default: a new one; an id given before: a repeat)"),
     },
     ("trafficAccountId", "from", "text"),
@@ -153,7 +153,7 @@ async def user_sends_sms(request: Request, callbacks: CallbacksDependency) -> Si
     msgid = body.get("msgid") or str(uuid.uuid4())
     report = {
         "sender": body["from"],
-        "receiver": body.get("to") or "MITTO SMS",
+        "receiver": body.get("to") or account.settings.get("phoneNumber") or "MITTO SMS",
         "content": body["text"],
         "msgid": msgid,
         "coding": "UCS2" if any(ord(char) > 0x7F for char in body["text"]) else "GSM",

@@ -545,12 +545,14 @@ async def receive(
     await outbox.add_webhook_events(
         session, message, outbox.USER_MESSAGE, outbox.user_message_payload(message, account, conversation)
     )
-    await _forward_compatible(session, account, message)
+    await _forward_compatible(session, account, message, inbound)
     await session.commit()
     return True
 
 
-async def _forward_compatible(session: AsyncSession, account: TrafficAccount, message: Message) -> None:
+async def _forward_compatible(
+    session: AsyncSession, account: TrafficAccount, message: Message, inbound: InboundMessage
+) -> None:
     """A user's message forwarded in the channel's compatible API's own format, where the account's settings
     say (the SMS API's inboundUrl), through a ``compatible`` webhook."""
     channel = all_channels()[account.channel]
@@ -559,7 +561,7 @@ async def _forward_compatible(session: AsyncSession, account: TrafficAccount, me
     if (notify := channel.compatible_inbound_target(account.settings)) is None:
         return
     webhook_id, _ = await outbox.compatible_webhook(session, account.tenant_id, notify.method, notify.url)
-    request = channel.compatible_inbound(message, account.settings, notify)
+    request = channel.compatible_inbound(message, inbound, account.settings, notify)
     await outbox.insert_events(
         session, [outbox.compatible_event_row(message, outbox.USER_MESSAGE, request, webhook_id)]
     )

@@ -58,7 +58,7 @@ async def server(database_url: str, receiver_url: str, monkeypatch: pytest.Monke
         compatible_routes=(compat_send, compat_converted, compat_usage),
         compatible_report=report,
         compatible_inbound_target=lambda settings: Notify(receiver_url + INBOUND_PATH),
-        compatible_inbound=lambda message, settings, notify: {
+        compatible_inbound=lambda message, received, settings, notify: {
             "method": notify.method,
             "url": notify.url,
             "body": {"sender": message.destination, "content": message.content.get("text"), "msgid": message.id.hex},

@@ -132,3 +132,17 @@ async def test_buffered_on_a_ready_message_again_and_after_the_end(server_withou
         (2, "Sent", "SENT"),
         (3, "Delivered", "DELIVERED"),
     ]
+
+
+async def test_the_forwarded_receiver_is_the_number_the_user_texted(
+    server: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    """An account may be reached on several numbers: the provider's receiver is forwarded, not the phoneNumber."""
+    tenant = await tenant_on(server)
+    await with_settings(server, tenant, inboundUrl=receiver.url("/inbound"), phoneNumber="+385910001111")
+    user = {"trafficAccountId": tenant.accounts["sms"], "from": "447700900123", "text": "Hi"}
+    for to in ("+44 7860 099299", "MITTO"):
+        answer = await server.post("/sandbox/sms/inbound", json={**user, "to": to})
+        assert answer.status_code == 200, answer.text
+    forwarded = await receiver.wait_for(2, "/inbound")
+    assert sorted(json.loads(r.body)["receiver"] for r in forwarded) == ["447860099299", "MITTO"]

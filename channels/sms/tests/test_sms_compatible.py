@@ -15,7 +15,7 @@ from litestar import Litestar
 from litestar.di import Provide
 from litestar.testing import AsyncTestClient
 
-from channels.base import CompatibleAccount, Notify, Refused, Sent, json_object
+from channels.base import CompatibleAccount, InboundMessage, Notify, Refused, Sent, json_object
 from channels.sms import channel, compatible, sandbox
 from channels.sms.callbacks import report_of
 from wire.errors import FieldError
@@ -352,7 +352,8 @@ def test_inbound_hooks():
     target = channel.compatible_inbound_target({"inboundUrl": "https://example.com/in"})
     assert target == Notify("https://example.com/in", "POST")
     user = SimpleNamespace(id=MESSAGE.id, destination="+447700900123", content={"type": "text", "text": "Yes"})
-    request = channel.compatible_inbound(user, {"phoneNumber": "+385910001111"}, target)
+    received = InboundMessage("447700900123", user.content, "in-1")
+    request = channel.compatible_inbound(user, received, {"phoneNumber": "+385910001111"}, target)
     assert request == {
         "method": "POST",
         "url": "https://example.com/in",
@@ -365,4 +366,12 @@ def test_inbound_hooks():
         },
     }
     get = channel.compatible_inbound_target({"inboundUrl": "https://example.com/in", "inboundMethod": "GET"})
-    assert channel.compatible_inbound(user, {}, get)["url"].startswith("https://example.com/in?coding=GSM&sender=")
+    assert channel.compatible_inbound(user, received, {}, get)["url"].startswith("https://example.com/in?coding=GSM&s")
+    assert "&receiver=&" in channel.compatible_inbound(user, received, {}, get)["url"]  # no number known
+    # The number the user texted, as the provider said, over the account's phoneNumber (an account of several).
+    texted = dataclasses.replace(received, recipient="+44 7860 099299")
+    assert channel.compatible_inbound(user, texted, {"phoneNumber": "+385910001111"}, target)["body"]["receiver"] == (
+        "447860099299"
+    )
+    alphanumeric = dataclasses.replace(received, recipient="MITTO")
+    assert channel.compatible_inbound(user, alphanumeric, {}, target)["body"]["receiver"] == "MITTO"
