@@ -7,6 +7,7 @@ duplicates, the callbacks' requests (templates with both delimiters, GET and POS
 from __future__ import annotations
 
 import datetime
+import json
 import re
 import uuid
 from typing import Any
@@ -17,6 +18,7 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 
 from channels.sms.protocol import REPORT_FIELDS
+from gateway.app import create_app
 from gateway.models import Webhook, WebhookEvent
 from gateway.settings import Settings
 from gateway.store import messages as store
@@ -440,3 +442,84 @@ async def test_usage_by_country(client: AsyncTestClient, tenant: TenantFixture) 
         "/usage/bycountry", json={**query, "accountName": "Starfleet Academy"}, headers=tenant.key
     )
     assert unknown.status_code == 404
+
+
+async def test_rate_limits_apply_to_sms_and_smsbulk(client: AsyncTestClient, tenant: TenantFixture) -> None:
+    """The tenant's quota, as on the Chat API: a 429 with Retry-After and the RateLimit fields, nothing stored."""
+    patched = await client.patch(f"/admin/tenants/{tenant.id}", json={"rateLimitQuota": 2}, headers=ADMIN)
+    assert patched.status_code == 200, patched.text
+    bulk = {**SMS, "to": ["385911234567", "447700900123"]}
+    answers = [await client.post(path, json=body, headers=tenant.key) for path, body in [("/sms", SMS)] * 2]
+    answers += [await client.post("/smsbulk", json=bulk, headers=tenant.key)]
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    assert (await client.post("/sms", json=SMS, headers=tenant.key)).status_code == 429
+    refused = answers[-1]
+    assert refused.json()["code"] == "rate_limited" and refused.headers["retry-after"] == "30"
+    assert refused.headers["ratelimit-policy"] == '"default";q=2;w=60'
+    assert refused.headers["ratelimit"] == '"default";r=0;t=30'
+    assert [a.headers["ratelimit"] for a in answers[:2]] == ['"default";r=1;t=30', '"default";r=0;t=60']
+    await client.patch(f"/admin/tenants/{tenant.id}", json={"rateLimitQuota": None}, headers=ADMIN)
+    assert len(await message_ids(client, tenant)) == 2  # the refused ones stored nothing
+
+
+async def test_several_sms_accounts_and_an_unbound_key_is_a_403_in_either_format(client: AsyncTestClient) -> None:
+    tenant = await new_tenant(client, ("sms",))
+    second = await client.post(
+        f"/admin/tenants/{tenant.id}/traffic-accounts",
+        json={"name": "second sms", "channel": "sms", "sandbox": True},
+        headers=ADMIN,
+    )
+    assert second.status_code == 201, second.text
+    answer = await client.post("/sms", json=SMS, headers=tenant.key)
+    assert answer.status_code == 403, answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    body = answer.json()
+    assert (body["code"], body["status"], body["responseCode"], body["responseText"]) == (
+        "several_traffic_accounts",
+        403,
+        1,
+        "Internal error",
+    )
+    xml = await client.post("/sms.xml", json=SMS, headers=tenant.key)
+    assert xml.status_code == 403 and xml.headers["content-type"].startswith("application/xml"), xml.text
+    for element in ("<responseCode>1</responseCode>", "<code>several_traffic_accounts</code>", "<status>403</status>"):
+        assert element in xml.text, xml.text
+    assert await message_ids(client, tenant) == []
+
+
+@pytest.mark.parametrize("callback", ["http://127.0.0.1/dlr?id=<msgid>", "http://10.0.0.5/dlr"])
+async def test_a_private_callback_is_refused_naming_it(database_url: str, callback: str) -> None:
+    """Without GATEWAY_ALLOW_PRIVATE_WEBHOOK_URLS a callback inside the network is refused at once (as the webhook
+    API refuses such a webhook), rather than reports the guard refuses over the whole retry schedule."""
+    async with AsyncTestClient(app=create_app(make_settings(database_url))) as test_client:
+        tenant = await new_tenant(test_client, ("sms",))
+        try:
+            refused = await test_client.post("/sms", json={**SMS, "callback": callback}, headers=tenant.key)
+            assert refused.status_code == 400, refused.text
+            body = refused.json()
+            assert (body["responseCode"], body["code"]) == (1, "validation_error")
+            [error] = body["errors"]
+            assert error["field"] == "callback" and "private, loopback or link-local" in error["message"], error
+            assert await message_ids(test_client, tenant) == []
+        finally:
+            await test_client.delete(f"/admin/tenants/{tenant.id}", headers=ADMIN)
+
+
+async def test_smsbulk_json(client: AsyncTestClient, tenant: TenantFixture) -> None:
+    answer = await client.post("/smsbulk.json", json={**SMS, "to": "385911234567,447700900123"}, headers=tenant.key)
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"].startswith("application/json")
+    body = answer.json()
+    assert (body["responseCode"], [m["to"] for m in body["messages"]]) == (0, ["385911234567", "447700900123"])
+    assert sorted(await message_ids(client, tenant)) == sorted(str(uuid.UUID(m["id"])) for m in body["messages"])
+
+
+async def test_the_export_shows_a_converted_message(client: AsyncTestClient, tenant: TenantFixture) -> None:
+    await settings_of(client, tenant, conversionTracking=True)
+    converted, other = [(await client.post("/sms", json=SMS, headers=tenant.key)).json()["id"] for _ in range(2)]
+    done = await client.post("/sms/converted", json={"messageId": converted}, headers=tenant.key)
+    assert done.status_code == 200, done.text
+    export = await client.get("/api/v1/export/messages", headers=tenant.bearer)
+    assert export.status_code == 200, export.text
+    records = {uuid.UUID(r["messageId"]).hex: r for r in map(json.loads, export.text.splitlines())}
+    assert (records[converted]["converted"], records[other]["converted"]) == (True, False)

@@ -349,6 +349,23 @@ def test_templates_with_both_delimiters(template, expected):
     assert post == {"method": "POST", "url": expected, "body": FIELDS}
 
 
+@pytest.mark.parametrize("delimiters", [("<", ">"), ("$", "$")])
+def test_every_report_field_is_a_placeholder_in_either_delimiter(delimiters):
+    """Seed 004's ten Callback API parameters, each filled in URL-encoded (a report's every field, with values
+    that need encoding: a reference with a space, slash and ampersand, a cost with a point)."""
+    fields = protocol.report_fields(stored(reference="A/B & C"), "UNDELIVERED", SENT_AT, {"prices": {"HRV": 0.9}}) | {
+        "mcc": "219",
+        "mnc": "10",
+    }
+    assert set(fields) == set(protocol.REPORT_FIELDS)
+    opening, closing = delimiters
+    query = "&".join(f"{name}={opening}{name}{closing}" for name in protocol.REPORT_FIELDS)
+    for method in ("GET", "POST"):
+        request = protocol.callback_request(Notify(f"https://x.example/dlr?{query}", method), fields)
+        assert parse_qs(urlsplit(request["url"]).query) == {name: [value] for name, value in fields.items()}
+        assert opening not in request["url"].split("?", 1)[1] and "A%2FB%20%26%20C" in request["url"]
+
+
 def test_without_placeholders_get_sends_a_query_and_post_a_json_body():
     get = protocol.callback_request(Notify("https://x.example/dlr?k=1", "GET"), FIELDS)
     parts = urlsplit(get["url"])
