@@ -3,8 +3,9 @@ chosen by the destination number, and delivery reports sent to the callback URL 
 
 Magic endings of the destination (``to``), documented in the README:
 ``...0001`` accepted and never reported (for failover); ``...0002`` reported BUFFERED about 0.1 s after
-the send, then DELIVERED 0.1 s later; ``...1NNN`` undelivered with DLR error code NNN; ``...0500`` answers 500; ``...0429`` answers 429 with Retry-After: 1; ``...0408`` answers after
-30 s (a timeout); any other number is delivered about 0.1 s after the send.
+the send, then DELIVERED 0.1 s later; ``...1NNN`` undelivered with DLR error code NNN; ``...0500``
+answers 500; ``...0429`` answers 429 with Retry-After: 1; ``...0408`` answers after 30 s (a timeout);
+any other number is delivered about 0.1 s after the send.
 """
 
 from __future__ import annotations
@@ -94,9 +95,9 @@ async def send_sms(request: Request, callbacks: CallbacksDependency) -> Response
         return Response(protocol.sms_answer(protocol.sent_entry(None, now, to, text), test=True))
     if kind != "silent" and sms.callback and callbacks.is_own_callback(sms.callback):
         states = {"undelivered": ["UNDELIVERED"], "buffered": [protocol.BUFFERED, "DELIVERED"]}.get(kind, ["DELIVERED"])
-        reports = []
+        reports, reference = [], sms.block.get("reference")
         for n, state in enumerate(states, start=1):
-            at, reference = now + REPORT_DELAY_DELTA * n, sms.block.get("reference")
+            at = now + REPORT_DELAY_DELTA * n
             fields = protocol.dlr_fields(message_id, now, state, to, error_code or 0, at, reference)
             reports.append(protocol.callback_request(Notify(sms.callback), fields))
         in_background(_report(reports))
