@@ -83,7 +83,9 @@ async def test_fail_next_transient_is_retried_then_delivered_with_every_request_
     await put_behaviour(client, tenant, "sms", failNext={"count": 2, "with": "transient"})
     message_id = await send_plain(client, tenant, "sms")
     for attempt in range(3):
-        assert await worker(client, later(attempt + 1)).dispatch_once() == 1
+        # At least this message (another test's leftovers in the shared database may be due too); the
+        # journal below shows its three attempts.
+        assert await worker(client, later(attempt + 1)).dispatch_once() >= 1
     await wait_for_status(client, tenant, message_id, "Delivered")
     requests = await journal(client, tenant, messageId=message_id, direction="request")
     assert [r["responseStatus"] for r in requests] == [500, 500, 200]
