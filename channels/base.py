@@ -533,6 +533,10 @@ class Channel:
 
 def normalise_phone_number(value: str) -> str:
     """``+44 7700-900123`` -> ``447700900123``: digits only, as providers take them."""
+    # The usual spelling first (each recipient of a bulk send comes here twice): ``+`` and ASCII digits.
+    digits = value[1:] if value[:1] == "+" else value
+    if digits.isascii() and digits.isdigit():
+        return digits
     return "".join(char for char in value if char in "0123456789")
 
 

@@ -8,7 +8,7 @@ import random
 import phonenumbers
 from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE
 
-from channels.base import international_number, phone_number_problem
+from channels.base import international_number, normalise_phone_number, phone_number_problem
 
 
 def parsed(digits: str) -> phonenumbers.PhoneNumber | None:
@@ -46,3 +46,11 @@ def test_phone_number_problems_unchanged() -> None:
     assert phone_number_problem("+12") == "must be a phone number in international form, e.g. +447700900123"
     assert phone_number_problem("+999 123456") == "must be a phone number in international form, e.g. +447700900123"
     assert phone_number_problem("+44 12") == "is not a possible phone number (country code and length)"
+
+
+def test_normalising_keeps_the_ascii_digits_only_whatever_the_spelling() -> None:
+    """The usual ``+`` and digits take a shorter path; any other spelling the general one, alike."""
+    spellings = ["+447700900123", "447700900123", "+44 7700-900123", "(+44) 7700 900123", "", "+", "++44", "+-1"]
+    spellings += ["+४४७७००", "+44²", "①23", "+４４7700", " +44", "0044 7700"]  # other digits: not kept
+    for spelling in spellings:
+        assert normalise_phone_number(spelling) == "".join(c for c in spelling if c in "0123456789"), spelling
