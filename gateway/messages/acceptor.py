@@ -203,7 +203,7 @@ _MAKE_CONVERSATIONS = (
     " SELECT id, tenant_id, traffic_account_id, channel, participant, created_at, created_at"
     " FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::timestamptz[])"
     " AS given(id, tenant_id, traffic_account_id, channel, participant, created_at)"
-    " ON CONFLICT DO NOTHING RETURNING traffic_account_id, participant, id"
+    " ON CONFLICT DO NOTHING RETURNING id"
 )
 
 
@@ -219,7 +219,9 @@ async def _make_conversations(connection: AsyncConnection, firsts: list[NewMessa
             [m.destination for m in firsts],
             [m.created_at for m in firsts],
         )
-        return (await connection.exec_driver_sql(_MAKE_CONVERSATIONS, (ids, *columns))).all()
+        # The ids made, of the rows stored: one column back, not three (a bulk send's 10,000 rows).
+        stored = {row[0] for row in (await connection.exec_driver_sql(_MAKE_CONVERSATIONS, (ids, *columns))).all()}
+        return [(m.traffic_account_id, m.destination, i) for i, m in zip(ids, firsts, strict=True) if i in stored]
     rows = [
         {
             "id": conversation_id,
