@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from gateway.app import create_app
 from gateway.messages import acceptor as acceptor_module
-from gateway.models import Conversation, Message, MessageEvent
+from gateway.models import Conversation, FailoverChain, Message, MessageEvent
 from gateway.store import messages as store_module
 from tests.conftest import assert_problem, error_fields, in_app_loop, make_settings, message_ids, new_tenant
 
@@ -280,3 +280,38 @@ async def test_a_bulk_records_are_made_while_postgres_makes_its_conversations(
     assert happened.count("records") == 2_000 // acceptor_module.RECORDS_AT_ONCE
     assert happened.index("conversations sent") < happened.index("records") < happened.index("conversations made")
     assert _stored(client, tenant.id) == (2_000, 2_000, 2_000, 0)
+
+
+async def test_a_failover_bulk_through_copy_stores_its_chains_and_waiting_steps(client: AsyncTestClient) -> None:
+    """Each recipient a chain of two steps (SMS, then WhatsApp to the same number): 300 messages, so COPY on
+    Postgres, after the chains' INSERT in the same transaction; the second steps wait (Created)."""
+    tenant = await new_tenant(client, ("sms", "whatsapp"))
+    steps = [tenant.accounts["sms"], tenant.accounts["whatsapp"]]
+    whatsapp = {"type": "regular", "regular": {"type": "text", "text": "hi"}}
+    failover = {
+        "type": "Timeout",
+        "timeoutFailover": {"timeoutInSeconds": 20, "status": "Delivered", "trafficAccounts": steps},
+    }
+    body = {"destinations": _numbers(150, 80_000), "sms": SMS, "whatsapp": whatsapp, "failover": failover}
+    response = await client.post("/api/v1.1/Messages/sendbulk", json=body, headers=tenant.key)
+    assert response.status_code == 200, response.text
+    bulk = response.json()
+    assert len(bulk["messages"]) == 300
+    summary = (await client.get(f"/api/v1.1/Messages/bulk/{bulk['bulkId']}", headers=tenant.key)).json()
+    assert summary["statuses"] == {"Ready": 150, "Created": 150}
+    # a conversation per traffic account and number; each message in its own, with its first event
+    assert _stored(client, tenant.id) == (300, 300, 300, 0)
+    engine = client.app.state.runtime.engine  # type: ignore[attr-defined]
+
+    async def chains() -> tuple[int, int]:
+        async with engine.connect() as connection:
+            tenant_id = uuid.UUID(tenant.id)
+            stored = await connection.scalar(
+                select(func.count()).select_from(FailoverChain).where(FailoverChain.tenant_id == tenant_id)
+            )
+            used = await connection.scalar(
+                select(func.count(func.distinct(Message.failover_chain_id))).where(Message.tenant_id == tenant_id)
+            )
+            return stored, used
+
+    assert in_app_loop(client, chains) == (150, 150)
