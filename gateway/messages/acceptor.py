@@ -8,6 +8,8 @@ messages at once.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +32,7 @@ from gateway.store import messages as store
 from gateway.store.messages import NewMessage
 
 MAX_BATCH = 2000  # messages in one transaction
+RECORDS_AT_ONCE = 500  # a bulk send's COPY records made between turns of its conversations' statement
 CONVERSATIONS_KEPT = 100_000  # (traffic account, participant) -> conversation id, until deleted
 # A constraint a write broke: through SQLAlchemy, or from asyncpg's COPY, which bypasses it.
 CONSTRAINT_ERRORS = (IntegrityError, asyncpg.IntegrityConstraintViolationError)
@@ -113,19 +116,45 @@ class Acceptor:
         async with self.engine.begin() as connection:
             if request.chains:
                 await connection.execute(insert(FailoverChain.__table__), [chain.row() for chain in request.chains])
-            found = await self._fill_conversations(connection, messages)
-            if connection.dialect.name == "postgresql" and len(messages) < store.COPY_FROM:
+            if connection.dialect.name != "postgresql":
+                found = await self._fill_conversations(connection, messages)
+                await store.insert_accepted(connection, messages)
+            elif len(messages) < store.COPY_FROM:
                 # Sends: their rows in the one statement here too (an INSERT per table through SQLAlchemy's
-                # executemany costs the API more per row); a bulk send's with COPY.
+                # executemany costs the API more per row).
+                found = await self._fill_conversations(connection, messages)
                 await store.insert_with_first_events(connection, messages)
             else:
-                await store.insert_accepted(connection, messages)
+                found = await self._fill_and_copy(connection, messages)
             for answer in request.answers:  # rendered now: the conversation ids are known
                 await answer.store(connection)
         # Remembered once committed: a conversation made in a transaction that failed doesn't exist.
         if len(self._conversations) + len(found) > CONVERSATIONS_KEPT:
             self._conversations.clear()
         self._conversations.update(found)
+
+    async def _fill_and_copy(
+        self, connection: AsyncConnection, messages: list[NewMessage]
+    ) -> dict[tuple[UUID, str], UUID]:
+        """A bulk send's rows on Postgres, with COPY: while Postgres makes their conversations, this process
+        makes the rows' records (all but the conversation ids), so the two work at once instead of one after
+        the other. The conversations not remembered, as _fill_conversations."""
+        making = asyncio.ensure_future(self._fill_conversations(connection, messages))
+        records = store.AcceptedRecords([], [])
+        try:
+            for start in range(0, len(messages), RECORDS_AT_ONCE):
+                # Between chunks the conversations' task takes its turns: its round trips (BEGIN, the
+                # statement) go out while the records are made, and it reads the answer when it comes.
+                await asyncio.sleep(0)
+                records += store.accepted_records(messages[start : start + RECORDS_AT_ONCE])
+        except BaseException:
+            making.cancel()
+            with contextlib.suppress(BaseException):
+                await making
+            raise
+        found = await making
+        await store.copy_accepted(connection, messages, records)
+        return found
 
     def _in_one_statement(self, request: Request) -> bool:
         """The usual batch of sends on Postgres: no failover chain, no Idempotency-Key's answer to store,
@@ -174,7 +203,7 @@ _MAKE_CONVERSATIONS = (
     " SELECT id, tenant_id, traffic_account_id, channel, participant, created_at, created_at"
     " FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::timestamptz[])"
     " AS given(id, tenant_id, traffic_account_id, channel, participant, created_at)"
-    " ON CONFLICT DO NOTHING RETURNING traffic_account_id, participant, id"
+    " ON CONFLICT DO NOTHING RETURNING id"
 )
 
 
@@ -190,7 +219,9 @@ async def _make_conversations(connection: AsyncConnection, firsts: list[NewMessa
             [m.destination for m in firsts],
             [m.created_at for m in firsts],
         )
-        return (await connection.exec_driver_sql(_MAKE_CONVERSATIONS, (ids, *columns))).all()
+        # The ids made, of the rows stored: one column back, not three (a bulk send's 10,000 rows).
+        stored = {row[0] for row in (await connection.exec_driver_sql(_MAKE_CONVERSATIONS, (ids, *columns))).all()}
+        return [(m.traffic_account_id, m.destination, i) for i, m in zip(ids, firsts, strict=True) if i in stored]
     rows = [
         {
             "id": conversation_id,
