@@ -463,16 +463,24 @@ async def _add_events(
 
 async def report_interim(session: AsyncSession, reports: Sequence[tuple[UUID, str]]) -> None:
     """Interim reports (StatusReport.interim: the provider still tries) on messages, in the caller's transaction:
-    no status changes; a message sent through a compatible API reports each to the customer while it is Sent (one
-    delivered or ended is past it). A repeat is reported again: the provider said it again."""
-    if not reports:
-        return
+    a message sent through a compatible API reports each to the customer while it is Sent (one delivered or ended is
+    past it). A repeat is reported again: the provider said it again.
+
+    The message's sequence moves on, its status does not, in one conditional UPDATE as a status change's: the report
+    then waits behind the message's earlier reports (its SENT) and a later one behind it, and a message another
+    process has just made Delivered is not reported (Postgres re-checks the condition after the row lock)."""
+    names = dict(reports)  # one per message: a repeat within one batch says nothing more
     table = Message.__table__
-    sent: dict[UUID, MessageRow] = {}
-    for chunk in in_chunks(list({message_id for message_id, _ in reports})):
-        query = select(*table.c).where(table.c.id.in_(chunk), table.c.status == statuses.SENT)
-        sent.update((message.id, message) for message in await session.execute(query))
-    await _add_compatible_reports(session, [(sent[m], name) for m, name in reports if m in sent], now())
+    moved: list[MessageRow] = []
+    for chunk in in_chunks(list(names)):
+        query = (
+            update(table)
+            .where(table.c.id.in_(chunk), table.c.status == statuses.SENT, table.c.notify_webhook_id.is_not(None))
+            .values(sequence=table.c.sequence + 1)
+            .returning(*table.c)
+        )
+        moved += (await session.execute(query)).all()
+    await _add_compatible_reports(session, [(message, names[message.id]) for message in moved], now())
 
 
 async def _add_compatible_reports(
