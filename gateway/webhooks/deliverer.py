@@ -145,7 +145,7 @@ class WebhookDeliverer:
         allow_private_urls: bool = False,
         timeout_seconds: float = 15.0,
         disable_after: datetime.timedelta = datetime.timedelta(days=5),
-        concurrency: int = 100,
+        concurrency: int = 400,
         endpoint_concurrency: int = 20,
         owner: str | None = None,
         clock: Callable[[], datetime.datetime] = now,
