@@ -152,16 +152,18 @@ async def test_throttled_and_timeout_are_retried_as_the_provider_would_make_them
 async def test_latency_is_waited_and_shows_in_the_journal(server_without_worker):
     client = server_without_worker
     tenant = await tenant_on(client)
-    await put_behaviour(client, tenant, "sms", latencyMs=300)
+    await put_behaviour(client, tenant, "sms", latencyMs=100)
     fixed = await send_plain(client, tenant, "sms")
     await worker(client).dispatch_once()
-    await put_behaviour(client, tenant, "sms", latencyMs={"min": 100, "max": 150})
+    await put_behaviour(client, tenant, "sms", latencyMs={"min": 700, "max": 750})
     ranged = await send_plain(client, tenant, "sms")
     await worker(client).dispatch_once()
     (first,) = await journal(client, tenant, messageId=fixed, direction="request")
     (second,) = await journal(client, tenant, messageId=ranged, direction="request")
-    assert first["latencyMs"] >= 300 and first["responseStatus"] == 200
-    assert 100 <= second["latencyMs"] < 300
+    # Lower bounds only: a loaded machine adds to a latency (552 ms for a 100-150 ms range once, in a parallel
+    # run), never takes from it. The range far above the fixed value shows the new behaviour was applied.
+    assert first["latencyMs"] >= 100 and first["responseStatus"] == 200
+    assert second["latencyMs"] >= 700
 
 
 async def test_an_error_rate_of_one_fails_every_send_transiently(server_without_worker):
